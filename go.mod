@@ -1,0 +1,3 @@
+module github.com/gouml/gouml
+
+go 1.26

@@ -1,0 +1,309 @@
+// Package testenv is what the interop tests share: finding the real Debian tools (and skipping
+// or failing when they are missing), building our own programs once per test binary, making a
+// busybox root directory, and running the real UML kernel on it.
+//
+// When scripts/test.sh finds every real tool it sets GOUML_INTEROP=require; a missing tool is
+// then a test failure, so CI can never go green by skipping the tests that prove compatibility.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// packages maps a real tool to the Debian package that ships it, for skip messages.
+var packages = map[string]string{
+	"linux.uml":    "user-mode-linux",
+	"uml_moo":      "uml-utilities",
+	"uml_mkcow":    "uml-utilities",
+	"uml_switch":   "uml-utilities",
+	"uml_mconsole": "uml-utilities",
+	"uml_net":      "uml-utilities",
+	"tunctl":       "uml-utilities",
+	"mkfs.ext4":    "e2fsprogs",
+	"e2fsck":       "e2fsprogs",
+	"debugfs":      "e2fsprogs",
+	"busybox":      "busybox-static",
+}
+
+// Required reports whether missing real tools must fail the tests instead of skipping them.
+func Required() bool { return os.Getenv("GOUML_INTEROP") == "require" }
+
+// Tool returns the path of a real host tool, or skips the test (fails it under
+// GOUML_INTEROP=require) naming the Debian package to install.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := lookPath(name); err == nil {
+		return p
+	}
+	pkg := packages[name]
+	if pkg == "" {
+		pkg = name
+	}
+	msg := fmt.Sprintf("%s not found: apt-get install %s", name, pkg)
+	if Required() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func lookPath(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, d := range []string{"/usr/bin", "/usr/sbin", "/sbin", "/bin", "/usr/lib/uml"} {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", os.ErrNotExist
+}
+
+// ModuleRoot returns the directory holding go.mod.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testenv: cannot locate source")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+var (
+	buildMu  sync.Mutex
+	buildDir string
+	built    = map[string]string{}
+)
+
+// Program builds ./cmd/<name> once per test binary and returns the executable's path.
+func Program(t testing.TB, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[name]; ok {
+		return p
+	}
+	if buildDir == "" {
+		d, err := os.MkdirTemp("", "gouml-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// World-readable so tests that drop privileges (runuser) can still run the binaries.
+		_ = os.Chmod(d, 0o755)
+		buildDir = d
+	}
+	out := filepath.Join(buildDir, name)
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
+	cmd.Dir = ModuleRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", name, err, b)
+	}
+	built[name] = out
+	return out
+}
+
+// BinDir returns the directory Program builds into (for putting our tools first in PATH).
+// It builds the named programs first.
+func BinDir(t testing.TB, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		Program(t, n)
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	return buildDir
+}
+
+// BusyboxRoot makes a fresh guest root directory holding the static busybox with every applet
+// linked into /bin, and empty /proc /sys /dev /tmp /etc /root /mnt. Files in extra (guest
+// path → content) are written too; paths ending in ".sh" or starting with "bin/" get mode 0755.
+func BusyboxRoot(t testing.TB, extra map[string]string) string {
+	t.Helper()
+	bb := Tool(t, "busybox")
+	if f, err := elf.Open(bb); err == nil {
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				f.Close()
+				msg := bb + " is dynamically linked: apt-get install busybox-static"
+				if Required() {
+					t.Fatal(msg)
+				}
+				t.Skip(msg)
+			}
+		}
+		f.Close()
+	}
+	root := t.TempDir()
+	_ = os.Chmod(root, 0o755)
+	for _, d := range []string{"bin", "sbin", "proc", "sys", "dev", "tmp", "etc", "root", "mnt", "usr/bin", "usr/sbin"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = os.Chmod(filepath.Join(root, "tmp"), 0o1777)
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	list, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		t.Fatalf("busybox --list: %v", err)
+	}
+	for _, a := range strings.Fields(string(list)) {
+		if a == "busybox" {
+			continue
+		}
+		_ = os.Symlink("busybox", filepath.Join(root, "bin", a))
+	}
+	for p, content := range extra {
+		full := filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(p, "/")))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(p, ".sh") || strings.HasPrefix(strings.TrimPrefix(p, "/"), "bin/") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(full, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// UML describes one run of the real UML kernel on a hostfs root.
+type UML struct {
+	Root    string        // guest root directory (hostfs)
+	UmlDir  string        // uml_dir; default: a fresh temporary directory
+	Umid    string        // umid; default: derived from the test name
+	Init    string        // init= value, e.g. "/t.sh"
+	Args    []string      // extra command-line words (ubdN=, ethN=, key=value for init's env …)
+	Env     []string      // extra host environment (e.g. PATH with our uml_net first)
+	Timeout time.Duration // default 60s
+	Dir     string        // working directory of linux.uml; default: a temporary directory
+}
+
+// CommandLine returns linux.uml's argv (without the program name).
+func (u *UML) CommandLine() []string {
+	args := []string{"mem=64M", "root=/dev/root", "rootfstype=hostfs", "hostfs=" + u.Root, "rw",
+		"con0=fd:0,fd:1", "con=null", "ssl=null", "uml_dir=" + u.UmlDir + "/", "umid=" + u.Umid}
+	if u.Init != "" {
+		args = append(args, "init="+u.Init)
+	}
+	return append(args, u.Args...)
+}
+
+func (u *UML) defaults(t testing.TB) {
+	if u.UmlDir == "" {
+		u.UmlDir = t.TempDir()
+	}
+	if u.Umid == "" {
+		u.Umid = Umid(t)
+	}
+	if u.Timeout == 0 {
+		u.Timeout = 60 * time.Second
+	}
+	if u.Dir == "" {
+		u.Dir = t.TempDir()
+	}
+}
+
+// Umid derives a short, valid umid from the test's name.
+func Umid(t testing.TB) string {
+	n := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, t.Name())
+	if len(n) > 40 {
+		n = n[len(n)-40:]
+	}
+	return fmt.Sprintf("%s-%d", n, os.Getpid())
+}
+
+// Start starts linux.uml in the background; stdin is /dev/null, stdout+stderr go to the
+// returned buffer. The kernel is killed when the test ends.
+func (u *UML) Start(t testing.TB) (*exec.Cmd, *SafeBuffer) {
+	t.Helper()
+	kernel := Tool(t, "linux.uml")
+	u.defaults(t)
+	ctx, cancel := context.WithTimeout(context.Background(), u.Timeout)
+	cmd := exec.CommandContext(ctx, kernel, u.CommandLine()...)
+	cmd.Dir = u.Dir
+	cmd.Env = append(os.Environ(), u.Env...)
+	out := &SafeBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting linux.uml: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd, out
+}
+
+// Run boots linux.uml to completion (the init script must power off) and returns its output.
+// A timeout or a non-zero exit fails the test with the console log.
+func (u *UML) Run(t testing.TB) string {
+	t.Helper()
+	cmd, out := u.Start(t)
+	err := cmd.Wait()
+	if err != nil {
+		t.Fatalf("linux.uml %s: %v\n--- console ---\n%s", strings.Join(u.CommandLine(), " "), err, out.String())
+	}
+	return out.String()
+}
+
+// SafeBuffer is a bytes.Buffer safe for concurrent writers and readers.
+type SafeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SafeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SafeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// WaitFor polls until cond holds or the timeout passes; it reports whether cond held.
+func WaitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cond()
+}

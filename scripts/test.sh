@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The project's test command (make test). It makes sure the real Debian tools the interop
+# tests compare against are present: installed with apt when we are root on a Debian machine,
+# otherwise the interop tests skip, and this prints one line naming the packages to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# program -> Debian package that ships it
+declare -A need=(
+  [linux.uml]=user-mode-linux
+  [uml_moo]=uml-utilities
+  [uml_mkcow]=uml-utilities
+  [uml_switch]=uml-utilities
+  [uml_mconsole]=uml-utilities
+  [tunctl]=uml-utilities
+  [mkfs.ext4]=e2fsprogs
+  [busybox]=busybox-static
+)
+missing_pkgs() {
+  local p pkgs=()
+  for p in "${!need[@]}"; do
+    PATH=$PATH:/usr/sbin:/sbin command -v "$p" >/dev/null 2>&1 || pkgs+=("${need[$p]}")
+  done
+  printf '%s\n' "${pkgs[@]}" | sort -u | grep -v '^$' || true
+}
+
+pkgs=$(missing_pkgs)
+if [ -n "$pkgs" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing interop test packages: $(echo $pkgs)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null 2>&1 || true
+  # shellcheck disable=SC2086
+  apt-get install -y -qq $pkgs >/dev/null
+  pkgs=$(missing_pkgs)
+fi
+if [ -n "$pkgs" ]; then
+  echo "interop tests will skip: apt-get install $(echo $pkgs)"
+else
+  # Every real tool is here: an interop test that cannot find one is a failure, not a skip.
+  export GOUML_INTEROP=require
+fi
+
+echo "gofmt/vet"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go') 2>/dev/null || true)
+if [ -n "$bad" ]; then echo "gofmt needed on: $bad" >&2; exit 1; fi
+go vet ./...
+
+exec go test -count=1 -timeout 40m "$@" ./...
