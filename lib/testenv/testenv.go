@@ -211,7 +211,13 @@ func (u *UML) CommandLine() []string {
 
 func (u *UML) defaults(t testing.TB) {
 	if u.UmlDir == "" {
-		u.UmlDir = t.TempDir()
+		// Short on purpose: the mconsole socket path must fit in 107 bytes.
+		d, err := os.MkdirTemp("", "uml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		u.UmlDir = d
 	}
 	if u.Umid == "" {
 		u.Umid = Umid(t)
@@ -232,8 +238,10 @@ func Umid(t testing.TB) string {
 		}
 		return '-'
 	}, t.Name())
-	if len(n) > 40 {
-		n = n[len(n)-40:]
+	// The kernel keeps the umid directory path in a small buffer ("umid_file_name : buffer
+	// too short"), so keep names short.
+	if len(n) > 20 {
+		n = n[len(n)-20:]
 	}
 	return fmt.Sprintf("%s-%d", n, os.Getpid())
 }

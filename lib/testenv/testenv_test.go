@@ -16,4 +16,7 @@ func TestRealUMLBootsBusyboxRoot(t *testing.T) {
 	if !strings.Contains(out, "HELLO-world-6.") {
 		t.Fatalf("init script output missing:\n%s", out)
 	}
+	if strings.Contains(out, "buffer too short") {
+		t.Fatalf("umid path too long for the kernel:\n%s", out)
+	}
 }
