@@ -37,6 +37,7 @@ if [ -n "$pkgs" ]; then
   echo "interop tests will skip: apt-get install $(echo $pkgs)"
 else
   # Every real tool is here: an interop test that cannot find one is a failure, not a skip.
+  echo "interop tests: the real UML tools are installed; a missing one fails the tests"
   export GOUML_INTEROP=require
 fi
 
