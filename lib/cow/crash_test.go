@@ -19,35 +19,23 @@ import (
 // that differs from the backing file's (and some all-zero sectors, which must stay holes).
 func fillCOW(t testing.TB, cowPath string) {
 	t.Helper()
-	h, err := cow.ReadHeader(cowPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, _ := h.Layout()
-	f, err := os.OpenFile(cowPath, os.O_RDWR, 0)
+	f, err := cow.Open(cowPath, cow.OpenOptions{Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	const chunk = 64 << 10
-	bitmap := make([]byte, l.BitmapLen)
 	data := make([]byte, chunk)
-	for off := int64(0); off+chunk <= int64(h.Size); off += 2 * chunk {
+	for off := int64(0); off+chunk <= int64(f.Header.Size); off += 2 * chunk {
 		for i := range data {
 			data[i] = byte(off>>16) ^ byte(i) ^ 0x5a
 		}
 		if off%(8*chunk) == 0 {
 			clear(data[:4096]) // zero sectors the guest wrote: merged as zeros
 		}
-		if _, err := f.WriteAt(data, l.DataOffset+off); err != nil {
+		if err := f.WriteSectors(off/cow.SectorSize, data); err != nil {
 			t.Fatal(err)
 		}
-		for s := off / 512; s < (off+chunk)/512; s++ {
-			bitmap[s/8] |= 1 << (s % 8)
-		}
-	}
-	if _, err := f.WriteAt(bitmap, l.BitmapOffset); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -166,18 +154,20 @@ func TestMergeSparseAndPartial(t *testing.T) {
 	if _, err := cow.Create(c, back, false); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := cow.ReadHeader(c)
-	l, _ := h.Layout()
-	last := h.Sectors() - 1
-	f, _ := os.OpenFile(c, os.O_RDWR, 0)
-	f.WriteAt([]byte("COW-TAIL"), l.DataOffset+last*512)
-	f.WriteAt([]byte{1 << (last % 8)}, l.BitmapOffset+last/8)
-	f.Close()
-	cf, err := cow.Open(c, cow.OpenOptions{})
+	cf, err := cow.Open(c, cow.OpenOptions{Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cf.Close()
+	last := cf.Header.Sectors() - 1
+	sec := make([]byte, 512)
+	copy(sec, "COW-TAIL")
+	if err := cf.WriteSectors(last, sec); err != nil {
+		t.Fatal(err)
+	}
+	if err := cf.WriteSectors(last, append(sec, sec...)); err == nil {
+		t.Fatal("a write past the device's end was accepted")
+	}
 	out := filepath.Join(w, "out.img")
 	if err := cf.MergeTo(out, nil); err != nil {
 		t.Fatal(err)

@@ -48,6 +48,8 @@ type OpenOptions struct {
 	WritableBacking bool
 	// IgnoreMTime skips the mtime check (only for resuming a merge this package started).
 	IgnoreMTime bool
+	// Writable opens the COW file read-write, for WriteSectors.
+	Writable bool
 }
 
 // MismatchError reports a backing file whose size or mtime differs from the COW header. The
@@ -65,7 +67,11 @@ func (e *MismatchError) Error() string {
 // Open opens a COW file read-only and its backing file, and checks that the backing file's
 // size and mtime are the ones recorded in the header.
 func Open(path string, opt OpenOptions) (*File, error) {
-	c, err := os.Open(path)
+	cflag := os.O_RDONLY
+	if opt.Writable {
+		cflag = os.O_RDWR
+	}
+	c, err := os.OpenFile(path, cflag, 0)
 	if err != nil {
 		return nil, fmt.Errorf("COW file %q: %w", path, unwrapPath(err))
 	}
@@ -121,6 +127,34 @@ func (f *File) Close() error {
 		}
 	}
 	return err
+}
+
+// WriteSectors stores data (a whole number of 512-byte sectors) as the device's sectors from
+// first on: into the COW file's data area, then the bitmap bits, as the kernel orders it (a
+// crash in between leaves the old content visible, never unwritten data).
+func (f *File) WriteSectors(first int64, data []byte) error {
+	if len(data)%SectorSize != 0 {
+		return fmt.Errorf("write of %d bytes is not a whole number of sectors", len(data))
+	}
+	n := int64(len(data) / SectorSize)
+	if first < 0 || first+n > f.Header.Sectors() {
+		return fmt.Errorf("sectors %d..%d are outside the device (%d sectors)", first, first+n-1, f.Header.Sectors())
+	}
+	if _, err := f.cow.WriteAt(data, f.Layout.DataOffset+first*SectorSize); err != nil {
+		return fmt.Errorf("writing COW data of %q: %w", f.Path, unwrapPath(err))
+	}
+	lo, hi := first/8, (first+n+7)/8
+	bits := make([]byte, hi-lo)
+	if err := readAtZero(f.cow, bits, f.Layout.BitmapOffset+lo); err != nil {
+		return fmt.Errorf("reading the bitmap of %q: %w", f.Path, err)
+	}
+	for s := first; s < first+n; s++ {
+		bits[s/8-lo] |= 1 << (s % 8)
+	}
+	if _, err := f.cow.WriteAt(bits, f.Layout.BitmapOffset+lo); err != nil {
+		return fmt.Errorf("writing the bitmap of %q: %w", f.Path, unwrapPath(err))
+	}
+	return nil
 }
 
 // backingSize returns the size and mtime of a regular file or block device. A block device's

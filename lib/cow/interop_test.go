@@ -2,7 +2,6 @@ package cow_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -244,48 +243,21 @@ func copyFile(t *testing.T, from, to string) {
 // the data "COW-V<n>-SECTOR<k>" there.
 func handMadeCOW(t *testing.T, path, backing, kind string) {
 	t.Helper()
-	be, le := binary.BigEndian, binary.LittleEndian
 	size := uint64(backingSectors * 512)
 	mtime := uint32(backingMTime.Unix())
-	var hdr []byte
-	var bmOff, dataOff int64
-	switch kind {
-	case "v1":
-		hdr = make([]byte, 280)
-		le.PutUint32(hdr[0:], cow.Magic)
-		le.PutUint32(hdr[4:], 1)
-		copy(hdr[8:], backing)
-		le.PutUint32(hdr[264:], mtime)
-		le.PutUint64(hdr[268:], size)
-		le.PutUint32(hdr[276:], 512)
-		bmOff, dataOff = 280, 2560
-	case "v2":
-		hdr = make([]byte, 4120)
-		be.PutUint32(hdr[0:], cow.Magic)
-		be.PutUint32(hdr[4:], 2)
-		copy(hdr[8:], backing)
-		be.PutUint32(hdr[4104:], mtime)
-		be.PutUint64(hdr[4108:], size)
-		be.PutUint32(hdr[4116:], 512)
-		bmOff, dataOff = 4120, 6656
-	case "v3-512":
-		h := &cow.Header{Version: 3, BackingFile: backing, MTime: int64(mtime), Size: size, SectorSize: 512, Alignment: 512}
-		var err error
-		if hdr, err = h.MarshalBinary(); err != nil {
-			t.Fatal(err)
-		}
-		bmOff, dataOff = 4608, 6656
-	case "broken-v3":
-		hdr = make([]byte, 4136)
-		be.PutUint32(hdr[0:], cow.Magic)
-		be.PutUint32(hdr[4:], 3)
-		be.PutUint32(hdr[8:], mtime)
-		be.PutUint64(hdr[16:], size)
-		be.PutUint32(hdr[24:], 512)
-		be.PutUint32(hdr[28:], 4096)
-		copy(hdr[36:], backing)
-		bmOff, dataOff = 8192, 12288
+	layouts := map[string]struct {
+		version int
+		broken  bool
+		align   uint32
+	}{"v1": {1, false, 0}, "v2": {2, false, 0}, "v3-512": {3, false, 512}, "broken-v3": {3, true, 4096}}
+	k := layouts[kind]
+	hdr := cow.OldHeader(k.version, k.broken, backing, mtime, size, k.align)
+	h, err := cow.Unmarshal(hdr)
+	if err != nil {
+		t.Fatal(err)
 	}
+	l, _ := h.Layout()
+	bmOff, dataOff := l.BitmapOffset, l.DataOffset
 	f := make([]byte, dataOff+int64(size))
 	copy(f, hdr)
 	f[bmOff], f[bmOff+1] = 0x02, 0x02

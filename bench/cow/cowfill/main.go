@@ -21,33 +21,20 @@ func main() {
 }
 
 func fill(path string) error {
-	h, err := cow.ReadHeader(path)
-	if err != nil {
-		return err
-	}
-	l, err := h.Layout()
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := cow.Open(path, cow.OpenOptions{Writable: true})
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	const chunk = 64 << 10
-	bitmap := make([]byte, l.BitmapLen)
 	data := make([]byte, chunk)
-	for off := int64(0); off+chunk <= int64(h.Size); off += 2 * chunk {
+	for off := int64(0); off+chunk <= int64(f.Header.Size); off += 2 * chunk {
 		for i := range data {
 			data[i] = byte(off>>16) ^ byte(i) ^ 0x5a
 		}
-		if _, err := f.WriteAt(data, l.DataOffset+off); err != nil {
+		if err := f.WriteSectors(off/cow.SectorSize, data); err != nil {
 			return err
 		}
-		for s := off / 512; s < (off+chunk)/512; s++ {
-			bitmap[s/8] |= 1 << (s % 8)
-		}
 	}
-	_, err = f.WriteAt(bitmap, l.BitmapOffset)
-	return err
+	return nil
 }

@@ -1,0 +1,4 @@
+package cow
+
+// OldHeader lets the external interop tests build hand-made headers of every version.
+var OldHeader = oldHeader
