@@ -52,13 +52,13 @@ type ErrorKind int
 
 // How a parse error is reported.
 const (
-	ErrBadArgList    ErrorKind = iota + 1 // stderr, the three-line "bad argument list" text
-	ErrVersion                            // stderr, "Version mismatch ..."
-	ErrUnknown                            // stdout, "Unknown transport : 'x'"
-	ErrNoHandler                          // stdout, "No version #N handler for 'x'"
-	ErrBadOp                              // stderr, "Bad tuntap op : 'x'"
-	ErrOutput                             // the protocol reply of the transport (stream output)
-	ErrUpOutput                           // the tuntap up reply (datagram, no fd)
+	ErrBadArgList ErrorKind = iota + 1 // stderr, the three-line "bad argument list" text
+	ErrVersion                         // stderr, "Version mismatch ..."
+	ErrUnknown                         // stdout, "Unknown transport : 'x'"
+	ErrNoHandler                       // stdout, "No version #N handler for 'x'"
+	ErrBadOp                           // stderr, "Bad tuntap op : 'x'"
+	ErrOutput                          // the protocol reply of the transport (stream output)
+	ErrUpOutput                        // the tuntap up reply (datagram, no fd)
 )
 
 // ParseError is a command line uml_net refuses; Msg is the exact text to report.
