@@ -242,7 +242,10 @@ func setLinkUp(index int32) error {
 
 // addHostAddr gives an interface addr/32 (what `ifconfig IF addr netmask 255.255.255.255`
 // leaves behind).
-func addHostAddr(index int32, addr netip.Addr) error {
+func addHostAddr(index int32, addr netip.Addr) error { return addAddr(index, addr, 32) }
+
+// addAddr adds addr/bits to an interface.
+func addAddr(index int32, addr netip.Addr, bits int) error {
 	c, err := dialRoute()
 	if err != nil {
 		return err
@@ -250,7 +253,7 @@ func addHostAddr(index int32, addr netip.Addr) error {
 	defer c.Close()
 	b := make([]byte, unix.SizeofIfAddrmsg)
 	b[0] = unix.AF_INET
-	b[1] = 32
+	b[1] = byte(bits)
 	b[3] = unix.RT_SCOPE_UNIVERSE
 	binary.NativeEndian.PutUint32(b[4:], uint32(index))
 	body := attrs(b).ip4(unix.IFA_LOCAL, addr).ip4(unix.IFA_ADDRESS, addr)

@@ -22,15 +22,31 @@ func OpenTap(clone, name string) (*os.File, string, error) {
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		f.Close()
-		return nil, "", &opError{"TUNSETIFF", unix.EINVAL}
+		return nil, "", &OpError{"TUNSETIFF", unix.EINVAL}
 	}
 	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		f.Close()
-		return nil, "", &opError{"TUNSETIFF", err}
+		return nil, "", &OpError{"TUNSETIFF", err}
 	}
 	return f, ifr.Name(), nil
 }
+
+// SetPersist sets or clears IFF_PERSIST: a persistent tap outlives its last open fd.
+func SetPersist(f *os.File, on bool) error {
+	v := uintptr(0)
+	if on {
+		v = 1
+	}
+	return tunIoctl(f, unix.TUNSETPERSIST, v)
+}
+
+// SetOwner sets the uid allowed to attach to the device (TUNSETOWNER; the value is passed
+// to the kernel as a uid_t, so -1 means none).
+func SetOwner(f *os.File, uid int64) error { return tunIoctl(f, unix.TUNSETOWNER, uintptr(uid)) }
+
+// SetGroup sets the gid allowed to attach to the device (TUNSETGROUP).
+func SetGroup(f *os.File, gid int64) error { return tunIoctl(f, unix.TUNSETGROUP, uintptr(gid)) }
 
 // tunIoctl issues one of the TUNSET* ioctls that take their argument by value.
 func tunIoctl(f *os.File, req uint, arg uintptr) error {
@@ -41,17 +57,19 @@ func tunIoctl(f *os.File, req uint, arg uintptr) error {
 	return nil
 }
 
-// opError is an ioctl failure reported the way perror(3) would: "OP: Message".
-type opError struct {
-	op  string
-	err error
+// OpError is an ioctl failure, printed the way perror(3) would: "OP: Message".
+type OpError struct {
+	Op  string
+	Err error
 }
 
-func (e *opError) Error() string { return e.op + ": " + strerror(e.err) }
-func (e *opError) Unwrap() error { return e.err }
+func (e *OpError) Error() string { return e.Op + ": " + Strerror(e.Err) }
 
-// strerror spells an errno the way glibc does (Go's texts are the same words, lower case).
-func strerror(err error) string {
+// Unwrap returns the errno.
+func (e *OpError) Unwrap() error { return e.Err }
+
+// Strerror spells an errno the way glibc does (Go's texts are the same words, lower case).
+func Strerror(err error) string {
 	if e, ok := err.(unix.Errno); ok {
 		s := e.Error()
 		if s != "" && s[0] >= 'a' && s[0] <= 'z' {
@@ -60,7 +78,7 @@ func strerror(err error) string {
 		return s
 	}
 	if pe, ok := err.(*os.PathError); ok {
-		return strerror(pe.Err)
+		return Strerror(pe.Err)
 	}
 	return fmt.Sprint(err)
 }

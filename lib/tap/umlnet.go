@@ -60,7 +60,7 @@ func UmlNetMain(args []string, stdout *os.File, stderr io.Writer) int {
 			writeAll(stdout, stderr, streamReply(append([]byte(pe.Msg), 0)))
 		case ErrUpOutput:
 			if err := sendUp(stdout, "", nil, append([]byte(pe.Msg), 0)); err != nil {
-				fmt.Fprintf(stderr, "sendmsg: %s\n", strerror(err))
+				fmt.Fprintf(stderr, "sendmsg: %s\n", Strerror(err))
 			}
 		default:
 			io.WriteString(stderr, pe.Msg)
@@ -93,7 +93,7 @@ func UmlNetMain(args []string, stdout *os.File, stderr io.Writer) int {
 
 func writeAll(w io.Writer, stderr io.Writer, b []byte) {
 	if _, err := w.Write(b); err != nil {
-		fmt.Fprintf(stderr, "write_output : write failed : %s\n", strerror(unwrapErrno(err)))
+		fmt.Fprintf(stderr, "write_output : write failed : %s\n", Strerror(unwrapErrno(err)))
 	}
 }
 
@@ -128,7 +128,7 @@ func tuntapUp(r *Request, uid int, stdout *os.File, stderr io.Writer) int {
 		name, tap = "", nil
 	}
 	if serr := sendUp(stdout, name, tap, out.bytes()); serr != nil {
-		fmt.Fprintf(stderr, "sendmsg: %s\n", strerror(serr))
+		fmt.Fprintf(stderr, "sendmsg: %s\n", Strerror(serr))
 		return 1
 	}
 	if tap != nil {
@@ -147,14 +147,14 @@ func createTap(r *Request, uid int, out *output) (*os.File, string, error) {
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			out.add("Opening %s failed : %s\n", TunDevice, strerror(pe.Err))
+			out.add("Opening %s failed : %s\n", TunDevice, Strerror(pe.Err))
 		} else {
-			out.add("TUNSETIFF : %s\n", strerror(unwrapErrno(err)))
+			out.add("TUNSETIFF : %s\n", Strerror(unwrapErrno(err)))
 		}
 		return nil, "", err
 	}
 	fail := func(format string, err error) (*os.File, string, error) {
-		out.add(format, strerror(unwrapErrno(err)))
+		out.add(format, Strerror(unwrapErrno(err)))
 		tap.Close()
 		return nil, "", err
 	}
@@ -179,7 +179,7 @@ func createTap(r *Request, uid int, out *output) (*os.File, string, error) {
 	if forwardingRequested() {
 		out.add("* bash -c echo 1 > /proc/sys/net/ipv4/ip_forward\n")
 		if err := writeSysctl("/proc/sys/net/ipv4/ip_forward", "1\n"); err != nil {
-			out.add("uml_net : enabling ip_forward failed : %s\n", strerror(unwrapErrno(err)))
+			out.add("uml_net : enabling ip_forward failed : %s\n", Strerror(unwrapErrno(err)))
 		}
 	}
 	return tap, name, nil
@@ -233,7 +233,7 @@ func CheckOwnTap(l *Link, uid int) error {
 func changeAddr(r *Request, uid int, out *output) error {
 	l, err := LinkByName(r.IfName)
 	if err != nil {
-		out.add("uml_net : interface '%s' : %s\n", r.IfName, strerror(unwrapErrno(err)))
+		out.add("uml_net : interface '%s' : %s\n", r.IfName, Strerror(unwrapErrno(err)))
 		return err
 	}
 	if err := CheckOwnTap(l, uid); err != nil {
@@ -247,24 +247,24 @@ func changeAddr(r *Request, uid int, out *output) error {
 		}
 		out.add("* route add -host %s dev %s\n", r.Addr, l.Name)
 		if err := addHostRoute(l.Index, r.Addr); err != nil {
-			out.add("SIOCADDRT: %s\n", strerror(unwrapErrno(err)))
+			out.add("SIOCADDRT: %s\n", Strerror(unwrapErrno(err)))
 			return err
 		}
 		out.add("* bash -c echo 1 > /proc/sys/net/ipv4/conf/%s/proxy_arp\n", l.Name)
 		if err := writeSysctl("/proc/sys/net/ipv4/conf/"+l.Name+"/proxy_arp", "1\n"); err != nil {
-			out.add("uml_net : proxy_arp : %s\n", strerror(unwrapErrno(err)))
+			out.add("uml_net : proxy_arp : %s\n", Strerror(unwrapErrno(err)))
 		}
 		return publish(true, l, r, out)
 	}
 	out.add("* route del -host %s dev %s\n", r.Addr, l.Name)
 	if err := delHostRoute(l.Index, r.Addr); err != nil {
-		out.add("SIOCDELRT: %s\n", strerror(unwrapErrno(err)))
+		out.add("SIOCDELRT: %s\n", Strerror(unwrapErrno(err)))
 		// No route of ours: there is nothing of ours to undo on other interfaces either.
 		return err
 	}
 	out.add("* bash -c echo 0 > /proc/sys/net/ipv4/conf/%s/proxy_arp\n", l.Name)
 	if err := writeSysctl("/proc/sys/net/ipv4/conf/"+l.Name+"/proxy_arp", "0\n"); err != nil {
-		out.add("uml_net : proxy_arp : %s\n", strerror(unwrapErrno(err)))
+		out.add("uml_net : proxy_arp : %s\n", Strerror(unwrapErrno(err)))
 	}
 	return publish(false, l, r, out)
 }
@@ -299,7 +299,7 @@ func checkClaimable(a netip.Addr) error {
 func publish(add bool, l *Link, r *Request, out *output) error {
 	routes, err := mainRoutes()
 	if err != nil {
-		out.add("uml_net : reading routes : %s\n", strerror(unwrapErrno(err)))
+		out.add("uml_net : reading routes : %s\n", Strerror(unwrapErrno(err)))
 		return err
 	}
 	mask := maskOf(r.Bits)
@@ -323,7 +323,7 @@ func publish(add bool, l *Link, r *Request, out *output) error {
 			out.add("* arp -i %s -d %s pub\n", name, r.Addr)
 		}
 		if err := proxyNeigh(add, rt.OIF, r.Addr); err != nil {
-			out.add("SIOC%sARP: %s\n", map[bool]string{true: "S", false: "D"}[add], strerror(unwrapErrno(err)))
+			out.add("SIOC%sARP: %s\n", map[bool]string{true: "S", false: "D"}[add], Strerror(unwrapErrno(err)))
 			if firstErr == nil {
 				firstErr = err
 			}

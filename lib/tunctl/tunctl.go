@@ -1,4 +1,6 @@
-package tap
+// Package tunctl is the tunctl program: persistent tap devices owned by a user or group,
+// with the real uml-utilities tool's options, messages and exit codes.
+package tunctl
 
 import (
 	"fmt"
@@ -7,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gouml/gouml/lib/tap"
 	"golang.org/x/sys/unix"
 )
 
@@ -102,8 +105,8 @@ func cStrtol(s string) (v int64, whole bool) {
 	return v, n == len(t)
 }
 
-// TunctlMain is the tunctl program; argv[0] is used in messages, as the real tool does.
-func TunctlMain(argv []string, stdout, stderr io.Writer) int {
+// Main is the tunctl program; argv[0] is used in messages, as the real tool does.
+func Main(argv []string, stdout, stderr io.Writer) int {
 	prog := "tunctl"
 	if len(argv) > 0 {
 		prog = argv[0]
@@ -112,10 +115,8 @@ func TunctlMain(argv []string, stdout, stderr io.Writer) int {
 	var (
 		owner, group int64 = -1, -1
 		del, brief   bool
-		tun, clone   = "", TunDevice
+		tun, clone   = "", tap.TunDevice
 		fail         bool
-		ownerByName  = func(s string) (int64, bool) { return lookupID(s, true) }
-		groupByName  = func(s string) (int64, bool) { return lookupID(s, false) }
 	)
 	rest, msg := getopt(prog, argv, "dftug", func(opt byte, arg string) bool {
 		switch opt {
@@ -128,7 +129,7 @@ func TunctlMain(argv []string, stdout, stderr io.Writer) int {
 		case 't':
 			tun = arg
 		case 'u':
-			if v, ok := ownerByName(arg); ok {
+			if v, ok := lookupID(arg, true); ok {
 				owner = v
 			} else if v, ok := cStrtol(arg); ok {
 				owner = v
@@ -138,7 +139,7 @@ func TunctlMain(argv []string, stdout, stderr io.Writer) int {
 				return false
 			}
 		case 'g':
-			if v, ok := groupByName(arg); ok {
+			if v, ok := lookupID(arg, false); ok {
 				group = v
 			} else if v, ok := cStrtol(arg); ok {
 				group = v
@@ -158,41 +159,41 @@ func TunctlMain(argv []string, stdout, stderr io.Writer) int {
 	if owner == -1 && group == -1 {
 		owner = int64(unix.Geteuid())
 	}
-	if len(tun) > IfNameMax {
-		tun = tun[:IfNameMax] // strncpy into ifr_name
+	if len(tun) > tap.IfNameMax {
+		tun = tun[:tap.IfNameMax] // strncpy into ifr_name
 	}
-	f, name, err := OpenTap(clone, tun)
+	f, name, err := tap.OpenTap(clone, tun)
 	if err != nil {
-		if oe, ok := err.(*opError); ok {
+		if oe, ok := err.(*tap.OpError); ok {
 			fmt.Fprintf(stderr, "%s\n", oe.Error())
 		} else {
-			fmt.Fprintf(stderr, "Failed to open '%s' : %s\n", clone, strerror(err))
+			fmt.Fprintf(stderr, "Failed to open '%s' : %s\n", clone, tap.Strerror(err))
 		}
 		return 1
 	}
 	defer f.Close()
 	if del {
-		if err := tunIoctl(f, unix.TUNSETPERSIST, 0); err != nil {
-			fmt.Fprintf(stderr, "TUNSETPERSIST: %s\n", strerror(err))
+		if err := tap.SetPersist(f, false); err != nil {
+			fmt.Fprintf(stderr, "TUNSETPERSIST: %s\n", tap.Strerror(err))
 			return 1
 		}
 		fmt.Fprintf(stdout, "Set '%s' nonpersistent\n", name)
 		return 0
 	}
-	if err := tunIoctl(f, unix.TUNSETPERSIST, 1); err != nil {
-		fmt.Fprintf(stderr, "TUNSETPERSIST: %s\n", strerror(err))
+	if err := tap.SetPersist(f, true); err != nil {
+		fmt.Fprintf(stderr, "TUNSETPERSIST: %s\n", tap.Strerror(err))
 		return 1
 	}
 	// The real tool reports an owner or group failure under the TUNSETPERSIST name too.
 	if owner != -1 {
-		if err := tunIoctl(f, unix.TUNSETOWNER, uintptr(owner)); err != nil {
-			fmt.Fprintf(stderr, "TUNSETPERSIST: %s\n", strerror(err))
+		if err := tap.SetOwner(f, owner); err != nil {
+			fmt.Fprintf(stderr, "TUNSETPERSIST: %s\n", tap.Strerror(err))
 			return 1
 		}
 	}
 	if group != -1 {
-		if err := tunIoctl(f, unix.TUNSETGROUP, uintptr(group)); err != nil {
-			fmt.Fprintf(stderr, "TUNSETPERSIST: %s\n", strerror(err))
+		if err := tap.SetGroup(f, group); err != nil {
+			fmt.Fprintf(stderr, "TUNSETPERSIST: %s\n", tap.Strerror(err))
 			return 1
 		}
 	}
@@ -232,4 +233,16 @@ func lookupID(name string, isUser bool) (int64, bool) {
 	}
 	v, err := strconv.ParseInt(id, 10, 64)
 	return v, err == nil
+}
+
+func isHex(c byte) bool { return digitOK(c, 16) }
+
+func digitOK(c byte, base int) bool {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c-'0') < base
+	case c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+		return base == 16
+	}
+	return false
 }
