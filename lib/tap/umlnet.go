@@ -317,13 +317,15 @@ func publish(add bool, l *Link, r *Request, out *output) error {
 		if err != nil || ValidIfName(name) != nil {
 			continue
 		}
+		op := "SIOCDARP" // the ioctl names arp(8) reports its failures under
 		if add {
+			op = "SIOCSARP"
 			out.add("* arp -Ds %s %s pub\n", r.Addr, name)
 		} else {
 			out.add("* arp -i %s -d %s pub\n", name, r.Addr)
 		}
 		if err := proxyNeigh(add, rt.OIF, r.Addr); err != nil {
-			out.add("SIOC%sARP: %s\n", map[bool]string{true: "S", false: "D"}[add], Strerror(unwrapErrno(err)))
+			out.add("%s: %s\n", op, Strerror(unwrapErrno(err)))
 			if firstErr == nil {
 				firstErr = err
 			}

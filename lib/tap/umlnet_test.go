@@ -41,6 +41,7 @@ func lines(s string) []string {
 // TestUmlNetUpAddDel drives our uml_net the way the UML kernel does (datagram reply with the
 // fd for "up", stream replies for add/del) and checks every host change it makes.
 func TestUmlNetUpAddDel(t *testing.T) {
+	requireNetAdmin(t)
 	prog := testenv.Program(t, "uml_net")
 	enterNetns(t)
 	lan := newLink(t, "veth", "lan0", "lan1")
@@ -133,6 +134,7 @@ func TestUmlNetUpAddDel(t *testing.T) {
 // TestUmlNetIPForwardOnlyWhenAsked: the real helper always turns forwarding on; ours only
 // when root sets UML_NET_IP_FORWARD=1.
 func TestUmlNetIPForwardOnlyWhenAsked(t *testing.T) {
+	requireNetAdmin(t)
 	prog := testenv.Program(t, "uml_net")
 	enterNetns(t)
 	if err := writeSysctl("/proc/sys/net/ipv4/ip_forward", "0\n"); err != nil {
@@ -177,6 +179,7 @@ func TestUmlNetIPForwardOnlyWhenAsked(t *testing.T) {
 // TestUmlNetRefusesInterfacesItDidNotCreate: add/del only touch a non-persistent tap owned by
 // the caller; dummies, veths, persistent taps and other users' taps are refused untouched.
 func TestUmlNetRefusesInterfacesItDidNotCreate(t *testing.T) {
+	requireNetAdmin(t)
 	prog := testenv.Program(t, "uml_net")
 	enterNetns(t)
 	br := newLink(t, "bridge", "br0", "")
@@ -238,6 +241,7 @@ func TestUmlNetRefusesInterfacesItDidNotCreate(t *testing.T) {
 // TestUmlNetRefusesHostAddresses: a guest may not claim the host's own addresses or the
 // gateways of its routes.
 func TestUmlNetRefusesHostAddresses(t *testing.T) {
+	requireNetAdmin(t)
 	prog := testenv.Program(t, "uml_net")
 	enterNetns(t)
 	lan := newLink(t, "veth", "lan0", "lan1")
@@ -277,8 +281,8 @@ func TestUmlNetRefusesHostAddresses(t *testing.T) {
 // TestUmlNetSetuidForAnotherUser installs uml_net setuid root, as packagers do, and runs it
 // as an ordinary uid: the tap belongs to that uid, it can add/del on it, another uid cannot.
 func TestUmlNetSetuidForAnotherUser(t *testing.T) {
-	prog := testenv.Program(t, "uml_net")
 	requireNetAdmin(t)
+	prog := testenv.Program(t, "uml_net")
 	dir, err := os.MkdirTemp("", "umlnet-suid-")
 	if err != nil {
 		t.Fatal(err)
@@ -371,7 +375,16 @@ func TestDropPrivilegesAllThreads(t *testing.T) {
 		}
 		os.Exit(0)
 	}
-	requireNetAdmin(t)
+	// Root keeps exactly CAP_NET_ADMIN; anyone else had nothing and keeps nothing.
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		t.Fatal(err)
+	}
+	want := "0000000000000000"
+	if data[0].Permitted&(1<<unix.CAP_NET_ADMIN) != 0 {
+		want = "0000000000001000"
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDropPrivilegesAllThreads$")
 	cmd.Env = append(os.Environ(), "TAP_TEST_DROP_CHILD=1")
 	out, err := cmd.CombinedOutput()
@@ -384,10 +397,10 @@ func TestDropPrivilegesAllThreads(t *testing.T) {
 			continue
 		}
 		n++
-		for _, want := range []string{"CapInh=0000000000000000", "CapPrm=0000000000001000",
-			"CapEff=0000000000001000", "CapAmb=0000000000000000", "NoNewPrivs=1"} {
-			if !strings.Contains(ln, want) {
-				t.Errorf("thread %q lacks %s", ln, want)
+		for _, w := range []string{"CapInh=0000000000000000", "CapPrm=" + want,
+			"CapEff=" + want, "CapAmb=0000000000000000", "NoNewPrivs=1"} {
+			if !strings.Contains(ln, w) {
+				t.Errorf("thread %q lacks %s", ln, w)
 			}
 		}
 	}
@@ -399,6 +412,7 @@ func TestDropPrivilegesAllThreads(t *testing.T) {
 // TestUmlNetMessagesAgainstRealUmlNet compares the refusals of both helpers, byte for byte,
 // for command lines where the real one does not crash.
 func TestUmlNetMessagesAgainstRealUmlNet(t *testing.T) {
+	requireNetAdmin(t) // the real uml_net is mode 4754 root:uml-net
 	real := testenv.Tool(t, "uml_net")
 	ours := testenv.Program(t, "uml_net")
 	enterNetns(t)
@@ -466,10 +480,10 @@ func helperLines(log string, keepForward bool) []string {
 // TestOurUmlNetAgainstRealUML boots the real kernel with our uml_net and with the real one
 // (same guest, same checks) and compares what the guest prints from each helper.
 func TestOurUmlNetAgainstRealUML(t *testing.T) {
+	requireNetAdmin(t)
 	ourDir := testenv.BinDir(t, "uml_net")
 	realHelper := testenv.Tool(t, "uml_net")
 	testenv.Tool(t, "linux.uml")
-	requireNetAdmin(t)
 	realDir := t.TempDir()
 	if err := os.Symlink(realHelper, filepath.Join(realDir, "uml_net")); err != nil {
 		t.Fatal(err)

@@ -164,9 +164,9 @@ func runTool(t *testing.T, prog, dev string, args ...string) run {
 // compares output, exit status and the device they leave (owner, group and flags from
 // /sys/class/net). Devices get names unique to this process and are removed afterwards.
 func TestTunctlAgainstRealTunctl(t *testing.T) {
+	requireNetAdmin(t)
 	real := testenv.Tool(t, "tunctl")
 	ours := testenv.Program(t, "tunctl")
-	requireNetAdmin(t)
 	dev := fmt.Sprintf("gtc%d", os.Getpid()%1000000)
 	t.Cleanup(func() { remove(dev) })
 	cases := [][]string{
