@@ -122,6 +122,11 @@ func sendUp(stdout *os.File, name string, tap *os.File, text []byte) error {
 }
 
 func tuntapUp(r *Request, uid int, stdout *os.File, stderr io.Writer) int {
+	// The reply can only go to a socket; find out before making a tap that nobody would get.
+	if _, err := unix.GetsockoptInt(int(stdout.Fd()), unix.SOL_SOCKET, unix.SO_TYPE); err != nil {
+		fmt.Fprintf(stderr, "sendmsg: %s\n", Strerror(unwrapErrno(err)))
+		return 1
+	}
 	var out output
 	tap, name, err := createTap(r, uid, &out)
 	if err != nil {
