@@ -12,6 +12,7 @@ declare -A need=(
   [uml_mkcow]=uml-utilities
   [uml_switch]=uml-utilities
   [uml_mconsole]=uml-utilities
+  [uml_net]=uml-utilities
   [tunctl]=uml-utilities
   [mkfs.ext4]=e2fsprogs
   [busybox]=busybox-static
