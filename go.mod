@@ -3,3 +3,5 @@ module github.com/gouml/gouml
 go 1.26.0
 
 require golang.org/x/sys v0.50.0
+
+require golang.org/x/term v0.48.0
