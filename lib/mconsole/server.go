@@ -274,24 +274,54 @@ func (s *Server) Serve() error {
 
 // handlePacket applies the kernel's request checks to one datagram and runs its command.
 func (s *Server) handlePacket(b []byte, from sockAddr) {
-	if len(b) < 4 || le.Uint32(b) != Magic {
-		// The kernel answers anything without the magic as an old, text-only client.
-		s.sendRaw(&from, []byte(textVersion0))
-		return
+	pre, cmd, run := checkRequest(b)
+	for _, p := range pre {
+		if s.sendRaw(&from, p) != nil {
+			break
+		}
+	}
+	if run {
+		s.dispatch(cmd, from)
+	}
+}
+
+// checkRequest is the kernel's mconsole_get_request as a pure function: the datagrams to send
+// back before any command runs, and the command to run, if any.
+//
+// Datagrams too short for a header are dropped: the kernel would reuse stale bytes of the
+// previous request in its buffer (observed: an empty datagram re-runs the last command),
+// which has no sensible equivalent here.
+func checkRequest(b []byte) (pre [][]byte, cmd string, run bool) {
+	if len(b) < 4 {
+		return nil, "", false
+	}
+	if le.Uint32(b) != Magic {
+		// Anything without the magic is answered as an old, text-only client: raw text, no
+		// header, no NUL.
+		return [][]byte{[]byte(textVersion0)}, "", false
 	}
 	h, cmd, err := ParseRequest(b)
 	if err != nil {
-		return // magic but no complete header: nothing sensible to answer
+		return nil, "", false
 	}
 	if h.Len >= MaxData {
-		s.sendReplies(&from, SplitReply(textTooLarge, 1, false))
-		return
+		return marshalAll(SplitReply(textTooLarge, 1, false)), "", false
 	}
 	if h.Version != Version {
 		// The kernel complains and then runs the command anyway.
-		s.sendReplies(&from, SplitReply(textWrongVersion, 1, false))
+		pre = marshalAll(SplitReply(textWrongVersion, 1, false))
 	}
-	s.dispatch(cmd, from)
+	return pre, cmd, true
+}
+
+func marshalAll(rs []Reply) [][]byte {
+	var out [][]byte
+	for _, r := range rs {
+		if b, err := r.Marshal(); err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func (s *Server) lookup(cmd string) (string, Handler) {
