@@ -359,10 +359,10 @@ func (m *cli) try(dir, file, name string) bool {
 		return false
 	}
 	m.client.SetTarget(file)
-	if len(name) > 11 {
-		name = name[:11]
-	}
 	m.name = name
+	if len(m.name) > 11 {
+		m.name = m.name[:11]
+	}
 	m.pid = -1
 	if b, err := os.ReadFile(dir + "/" + name + "/pid"); err == nil {
 		if v, rest := strtoul(string(b)); rest != string(b) {
