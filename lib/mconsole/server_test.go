@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,13 +55,18 @@ func mustCommand(t *testing.T, c *Client, cmd string) Response {
 
 func TestServerCommandTable(t *testing.T) {
 	s := NewServer()
-	var got []string
+	var (
+		mu  sync.Mutex
+		got []string
+	)
 	for _, n := range CommandNames {
 		if n == "help" || n == "stop" || n == "go" {
 			continue
 		}
 		s.Handle(n, func(c *Call) {
+			mu.Lock()
 			got = append(got, c.Name+"|"+c.Args)
+			mu.Unlock()
 			c.OK(c.Name)
 		})
 	}
@@ -84,6 +90,8 @@ func TestServerCommandTable(t *testing.T) {
 	}
 	mustCommand(t, c, "log  two spaces")
 	mustCommand(t, c, "log")
+	mu.Lock()
+	defer mu.Unlock()
 	want := []string{"version|XYZ", "sysrq|h", "config|ubd1=x", "proc|meminfo", "stack|1", "log| two spaces", "log|"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("handlers saw %q, want %q", got, want)
