@@ -136,6 +136,7 @@ func TestRealUmlMconsoleAgainstOurServer(t *testing.T) {
 		{"config ubd2=a.cow,disk.img", "OK \n", 0},
 		{"config ubd2", "OK " + filepath.Join(work, "a.cow") + "," + filepath.Join(work, "disk.img") + "\n", 0},
 		{"log hello world", "OK \nOK \n", 0},
+		{"log " + strings.Repeat("a", 600), "OK \nOK \nOK \n", 0},
 		{"stop", "OK stopped\n", 0},
 		{"stop", "ERR Already stopped\n", 1},
 		{"version", "OK Linux (none) 6.1.176 #1 Sat Jul  4 15:38:16 UTC 2026 x86_64\n", 0},
@@ -155,7 +156,8 @@ func TestRealUmlMconsoleAgainstOurServer(t *testing.T) {
 		}
 	}
 	k.mu.Lock()
-	if got := strings.Join(k.log, "|"); got != "hello world|\n|hello world|\n" {
+	logs := "hello world|\n|" + strings.Repeat("a", 506) + "|" + strings.Repeat("a", 94) + "|\n|"
+	if got := strings.Join(k.log, "|"); got != logs+logs[:len(logs)-1] {
 		t.Errorf("log texts seen by the server: %q", got)
 	}
 	if got := strings.Join(k.actions, ","); got != "cad,reboot,halt,cad,reboot,halt" {

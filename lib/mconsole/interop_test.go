@@ -208,9 +208,10 @@ func TestOurUmlMconsoleAgainstRealUML(t *testing.T) {
 		want(rs, 1, "OK "+filepath.Join(work, "disk.img")+"\n", 0)
 		want(rs, 4, "ERR Device doesn't exist\n", 237)
 	})
-	same("log", []string{"log marker-one two", "log -f msg.txt", "log -f missing.txt"}, func(rs []result) {
+	same("log", []string{"log marker-one two", "log -f msg.txt", "log -f missing.txt", "log " + strings.Repeat("L", 600)}, func(rs []result) {
 		want(rs, 0, "OK \nOK \n", 0)
 		want(rs, 1, "OK \n", 0)
+		want(rs, 3, "OK \nOK \nOK \n", 0)
 	})
 	if !testenv.WaitFor(5*time.Second, func() bool {
 		return strings.Count(g.out.String(), "marker-one two") == 2 && strings.Count(g.out.String(), "from a file") == 2

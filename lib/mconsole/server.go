@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // Reply texts of the kernel's request checks.
@@ -259,14 +261,15 @@ func (s *Server) Serve() error {
 	for {
 		n, from, err := s.sock.recvFrom(buf)
 		if err != nil {
-			if s.closed.Load() {
+			if s.closed.Load() || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
-			if errors.Is(err, os.ErrClosed) {
-				return nil
+			// Transient receive errors must not kill the console; anything else would
+			// repeat forever, so it ends Serve.
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ENOBUFS) {
+				continue
 			}
-			// Transient receive errors (e.g. ENOMEM) must not kill the console.
-			continue
+			return fmt.Errorf("mconsole: receiving on %s: %w", s.path, err)
 		}
 		s.handlePacket(buf[:n], from)
 	}
