@@ -243,7 +243,7 @@ func TestOurUmlMconsoleAgainstRealUML(t *testing.T) {
 	// halt: ours halts this guest, the real tool a second one.
 	o = runTool(t, ours, work, g.home, "", umid, "halt")
 	if err := g.wait(t); err != nil {
-		t.Errorf("guest halted by our uml_mconsole: %v", err)
+		t.Errorf("guest halted by our uml_mconsole: %v\n--- console ---\n%s", err, g.out.String())
 	}
 	if _, err := os.Stat(filepath.Dir(g.sock)); !os.IsNotExist(err) {
 		t.Errorf("umid dir left after halt: %v", err)
