@@ -82,7 +82,11 @@ func Dial(ctl string, version int, data string) (*Client, error) {
 
 // Send sends one frame to the switch (blocking while the switch's queue is full).
 func (c *Client) Send(frame []byte) error {
-	_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(&frame[0])), uintptr(len(frame)),
+	var p unsafe.Pointer
+	if len(frame) > 0 {
+		p = unsafe.Pointer(&frame[0])
+	}
+	_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(p), uintptr(len(frame)),
 		0, uintptr(unsafe.Pointer(&c.to)), SockaddrLen)
 	if e != 0 {
 		return e
@@ -100,6 +104,13 @@ func (c *Client) Recv(buf []byte, timeout time.Duration) (int, error) {
 	n, _, err := unix.Recvfrom(c.fd, buf, 0)
 	return n, err
 }
+
+// CloseControl closes only the control connection: the switch drops the port, and what is
+// sent afterwards comes from an address that is no port.
+func (c *Client) CloseControl() error { return c.ctl.Close() }
+
+// ControlConn is the control connection (a guest never writes on it after the request).
+func (c *Client) ControlConn() net.Conn { return c.ctl }
 
 // FD is the data socket, for callers doing their own batched I/O.
 func (c *Client) FD() int { return c.fd }
