@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -269,6 +270,10 @@ const maxFrame = 65536
 
 func (s *Server) dataLoop() {
 	defer s.wg.Done()
+	// One thread stays in the receive call instead of the runtime handing the goroutine
+	// between threads after every block.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	b := newRecvBatch(32, maxFrame)
 	for !s.closing.Load() {
 		n, err := b.recv(s.dataFD)
