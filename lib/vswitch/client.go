@@ -109,6 +109,16 @@ func (c *Client) Recv(buf []byte, timeout time.Duration) (int, error) {
 // sent afterwards comes from an address that is no port.
 func (c *Client) CloseControl() error { return c.ctl.Close() }
 
+// CloseData closes only the data socket: the port's address stops existing while its
+// control connection stays open (a guest that lost its socket).
+func (c *Client) CloseData() error {
+	if c.fd >= 0 {
+		unix.Close(c.fd)
+		c.fd = -1
+	}
+	return nil
+}
+
 // ControlConn is the control connection (a guest never writes on it after the request).
 func (c *Client) ControlConn() net.Conn { return c.ctl }
 

@@ -105,6 +105,10 @@ func TestSurvivesGarbageAndChurn(t *testing.T) {
 			break
 		}
 	}
+	// A port whose data socket vanished while its control connection stays open is dropped
+	// at the first frame the switch cannot deliver to it.
+	ghost := dial(t, ctl, 3, "")
+	_ = ghost.CloseData()
 	a, b := dial(t, ctl, 3, ""), dial(t, ctl, 1, "")
 	f := vswitch.Frame(bcast, mac(1), []byte("after the storm"))
 	if err := a.Send(f); err != nil {
@@ -115,12 +119,17 @@ func TestSurvivesGarbageAndChurn(t *testing.T) {
 	g := vswitch.Frame(mac(1), mac(2), []byte("unicast after the storm"))
 	_ = b.Send(g)
 	expect(t, a, "new port", g)
+	_ = ghost.ControlConn().SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := ghost.ControlConn().Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
+		t.Errorf("the switch kept the control connection of a port whose data socket is gone: %v", err)
+	}
 	if sw.cmd.ProcessState != nil {
 		t.Fatalf("switch exited: %v", sw.cmd.ProcessState)
 	}
 	log := sw.out.String()
 	for _, want := range []string{"EOF from new port", "Bad request type : 7", "Version 2 is not supported",
-		"bytes on its control connection; dropping the port", "Unknown connection for packet, shouldn't happen.", "shorter than an Ethernet header"} {
+		"bytes on its control connection; dropping the port", "Unknown connection for packet, shouldn't happen.", "shorter than an Ethernet header",
+		"is gone; dropping the port"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q", want)
 		}

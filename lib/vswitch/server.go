@@ -369,11 +369,11 @@ func (s *Server) serveControl(c *net.UnixConn) {
 	copy(p.addr[:], req.Sock.Marshal())
 	fd := s.dataFD
 	p.send = func(f []byte) error { return sendTo(fd, f, &p.addr) }
-	if old := s.Sw.portByAddr(&p.addr); old != nil {
+	p.kick = func() { c.Close() }
+	if old := s.Sw.AddPort(p); old != nil {
 		s.Log.Errorf("port %d: data address %s is already port %d's; refusing the new port\n", id, p.Name, old.ID)
 		return
 	}
-	s.Sw.AddPort(p)
 	defer s.Sw.RemovePort(p)
 	if req.Version != 0 {
 		if _, err := c.Write(s.dataAddr[:]); err != nil {

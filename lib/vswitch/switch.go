@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -52,7 +53,8 @@ type Port struct {
 	addr [SockaddrLen]byte // daemon: the sockaddr_un frames are sent to, verbatim
 	send func([]byte) error
 
-	closed bool // under Switch.mu: removed, never send again
+	closed bool   // under Switch.mu: removed, never send again
+	kick   func() // ends the port's connection (daemon ports), called once when it is dropped
 
 	RxFrames, RxBytes, TxFrames, TxBytes, TxDrops, RxErrors atomic.Uint64
 	errLogged                                               atomic.Bool
@@ -97,14 +99,19 @@ func (s *Switch) SetPcap(w *PcapWriter) {
 	s.mu.Unlock()
 }
 
-// AddPort attaches a port. For daemon ports addr is the 110-byte data address.
-func (s *Switch) AddPort(p *Port) {
+// AddPort attaches a port. A daemon port whose data address is already another port's is
+// not attached; that port is returned.
+func (s *Switch) AddPort(p *Port) (existing *Port) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ports = append(s.ports, p)
 	if p.Kind == KindDaemon {
+		if q := s.byAddr[p.addr]; q != nil {
+			return q
+		}
 		s.byAddr[p.addr] = p
 	}
+	s.ports = append(s.ports, p)
+	return nil
 }
 
 // RemovePort detaches a port and forgets every address learned on it, so frames for those
@@ -113,6 +120,10 @@ func (s *Switch) AddPort(p *Port) {
 func (s *Switch) RemovePort(p *Port) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.removeLocked(p)
+}
+
+func (s *Switch) removeLocked(p *Port) {
 	if p.closed {
 		return
 	}
@@ -218,6 +229,15 @@ func (s *Switch) Input(in *Port, frame []byte) {
 func (s *Switch) output(p *Port, frame []byte) {
 	if err := p.send(frame); err != nil {
 		p.TxDrops.Add(1)
+		if err == syscall.ECONNREFUSED && p.Kind == KindDaemon {
+			// Nothing is bound at the port's data address any more: the guest is gone
+			// even if its control connection lingers.
+			s.log.Errorf("port %d: its data socket %s is gone; dropping the port\n", p.ID, p.Name)
+			s.removeLocked(p)
+			if p.kick != nil {
+				go p.kick()
+			}
+		}
 		return
 	}
 	p.TxFrames.Add(1)
