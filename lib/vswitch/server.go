@@ -275,6 +275,9 @@ func (s *Server) dataLoop() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b := newRecvBatch(32, maxFrame)
+	out := NewOutBatch(s.dataFD, 256)
+	var ports []*Port
+	var frames [][]byte
 	for !s.closing.Load() {
 		n, err := b.recv(s.dataFD)
 		if err != nil {
@@ -288,6 +291,7 @@ func (s *Server) dataLoop() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		ports, frames = ports[:0], frames[:0]
 		for i := 0; i < n; i++ {
 			m := &b.msgs[i]
 			var key rawAddr
@@ -299,8 +303,9 @@ func (s *Server) dataLoop() {
 				}
 				continue
 			}
-			s.Sw.Input(p, b.bufs[i][:m.len])
+			ports, frames = append(ports, p), append(frames, b.bufs[i][:m.len])
 		}
+		s.Sw.InputBatch(ports, frames, out)
 	}
 }
 

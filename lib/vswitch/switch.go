@@ -163,6 +163,22 @@ func (s *Switch) portByAddr(a *[SockaddrLen]byte) *Port {
 func (s *Switch) Input(in *Port, frame []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.input(in, frame, nil)
+}
+
+// InputBatch forwards frames received together on the data socket (ports[i] nil: unknown
+// sender), sending what goes to daemon ports with as few system calls as possible. The
+// frames must stay valid until it returns.
+func (s *Switch) InputBatch(ports []*Port, frames [][]byte, out *OutBatch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range frames {
+		s.input(ports[i], frames[i], out)
+	}
+	s.flush(out)
+}
+
+func (s *Switch) input(in *Port, frame []byte, out *OutBatch) {
 	if in != nil && in.closed {
 		return
 	}
@@ -216,18 +232,53 @@ func (s *Switch) Input(in *Port, frame []byte) {
 		}
 		for _, p := range s.ports {
 			if p != in {
-				s.output(p, frame)
+				s.output(p, frame, out)
 			}
 		}
 		return
 	}
-	s.output(target, frame)
+	s.output(target, frame, out)
 }
 
 // output sends without ever blocking: a port whose queue is full loses the frame, as on a
 // congested hardware switch, and the others are not held up.
-func (s *Switch) output(p *Port, frame []byte) {
-	if err := p.send(frame); err != nil {
+func (s *Switch) output(p *Port, frame []byte, out *OutBatch) {
+	if out != nil && p.Kind == KindDaemon {
+		if out.full() {
+			s.flush(out)
+		}
+		out.add(p, frame)
+		return
+	}
+	s.sent(p, frame, p.send(frame))
+}
+
+// flush sends the batched frames; a frame that cannot be sent is skipped (and accounted),
+// the rest still go.
+func (s *Switch) flush(out *OutBatch) {
+	if out == nil {
+		return
+	}
+	for i := 0; i < out.n; {
+		n, err := out.send(i)
+		for j := i; j < i+n; j++ {
+			s.sent(out.ports[j], out.frames[j], nil)
+		}
+		i += n
+		if err != nil {
+			s.sent(out.ports[i], out.frames[i], err)
+			i++
+		}
+	}
+	out.reset()
+}
+
+// sent accounts for one send attempt.
+func (s *Switch) sent(p *Port, frame []byte, err error) {
+	if err != nil {
+		if p.closed {
+			return
+		}
 		p.TxDrops.Add(1)
 		if err == syscall.ECONNREFUSED && p.Kind == KindDaemon {
 			// Nothing is bound at the port's data address any more: the guest is gone

@@ -151,3 +151,63 @@ func dieOf(sig syscall.Signal) {
 	_ = unix.Kill(os.Getpid(), sig)
 	select {} // the signal ends the process
 }
+
+// OutBatch collects frames for daemon ports to send with one sendmmsg, each to its port's
+// address.
+type OutBatch struct {
+	fd     int
+	n      int
+	ports  []*Port
+	frames [][]byte
+	iovs   []unix.Iovec
+	msgs   []mmsghdr
+}
+
+// NewOutBatch makes a batch of up to size frames sent on the data socket fd.
+func NewOutBatch(fd, size int) *OutBatch {
+	return &OutBatch{fd: fd, ports: make([]*Port, size), frames: make([][]byte, size),
+		iovs: make([]unix.Iovec, size), msgs: make([]mmsghdr, size)}
+}
+
+func (b *OutBatch) full() bool { return b.n == len(b.msgs) }
+
+func (b *OutBatch) add(p *Port, frame []byte) {
+	i := b.n
+	b.ports[i], b.frames[i] = p, frame
+	b.iovs[i].Base = &frame[0]
+	b.iovs[i].SetLen(len(frame))
+	b.msgs[i] = mmsghdr{hdr: unix.Msghdr{Name: &p.addr[0], Namelen: SockaddrLen, Iov: &b.iovs[i], Iovlen: 1}}
+	b.n++
+}
+
+// send sends messages from i on; it returns how many went before the first failure and
+// that failure's error (nil if all went).
+func (b *OutBatch) send(i int) (int, error) {
+	for {
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(b.fd), uintptr(unsafe.Pointer(&b.msgs[i])), uintptr(b.n-i),
+			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		if int(r) < b.n-i {
+			// Stopped early: the next message failed; sending it alone gives its error.
+			j := i + int(r)
+			if err := sendTo(b.fd, b.frames[j], &b.ports[j].addr); err != nil {
+				return int(r), err
+			}
+			return int(r) + 1, nil
+		}
+		return int(r), nil
+	}
+}
+
+func (b *OutBatch) reset() {
+	for i := 0; i < b.n; i++ {
+		b.ports[i], b.frames[i] = nil, nil
+		b.msgs[i].hdr.Name, b.iovs[i].Base = nil, nil
+	}
+	b.n = 0
+}
