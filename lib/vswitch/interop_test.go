@@ -141,11 +141,11 @@ func (g *guest) checkPing(t *testing.T) {
 	}
 }
 
-// TestGuestsPingThroughSwitch boots real linux.uml guests on the daemon transport and has them
+// TestRealUMLGuestsPingThroughSwitch boots real linux.uml guests on the daemon transport and has them
 // ping each other through the real uml_switch and through ours, with the same body: in switch
 // mode two guests at boot plus a third hot-plugged with the real uml_mconsole (and, on ours,
 // a fourth attached over the vector driver's BESS transport); in hub mode two guests.
-func TestGuestsPingThroughSwitch(t *testing.T) {
+func TestRealUMLGuestsPingThroughSwitch(t *testing.T) {
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			for _, hub := range []bool{false, true} {
