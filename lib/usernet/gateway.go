@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -42,6 +43,7 @@ type Gateway struct {
 	fwdAddrs  []netip.AddrPort
 	closed    bool
 	wg        sync.WaitGroup
+	panics    atomic.Int64 // recovered netstack panics; the fuzz targets want none
 }
 
 // New starts a gateway: its netstack, and a host listener for each configured forward.

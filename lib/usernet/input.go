@@ -20,6 +20,7 @@ func (p *Port) Deliver(frame []byte) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
+			p.g.panics.Add(1)
 			p.g.logf("usernet: drop: netstack panicked on a %d-byte frame: %v", len(frame), r)
 		}
 	}()

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -109,8 +111,30 @@ func ucastGuest(t *testing.T, g *Gateway, mac string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.Attach(l)
+	var link Link = l
+	if dir := os.Getenv("GOUML_USERNET_CAPTURE"); dir != "" {
+		// Used to refresh the fuzz seed corpora with real guest frames.
+		link = &captureLink{Link: l, dir: dir, prefix: strings.ReplaceAll(mac, ":", "")}
+	}
+	g.Attach(link)
 	return fmt.Sprintf("eth0=ucast,%s,127.0.0.1,%d,%d", mac, gport, l.LocalAddr().Port())
+}
+
+// captureLink saves every frame read from the guest into dir.
+type captureLink struct {
+	Link
+	dir    string
+	prefix string
+	n      int
+}
+
+func (c *captureLink) ReadFrame(buf []byte) (int, error) {
+	n, err := c.Link.ReadFrame(buf)
+	if err == nil {
+		c.n++
+		os.WriteFile(filepath.Join(c.dir, fmt.Sprintf("%s-%04d", c.prefix, c.n)), buf[:n], 0o644)
+	}
+	return n, err
 }
 
 func hostHTTP(t *testing.T, body string) int {
