@@ -4,8 +4,11 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -42,6 +45,19 @@ func fuzzGateway(t *testing.T) (*Gateway, *Port) {
 	return fuzzGW, fuzzPort
 }
 
+// watchdog fails the input when handling it takes more than 10 s (a hang, not load).
+func watchdog(t *testing.T, f func()) {
+	done := make(chan struct{})
+	go func() { f(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		t.Fatalf("frame handling hung for 10s:\n%s", buf[:n])
+	}
+}
+
 func checkNoPanic(t *testing.T, g *Gateway) {
 	if n := g.panics.Load(); n != 0 {
 		t.Fatalf("netstack panicked %d times (recovered)", n)
@@ -53,7 +69,7 @@ func FuzzDeliver(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		g, p := fuzzGateway(t)
-		p.Deliver(frame)
+		watchdog(t, func() { p.Deliver(frame) })
 		checkNoPanic(t, g)
 	})
 }
@@ -69,7 +85,7 @@ func FuzzIPv4(f *testing.F) {
 		frame := make([]byte, header.EthernetMinimumSize+len(pkt))
 		header.Ethernet(frame).Encode(&header.EthernetFields{SrcAddr: fuzzGuestMAC, DstAddr: g.mac, Type: header.IPv4ProtocolNumber})
 		copy(frame[header.EthernetMinimumSize:], pkt)
-		p.Deliver(frame)
+		watchdog(t, func() { p.Deliver(frame) })
 		checkNoPanic(t, g)
 	})
 }
@@ -82,8 +98,10 @@ func FuzzDHCP(f *testing.F) {
 		if len(msg) > MTU-header.IPv4MinimumSize-header.UDPMinimumSize {
 			return
 		}
-		p.Deliver(buildUDP(fuzzGuestMAC, header.EthernetBroadcastAddress, netip.IPv4Unspecified(),
-			netip.AddrFrom4([4]byte{255, 255, 255, 255}), 68, 67, msg))
+		watchdog(t, func() {
+			p.Deliver(buildUDP(fuzzGuestMAC, header.EthernetBroadcastAddress, netip.IPv4Unspecified(),
+				netip.AddrFrom4([4]byte{255, 255, 255, 255}), 68, 67, msg))
+		})
 		checkNoPanic(t, g)
 	})
 }
@@ -107,5 +125,6 @@ func FuzzParseOptions(f *testing.F) {
 		}
 		ParseAllow(s)
 		ParseResolver(s)
+		ParseOptions(strings.Fields(s))
 	})
 }

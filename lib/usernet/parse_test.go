@@ -94,3 +94,38 @@ func TestParseAllowAndResolver(t *testing.T) {
 		t.Fatalf("missing file: %v", got)
 	}
 }
+
+func TestParseOptions(t *testing.T) {
+	cfg, on, rest, err := ParseOptions([]string{"-unix", "/tmp/s", "-nat", "-forward", "tcp:2222:10.0.2.15:22",
+		"-hub", "-nat-allow", "192.0.2.0/24", "-nat-dns", "127.0.0.1:5353", "-nat-max-conns", "9", "-nat-buffer", "65536", "-nat-no-host"})
+	if err != nil || !on {
+		t.Fatalf("ParseOptions: %v %v", on, err)
+	}
+	if strings.Join(rest, " ") != "-unix /tmp/s -hub" {
+		t.Fatalf("rest = %q", rest)
+	}
+	if cfg.Subnet.IsValid() || len(cfg.Forwards) != 1 || cfg.Forwards[0].GuestPort != 22 || len(cfg.Allow) != 1 ||
+		cfg.Resolvers[0].Port() != 5353 || cfg.MaxConns != 9 || cfg.BufferSize != 65536 || !cfg.NoHostLoopback {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+	cfg, on, rest, err = ParseOptions([]string{"-nat", "10.9.0.0/16", "-daemon"})
+	if err != nil || !on || cfg.Subnet.String() != "10.9.0.0/16" || len(rest) != 1 {
+		t.Fatalf("-nat SUBNET: %v %v %v %v", cfg.Subnet, on, rest, err)
+	}
+	if _, on, rest, err = ParseOptions([]string{"-hub"}); err != nil || on || len(rest) != 1 {
+		t.Fatalf("no -nat: %v %v %v", on, rest, err)
+	}
+	for args, want := range map[string]string{
+		"-forward tcp:1:10.0.2.15:1":      "needs -nat",
+		"-nat -forward":                   "needs a value",
+		"-nat 10.0.2.1/24":                "host bits",
+		"-nat -nat-max-conns 0":           "not a positive number",
+		"-nat -forward tcp:1:10.0.3.15:1": "outside 10.0.2.0/24",
+		"-nat -nat-dns x":                 "bad resolver",
+		"-nat -nat-allow foo":             "bad allow entry",
+	} {
+		if _, _, _, err := ParseOptions(strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseOptions(%s) error %v, want %q", args, err, want)
+		}
+	}
+}
