@@ -160,6 +160,24 @@ func (g *Gateway) track(c io.Closer) bool {
 	return true
 }
 
+// spawn runs f in a goroutine Close waits for, unless the gateway is closed (then it
+// reports false and f does not run). The closed check and the Add happen under one lock so
+// an Add never races with Close's Wait.
+func (g *Gateway) spawn(f func()) bool {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return false
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	go func() {
+		defer g.wg.Done()
+		f()
+	}()
+	return true
+}
+
 func (g *Gateway) untrack(c io.Closer) {
 	g.mu.Lock()
 	delete(g.closers, c)
@@ -220,9 +238,7 @@ func (g *Gateway) Attach(l Link) *Port {
 		p.Detach()
 		return p
 	}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+	g.spawn(func() {
 		defer g.untrack(l)
 		defer p.Detach()
 		buf := make([]byte, 65536)
@@ -233,7 +249,7 @@ func (g *Gateway) Attach(l Link) *Port {
 			}
 			p.Deliver(buf[:n])
 		}
-	}()
+	})
 	return p
 }
 

@@ -162,16 +162,19 @@ func (g *Gateway) relayTCP(a, b net.Conn, guest netip.Addr) {
 	wg.Add(2)
 	go cp(a, b)
 	go cp(b, a)
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+	if !g.spawn(func() {
 		wg.Wait()
 		a.Close()
 		b.Close()
 		g.untrack(a)
 		g.untrack(b)
 		g.release(guest)
-	}()
+	}) {
+		a.Close()
+		b.Close()
+		wg.Wait()
+		g.release(guest)
+	}
 }
 
 func (g *Gateway) handleUDP(r *udp.ForwarderRequest) bool {
@@ -235,7 +238,6 @@ func (g *Gateway) relayUDP(a, b net.Conn, guest netip.Addr, idle time.Duration) 
 	}
 	timer := time.AfterFunc(idle, stop)
 	cp := func(dst, src net.Conn) {
-		defer g.wg.Done()
 		defer stop()
 		buf := make([]byte, 65536)
 		for {
@@ -249,9 +251,9 @@ func (g *Gateway) relayUDP(a, b net.Conn, guest netip.Addr, idle time.Duration) 
 			}
 		}
 	}
-	g.wg.Add(2)
-	go cp(a, b)
-	go cp(b, a)
+	if !g.spawn(func() { cp(a, b) }) || !g.spawn(func() { cp(b, a) }) {
+		stop()
+	}
 }
 
 // listenForward opens the host side of a forward.
@@ -264,17 +266,17 @@ func (g *Gateway) listenForward(f Forward) error {
 	g.listeners = append(g.listeners, l)
 	g.fwdAddrs = append(g.fwdAddrs, l.Addr().(*net.TCPAddr).AddrPort())
 	g.mu.Unlock()
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+	g.spawn(func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go g.forwardConn(f, c)
+			if !g.spawn(func() { g.forwardConn(f, c) }) {
+				c.Close()
+			}
 		}
-	}()
+	})
 	return nil
 }
 
