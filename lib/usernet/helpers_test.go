@@ -40,7 +40,7 @@ func testGateway(t *testing.T, c Config) *Gateway {
 }
 
 // guestStack is a second netstack playing the guest, wired to the gateway by a pipe.
-func guestStack(t *testing.T, g *Gateway, mac string, addr netip.Addr) *stack.Stack {
+func guestStack(t testing.TB, g *Gateway, mac string, addr netip.Addr) *stack.Stack {
 	t.Helper()
 	hw, _ := net.ParseMAC(mac)
 	ch := channel.New(512, MTU+header.EthernetMinimumSize, tcpip.LinkAddress(hw))
@@ -226,3 +226,7 @@ func (e testErr) Error() string { return string(e) }
 const errRefusedByTest = testErr("test dialer refuses non-loopback addresses")
 
 func checksumOf(b []byte) uint16 { return checksum.Checksum(b, 0) }
+
+func guestStackB(b *testing.B, g *Gateway) *stack.Stack {
+	return guestStack(b, g, "52:54:00:00:00:15", guest15)
+}
