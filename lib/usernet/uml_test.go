@@ -160,7 +160,9 @@ func TestRealUMLGuestThroughGateway(t *testing.T) {
 	httpPort := hostHTTP(t, page)
 	resolver := stubResolver(t, "gouml-host.test", netip.MustParseAddr("192.0.2.77"))
 	var log testenv.SafeBuffer
+	d := &recordingDial{}
 	g := testGateway(t, Config{
+		Dial:      d.dial,
 		Resolvers: []netip.AddrPort{resolver},
 		Forwards:  []Forward{{Proto: "tcp", HostAddr: netip.MustParseAddr("127.0.0.1"), GuestAddr: guest15, GuestPort: 5555}},
 		Logf:      func(f string, a ...any) { fmt.Fprintf(&log, f+"\n", a...) },
@@ -177,6 +179,8 @@ wget -q -O - "http://10.0.2.2:$HTTPPORT/"
 echo "WGET-END rc=$?"
 nslookup gouml-host.test 10.0.2.3
 echo "NSLOOKUP-END rc=$?"
+wget -q -O - http://192.0.2.1/
+echo "OUTSIDE-END rc=$?"
 echo from-guest | nc -l -p 5555 > /tmp/nc.out &
 NC=$!
 echo "NC-LISTENING"
@@ -226,6 +230,14 @@ poweroff -f
 	}
 	if !regexp.MustCompile(`Address:\s*192\.0\.2\.77`).MatchString(console) || !strings.Contains(console, "NSLOOKUP-END rc=0") {
 		fail("nslookup through the dns forwarder did not return the stub's address")
+	}
+	if !strings.Contains(console, "Connection refused") || !strings.Contains(console, "OUTSIDE-END rc=1") {
+		fail("wget to an outside address was not refused")
+	}
+	for _, a := range d.dialled() {
+		if !strings.HasPrefix(a, "tcp4 127.0.0.1:") && !strings.HasPrefix(a, "udp4 127.0.0.1:") {
+			fail("the gateway dialled " + a)
+		}
 	}
 	if fromGuest != "from-guest" {
 		fail(fmt.Sprintf("host end of the forward read %q, want from-guest", fromGuest))
