@@ -70,8 +70,9 @@ func StubMain() {
 	binary.LittleEndian.PutUint32(b[:], uint32(lfd))
 	unix.RawSyscall(unix.SYS_WRITE, 3, uintptr(unsafe.Pointer(&b[0])), 4)
 	unix.RawSyscall(unix.SYS_READ, 3, uintptr(unsafe.Pointer(&b[0])), 1)
-	unix.RawSyscall(unix.SYS_CLOSE, 3, 0, 0)
-	unix.RawSyscall(unix.SYS_CLOSE, uintptr(lfd), 0, 0)
+	// Only the console fds 0-2 reach init: the control socket, the listener and any fd the
+	// host left open without close-on-exec when it started linux all go.
+	unix.RawSyscall(unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), 0)
 	var last syscall.Errno
 	for _, e := range execs {
 		_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(e.path)),

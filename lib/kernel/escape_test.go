@@ -1,0 +1,104 @@
+package kernel_test
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gouml/gouml/lib/testenv"
+	"golang.org/x/sys/unix"
+)
+
+// buildStatic compiles a C file from testdata into a static executable.
+func buildStatic(t *testing.T, src, out string) {
+	t.Helper()
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		if testenv.Required() {
+			t.Fatal("gcc not found: apt-get install gcc")
+		}
+		t.Skip("gcc not found: apt-get install gcc")
+	}
+	if b, err := exec.Command(gcc, "-O2", "-static", "-o", out, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, b)
+	}
+}
+
+// TestEscapes runs testdata/escape.c as init: ~50 attempts to reach the host from the guest
+// (.. walks, symlinks in and out, /proc, dirfds, renames and links across, host executables,
+// host pids, host sockets, namespaces, a symlink swapped during opens). Zero may succeed, and
+// nothing outside the root may change.
+func TestEscapes(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	root := filepath.Join(dir, "root")
+	bbroot := testenv.BusyboxRoot(t, nil)
+	if err := os.Rename(bbroot, root); err != nil {
+		t.Fatal(err)
+	}
+	buildStatic(t, "testdata/escape.c", filepath.Join(root, "escape"))
+	secret := filepath.Join(dir, "secret")
+	os.WriteFile(secret, []byte("SECRET\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "hostbin"), []byte("#!/bin/sh\ntouch \""+dir+"/ran\"\nexit 42\n"), 0o755)
+	ds, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "dsock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	got := make(chan string, 1)
+	go func() {
+		b := make([]byte, 64)
+		n, _, err := ds.ReadFrom(b)
+		if err == nil {
+			got <- string(b[:n])
+		}
+	}()
+
+	out, errs, status := run{timeout: 60 * time.Second, args: []string{"ubd0=" + root, "rw", "init=/escape",
+		"HOSTDIR=" + dir, "HOSTPID=" + strconv.Itoa(os.Getpid()), "uml_dir=" + t.TempDir()}}.do(t)
+	if status != 0 || !strings.HasSuffix(out, "done\n") {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	cases := 0
+	for _, l := range strings.Split(strings.TrimSuffix(out, "done\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		if !strings.HasSuffix(l, ": OK") {
+			t.Errorf("%s", l)
+		}
+		cases++
+	}
+	if cases < 50 {
+		t.Errorf("only %d cases ran:\n%s", cases, out)
+	}
+	// Judged from the host: nothing outside the root changed.
+	b, err := os.ReadFile(secret)
+	if err != nil || string(b) != "SECRET\n" {
+		t.Errorf("secret changed: %q %v", b, err)
+	}
+	if st, err := os.Stat(secret); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("secret mode changed: %v", st.Mode())
+	}
+	if n, _ := unix.Getxattr(secret, "user.gouml.owner", make([]byte, 32)); n > 0 {
+		t.Error("secret got an owner xattr")
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		switch e.Name() {
+		case "root", "secret", "hostbin", "dsock":
+		default:
+			t.Errorf("the guest created %s outside its root", e.Name())
+		}
+	}
+	select {
+	case m := <-got:
+		t.Errorf("the guest sent %q to a host socket", m)
+	default:
+	}
+}
