@@ -102,3 +102,35 @@ func TestEscapes(t *testing.T) {
 	default:
 	}
 }
+
+// TestManyOpens opens a file 100000 times through the trapped open path and checks every fd
+// (the ADDFD + SIGURG pitfall of DESIGN.md).
+func TestManyOpens(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/etc/f": "k\n",
+		"/t.sh":  "#!/bin/sh\n/opens 100000\n/bin/busybox poweroff -f\n",
+	})
+	buildStatic(t, "testdata/opens.c", filepath.Join(root, "opens"))
+	out, errs, status := run{timeout: 120 * time.Second, args: []string{"ubd0=" + root, "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	if status != 0 || out != "opens=100000 bad=0\n" {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+}
+
+// TestGoGuest runs a static Go program in the guest: threads, timers, signals, os/exec.
+func TestGoGuest(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\ncd /tmp && /goguest\n/bin/busybox poweroff -f\n",
+	})
+	cmd := exec.Command("go", "build", "-o", filepath.Join(root, "goguest"), "./testdata/goguest")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	out, errs, status := run{timeout: 60 * time.Second, args: []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	want := "goroutines true\ntimer true\nsignal user defined signal 1\nexec \"exec ok\\n\" <nil>\n" +
+		"exit exit status 3\nfile data <nil>\npid true ppid 1 wd /tmp\n"
+	if status != 0 || out != want {
+		t.Fatalf("status %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
+	}
+}
