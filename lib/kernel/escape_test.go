@@ -134,3 +134,50 @@ func TestGoGuest(t *testing.T) {
 		t.Fatalf("status %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
 	}
 }
+
+// TestDynamicExecutable: a dynamically linked program runs with the guest's own ld.so and
+// libc (copied from the host into the root here); without an ld.so in the root it fails
+// instead of silently using the host's.
+func TestDynamicExecutable(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\n/hello a b; echo \"status=$?\"\n/bin/busybox poweroff -f\n",
+	})
+	src := filepath.Join(t.TempDir(), "hello.c")
+	os.WriteFile(src, []byte("#include <stdio.h>\nint main(int c, char **v){printf(\"hello %s %s %s\\n\", v[0], v[1], v[2]); return 4;}\n"), 0o644)
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not found")
+	}
+	exe := filepath.Join(root, "hello")
+	if b, err := exec.Command("gcc", "-o", exe, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v %s", err, b)
+	}
+	args := []string{"ubd0=" + root, "init=/t.sh", "uml_dir=" + t.TempDir()}
+	out, errs, status := run{args: args}.do(t)
+	if status != 0 || !strings.Contains(out, "status=127") || strings.Contains(out, "hello /hello") {
+		t.Fatalf("without a guest ld.so: status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	ldd, err := exec.Command("ldd", exe).Output()
+	if err != nil {
+		t.Skip("ldd failed: ", err)
+	}
+	for _, l := range strings.Split(string(ldd), "\n") {
+		for _, f := range strings.Fields(l) {
+			if !strings.HasPrefix(f, "/") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := filepath.Join(root, f)
+			os.MkdirAll(filepath.Dir(dst), 0o755)
+			if err := os.WriteFile(dst, b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, errs, status = run{args: args}.do(t)
+	if status != 0 || out != "hello /hello a b\nstatus=4\n" {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+}
