@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -52,6 +53,7 @@ type Kernel struct {
 	shutdown chan shutdownReq
 	once     sync.Once
 	loopDone chan struct{}
+	dying    atomic.Bool // shutting down: kill every task that still shows up
 }
 
 type shutdownReq struct {
@@ -126,6 +128,7 @@ func (k *Kernel) halt(status int, reboot bool) {
 // killAll kills every guest process. PTRACE_O_EXITKILL would do it when `linux` exits; doing
 // it here lets Boot return (reboot, tests) without leaving tracees behind.
 func (k *Kernel) killAll() {
+	k.dying.Store(true)
 	k.mu.Lock()
 	pids := make([]int, 0, len(k.procs))
 	for p := range k.procs {

@@ -80,7 +80,10 @@ func (k *Kernel) stopped(pid int, ws unix.WaitStatus) {
 	k.mu.Lock()
 	t := k.taskLocked(pid)
 	k.mu.Unlock()
-	if t == nil {
+	if t == nil || k.dying.Load() {
+		if k.dying.Load() {
+			unix.Kill(pid, unix.SIGKILL) // created while the machine went down
+		}
 		unix.PtraceCont(pid, 0)
 		return
 	}

@@ -19,6 +19,16 @@ import (
 
 var hostDevices = map[string]bool{"null": true, "zero": true, "full": true, "random": true, "urandom": true}
 
+// kernelDevice reports whether a name under /dev is provided by the kernel.
+func kernelDevice(rest string) bool {
+	switch {
+	case hostDevices[rest], rest == "console", rest == "tty", rest == "tty0", rest == "stdin",
+		rest == "stdout", rest == "stderr", rest == "fd", strings.HasPrefix(rest, "fd/"):
+		return true
+	}
+	return false
+}
+
 func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
 
 func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
@@ -40,6 +50,22 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 	// /proc
 	if rest == "/" {
 		return k.root.Open("/proc", flags, 0)
+	}
+	if first, sub, _ := strings.Cut(rest, "/"); strings.HasPrefix(sub, "fd/") {
+		// reopening an fd of a guest process (bash's <(…), /dev/stdin style)
+		pid, err := k.procPid(c, first)
+		if err != nil || pid == 0 {
+			return -1, unix.ENOENT
+		}
+		n := sub[3:]
+		if _, err := strconv.Atoi(n); err != nil {
+			return -1, unix.ENOENT
+		}
+		fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/fd/"+n, acc, 0)
+		if err == unix.ENOENT {
+			return -1, unix.ENOENT
+		}
+		return fd, err
 	}
 	data, err := k.procFile(c, rest, flags)
 	if err != nil {
@@ -157,7 +183,7 @@ func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 
 func (k *Kernel) mounts() []byte {
 	mode := "rw"
-	if k.root.ReadOnly {
+	if k.root.ReadOnly() {
 		mode = "ro"
 	}
 	return []byte("/dev/root / hostfs " + mode + ",relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n" +

@@ -74,7 +74,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		}
 		return newFD(fd, cloexec)
 	}
-	if c.k.root.ReadOnly && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_CREAT|unix.O_TRUNC) != 0) {
+	if c.k.root.ReadOnly() && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_CREAT|unix.O_TRUNC) != 0) {
 		// O_CREAT of an existing file on a read-only fs is fine for reading: check first
 		if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0 || !c.k.exists(abs) {
 			return errno(unix.EROFS)
@@ -286,7 +286,7 @@ func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fail(err)
 	}
-	if mode&unix.W_OK != 0 && c.k.root.ReadOnly && st.Mode&unix.S_IFMT != unix.S_IFCHR {
+	if mode&unix.W_OK != 0 && c.k.root.ReadOnly() && st.Mode&unix.S_IFMT != unix.S_IFCHR {
 		return errno(unix.EROFS)
 	}
 	c.k.mu.Lock()
@@ -340,14 +340,14 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	if err != nil {
 		return -1, "", err
 	}
-	if fs, _ := special(abs); fs != "" {
-		return -1, "", unix.EPERM
+	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && kernelDevice(rest) {
+		return -1, "", unix.EPERM // the kernel's own files cannot be renamed, removed or replaced
 	}
 	return c.k.root.Parent(abs)
 }
 
 func (c *Call) writable() error {
-	if c.k.root.ReadOnly {
+	if c.k.root.ReadOnly() {
 		return unix.EROFS
 	}
 	return nil
@@ -821,7 +821,7 @@ func sysMount(c *Call) result {
 		return errno(unix.EPERM)
 	}
 	if abs, _ := c.abs(unix.AT_FDCWD, target); flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
-		c.k.root.ReadOnly = flags&unix.MS_RDONLY != 0
+		c.k.root.SetReadOnly(flags&unix.MS_RDONLY != 0)
 		return ok(0)
 	}
 	return errno(unix.ENODEV)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,8 +29,14 @@ import (
 type Root struct {
 	fd       int
 	HostPath string // canonical (symlink-free) host path of the root
-	ReadOnly bool
+	ro       atomic.Bool
 }
+
+// ReadOnly reports whether the root is mounted read-only.
+func (r *Root) ReadOnly() bool { return r.ro.Load() }
+
+// SetReadOnly remounts the root.
+func (r *Root) SetReadOnly(ro bool) { r.ro.Store(ro) }
 
 // OpenRoot opens a host directory as a guest root.
 func OpenRoot(dir string, ro bool) (*Root, error) {
@@ -45,7 +52,9 @@ func OpenRoot(dir string, ro bool) (*Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("root directory %s: %w", real, err)
 	}
-	return &Root{fd: fd, HostPath: real, ReadOnly: ro}, nil
+	r := &Root{fd: fd, HostPath: real}
+	r.ro.Store(ro)
+	return r, nil
 }
 
 // Close releases the root.
