@@ -354,3 +354,22 @@ func alive(pid int) bool {
 	i := bytes.LastIndexByte(b, ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
+
+// TestProcAndPs: busybox ps, free, uptime and mount work from the kernel's /proc, and
+// processes are named after the program they run.
+func TestProcAndPs(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+		"/t.sh": "#!/bin/sh\nsleep 10 &\nfor i in $(seq 100); do [ \"$(cat /proc/$!/comm)\" = sleep ] && break; sleep 0.05; done\n" +
+			"ps -o pid,user,comm > /tmp/ps\ngrep -E '^ *1 ' /tmp/ps\ngrep -E \"^ *$! \" /tmp/ps | sed \"s/$!/SLEEP/\"\n" +
+			"[ -d /proc/$! ] && ls /proc | grep -qx $! && echo piddir=ok\n" +
+			"free | awk '/Mem:/ {print \"free=\" $2}'\nmount | head -1\ncat /proc/uptime | wc -w\ncat /proc/1/comm\n" +
+			"uptime | grep -c 'up '\n/bin/busybox poweroff -f\n",
+	})
+	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "mem=96M", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	want := "    1 root     t.sh\nSLEEP root     sleep\npiddir=ok\nfree=98304\n/dev/root on / type hostfs (rw,relatime)\n2\nt.sh\n1\n"
+	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	if status != 0 || norm(out) != norm(want) {
+		t.Fatalf("status %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
+	}
+}

@@ -54,6 +54,10 @@ type Kernel struct {
 	once     sync.Once
 	loopDone chan struct{}
 	dying    atomic.Bool // shutting down: kill every task that still shows up
+	procMu   sync.Mutex
+	procDir  string // host directory behind the /proc listing (special.go)
+	execMu   sync.Mutex
+	execDir  string // host directory of the named exec links (sys_exec.go)
 }
 
 type shutdownReq struct {
@@ -78,6 +82,7 @@ type Task struct {
 	pendingKind int
 	pendingDev  uint64
 	pendingIno  uint64
+	pendingLink string // exec: the named link to remove afterwards
 }
 
 // Boot runs the guest until it halts; it returns linux's exit status and whether the guest
@@ -117,6 +122,10 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 	}
 	k.killAll()
 	<-k.loopDone
+	k.removeProcDir()
+	if k.execDir != "" {
+		os.RemoveAll(k.execDir)
+	}
 	return req.status, req.reboot, nil
 }
 

@@ -61,8 +61,8 @@ func (k *Kernel) exited(tid int) {
 	defer k.mu.Unlock()
 	t := k.tasks[tid]
 	delete(k.tasks, tid)
-	if t != nil && t.pendingFD >= 0 {
-		unix.Close(t.pendingFD)
+	if t != nil {
+		k.clearPending(t)
 	}
 	if p := k.procs[tid]; p != nil {
 		delete(k.procs, tid)

@@ -49,9 +49,21 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 	}
 	// /proc
 	if rest == "/" {
-		return k.root.Open("/proc", flags, 0)
+		return k.openProcDir(flags)
 	}
-	if first, sub, _ := strings.Cut(rest, "/"); strings.HasPrefix(sub, "fd/") {
+	if first, sub, _ := strings.Cut(rest, "/"); sub == "" {
+		// /proc/PID itself: its directory in the listing
+		if pid, err := k.procPid(c, first); err != nil {
+			return -1, err
+		} else if pid != 0 {
+			dfd, err := k.openProcDir(unix.O_PATH | unix.O_DIRECTORY)
+			if err != nil {
+				return -1, err
+			}
+			defer unix.Close(dfd)
+			return unix.Openat(dfd, strconv.Itoa(k.guestPid(pid)), acc|unix.O_DIRECTORY, 0)
+		}
+	} else if strings.HasPrefix(sub, "fd/") {
 		// reopening an fd of a guest process (bash's <(…), /dev/stdin style)
 		pid, err := k.procPid(c, first)
 		if err != nil || pid == 0 {
@@ -318,4 +330,54 @@ func (k *Kernel) readlinkRoot(abs string) (string, error) {
 		return "", err
 	}
 	return string(b[:n]), nil
+}
+
+// procEntries are the files listed in /proc besides the pid directories.
+var procEntries = []string{"meminfo", "uptime", "version", "mounts", "filesystems", "cpuinfo", "loadavg", "stat"}
+
+// openProcDir returns a directory fd listing /proc: a kernel-private host directory that is
+// brought up to date (one empty directory per guest process, one empty file per /proc file)
+// at every open, so getdents runs natively on it. Only the listing comes from it: every
+// path below /proc is served by procFile.
+func (k *Kernel) openProcDir(flags int) (int, error) {
+	k.procMu.Lock()
+	defer k.procMu.Unlock()
+	if k.procDir == "" {
+		d, err := os.MkdirTemp("", "gouml-proc-")
+		if err != nil {
+			return -1, err
+		}
+		for _, e := range procEntries {
+			os.WriteFile(d+"/"+e, nil, 0o444)
+		}
+		os.Chmod(d, 0o555|0o200)
+		k.procDir = d
+	}
+	want := map[string]bool{}
+	k.mu.Lock()
+	for p := range k.procs {
+		want[strconv.Itoa(k.guestPid(p))] = true
+	}
+	k.mu.Unlock()
+	ents, _ := os.ReadDir(k.procDir)
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if want[e.Name()] {
+			delete(want, e.Name())
+		} else {
+			os.Remove(k.procDir + "/" + e.Name())
+		}
+	}
+	for p := range want {
+		os.Mkdir(k.procDir+"/"+p, 0o555)
+	}
+	return unix.Open(k.procDir, flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NONBLOCK)|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+func (k *Kernel) removeProcDir() {
+	if k.procDir != "" {
+		os.RemoveAll(k.procDir)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 
@@ -84,6 +85,7 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 	if err != nil {
 		return err
 	}
+	comm := path.Base(p) // Linux names the process after the path passed (even for scripts)
 	var abs string
 	if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
 		if abs, err = k.fdPath(tid, dirfd); err != nil {
@@ -177,7 +179,8 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 	unix.Fstat(fd, &st)
 
 	// Build the scratch block: filename, argv strings, argv pointer array.
-	fn := "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd) + "\x00"
+	fn, link := k.execLink(fd, comm)
+	fn += "\x00"
 	var newArgv []uint64
 	var strs bytes.Buffer
 	strs.WriteString(fn)
@@ -211,6 +214,7 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 		binary.LittleEndian.PutUint64(block[size+8*i:], v)
 	}
 	if err := writeMemForce(tid, base, block); err != nil {
+		os.Remove(link)
 		unix.Close(fd)
 		return unix.EFAULT
 	}
@@ -223,10 +227,11 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 	}
 	regs.Rdx = envPtr
 	if err := unix.PtraceSetRegs(tid, regs); err != nil {
+		os.Remove(link)
 		unix.Close(fd)
 		return err
 	}
-	t.pendingFD, t.pendingKind = fd, pendingExec
+	t.pendingFD, t.pendingKind, t.pendingLink = fd, pendingExec, link
 	t.pendingDev, t.pendingIno = st.Dev, st.Ino
 	unix.PtraceSyscall(tid, 0)
 	return nil
@@ -312,7 +317,8 @@ func (k *Kernel) execEvent(t *Task) {
 		k.mu.Lock()
 		if ft := k.tasks[int(former)]; ft != nil {
 			t.pendingFD, t.pendingKind, t.pendingDev, t.pendingIno = ft.pendingFD, ft.pendingKind, ft.pendingDev, ft.pendingIno
-			ft.pendingFD = -1
+			t.pendingLink = ft.pendingLink
+			ft.pendingFD, ft.pendingLink = -1, ""
 			delete(k.tasks, int(former))
 		}
 		k.mu.Unlock()
@@ -349,7 +355,41 @@ func (k *Kernel) clearPending(t *Task) {
 	if t.pendingFD >= 0 {
 		unix.Close(t.pendingFD)
 	}
-	t.pendingFD, t.pendingKind = -1, pendingNone
+	if t.pendingLink != "" {
+		os.Remove(t.pendingLink)
+	}
+	t.pendingFD, t.pendingKind, t.pendingLink = -1, pendingNone, ""
+}
+
+// execLink returns the host path the guest's execve is pointed at: a symlink named like the
+// program (Linux names the process, /proc/PID/comm, after the last component of the path)
+// to the magic link /proc/<kernel pid>/fd/<fd>, in a kernel-private directory. Without a
+// private directory (it could not be made) the magic link itself is used.
+func (k *Kernel) execLink(fd int, comm string) (string, string) {
+	magic := "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd)
+	if comm == "" || comm == "/" || comm == "." || comm == ".." {
+		return magic, ""
+	}
+	k.execMu.Lock()
+	defer k.execMu.Unlock()
+	if k.execDir == "" {
+		d, err := os.MkdirTemp("", "gouml-exec-")
+		if err != nil {
+			return magic, ""
+		}
+		os.Chmod(d, 0o755)
+		k.execDir = d
+	}
+	dir := k.execDir + "/" + strconv.Itoa(fd) // fd numbers are unique while the exec is pending
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return magic, ""
+	}
+	link := dir + "/" + comm
+	os.Remove(link)
+	if err := os.Symlink(magic, link); err != nil {
+		return magic, ""
+	}
+	return link, link
 }
 
 // fdReader reads a kernel fd with pread without taking ownership of it.
