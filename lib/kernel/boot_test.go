@@ -24,6 +24,7 @@ type run struct {
 	args    []string
 	asUser  bool // run as an unprivileged host user
 	timeout time.Duration
+	raw     bool // keep the console's \r\n
 }
 
 func (r run) do(t *testing.T) (string, string, int) {
@@ -53,7 +54,11 @@ func (r run) do(t *testing.T) (string, string, int) {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return out.String(), errb.String(), status
+	if r.raw {
+		return out.String(), errb.String(), status
+	}
+	// The console is a tty: lines end in \r\n, as with the real UML (TestConsoleIsATty).
+	return strings.ReplaceAll(out.String(), "\r\n", "\n"), errb.String(), status
 }
 
 // unprivileged prepares root (and returns a uml_dir) for the unprivileged test user; it skips
@@ -371,5 +376,17 @@ func TestProcAndPs(t *testing.T) {
 	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 	if status != 0 || norm(out) != norm(want) {
 		t.Fatalf("status %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
+	}
+}
+
+// TestConsoleIsATty: the guest's console is a terminal of its own even when linux's
+// stdin/stdout are pipes, and, like the real UML's, it turns "\n" into "\r\n".
+func TestConsoleIsATty(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\n[ -t 0 ] && [ -t 1 ] && echo tty=$(tty)\n/bin/busybox poweroff -f\n",
+	})
+	out, errs, status := run{raw: true, args: []string{"ubd0=" + root, "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	if status != 0 || out != "tty=/dev/console\r\n" {
+		t.Fatalf("status %d stdout %q stderr %q", status, out, errs)
 	}
 }

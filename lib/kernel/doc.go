@@ -7,8 +7,9 @@
 // trapped calls, the handler. Handlers live in one file per family:
 //
 //	sys_file.go   open/stat/mkdir/rename/link/symlink/chmod/chown/utimes/… (paths)
-//	sys_exec.go   execve, execveat, chdir (the ptrace-served calls)
-//	sys_proc.go   getpid/getppid/gettid/pgid/sid, kill/tkill/tgkill
+//	sys_exec.go   execve, execveat, chdir (served at their ptrace stop)
+//	sys_proc.go   getpid/getppid/gettid/pgid/sid; kill/tkill/tgkill (ptrace stop)
+//	console.go    con0: the guest's console pty and its relay to the host channels
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
@@ -32,8 +33,10 @@
 //     (measured; TestManyOpens hammers this path). The handlers run on the receiving
 //     goroutine (no cross-CPU wake-up); one that may block (opening a FIFO) finishes on its
 //     own goroutine. The listener has SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set.
-//   - Trace rows (execve, execveat, chdir) need to change the caller's registers, which a
-//     notification cannot: they return SECCOMP_RET_TRACE and are served by the ptrace loop
+//   - Trace rows (execve, execveat, chdir, kill, tkill, tgkill) need to change the caller's
+//     registers, which a notification cannot (kill: init's pid 1 must become its host pid,
+//     and a signal sent by the kernel instead would interrupt the caller's own kill with
+//     EINTR when it signals itself): they return SECCOMP_RET_TRACE and are served by the ptrace loop
 //     (ptrace.go). ptrace also follows every fork/vfork/clone (auto-attach), so the kernel
 //     knows every guest task, and PTRACE_O_EXITKILL kills every guest process if `linux`
 //     dies, even by SIGKILL (init additionally has PR_SET_PDEATHSIG).

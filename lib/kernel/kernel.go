@@ -26,8 +26,9 @@ type Config struct {
 	Hostname string
 	Debug    bool
 	NoReboot bool
-	Stdin    *os.File // console (con0) input and output
+	Stdin    *os.File // host side of the console (con0): input and output
 	Stdout   *os.File
+	Console  *Console        // the guest side; made by Main from Stdin/Stdout
 	Stderr   io.Writer       // kernel messages
 	Stop     <-chan struct{} // closed on SIGTERM/SIGINT of linux: exit status 1
 }
@@ -174,6 +175,12 @@ func (k *Kernel) startInit() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	cfd, err := k.cfg.Console.Open(unix.O_RDWR)
+	if err != nil {
+		return 0, fmt.Errorf("console: %w", err)
+	}
+	con := os.NewFile(uintptr(cfd), "console")
+	defer con.Close()
 	ours := os.NewFile(uintptr(sp[0]), "stub-ctl")
 	theirs := os.NewFile(uintptr(sp[1]), "stub-ctl")
 	defer ours.Close()
@@ -184,9 +191,9 @@ func (k *Kernel) startInit() (int, error) {
 		Path:       k.self,
 		Args:       append([]string{stubArg0}, args...),
 		Env:        k.cfg.InitEnv,
-		Stdin:      k.cfg.Stdin,
-		Stdout:     k.cfg.Stdout,
-		Stderr:     k.cfg.Stdout, // the guest's fd 2 is the console too
+		Stdin:      con,
+		Stdout:     con,
+		Stderr:     con,
 		ExtraFiles: []*os.File{theirs},
 		Dir:        k.root.HostPath,
 		SysProcAttr: &unix.SysProcAttr{

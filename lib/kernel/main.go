@@ -47,6 +47,13 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 		return 1
 	}
 	defer u.remove()
+	con, err := NewConsole(cfg.Stdin, cfg.Stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "linux: console: %v\n", err)
+		return 1
+	}
+	defer con.Close()
+	cfg.Console = con
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

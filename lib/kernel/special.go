@@ -100,21 +100,9 @@ func (k *Kernel) reopenGuestFD(c *Call, n string, flags int) (int, error) {
 	return fd, err
 }
 
-// openConsole gives the guest a new fd on the console (con0): the host stdin/stdout of `linux`.
+// openConsole gives the guest a new fd on its console.
 func (k *Kernel) openConsole(flags int) (int, error) {
-	var si, so unix.Stat_t
-	in, out := int(k.cfg.Stdin.Fd()), int(k.cfg.Stdout.Fd())
-	unix.Fstat(in, &si)
-	unix.Fstat(out, &so)
-	src := out
-	if flags&unix.O_ACCMODE == unix.O_RDONLY {
-		src = in
-	}
-	if si.Dev == so.Dev && si.Ino == so.Ino && so.Mode&unix.S_IFMT == unix.S_IFCHR {
-		// one terminal for both: a fresh open of it, with the guest's access mode
-		return unix.Open(selfFD(out), flags&(unix.O_ACCMODE|unix.O_NONBLOCK)|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	}
-	return unix.FcntlInt(uintptr(src), unix.F_DUPFD_CLOEXEC, 0)
+	return k.cfg.Console.Open(flags)
 }
 
 func memfdWith(data []byte) (int, error) {

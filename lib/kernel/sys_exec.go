@@ -44,6 +44,8 @@ func (k *Kernel) traceSyscall(t *Task) {
 		err = k.traceExec(t, &regs)
 	case unix.SYS_CHDIR:
 		err = k.traceChdir(t, &regs)
+	case unix.SYS_KILL, unix.SYS_TKILL, unix.SYS_TGKILL:
+		err = k.traceKill(t, &regs)
 	default:
 		err = unix.ENOSYS
 	}
@@ -64,6 +66,14 @@ func (k *Kernel) skip(t *Task, regs *unix.PtraceRegs, err error) {
 	}
 	regs.Orig_rax = ^uint64(0)
 	regs.Rax = uint64(-int64(e))
+	unix.PtraceSetRegs(t.Tid, regs)
+	unix.PtraceCont(t.Tid, 0)
+}
+
+// skipWith makes the trapped call return v without running it.
+func (k *Kernel) skipWith(t *Task, regs *unix.PtraceRegs, v int64) {
+	regs.Orig_rax = ^uint64(0)
+	regs.Rax = uint64(v)
 	unix.PtraceSetRegs(t.Tid, regs)
 	unix.PtraceCont(t.Tid, 0)
 }

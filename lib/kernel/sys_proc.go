@@ -146,77 +146,76 @@ func (k *Kernel) groupExists(pgid int) bool {
 	return false
 }
 
-func sysKill(c *Call) result {
-	sig := unix.Signal(c.Int(1))
-	h, translate, err := c.signalTarget(c.Int(0))
-	if err != nil {
-		return fail(err)
-	}
-	if !translate {
-		return cont()
-	}
-	if h == -1 {
-		// every guest process but init (Linux semantics of kill(-1) seen from the guest)
-		c.k.mu.Lock()
-		pids := make([]int, 0, len(c.k.procs))
-		for p := range c.k.procs {
-			if p != c.k.initTgid {
-				pids = append(pids, p)
+// traceKill serves kill, tkill and tgkill at their ptrace stop: the pid arguments are
+// checked (only guest processes) and translated in the caller's registers, and the call then
+// runs natively, so the signal comes from the caller (right si_pid, delivered to itself
+// before the call returns, as Linux does).
+func (k *Kernel) traceKill(t *Task, regs *unix.PtraceRegs) error {
+	c := &Call{k: k, Tid: t.Tid, T: t}
+	changed := false
+	switch int(regs.Orig_rax) {
+	case unix.SYS_KILL:
+		h, translate, err := c.signalTarget(int32(regs.Rdi))
+		if err != nil {
+			return err
+		}
+		if translate && h == -1 {
+			// every guest process but init (what kill(-1) means seen from the guest)
+			sig := unix.Signal(int32(regs.Rsi))
+			k.mu.Lock()
+			var pids []int
+			for p := range k.procs {
+				if p != k.initTgid && p != t.Proc.Tgid {
+					pids = append(pids, p)
+				}
 			}
-		}
-		c.k.mu.Unlock()
-		if len(pids) == 0 {
-			return errno(unix.ESRCH)
-		}
-		for _, p := range pids {
-			if p != c.T.Proc.Tgid {
+			k.mu.Unlock()
+			if len(pids) == 0 && t.Proc.Tgid == k.initTgid {
+				return unix.ESRCH
+			}
+			for _, p := range pids {
 				unix.Kill(p, sig)
 			}
+			if t.Proc.Tgid == k.initTgid {
+				k.skipWith(t, regs, 0)
+				return nil
+			}
+			h = t.Proc.Tgid // and the caller itself, natively
 		}
-		if c.T.Proc.Tgid != c.k.initTgid {
-			unix.Kill(c.T.Proc.Tgid, sig)
+		if translate {
+			regs.Rdi, changed = uint64(int64(h)), true
 		}
-		return ok(0)
+	case unix.SYS_TKILL:
+		tid := int32(regs.Rdi)
+		if tid <= 0 {
+			return unix.EINVAL
+		}
+		h, ok := k.hostPid(int(tid))
+		if !ok {
+			return unix.ESRCH
+		}
+		if h != int(tid) {
+			regs.Rdi, changed = uint64(h), true
+		}
+	case unix.SYS_TGKILL:
+		tgid, tid := int32(regs.Rdi), int32(regs.Rsi)
+		if tgid <= 0 || tid <= 0 {
+			return unix.EINVAL
+		}
+		hg, ok1 := k.hostPid(int(tgid))
+		ht, ok2 := k.hostPid(int(tid))
+		if !ok1 || !ok2 {
+			return unix.ESRCH
+		}
+		if hg != int(tgid) || ht != int(tid) {
+			regs.Rdi, regs.Rsi, changed = uint64(hg), uint64(ht), true
+		}
 	}
-	if err := unix.Kill(h, sig); err != nil {
-		return fail(err)
+	if changed {
+		if err := unix.PtraceSetRegs(t.Tid, regs); err != nil {
+			return err
+		}
 	}
-	return ok(0)
-}
-
-func sysTkill(c *Call) result {
-	tid := c.Int(0)
-	if tid <= 0 {
-		return errno(unix.EINVAL)
-	}
-	h, ok2 := c.k.hostPid(int(tid))
-	if !ok2 {
-		return errno(unix.ESRCH)
-	}
-	if h == int(tid) {
-		return cont()
-	}
-	if err := unix.Tgkill(h, h, unix.Signal(c.Int(1))); err != nil {
-		return fail(err)
-	}
-	return ok(0)
-}
-
-func sysTgkill(c *Call) result {
-	tgid, tid := c.Int(0), c.Int(1)
-	if tgid <= 0 || tid <= 0 {
-		return errno(unix.EINVAL)
-	}
-	hg, ok1 := c.k.hostPid(int(tgid))
-	ht, ok2 := c.k.hostPid(int(tid))
-	if !ok1 || !ok2 {
-		return errno(unix.ESRCH)
-	}
-	if hg == int(tgid) && ht == int(tid) {
-		return cont()
-	}
-	if err := unix.Tgkill(hg, ht, unix.Signal(c.Int(2))); err != nil {
-		return fail(err)
-	}
-	return ok(0)
+	unix.PtraceCont(t.Tid, 0)
+	return nil
 }

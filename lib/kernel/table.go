@@ -18,7 +18,8 @@ const (
 	// Notify calls trap to the kernel through seccomp user notification.
 	Notify
 	// Trace calls trap through ptrace (SECCOMP_RET_TRACE): for what a notification cannot do,
-	// i.e. change the caller's registers (execve, chdir).
+	// i.e. change the caller's registers (execve, chdir, and kill & co., whose pid argument
+	// may need translating while the signal must still come from the caller).
 	Trace
 	// Errno calls fail with a fixed error, decided in the filter.
 	Errno
@@ -196,7 +197,7 @@ var table = []Syscall{
 	trap(unix.SYS_GETPID, sysGetpid), trap(unix.SYS_GETPPID, sysGetppid), trap(unix.SYS_GETTID, sysGettid),
 	trap(unix.SYS_GETPGID, sysGetpgid), trap(unix.SYS_GETPGRP, sysGetpgrp), trap(unix.SYS_GETSID, sysGetsid),
 	trap(unix.SYS_SETSID, sysSetsid), trap(unix.SYS_SETPGID, sysSetpgid),
-	trap(unix.SYS_KILL, sysKill), trap(unix.SYS_TKILL, sysTkill), trap(unix.SYS_TGKILL, sysTgkill),
+	traced(unix.SYS_KILL), traced(unix.SYS_TKILL), traced(unix.SYS_TGKILL),
 	deny(unix.SYS_RT_SIGQUEUEINFO, unix.EPERM, "not supported yet"), deny(unix.SYS_RT_TGSIGQUEUEINFO, unix.EPERM, "not supported yet"),
 	deny(unix.SYS_PIDFD_OPEN, unix.ENOSYS, "not supported yet"), deny(unix.SYS_PIDFD_SEND_SIGNAL, unix.ENOSYS, "not supported yet"),
 	deny(unix.SYS_PIDFD_GETFD, unix.ENOSYS, "not supported yet"),
