@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,7 +34,13 @@ func buildStatic(t *testing.T, src, out string) {
 // (.. walks, symlinks in and out, /proc, dirfds, renames and links across, host executables,
 // host pids, host sockets, namespaces, a symlink swapped during opens). Zero may succeed, and
 // nothing outside the root may change.
-func TestEscapes(t *testing.T) {
+func TestEscapes(t *testing.T) { escapes(t, false) }
+
+// TestEscapesUnprivileged: the same suite with linux run by an ordinary host user who owns
+// everything outside the root (so any escape could read and change it).
+func TestEscapesUnprivileged(t *testing.T) { escapes(t, true) }
+
+func escapes(t *testing.T, asUser bool) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	root := filepath.Join(dir, "root")
@@ -59,8 +66,18 @@ func TestEscapes(t *testing.T) {
 		}
 	}()
 
-	out, errs, status := run{timeout: 60 * time.Second, args: []string{"ubd0=" + root, "rw", "init=/escape",
-		"HOSTDIR=" + dir, "HOSTPID=" + strconv.Itoa(os.Getpid()), "uml_dir=" + t.TempDir()}}.do(t)
+	umlDir := t.TempDir()
+	if asUser {
+		umlDir = unprivileged(t, root)
+		u, _ := user.Lookup(testUser)
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		for _, f := range []string{dir, secret, filepath.Join(dir, "hostbin"), filepath.Join(dir, "dsock"), umlDir} {
+			os.Chown(f, uid, gid)
+		}
+	}
+	out, errs, status := run{asUser: asUser, timeout: 60 * time.Second, args: []string{"ubd0=" + root, "rw", "init=/escape",
+		"HOSTDIR=" + dir, "HOSTPID=" + strconv.Itoa(os.Getpid()), "uml_dir=" + umlDir}}.do(t)
 	if status != 0 || !strings.HasSuffix(out, "done\n") {
 		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
@@ -91,7 +108,7 @@ func TestEscapes(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		switch e.Name() {
-		case "root", "secret", "hostbin", "dsock":
+		case "root", "secret", "hostbin", "dsock", "uml":
 		default:
 			t.Errorf("the guest created %s outside its root", e.Name())
 		}

@@ -111,8 +111,17 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 		if depth > maxInterpDepth {
 			return unix.ELOOP
 		}
-		if fs, _ := special(abs); fs != "" {
-			return unix.EACCES
+		if fs, rest := special(abs); fs != "" {
+			// /proc/self/exe (busybox runs its applets that way): the caller's executable
+			_, sub, _ := strings.Cut(rest, "/")
+			if fs != "/proc" || sub != "exe" {
+				return unix.EACCES
+			}
+			target, err := k.readlinkSpecial(&Call{k: k, Tid: tid, T: t}, fs, rest)
+			if err != nil || !strings.HasPrefix(target, "/") || target == "/dev/console" {
+				return unix.ENOENT
+			}
+			abs = target
 		}
 		fd, err = k.root.Open(abs, unix.O_RDONLY, 0)
 		if err != nil {
