@@ -614,7 +614,7 @@ func devSpec(s string, sep byte) (int, string, error) {
 	return n, s[i+1:], nil
 }
 
-// Line returns the channel pair of console n: conN=, else con=, else the default
+// ConsoleLine returns the channel pair of console n: conN=, else con=, else the default
 // (con0 = fd:0,fd:1; other consoles have none).
 func (c *Config) ConsoleLine(n int) *Line {
 	if l := c.Con[n]; l != nil {

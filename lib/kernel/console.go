@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"errors"
-	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -142,8 +141,6 @@ func (c *Console) Close() {
 		c.master.Close()
 	})
 }
-
-var _ io.Closer = (*os.File)(nil)
 
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)

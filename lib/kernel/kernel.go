@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -311,4 +310,3 @@ func (k *Kernel) debugf(format string, a ...any) {
 	}
 }
 
-var errNoInit = errors.New("no init")

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"bytes"
 	"encoding/binary"
 	"os"
 	"strconv"
@@ -829,4 +828,3 @@ func sysMount(c *Call) result {
 
 func sysUmount(c *Call) result { return errno(unix.EINVAL) }
 
-var _ = bytes.Equal

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -113,4 +112,3 @@ func sysReboot(c *Call) result {
 	return errno(unix.EINVAL)
 }
 
-var _ = binary.LittleEndian
