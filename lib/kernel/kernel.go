@@ -309,4 +309,3 @@ func (k *Kernel) debugf(format string, a ...any) {
 		fmt.Fprintf(k.cfg.Stderr, "linux: "+format+"\n", a...)
 	}
 }
-

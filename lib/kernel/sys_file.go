@@ -827,4 +827,3 @@ func sysMount(c *Call) result {
 }
 
 func sysUmount(c *Call) result { return errno(unix.EINVAL) }
-

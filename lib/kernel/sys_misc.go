@@ -111,4 +111,3 @@ func sysReboot(c *Call) result {
 	}
 	return errno(unix.EINVAL)
 }
-
