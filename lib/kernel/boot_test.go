@@ -390,3 +390,20 @@ func TestConsoleIsATty(t *testing.T) {
 		t.Fatalf("status %d stdout %q stderr %q", status, out, errs)
 	}
 }
+
+// TestUnixSockets: Unix socket names live in the guest root: busybox syslogd binds /dev/log
+// and logger sends to it.
+func TestUnixSockets(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\nsyslogd -n -O /tmp/messages &\nfor i in $(seq 100); do [ -S /dev/log ] && break; sleep 0.05; done\n" +
+			"logger -t test hello-syslog\nfor i in $(seq 100); do grep -q hello-syslog /tmp/messages 2>/dev/null && break; sleep 0.05; done\n" +
+			"grep -o 'test: hello-syslog' /tmp/messages\nls -l /dev/log | cut -c1\n/bin/busybox poweroff -f\n",
+	})
+	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	if status != 0 || out != "test: hello-syslog\ns\n" {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	if st, err := os.Lstat(filepath.Join(root, "dev/log")); err != nil || st.Mode()&os.ModeSocket == 0 {
+		t.Errorf("/dev/log is not a socket in the root: %v", err)
+	}
+}

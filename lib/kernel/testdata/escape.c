@@ -189,6 +189,17 @@ int main(void) {
 		struct iovec v = {"ESCAPED", 7};
 		m.msg_name = &a; m.msg_namelen = sizeof a; m.msg_iov = &v; m.msg_iovlen = 1;
 		expect_fail("sendmsg-unix-hostpath", sendmsg(s, &m, 0), 0);
+		symlink(host("dsock"), "/tmp/dsl");
+		struct sockaddr_un sl = {.sun_family = AF_UNIX};
+		strcpy(sl.sun_path, "/tmp/dsl");
+		expect_fail("sendto-symlink-out", sendto(s, "ESCAPED", 7, 0, (void *)&sl, sizeof sl), ENOENT);
+		expect_fail("connect-symlink-out", connect(s, (void *)&sl, sizeof sl), ENOENT);
+		symlink("../../dsock", "/tmp/dsl2");
+		strcpy(sl.sun_path, "/tmp/dsl2");
+		expect_fail("sendto-relsymlink-out", sendto(s, "ESCAPED", 7, 0, (void *)&sl, sizeof sl), ENOENT);
+		strcpy(sl.sun_path, "/../gsock2");
+		bind(s, (void *)&sl, sizeof sl); /* lands in the root: judged on the host */
+		ok("bind-dotdot");
 		close(s);
 	}
 	{
