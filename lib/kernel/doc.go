@@ -77,11 +77,13 @@
 //
 //   - No own PID numbering beyond init; no /proc directory listings (ps); /proc/PID/fd/N is
 //     not reopenable; /dev and /proc are matched on the lexically cleaned path.
-//   - No block devices, network, ttys beyond con0 on fd channels, mconsole, mounts other
-//     than remounting /.
+//   - No block devices, network (AF_UNIX only; getsockname shows the kernel's names for
+//     path-bound sockets), ttys beyond con0 on fd/null channels, mconsole, mounts other
+//     than remounting /, enforcement of mem=.
 //   - A multi-threaded guest could race the kernel on memory it reads for a CONTINUEd call
-//     (sendmsg's msg_name) or on the exec scratch area; the exec and chdir results are
-//     verified, the sendmsg case can only name a host Unix socket.
+//     (sendmsg's msg_name being set after the kernel saw none) or on the exec scratch area;
+//     the exec and chdir results are verified, the sendmsg case could only name a host Unix
+//     socket, not open a file.
 //   - Permission checks for non-root guest users are done for access() and metadata
 //     changes only; open/unlink/… run with the host user's rights.
 package kernel
