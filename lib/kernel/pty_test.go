@@ -99,8 +99,8 @@ func TestBusyboxInitOnPty(t *testing.T) {
 	master.Write([]byte("echo $((6*7)) $(id -u) $(tty)\n"))
 	waitFor("42 0 /dev/console")
 	// ^C reaches the guest's foreground process, not linux
-	master.Write([]byte("sleep 30\n"))
-	time.Sleep(500 * time.Millisecond)
+	master.Write([]byte("sh -c 'echo sleep-started; sleep 30'\n"))
+	waitFor("sleep-started\r\n")
 	master.Write([]byte{3})
 	master.Write([]byte("echo after-sleep $?\n"))
 	waitFor("after-sleep 130")
