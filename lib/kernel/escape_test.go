@@ -25,7 +25,7 @@ func buildStatic(t *testing.T, src, out string) {
 		}
 		t.Skip("gcc not found: apt-get install gcc")
 	}
-	if b, err := exec.Command(gcc, "-O2", "-static", "-o", out, src).CombinedOutput(); err != nil {
+	if b, err := exec.Command(gcc, "-O2", "-static", "-pthread", "-o", out, src).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, b)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // resolved itself (symlinks included) with openat2(RESOLVE_IN_ROOT). Addresses are never
 // left in guest memory for the host to read (a racing guest thread could change them).
 // Not yet: getsockname/getpeername/accept report the kernel's /proc/self/fd/... names for
-// path-bound sockets; sendmsg with an address.
+// path-bound sockets; sendmsg with an address or ancillary data on datagram sockets.
 
 func sysSocket(c *Call) result {
 	if c.Int(0) != unix.AF_UNIX {
@@ -172,15 +172,74 @@ func sysSendto(c *Call) result {
 	}}
 }
 
+// sysSendmsg: without an address, stream and seqpacket sockets run natively (the host
+// ignores or refuses a name on them, so a racing guest thread setting one gains nothing);
+// a datagram socket would send to whatever name the host reads, so the kernel sends the
+// data itself from its copy of the socket. Addresses and ancillary data on datagram
+// sockets are not supported yet.
 func sysSendmsg(c *Call) result {
-	var hdr [8]byte
+	var hdr [56]byte // struct msghdr
 	if err := c.Read(c.Arg(1), hdr[:]); err != nil {
 		return fail(err)
 	}
-	if binary.LittleEndian.Uint64(hdr[:]) == 0 {
-		// No msg_name. A racing guest thread could set one before the host reads the header;
-		// it could only name a host Unix socket, never open a file. Known limitation.
+	name := binary.LittleEndian.Uint64(hdr[0:])
+	iov := binary.LittleEndian.Uint64(hdr[16:])
+	iovlen := binary.LittleEndian.Uint64(hdr[24:])
+	controllen := binary.LittleEndian.Uint64(hdr[40:])
+	s, err := c.guestSocket(c.Int(0))
+	if err != nil {
+		return fail(err)
+	}
+	typ, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		unix.Close(s)
+		return errno(unix.ENOTSOCK)
+	}
+	if typ != unix.SOCK_DGRAM {
+		unix.Close(s)
+		if name != 0 {
+			return errno(unix.EISCONN)
+		}
 		return cont()
 	}
-	return errno(unix.EOPNOTSUPP) // sendmsg with an address: not supported yet
+	if name != 0 || controllen != 0 {
+		unix.Close(s)
+		return errno(unix.EOPNOTSUPP) // not supported yet
+	}
+	if iovlen > 1024 {
+		unix.Close(s)
+		return errno(unix.EMSGSIZE)
+	}
+	vec := make([]byte, 16*iovlen)
+	if err := c.Read(iov, vec); err != nil {
+		unix.Close(s)
+		return fail(err)
+	}
+	var data []byte
+	for i := uint64(0); i < iovlen; i++ {
+		base := binary.LittleEndian.Uint64(vec[16*i:])
+		n := binary.LittleEndian.Uint64(vec[16*i+8:])
+		if uint64(len(data))+n > 1<<20 {
+			unix.Close(s)
+			return errno(unix.EMSGSIZE)
+		}
+		b := make([]byte, n)
+		if err := c.Read(base, b); err != nil {
+			unix.Close(s)
+			return fail(err)
+		}
+		data = append(data, b...)
+	}
+	flags := int(c.Arg(2))
+	return result{fd: -1, async: func() result {
+		defer unix.Close(s)
+		n, err := unix.SendmsgN(s, data, nil, nil, flags|unix.MSG_NOSIGNAL)
+		if err != nil {
+			if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
+				unix.Tgkill(c.T.Proc.Tgid, c.Tid, unix.SIGPIPE)
+			}
+			return fail(err)
+		}
+		return ok(int64(n))
+	}}
 }

@@ -6,6 +6,7 @@
  * chmod … of host files) are checked again by the test on the host. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -58,6 +59,25 @@ static void expect_fail(const char *n, long r, int want) {
 	if (r >= 0) { snprintf(buf, sizeof buf, "succeeded (%ld)", r); esc(n, buf); return; }
 	if (want && errno != want) { snprintf(buf, sizeof buf, "errno %d, want %d", errno, want); esc(n, buf); return; }
 	ok(n);
+}
+
+/* a thread that keeps pointing a msghdr at a host socket while another sends with it */
+static struct msghdr race_msg;
+static struct sockaddr_un race_addr;
+static volatile int race_stop;
+static void *race_thread(void *arg) {
+	(void)arg;
+	/* mostly set, briefly unset: the kernel must see "no name" sometimes, and the host,
+	 * reading again later, a name */
+	while (!race_stop) {
+		__atomic_store_n(&race_msg.msg_name, NULL, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&race_msg.msg_namelen, 0, __ATOMIC_SEQ_CST);
+		for (volatile int k = 0; k < 200; k++);
+		__atomic_store_n(&race_msg.msg_namelen, sizeof race_addr, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&race_msg.msg_name, (void *)&race_addr, __ATOMIC_SEQ_CST);
+		for (volatile int k = 0; k < 2000; k++);
+	}
+	return NULL;
 }
 
 static int run_child(const char *path) {
@@ -219,6 +239,37 @@ int main(void) {
 			chroot(".");
 		}
 		try_open("chroot-break", AT_FDCWD, "secret");
+	}
+
+	/* datagram sendmsg without an address works, and racing a host address into it does not */
+	{
+		int sv[2];
+		socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+		struct iovec v[2] = {{"da", 2}, {"ta", 2}};
+		struct msghdr m = {0};
+		m.msg_iov = v; m.msg_iovlen = 2;
+		char r[8] = {0};
+		if (sendmsg(sv[0], &m, 0) != 4 || recv(sv[1], r, sizeof r, 0) != 4 || memcmp(r, "data", 4)) esc("sendmsg-dgram-works", r); else ok("sendmsg-dgram-works");
+		race_addr.sun_family = AF_UNIX;
+		snprintf(race_addr.sun_path, sizeof race_addr.sun_path, "%s", host("dsock"));
+		struct iovec rv = {"ESCAPED", 7};
+		race_msg.msg_iov = &rv; race_msg.msg_iovlen = 1;
+		int d = socket(AF_UNIX, SOCK_DGRAM, 0);
+		pthread_t th;
+		pthread_create(&th, NULL, race_thread, NULL);
+		int sent = 0, notconn = 0, other = 0;
+		for (int i = 0; i < 20000; i++) {
+			if (sendmsg(d, &race_msg, MSG_DONTWAIT) == 7) sent++;
+			else if (errno == ENOTCONN) notconn++;
+			else other++;
+		}
+		race_stop = 1;
+		pthread_join(th, NULL);
+		close(d);
+		/* also judged on the host: nothing may arrive at dsock */
+		snprintf(buf, sizeof buf, "%d sent (%d unconnected, %d refused)", sent, notconn, other);
+		if (sent) esc("sendmsg-name-race", buf); else ok("sendmsg-name-race");
+		if (getenv("RACE_DEBUG")) printf("race: %s\n", buf);
 	}
 
 	/* swap a symlink between a directory inside and one "outside" while opening through it */
