@@ -80,10 +80,11 @@
 //   - No block devices, network (AF_UNIX only; getsockname shows the kernel's names for
 //     path-bound sockets), ttys beyond con0 on fd/null channels, mconsole, mounts other
 //     than remounting /, enforcement of mem=.
-//   - A multi-threaded guest could race the kernel on memory it reads for a CONTINUEd call
-//     (sendmsg's msg_name being set after the kernel saw none) or on the exec scratch area;
-//     the exec and chdir results are verified, the sendmsg case could only name a host Unix
-//     socket, not open a file.
+//   - No call whose checked arguments live in guest memory is CONTINUEd (a racing guest
+//     thread could change them between the check and the host's read; TestEscapes races
+//     sendmsg's msg_name). The one scratch area the kernel writes into the guest (execve and
+//     chdir arguments) could be raced too; the resulting executable or cwd is verified by
+//     inode before the guest runs again and the process is killed on a mismatch.
 //   - Permission checks for non-root guest users are done for access() and metadata
 //     changes only; open/unlink/… run with the host user's rights.
 package kernel
