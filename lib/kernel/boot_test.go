@@ -407,3 +407,21 @@ func TestUnixSockets(t *testing.T) {
 		t.Errorf("/dev/log is not a socket in the root: %v", err)
 	}
 }
+
+// TestMknodDevice: device nodes made inside the guest are kept as metadata beside an empty
+// host file, look like devices, and open the kernel's device.
+func TestMknodDevice(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\nmknod /tmp/nul c 1 3 && mknod /tmp/zero c 1 5 && mknod -m 600 /tmp/blk b 98 0\n" +
+			"echo hidden > /tmp/nul\nstat -c '%F %t:%T %a' /tmp/nul /tmp/blk\necho \"nul=$(cat /tmp/nul | wc -c) zero=$(head -c 3 /tmp/zero | wc -c)\"\n" +
+			"cat /tmp/blk 2>/dev/null || echo blk-enxio\n/bin/busybox poweroff -f\n",
+	})
+	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	want := "character special file 1:3 644\nblock special file 62:0 600\nnul=0 zero=3\nblk-enxio\n"
+	if status != 0 || out != want {
+		t.Fatalf("status %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
+	}
+	if st, err := os.Stat(filepath.Join(root, "tmp/nul")); err != nil || !st.Mode().IsRegular() || st.Size() != 0 {
+		t.Errorf("host side of the node: %v %v", st, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"os"
 	"runtime"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -37,7 +38,13 @@ func StubMain() {
 		}
 		candidates = append(candidates, a)
 	}
-	env := os.Environ()
+	debug := os.Getenv("GOUML_DEBUG_FILTER") == "1"
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "GOUML_DEBUG_FILTER=") {
+			env = append(env, e) // the launcher's own setting is not init's business
+		}
+	}
 	// Everything the stub needs after the filter is in place is prepared now, so that
 	// between installing the filter and execve it makes only raw passthrough calls.
 	type execArgs struct {
@@ -58,7 +65,9 @@ func StubMain() {
 		p, _ := syscall.BytePtrFromString(c)
 		execs = append(execs, execArgs{path: p, argv: mk(append([]string{c}, extra...)), envp: envp})
 	}
-	prog := buildFilter(os.Getenv("GOUML_DEBUG_FILTER") == "1")
+	prog := buildFilter(debug)
+	// Linux starts init with umask 022 (the kernel process itself runs with 0).
+	syscall.Umask(0o022)
 	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0); e != 0 {
 		stubFail("PR_SET_CHILD_SUBREAPER: " + e.Error())
 	}

@@ -17,6 +17,65 @@ import (
 
 const ownerXattr = "user.gouml.owner"
 
+// devXattr marks an empty regular file as a device node the guest made with mknod
+// ("c:MAJOR:MINOR" or "b:MAJOR:MINOR"): stat shows the device, open opens the kernel's
+// device of that number.
+const devXattr = "user.gouml.dev"
+
+// deviceOf returns the mode type and number of a device placeholder (0 if it is none).
+func deviceOf(fd int, st *unix.Stat_t) (uint32, uint64) {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 {
+		return 0, 0
+	}
+	var b [32]byte
+	n, err := unix.Getxattr(selfFD(fd), devXattr, b[:])
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Split(string(b[:n]), ":")
+	if len(f) != 3 {
+		return 0, 0
+	}
+	maj, e1 := strconv.ParseUint(f[1], 10, 32)
+	min, e2 := strconv.ParseUint(f[2], 10, 32)
+	if e1 != nil || e2 != nil {
+		return 0, 0
+	}
+	switch f[0] {
+	case "c":
+		return unix.S_IFCHR, unix.Mkdev(uint32(maj), uint32(min))
+	case "b":
+		return unix.S_IFBLK, unix.Mkdev(uint32(maj), uint32(min))
+	}
+	return 0, 0
+}
+
+// kernelDeviceName maps a device number to the kernel's /dev name for it.
+func kernelDeviceName(typ uint32, dev uint64) string {
+	if typ != unix.S_IFCHR {
+		return ""
+	}
+	switch [2]uint32{unix.Major(dev), unix.Minor(dev)} {
+	case [2]uint32{1, 3}:
+		return "null"
+	case [2]uint32{1, 5}:
+		return "zero"
+	case [2]uint32{1, 7}:
+		return "full"
+	case [2]uint32{1, 8}:
+		return "random"
+	case [2]uint32{1, 9}:
+		return "urandom"
+	case [2]uint32{5, 0}:
+		return "tty"
+	case [2]uint32{5, 1}:
+		return "console"
+	case [2]uint32{4, 0}:
+		return "tty0"
+	}
+	return ""
+}
+
 var hostUID, hostGID = uint32(os.Geteuid()), uint32(os.Getegid())
 
 // selfFD is the kernel's magic-link name for one of its own fds (a path the kernel chose).
@@ -88,6 +147,22 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	fd, err := c.k.root.Open(abs, flags|unix.O_NONBLOCK, mode)
 	if err != nil {
 		return fail(err)
+	}
+	if flags&unix.O_PATH == 0 {
+		var st unix.Stat_t
+		unix.Fstat(fd, &st)
+		if typ, dev := deviceOf(fd, &st); typ != 0 {
+			unix.Close(fd)
+			name := kernelDeviceName(typ, dev)
+			if name == "" {
+				return errno(unix.ENXIO) // no such device in this kernel
+			}
+			dfd, err := c.k.openSpecial(c, "/dev", name, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC))
+			if err != nil {
+				return fail(err)
+			}
+			return newFD(dfd, cloexec)
+		}
 	}
 	if flags&unix.O_NONBLOCK == 0 && flags&unix.O_PATH == 0 {
 		var st unix.Stat_t
@@ -199,6 +274,9 @@ func (c *Call) writeStat(fd int, addr uint64) result {
 		return fail(err)
 	}
 	st.Uid, st.Gid = owner(fd, &st)
+	if typ, dev := deviceOf(fd, &st); typ != 0 {
+		st.Mode, st.Rdev = typ|st.Mode&0o7777, dev
+	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
 	if err := c.Write(addr, b); err != nil {
 		return fail(err)
@@ -244,8 +322,12 @@ func sysStatx(c *Call) result {
 		return fail(err)
 	}
 	var st unix.Stat_t
-	st.Uid, st.Gid, st.Mode = stx.Uid, stx.Gid, uint32(stx.Mode)
+	st.Uid, st.Gid, st.Mode, st.Size = stx.Uid, stx.Gid, uint32(stx.Mode), int64(stx.Size)
 	stx.Uid, stx.Gid = owner(fd, &st)
+	if typ, dev := deviceOf(fd, &st); typ != 0 {
+		stx.Mode = uint16(typ | uint32(stx.Mode)&0o7777)
+		stx.Rdev_major, stx.Rdev_minor = unix.Major(dev), unix.Minor(dev)
+	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&stx)), unsafe.Sizeof(stx))
 	if err := c.Write(c.Arg(4), b); err != nil {
 		return fail(err)
@@ -535,12 +617,35 @@ func (c *Call) mknod(dirfd int32, pathArg int, mode uint32, dev uint64) result {
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}
+	perm := mode & 0o7777 &^ procUmask(c.Tid)
 	switch mode & unix.S_IFMT {
 	case 0, unix.S_IFREG, unix.S_IFIFO, unix.S_IFSOCK:
+	case unix.S_IFCHR, unix.S_IFBLK:
+		c.k.mu.Lock()
+		root := c.cred().EUID == 0
+		c.k.mu.Unlock()
+		if !root {
+			return errno(unix.EPERM)
+		}
+		// an empty placeholder file carrying the device number
+		fd, err := unix.Openat(pfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, perm)
+		if err != nil {
+			return fail(err)
+		}
+		defer unix.Close(fd)
+		kind := "c"
+		if mode&unix.S_IFMT == unix.S_IFBLK {
+			kind = "b"
+		}
+		v := kind + ":" + strconv.Itoa(int(unix.Major(dev))) + ":" + strconv.Itoa(int(unix.Minor(dev)))
+		if err := unix.Fsetxattr(fd, devXattr, []byte(v), 0); err != nil {
+			unix.Unlinkat(pfd, name, 0)
+			return fail(err)
+		}
+		return ok(0)
 	default:
-		return errno(unix.EPERM) // device nodes: not supported yet
+		return errno(unix.EINVAL)
 	}
-	perm := mode & 0o7777 &^ procUmask(c.Tid)
 	if err := unix.Mknodat(pfd, name, mode&unix.S_IFMT|perm, int(dev)); err != nil {
 		return fail(err)
 	}
