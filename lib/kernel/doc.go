@@ -71,7 +71,9 @@
 // processes: kill/tkill/tgkill of any other pid is ESRCH. Credentials are the guest's own
 // (sys_cred.go): every process starts as root; files owned by the host user appear
 // root-owned; chown inside stores "uid:gid" in the user.gouml.owner extended attribute, so
-// ownership survives reboots while the host sees the host user as owner.
+// ownership survives reboots while the host sees the host user as owner. mknod of a device
+// makes an empty file with "c:MAJ:MIN" in user.gouml.dev: stat shows the device, open gives
+// the kernel's device of that number (ENXIO for numbers it does not have).
 //
 // # Known limits of this first version
 //
