@@ -30,6 +30,7 @@ type Config struct {
 	Console  *Console        // the guest side; made by Main from Stdin/Stdout
 	Stderr   io.Writer       // kernel messages
 	Stop     <-chan struct{} // closed on SIGTERM/SIGINT of linux: exit status 1
+	RunDir   string          // the umid directory: the kernel's private files go below it
 }
 
 // Kernel is one running machine.

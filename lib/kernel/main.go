@@ -65,6 +65,9 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 		}
 	}()
 	cfg.Stop = stop
+	// private files (exec links, the /proc listing) live in the umid directory: like it,
+	// they are left behind only by SIGKILL, and the next stale takeover removes them
+	cfg.RunDir = u.dir
 	for {
 		status, reboot, err := Boot(cfg)
 		if err != nil {
@@ -196,11 +199,7 @@ func makeUmid(umlDir, name string, stderr io.Writer) (*umid, error) {
 				}
 			}
 			// stale: take it over
-			ents, _ := os.ReadDir(dir)
-			for _, e := range ents {
-				os.Remove(filepath.Join(dir, e.Name()))
-			}
-			os.Remove(dir)
+			os.RemoveAll(dir)
 			if err := os.Mkdir(dir, 0o777); err != nil {
 				return nil, err
 			}
@@ -234,13 +233,7 @@ func makeUmid(umlDir, name string, stderr io.Writer) (*umid, error) {
 	return nil, fmt.Errorf("cannot create a umid directory in %s", umlDir)
 }
 
-func (u *umid) remove() {
-	ents, _ := os.ReadDir(u.dir)
-	for _, e := range ents {
-		os.Remove(filepath.Join(u.dir, e.Name()))
-	}
-	os.Remove(u.dir)
-}
+func (u *umid) remove() { os.RemoveAll(u.dir) }
 
 // ShowConfig prints the configuration report derived from the system call table.
 func ShowConfig(w io.Writer) {

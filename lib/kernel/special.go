@@ -331,7 +331,7 @@ func (k *Kernel) openProcDir(flags int) (int, error) {
 	k.procMu.Lock()
 	defer k.procMu.Unlock()
 	if k.procDir == "" {
-		d, err := os.MkdirTemp("", "gouml-proc-")
+		d, err := os.MkdirTemp(k.cfg.RunDir, "gouml-proc-")
 		if err != nil {
 			return -1, err
 		}

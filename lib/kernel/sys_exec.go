@@ -392,7 +392,7 @@ func (k *Kernel) execLink(fd int, comm string) (string, string) {
 	k.execMu.Lock()
 	defer k.execMu.Unlock()
 	if k.execDir == "" {
-		d, err := os.MkdirTemp("", "gouml-exec-")
+		d, err := os.MkdirTemp(k.cfg.RunDir, "gouml-exec-")
 		if err != nil {
 			return magic, ""
 		}

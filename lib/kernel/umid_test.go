@@ -40,12 +40,14 @@ func TestUmid(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "m2"), 0o777)
 	os.WriteFile(filepath.Join(dir, "m2", "pid"), []byte("999999999\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "m2", "mconsole"), nil, 0o644)
+	os.MkdirAll(filepath.Join(dir, "m2", "gouml-exec-1", "7"), 0o755) // left by a SIGKILLed linux
+	os.Symlink("/proc/1/fd/7", filepath.Join(dir, "m2", "gouml-exec-1", "7", "sh"))
 	u3, err := makeUmid(dir, "m2", &msg)
 	if err != nil || filepath.Base(u3.dir) != "m2" {
 		t.Fatalf("stale takeover: %v %v", u3, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "m2", "mconsole")); !os.IsNotExist(err) {
-		t.Fatal("stale files kept")
+	if ents, _ := os.ReadDir(filepath.Join(dir, "m2")); len(ents) != 1 || ents[0].Name() != "pid" {
+		t.Fatalf("stale files kept: %v", ents)
 	}
 	u3.remove()
 	// default uml_dir is $HOME/.uml/
