@@ -144,7 +144,20 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// Open non-blocking first: a FIFO would block the notification loop. Anything that can
 	// block on open is then reopened on its own goroutine.
-	fd, err := c.k.root.Open(abs, flags|unix.O_NONBLOCK, mode)
+	created := false
+	var fd int
+	if flags&unix.O_CREAT != 0 && flags&unix.O_EXCL == 0 && c.nonRootCreator() {
+		// only a file this call creates gets the creator as owner: find out which it is
+		fd, err = c.k.root.Open(abs, flags|unix.O_EXCL|unix.O_NONBLOCK, mode)
+		if err == nil {
+			created = true
+		} else if err == unix.EEXIST {
+			fd, err = c.k.root.Open(abs, flags&^unix.O_CREAT|unix.O_NONBLOCK, mode)
+		}
+	} else {
+		fd, err = c.k.root.Open(abs, flags|unix.O_NONBLOCK, mode)
+		created = flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -182,7 +195,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 			unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
 		}
 	}
-	if flags&unix.O_CREAT != 0 {
+	if created {
 		c.setCreatorOwner(fd)
 	}
 	return newFD(fd, cloexec)
@@ -195,6 +208,14 @@ func (k *Kernel) exists(abs string) bool {
 	}
 	unix.Close(fd)
 	return true
+}
+
+// nonRootCreator reports whether files the caller creates need an owner record.
+func (c *Call) nonRootCreator() bool {
+	c.k.mu.Lock()
+	defer c.k.mu.Unlock()
+	cr := c.cred()
+	return cr.FSUID != 0 || cr.FSGID != 0
 }
 
 // setCreatorOwner records a non-root creator as the owner of a file the kernel created.
