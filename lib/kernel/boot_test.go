@@ -443,3 +443,19 @@ func TestGuestUsers(t *testing.T) {
 		t.Fatalf("status %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
 	}
 }
+
+// TestChroot: a chrooted process resolves every path inside its new root (and its children
+// inherit it); ".." cannot climb out, even with the working directory left outside.
+func TestChroot(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/jail/etc/where":   "jail\n",
+		"/etc/where":        "root\n",
+		"/t.sh": "#!/bin/sh\nmkdir /jail/bin && cp /bin/busybox /jail/bin/busybox\nln -s busybox /jail/bin/sh\nln -s busybox /jail/bin/cat\n" +
+			"chroot /jail /bin/sh -c 'cat /etc/where; cd /; cat ../../etc/where; /bin/sh -c \"cat /etc/where\"'\n" +
+			"cat /etc/where\n/bin/busybox poweroff -f\n",
+	})
+	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	if status != 0 || out != "jail\njail\njail\nroot\n" {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+}

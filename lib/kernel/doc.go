@@ -77,6 +77,8 @@
 //
 // # Known limits of this first version
 //
+//   - chroot gives a process a Root of its own (Process.Root, inherited at fork); unlike
+//     Linux a working directory left outside the new root counts as its "/".
 //   - No own PID numbering beyond init; no /proc directory listings (ps); /proc/PID/fd/N is
 //     not reopenable; /dev and /proc are matched on the lexically cleaned path.
 //   - No block devices, network (AF_UNIX only; getsockname shows the kernel's names for

@@ -56,7 +56,8 @@ type Kernel struct {
 	loopDone chan struct{}
 	dying    atomic.Bool // shutting down: kill every task that still shows up
 	procMu   sync.Mutex
-	procDir  string // host directory behind the /proc listing (special.go)
+	procDir  string  // host directory behind the /proc listing (special.go)
+	roots    []*Root // chroot roots, closed when the machine stops
 	execMu   sync.Mutex
 	execDir  string // host directory of the named exec links (sys_exec.go)
 }
@@ -71,6 +72,7 @@ type Process struct {
 	Tgid   int
 	Parent int // host tgid of the parent (init's parent is 0)
 	Cred   *Cred
+	Root   *Root // after chroot; nil = the machine's root
 }
 
 // Task is a guest thread.
@@ -124,6 +126,9 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 	k.killAll()
 	<-k.loopDone
 	k.removeProcDir()
+	for _, r := range k.roots {
+		r.Close()
+	}
 	if k.execDir != "" {
 		os.RemoveAll(k.execDir)
 	}
@@ -271,6 +276,7 @@ func (k *Kernel) taskLocked(tid int) *Task {
 		p = &Process{Tgid: tgid, Parent: ppid}
 		if parent != nil {
 			p.Cred = parent.Cred.clone()
+			p.Root = parent.Root
 		} else {
 			p.Cred = rootCred()
 		}

@@ -135,7 +135,7 @@ func (k *Kernel) newTask(parent *Task, tid int, event int) {
 	if isThread {
 		p = parent.Proc
 	} else {
-		p = &Process{Tgid: tid, Parent: parent.Proc.Tgid, Cred: parent.Proc.Cred.clone()}
+		p = &Process{Tgid: tid, Parent: parent.Proc.Tgid, Cred: parent.Proc.Cred.clone(), Root: parent.Proc.Root}
 		k.procs[tid] = p
 	}
 	k.tasks[tid] = &Task{Tid: tid, Proc: p, pendingFD: -1}

@@ -45,7 +45,7 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		case strings.HasPrefix(rest, "fd/"):
 			return k.reopenGuestFD(c, rest[3:], acc)
 		}
-		return k.root.Open("/dev/"+strings.TrimPrefix(rest, "/"), flags, 0)
+		return c.root().Open("/dev/"+strings.TrimPrefix(rest, "/"), flags, 0)
 	}
 	// /proc
 	if rest == "/" {
@@ -268,7 +268,7 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 		case "fd":
 			return "/proc/self/fd", nil
 		}
-		return k.readlinkRoot("/dev/" + rest)
+		return k.readlinkRoot(c.root(), "/dev/"+rest)
 	}
 	first, sub, _ := strings.Cut(rest, "/")
 	pid, err := k.procPid(c, first)
@@ -276,7 +276,7 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 		return "", err
 	}
 	if pid == 0 {
-		return k.readlinkRoot("/proc/" + rest)
+		return k.readlinkRoot(c.root(), "/proc/"+rest)
 	}
 	if sub == "" {
 		if first == "self" {
@@ -289,13 +289,13 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 	case sub == "root":
 		return "/", nil
 	case sub == "cwd":
-		return k.cwd(pid), nil
+		return k.cwd(c.root(), pid), nil
 	case sub == "exe" || strings.HasPrefix(sub, "fd/"):
 		l, err := os.Readlink(host + sub)
 		if err != nil {
 			return "", unix.ENOENT
 		}
-		if g, ok := k.root.GuestPath(l); ok {
+		if g, ok := c.root().GuestPath(l); ok {
 			return g, nil
 		}
 		if strings.HasPrefix(l, "/") {
@@ -306,8 +306,8 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 	return "", unix.EINVAL
 }
 
-func (k *Kernel) readlinkRoot(abs string) (string, error) {
-	pfd, name, err := k.root.Parent(abs)
+func (k *Kernel) readlinkRoot(r *Root, abs string) (string, error) {
+	pfd, name, err := r.Parent(abs)
 	if err != nil {
 		return "", err
 	}

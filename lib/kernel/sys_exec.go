@@ -80,7 +80,7 @@ func (k *Kernel) skipWith(t *Task, regs *unix.PtraceRegs, v int64) {
 
 // absPath is Call.abs for the ptrace paths.
 func (k *Kernel) absPath(tid int, dirfd int32, p string) (string, error) {
-	c := &Call{k: k, Tid: tid}
+	c := &Call{k: k, Tid: tid, T: k.task(tid)}
 	return c.abs(dirfd, p)
 }
 
@@ -98,7 +98,7 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 	comm := path.Base(p) // Linux names the process after the path passed (even for scripts)
 	var abs string
 	if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
-		if abs, err = k.fdPath(tid, dirfd); err != nil {
+		if abs, err = k.fdPath(k.rootOf(t), tid, dirfd); err != nil {
 			return unix.EBADF
 		}
 	} else if abs, err = k.absPath(tid, dirfd, p); err != nil {
@@ -123,7 +123,7 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 			}
 			abs = target
 		}
-		fd, err = k.root.Open(abs, unix.O_RDONLY, 0)
+		fd, err = k.rootOf(t).Open(abs, unix.O_RDONLY, 0)
 		if err != nil {
 			k.debugf("execve %s: %v", abs, err)
 			return err
@@ -306,7 +306,7 @@ func (k *Kernel) traceChdir(t *Task, regs *unix.PtraceRegs) error {
 	if err != nil {
 		return err
 	}
-	fd, err := k.root.Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
+	fd, err := k.rootOf(t).Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return err
 	}

@@ -132,9 +132,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		}
 		return newFD(fd, cloexec)
 	}
-	if c.k.root.ReadOnly() && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_CREAT|unix.O_TRUNC) != 0) {
+	if c.root().ReadOnly() && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_CREAT|unix.O_TRUNC) != 0) {
 		// O_CREAT of an existing file on a read-only fs is fine for reading: check first
-		if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0 || !c.k.exists(abs) {
+		if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0 || !c.k.exists(c.root(), abs) {
 			return errno(unix.EROFS)
 		}
 		flags &^= unix.O_CREAT
@@ -148,14 +148,14 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	var fd int
 	if flags&unix.O_CREAT != 0 && flags&unix.O_EXCL == 0 && c.nonRootCreator() {
 		// only a file this call creates gets the creator as owner: find out which it is
-		fd, err = c.k.root.Open(abs, flags|unix.O_EXCL|unix.O_NONBLOCK, mode)
+		fd, err = c.root().Open(abs, flags|unix.O_EXCL|unix.O_NONBLOCK, mode)
 		if err == nil {
 			created = true
 		} else if err == unix.EEXIST {
-			fd, err = c.k.root.Open(abs, flags&^unix.O_CREAT|unix.O_NONBLOCK, mode)
+			fd, err = c.root().Open(abs, flags&^unix.O_CREAT|unix.O_NONBLOCK, mode)
 		}
 	} else {
-		fd, err = c.k.root.Open(abs, flags|unix.O_NONBLOCK, mode)
+		fd, err = c.root().Open(abs, flags|unix.O_NONBLOCK, mode)
 		created = flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0
 	}
 	if err != nil {
@@ -182,9 +182,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		unix.Fstat(fd, &st)
 		if st.Mode&unix.S_IFMT == unix.S_IFIFO || st.Mode&unix.S_IFMT == unix.S_IFCHR {
 			unix.Close(fd)
-			k := c.k
+			r := c.root()
 			return result{fd: -1, async: func() result {
-				fd, err := k.root.Open(abs, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC), mode)
+				fd, err := r.Open(abs, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC), mode)
 				if err != nil {
 					return fail(err)
 				}
@@ -201,8 +201,8 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	return newFD(fd, cloexec)
 }
 
-func (k *Kernel) exists(abs string) bool {
-	fd, err := k.root.OpenPath(abs, true)
+func (k *Kernel) exists(r *Root, abs string) bool {
+	fd, err := r.OpenPath(abs, true)
 	if err != nil {
 		return false
 	}
@@ -239,7 +239,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 	}
 	if p == "" && emptyOK {
 		if dirfd == unix.AT_FDCWD {
-			return c.k.root.Open(c.k.cwd(c.Tid), unix.O_PATH, 0)
+			return c.root().Open(c.k.cwd(c.root(), c.Tid), unix.O_PATH, 0)
 		}
 		return c.guestFD(dirfd)
 	}
@@ -250,7 +250,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 	if fs, rest := special(abs); fs != "" {
 		return c.k.openSpecial(c, fs, rest, unix.O_PATH)
 	}
-	return c.k.root.OpenPath(abs, follow)
+	return c.root().OpenPath(abs, follow)
 }
 
 // guestFD gives the kernel its own O_PATH handle on one of the caller's fds.
@@ -388,7 +388,7 @@ func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fail(err)
 	}
-	if mode&unix.W_OK != 0 && c.k.root.ReadOnly() && st.Mode&unix.S_IFMT != unix.S_IFCHR {
+	if mode&unix.W_OK != 0 && c.root().ReadOnly() && st.Mode&unix.S_IFMT != unix.S_IFCHR {
 		return errno(unix.EROFS)
 	}
 	c.k.mu.Lock()
@@ -445,11 +445,11 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && kernelDevice(rest) {
 		return -1, "", unix.EPERM // the kernel's own files cannot be renamed, removed or replaced
 	}
-	return c.k.root.Parent(abs)
+	return c.root().Parent(abs)
 }
 
 func (c *Call) writable() error {
-	if c.k.root.ReadOnly() {
+	if c.root().ReadOnly() {
 		return unix.EROFS
 	}
 	return nil
@@ -473,7 +473,7 @@ func (c *Call) readlink(dirfd int32, pathArg int, buf uint64, size int64) result
 	} else {
 		var pfd int
 		var name string
-		pfd, name, err = c.k.root.Parent(abs)
+		pfd, name, err = c.root().Parent(abs)
 		if err == nil {
 			b := make([]byte, 4096)
 			var n int
@@ -881,7 +881,7 @@ func sysTruncate(c *Call) result {
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}
-	fd, err := c.k.root.Open(abs, unix.O_WRONLY, 0)
+	fd, err := c.root().Open(abs, unix.O_WRONLY, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -893,7 +893,7 @@ func sysTruncate(c *Call) result {
 }
 
 func sysGetcwd(c *Call) result {
-	cwd := c.k.cwd(c.Tid)
+	cwd := c.k.cwd(c.root(), c.Tid)
 	b := append([]byte(cwd), 0)
 	if uint64(len(b)) > c.Arg(1) {
 		return errno(unix.ERANGE)
@@ -928,8 +928,40 @@ func sysInotifyAddWatch(c *Call) result {
 	return ok(int64(wd))
 }
 
+// sysChroot gives the calling process a root of its own (inherited by its children). Paths
+// are then resolved inside that directory exactly as inside the machine's root.
 func sysChroot(c *Call) result {
-	return errno(unix.EPERM) // not supported yet: a guest chroot needs a per-process root
+	c.k.mu.Lock()
+	root := c.cred().EUID == 0
+	c.k.mu.Unlock()
+	if !root {
+		return errno(unix.EPERM)
+	}
+	p, err := c.Str(0)
+	if err != nil {
+		return fail(err)
+	}
+	abs, err := c.abs(unix.AT_FDCWD, p)
+	if err != nil {
+		return fail(err)
+	}
+	if fs, _ := special(abs); fs != "" {
+		return errno(unix.EPERM) // chroot into /proc or /dev: not supported
+	}
+	fd, err := c.root().Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fail(err)
+	}
+	nr, err := c.root().Sub(fd)
+	if err != nil {
+		unix.Close(fd)
+		return fail(err)
+	}
+	c.k.mu.Lock()
+	c.T.Proc.Root = nr
+	c.k.roots = append(c.k.roots, nr)
+	c.k.mu.Unlock()
+	return ok(0)
 }
 
 // mount: only remounting the root read-write/read-only is supported so far.
@@ -946,7 +978,7 @@ func sysMount(c *Call) result {
 		return errno(unix.EPERM)
 	}
 	if abs, _ := c.abs(unix.AT_FDCWD, target); flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
-		c.k.root.SetReadOnly(flags&unix.MS_RDONLY != 0)
+		c.root().SetReadOnly(flags&unix.MS_RDONLY != 0)
 		return ok(0)
 	}
 	return errno(unix.ENODEV)

@@ -96,7 +96,7 @@ func sysBindConnect(c *Call) result {
 	}
 	if bind {
 		defer unix.Close(s)
-		pfd, last, err := c.k.root.Parent(abs)
+		pfd, last, err := c.root().Parent(abs)
 		if err != nil {
 			return fail(err)
 		}
@@ -105,7 +105,7 @@ func sysBindConnect(c *Call) result {
 		if len(host) > 107 {
 			return errno(unix.ENAMETOOLONG)
 		}
-		if c.k.root.ReadOnly() {
+		if c.root().ReadOnly() {
 			return errno(unix.EROFS)
 		}
 		if err := unix.Bind(s, &unix.SockaddrUnix{Name: host}); err != nil {
@@ -113,7 +113,7 @@ func sysBindConnect(c *Call) result {
 		}
 		return ok(0)
 	}
-	target, err := c.k.root.OpenPath(abs, true)
+	target, err := c.root().OpenPath(abs, true)
 	if err != nil {
 		unix.Close(s)
 		return fail(err)
@@ -152,7 +152,7 @@ func sysSendto(c *Call) result {
 	if err != nil {
 		return fail(err)
 	}
-	target, err := c.k.root.OpenPath(abs, true)
+	target, err := c.root().OpenPath(abs, true)
 	if err != nil {
 		return fail(err)
 	}

@@ -28,8 +28,8 @@ import (
 // directories above it are always reflected.
 type Root struct {
 	fd       int
-	HostPath string // canonical (symlink-free) host path of the root
-	ro       atomic.Bool
+	HostPath string       // canonical (symlink-free) host path of the root
+	ro       *atomic.Bool // shared by the machine's root and every chroot below it
 }
 
 // ReadOnly reports whether the root is mounted read-only.
@@ -52,9 +52,22 @@ func OpenRoot(dir string, ro bool) (*Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("root directory %s: %w", real, err)
 	}
-	r := &Root{fd: fd, HostPath: real}
+	r := &Root{fd: fd, HostPath: real, ro: new(atomic.Bool)}
 	r.ro.Store(ro)
 	return r, nil
+}
+
+// Sub makes the directory dirfd (inside r, owned by the caller afterwards) a root of its
+// own: what chroot gives a guest process.
+func (r *Root) Sub(dirfd int) (*Root, error) {
+	host, err := os.Readlink(selfFD(dirfd))
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := r.GuestPath(host); !ok {
+		return nil, unix.ENOENT
+	}
+	return &Root{fd: dirfd, HostPath: host, ro: r.ro}, nil
 }
 
 // Close releases the root.
@@ -131,26 +144,27 @@ func (r *Root) GuestPath(host string) (string, bool) {
 	return "", false
 }
 
-// cwd returns the guest name of a task's working directory ("/" when the host cwd is somehow
-// outside the root, which only an inherited host directory fd could cause).
-func (k *Kernel) cwd(tid int) string {
+// cwd returns the guest name, seen from root r, of a task's working directory ("/" when the
+// host cwd is outside r: after a chroot without chdir, or with an inherited host directory fd;
+// so ".." can never climb out of a chroot, unlike on Linux).
+func (k *Kernel) cwd(r *Root, tid int) string {
 	l, err := os.Readlink("/proc/" + strconv.Itoa(tid) + "/cwd")
 	if err != nil {
 		return "/"
 	}
-	if g, ok := k.root.GuestPath(l); ok {
+	if g, ok := r.GuestPath(l); ok {
 		return g
 	}
 	return "/"
 }
 
-// fdPath returns the guest path of a guest fd that must be a directory inside the root.
-func (k *Kernel) fdPath(tid int, fd int32) (string, error) {
+// fdPath returns the guest path, seen from root r, of a guest fd that must be inside r.
+func (k *Kernel) fdPath(r *Root, tid int, fd int32) (string, error) {
 	l, err := os.Readlink("/proc/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(int(fd)))
 	if err != nil {
 		return "", unix.EBADF
 	}
-	g, ok := k.root.GuestPath(l)
+	g, ok := r.GuestPath(l)
 	if !ok {
 		return "", unix.ENOTDIR
 	}
@@ -167,9 +181,9 @@ func (c *Call) abs(dirfd int32, p string) (string, error) {
 	}
 	var base string
 	if dirfd == unix.AT_FDCWD {
-		base = c.k.cwd(c.Tid)
+		base = c.k.cwd(c.root(), c.Tid)
 	} else {
-		b, err := c.k.fdPath(c.Tid, dirfd)
+		b, err := c.k.fdPath(c.root(), c.Tid, dirfd)
 		if err != nil {
 			return "", err
 		}
@@ -194,4 +208,19 @@ func special(guest string) (fs, rest string) {
 		}
 	}
 	return "", ""
+}
+
+// root returns the caller's root (the machine's, or the one it chrooted to).
+func (c *Call) root() *Root { return c.k.rootOf(c.T) }
+
+func (k *Kernel) rootOf(t *Task) *Root {
+	if t == nil {
+		return k.root
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if r := t.Proc.Root; r != nil {
+		return r
+	}
+	return k.root
 }

@@ -235,14 +235,29 @@ int main(void) {
 	expect_fail("clone-newns", syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0), EPERM);
 	expect_fail("clone3", syscall(435, buf, 88), ENOSYS);
 	expect_fail("open_by_handle_at", syscall(SYS_open_by_handle_at, rootfd, buf, O_RDONLY), EPERM);
+	/* the classic chroot break-out (chroot with the cwd left outside, then "..") and its
+	 * variants, in a child so the rest of the suite keeps its root */
 	{
 		mkdir("/tmp/cj", 0755);
-		long r = chroot("/tmp/cj");
-		if (r == 0) {
-			for (int i = 0; i < 10; i++) chdir("..");
+		mkdir("/tmp/cj/sub", 0755);
+		fflush(stdout);
+		pid_t p = fork();
+		if (p == 0) {
+			if (chroot("/tmp/cj") != 0) { esc("chroot-break", "chroot failed"); _exit(0); }
+			for (int i = 0; i < 20; i++) chdir("..");
 			chroot(".");
+			try_open("chroot-break", AT_FDCWD, "secret");
+			try_open("chroot-break-abs", AT_FDCWD, "/../../../secret");
+			snprintf(buf, sizeof buf, "%s/secret", hostdir);
+			try_open("chroot-hostpath", AT_FDCWD, buf);
+			int fd = open("/sub", O_RDONLY | O_DIRECTORY);
+			chroot("/sub");
+			try_open("chroot-fd-outside", fd, "../../../secret");
+			try_open("chroot-dotdot", AT_FDCWD, "/../secret");
+			fflush(stdout);
+			_exit(0);
 		}
-		try_open("chroot-break", AT_FDCWD, "secret");
+		waitpid(p, 0, 0);
 	}
 
 	/* datagram sendmsg without an address works, and racing a host address into it does not */
