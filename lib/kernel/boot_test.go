@@ -448,8 +448,8 @@ func TestGuestUsers(t *testing.T) {
 // inherit it); ".." cannot climb out, even with the working directory left outside.
 func TestChroot(t *testing.T) {
 	root := testenv.BusyboxRoot(t, map[string]string{
-		"/jail/etc/where":   "jail\n",
-		"/etc/where":        "root\n",
+		"/jail/etc/where": "jail\n",
+		"/etc/where":      "root\n",
 		"/t.sh": "#!/bin/sh\nmkdir /jail/bin && cp /bin/busybox /jail/bin/busybox\nln -s busybox /jail/bin/sh\nln -s busybox /jail/bin/cat\n" +
 			"chroot /jail /bin/sh -c 'cat /etc/where; cd /; cat ../../etc/where; /bin/sh -c \"cat /etc/where\"'\n" +
 			"cat /etc/where\n/bin/busybox poweroff -f\n",
