@@ -1,0 +1,151 @@
+package kernel
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// The seccomp filter is generated from the table: runs of consecutive system call numbers
+// with the same action become leaves of a binary search on the number, so a passthrough call
+// costs ~log2(runs) comparisons (about 8), not a walk of the table.
+
+const (
+	retAllow  = unix.SECCOMP_RET_ALLOW
+	retNotify = unix.SECCOMP_RET_USER_NOTIF
+	retTrace  = unix.SECCOMP_RET_TRACE
+	retKill   = unix.SECCOMP_RET_KILL_PROCESS
+)
+
+func retErrno(e unix.Errno) uint32 { return unix.SECCOMP_RET_ERRNO | uint32(e)&unix.SECCOMP_RET_DATA }
+
+// offsets in struct seccomp_data
+const (
+	offNr   = 0
+	offArch = 4
+	offArg0 = 16 // args[i] at 16 + 8*i; the low 32 bits come first (little endian)
+)
+
+// leaf is what the filter does for one run of numbers.
+type leaf struct {
+	ret  uint32
+	rule argRule
+}
+
+func leafFor(nr int, debug bool) leaf {
+	s := byNr[nr]
+	if s == nil {
+		if debug {
+			return leaf{ret: retNotify} // logged once, then ENOSYS, by the dispatcher
+		}
+		return leaf{ret: retErrno(unix.ENOSYS)}
+	}
+	switch s.Disp {
+	case Passthrough:
+		return leaf{ret: retAllow}
+	case Notify:
+		return leaf{ret: retNotify}
+	case Trace:
+		return leaf{ret: retTrace}
+	case Errno:
+		return leaf{ret: retErrno(s.Errno)}
+	case ArgRule:
+		return leaf{rule: s.Rule}
+	}
+	return leaf{ret: retErrno(unix.ENOSYS)}
+}
+
+type run struct {
+	lo int // first number of the run
+	l  leaf
+}
+
+// maxNr bounds the numbers the filter distinguishes; anything above is ENOSYS.
+const maxNr = 512
+
+// buildFilter returns the BPF program.
+func buildFilter(debug bool) []unix.SockFilter {
+	var runs []run
+	for nr := 0; nr < maxNr; nr++ {
+		l := leafFor(nr, debug)
+		if len(runs) > 0 && runs[len(runs)-1].l == l {
+			continue
+		}
+		runs = append(runs, run{lo: nr, l: l})
+	}
+	high := leafFor(-1, debug) // numbers >= maxNr (and x32's, which have bit 30 set)
+	var p prog
+	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch)
+	p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, unix.AUDIT_ARCH_X86_64, 1, 0)
+	p.stmt(unix.BPF_RET|unix.BPF_K, retKill) // i386/x32 entry points would bypass the table
+	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offNr)
+	// numbers >= maxNr
+	p.jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, maxNr, 0, 1)
+	p.stmt(unix.BPF_RET|unix.BPF_K, high.ret)
+	p.tree(runs)
+	return p.ins
+}
+
+type prog struct{ ins []unix.SockFilter }
+
+func (p *prog) stmt(code uint16, k uint32) {
+	p.ins = append(p.ins, unix.SockFilter{Code: code, K: k})
+}
+
+func (p *prog) jump(code uint16, k uint32, jt, jf uint8) {
+	p.ins = append(p.ins, unix.SockFilter{Code: code, K: k, Jt: jt, Jf: jf})
+}
+
+// tree emits a binary search over runs (A holds the number).
+func (p *prog) tree(runs []run) {
+	if len(runs) == 1 {
+		p.leaf(runs[0].l)
+		return
+	}
+	mid := len(runs) / 2
+	var left prog
+	left.tree(runs[:mid])
+	n := len(left.ins)
+	if n <= 255 {
+		// if A >= runs[mid].lo skip the left subtree
+		p.jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, uint32(runs[mid].lo), uint8(n), 0)
+	} else {
+		p.jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, uint32(runs[mid].lo), 0, 1)
+		p.stmt(unix.BPF_JMP|unix.BPF_JA, uint32(n))
+	}
+	p.ins = append(p.ins, left.ins...)
+	p.tree(runs[mid:])
+}
+
+func (p *prog) leaf(l leaf) {
+	switch l.rule {
+	case ruleNone:
+		p.stmt(unix.BPF_RET|unix.BPF_K, l.ret)
+	case ruleIoctl:
+		// The request is an unsigned int: compare the low 32 bits of args[1].
+		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+8)
+		refused := []uint32{unix.TIOCSTI, unix.TIOCLINUX, unix.TIOCCONS, unix.TIOCSETD}
+		for i, req := range refused {
+			p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, req, uint8(len(refused)-i), 0)
+		}
+		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+		p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
+	case ruleClone:
+		const ns = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
+			unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
+		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0)
+		p.jump(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, ns, 0, 1)
+		p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
+		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+	case ruleSelfArg0, ruleSelfArg1:
+		off := uint32(offArg0)
+		if l.rule == ruleSelfArg1 {
+			off += 8
+		}
+		// both halves must be zero
+		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off)
+		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 2)
+		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off+4)
+		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 1, 0)
+		p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
+		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+	}
+}

@@ -1,0 +1,178 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// runBPF is a small classic-BPF interpreter for the instructions buildFilter emits.
+func runBPF(t *testing.T, prog []unix.SockFilter, data []byte) uint32 {
+	t.Helper()
+	var a uint32
+	for pc := 0; pc < len(prog); pc++ {
+		in := prog[pc]
+		switch in.Code {
+		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
+			a = binary.LittleEndian.Uint32(data[in.K:])
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
+			if a == in.K {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
+			if a >= in.K {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
+			if a&in.K != 0 {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case unix.BPF_JMP | unix.BPF_JA:
+			pc += int(in.K)
+		case unix.BPF_RET | unix.BPF_K:
+			return in.K
+		default:
+			t.Fatalf("unexpected instruction %#x at %d", in.Code, pc)
+		}
+	}
+	t.Fatal("fell off the end of the filter")
+	return 0
+}
+
+func seccompInput(nr int, arch uint32, args ...uint64) []byte {
+	b := make([]byte, 64)
+	binary.LittleEndian.PutUint32(b[0:], uint32(nr))
+	binary.LittleEndian.PutUint32(b[4:], arch)
+	for i, v := range args {
+		binary.LittleEndian.PutUint64(b[16+8*i:], v)
+	}
+	return b
+}
+
+// TestFilterMatchesTable checks the generated filter against the table for every number.
+func TestFilterMatchesTable(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		prog := buildFilter(debug)
+		if len(prog) > 4096 {
+			t.Fatalf("filter too long: %d", len(prog))
+		}
+		for nr := 0; nr < 1024; nr++ {
+			got := runBPF(t, prog, seccompInput(nr, unix.AUDIT_ARCH_X86_64))
+			var want uint32
+			s := byNr[nr]
+			switch {
+			case s == nil && debug:
+				want = retNotify
+			case s == nil:
+				want = retErrno(unix.ENOSYS)
+			case s.Disp == Passthrough:
+				want = retAllow
+			case s.Disp == Notify:
+				want = retNotify
+			case s.Disp == Trace:
+				want = retTrace
+			case s.Disp == Errno:
+				want = retErrno(s.Errno)
+			case s.Disp == ArgRule:
+				want = retAllow // with all-zero arguments every rule allows
+			}
+			if got != want {
+				t.Errorf("debug=%v %s (%d): filter says %#x, table %#x", debug, sysName(nr), nr, got, want)
+			}
+		}
+		if got := runBPF(t, prog, seccompInput(unix.SYS_GETPID|0x40000000, unix.AUDIT_ARCH_X86_64)); got == retAllow {
+			t.Error("x32 numbers must not pass")
+		}
+		if got := runBPF(t, prog, seccompInput(20, unix.AUDIT_ARCH_I386)); got != retKill {
+			t.Errorf("i386 entry: %#x", got)
+		}
+	}
+}
+
+func TestFilterArgRules(t *testing.T) {
+	prog := buildFilter(false)
+	eperm := retErrno(unix.EPERM)
+	for _, tc := range []struct {
+		name string
+		nr   int
+		args []uint64
+		want uint32
+	}{
+		{"ioctl TCGETS", unix.SYS_IOCTL, []uint64{0, unix.TCGETS}, retAllow},
+		{"ioctl TIOCSTI", unix.SYS_IOCTL, []uint64{0, unix.TIOCSTI}, eperm},
+		{"ioctl TIOCSTI high bits", unix.SYS_IOCTL, []uint64{0, 1<<32 | unix.TIOCSTI}, eperm},
+		{"ioctl TIOCLINUX", unix.SYS_IOCTL, []uint64{0, unix.TIOCLINUX}, eperm},
+		{"clone fork", unix.SYS_CLONE, []uint64{uint64(unix.SIGCHLD)}, retAllow},
+		{"clone thread", unix.SYS_CLONE, []uint64{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, retAllow},
+		{"clone newuser", unix.SYS_CLONE, []uint64{unix.CLONE_NEWUSER}, eperm},
+		{"clone newnet", unix.SYS_CLONE, []uint64{unix.CLONE_NEWNET | uint64(unix.SIGCHLD)}, eperm},
+		{"prlimit self", unix.SYS_PRLIMIT64, []uint64{0}, retAllow},
+		{"prlimit other", unix.SYS_PRLIMIT64, []uint64{1}, eperm},
+		{"prlimit other high", unix.SYS_PRLIMIT64, []uint64{1 << 32}, eperm},
+		{"setpriority self", unix.SYS_SETPRIORITY, []uint64{0, 0}, retAllow},
+		{"setpriority other", unix.SYS_SETPRIORITY, []uint64{0, 77}, eperm},
+	} {
+		if got := runBPF(t, prog, seccompInput(tc.nr, unix.AUDIT_ARCH_X86_64, tc.args...)); got != tc.want {
+			t.Errorf("%s: %#x, want %#x", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestParseShebang(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"#!/bin/sh\n":                 {"/bin/sh", ""},
+		"#! /bin/sh -e\n":             {"/bin/sh", "-e"},
+		"#!/usr/bin/env python3 -u\n": {"/usr/bin/env", "python3 -u"},
+		"#!/bin/sh\t-x \n":            {"/bin/sh", "-x"},
+	} {
+		i, a, err := parseShebang([]byte(in))
+		if err != nil || i != want[0] || a != want[1] {
+			t.Errorf("%q: %q %q %v", in, i, a, err)
+		}
+	}
+	for _, in := range []string{"#!\n", "#!   \n"} {
+		if _, _, err := parseShebang([]byte(in)); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+// FuzzParseShebang: a guest-controlled #! line never panics, and what it returns has no
+// newline or leading blank.
+func FuzzParseShebang(f *testing.F) {
+	for _, s := range []string{"#!/bin/sh\n", "#! /usr/bin/env  python3 -u\n", "#!/bin/sh\t-x\r\n", "#!", "#!\x00\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 2 {
+			return
+		}
+		b = append([]byte("#!"), b[2:]...)
+		if len(b) > 256 {
+			b = b[:256]
+		}
+		i, a, err := parseShebang(b)
+		if err != nil {
+			return
+		}
+		if i == "" || i[0] == ' ' || i[0] == '\t' || containsNL(i) || containsNL(a) {
+			t.Fatalf("%q -> %q %q", b, i, a)
+		}
+	})
+}
+
+func containsNL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,318 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config is what Boot needs (built from the command line by Main).
+type Config struct {
+	RootDir  string   // host directory that is the guest's /
+	ReadOnly bool     // root mounted read-only
+	Inits    []string // init candidates, tried in order
+	InitArgs []string // extra argv words for init
+	InitEnv  []string // init's environment
+	Mem      uint64
+	Hostname string
+	Debug    bool
+	NoReboot bool
+	Stdin    *os.File // host side of the console (con0): input and output
+	Stdout   *os.File
+	Console  *Console        // the guest side; made by Main from Stdin/Stdout
+	Stderr   io.Writer       // kernel messages
+	Stop     <-chan struct{} // closed on SIGTERM/SIGINT of linux: exit status 1
+	RunDir   string          // the umid directory: the kernel's private files go below it
+}
+
+// Kernel is one running machine.
+type Kernel struct {
+	cfg   Config
+	root  *Root
+	self  string // argv0 for re-executing the launcher
+	start time.Time
+
+	mu       sync.Mutex
+	tasks    map[int]*Task    // host tid -> task
+	procs    map[int]*Process // host tgid -> process
+	initTgid int              // host pid of guest init
+	hostname string
+	domain   string
+
+	listener int // seccomp notification fd
+	debugMu  sync.Mutex
+	logged   map[int]bool
+
+	shutdown chan shutdownReq
+	once     sync.Once
+	loopDone chan struct{}
+	dying    atomic.Bool // shutting down: kill every task that still shows up
+	procMu   sync.Mutex
+	procDir  string  // host directory behind the /proc listing (special.go)
+	roots    []*Root // chroot roots, closed when the machine stops
+	execMu   sync.Mutex
+	execDir  string // host directory of the named exec links (sys_exec.go)
+}
+
+type shutdownReq struct {
+	status int
+	reboot bool
+}
+
+// Process is a guest process (a host thread group).
+type Process struct {
+	Tgid   int
+	Parent int // host tgid of the parent (init's parent is 0)
+	Cred   *Cred
+	Root   *Root // after chroot; nil = the machine's root
+}
+
+// Task is a guest thread.
+type Task struct {
+	Tid     int
+	Proc    *Process
+	started bool // its first ptrace stop was seen
+	// exec / chdir in flight (ptrace): the fd handed to the guest, closed at syscall exit
+	pendingFD   int
+	pendingKind int
+	pendingDev  uint64
+	pendingIno  uint64
+	pendingLink string // exec: the named link to remove afterwards
+}
+
+// Boot runs the guest until it halts; it returns linux's exit status and whether the guest
+// asked for a reboot.
+func Boot(cfg Config) (status int, reboot bool, err error) {
+	root, err := OpenRoot(cfg.RootDir, cfg.ReadOnly)
+	if err != nil {
+		return 1, false, err
+	}
+	defer root.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return 1, false, err
+	}
+	k := &Kernel{
+		cfg: cfg, root: root, self: self, start: time.Now(),
+		tasks: map[int]*Task{}, procs: map[int]*Process{},
+		hostname: cfg.Hostname, domain: "(none)", logged: map[int]bool{},
+		shutdown: make(chan shutdownReq, 1), listener: -1, loopDone: make(chan struct{}),
+	}
+	if k.hostname == "" {
+		k.hostname = "(none)"
+	}
+	// Files the kernel creates for the guest get exactly the guest's mode bits: the guest's
+	// umask is applied by the handlers.
+	unix.Umask(0)
+	res := make(chan error, 1)
+	go k.tracer(res)
+	if err := <-res; err != nil {
+		return 1, false, err
+	}
+	var req shutdownReq
+	select {
+	case req = <-k.shutdown:
+	case <-cfg.Stop:
+		req = shutdownReq{status: 1}
+	}
+	k.killAll()
+	<-k.loopDone
+	k.removeProcDir()
+	for _, r := range k.roots {
+		r.Close()
+	}
+	if k.execDir != "" {
+		os.RemoveAll(k.execDir)
+	}
+	return req.status, req.reboot, nil
+}
+
+// halt ends the machine (first caller wins).
+func (k *Kernel) halt(status int, reboot bool) {
+	k.once.Do(func() { k.shutdown <- shutdownReq{status, reboot} })
+}
+
+// killAll kills every guest process. PTRACE_O_EXITKILL would do it when `linux` exits; doing
+// it here lets Boot return (reboot, tests) without leaving tracees behind.
+func (k *Kernel) killAll() {
+	k.dying.Store(true)
+	k.mu.Lock()
+	pids := make([]int, 0, len(k.procs))
+	for p := range k.procs {
+		pids = append(pids, p)
+	}
+	k.mu.Unlock()
+	for _, p := range pids {
+		unix.Kill(p, unix.SIGKILL)
+	}
+	if k.listener >= 0 {
+		unix.Close(k.listener)
+	}
+}
+
+const ptraceOptions = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+	unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACESYSGOOD
+
+// tracer starts init and then is the ptrace loop. Everything ptrace is done on this one
+// locked thread (ptrace requests must come from the tracer thread), and init is forked from
+// it so that PR_SET_PDEATHSIG fires exactly when the kernel goes away.
+func (k *Kernel) tracer(res chan<- error) {
+	runtime.LockOSThread()
+	initPid, err := k.startInit()
+	res <- err
+	if err != nil {
+		close(k.loopDone)
+		return
+	}
+	k.loop(initPid)
+}
+
+func (k *Kernel) startInit() (int, error) {
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	cfd, err := k.cfg.Console.Open(unix.O_RDWR)
+	if err != nil {
+		return 0, fmt.Errorf("console: %w", err)
+	}
+	con := os.NewFile(uintptr(cfd), "console")
+	defer con.Close()
+	ours := os.NewFile(uintptr(sp[0]), "stub-ctl")
+	theirs := os.NewFile(uintptr(sp[1]), "stub-ctl")
+	defer ours.Close()
+	args := append([]string{}, k.cfg.Inits...)
+	args = append(args, "--")
+	args = append(args, k.cfg.InitArgs...)
+	cmd := &exec.Cmd{
+		Path:       k.self,
+		Args:       append([]string{stubArg0}, args...),
+		Env:        k.cfg.InitEnv,
+		Stdin:      con,
+		Stdout:     con,
+		Stderr:     con,
+		ExtraFiles: []*os.File{theirs},
+		Dir:        k.root.HostPath,
+		SysProcAttr: &unix.SysProcAttr{
+			Setsid:    true,
+			Pdeathsig: unix.SIGKILL,
+		},
+	}
+	if k.cfg.Debug {
+		cmd.Env = append(cmd.Env, "GOUML_DEBUG_FILTER=1")
+	}
+	if err := cmd.Start(); err != nil {
+		theirs.Close()
+		return 0, fmt.Errorf("starting init: %w", err)
+	}
+	theirs.Close()
+	pid := cmd.Process.Pid
+	fail := func(err error) (int, error) {
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		return 0, err
+	}
+	var b [4]byte
+	if _, err := io.ReadFull(ours, b[:]); err != nil {
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		return 0, fmt.Errorf("init launcher failed (status %d)", ws.ExitStatus())
+	}
+	lfd := int(binary.LittleEndian.Uint32(b[:]))
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, ptraceOptions, 0, 0); e != 0 {
+		return fail(fmt.Errorf("ptrace: %w", e))
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fail(fmt.Errorf("pidfd_open: %w", err))
+	}
+	k.listener, err = unix.PidfdGetfd(pidfd, lfd, 0)
+	unix.Close(pidfd)
+	if err != nil {
+		return fail(fmt.Errorf("pidfd_getfd: %w", err))
+	}
+	_ = notifSetSyncWakeUp(k.listener) // an optimisation only; older kernels lack it
+	k.mu.Lock()
+	k.initTgid = pid
+	p := &Process{Tgid: pid, Cred: rootCred()}
+	k.procs[pid] = p
+	k.tasks[pid] = &Task{Tid: pid, Proc: p, started: true, pendingFD: -1}
+	k.mu.Unlock()
+	go k.serve()
+	if _, err := ours.Write([]byte{1}); err != nil {
+		return fail(err)
+	}
+	return pid, nil
+}
+
+// task returns the task for a host tid, learning unknown ones from /proc.
+func (k *Kernel) task(tid int) *Task {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.taskLocked(tid)
+}
+
+func (k *Kernel) taskLocked(tid int) *Task {
+	if t := k.tasks[tid]; t != nil {
+		return t
+	}
+	// A task we have not seen an event for yet (its creation event is still queued).
+	tgid, ppid := procTgidPpid(tid)
+	if tgid == 0 {
+		return nil
+	}
+	p := k.procs[tgid]
+	if p == nil {
+		parent := k.procs[ppid]
+		p = &Process{Tgid: tgid, Parent: ppid}
+		if parent != nil {
+			p.Cred = parent.Cred.clone()
+			p.Root = parent.Root
+		} else {
+			p.Cred = rootCred()
+		}
+		k.procs[tgid] = p
+	}
+	t := &Task{Tid: tid, Proc: p, pendingFD: -1}
+	k.tasks[tid] = t
+	return t
+}
+
+// guestPid maps a host pid/tid/pgid/sid to the guest's number: identity except init (1).
+func (k *Kernel) guestPid(host int) int {
+	if host == k.initTgid && host != 0 {
+		return 1
+	}
+	return host
+}
+
+// hostPid maps a guest pid (> 0) to the host's; ok is false when it is not a guest process.
+func (k *Kernel) hostPid(guest int) (int, bool) {
+	if guest == 1 {
+		return k.initTgid, true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.procs[guest]; ok {
+		return guest, true
+	}
+	if _, ok := k.tasks[guest]; ok {
+		return guest, true
+	}
+	return 0, false
+}
+
+func (k *Kernel) debugf(format string, a ...any) {
+	if k.cfg.Debug {
+		fmt.Fprintf(k.cfg.Stderr, "linux: "+format+"\n", a...)
+	}
+}

@@ -1,0 +1,278 @@
+package kernel
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/gouml/gouml/lib/cmdline"
+	"golang.org/x/sys/unix"
+)
+
+// Main is the `linux` program: argv (without the program name) is the UML kernel command line.
+func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
+	c, err := cmdline.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "linux: %v\n", err)
+		return 1
+	}
+	switch {
+	case c.Help:
+		fmt.Fprint(stdout, helpText)
+		return 0
+	case c.Version:
+		fmt.Fprintln(stdout, Release)
+		return 0
+	case c.ShowConfig:
+		ShowConfig(stdout)
+		return 0
+	}
+	for _, w := range c.Warnings {
+		fmt.Fprintf(stderr, "linux: %s\n", w)
+	}
+	cfg, err := machine(c, stdin, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "linux: %v\n", err)
+		return 1
+	}
+	u, err := makeUmid(c.UmlDir, c.Umid, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "linux: %v\n", err)
+		return 1
+	}
+	defer u.remove()
+	con, err := NewConsole(cfg.Stdin, cfg.Stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "linux: console: %v\n", err)
+		return 1
+	}
+	defer con.Close()
+	cfg.Console = con
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	stop := make(chan struct{})
+	go func() {
+		if _, ok := <-sigs; ok {
+			close(stop)
+		}
+	}()
+	cfg.Stop = stop
+	// private files (exec links, the /proc listing) live in the umid directory: like it,
+	// they are left behind only by SIGKILL, and the next stale takeover removes them
+	cfg.RunDir = u.dir
+	for {
+		status, reboot, err := Boot(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "linux: %v\n", err)
+			return 1
+		}
+		if !reboot {
+			return status
+		}
+	}
+}
+
+// machine turns the parsed command line into a boot configuration, refusing what is parsed
+// but not implemented yet (only when it is actually used).
+func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Config, error) {
+	cfg := Config{ReadOnly: !c.RW, Mem: c.Mem, Debug: c.Debug, NoReboot: c.NoReboot, Stderr: stderr}
+	notYet := func(what string) error { return fmt.Errorf("%s: not supported yet", what) }
+	src, err := c.RootSource()
+	if err != nil {
+		return cfg, err
+	}
+	switch src.Kind {
+	case "hostfs":
+		if c.HostFSAppend {
+			return cfg, notYet("hostfs=...,append")
+		}
+		cfg.RootDir = src.HostDir
+	case "ubd":
+		d := c.UBD[src.Unit]
+		file := "root_fs"
+		if d != nil {
+			file = d.File
+			if d.Backing != "" {
+				return cfg, notYet(d.Spec + " (COW files)")
+			}
+		}
+		st, err := os.Stat(file)
+		if err != nil {
+			return cfg, fmt.Errorf("root device ubd%c: %v", 'a'+src.Unit, err)
+		}
+		if !st.IsDir() {
+			return cfg, notYet(fmt.Sprintf("ubd%d=%s (block device images; a directory works)", src.Unit, file))
+		}
+		cfg.RootDir = file
+	}
+	for n, d := range c.UBD {
+		if src.Kind != "ubd" || n != src.Unit {
+			return cfg, notYet(d.Spec + " (block devices other than a directory root)")
+		}
+	}
+	for n, e := range c.Eth {
+		return cfg, notYet(fmt.Sprintf("eth%d=%s (network devices)", n, e))
+	}
+	for n, e := range c.Vec {
+		return cfg, notYet(fmt.Sprintf("vec%d:%s (network devices)", n, e))
+	}
+	switch {
+	case c.Initrd != "":
+		return cfg, notYet("initrd=" + c.Initrd)
+	case len(c.Iomem) > 0:
+		return cfg, notYet("iomem=" + c.Iomem[0])
+	case len(c.VirtioUML) > 0:
+		return cfg, notYet("virtio_uml.device=" + c.VirtioUML[0])
+	case c.MconsoleNotify != "":
+		return cfg, notYet("mconsole=notify:" + c.MconsoleNotify)
+	}
+	con := c.ConsoleLine(0)
+	var err2 error
+	if cfg.Stdin, err2 = chanFile(con.In, stdin, false); err2 != nil {
+		return cfg, fmt.Errorf("con0=%s: %v", con.Spec, err2)
+	}
+	if cfg.Stdout, err2 = chanFile(con.Out, stdout, true); err2 != nil {
+		return cfg, fmt.Errorf("con0=%s: %v", con.Spec, err2)
+	}
+	if c.Init != "" {
+		cfg.Inits = []string{c.Init}
+	} else {
+		cfg.Inits = []string{"/sbin/init", "/etc/init", "/bin/init", "/bin/sh"}
+	}
+	cfg.InitArgs = c.InitArgs
+	cfg.InitEnv = append([]string{"HOME=/", "TERM=linux"}, c.InitEnv...)
+	return cfg, nil
+}
+
+func chanFile(ch cmdline.Chan, dflt *os.File, out bool) (*os.File, error) {
+	switch ch.Type {
+	case "fd":
+		if ch.FD == 0 && !out || ch.FD == 1 && out {
+			return dflt, nil
+		}
+		if _, err := unix.FcntlInt(uintptr(ch.FD), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("fd %d is not open", ch.FD)
+		}
+		return os.NewFile(uintptr(ch.FD), "fd"+strconv.Itoa(ch.FD)), nil
+	case "null":
+		if out {
+			return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		}
+		return os.Open(os.DevNull)
+	}
+	return nil, fmt.Errorf("channel type %s not supported yet", ch.Type)
+}
+
+// umid is the ~/.uml/UMID directory of a running machine.
+type umid struct{ dir string }
+
+func makeUmid(umlDir, name string, stderr io.Writer) (*umid, error) {
+	if umlDir == "" {
+		home := os.Getenv("HOME")
+		if home == "" {
+			home = "/"
+		}
+		umlDir = filepath.Join(home, ".uml") + "/"
+	}
+	if err := os.Mkdir(umlDir, 0o777); err != nil && !os.IsExist(err) {
+		return nil, fmt.Errorf("uml_dir %s: %v", umlDir, err)
+	}
+	try := func(n string) (*umid, error) {
+		dir := umlDir + n
+		if err := os.Mkdir(dir, 0o777); err != nil {
+			if !os.IsExist(err) {
+				return nil, err
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, "pid")); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+					if e := unix.Kill(pid, 0); e == nil || e != unix.ESRCH {
+						return nil, fmt.Errorf("umid %q is already in use by pid %d", n, pid)
+					}
+				}
+			}
+			// stale: take it over
+			os.RemoveAll(dir)
+			if err := os.Mkdir(dir, 0o777); err != nil {
+				return nil, err
+			}
+		}
+		f, err := os.OpenFile(filepath.Join(dir, "pid"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			os.Remove(dir)
+			return nil, err
+		}
+		fmt.Fprintf(f, "%d\n", os.Getpid())
+		f.Close()
+		return &umid{dir: dir}, nil
+	}
+	if name != "" {
+		u, err := try(name)
+		if err == nil {
+			return u, nil
+		}
+		fmt.Fprintf(stderr, "%v\nFailed to initialize umid %q, trying with a random umid\n", err, name)
+	}
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	for i := 0; i < 100; i++ {
+		b := make([]byte, 6)
+		for j := range b {
+			b[j] = letters[rand.IntN(len(letters))]
+		}
+		if u, err := try(string(b)); err == nil {
+			return u, nil
+		}
+	}
+	return nil, fmt.Errorf("cannot create a umid directory in %s", umlDir)
+}
+
+func (u *umid) remove() { os.RemoveAll(u.dir) }
+
+// ShowConfig prints the configuration report derived from the system call table.
+func ShowConfig(w io.Writer) {
+	fmt.Fprintf(w, "#\n# gouml linux %s configuration\n#\nCONFIG_UML=y\nCONFIG_64BIT=y\nCONFIG_X86_64=y\n"+
+		"CONFIG_HOSTFS=y\nCONFIG_PROC_FS=y\nCONFIG_UML_NET=n\nCONFIG_BLK_DEV_UBD=n\n#\n# System calls (x86-64): number name handling [note]\n#\n", Release)
+	for _, s := range Table() {
+		note := ""
+		if s.Note != "" {
+			note = " (" + s.Note + ")"
+		}
+		fmt.Fprintf(w, "# %3d %-24s %s%s\n", s.Nr, s.Name(), s.Disp, note)
+	}
+	fmt.Fprintf(w, "# every other system call: ENOSYS\n")
+}
+
+const helpText = `User Mode Linux (gouml) command line options — linux [options]
+
+Supported:
+    ubd0=<dir>              the root file system, a host directory (root= default is ubd0)
+    root=<dev>              /dev/ubdX, 98:N, or /dev/root with rootfstype=hostfs
+    rootfstype=hostfs hostfs=<dir> [rootflags=<subdir>]
+                            root file system from a host directory
+    rw / ro                 mount the root read-write / read-only (default ro)
+    init=<path>             program to run as init (default /sbin/init, /etc/init,
+                            /bin/init, /bin/sh)
+    mem=<n>[KMG]            memory size the guest sees (default 64M)
+    umid=<name>             machine name (max 63 characters; the first one wins)
+    uml_dir=<dir>           directory for the umid directory (default ~/.uml/)
+    con0=fd:<n>[,fd:<m>]    console on host fds (default fd:0,fd:1); con0=null
+    con=<chan>, conN=<chan>, ssl=<chan>, sslN=<chan>
+                            parsed; only con0 is used yet
+    quiet, debug            debug logs unsupported system calls once each
+    noreboot                reboot ends linux instead of restarting init
+    --help, --version, --showconfig
+    <key>=<value>           (unknown) goes to init's environment
+    <word>                  (unknown) goes to init's argv
+Parsed, not supported yet (an error when given):
+    ubdN=<image>[,<cow>]    block device images and COW files
+    ethN=..., vecN:...      network devices
+    initrd=, iomem=, virtio_uml.device=, mconsole=notify:<socket>, hostfs=<dir>,append
+Accepted without effect: xterm=, stderr=, ssl-non-raw, nosysemu, console=
+`

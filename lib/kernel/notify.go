@@ -1,0 +1,131 @@
+package kernel
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
+// Call is one trapped system call being served (seccomp user notification).
+type Call struct {
+	k   *Kernel
+	n   seccompNotif
+	Tid int
+	T   *Task
+}
+
+// Arg returns argument i.
+func (c *Call) Arg(i int) uint64 { return c.n.Data.Args[i] }
+
+// Int returns argument i as a C int.
+func (c *Call) Int(i int) int32 { return int32(c.n.Data.Args[i]) }
+
+// Str reads a path argument.
+func (c *Call) Str(i int) (string, error) { return readString(c.Tid, c.Arg(i), 4095) }
+
+// Read and Write access the caller's memory.
+func (c *Call) Read(addr uint64, b []byte) error  { return readMem(c.Tid, addr, b) }
+func (c *Call) Write(addr uint64, b []byte) error { return writeMem(c.Tid, addr, b) }
+
+// result is a handler's answer.
+type result struct {
+	val     int64
+	errno   unix.Errno
+	cont    bool // let the call run natively (arguments are registers, checked already)
+	fd      int  // >= 0: install this kernel fd in the caller and return its number
+	cloexec bool
+	async   func() result // run in its own goroutine (the call may block)
+}
+
+type handler func(c *Call) result
+
+func ok(v int64) result { return result{val: v, fd: -1} }
+func fail(e error) result {
+	var en unix.Errno
+	if errors.As(e, &en) {
+		return result{errno: en, fd: -1}
+	}
+	if e == errGone {
+		return result{errno: unix.ESRCH, fd: -1}
+	}
+	return result{errno: unix.EIO, fd: -1}
+}
+func errno(e unix.Errno) result         { return result{errno: e, fd: -1} }
+func cont() result                      { return result{cont: true, fd: -1} }
+func newFD(fd int, cloexec bool) result { return result{fd: fd, cloexec: cloexec} }
+
+// serve is the notification loop. Handlers run inline on this goroutine (no cross-CPU
+// wake-up per call); a handler that may block returns result.async and that part runs on
+// its own goroutine.
+func (k *Kernel) serve() {
+	for {
+		var n seccompNotif
+		if err := notifRecv(k.listener, &n); err != nil {
+			if err == unix.ENOENT {
+				continue // the caller died before we received its call
+			}
+			return // listener closed: the machine is down
+		}
+		k.dispatch(&n)
+	}
+}
+
+func (k *Kernel) dispatch(n *seccompNotif) {
+	nr := int(n.Data.Nr)
+	s := byNr[nr]
+	if s == nil || s.Handler == nil {
+		k.logOnce(nr, "unsupported system call %s (%d): ENOSYS", sysName(nr), nr)
+		k.respond(n.ID, errno(unix.ENOSYS))
+		return
+	}
+	c := &Call{k: k, n: *n, Tid: int(n.Pid)}
+	c.T = k.task(c.Tid)
+	if c.T == nil {
+		k.respond(n.ID, errno(unix.ESRCH))
+		return
+	}
+	r := s.Handler(c)
+	if r.async != nil {
+		f := r.async
+		go func() { k.respond(n.ID, f()) }()
+		return
+	}
+	k.respond(n.ID, r)
+}
+
+func (k *Kernel) respond(id uint64, r result) {
+	resp := seccompNotifResp{ID: id}
+	switch {
+	case r.cont:
+		resp.Flags = notifFlagContinue
+	case r.fd >= 0:
+		gfd, err := notifAddfd(k.listener, id, r.fd, r.cloexec)
+		unix.Close(r.fd)
+		if err != nil {
+			resp.Error = -int32(unix.EMFILE)
+			if err == unix.ENOENT {
+				return // the caller is gone
+			}
+		} else {
+			resp.Val = int64(gfd)
+		}
+	case r.errno != 0:
+		resp.Error = -int32(r.errno)
+	default:
+		resp.Val = r.val
+	}
+	_ = notifSend(k.listener, &resp) // ENOENT: the caller died or was interrupted
+}
+
+func (k *Kernel) logOnce(nr int, format string, a ...any) {
+	if !k.cfg.Debug {
+		return
+	}
+	k.debugMu.Lock()
+	seen := k.logged[nr]
+	k.logged[nr] = true
+	k.debugMu.Unlock()
+	if !seen {
+		k.debugf(format, a...)
+	}
+}

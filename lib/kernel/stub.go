@@ -1,0 +1,109 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The launcher ("stub"): `linux` re-executes itself with argv[0] == stubArg0 to become the
+// guest's init. The stub installs the seccomp filter on its own thread (no TSYNC: the filter
+// and the listener follow the thread through execve, the stub's other Go threads die there),
+// hands the listener's fd number to the kernel over fd 3, waits for the kernel to attach
+// (ptrace + pidfd_getfd of the listener), and then calls execve on the init candidates.
+// Those execve calls are guest system calls like any other: the kernel resolves the path
+// inside the guest root. The kernel sets PR_SET_PDEATHSIG and a new session (SysProcAttr),
+// and the stub makes itself the child subreaper so orphans come to init.
+
+const stubArg0 = "[gouml-init]"
+
+// IsStub reports whether this process was started as the launcher.
+func IsStub() bool { return len(os.Args) > 0 && os.Args[0] == stubArg0 }
+
+// StubMain is the launcher. argv: stubArg0, candidate init paths..., "--", extra init args;
+// the environment is init's. It never returns.
+func StubMain() {
+	runtime.LockOSThread() // the filter is per thread: install and exec on the same one
+	var candidates, extra []string
+	args := os.Args[1:]
+	for i, a := range args {
+		if a == "--" {
+			extra = args[i+1:]
+			break
+		}
+		candidates = append(candidates, a)
+	}
+	debug := os.Getenv("GOUML_DEBUG_FILTER") == "1"
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "GOUML_DEBUG_FILTER=") {
+			env = append(env, e) // the launcher's own setting is not init's business
+		}
+	}
+	// Everything the stub needs after the filter is in place is prepared now, so that
+	// between installing the filter and execve it makes only raw passthrough calls.
+	type execArgs struct {
+		path       *byte
+		argv, envp []*byte
+	}
+	mk := func(ss []string) []*byte {
+		out := make([]*byte, 0, len(ss)+1)
+		for _, s := range ss {
+			p, _ := syscall.BytePtrFromString(s)
+			out = append(out, p)
+		}
+		return append(out, nil)
+	}
+	envp := mk(env)
+	var execs []execArgs
+	for _, c := range candidates {
+		p, _ := syscall.BytePtrFromString(c)
+		execs = append(execs, execArgs{path: p, argv: mk(append([]string{c}, extra...)), envp: envp})
+	}
+	prog := buildFilter(debug)
+	// Linux starts init with umask 022 (the kernel process itself runs with 0).
+	syscall.Umask(0o022)
+	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0); e != 0 {
+		stubFail("PR_SET_CHILD_SUBREAPER: " + e.Error())
+	}
+	lfd, err := installFilter(prog)
+	if err != nil {
+		stubFail(err.Error())
+	}
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(lfd))
+	unix.RawSyscall(unix.SYS_WRITE, 3, uintptr(unsafe.Pointer(&b[0])), 4)
+	unix.RawSyscall(unix.SYS_READ, 3, uintptr(unsafe.Pointer(&b[0])), 1)
+	// Only the console fds 0-2 reach init: the control socket, the listener and any fd the
+	// host left open without close-on-exec when it started linux all go.
+	unix.RawSyscall(unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), 0)
+	var last syscall.Errno
+	for _, e := range execs {
+		_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(e.path)),
+			uintptr(unsafe.Pointer(&e.argv[0])), uintptr(unsafe.Pointer(&e.envp[0])))
+		last = errno
+		if len(execs) == 1 {
+			// init= given: the kernel panics with the error, as Linux does.
+			msg := "Kernel panic - not syncing: Requested init " + candidates[0] + " failed (error -" + itoa(int(errno)) + ").\n"
+			unix.RawSyscall(unix.SYS_WRITE, 2, uintptr(unsafe.Pointer(unsafe.StringData(msg))), uintptr(len(msg)))
+			unix.RawSyscall(unix.SYS_EXIT_GROUP, stubNoInit, 0, 0)
+		}
+	}
+	_ = last
+	msg := "Kernel panic - not syncing: No working init found.  Try passing init= option to kernel.\n"
+	unix.RawSyscall(unix.SYS_WRITE, 2, uintptr(unsafe.Pointer(unsafe.StringData(msg))), uintptr(len(msg)))
+	unix.RawSyscall(unix.SYS_EXIT_GROUP, stubNoInit, 0, 0)
+}
+
+// stubNoInit is the stub's exit status when no init could be executed.
+const stubNoInit = 125
+
+func stubFail(msg string) {
+	os.Stderr.WriteString("linux: launcher: " + msg + "\n")
+	os.Exit(stubNoInit + 1)
+}

@@ -1,0 +1,426 @@
+package kernel
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// execve, execveat and chdir are the Trace rows of the table: they must change what the
+// host kernel does with the caller's registers, which a seccomp notification cannot.
+//
+// execve: the kernel resolves the guest path inside the root (and #! interpreters, and the
+// PT_INTERP of dynamic executables, recursively), opens the final executable itself, and
+// rewrites the call to execve("/proc/<kernel pid>/fd/<n>", argv', envp): the host follows
+// that magic link to exactly the file the kernel opened, so the host never interprets a
+// guest path. The new argv is written below the caller's stack pointer (red zone excluded).
+// A racing guest thread could overwrite that scratch memory; the exec event then checks
+// that the new image is the file the kernel chose (device + inode) and kills the process
+// before it runs an instruction otherwise. chdir works the same way with the directory.
+
+const (
+	pendingNone = iota
+	pendingExec
+	pendingChdir
+)
+
+const maxInterpDepth = 4
+
+func (k *Kernel) traceSyscall(t *Task) {
+	var regs unix.PtraceRegs
+	if err := unix.PtraceGetRegs(t.Tid, &regs); err != nil {
+		return
+	}
+	var err error
+	switch int(regs.Orig_rax) {
+	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
+		err = k.traceExec(t, &regs)
+	case unix.SYS_CHDIR:
+		err = k.traceChdir(t, &regs)
+	case unix.SYS_KILL, unix.SYS_TKILL, unix.SYS_TGKILL:
+		err = k.traceKill(t, &regs)
+	default:
+		err = unix.ENOSYS
+	}
+	if err != nil {
+		k.debugf("%s by %d: %v", sysName(int(regs.Orig_rax)), k.guestPid(t.Tid), err)
+		k.skip(t, &regs, err)
+	}
+}
+
+// skip makes the trapped call return an error without running it.
+func (k *Kernel) skip(t *Task, regs *unix.PtraceRegs, err error) {
+	e, ok := err.(unix.Errno)
+	if !ok {
+		e = unix.EIO
+	}
+	if err == errGone {
+		e = unix.ESRCH
+	}
+	regs.Orig_rax = ^uint64(0)
+	regs.Rax = uint64(-int64(e))
+	unix.PtraceSetRegs(t.Tid, regs)
+	unix.PtraceCont(t.Tid, 0)
+}
+
+// skipWith makes the trapped call return v without running it.
+func (k *Kernel) skipWith(t *Task, regs *unix.PtraceRegs, v int64) {
+	regs.Orig_rax = ^uint64(0)
+	regs.Rax = uint64(v)
+	unix.PtraceSetRegs(t.Tid, regs)
+	unix.PtraceCont(t.Tid, 0)
+}
+
+// absPath is Call.abs for the ptrace paths.
+func (k *Kernel) absPath(tid int, dirfd int32, p string) (string, error) {
+	c := &Call{k: k, Tid: tid, T: k.task(tid)}
+	return c.abs(dirfd, p)
+}
+
+func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
+	tid := t.Tid
+	dirfd := int32(unix.AT_FDCWD)
+	pathPtr, argvPtr, envPtr, flags := regs.Rdi, regs.Rsi, regs.Rdx, uint64(0)
+	if int(regs.Orig_rax) == unix.SYS_EXECVEAT {
+		dirfd, pathPtr, argvPtr, envPtr, flags = int32(regs.Rdi), regs.Rsi, regs.Rdx, regs.R10, regs.R8
+	}
+	p, err := readString(tid, pathPtr, 4095)
+	if err != nil {
+		return err
+	}
+	comm := path.Base(p) // Linux names the process after the path passed (even for scripts)
+	var abs string
+	if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
+		if abs, err = k.fdPath(k.rootOf(t), tid, dirfd); err != nil {
+			return unix.EBADF
+		}
+	} else if abs, err = k.absPath(tid, dirfd, p); err != nil {
+		return err
+	}
+	var prefix []string // argv words inserted before the caller's argv[1:]
+	replaceArgv0 := false
+	var fd int
+	for depth := 0; ; depth++ {
+		if depth > maxInterpDepth {
+			return unix.ELOOP
+		}
+		if fs, rest := special(abs); fs != "" {
+			// /proc/self/exe (busybox runs its applets that way): the caller's executable
+			_, sub, _ := strings.Cut(rest, "/")
+			if fs != "/proc" || sub != "exe" {
+				return unix.EACCES
+			}
+			target, err := k.readlinkSpecial(&Call{k: k, Tid: tid, T: t}, fs, rest)
+			if err != nil || !strings.HasPrefix(target, "/") || target == "/dev/console" {
+				return unix.ENOENT
+			}
+			abs = target
+		}
+		fd, err = k.rootOf(t).Open(abs, unix.O_RDONLY, 0)
+		if err != nil {
+			k.debugf("execve %s: %v", abs, err)
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			unix.Close(fd)
+			return unix.EACCES
+		}
+		if st.Mode&0o111 == 0 {
+			unix.Close(fd)
+			return unix.EACCES
+		}
+		hdr := make([]byte, 256)
+		n, _ := unix.Pread(fd, hdr, 0)
+		hdr = hdr[:max(n, 0)]
+		if bytes.HasPrefix(hdr, []byte("#!")) {
+			interp, arg, err := parseShebang(hdr)
+			if err != nil {
+				unix.Close(fd)
+				return err
+			}
+			// argv becomes: interp [arg] <path as passed> argv[1:]...
+			w := []string{interp}
+			if arg != "" {
+				w = append(w, arg)
+			}
+			if len(prefix) == 0 {
+				w = append(w, p)
+			} else {
+				w = append(w, prefix...)
+			}
+			prefix, replaceArgv0 = w, true
+			unix.Close(fd)
+			if abs, err = k.absPath(tid, unix.AT_FDCWD, interp); err != nil {
+				return err
+			}
+			p = interp
+			continue
+		}
+		if !bytes.HasPrefix(hdr, []byte("\x7fELF")) {
+			unix.Close(fd)
+			return unix.ENOEXEC
+		}
+		interp, err := elfInterp(fd)
+		if err != nil {
+			unix.Close(fd)
+			return unix.ENOEXEC
+		}
+		if interp == "" {
+			break
+		}
+		// A dynamic executable runs with the guest's own ld.so: run it as
+		// "ld.so <program> args..." with both paths resolved in the guest.
+		if len(prefix) == 0 {
+			prefix = []string{interp, p}
+		} else {
+			prefix = append([]string{interp}, prefix...)
+		}
+		replaceArgv0 = true
+		unix.Close(fd)
+		if abs, err = k.absPath(tid, unix.AT_FDCWD, interp); err != nil {
+			return err
+		}
+		p = interp
+	}
+	var st unix.Stat_t
+	unix.Fstat(fd, &st)
+
+	// Build the scratch block: filename, argv strings, argv pointer array.
+	fn, link := k.execLink(fd, comm)
+	fn += "\x00"
+	var newArgv []uint64
+	var strs bytes.Buffer
+	strs.WriteString(fn)
+	type fix struct{ idx, off int }
+	var fixes []fix
+	if replaceArgv0 {
+		old, err := readPtrs(tid, argvPtr, 1<<17)
+		if err != nil {
+			unix.Close(fd)
+			return err
+		}
+		for _, s := range prefix {
+			fixes = append(fixes, fix{len(newArgv), strs.Len()})
+			newArgv = append(newArgv, 0)
+			strs.WriteString(s + "\x00")
+		}
+		if len(old) > 1 {
+			newArgv = append(newArgv, old[1:]...)
+		}
+		newArgv = append(newArgv, 0)
+	}
+	size := (strs.Len() + 7) &^ 7
+	total := size + 8*len(newArgv)
+	base := (regs.Rsp - 128 - uint64(total)) &^ 15
+	for _, f := range fixes {
+		newArgv[f.idx] = base + uint64(f.off)
+	}
+	block := make([]byte, total)
+	copy(block, strs.Bytes())
+	for i, v := range newArgv {
+		binary.LittleEndian.PutUint64(block[size+8*i:], v)
+	}
+	if err := writeMemForce(tid, base, block); err != nil {
+		os.Remove(link)
+		unix.Close(fd)
+		return unix.EFAULT
+	}
+	regs.Orig_rax = unix.SYS_EXECVE
+	regs.Rdi = base
+	if replaceArgv0 {
+		regs.Rsi = base + uint64(size)
+	} else {
+		regs.Rsi = argvPtr
+	}
+	regs.Rdx = envPtr
+	if err := unix.PtraceSetRegs(tid, regs); err != nil {
+		os.Remove(link)
+		unix.Close(fd)
+		return err
+	}
+	t.pendingFD, t.pendingKind, t.pendingLink = fd, pendingExec, link
+	t.pendingDev, t.pendingIno = st.Dev, st.Ino
+	unix.PtraceSyscall(tid, 0)
+	return nil
+}
+
+// parseShebang parses "#!interp [arg]" the way Linux does (one optional argument, the rest
+// of the line, trimmed).
+func parseShebang(hdr []byte) (string, string, error) {
+	line := hdr[2:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	} else if len(hdr) >= 256 {
+		return "", "", unix.ENOEXEC
+	}
+	s := strings.Trim(string(line), " \t")
+	if s == "" {
+		return "", "", unix.ENOEXEC
+	}
+	interp, arg, _ := strings.Cut(s, " ")
+	if i := strings.IndexByte(interp, '\t'); i >= 0 {
+		interp, arg = interp[:i], interp[i+1:]+" "+arg
+	}
+	return interp, strings.Trim(arg, " \t"), nil
+}
+
+// elfInterp returns the PT_INTERP of an ELF file ("" for static executables).
+func elfInterp(fd int) (string, error) {
+	ef, err := elf.NewFile(fdReader(fd))
+	if err != nil {
+		return "", err
+	}
+	if ef.Machine != elf.EM_X86_64 || ef.Class != elf.ELFCLASS64 {
+		return "", unix.ENOEXEC
+	}
+	for _, pr := range ef.Progs {
+		if pr.Type == elf.PT_INTERP {
+			b := make([]byte, pr.Filesz)
+			if _, err := pr.ReadAt(b, 0); err != nil {
+				return "", err
+			}
+			return strings.TrimRight(string(b), "\x00"), nil
+		}
+	}
+	return "", nil
+}
+
+func (k *Kernel) traceChdir(t *Task, regs *unix.PtraceRegs) error {
+	p, err := readString(t.Tid, regs.Rdi, 4095)
+	if err != nil {
+		return err
+	}
+	abs, err := k.absPath(t.Tid, unix.AT_FDCWD, p)
+	if err != nil {
+		return err
+	}
+	fd, err := k.rootOf(t).Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	unix.Fstat(fd, &st)
+	fn := []byte("/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd) + "\x00")
+	base := (regs.Rsp - 128 - uint64(len(fn))) &^ 15
+	if err := writeMemForce(t.Tid, base, fn); err != nil {
+		unix.Close(fd)
+		return unix.EFAULT
+	}
+	regs.Rdi = base
+	if err := unix.PtraceSetRegs(t.Tid, regs); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	t.pendingFD, t.pendingKind = fd, pendingChdir
+	t.pendingDev, t.pendingIno = st.Dev, st.Ino
+	unix.PtraceSyscall(t.Tid, 0)
+	return nil
+}
+
+// execEvent: the new image is in place; check it is the file the kernel chose.
+func (k *Kernel) execEvent(t *Task) {
+	if former, err := unix.PtraceGetEventMsg(t.Tid); err == nil && int(former) != t.Tid {
+		// a non-leader thread called execve; it now has the leader's tid
+		k.mu.Lock()
+		if ft := k.tasks[int(former)]; ft != nil {
+			t.pendingFD, t.pendingKind, t.pendingDev, t.pendingIno = ft.pendingFD, ft.pendingKind, ft.pendingDev, ft.pendingIno
+			t.pendingLink = ft.pendingLink
+			ft.pendingFD, ft.pendingLink = -1, ""
+			delete(k.tasks, int(former))
+		}
+		k.mu.Unlock()
+	}
+	if t.pendingKind != pendingExec {
+		unix.Kill(t.Tid, unix.SIGKILL) // an exec the kernel did not arrange
+		unix.PtraceCont(t.Tid, 0)
+		return
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/exe", &st); err != nil || st.Dev != t.pendingDev || st.Ino != t.pendingIno {
+		unix.Kill(t.Tid, unix.SIGKILL)
+	}
+	k.clearPending(t)
+	unix.PtraceCont(t.Tid, 0)
+}
+
+// syscallExit ends an exec that failed or a chdir.
+func (k *Kernel) syscallExit(t *Task) {
+	if t.pendingKind == pendingChdir {
+		var regs unix.PtraceRegs
+		if unix.PtraceGetRegs(t.Tid, &regs) == nil && int64(regs.Rax) == 0 {
+			var st unix.Stat_t
+			if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/cwd", &st); err != nil || st.Dev != t.pendingDev || st.Ino != t.pendingIno {
+				unix.Kill(t.Tid, unix.SIGKILL)
+			}
+		}
+	}
+	k.clearPending(t)
+	unix.PtraceCont(t.Tid, 0)
+}
+
+func (k *Kernel) clearPending(t *Task) {
+	if t.pendingFD >= 0 {
+		unix.Close(t.pendingFD)
+	}
+	if t.pendingLink != "" {
+		os.Remove(t.pendingLink)
+	}
+	t.pendingFD, t.pendingKind, t.pendingLink = -1, pendingNone, ""
+}
+
+// execLink returns the host path the guest's execve is pointed at: a symlink named like the
+// program (Linux names the process, /proc/PID/comm, after the last component of the path)
+// to the magic link /proc/<kernel pid>/fd/<fd>, in a kernel-private directory. Without a
+// private directory (it could not be made) the magic link itself is used.
+func (k *Kernel) execLink(fd int, comm string) (string, string) {
+	magic := "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd)
+	if comm == "" || comm == "/" || comm == "." || comm == ".." {
+		return magic, ""
+	}
+	k.execMu.Lock()
+	defer k.execMu.Unlock()
+	if k.execDir == "" {
+		d, err := os.MkdirTemp(k.cfg.RunDir, "gouml-exec-")
+		if err != nil {
+			return magic, ""
+		}
+		os.Chmod(d, 0o755)
+		k.execDir = d
+	}
+	dir := k.execDir + "/" + strconv.Itoa(fd) // fd numbers are unique while the exec is pending
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return magic, ""
+	}
+	link := dir + "/" + comm
+	os.Remove(link)
+	if err := os.Symlink(magic, link); err != nil {
+		return magic, ""
+	}
+	return link, link
+}
+
+// fdReader reads a kernel fd with pread without taking ownership of it.
+type fdReader int
+
+func (f fdReader) ReadAt(b []byte, off int64) (int, error) {
+	n, err := unix.Pread(int(f), b, off)
+	if err != nil {
+		return 0, err
+	}
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}

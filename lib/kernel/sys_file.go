@@ -1,0 +1,987 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// File system calls on the directory root. See Root (vfs.go) for how paths are resolved.
+// Ownership the host user cannot give (chown inside the guest) is stored in the extended
+// attribute ownerXattr ("uid:gid") beside the file; files without it belong to root when the
+// host user owns them. Files the kernel creates for a non-root guest user get the xattr.
+
+const ownerXattr = "user.gouml.owner"
+
+// devXattr marks an empty regular file as a device node the guest made with mknod
+// ("c:MAJOR:MINOR" or "b:MAJOR:MINOR"): stat shows the device, open opens the kernel's
+// device of that number.
+const devXattr = "user.gouml.dev"
+
+// deviceOf returns the mode type and number of a device placeholder (0 if it is none).
+func deviceOf(fd int, st *unix.Stat_t) (uint32, uint64) {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 {
+		return 0, 0
+	}
+	var b [32]byte
+	n, err := unix.Getxattr(selfFD(fd), devXattr, b[:])
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Split(string(b[:n]), ":")
+	if len(f) != 3 {
+		return 0, 0
+	}
+	maj, e1 := strconv.ParseUint(f[1], 10, 32)
+	min, e2 := strconv.ParseUint(f[2], 10, 32)
+	if e1 != nil || e2 != nil {
+		return 0, 0
+	}
+	switch f[0] {
+	case "c":
+		return unix.S_IFCHR, unix.Mkdev(uint32(maj), uint32(min))
+	case "b":
+		return unix.S_IFBLK, unix.Mkdev(uint32(maj), uint32(min))
+	}
+	return 0, 0
+}
+
+// kernelDeviceName maps a device number to the kernel's /dev name for it.
+func kernelDeviceName(typ uint32, dev uint64) string {
+	if typ != unix.S_IFCHR {
+		return ""
+	}
+	switch [2]uint32{unix.Major(dev), unix.Minor(dev)} {
+	case [2]uint32{1, 3}:
+		return "null"
+	case [2]uint32{1, 5}:
+		return "zero"
+	case [2]uint32{1, 7}:
+		return "full"
+	case [2]uint32{1, 8}:
+		return "random"
+	case [2]uint32{1, 9}:
+		return "urandom"
+	case [2]uint32{5, 0}:
+		return "tty"
+	case [2]uint32{5, 1}:
+		return "console"
+	case [2]uint32{4, 0}:
+		return "tty0"
+	}
+	return ""
+}
+
+var hostUID, hostGID = uint32(os.Geteuid()), uint32(os.Getegid())
+
+// selfFD is the kernel's magic-link name for one of its own fds (a path the kernel chose).
+func selfFD(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+
+// ---- open ----
+
+func sysOpen(c *Call) result {
+	return c.open(unix.AT_FDCWD, 0, int(c.Arg(1)), uint32(c.Arg(2)))
+}
+
+func sysOpenat(c *Call) result {
+	return c.open(c.Int(0), 1, int(c.Arg(2)), uint32(c.Arg(3)))
+}
+
+func sysCreat(c *Call) result {
+	return c.open(unix.AT_FDCWD, 0, unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, uint32(c.Arg(1)))
+}
+
+func sysOpenat2(c *Call) result {
+	size := c.Arg(3)
+	if size < 24 {
+		return errno(unix.EINVAL)
+	}
+	var how [24]byte
+	if err := c.Read(c.Arg(2), how[:]); err != nil {
+		return fail(err)
+	}
+	flags := binary.LittleEndian.Uint64(how[0:])
+	mode := binary.LittleEndian.Uint64(how[8:])
+	resolve := binary.LittleEndian.Uint64(how[16:])
+	if resolve&^uint64(unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS|unix.RESOLVE_NO_XDEV|unix.RESOLVE_BENEATH|unix.RESOLVE_IN_ROOT) != 0 {
+		return errno(unix.EINVAL)
+	}
+	// The guest's own RESOLVE_BENEATH/IN_ROOT scoping is not modelled yet: resolution is
+	// still confined to the guest root.
+	return c.open(c.Int(0), 1, int(flags), uint32(mode))
+}
+
+func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
+	p, err := c.Str(pathArg)
+	if err != nil {
+		return fail(err)
+	}
+	abs, err := c.abs(dirfd, p)
+	if err != nil {
+		return fail(err)
+	}
+	cloexec := flags&unix.O_CLOEXEC != 0
+	if fs, rest := special(abs); fs != "" {
+		fd, err := c.k.openSpecial(c, fs, rest, flags)
+		if err != nil {
+			return fail(err)
+		}
+		return newFD(fd, cloexec)
+	}
+	if c.root().ReadOnly() && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_CREAT|unix.O_TRUNC) != 0) {
+		// O_CREAT of an existing file on a read-only fs is fine for reading: check first
+		if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0 || !c.k.exists(c.root(), abs) {
+			return errno(unix.EROFS)
+		}
+		flags &^= unix.O_CREAT
+	}
+	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+		mode &^= procUmask(c.Tid)
+	}
+	// Open non-blocking first: a FIFO would block the notification loop. Anything that can
+	// block on open is then reopened on its own goroutine.
+	created := false
+	var fd int
+	if flags&unix.O_CREAT != 0 && flags&unix.O_EXCL == 0 && c.nonRootCreator() {
+		// only a file this call creates gets the creator as owner: find out which it is
+		fd, err = c.root().Open(abs, flags|unix.O_EXCL|unix.O_NONBLOCK, mode)
+		if err == nil {
+			created = true
+		} else if err == unix.EEXIST {
+			fd, err = c.root().Open(abs, flags&^unix.O_CREAT|unix.O_NONBLOCK, mode)
+		}
+	} else {
+		fd, err = c.root().Open(abs, flags|unix.O_NONBLOCK, mode)
+		created = flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if flags&unix.O_PATH == 0 {
+		var st unix.Stat_t
+		unix.Fstat(fd, &st)
+		if typ, dev := deviceOf(fd, &st); typ != 0 {
+			unix.Close(fd)
+			name := kernelDeviceName(typ, dev)
+			if name == "" {
+				return errno(unix.ENXIO) // no such device in this kernel
+			}
+			dfd, err := c.k.openSpecial(c, "/dev", name, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC))
+			if err != nil {
+				return fail(err)
+			}
+			return newFD(dfd, cloexec)
+		}
+	}
+	if flags&unix.O_NONBLOCK == 0 && flags&unix.O_PATH == 0 {
+		var st unix.Stat_t
+		unix.Fstat(fd, &st)
+		if st.Mode&unix.S_IFMT == unix.S_IFIFO || st.Mode&unix.S_IFMT == unix.S_IFCHR {
+			unix.Close(fd)
+			r := c.root()
+			return result{fd: -1, async: func() result {
+				fd, err := r.Open(abs, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC), mode)
+				if err != nil {
+					return fail(err)
+				}
+				return newFD(fd, cloexec)
+			}}
+		}
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+			unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+		}
+	}
+	if created {
+		c.setCreatorOwner(fd)
+	}
+	return newFD(fd, cloexec)
+}
+
+func (k *Kernel) exists(r *Root, abs string) bool {
+	fd, err := r.OpenPath(abs, true)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+}
+
+// nonRootCreator reports whether files the caller creates need an owner record.
+func (c *Call) nonRootCreator() bool {
+	c.k.mu.Lock()
+	defer c.k.mu.Unlock()
+	cr := c.cred()
+	return cr.FSUID != 0 || cr.FSGID != 0
+}
+
+// setCreatorOwner records a non-root creator as the owner of a file the kernel created.
+func (c *Call) setCreatorOwner(fd int) {
+	c.k.mu.Lock()
+	cr := *c.cred()
+	c.k.mu.Unlock()
+	if cr.FSUID == 0 && cr.FSGID == 0 {
+		return
+	}
+	unix.Setxattr(selfFD(fd), ownerXattr, []byte(strconv.Itoa(int(cr.FSUID))+":"+strconv.Itoa(int(cr.FSGID))), 0)
+}
+
+// ---- stat ----
+
+// pathFD opens an O_PATH fd for dirfd+path (AT_EMPTY_PATH with "" = dirfd itself).
+func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int, error) {
+	p, err := c.Str(pathArg)
+	if err != nil {
+		return -1, err
+	}
+	if p == "" && emptyOK {
+		if dirfd == unix.AT_FDCWD {
+			return c.root().Open(c.k.cwd(c.root(), c.Tid), unix.O_PATH, 0)
+		}
+		return c.guestFD(dirfd)
+	}
+	abs, err := c.abs(dirfd, p)
+	if err != nil {
+		return -1, err
+	}
+	if fs, rest := special(abs); fs != "" {
+		return c.k.openSpecial(c, fs, rest, unix.O_PATH)
+	}
+	return c.root().OpenPath(abs, follow)
+}
+
+// guestFD gives the kernel its own O_PATH handle on one of the caller's fds.
+func (c *Call) guestFD(fd int32) (int, error) {
+	h, err := unix.Open("/proc/"+strconv.Itoa(c.Tid)+"/fd/"+strconv.Itoa(int(fd)), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ENOENT {
+			return -1, unix.EBADF
+		}
+		return -1, err
+	}
+	return h, nil
+}
+
+// owner returns the guest owner of a file given an O_PATH fd and its host stat.
+func owner(fd int, st *unix.Stat_t) (uint32, uint32) {
+	uid, gid := st.Uid, st.Gid
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		var b [32]byte
+		if n, err := unix.Getxattr(selfFD(fd), ownerXattr, b[:]); err == nil {
+			if u, g, ok := strings.Cut(string(b[:n]), ":"); ok {
+				uu, e1 := strconv.ParseUint(u, 10, 32)
+				gg, e2 := strconv.ParseUint(g, 10, 32)
+				if e1 == nil && e2 == nil {
+					return uint32(uu), uint32(gg)
+				}
+			}
+		}
+	}
+	if uid == hostUID {
+		uid = 0
+	}
+	if gid == hostGID {
+		gid = 0
+	}
+	return uid, gid
+}
+
+func (c *Call) writeStat(fd int, addr uint64) result {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fail(err)
+	}
+	st.Uid, st.Gid = owner(fd, &st)
+	if typ, dev := deviceOf(fd, &st); typ != 0 {
+		st.Mode, st.Rdev = typ|st.Mode&0o7777, dev
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
+	if err := c.Write(addr, b); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+func (c *Call) stat(dirfd int32, pathArg int, follow, emptyOK bool, out uint64) result {
+	fd, err := c.pathFD(dirfd, pathArg, follow, emptyOK)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	return c.writeStat(fd, out)
+}
+
+func sysStat(c *Call) result  { return c.stat(unix.AT_FDCWD, 0, true, false, c.Arg(1)) }
+func sysLstat(c *Call) result { return c.stat(unix.AT_FDCWD, 0, false, false, c.Arg(1)) }
+
+func sysFstat(c *Call) result {
+	fd, err := c.guestFD(c.Int(0))
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	return c.writeStat(fd, c.Arg(1))
+}
+
+func sysNewfstatat(c *Call) result {
+	fl := c.Arg(3)
+	return c.stat(c.Int(0), 1, fl&unix.AT_SYMLINK_NOFOLLOW == 0, fl&unix.AT_EMPTY_PATH != 0, c.Arg(2))
+}
+
+func sysStatx(c *Call) result {
+	fl := int(c.Arg(2))
+	fd, err := c.pathFD(c.Int(0), 1, fl&unix.AT_SYMLINK_NOFOLLOW == 0, fl&unix.AT_EMPTY_PATH != 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	var stx unix.Statx_t
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|(fl&0x6000), int(c.Arg(3)), &stx); err != nil {
+		return fail(err)
+	}
+	var st unix.Stat_t
+	st.Uid, st.Gid, st.Mode, st.Size = stx.Uid, stx.Gid, uint32(stx.Mode), int64(stx.Size)
+	stx.Uid, stx.Gid = owner(fd, &st)
+	if typ, dev := deviceOf(fd, &st); typ != 0 {
+		stx.Mode = uint16(typ | uint32(stx.Mode)&0o7777)
+		stx.Rdev_major, stx.Rdev_minor = unix.Major(dev), unix.Minor(dev)
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&stx)), unsafe.Sizeof(stx))
+	if err := c.Write(c.Arg(4), b); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+func sysStatfs(c *Call) result {
+	fd, err := c.pathFD(unix.AT_FDCWD, 0, true, false)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	var sf unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sf); err != nil {
+		return fail(err)
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&sf)), unsafe.Sizeof(sf))
+	if err := c.Write(c.Arg(1), b); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+// ---- access ----
+
+func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
+	fd, err := c.pathFD(dirfd, pathArg, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	if mode == unix.F_OK {
+		return ok(0)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fail(err)
+	}
+	if mode&unix.W_OK != 0 && c.root().ReadOnly() && st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return errno(unix.EROFS)
+	}
+	c.k.mu.Lock()
+	cr := *c.cred()
+	c.k.mu.Unlock()
+	if flags&unix.AT_EACCESS == 0 {
+		cr.FSUID, cr.FSGID = cr.UID, cr.GID
+	}
+	uid, gid := owner(fd, &st)
+	if cr.FSUID == 0 {
+		// root: everything but executing a file nobody may execute
+		if mode&unix.X_OK != 0 && st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Mode&0o111 == 0 {
+			return errno(unix.EACCES)
+		}
+		return ok(0)
+	}
+	perm := st.Mode & 0o7
+	if uid == cr.FSUID {
+		perm = (st.Mode >> 6) & 0o7
+	} else if gid == cr.FSGID || containsID(cr.Groups, gid) {
+		perm = (st.Mode >> 3) & 0o7
+	}
+	if uint32(mode)&^perm&0o7 != 0 {
+		return errno(unix.EACCES)
+	}
+	return ok(0)
+}
+
+func containsID(ids []uint32, id uint32) bool {
+	for _, v := range ids {
+		if v == id {
+			return true
+		}
+	}
+	return false
+}
+
+func sysAccess(c *Call) result     { return c.access(unix.AT_FDCWD, 0, uint32(c.Arg(1)), 0) }
+func sysFaccessat(c *Call) result  { return c.access(c.Int(0), 1, uint32(c.Arg(2)), 0) }
+func sysFaccessat2(c *Call) result { return c.access(c.Int(0), 1, uint32(c.Arg(2)), int(c.Arg(3))) }
+
+// ---- names ----
+
+// parent resolves dirfd+path to (parent dir fd, last component).
+func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
+	p, err := c.Str(pathArg)
+	if err != nil {
+		return -1, "", err
+	}
+	abs, err := c.abs(dirfd, p)
+	if err != nil {
+		return -1, "", err
+	}
+	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && kernelDevice(rest) {
+		return -1, "", unix.EPERM // the kernel's own files cannot be renamed, removed or replaced
+	}
+	return c.root().Parent(abs)
+}
+
+func (c *Call) writable() error {
+	if c.root().ReadOnly() {
+		return unix.EROFS
+	}
+	return nil
+}
+
+func (c *Call) readlink(dirfd int32, pathArg int, buf uint64, size int64) result {
+	p, err := c.Str(pathArg)
+	if err != nil {
+		return fail(err)
+	}
+	if size <= 0 {
+		return errno(unix.EINVAL)
+	}
+	abs, err := c.abs(dirfd, p)
+	if err != nil {
+		return fail(err)
+	}
+	var target string
+	if fs, rest := special(abs); fs != "" {
+		target, err = c.k.readlinkSpecial(c, fs, rest)
+	} else {
+		var pfd int
+		var name string
+		pfd, name, err = c.root().Parent(abs)
+		if err == nil {
+			b := make([]byte, 4096)
+			var n int
+			n, err = unix.Readlinkat(pfd, name, b)
+			unix.Close(pfd)
+			target = string(b[:max(n, 0)])
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if int64(len(target)) > size {
+		target = target[:size]
+	}
+	if err := c.Write(buf, []byte(target)); err != nil {
+		return fail(err)
+	}
+	return ok(int64(len(target)))
+}
+
+func sysReadlink(c *Call) result {
+	return c.readlink(unix.AT_FDCWD, 0, c.Arg(1), int64(c.Arg(2)))
+}
+func sysReadlinkat(c *Call) result { return c.readlink(c.Int(0), 1, c.Arg(2), int64(c.Arg(3))) }
+
+func (c *Call) mkdir(dirfd int32, pathArg int, mode uint32) result {
+	pfd, name, err := c.parent(dirfd, pathArg)
+	if err != nil {
+		if err == unix.EBUSY || err == unix.EINVAL {
+			return errno(unix.EEXIST)
+		}
+		return fail(err)
+	}
+	defer unix.Close(pfd)
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	if err := unix.Mkdirat(pfd, name, mode&0o7777&^procUmask(c.Tid)); err != nil {
+		return fail(err)
+	}
+	if fd, err := unix.Openat(pfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err == nil {
+		c.setCreatorOwner(fd)
+		unix.Close(fd)
+	}
+	return ok(0)
+}
+
+func sysMkdir(c *Call) result   { return c.mkdir(unix.AT_FDCWD, 0, uint32(c.Arg(1))) }
+func sysMkdirat(c *Call) result { return c.mkdir(c.Int(0), 1, uint32(c.Arg(2))) }
+
+func (c *Call) unlink(dirfd int32, pathArg int, flags int) result {
+	pfd, name, err := c.parent(dirfd, pathArg)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(pfd)
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	if err := unix.Unlinkat(pfd, name, flags); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+func sysUnlink(c *Call) result   { return c.unlink(unix.AT_FDCWD, 0, 0) }
+func sysRmdir(c *Call) result    { return c.unlink(unix.AT_FDCWD, 0, unix.AT_REMOVEDIR) }
+func sysUnlinkat(c *Call) result { return c.unlink(c.Int(0), 1, int(c.Arg(2))&unix.AT_REMOVEDIR) }
+
+func (c *Call) rename(olddir int32, oldArg int, newdir int32, newArg int, flags uint) result {
+	ofd, oname, err := c.parent(olddir, oldArg)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(ofd)
+	nfd, nname, err := c.parent(newdir, newArg)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(nfd)
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	if err := unix.Renameat2(ofd, oname, nfd, nname, flags); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+func sysRename(c *Call) result   { return c.rename(unix.AT_FDCWD, 0, unix.AT_FDCWD, 1, 0) }
+func sysRenameat(c *Call) result { return c.rename(c.Int(0), 1, c.Int(2), 3, 0) }
+func sysRenameat2(c *Call) result {
+	return c.rename(c.Int(0), 1, c.Int(2), 3, uint(c.Arg(4)))
+}
+
+func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags int) result {
+	nfd, nname, err := c.parent(newdir, newArg)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(nfd)
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	if flags&unix.AT_SYMLINK_FOLLOW != 0 || flags&unix.AT_EMPTY_PATH != 0 {
+		src, err := c.pathFD(olddir, oldArg, true, flags&unix.AT_EMPTY_PATH != 0)
+		if err != nil {
+			return fail(err)
+		}
+		defer unix.Close(src)
+		if err := unix.Linkat(unix.AT_FDCWD, selfFD(src), nfd, nname, unix.AT_SYMLINK_FOLLOW); err != nil {
+			return fail(err)
+		}
+		return ok(0)
+	}
+	ofd, oname, err := c.parent(olddir, oldArg)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(ofd)
+	if err := unix.Linkat(ofd, oname, nfd, nname, 0); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+func sysLink(c *Call) result   { return c.link(unix.AT_FDCWD, 0, unix.AT_FDCWD, 1, 0) }
+func sysLinkat(c *Call) result { return c.link(c.Int(0), 1, c.Int(2), 3, int(c.Arg(4))) }
+
+func (c *Call) symlink(targetArg int, newdir int32, newArg int) result {
+	target, err := c.Str(targetArg)
+	if err != nil {
+		return fail(err)
+	}
+	if target == "" {
+		return errno(unix.ENOENT)
+	}
+	nfd, nname, err := c.parent(newdir, newArg)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(nfd)
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	// The target is stored as the guest wrote it; it is only ever followed by RESOLVE_IN_ROOT.
+	if err := unix.Symlinkat(target, nfd, nname); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+func sysSymlink(c *Call) result   { return c.symlink(0, unix.AT_FDCWD, 1) }
+func sysSymlinkat(c *Call) result { return c.symlink(0, c.Int(1), 2) }
+
+func (c *Call) mknod(dirfd int32, pathArg int, mode uint32, dev uint64) result {
+	pfd, name, err := c.parent(dirfd, pathArg)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(pfd)
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	perm := mode & 0o7777 &^ procUmask(c.Tid)
+	switch mode & unix.S_IFMT {
+	case 0, unix.S_IFREG, unix.S_IFIFO, unix.S_IFSOCK:
+	case unix.S_IFCHR, unix.S_IFBLK:
+		c.k.mu.Lock()
+		root := c.cred().EUID == 0
+		c.k.mu.Unlock()
+		if !root {
+			return errno(unix.EPERM)
+		}
+		// an empty placeholder file carrying the device number
+		fd, err := unix.Openat(pfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, perm)
+		if err != nil {
+			return fail(err)
+		}
+		defer unix.Close(fd)
+		kind := "c"
+		if mode&unix.S_IFMT == unix.S_IFBLK {
+			kind = "b"
+		}
+		v := kind + ":" + strconv.Itoa(int(unix.Major(dev))) + ":" + strconv.Itoa(int(unix.Minor(dev)))
+		if err := unix.Fsetxattr(fd, devXattr, []byte(v), 0); err != nil {
+			unix.Unlinkat(pfd, name, 0)
+			return fail(err)
+		}
+		return ok(0)
+	default:
+		return errno(unix.EINVAL)
+	}
+	if err := unix.Mknodat(pfd, name, mode&unix.S_IFMT|perm, int(dev)); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+func sysMknod(c *Call) result   { return c.mknod(unix.AT_FDCWD, 0, uint32(c.Arg(1)), c.Arg(2)) }
+func sysMknodat(c *Call) result { return c.mknod(c.Int(0), 1, uint32(c.Arg(2)), c.Arg(3)) }
+
+// ---- metadata ----
+
+func (c *Call) chmod(dirfd int32, pathArg int, mode uint32, flags int) result {
+	fd, err := c.pathFD(dirfd, pathArg, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	if err := c.mayChangeMeta(fd); err != nil {
+		return fail(err)
+	}
+	if err := unix.Fchmodat(unix.AT_FDCWD, selfFD(fd), mode&0o7777, 0); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+// mayChangeMeta: root or the file's guest owner.
+func (c *Call) mayChangeMeta(fd int) error {
+	c.k.mu.Lock()
+	fsuid := c.cred().FSUID
+	c.k.mu.Unlock()
+	if fsuid == 0 {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if uid, _ := owner(fd, &st); uid != fsuid {
+		return unix.EPERM
+	}
+	return nil
+}
+
+func sysChmod(c *Call) result     { return c.chmod(unix.AT_FDCWD, 0, uint32(c.Arg(1)), 0) }
+func sysFchmodat(c *Call) result  { return c.chmod(c.Int(0), 1, uint32(c.Arg(2)), 0) }
+func sysFchmodat2(c *Call) result { return c.chmod(c.Int(0), 1, uint32(c.Arg(2)), int(c.Arg(3))) }
+
+func (c *Call) chown(fd int, uid, gid uint32) result {
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fail(err)
+	}
+	ou, og := owner(fd, &st)
+	c.k.mu.Lock()
+	cr := *c.cred()
+	c.k.mu.Unlock()
+	nu, ng := ou, og
+	if uid != noChange {
+		nu = uid
+	}
+	if gid != noChange {
+		ng = gid
+	}
+	if cr.FSUID != 0 && (nu != ou || ou != cr.FSUID || (ng != og && ng != cr.FSGID && !containsID(cr.Groups, ng))) {
+		return errno(unix.EPERM)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return ok(0) // user xattrs cannot be set on symlinks; their owner is not kept yet
+	}
+	if nu == ou && ng == og {
+		return ok(0)
+	}
+	v := strconv.Itoa(int(nu)) + ":" + strconv.Itoa(int(ng))
+	if err := unix.Setxattr(selfFD(fd), ownerXattr, []byte(v), 0); err != nil {
+		return fail(err)
+	}
+	// Like Linux, changing the owner of a file drops its set-id bits (for non-directories).
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+		unix.Fchmodat(unix.AT_FDCWD, selfFD(fd), st.Mode&0o1777, 0)
+	}
+	return ok(0)
+}
+
+func (c *Call) chownPath(dirfd int32, pathArg int, uidArg, gidArg int, flags int) result {
+	fd, err := c.pathFD(dirfd, pathArg, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	return c.chown(fd, uint32(c.Arg(uidArg)), uint32(c.Arg(gidArg)))
+}
+
+func sysChown(c *Call) result  { return c.chownPath(unix.AT_FDCWD, 0, 1, 2, 0) }
+func sysLchown(c *Call) result { return c.chownPath(unix.AT_FDCWD, 0, 1, 2, unix.AT_SYMLINK_NOFOLLOW) }
+func sysFchownat(c *Call) result {
+	return c.chownPath(c.Int(0), 1, 2, 3, int(c.Arg(4)))
+}
+
+func sysFchown(c *Call) result {
+	fd, err := c.guestFD(c.Int(0))
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	return c.chown(fd, uint32(c.Arg(1)), uint32(c.Arg(2)))
+}
+
+// utimes: times is nil (now) or two timespecs.
+func (c *Call) utimes(fd int, ts []unix.Timespec) result {
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	var st unix.Stat_t
+	unix.Fstat(fd, &st)
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		// O_PATH fd of a symlink: the magic link would follow it
+		return ok(0)
+	}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, selfFD(fd), ts, 0); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+func nowTimes() []unix.Timespec {
+	return []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
+}
+
+func sysUtimensat(c *Call) result {
+	flags := int(c.Arg(3))
+	var fd int
+	var err error
+	if c.Arg(1) == 0 {
+		fd, err = c.guestFD(c.Int(0)) // futimens
+	} else {
+		fd, err = c.pathFD(c.Int(0), 1, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	ts := nowTimes()
+	if c.Arg(2) != 0 {
+		var b [32]byte
+		if err := c.Read(c.Arg(2), b[:]); err != nil {
+			return fail(err)
+		}
+		ts = []unix.Timespec{
+			{Sec: int64(binary.LittleEndian.Uint64(b[0:])), Nsec: int64(binary.LittleEndian.Uint64(b[8:]))},
+			{Sec: int64(binary.LittleEndian.Uint64(b[16:])), Nsec: int64(binary.LittleEndian.Uint64(b[24:]))},
+		}
+	}
+	return c.utimes(fd, ts)
+}
+
+func (c *Call) utimesTimeval(dirfd int32, pathArg int, tvArg int) result {
+	fd, err := c.pathFD(dirfd, pathArg, true, false)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	ts := nowTimes()
+	if c.Arg(tvArg) != 0 {
+		var b [32]byte
+		if err := c.Read(c.Arg(tvArg), b[:]); err != nil {
+			return fail(err)
+		}
+		ts = []unix.Timespec{
+			{Sec: int64(binary.LittleEndian.Uint64(b[0:])), Nsec: 1000 * int64(binary.LittleEndian.Uint64(b[8:]))},
+			{Sec: int64(binary.LittleEndian.Uint64(b[16:])), Nsec: 1000 * int64(binary.LittleEndian.Uint64(b[24:]))},
+		}
+	}
+	return c.utimes(fd, ts)
+}
+
+func sysUtimes(c *Call) result    { return c.utimesTimeval(unix.AT_FDCWD, 0, 1) }
+func sysFutimesat(c *Call) result { return c.utimesTimeval(c.Int(0), 1, 2) }
+
+func sysUtime(c *Call) result {
+	fd, err := c.pathFD(unix.AT_FDCWD, 0, true, false)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	ts := nowTimes()
+	if c.Arg(1) != 0 {
+		var b [16]byte
+		if err := c.Read(c.Arg(1), b[:]); err != nil {
+			return fail(err)
+		}
+		ts = []unix.Timespec{{Sec: int64(binary.LittleEndian.Uint64(b[0:]))}, {Sec: int64(binary.LittleEndian.Uint64(b[8:]))}}
+	}
+	return c.utimes(fd, ts)
+}
+
+func sysTruncate(c *Call) result {
+	p, err := c.Str(0)
+	if err != nil {
+		return fail(err)
+	}
+	abs, err := c.abs(unix.AT_FDCWD, p)
+	if err != nil {
+		return fail(err)
+	}
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	fd, err := c.root().Open(abs, unix.O_WRONLY, 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Ftruncate(fd, int64(c.Arg(1))); err != nil {
+		return fail(err)
+	}
+	return ok(0)
+}
+
+func sysGetcwd(c *Call) result {
+	cwd := c.k.cwd(c.root(), c.Tid)
+	b := append([]byte(cwd), 0)
+	if uint64(len(b)) > c.Arg(1) {
+		return errno(unix.ERANGE)
+	}
+	if err := c.Write(c.Arg(0), b); err != nil {
+		return fail(err)
+	}
+	return ok(int64(len(b)))
+}
+
+func sysInotifyAddWatch(c *Call) result {
+	mask := uint32(c.Arg(2))
+	fd, err := c.pathFD(unix.AT_FDCWD, 1, mask&unix.IN_DONT_FOLLOW == 0, false)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	pidfd, err := unix.PidfdOpen(c.T.Proc.Tgid, 0)
+	if err != nil {
+		return fail(err)
+	}
+	ifd, err := unix.PidfdGetfd(pidfd, int(c.Int(0)), 0)
+	unix.Close(pidfd)
+	if err != nil {
+		return errno(unix.EBADF)
+	}
+	defer unix.Close(ifd)
+	wd, err := unix.InotifyAddWatch(ifd, selfFD(fd), mask|unix.IN_DONT_FOLLOW)
+	if err != nil {
+		return fail(err)
+	}
+	return ok(int64(wd))
+}
+
+// sysChroot gives the calling process a root of its own (inherited by its children). Paths
+// are then resolved inside that directory exactly as inside the machine's root.
+func sysChroot(c *Call) result {
+	c.k.mu.Lock()
+	root := c.cred().EUID == 0
+	c.k.mu.Unlock()
+	if !root {
+		return errno(unix.EPERM)
+	}
+	p, err := c.Str(0)
+	if err != nil {
+		return fail(err)
+	}
+	abs, err := c.abs(unix.AT_FDCWD, p)
+	if err != nil {
+		return fail(err)
+	}
+	if fs, _ := special(abs); fs != "" {
+		return errno(unix.EPERM) // chroot into /proc or /dev: not supported
+	}
+	fd, err := c.root().Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fail(err)
+	}
+	nr, err := c.root().Sub(fd)
+	if err != nil {
+		unix.Close(fd)
+		return fail(err)
+	}
+	c.k.mu.Lock()
+	c.T.Proc.Root = nr
+	c.k.roots = append(c.k.roots, nr)
+	c.k.mu.Unlock()
+	return ok(0)
+}
+
+// mount: only remounting the root read-write/read-only is supported so far.
+func sysMount(c *Call) result {
+	target, err := c.Str(1)
+	if err != nil {
+		return fail(err)
+	}
+	flags := c.Arg(3)
+	c.k.mu.Lock()
+	root := c.cred().EUID == 0
+	c.k.mu.Unlock()
+	if !root {
+		return errno(unix.EPERM)
+	}
+	if abs, _ := c.abs(unix.AT_FDCWD, target); flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
+		c.root().SetReadOnly(flags&unix.MS_RDONLY != 0)
+		return ok(0)
+	}
+	return errno(unix.ENODEV)
+}
+
+func sysUmount(c *Call) result { return errno(unix.EINVAL) }

@@ -1,0 +1,258 @@
+package kernel
+
+import (
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+// Disposition says how a system call is handled; the seccomp filter, the dispatcher and the
+// reports (linux --showconfig, the man page) are all derived from it.
+type Disposition uint8
+
+const (
+	// Unlisted system calls fail with ENOSYS (under `debug`, each is logged once).
+	Unlisted Disposition = iota
+	// Passthrough calls run natively in the guest process, untrapped.
+	Passthrough
+	// Notify calls trap to the kernel through seccomp user notification.
+	Notify
+	// Trace calls trap through ptrace (SECCOMP_RET_TRACE): for what a notification cannot do,
+	// i.e. change the caller's registers (execve, chdir, and kill & co., whose pid argument
+	// may need translating while the signal must still come from the caller).
+	Trace
+	// Errno calls fail with a fixed error, decided in the filter.
+	Errno
+	// ArgRule calls run natively or fail in the filter depending on an argument.
+	ArgRule
+)
+
+func (d Disposition) String() string {
+	return [...]string{"enosys", "passthrough", "trapped", "trapped(ptrace)", "error", "filtered"}[d]
+}
+
+// argRule is a decision the BPF filter makes on an argument.
+type argRule uint8
+
+const (
+	ruleNone     argRule = iota
+	ruleIoctl            // deny ioctls that reach beyond the guest's own objects (TIOCSTI …)
+	ruleClone            // deny namespace flags
+	ruleSelfArg0         // allow when args[0] == 0 (this process), else EPERM
+	ruleSelfArg1         // allow when args[1] == 0
+)
+
+// Syscall is one row of the table.
+type Syscall struct {
+	Nr      int
+	Disp    Disposition
+	Handler handler    // Notify: the handler, in the family's file (sys_*.go)
+	Errno   unix.Errno // Errno: the error
+	Rule    argRule    // ArgRule
+	Note    string     // what is partial or why it is refused
+}
+
+// Name returns the system call's name.
+func (s *Syscall) Name() string { return sysName(s.Nr) }
+
+func sysName(nr int) string {
+	if nr >= 0 && nr < len(sysNames) && sysNames[nr] != "" {
+		return sysNames[nr]
+	}
+	return "syscall_" + itoa(nr)
+}
+
+func itoa(n int) string {
+	if n < 0 {
+		return "-" + itoa(-n)
+	}
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+func pass(nr int) Syscall            { return Syscall{Nr: nr, Disp: Passthrough} }
+func trap(nr int, h handler) Syscall { return Syscall{Nr: nr, Disp: Notify, Handler: h} }
+func traced(nr int) Syscall          { return Syscall{Nr: nr, Disp: Trace} }
+func deny(nr int, e unix.Errno, n string) Syscall {
+	return Syscall{Nr: nr, Disp: Errno, Errno: e, Note: n}
+}
+func rule(nr int, r argRule, n string) Syscall {
+	return Syscall{Nr: nr, Disp: ArgRule, Rule: r, Note: n}
+}
+
+// table is THE system call table (x86-64). To add a system call: one row here, one handler in
+// its family's file. Rows are grouped by family; order does not matter.
+var table = []Syscall{
+	// Memory, time, scheduling, signals within a process: the host is already right.
+	pass(unix.SYS_MMAP), pass(unix.SYS_MPROTECT), pass(unix.SYS_MUNMAP), pass(unix.SYS_BRK),
+	pass(unix.SYS_MREMAP), pass(unix.SYS_MSYNC), pass(unix.SYS_MINCORE), pass(unix.SYS_MADVISE),
+	pass(unix.SYS_MLOCK), pass(unix.SYS_MUNLOCK), pass(unix.SYS_MLOCKALL), pass(unix.SYS_MUNLOCKALL),
+	pass(unix.SYS_MLOCK2), pass(unix.SYS_MEMBARRIER), pass(unix.SYS_MEMFD_CREATE),
+	pass(unix.SYS_PKEY_MPROTECT), pass(unix.SYS_PKEY_ALLOC), pass(unix.SYS_PKEY_FREE), pass(unix.SYS_MSEAL),
+	pass(unix.SYS_MAP_SHADOW_STACK), pass(unix.SYS_MODIFY_LDT),
+	pass(unix.SYS_RT_SIGACTION), pass(unix.SYS_RT_SIGPROCMASK), pass(unix.SYS_RT_SIGRETURN),
+	pass(unix.SYS_RT_SIGPENDING), pass(unix.SYS_RT_SIGTIMEDWAIT), pass(unix.SYS_RT_SIGSUSPEND),
+	pass(unix.SYS_SIGALTSTACK), pass(unix.SYS_PAUSE), pass(unix.SYS_ALARM),
+	pass(unix.SYS_GETITIMER), pass(unix.SYS_SETITIMER), pass(unix.SYS_NANOSLEEP),
+	pass(unix.SYS_CLOCK_GETTIME), pass(unix.SYS_CLOCK_GETRES), pass(unix.SYS_CLOCK_NANOSLEEP),
+	pass(unix.SYS_GETTIMEOFDAY), pass(unix.SYS_TIME), pass(unix.SYS_TIMES),
+	pass(unix.SYS_TIMER_CREATE), pass(unix.SYS_TIMER_SETTIME), pass(unix.SYS_TIMER_GETTIME),
+	pass(unix.SYS_TIMER_GETOVERRUN), pass(unix.SYS_TIMER_DELETE),
+	deny(unix.SYS_SETTIMEOFDAY, unix.EPERM, "the guest cannot set the host clock"),
+	deny(unix.SYS_CLOCK_SETTIME, unix.EPERM, "the guest cannot set the host clock"),
+	deny(unix.SYS_CLOCK_ADJTIME, unix.EPERM, "the guest cannot set the host clock"),
+	deny(unix.SYS_ADJTIMEX, unix.EPERM, "the guest cannot set the host clock"),
+	pass(unix.SYS_SCHED_YIELD), pass(unix.SYS_SCHED_GET_PRIORITY_MAX), pass(unix.SYS_SCHED_GET_PRIORITY_MIN),
+	rule(unix.SYS_SCHED_SETAFFINITY, ruleSelfArg0, "own process only"),
+	rule(unix.SYS_SCHED_GETAFFINITY, ruleSelfArg0, "own process only"),
+	rule(unix.SYS_SCHED_SETPARAM, ruleSelfArg0, "own process only"),
+	rule(unix.SYS_SCHED_GETPARAM, ruleSelfArg0, "own process only"),
+	rule(unix.SYS_SCHED_SETSCHEDULER, ruleSelfArg0, "own process only"),
+	rule(unix.SYS_SCHED_GETSCHEDULER, ruleSelfArg0, "own process only"),
+	rule(unix.SYS_SCHED_RR_GET_INTERVAL, ruleSelfArg0, "own process only"),
+	rule(unix.SYS_SCHED_SETATTR, ruleSelfArg0, "own process only"),
+	rule(unix.SYS_SCHED_GETATTR, ruleSelfArg0, "own process only"),
+	rule(unix.SYS_GETPRIORITY, ruleSelfArg1, "own process only"),
+	rule(unix.SYS_SETPRIORITY, ruleSelfArg1, "own process only"),
+	rule(unix.SYS_PRLIMIT64, ruleSelfArg0, "own process only"),
+	rule(unix.SYS_GET_ROBUST_LIST, ruleSelfArg0, "own process only"),
+	pass(unix.SYS_GETRLIMIT), pass(unix.SYS_SETRLIMIT), pass(unix.SYS_GETRUSAGE), pass(unix.SYS_GETCPU),
+	pass(unix.SYS_FUTEX), pass(unix.SYS_FUTEX_WAITV), pass(unix.SYS_SET_ROBUST_LIST), pass(unix.SYS_SET_TID_ADDRESS),
+	pass(unix.SYS_RSEQ), pass(unix.SYS_ARCH_PRCTL), pass(unix.SYS_PRCTL), pass(unix.SYS_PERSONALITY),
+	pass(unix.SYS_RESTART_SYSCALL), pass(unix.SYS_EXIT), pass(unix.SYS_EXIT_GROUP),
+	pass(unix.SYS_SECCOMP), pass(unix.SYS_GETRANDOM), pass(unix.SYS_UMASK),
+
+	// I/O on file descriptors the guest already holds: every guest fd is a real host fd.
+	pass(unix.SYS_READ), pass(unix.SYS_WRITE), pass(unix.SYS_CLOSE), pass(unix.SYS_CLOSE_RANGE),
+	pass(unix.SYS_PREAD64), pass(unix.SYS_PWRITE64), pass(unix.SYS_READV), pass(unix.SYS_WRITEV),
+	pass(unix.SYS_PREADV), pass(unix.SYS_PWRITEV), pass(unix.SYS_PREADV2), pass(unix.SYS_PWRITEV2),
+	pass(unix.SYS_LSEEK), pass(unix.SYS_DUP), pass(unix.SYS_DUP2), pass(unix.SYS_DUP3),
+	pass(unix.SYS_PIPE), pass(unix.SYS_PIPE2), pass(unix.SYS_FCNTL), pass(unix.SYS_FLOCK),
+	pass(unix.SYS_FSYNC), pass(unix.SYS_FDATASYNC), pass(unix.SYS_SYNC), pass(unix.SYS_SYNCFS),
+	pass(unix.SYS_SYNC_FILE_RANGE), pass(unix.SYS_FTRUNCATE), pass(unix.SYS_FALLOCATE), pass(unix.SYS_FADVISE64),
+	pass(unix.SYS_READAHEAD), pass(unix.SYS_GETDENTS), pass(unix.SYS_GETDENTS64), pass(unix.SYS_FCHDIR),
+	pass(unix.SYS_FCHMOD), pass(unix.SYS_FSTATFS), pass(unix.SYS_SENDFILE), pass(unix.SYS_SPLICE),
+	pass(unix.SYS_TEE), pass(unix.SYS_VMSPLICE), pass(unix.SYS_COPY_FILE_RANGE),
+	pass(unix.SYS_POLL), pass(unix.SYS_PPOLL), pass(unix.SYS_SELECT), pass(unix.SYS_PSELECT6),
+	pass(unix.SYS_EPOLL_CREATE), pass(unix.SYS_EPOLL_CREATE1), pass(unix.SYS_EPOLL_CTL),
+	pass(unix.SYS_EPOLL_WAIT), pass(unix.SYS_EPOLL_PWAIT), pass(unix.SYS_EPOLL_PWAIT2),
+	pass(unix.SYS_EVENTFD), pass(unix.SYS_EVENTFD2), pass(unix.SYS_SIGNALFD), pass(unix.SYS_SIGNALFD4),
+	pass(unix.SYS_TIMERFD_CREATE), pass(unix.SYS_TIMERFD_SETTIME), pass(unix.SYS_TIMERFD_GETTIME),
+	pass(unix.SYS_INOTIFY_INIT), pass(unix.SYS_INOTIFY_INIT1), pass(unix.SYS_INOTIFY_RM_WATCH),
+	pass(unix.SYS_IO_SETUP), pass(unix.SYS_IO_DESTROY), pass(unix.SYS_IO_GETEVENTS), pass(unix.SYS_IO_SUBMIT),
+	pass(unix.SYS_IO_CANCEL), pass(unix.SYS_IO_PGETEVENTS),
+	rule(unix.SYS_IOCTL, ruleIoctl, "TIOCSTI, TIOCLINUX, TIOCCONS and TIOCSETD are refused (they reach the host terminal)"),
+	deny(unix.SYS_IO_URING_SETUP, unix.ENOSYS, "io_uring would open paths behind the filter's back"),
+	deny(unix.SYS_IO_URING_ENTER, unix.ENOSYS, "io_uring"), deny(unix.SYS_IO_URING_REGISTER, unix.ENOSYS, "io_uring"),
+	deny(unix.SYS_NAME_TO_HANDLE_AT, unix.EOPNOTSUPP, "file handles are host-global"),
+	deny(unix.SYS_OPEN_BY_HANDLE_AT, unix.EPERM, "file handles are host-global"),
+
+	// Sockets: a socket is a host fd; only what names an address is checked.
+	trap(unix.SYS_SOCKET, sysSocket), pass(unix.SYS_SOCKETPAIR),
+	trap(unix.SYS_BIND, sysBindConnect), trap(unix.SYS_CONNECT, sysBindConnect),
+	trap(unix.SYS_SENDTO, sysSendto), trap(unix.SYS_SENDMSG, sysSendmsg),
+	deny(unix.SYS_SENDMMSG, unix.ENOSYS, "not supported yet"),
+	pass(unix.SYS_RECVFROM), pass(unix.SYS_RECVMSG), pass(unix.SYS_RECVMMSG), pass(unix.SYS_LISTEN),
+	pass(unix.SYS_ACCEPT), pass(unix.SYS_ACCEPT4), pass(unix.SYS_SHUTDOWN), pass(unix.SYS_GETSOCKNAME),
+	pass(unix.SYS_GETPEERNAME), pass(unix.SYS_SETSOCKOPT), pass(unix.SYS_GETSOCKOPT),
+
+	// Paths: resolved by the kernel inside the guest root (sys_file.go).
+	trap(unix.SYS_OPEN, sysOpen), trap(unix.SYS_OPENAT, sysOpenat), trap(unix.SYS_OPENAT2, sysOpenat2),
+	trap(unix.SYS_CREAT, sysCreat),
+	trap(unix.SYS_STAT, sysStat), trap(unix.SYS_LSTAT, sysLstat), trap(unix.SYS_FSTAT, sysFstat),
+	trap(unix.SYS_NEWFSTATAT, sysNewfstatat), trap(unix.SYS_STATX, sysStatx),
+	trap(unix.SYS_ACCESS, sysAccess), trap(unix.SYS_FACCESSAT, sysFaccessat), trap(unix.SYS_FACCESSAT2, sysFaccessat2),
+	trap(unix.SYS_READLINK, sysReadlink), trap(unix.SYS_READLINKAT, sysReadlinkat),
+	trap(unix.SYS_MKDIR, sysMkdir), trap(unix.SYS_MKDIRAT, sysMkdirat),
+	trap(unix.SYS_RMDIR, sysRmdir), trap(unix.SYS_UNLINK, sysUnlink), trap(unix.SYS_UNLINKAT, sysUnlinkat),
+	trap(unix.SYS_RENAME, sysRename), trap(unix.SYS_RENAMEAT, sysRenameat), trap(unix.SYS_RENAMEAT2, sysRenameat2),
+	trap(unix.SYS_LINK, sysLink), trap(unix.SYS_LINKAT, sysLinkat),
+	trap(unix.SYS_SYMLINK, sysSymlink), trap(unix.SYS_SYMLINKAT, sysSymlinkat),
+	trap(unix.SYS_CHMOD, sysChmod), trap(unix.SYS_FCHMODAT, sysFchmodat), trap(unix.SYS_FCHMODAT2, sysFchmodat2),
+	trap(unix.SYS_CHOWN, sysChown), trap(unix.SYS_LCHOWN, sysLchown), trap(unix.SYS_FCHOWN, sysFchown),
+	trap(unix.SYS_FCHOWNAT, sysFchownat),
+	trap(unix.SYS_UTIME, sysUtime), trap(unix.SYS_UTIMES, sysUtimes), trap(unix.SYS_FUTIMESAT, sysFutimesat),
+	trap(unix.SYS_UTIMENSAT, sysUtimensat),
+	trap(unix.SYS_TRUNCATE, sysTruncate), trap(unix.SYS_MKNOD, sysMknod), trap(unix.SYS_MKNODAT, sysMknodat),
+	trap(unix.SYS_GETCWD, sysGetcwd), trap(unix.SYS_STATFS, sysStatfs),
+	trap(unix.SYS_INOTIFY_ADD_WATCH, sysInotifyAddWatch),
+	traced(unix.SYS_CHDIR), traced(unix.SYS_EXECVE), traced(unix.SYS_EXECVEAT),
+	trap(unix.SYS_CHROOT, sysChroot), trap(unix.SYS_MOUNT, sysMount), trap(unix.SYS_UMOUNT2, sysUmount),
+	deny(unix.SYS_SETXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_LSETXATTR, unix.ENOTSUP, "not supported yet"),
+	deny(unix.SYS_FSETXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_GETXATTR, unix.ENOTSUP, "not supported yet"),
+	deny(unix.SYS_LGETXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_FGETXATTR, unix.ENOTSUP, "not supported yet"),
+	deny(unix.SYS_LISTXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_LLISTXATTR, unix.ENOTSUP, "not supported yet"),
+	deny(unix.SYS_FLISTXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_REMOVEXATTR, unix.ENOTSUP, "not supported yet"),
+	deny(unix.SYS_LREMOVEXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_FREMOVEXATTR, unix.ENOTSUP, "not supported yet"),
+	deny(unix.SYS_SWAPON, unix.EPERM, "not supported"), deny(unix.SYS_SWAPOFF, unix.EPERM, "not supported"),
+	deny(unix.SYS_PIVOT_ROOT, unix.EPERM, "not supported yet"), deny(unix.SYS_ACCT, unix.EPERM, "not supported yet"),
+	deny(unix.SYS_FANOTIFY_INIT, unix.EPERM, "not supported"),
+
+	// Processes (sys_proc.go). Guest PIDs are host PIDs except init, which is 1.
+	rule(unix.SYS_CLONE, ruleClone, "namespace flags are refused"),
+	deny(unix.SYS_CLONE3, unix.ENOSYS, "its flags are in memory the filter cannot read; libc falls back to clone"),
+	pass(unix.SYS_FORK), pass(unix.SYS_VFORK), pass(unix.SYS_WAIT4), pass(unix.SYS_WAITID),
+	trap(unix.SYS_GETPID, sysGetpid), trap(unix.SYS_GETPPID, sysGetppid), trap(unix.SYS_GETTID, sysGettid),
+	trap(unix.SYS_GETPGID, sysGetpgid), trap(unix.SYS_GETPGRP, sysGetpgrp), trap(unix.SYS_GETSID, sysGetsid),
+	trap(unix.SYS_SETSID, sysSetsid), trap(unix.SYS_SETPGID, sysSetpgid),
+	traced(unix.SYS_KILL), traced(unix.SYS_TKILL), traced(unix.SYS_TGKILL),
+	deny(unix.SYS_RT_SIGQUEUEINFO, unix.EPERM, "not supported yet"), deny(unix.SYS_RT_TGSIGQUEUEINFO, unix.EPERM, "not supported yet"),
+	deny(unix.SYS_PIDFD_OPEN, unix.ENOSYS, "not supported yet"), deny(unix.SYS_PIDFD_SEND_SIGNAL, unix.ENOSYS, "not supported yet"),
+	deny(unix.SYS_PIDFD_GETFD, unix.ENOSYS, "not supported yet"),
+	deny(unix.SYS_PTRACE, unix.EPERM, "not supported yet"), deny(unix.SYS_PROCESS_VM_READV, unix.EPERM, "not supported yet"),
+	deny(unix.SYS_PROCESS_VM_WRITEV, unix.EPERM, "not supported yet"), deny(unix.SYS_KCMP, unix.EPERM, "not supported yet"),
+	deny(unix.SYS_PROCESS_MADVISE, unix.EPERM, "not supported yet"), deny(unix.SYS_PROCESS_MRELEASE, unix.EPERM, "not supported yet"),
+	deny(unix.SYS_UNSHARE, unix.EPERM, "namespaces are not supported yet"), deny(unix.SYS_SETNS, unix.EPERM, "namespaces are not supported yet"),
+	deny(unix.SYS_MIGRATE_PAGES, unix.EPERM, "not supported"), deny(unix.SYS_MOVE_PAGES, unix.EPERM, "not supported"),
+
+	// Credentials (sys_cred.go): the guest has its own users, root included.
+	trap(unix.SYS_GETUID, sysGetuid), trap(unix.SYS_GETEUID, sysGeteuid), trap(unix.SYS_GETGID, sysGetgid),
+	trap(unix.SYS_GETEGID, sysGetegid), trap(unix.SYS_GETRESUID, sysGetresuid), trap(unix.SYS_GETRESGID, sysGetresgid),
+	trap(unix.SYS_SETUID, sysSetuid), trap(unix.SYS_SETGID, sysSetgid), trap(unix.SYS_SETREUID, sysSetreuid),
+	trap(unix.SYS_SETREGID, sysSetregid), trap(unix.SYS_SETRESUID, sysSetresuid), trap(unix.SYS_SETRESGID, sysSetresgid),
+	trap(unix.SYS_SETFSUID, sysSetfsuid), trap(unix.SYS_SETFSGID, sysSetfsgid),
+	trap(unix.SYS_GETGROUPS, sysGetgroups), trap(unix.SYS_SETGROUPS, sysSetgroups),
+	trap(unix.SYS_CAPGET, sysCapget), trap(unix.SYS_CAPSET, sysCapset),
+
+	// The machine (sys_misc.go).
+	trap(unix.SYS_UNAME, sysUname), trap(unix.SYS_SETHOSTNAME, sysSethostname),
+	trap(unix.SYS_SETDOMAINNAME, sysSetdomainname), trap(unix.SYS_SYSINFO, sysSysinfo),
+	trap(unix.SYS_REBOOT, sysReboot),
+	deny(unix.SYS_SYSLOG, unix.EPERM, "not supported yet"),
+	deny(unix.SYS_KEXEC_LOAD, unix.EPERM, "not supported"), deny(unix.SYS_KEXEC_FILE_LOAD, unix.EPERM, "not supported"),
+	deny(unix.SYS_INIT_MODULE, unix.EPERM, "no modules"), deny(unix.SYS_FINIT_MODULE, unix.EPERM, "no modules"),
+	deny(unix.SYS_DELETE_MODULE, unix.EPERM, "no modules"), deny(unix.SYS_BPF, unix.EPERM, "not supported"),
+	deny(unix.SYS_PERF_EVENT_OPEN, unix.EPERM, "not supported"), deny(unix.SYS_USERFAULTFD, unix.EPERM, "not supported"),
+	deny(unix.SYS_VHANGUP, unix.EPERM, "not supported yet"),
+	deny(unix.SYS_SHMGET, unix.ENOSYS, "SysV IPC is host-global: not supported yet"),
+	deny(unix.SYS_SEMGET, unix.ENOSYS, "SysV IPC is host-global: not supported yet"),
+	deny(unix.SYS_MSGGET, unix.ENOSYS, "SysV IPC is host-global: not supported yet"),
+	deny(unix.SYS_MQ_OPEN, unix.ENOSYS, "POSIX message queues are host-global: not supported yet"),
+	deny(unix.SYS_ADD_KEY, unix.ENOSYS, "keyrings are host-global"), deny(unix.SYS_REQUEST_KEY, unix.ENOSYS, "keyrings are host-global"),
+	deny(unix.SYS_KEYCTL, unix.ENOSYS, "keyrings are host-global"),
+}
+
+// byNr is the table indexed by number.
+var byNr = func() map[int]*Syscall {
+	m := make(map[int]*Syscall, len(table))
+	for i := range table {
+		s := &table[i]
+		if _, dup := m[s.Nr]; dup {
+			panic("kernel: duplicate syscall table row " + s.Name())
+		}
+		if (s.Disp == Notify) != (s.Handler != nil) {
+			panic("kernel: syscall table row without handler " + s.Name())
+		}
+		m[s.Nr] = s
+	}
+	return m
+}()
+
+// Table returns the rows sorted by number (for reports).
+func Table() []Syscall {
+	out := append([]Syscall(nil), table...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Nr < out[j].Nr })
+	return out
+}

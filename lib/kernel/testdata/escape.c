@@ -1,0 +1,320 @@
+/* Escape attempts run as the guest's init by TestEscapes. Every case prints "name: OK" or
+ * "name: ESCAPE <detail>". The directory holding the guest root also holds "secret"
+ * ("SECRET"), "hostbin" (a script that creates "ran" beside it) and "dsock" (a datagram
+ * socket the test listens on); HOSTDIR is its host path and HOSTPID a host process that is
+ * not part of the guest. Cases whose effect can only be judged from outside (rename, link,
+ * chmod … of host files) are checked again by the test on the host. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static const char *hostdir;
+static pid_t hostpid;
+static char buf[4096];
+
+static void ok(const char *n) { printf("%s: OK\n", n); }
+static void esc(const char *n, const char *why) { printf("%s: ESCAPE %s\n", n, why); }
+
+static int secret_fd(int fd) {
+	char b[16] = {0};
+	int n = read(fd, b, 15);
+	return n >= 6 && memcmp(b, "SECRET", 6) == 0;
+}
+
+static void try_open(const char *n, int dirfd, const char *p) {
+	int fd = openat(dirfd, p, O_RDONLY);
+	if (fd >= 0 && secret_fd(fd)) esc(n, p); else ok(n);
+	if (fd >= 0) close(fd);
+}
+
+static const char *host(const char *name) {
+	static char p[4][512];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof p[i], "%s/%s", hostdir, name);
+	return p[i];
+}
+
+/* expect: the call must have failed (r < 0); with want != 0 also with that errno */
+static void expect_fail(const char *n, long r, int want) {
+	if (r >= 0) { snprintf(buf, sizeof buf, "succeeded (%ld)", r); esc(n, buf); return; }
+	if (want && errno != want) { snprintf(buf, sizeof buf, "errno %d, want %d", errno, want); esc(n, buf); return; }
+	ok(n);
+}
+
+/* a thread that keeps pointing a msghdr at a host socket while another sends with it */
+static struct msghdr race_msg;
+static struct sockaddr_un race_addr;
+static volatile int race_stop;
+static void *race_thread(void *arg) {
+	(void)arg;
+	/* mostly set, briefly unset: the kernel must see "no name" sometimes, and the host,
+	 * reading again later, a name */
+	while (!race_stop) {
+		__atomic_store_n(&race_msg.msg_name, NULL, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&race_msg.msg_namelen, 0, __ATOMIC_SEQ_CST);
+		for (volatile int k = 0; k < 200; k++);
+		__atomic_store_n(&race_msg.msg_namelen, sizeof race_addr, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&race_msg.msg_name, (void *)&race_addr, __ATOMIC_SEQ_CST);
+		for (volatile int k = 0; k < 2000; k++);
+	}
+	return NULL;
+}
+
+static int run_child(const char *path) {
+	pid_t p = fork();
+	if (p == 0) {
+		char *argv[] = {(char *)path, NULL};
+		execv(path, argv);
+		_exit(99);
+	}
+	int st = 0;
+	waitpid(p, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int main(void) {
+	hostdir = getenv("HOSTDIR");
+	hostpid = atoi(getenv("HOSTPID") ? getenv("HOSTPID") : "0");
+	if (!hostdir || hostpid <= 1) { printf("missing HOSTDIR/HOSTPID\n"); return 1; }
+
+	/* the launcher and the kernel must not leave fds behind */
+	int extra = 0;
+	char which[256] = "";
+	for (int fd = 3; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0) {
+			extra++;
+			snprintf(which + strlen(which), sizeof which - strlen(which), " %d", fd);
+		}
+	if (extra) { snprintf(buf, sizeof buf, "inherited fds:%s", which); esc("fds-inherited", buf); } else ok("fds-inherited");
+
+	try_open("dotdot-abs", AT_FDCWD, "/../secret");
+	try_open("dotdot-many", AT_FDCWD, "/../../../../../../../../../../secret");
+	chdir("/tmp");
+	try_open("dotdot-rel", AT_FDCWD, "../../../../../secret");
+	int rootfd = open("/", O_RDONLY | O_DIRECTORY);
+	try_open("dirfd-root", rootfd, "../secret");
+	int tmpfd = open("/tmp", O_RDONLY | O_DIRECTORY);
+	try_open("dirfd-sub", tmpfd, "../../../secret");
+	symlink("/../secret", "/tmp/l1");
+	try_open("symlink-abs", AT_FDCWD, "/tmp/l1");
+	symlink(host("secret"), "/tmp/l2");
+	try_open("symlink-hostpath", AT_FDCWD, "/tmp/l2");
+	symlink("../../../secret", "/tmp/l3");
+	try_open("symlink-rel", AT_FDCWD, "/tmp/l3");
+	symlink("/", "/tmp/r");
+	try_open("symlink-dir", AT_FDCWD, "/tmp/r/../secret");
+	symlink(hostdir, "/tmp/hd");
+	try_open("symlink-hostdir", AT_FDCWD, "/tmp/hd/secret");
+	try_open("symlink-via-dirfd", tmpfd, "l3");
+	try_open("proc-self-root", AT_FDCWD, "/proc/self/root/../secret");
+	try_open("proc-self-cwd", AT_FDCWD, "/proc/self/cwd/../../../secret");
+	try_open("proc-1-root", AT_FDCWD, "/proc/1/root/../secret");
+	snprintf(buf, sizeof buf, "/proc/%d/root/%s/secret", hostpid, hostdir);
+	try_open("proc-hostpid-root", AT_FDCWD, buf);
+	try_open("proc-self-fd-dotdot", AT_FDCWD, "/proc/self/fd/3/../secret");
+	try_open("dev-dotdot", AT_FDCWD, "/dev/../../secret");
+	try_open("dev-fd-dotdot", AT_FDCWD, "/dev/fd/3/../../secret");
+	{
+		struct { unsigned long long flags, mode, resolve; } how = {O_RDONLY, 0, 0};
+		int fd = syscall(SYS_openat2, AT_FDCWD, "/../secret", &how, sizeof how);
+		if (fd >= 0 && secret_fd(fd)) esc("openat2", "/../secret"); else ok("openat2");
+	}
+	struct stat st;
+	expect_fail("stat-hostpath", stat(host("secret"), &st), ENOENT);
+	expect_fail("stat-dotdot", stat("/../secret", &st), ENOENT);
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	if (n < 0) esc("readlink-exe", "failed");
+	else { buf[n] = 0; if (strstr(buf, hostdir) || strcmp(buf, "/escape")) esc("readlink-exe", buf); else ok("readlink-exe"); }
+	chdir("/tmp");
+	for (int i = 0; i < 10; i++) chdir("..");
+	if (!getcwd(buf, sizeof buf) || strcmp(buf, "/")) esc("chdir-dotdot", buf); else ok("chdir-dotdot");
+	try_open("chdir-dotdot-open", AT_FDCWD, "secret");
+	expect_fail("chdir-hostdir", chdir(hostdir), ENOENT);
+
+	/* name-changing calls aimed outside: judged on the host too */
+	close(open("/tmp/mv", O_CREAT | O_WRONLY, 0644));
+	rename("/tmp/mv", "/../moved");
+	rename("/tmp/mv", host("moved2"));
+	ok("rename-out");
+	expect_fail("link-from-out", link("/../secret", "/tmp/hl"), ENOENT);
+	expect_fail("link-from-hostpath", link(host("secret"), "/tmp/hl2"), ENOENT);
+	close(open("/tmp/lk", O_CREAT | O_WRONLY, 0644));
+	link("/tmp/lk", "/../linked");
+	ok("link-out");
+	mkdir("/../newdir", 0755);
+	unlink("/../secret");
+	truncate("/../secret", 0);
+	truncate(host("secret"), 0);
+	chmod("/../secret", 0777);
+	chown("/../secret", 1, 1);
+	symlink("x", "/../newlink");
+	mknod("/../fifo", S_IFIFO | 0644, 0);
+	ok("modify-out");
+	/* device nodes are metadata: /dev/mem's number opens nothing */
+	mknod("/tmp/mem", S_IFCHR | 0600, makedev(1, 1));
+	expect_fail("mknod-dev-mem", open("/tmp/mem", O_RDONLY), ENXIO);
+	mknod("/tmp/sda", S_IFBLK | 0600, makedev(8, 0));
+	expect_fail("mknod-dev-sda", open("/tmp/sda", O_RDONLY), ENXIO);
+
+	/* executing host files */
+	if (run_child(host("hostbin")) == 42) esc("exec-hostpath", "ran"); else ok("exec-hostpath");
+	symlink(host("hostbin"), "/tmp/hb");
+	if (run_child("/tmp/hb") == 42) esc("exec-symlink-out", "ran"); else ok("exec-symlink-out");
+	{
+		int fd = open("/tmp/s.sh", O_CREAT | O_WRONLY | O_TRUNC, 0755);
+		dprintf(fd, "#!%s\n", host("hostbin"));
+		close(fd);
+		if (run_child("/tmp/s.sh") == 42) esc("exec-shebang-out", "ran"); else ok("exec-shebang-out");
+	}
+	if (run_child("/../hostbin") == 42) esc("exec-dotdot", "ran"); else ok("exec-dotdot");
+
+	/* other processes and host-global objects */
+	expect_fail("kill-hostpid", kill(hostpid, 0), ESRCH);
+	expect_fail("kill-hostpid-sig", kill(hostpid, SIGTERM), ESRCH);
+	expect_fail("tgkill-hostpid", syscall(SYS_tgkill, hostpid, hostpid, 0), ESRCH);
+	expect_fail("ptrace-hostpid", ptrace(PTRACE_ATTACH, hostpid, 0, 0), 0);
+	{
+		struct iovec l = {buf, 16}, r = {(void *)0x400000, 16};
+		expect_fail("process_vm_readv", process_vm_readv(hostpid, &l, 1, &r, 1, 0), 0);
+	}
+	expect_fail("socket-inet", socket(AF_INET, SOCK_STREAM, 0), 0);
+	{
+		int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		snprintf(a.sun_path, sizeof a.sun_path, "%s", host("gsock"));
+		expect_fail("bind-unix-hostpath", bind(s, (void *)&a, sizeof a), 0);
+		snprintf(a.sun_path, sizeof a.sun_path, "%s", host("dsock"));
+		expect_fail("sendto-unix-hostpath", sendto(s, "ESCAPED", 7, 0, (void *)&a, sizeof a), 0);
+		expect_fail("connect-unix-hostpath", connect(s, (void *)&a, sizeof a), 0);
+		struct sockaddr_un ab = {.sun_family = AF_UNIX};
+		memcpy(ab.sun_path, "\0gouml-escape-test", 18);
+		expect_fail("bind-abstract", bind(s, (void *)&ab, sizeof(sa_family_t) + 18), 0);
+		struct msghdr m = {0};
+		struct iovec v = {"ESCAPED", 7};
+		m.msg_name = &a; m.msg_namelen = sizeof a; m.msg_iov = &v; m.msg_iovlen = 1;
+		expect_fail("sendmsg-unix-hostpath", sendmsg(s, &m, 0), 0);
+		symlink(host("dsock"), "/tmp/dsl");
+		struct sockaddr_un sl = {.sun_family = AF_UNIX};
+		strcpy(sl.sun_path, "/tmp/dsl");
+		expect_fail("sendto-symlink-out", sendto(s, "ESCAPED", 7, 0, (void *)&sl, sizeof sl), ENOENT);
+		expect_fail("connect-symlink-out", connect(s, (void *)&sl, sizeof sl), ENOENT);
+		symlink("../../dsock", "/tmp/dsl2");
+		strcpy(sl.sun_path, "/tmp/dsl2");
+		expect_fail("sendto-relsymlink-out", sendto(s, "ESCAPED", 7, 0, (void *)&sl, sizeof sl), ENOENT);
+		strcpy(sl.sun_path, "/../gsock2");
+		bind(s, (void *)&sl, sizeof sl); /* lands in the root: judged on the host */
+		ok("bind-dotdot");
+		close(s);
+	}
+	{
+		char c = 'x';
+		expect_fail("tiocsti", ioctl(0, TIOCSTI, &c), EPERM);
+	}
+	expect_fail("io_uring_setup", syscall(425, 1, buf), ENOSYS);
+	expect_fail("unshare-user", unshare(CLONE_NEWUSER), EPERM);
+	expect_fail("clone-newns", syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0), EPERM);
+	expect_fail("clone3", syscall(435, buf, 88), ENOSYS);
+	expect_fail("open_by_handle_at", syscall(SYS_open_by_handle_at, rootfd, buf, O_RDONLY), EPERM);
+	/* the classic chroot break-out (chroot with the cwd left outside, then "..") and its
+	 * variants, in a child so the rest of the suite keeps its root */
+	{
+		mkdir("/tmp/cj", 0755);
+		mkdir("/tmp/cj/sub", 0755);
+		fflush(stdout);
+		pid_t p = fork();
+		if (p == 0) {
+			if (chroot("/tmp/cj") != 0) { esc("chroot-break", "chroot failed"); _exit(0); }
+			for (int i = 0; i < 20; i++) chdir("..");
+			chroot(".");
+			try_open("chroot-break", AT_FDCWD, "secret");
+			try_open("chroot-break-abs", AT_FDCWD, "/../../../secret");
+			snprintf(buf, sizeof buf, "%s/secret", hostdir);
+			try_open("chroot-hostpath", AT_FDCWD, buf);
+			int fd = open("/sub", O_RDONLY | O_DIRECTORY);
+			chroot("/sub");
+			try_open("chroot-fd-outside", fd, "../../../secret");
+			try_open("chroot-dotdot", AT_FDCWD, "/../secret");
+			fflush(stdout);
+			_exit(0);
+		}
+		waitpid(p, 0, 0);
+	}
+
+	/* datagram sendmsg without an address works, and racing a host address into it does not */
+	{
+		int sv[2];
+		socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+		struct iovec v[2] = {{"da", 2}, {"ta", 2}};
+		struct msghdr m = {0};
+		m.msg_iov = v; m.msg_iovlen = 2;
+		char r[8] = {0};
+		if (sendmsg(sv[0], &m, 0) != 4 || recv(sv[1], r, sizeof r, 0) != 4 || memcmp(r, "data", 4)) esc("sendmsg-dgram-works", r); else ok("sendmsg-dgram-works");
+		race_addr.sun_family = AF_UNIX;
+		snprintf(race_addr.sun_path, sizeof race_addr.sun_path, "%s", host("dsock"));
+		struct iovec rv = {"ESCAPED", 7};
+		race_msg.msg_iov = &rv; race_msg.msg_iovlen = 1;
+		int d = socket(AF_UNIX, SOCK_DGRAM, 0);
+		pthread_t th;
+		pthread_create(&th, NULL, race_thread, NULL);
+		int sent = 0, notconn = 0, other = 0;
+		for (int i = 0; i < 20000; i++) {
+			if (sendmsg(d, &race_msg, MSG_DONTWAIT) == 7) sent++;
+			else if (errno == ENOTCONN) notconn++;
+			else other++;
+		}
+		race_stop = 1;
+		pthread_join(th, NULL);
+		close(d);
+		/* also judged on the host: nothing may arrive at dsock */
+		snprintf(buf, sizeof buf, "%d sent (%d unconnected, %d refused)", sent, notconn, other);
+		if (sent) esc("sendmsg-name-race", buf); else ok("sendmsg-name-race");
+		if (getenv("RACE_DEBUG")) printf("race: %s\n", buf);
+	}
+
+	/* swap a symlink between a directory inside and one "outside" while opening through it */
+	{
+		mkdir("/tmp/realdir", 0755);
+		close(open("/tmp/realdir/secret", O_CREAT | O_WRONLY, 0644));
+		symlink("realdir", "/tmp/sw");
+		pid_t p = fork();
+		if (p == 0) {
+			for (int i = 0; i < 20000; i++) {
+				symlink(i % 2 ? "realdir" : "../..", "/tmp/sw.new");
+				rename("/tmp/sw.new", "/tmp/sw");
+			}
+			_exit(0);
+		}
+		int bad = 0;
+		for (int i = 0; i < 20000; i++) {
+			int fd = open("/tmp/sw/secret", O_RDONLY);
+			if (fd >= 0) { if (secret_fd(fd)) bad++; close(fd); }
+		}
+		kill(p, SIGKILL);
+		waitpid(p, 0, 0);
+		if (bad) { snprintf(buf, sizeof buf, "%d opens", bad); esc("symlink-swap-race", buf); } else ok("symlink-swap-race");
+	}
+	printf("done\n");
+	fflush(stdout);
+	reboot(RB_POWER_OFF);
+	return 1;
+}
