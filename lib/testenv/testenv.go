@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -198,6 +199,9 @@ type UML struct {
 	Env     []string      // extra host environment (e.g. PATH with our uml_net first)
 	Timeout time.Duration // default 120s
 	Dir     string        // working directory of linux.uml; default: a temporary directory
+	// Credential, when set, runs the kernel as that host user (tests of unprivileged use);
+	// Root, UmlDir and Dir must then be reachable by it.
+	Credential *syscall.Credential
 }
 
 // CommandLine returns linux.uml's argv (without the program name).
@@ -258,6 +262,9 @@ func (u *UML) Start(t testing.TB) (*exec.Cmd, *SafeBuffer) {
 	cmd := exec.CommandContext(ctx, kernel, u.CommandLine()...)
 	cmd.Dir = u.Dir
 	cmd.Env = append(os.Environ(), u.Env...)
+	if u.Credential != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential}
+	}
 	out := &SafeBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second

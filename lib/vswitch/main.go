@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/gouml/gouml/lib/usernet"
 )
 
 // Default socket paths of the real uml_switch.
@@ -24,7 +26,7 @@ const daemonEnv = "GOUML_UML_SWITCH_DAEMON_FDS"
 func usage(prog string, w io.Writer) int {
 	fmt.Fprintf(w, "Usage : %s [ -unix control-socket ] [ -hub ] [ -tap tap-device ]\n", prog)
 	fmt.Fprintf(w, "or : %s -compat-v0 [ -unix control-socket data-socket ] [ -hub ] [ -tap tap-device ]\n", prog)
-	fmt.Fprintf(w, "gouml additions : [ -daemon ] [ -bess bess-socket ] [ -pcap capture-file ]\n")
+	fmt.Fprintf(w, "gouml additions : [ -daemon ] [ -bess bess-socket ] [ -pcap capture-file ] [ -nat [subnet] [ -forward tcp:hostport:guestip:guestport ] ... ]\n")
 	return 1
 }
 
@@ -93,10 +95,22 @@ func Main(argv []string, stdin *os.File, stdout, stderr io.Writer) int {
 	}
 	log := NewLog(prog, stdout, stderr)
 	defer log.Close()
-	cfg, daemon, ok := ParseArgs(prog, argv, &logWriter{log})
+	natCfg, nat, rest, err := usernet.ParseOptions(argv)
+	if err != nil {
+		log.Errorf("%v\n", err)
+		log.Flush()
+		return usage(prog, stderr)
+	}
+	cfg, daemon, ok := ParseArgs(prog, rest, &logWriter{log})
 	if !ok {
 		log.Flush()
 		return usage(prog, stderr)
+	}
+	if nat {
+		if os.Getenv("UML_SWITCH_NAT_DEBUG") != "" {
+			natCfg.Logf = func(format string, args ...any) { log.Errorf(format+"\n", args...) }
+		}
+		cfg.NAT = &natCfg
 	}
 	// Signals are caught from the start so a socket bound a moment later is still removed.
 	sigs := make(chan os.Signal, 4)
@@ -130,10 +144,14 @@ func Main(argv []string, stdin *os.File, stdout, stderr io.Writer) int {
 		if cfg.BESS != "" {
 			log.Printf(" bess socket '%s'", cfg.BESS)
 		}
+		if cfg.NAT != nil {
+			log.Printf(" nat gateway on '%s'", srv.nat.Config().Subnet)
+		}
 		log.Printf("\n")
 		log.Flush()
 	}
 	if daemon && !child {
+		srv.CloseNAT()
 		if err := spawnDaemon(srv, argv, stdin, stdout, stderr); err != nil {
 			log.Errorf("daemon: %v\n", err)
 			srv.Close()

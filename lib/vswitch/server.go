@@ -1,6 +1,7 @@
 package vswitch
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gouml/gouml/lib/usernet"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,6 +28,8 @@ type Config struct {
 	Tap      string // tap uplink interface, if any
 	BESS     string // SOCK_SEQPACKET socket for vector-driver guests, if any
 	Pcap     string // capture file, if any
+	// NAT, when set, attaches a user-mode NAT gateway (lib/usernet) as one more port.
+	NAT *usernet.Config
 }
 
 // Server is a running switch: the control socket, the data socket, the optional tap and
@@ -41,6 +45,8 @@ type Server struct {
 	dataAddr rawAddr
 	tapFile  *os.File
 	pcapFile *os.File
+	nat      *usernet.Gateway
+	natDone  chan struct{} // ends the goroutine feeding the gateway
 
 	closing atomic.Bool
 	wg      sync.WaitGroup
@@ -129,9 +135,72 @@ func Listen(cfg Config, log *Log, inh *Inherited) (*Server, error) {
 		}
 		s.Sw.SetPcap(w)
 	}
+	if cfg.NAT != nil {
+		// Made here, not in Serve, so a bad option or a forwarded port already in use is
+		// reported before -daemon detaches.
+		g, err := usernet.New(*cfg.NAT)
+		if err != nil {
+			return nil, fmt.Errorf("-nat: %w", err)
+		}
+		s.nat = g
+	}
 	ok = true
 	return s, nil
 }
+
+// CloseNAT stops the NAT gateway (releasing its forwarded host ports); the -daemon parent
+// calls it so that its child can bind them again.
+func (s *Server) CloseNAT() {
+	if s.natDone != nil {
+		close(s.natDone)
+		s.natDone = nil
+	}
+	if s.nat != nil {
+		s.nat.Close()
+		s.nat = nil
+	}
+}
+
+// attachNAT makes the gateway one more switch port. The switch calls a port's send with its
+// lock held, and the gateway answers some frames at once (ARP, DHCP) by calling back into
+// the switch, so frames for the gateway go through a queue served by a goroutine of their
+// own; a full queue drops the frame like any congested port.
+func (s *Server) attachNAT() {
+	p := &Port{ID: 0, Kind: KindNAT, Name: s.nat.Config().Subnet.String()}
+	np := s.nat.AttachPort(func(frame []byte) error {
+		s.Sw.Input(p, frame)
+		return nil
+	})
+	q := make(chan []byte, natQueueLen)
+	p.send = func(frame []byte) error {
+		select {
+		case q <- bytes.Clone(frame):
+			return nil
+		default:
+			return errNATQueueFull
+		}
+	}
+	done := make(chan struct{})
+	s.natDone = done
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			select {
+			case f := <-q:
+				np.Deliver(f)
+			case <-done:
+				return
+			}
+		}
+	}()
+	s.Sw.AddPort(p)
+}
+
+// natQueueLen bounds the frames waiting for the gateway (about 380 KiB of full frames).
+const natQueueLen = 256
+
+var errNATQueueFull = errors.New("NAT gateway queue full")
 
 func (s *Server) bindAll() error {
 	if err := claimPath(s.Cfg.Ctl, "unix", "control"); err != nil {
@@ -248,6 +317,9 @@ func (s *Server) Serve() {
 	if s.bess != nil {
 		s.wg.Add(1)
 		go s.bessAccept()
+	}
+	if s.nat != nil {
+		s.attachNAT()
 	}
 }
 
@@ -502,6 +574,7 @@ func (s *Server) Close() {
 	if s.tapFile != nil {
 		s.tapFile.Close()
 	}
+	s.CloseNAT()
 	s.wg.Wait()
 	s.cleanup()
 	if s.dataFD >= 0 {

@@ -37,10 +37,11 @@ const (
 	KindDaemon PortKind = iota // a UML over the daemon transport (or a program speaking it)
 	KindTap                    // the host tap uplink
 	KindBESS                   // a UML vector device with transport=bess
+	KindNAT                    // the built-in user-mode NAT gateway (-nat)
 )
 
 func (k PortKind) String() string {
-	return [...]string{"daemon", "tap", "bess"}[k]
+	return [...]string{"daemon", "tap", "bess", "nat"}[k]
 }
 
 // Port is one attachment to the switch. ID is the number printed in the log (the control

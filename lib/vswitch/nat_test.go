@@ -1,0 +1,246 @@
+package vswitch_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gouml/gouml/lib/testenv"
+)
+
+// natUDHCPC configures the interface from a lease and prints it for the test to read.
+const natUDHCPC = `#!/bin/sh
+case "$1" in
+deconfig) ifconfig "$interface" 0.0.0.0 up ;;
+bound|renew)
+	ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+	set -- $router
+	route add default gw "$1" dev "$interface"
+	echo "LEASE ip=$ip router=$1 dns=$dns"
+	;;
+esac
+exit 0
+`
+
+// natGuestA takes a lease, fetches a page from the host's loopback through the gateway
+// address, resolves a name through the DNS forwarder, then waits for the host's forwarded
+// connection on nc.
+const natGuestA = `#!/bin/sh
+mount -t proc proc /proc
+ifconfig lo 127.0.0.1 up
+udhcpc -i eth0 -s /udhcpc.sh -n -q -t 20 -T 1 || echo DHCP-FAILED
+echo "WGET-BEGIN"
+wget -q -O - "http://10.0.2.2:$HTTPPORT/"
+echo "WGET-END rc=$?"
+nslookup gouml-nat.test 10.0.2.3
+echo "NSLOOKUP-END rc=$?"
+echo from-guest | nc -l -p 5555 > /tmp/nc.out &
+NC=$!
+echo "NC-LISTENING"
+i=0
+while kill -0 $NC 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+echo "NC-GOT $(cat /tmp/nc.out)"
+poweroff -f
+`
+
+// natGuestB only takes a lease (a second guest must get its own).
+const natGuestB = `#!/bin/sh
+mount -t proc proc /proc
+udhcpc -i eth0 -s /udhcpc.sh -n -q -t 20 -T 1 || echo DHCP-FAILED
+poweroff -f
+`
+
+var natLeaseRE = regexp.MustCompile(`LEASE ip=(\S+) router=(\S+) dns=(\S+)`)
+
+// TestRealUMLGuestsOnOurSwitchWithNAT is issue 8's acceptance on the switch: two real
+// linux.uml guests on our uml_switch -nat, everything running as an ordinary user (nobody
+// when the test runs as root): DHCP leases (distinct), HTTP to a server on the host's
+// loopback through 10.0.2.2, DNS through the forwarder to the test's stub resolver, and a
+// host-side -forward reaching nc listening in a guest. All traffic stays on this machine.
+func TestRealUMLGuestsOnOurSwitchWithNAT(t *testing.T) {
+	testenv.Tool(t, "linux.uml")
+	sw := testenv.Program(t, "uml_switch")
+	var cred *syscall.Credential
+	if os.Getuid() == 0 {
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	}
+	shared := func() string { // a directory the unprivileged user owns
+		d, err := os.MkdirTemp("", "gouml-nat-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		os.Chmod(d, 0o755)
+		if cred != nil {
+			os.Chown(d, int(cred.Uid), int(cred.Gid))
+		}
+		return d
+	}
+	w := shared()
+	page := "page from the host loopback"
+	httpPort := natHTTP(t, page)
+	dns := natStubResolver(t, "gouml-nat.test", [4]byte{192, 0, 2, 77})
+	fwdPort := natFreeTCPPort(t)
+
+	ctl := filepath.Join(w, "sw.ctl")
+	var swOut testenv.SafeBuffer
+	swCmd := exec.Command(sw, "-unix", ctl, "-nat", "-nat-dns", dns,
+		"-forward", fmt.Sprintf("tcp:%d:10.0.2.15:5555", fwdPort))
+	swCmd.Stdout, swCmd.Stderr = &swOut, &swOut
+	if cred != nil {
+		swCmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	if err := swCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { swCmd.Process.Signal(syscall.SIGINT); swCmd.Wait() })
+	if !testenv.WaitFor(20*time.Second, func() bool { return strings.Contains(swOut.String(), "nat gateway on '10.0.2.0/24'") }) {
+		t.Fatalf("switch did not start with the NAT gateway:\n%s", swOut.String())
+	}
+
+	boot := func(init, mac string, env ...string) (*exec.Cmd, *testenv.SafeBuffer) {
+		root := testenv.BusyboxRoot(t, map[string]string{"/udhcpc.sh": natUDHCPC, "/t.sh": init})
+		os.Chmod(filepath.Dir(root), 0o755)
+		u := &testenv.UML{Root: root, Init: "/t.sh", UmlDir: shared(), Dir: shared(), Credential: cred, Timeout: 4 * time.Minute,
+			Args: append([]string{fmt.Sprintf("eth0=daemon,%s,unix,%s", mac, ctl)}, env...)}
+		return u.Start(t)
+	}
+	aCmd, aOut := boot(natGuestA, "fe:fd:0a:00:02:0a", fmt.Sprintf("HTTPPORT=%d", httpPort))
+	if !testenv.WaitFor(3*time.Minute, func() bool { return strings.Contains(aOut.String(), "NC-LISTENING") }) {
+		t.Fatalf("guest A never got to its listener\n--- console ---\n%s\n--- switch ---\n%s", aOut.String(), swOut.String())
+	}
+	// The second guest boots while the first one waits for the forwarded connection.
+	bCmd, bOut := boot(natGuestB, "fe:fd:0a:00:02:0b")
+
+	var fromGuest string
+	for end := time.Now().Add(90 * time.Second); fromGuest == "" && time.Now().Before(end); {
+		c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", fwdPort), 2*time.Second)
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "from-host\n")
+		c.(*net.TCPConn).CloseWrite()
+		b, _ := io.ReadAll(c)
+		c.Close()
+		fromGuest = strings.TrimSpace(string(b))
+		if fromGuest == "" {
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	for name, c := range map[string]*exec.Cmd{"A": aCmd, "B": bCmd} {
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil && !(c.ProcessState != nil && c.ProcessState.Success()) {
+				t.Errorf("guest %s: %v", name, err)
+			}
+		case <-time.After(3 * time.Minute):
+			c.Process.Kill()
+			t.Errorf("guest %s did not power off", name)
+		}
+	}
+	a, b := aOut.String(), bOut.String()
+	la, lb := natLeaseRE.FindStringSubmatch(a), natLeaseRE.FindStringSubmatch(b)
+	switch {
+	case la == nil || lb == nil:
+		t.Errorf("a guest got no lease")
+	case la[2] != "10.0.2.2" || la[3] != "10.0.2.3":
+		t.Errorf("lease A: router %s dns %s, want 10.0.2.2 and 10.0.2.3", la[2], la[3])
+	case la[1] != "10.0.2.15":
+		t.Errorf("first guest's lease is %s, want 10.0.2.15 (the forward targets it)", la[1])
+	case la[1] == lb[1]:
+		t.Errorf("both guests got %s", la[1])
+	}
+	if !strings.Contains(a, "WGET-BEGIN\r\n"+page) && !strings.Contains(a, "WGET-BEGIN\n"+page) {
+		t.Errorf("guest did not fetch the host's page")
+	}
+	if !strings.Contains(a, "192.0.2.77") || !strings.Contains(a, "NSLOOKUP-END rc=0") {
+		t.Errorf("the DNS name did not resolve through the forwarder")
+	}
+	if fromGuest != "from-guest" || !strings.Contains(a, "NC-GOT from-host") {
+		t.Errorf("forward: host got %q; guest side missing", fromGuest)
+	}
+	if t.Failed() {
+		t.Logf("--- guest A ---\n%s\n--- guest B ---\n%s\n--- switch ---\n%s", a, b, swOut.String())
+	}
+}
+
+func natHTTP(t *testing.T, body string) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) })}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func natFreeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// natStubResolver answers A queries for name with addr on 127.0.0.1; returns "IP:PORT".
+func natStubResolver(t *testing.T, name string, addr [4]byte) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := buf[:n]
+			if len(q) < 12 || binary.BigEndian.Uint16(q[4:]) != 1 {
+				continue
+			}
+			i, labels := 12, []string{}
+			for i < len(q) && q[i] != 0 && i+1+int(q[i]) <= len(q) {
+				labels = append(labels, string(q[i+1:i+1+int(q[i])]))
+				i += 1 + int(q[i])
+			}
+			if i+5 > len(q) {
+				continue
+			}
+			qtype := binary.BigEndian.Uint16(q[i+1:])
+			out := append([]byte(nil), q[:i+5]...)
+			binary.BigEndian.PutUint16(out[2:], 0x8180)
+			binary.BigEndian.PutUint16(out[6:], 0)
+			binary.BigEndian.PutUint16(out[8:], 0)
+			binary.BigEndian.PutUint16(out[10:], 0)
+			if qtype == 1 && strings.EqualFold(strings.Join(labels, "."), name) {
+				binary.BigEndian.PutUint16(out[6:], 1)
+				out = append(out, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
+				out = append(out, addr[:]...)
+			}
+			pc.WriteTo(bytes.Clone(out), from)
+		}
+	}()
+	return pc.LocalAddr().String()
+}
