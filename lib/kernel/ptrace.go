@@ -51,7 +51,11 @@ func (k *Kernel) initDied(ws unix.WaitStatus) {
 // panicf ends the machine like a kernel panic of the real UML (exit status 134).
 func (k *Kernel) panicf(format string, a ...any) {
 	k.once.Do(func() {
-		fmt.Fprintf(k.cfg.Stderr, "Kernel panic - not syncing: "+format+"\n", a...)
+		msg := fmt.Sprintf(format, a...)
+		fmt.Fprintf(k.cfg.Stderr, "Kernel panic - not syncing: %s\n", msg)
+		if k.cfg.mc != nil && k.cfg.mc.srv != nil {
+			k.cfg.mc.srv.NotifyPanic(msg)
+		}
 		k.shutdown <- shutdownReq{status: 134}
 	})
 }

@@ -122,6 +122,9 @@ func memfdWith(data []byte) (int, error) {
 
 // procPid resolves the first component of a /proc path to a host pid (0 = not a pid dir).
 func (k *Kernel) procPid(c *Call, first string) (int, error) {
+	if c == nil && (first == "self" || first == "thread-self") {
+		return 0, unix.ENOENT // asked by the console, which is no process
+	}
 	if first == "self" {
 		return c.T.Proc.Tgid, nil
 	}
@@ -177,6 +180,11 @@ func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 		return []byte(Release + "\n"), nil
 	case "sys/kernel/ostype":
 		return []byte("Linux\n"), nil
+	case "sys/kernel/ctrl-alt-del":
+		if k.cadOff.Load() {
+			return []byte("0\n"), nil
+		}
+		return []byte("1\n"), nil
 	}
 	return nil, nil
 }
