@@ -14,6 +14,7 @@
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
 //	special.go    the kernel's own files: /dev and /proc
+//	mconsole.go   the management console's commands (lib/mconsole serves the socket)
 //
 // The same table generates the seccomp filter (filter.go), drives the dispatcher
 // (notify.go) and prints `linux --showconfig`. Adding a system call is one row plus one
@@ -82,8 +83,9 @@
 //   - No own PID numbering beyond init; no /proc directory listings (ps); /proc/PID/fd/N is
 //     not reopenable; /dev and /proc are matched on the lexically cleaned path.
 //   - No block devices, network (AF_UNIX only; getsockname shows the kernel's names for
-//     path-bound sockets), ttys beyond con0 on fd/null channels, mconsole, mounts other
-//     than remounting /, enforcement of mem=.
+//     path-bound sockets), ttys beyond con0 on fd/null channels, mounts other than
+//     remounting /, enforcement of mem=. mconsole's stop is SIGSTOP/SIGCONT to every guest
+//     process, which a guest parent can notice (SIGCHLD, WUNTRACED).
 //   - No call whose checked arguments live in guest memory is CONTINUEd (a racing guest
 //     thread could change them between the check and the host's read; TestEscapes races
 //     sendmsg's msg_name). The one scratch area the kernel writes into the guest (execve and

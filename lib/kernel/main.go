@@ -279,12 +279,15 @@ Supported:
                             parsed; only con0 is used yet
     quiet, debug            debug logs unsupported system calls once each
     noreboot                reboot ends linux instead of restarting init
+    mconsole=notify:<socket>
+                            tell <socket> the management console's path (the
+                            console is <uml_dir><umid>/mconsole) and about panics
     --help, --version, --showconfig
     <key>=<value>           (unknown) goes to init's environment
     <word>                  (unknown) goes to init's argv
 Parsed, not supported yet (an error when given):
     ubdN=<image>[,<cow>]    block device images and COW files
     ethN=..., vecN:...      network devices
-    initrd=, iomem=, virtio_uml.device=, mconsole=notify:<socket>, hostfs=<dir>,append
+    initrd=, iomem=, virtio_uml.device=, hostfs=<dir>,append
 Accepted without effect: xterm=, stderr=, ssl-non-raw, nosysemu, console=
 `
