@@ -110,7 +110,12 @@ func (k *Kernel) stopped(pid int, ws unix.WaitStatus) {
 			unix.PtraceCont(pid, 0)
 			return
 		}
-		// group-stop (job control): stay stopped, but keep reporting events
+		if sig == unix.SIGTRAP {
+			// the group-stop ended (SIGCONT) or PTRACE_INTERRUPT: run on
+			unix.PtraceCont(pid, 0)
+			return
+		}
+		// group-stop (job control, mconsole's stop): stay stopped, but keep reporting events
 		unix.Syscall6(unix.SYS_PTRACE, ptraceListen, uintptr(pid), 0, 0, 0, 0)
 	default:
 		// signal-delivery-stop: deliver it
