@@ -313,3 +313,17 @@ func TestMconsoleNotifyPanic(t *testing.T) {
 		t.Errorf("second notification: %v %q", n.Type, n.Data)
 	}
 }
+
+// TestStoppedProcessContinues: a guest process stopped with SIGSTOP runs again after SIGCONT
+// (mconsole's stop/go and job control's fg rely on it).
+func TestStoppedProcessContinues(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\nsleep 0.3 & p=$!\nkill -STOP $p\n" +
+			"until grep -q ') [Tt]' /proc/$p/stat; do sleep 0.05; done\necho stopped\n" +
+			"kill -CONT $p\nwait $p\necho \"rc=$?\"\n/bin/busybox poweroff -f\n",
+	})
+	out, errs, status := run{timeout: 20 * time.Second, args: []string{"ubd0=" + root, "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	if status != 0 || out != "stopped\nrc=0\n" {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+}
