@@ -58,8 +58,9 @@ type Kernel struct {
 	loopDone chan struct{}
 	dying    atomic.Bool // shutting down: kill every task that still shows up
 	procMu   sync.Mutex
-	procDir  string  // host directory behind the /proc listing (special.go)
-	roots    []*Root // chroot roots, closed when the machine stops
+	procDir  string          // host directory behind the /proc listing (special.go)
+	sysctls  []*sysctlWriter // guests' open writable /proc/sys files (special.go)
+	roots    []*Root         // chroot roots, closed when the machine stops
 	execMu   sync.Mutex
 	execDir  string      // host directory of the named exec links (sys_exec.go)
 	cadOff   atomic.Bool // reboot(2) CAD_OFF: Ctrl-Alt-Del signals init instead of restarting

@@ -139,6 +139,7 @@ func (h *mcHost) cad(c *mconsole.Call) {
 	if k == nil {
 		return
 	}
+	k.syncSysctls()
 	if k.cadOff.Load() {
 		k.mu.Lock()
 		pid := k.initTgid

@@ -327,3 +327,27 @@ func TestStoppedProcessContinues(t *testing.T) {
 		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
 }
+
+// TestMconsoleCadSysctl: a guest writing 0 to /proc/sys/kernel/ctrl-alt-del gets SIGINT from
+// mconsole's cad instead of a restart; writing it needs guest root.
+func TestMconsoleCadSysctl(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:100:u:/tmp:/bin/sh\n",
+		"/t.sh": "#!/bin/sh\ntrap 'echo got-int; /bin/busybox poweroff -f' INT\necho \"cad=$(cat /proc/sys/kernel/ctrl-alt-del)\"\n" +
+			"su user -c 'echo 0 > /proc/sys/kernel/ctrl-alt-del' 2>&1 | grep -q 'Permission denied' && echo user-denied\n" +
+			"echo 0 > /proc/sys/kernel/ctrl-alt-del\necho \"cad=$(cat /proc/sys/kernel/ctrl-alt-del)\"\n" +
+			"while :; do sleep 0.05; done\n",
+	})
+	ours := testenv.Program(t, "uml_mconsole")
+	g := startGuest(t, root, t.TempDir(), "/t.sh", false)
+	want := "cad=1\r\nuser-denied\r\ncad=0\r\n"
+	if !testenv.WaitFor(15*time.Second, func() bool { return strings.Contains(g.out.String(), want) }) {
+		t.Fatalf("console %q, want %q\nstderr:\n%s", g.out, want, g.errb)
+	}
+	if out, st := mc(t, ours, g.sock, "cad"); out != "OK \n" || st != 0 {
+		t.Fatalf("cad: %d %q", st, out)
+	}
+	if st := g.wait(t); st != 0 || g.out.String() != want+"got-int\r\n" {
+		t.Fatalf("status %d console %q\nstderr:\n%s", st, g.out, g.errb)
+	}
+}
