@@ -76,6 +76,9 @@ func (h *mcHost) attach(k *Kernel) {
 	h.pending = nil
 	h.frozen = nil
 	h.mu.Unlock()
+	if h.srv != nil {
+		h.srv.Reset() // the new machine runs
+	}
 	if p != nil {
 		k.halt(p.status, p.reboot)
 	}

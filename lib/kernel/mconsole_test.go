@@ -248,6 +248,23 @@ func mconsoleSession(t *testing.T, real, root, umlDir string, asUser bool) {
 		}
 	}
 
+	// a reboot while stopped: the new machine runs and is not stopped
+	if out, st := mc(t, ours, g.sock, "stop"); out != "OK stopped\n" || st != 0 {
+		t.Fatalf("stop: %d %q", st, out)
+	}
+	if out, st := mc(t, ours, g.sock, "reboot"); out != "OK \n" || st != 0 {
+		t.Fatalf("reboot while stopped: %d %q", st, out)
+	}
+	if !testenv.WaitFor(15*time.Second, func() bool { return strings.Count(g.out.String(), "up\r\n") == 4 }) {
+		t.Fatalf("reboot while stopped did not restart init: %q", g.out)
+	}
+	next()
+	start := tick()
+	if !testenv.WaitFor(10*time.Second, func() bool { return tick() != start }) {
+		t.Errorf("the rebooted guest does not run")
+	}
+	expect(false, "ERR Not stopped\n", 1, "go")
+
 	if out, st := mc(t, real, g.sock, "halt"); out != "OK \n" || st != 0 {
 		t.Fatalf("halt: %d %q", st, out)
 	}
