@@ -332,10 +332,13 @@ func TestMconsoleNotifyPanic(t *testing.T) {
 }
 
 // TestStoppedProcessContinues: a guest process stopped with SIGSTOP runs again after SIGCONT
-// (mconsole's stop/go and job control's fg rely on it).
+// (mconsole's stop/go and job control's fg rely on it). The stop waits for sleep to run:
+// stopping the child while the shell's fork child opens /dev/null sometimes fails that open
+// with errno 0 (a separate bug of trapped calls interrupted by a stop, not fixed yet).
 func TestStoppedProcessContinues(t *testing.T) {
 	root := testenv.BusyboxRoot(t, map[string]string{
-		"/t.sh": "#!/bin/sh\nsleep 0.3 & p=$!\nkill -STOP $p\n" +
+		"/t.sh": "#!/bin/sh\nsleep 0.5 & p=$!\n" +
+			"until [ \"$(cat /proc/$p/comm)\" = sleep ]; do sleep 0.05; done\nkill -STOP $p\n" +
 			"until grep -q ') [Tt]' /proc/$p/stat; do sleep 0.05; done\necho stopped\n" +
 			"kill -CONT $p\nwait $p\necho \"rc=$?\"\n/bin/busybox poweroff -f\n",
 	})
