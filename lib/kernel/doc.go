@@ -31,7 +31,10 @@
 //     or a new fd. A new fd is installed with SECCOMP_IOCTL_NOTIF_ADDFD *without* the SEND
 //     flag and then answered with NOTIF_SEND: Go's SIGURG preemption can interrupt and
 //     restart an ADDFD+SEND ioctl, after which the guest's open returns 0 with no fd
-//     (measured; TestManyOpens hammers this path). The handlers run on the receiving
+//     (measured; TestManyOpens hammers this path). A signal can interrupt the call between
+//     the two; the fd ADDFD installed is then remembered and the task's next new fd (its
+//     restarted call) is installed over it with SETFD, so no stray fd stays behind and the
+//     restarted open gets the same number (TestSignalsDuringTrappedOpen). The handlers run on the receiving
 //     goroutine (no cross-CPU wake-up); one that may block (opening a FIFO) finishes on its
 //     own goroutine. The listener has SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set.
 //   - Trace rows (execve, execveat, chdir, kill, tkill, tgkill) need to change the caller's

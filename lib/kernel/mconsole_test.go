@@ -332,10 +332,9 @@ func TestMconsoleNotifyPanic(t *testing.T) {
 }
 
 // TestStoppedProcessContinues: a guest process stopped with SIGSTOP runs again after SIGCONT
-// (mconsole's stop/go and job control's fg rely on it). The stop waits for sleep to run: a
-// signal that interrupts a trapped open after NOTIF_ADDFD installed the fd but before
-// NOTIF_SEND leaves that fd behind in the guest and the restarted open gets the next number
-// (ash's background child then fails "open(/dev/null) != 0"); a separate bug, not fixed yet.
+// (mconsole's stop/go and job control's fg rely on it); it waits for the stopped state, so
+// the stop is a group-stop the kernel LISTENs on. (Signals that hit a child before it runs:
+// TestSignalsDuringTrappedOpen.)
 func TestStoppedProcessContinues(t *testing.T) {
 	root := testenv.BusyboxRoot(t, map[string]string{
 		"/t.sh": "#!/bin/sh\nsleep 0.5 & p=$!\n" +
