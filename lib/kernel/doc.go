@@ -14,6 +14,7 @@
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
 //	special.go    the kernel's own files: /dev and /proc
+//	mconsole.go   the management console's commands (lib/mconsole serves the socket)
 //
 // The same table generates the seccomp filter (filter.go), drives the dispatcher
 // (notify.go) and prints `linux --showconfig`. Adding a system call is one row plus one
@@ -30,7 +31,10 @@
 //     or a new fd. A new fd is installed with SECCOMP_IOCTL_NOTIF_ADDFD *without* the SEND
 //     flag and then answered with NOTIF_SEND: Go's SIGURG preemption can interrupt and
 //     restart an ADDFD+SEND ioctl, after which the guest's open returns 0 with no fd
-//     (measured; TestManyOpens hammers this path). The handlers run on the receiving
+//     (measured; TestManyOpens hammers this path). A signal can interrupt the call between
+//     the two; the fd ADDFD installed is then remembered and the task's next new fd (its
+//     restarted call) is installed over it with SETFD, so no stray fd stays behind and the
+//     restarted open gets the same number (TestSignalsDuringTrappedOpen). The handlers run on the receiving
 //     goroutine (no cross-CPU wake-up); one that may block (opening a FIFO) finishes on its
 //     own goroutine. The listener has SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set.
 //   - Trace rows (execve, execveat, chdir, kill, tkill, tgkill) need to change the caller's
@@ -82,8 +86,9 @@
 //   - No own PID numbering beyond init; no /proc directory listings (ps); /proc/PID/fd/N is
 //     not reopenable; /dev and /proc are matched on the lexically cleaned path.
 //   - No block devices, network (AF_UNIX only; getsockname shows the kernel's names for
-//     path-bound sockets), ttys beyond con0 on fd/null channels, mconsole, mounts other
-//     than remounting /, enforcement of mem=.
+//     path-bound sockets), ttys beyond con0 on fd/null channels, mounts other than
+//     remounting /, enforcement of mem=. mconsole's stop is SIGSTOP/SIGCONT to every guest
+//     process, which a guest parent can notice (SIGCHLD, WUNTRACED).
 //   - No call whose checked arguments live in guest memory is CONTINUEd (a racing guest
 //     thread could change them between the check and the host's read; TestEscapes races
 //     sendmsg's msg_name). The one scratch area the kernel writes into the guest (execve and

@@ -31,6 +31,8 @@ type Config struct {
 	Stderr   io.Writer       // kernel messages
 	Stop     <-chan struct{} // closed on SIGTERM/SIGINT of linux: exit status 1
 	RunDir   string          // the umid directory: the kernel's private files go below it
+
+	mc *mcHost // the management console, which outlives each boot
 }
 
 // Kernel is one running machine.
@@ -56,10 +58,14 @@ type Kernel struct {
 	loopDone chan struct{}
 	dying    atomic.Bool // shutting down: kill every task that still shows up
 	procMu   sync.Mutex
-	procDir  string  // host directory behind the /proc listing (special.go)
-	roots    []*Root // chroot roots, closed when the machine stops
+	procDir  string          // host directory behind the /proc listing (special.go)
+	sysctls  []*sysctlWriter // guests' open writable /proc/sys files (special.go)
+	strayMu  sync.Mutex
+	stray    map[int]strayFD // tid -> fd installed by an ADDFD whose call was interrupted (notify.go)
+	roots    []*Root         // chroot roots, closed when the machine stops
 	execMu   sync.Mutex
-	execDir  string // host directory of the named exec links (sys_exec.go)
+	execDir  string      // host directory of the named exec links (sys_exec.go)
+	cadOff   atomic.Bool // reboot(2) CAD_OFF: Ctrl-Alt-Del signals init instead of restarting
 }
 
 type shutdownReq struct {
@@ -105,6 +111,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		tasks: map[int]*Task{}, procs: map[int]*Process{},
 		hostname: cfg.Hostname, domain: "(none)", logged: map[int]bool{},
 		shutdown: make(chan shutdownReq, 1), listener: -1, loopDone: make(chan struct{}),
+		stray: map[int]strayFD{},
 	}
 	if k.hostname == "" {
 		k.hostname = "(none)"
@@ -112,6 +119,10 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 	// Files the kernel creates for the guest get exactly the guest's mode bits: the guest's
 	// umask is applied by the handlers.
 	unix.Umask(0)
+	if cfg.mc != nil {
+		cfg.mc.attach(k)
+		defer cfg.mc.detach()
+	}
 	res := make(chan error, 1)
 	go k.tracer(res)
 	if err := <-res; err != nil {

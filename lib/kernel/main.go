@@ -47,6 +47,17 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 		return 1
 	}
 	defer u.remove()
+	mc := &mcHost{stderr: stderr, noReboot: c.NoReboot, quiet: c.Quiet, notify: c.MconsoleNotify,
+		rootUnit: -1, conSpec: c.ConsoleLine(0).Spec}
+	if src, err := c.RootSource(); err == nil && src.Kind == "ubd" {
+		mc.rootUnit, mc.rootFile = src.Unit, "root_fs"
+		if d := c.UBD[src.Unit]; d != nil {
+			mc.rootFile = d.File
+		}
+	}
+	startMconsole(mc, u.dir)
+	defer mc.close()
+	cfg.mc = mc
 	con, err := NewConsole(cfg.Stdin, cfg.Stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "linux: console: %v\n", err)
@@ -68,7 +79,10 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	// private files (exec links, the /proc listing) live in the umid directory: like it,
 	// they are left behind only by SIGKILL, and the next stale takeover removes them
 	cfg.RunDir = u.dir
-	for {
+	for boots := 0; ; boots++ {
+		if boots > 0 {
+			mc.rebooted()
+		}
 		status, reboot, err := Boot(cfg)
 		if err != nil {
 			fmt.Fprintf(stderr, "linux: %v\n", err)
@@ -131,8 +145,6 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 		return cfg, notYet("iomem=" + c.Iomem[0])
 	case len(c.VirtioUML) > 0:
 		return cfg, notYet("virtio_uml.device=" + c.VirtioUML[0])
-	case c.MconsoleNotify != "":
-		return cfg, notYet("mconsole=notify:" + c.MconsoleNotify)
 	}
 	con := c.ConsoleLine(0)
 	var err2 error
@@ -267,12 +279,15 @@ Supported:
                             parsed; only con0 is used yet
     quiet, debug            debug logs unsupported system calls once each
     noreboot                reboot ends linux instead of restarting init
+    mconsole=notify:<socket>
+                            tell <socket> the management console's path (the
+                            console is <uml_dir><umid>/mconsole) and about panics
     --help, --version, --showconfig
     <key>=<value>           (unknown) goes to init's environment
     <word>                  (unknown) goes to init's argv
 Parsed, not supported yet (an error when given):
     ubdN=<image>[,<cow>]    block device images and COW files
     ethN=..., vecN:...      network devices
-    initrd=, iomem=, virtio_uml.device=, mconsole=notify:<socket>, hostfs=<dir>,append
+    initrd=, iomem=, virtio_uml.device=, hostfs=<dir>,append
 Accepted without effect: xterm=, stderr=, ssl-non-raw, nosysemu, console=
 `

@@ -32,15 +32,14 @@ func TestVersionHelpShowconfig(t *testing.T) {
 func TestCommandLineErrors(t *testing.T) {
 	root := testenv.BusyboxRoot(t, nil)
 	for args, want := range map[string]string{
-		"ubd99=foo":                    `linux: "ubd99=foo": Device number out of range`,
-		"mem=lots":                     `linux: "mem=lots": invalid size "lots"`,
-		"con0=bogus":                   `parse_chan couldn't parse "bogus"`,
-		"ubd0=ROOT eth0=daemon":        "eth0=daemon (network devices): not supported yet",
-		"ubd0=ROOT ubd1=/tmp/x.img":    "ubd1=/tmp/x.img (block devices other than a directory root): not supported yet",
-		"ubd0=/nonexistent":            "root device ubda: stat /nonexistent: no such file or directory",
-		"ubd0=ROOT con0=pts":           "con0=pts: channel type pts not supported yet",
-		"root=/dev/root hostfs=ROOT":   "root=/dev/root needs rootfstype=hostfs",
-		"ubd0=ROOT mconsole=notify:/x": "mconsole=notify:/x: not supported yet",
+		"ubd99=foo":                  `linux: "ubd99=foo": Device number out of range`,
+		"mem=lots":                   `linux: "mem=lots": invalid size "lots"`,
+		"con0=bogus":                 `parse_chan couldn't parse "bogus"`,
+		"ubd0=ROOT eth0=daemon":      "eth0=daemon (network devices): not supported yet",
+		"ubd0=ROOT ubd1=/tmp/x.img":  "ubd1=/tmp/x.img (block devices other than a directory root): not supported yet",
+		"ubd0=/nonexistent":          "root device ubda: stat /nonexistent: no such file or directory",
+		"ubd0=ROOT con0=pts":         "con0=pts: channel type pts not supported yet",
+		"root=/dev/root hostfs=ROOT": "root=/dev/root needs rootfstype=hostfs",
 	} {
 		argv := strings.Fields(strings.ReplaceAll(args, "ROOT", root))
 		argv = append(argv, "uml_dir="+t.TempDir())

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -75,40 +76,55 @@ func (k *Kernel) dispatch(n *seccompNotif) {
 	s := byNr[nr]
 	if s == nil || s.Handler == nil {
 		k.logOnce(nr, "unsupported system call %s (%d): ENOSYS", sysName(nr), nr)
-		k.respond(n.ID, errno(unix.ENOSYS))
+		k.respond(n.ID, int(n.Pid), errno(unix.ENOSYS))
 		return
 	}
 	c := &Call{k: k, n: *n, Tid: int(n.Pid)}
 	c.T = k.task(c.Tid)
 	if c.T == nil {
-		k.respond(n.ID, errno(unix.ESRCH))
+		k.respond(n.ID, int(n.Pid), errno(unix.ESRCH))
 		return
 	}
 	r := s.Handler(c)
 	if r.async != nil {
 		f := r.async
-		go func() { k.respond(n.ID, f()) }()
+		go func() { k.respond(n.ID, int(n.Pid), f()) }()
 		return
 	}
-	k.respond(n.ID, r)
+	k.respond(n.ID, int(n.Pid), r)
 }
 
-func (k *Kernel) respond(id uint64, r result) {
+func (k *Kernel) respond(id uint64, tid int, r result) {
 	resp := seccompNotifResp{ID: id}
 	switch {
 	case r.cont:
 		resp.Flags = notifFlagContinue
 	case r.fd >= 0:
-		gfd, err := notifAddfd(k.listener, id, r.fd, r.cloexec)
-		unix.Close(r.fd)
+		// A stray fd left by this task's interrupted call (below) is reused: the restarted
+		// call gets the number it would have had, and the stray is gone.
+		stray, setfd := k.takeStray(tid)
+		gfd, err := notifAddfd(k.listener, id, r.fd, r.cloexec, setfd)
+		defer unix.Close(r.fd)
 		if err != nil {
+			if setfd >= 0 {
+				k.putStray(tid, stray) // still there
+			}
 			resp.Error = -int32(unix.EMFILE)
 			if err == unix.ENOENT {
-				return // the caller is gone
+				return // the caller is gone or was interrupted
 			}
-		} else {
-			resp.Val = int64(gfd)
+			break
 		}
+		resp.Val = int64(gfd)
+		if notifSend(k.listener, &resp) == unix.ENOENT {
+			// A signal interrupted the call after ADDFD installed the fd: the guest will
+			// restart the call (or it died), and the fd must not stay behind.
+			var st unix.Stat_t
+			if unix.Fstat(r.fd, &st) == nil {
+				k.putStray(tid, strayFD{fd: gfd, dev: st.Dev, ino: st.Ino})
+			}
+		}
+		return
 	case r.errno != 0:
 		resp.Error = -int32(r.errno)
 	default:
@@ -128,4 +144,33 @@ func (k *Kernel) logOnce(nr int, format string, a ...any) {
 	if !seen {
 		k.debugf(format, a...)
 	}
+}
+
+// strayFD is an fd that ADDFD installed in a task whose call was then interrupted.
+type strayFD struct {
+	fd       int
+	dev, ino uint64
+}
+
+// takeStray returns the number of the task's stray fd if it is still the file the kernel
+// installed (the guest may have replaced it with dup2 since), else -1.
+func (k *Kernel) takeStray(tid int) (strayFD, int) {
+	k.strayMu.Lock()
+	s, ok := k.stray[tid]
+	delete(k.stray, tid)
+	k.strayMu.Unlock()
+	if !ok {
+		return s, -1
+	}
+	var st unix.Stat_t
+	if unix.Stat("/proc/"+strconv.Itoa(tid)+"/fd/"+strconv.Itoa(s.fd), &st) != nil || st.Dev != s.dev || st.Ino != s.ino {
+		return s, -1
+	}
+	return s, s.fd
+}
+
+func (k *Kernel) putStray(tid int, s strayFD) {
+	k.strayMu.Lock()
+	k.stray[tid] = s
+	k.strayMu.Unlock()
 }

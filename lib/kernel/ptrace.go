@@ -51,12 +51,19 @@ func (k *Kernel) initDied(ws unix.WaitStatus) {
 // panicf ends the machine like a kernel panic of the real UML (exit status 134).
 func (k *Kernel) panicf(format string, a ...any) {
 	k.once.Do(func() {
-		fmt.Fprintf(k.cfg.Stderr, "Kernel panic - not syncing: "+format+"\n", a...)
+		msg := fmt.Sprintf(format, a...)
+		fmt.Fprintf(k.cfg.Stderr, "Kernel panic - not syncing: %s\n", msg)
+		if k.cfg.mc != nil && k.cfg.mc.srv != nil {
+			k.cfg.mc.srv.NotifyPanic(msg)
+		}
 		k.shutdown <- shutdownReq{status: 134}
 	})
 }
 
 func (k *Kernel) exited(tid int) {
+	k.strayMu.Lock()
+	delete(k.stray, tid)
+	k.strayMu.Unlock()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	t := k.tasks[tid]
@@ -106,7 +113,12 @@ func (k *Kernel) stopped(pid int, ws unix.WaitStatus) {
 			unix.PtraceCont(pid, 0)
 			return
 		}
-		// group-stop (job control): stay stopped, but keep reporting events
+		if sig == unix.SIGTRAP {
+			// the group-stop ended (SIGCONT) or PTRACE_INTERRUPT: run on
+			unix.PtraceCont(pid, 0)
+			return
+		}
+		// group-stop (job control, mconsole's stop): stay stopped, but keep reporting events
 		unix.Syscall6(unix.SYS_PTRACE, ptraceListen, uintptr(pid), 0, 0, 0, 0)
 	default:
 		// signal-delivery-stop: deliver it

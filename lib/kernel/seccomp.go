@@ -44,6 +44,7 @@ const (
 	ioctlNotifSend     = 0xc0182101 // _IOWR('!', 1, struct seccomp_notif_resp)
 	ioctlNotifIDValid  = 0x40082102 // _IOW('!', 2, __u64)
 	ioctlNotifAddfd    = 0x40182103 // _IOW('!', 3, struct seccomp_notif_addfd)
+	addfdFlagSetfd     = 1          // SECCOMP_ADDFD_FLAG_SETFD: install as exactly Newfd
 	ioctlNotifSetFlags = 0x40082104 // _IOW('!', 4, __u64)
 
 	notifFlagContinue = 1 // SECCOMP_USER_NOTIF_FLAG_CONTINUE
@@ -87,8 +88,11 @@ func notifIDValid(fd int, id uint64) bool {
 // used WITHOUT SECCOMP_ADDFD_FLAG_SEND: if Go's SIGURG interrupts an ADDFD+SEND ioctl, the
 // restarted call finds the notification answered and the guest's open returns 0 with no fd
 // (measured, DESIGN.md). Answering with a separate NOTIF_SEND is immune.
-func notifAddfd(fd int, id uint64, srcfd int, cloexec bool) (int, error) {
+func notifAddfd(fd int, id uint64, srcfd int, cloexec bool, setfd int) (int, error) {
 	a := seccompNotifAddfd{ID: id, Srcfd: uint32(srcfd)}
+	if setfd >= 0 {
+		a.Flags, a.Newfd = addfdFlagSetfd, uint32(setfd)
+	}
 	if cloexec {
 		a.NewfdFlags = unix.O_CLOEXEC
 	}

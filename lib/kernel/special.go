@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -79,6 +80,17 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		}
 		return fd, err
 	}
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		if w := k.sysctlWriter(rest); w != nil {
+			k.mu.Lock()
+			root := c.cred().EUID == 0
+			k.mu.Unlock()
+			if !root {
+				return -1, unix.EACCES
+			}
+			return k.sysctlPipe(w)
+		}
+	}
 	data, err := k.procFile(c, rest, flags)
 	if err != nil {
 		return -1, err
@@ -122,6 +134,9 @@ func memfdWith(data []byte) (int, error) {
 
 // procPid resolves the first component of a /proc path to a host pid (0 = not a pid dir).
 func (k *Kernel) procPid(c *Call, first string) (int, error) {
+	if c == nil && (first == "self" || first == "thread-self") {
+		return 0, unix.ENOENT // asked by the console, which is no process
+	}
 	if first == "self" {
 		return c.T.Proc.Tgid, nil
 	}
@@ -177,8 +192,116 @@ func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 		return []byte(Release + "\n"), nil
 	case "sys/kernel/ostype":
 		return []byte("Linux\n"), nil
+	case "sys/kernel/ctrl-alt-del":
+		k.syncSysctls()
+		if k.cadOff.Load() {
+			return []byte("0\n"), nil
+		}
+		return []byte("1\n"), nil
 	}
 	return nil, nil
+}
+
+// sysctlWriter returns what a write to a writable /proc/sys file does with the written
+// text, or nil when the file is not writable.
+func (k *Kernel) sysctlWriter(rest string) func(string) {
+	switch rest {
+	case "sys/kernel/ctrl-alt-del":
+		return func(v string) {
+			// like proc_dointvec: the number written; 0 means "signal init" (cad)
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err == nil {
+				k.cadOff.Store(n == 0)
+			}
+		}
+	}
+	return nil
+}
+
+// sysctlPipe gives the guest the write end of a pipe; what it writes is applied write by
+// write, like proc_dointvec (a bad value is ignored instead of failing with EINVAL). The
+// reader applies what is there under the pipe's lock, and syncSysctls does the same, so a
+// value written before someone looks (the guest reading it back, mconsole's cad) is in
+// effect by then.
+func (k *Kernel) sysctlPipe(apply func(string)) (int, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return -1, err
+	}
+	// the guest's end blocks like a file
+	if err := unix.SetNonblock(p[1], false); err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		return -1, err
+	}
+	sp := &sysctlWriter{fd: p[0], apply: apply}
+	k.procMu.Lock()
+	k.sysctls = append(k.sysctls, sp)
+	k.procMu.Unlock()
+	go func() {
+		for {
+			pfd := []unix.PollFd{{Fd: int32(sp.fd), Events: unix.POLLIN}}
+			if _, err := unix.Poll(pfd, -1); err != nil && err != unix.EINTR {
+				break
+			}
+			if sp.drain() {
+				break
+			}
+		}
+		k.procMu.Lock()
+		for i, x := range k.sysctls {
+			if x == sp {
+				k.sysctls = append(k.sysctls[:i], k.sysctls[i+1:]...)
+				break
+			}
+		}
+		k.procMu.Unlock()
+		sp.mu.Lock()
+		unix.Close(sp.fd)
+		sp.fd = -1
+		sp.mu.Unlock()
+	}()
+	return p[1], nil
+}
+
+// sysctlWriter is the kernel's end of a guest's open writable /proc/sys file.
+type sysctlWriter struct {
+	mu    sync.Mutex
+	fd    int
+	apply func(string)
+}
+
+// drain applies every write waiting in the pipe; it reports the end of the file (all
+// writers closed, or an error).
+func (s *sysctlWriter) drain() (eof bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd < 0 {
+		return true
+	}
+	b := make([]byte, 4096)
+	for {
+		n, err := unix.Read(s.fd, b)
+		switch {
+		case n > 0:
+			s.apply(string(b[:n]))
+		case err == unix.EAGAIN:
+			return false
+		case err == unix.EINTR:
+		default:
+			return true // 0: every writer closed
+		}
+	}
+}
+
+// syncSysctls applies what the guest has written to /proc/sys files so far.
+func (k *Kernel) syncSysctls() {
+	k.procMu.Lock()
+	l := append([]*sysctlWriter{}, k.sysctls...)
+	k.procMu.Unlock()
+	for _, s := range l {
+		s.drain()
+	}
 }
 
 func (k *Kernel) mounts() []byte {

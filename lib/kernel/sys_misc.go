@@ -107,6 +107,7 @@ func sysReboot(c *Call) result {
 		c.k.halt(0, !c.k.cfg.NoReboot)
 		return ok(0)
 	case unix.LINUX_REBOOT_CMD_CAD_ON, unix.LINUX_REBOOT_CMD_CAD_OFF:
+		c.k.cadOff.Store(uint32(c.Arg(2)) == unix.LINUX_REBOOT_CMD_CAD_OFF)
 		return ok(0)
 	}
 	return errno(unix.EINVAL)

@@ -136,6 +136,14 @@ func (s *Server) Stopped() bool {
 	return s.stopped
 }
 
+// Reset forgets a `stop` without calling OnGo: the machine behind the console restarted
+// (after a reboot the real kernel is a new, running one).
+func (s *Server) Reset() {
+	s.mu.Lock()
+	s.stopped = false
+	s.mu.Unlock()
+}
+
 func (s *Server) stop(c *Call) {
 	s.mu.Lock()
 	already := s.stopped

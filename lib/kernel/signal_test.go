@@ -1,0 +1,30 @@
+package kernel_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gouml/gouml/lib/testenv"
+)
+
+// TestSignalsDuringTrappedOpen: a signal that interrupts a trapped open after the kernel
+// installed the new fd (NOTIF_ADDFD) but before the answer (NOTIF_SEND) must not leave that
+// fd behind: the restarted open must get the same number. ash's background children do
+// close(0); open("/dev/null") and insist on fd 0, so a parent that signals them at once
+// (SIGCONT alone, or SIGSTOP then SIGCONT) hits the window often.
+func TestSignalsDuringTrappedOpen(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\nfor i in $(seq 150); do sleep 0.01 & p=$!; kill -CONT $p; wait $p || echo \"cont: fail $?\"; done\n" +
+			"for i in $(seq 150); do sleep 0.01 & p=$!; kill -STOP $p; kill -CONT $p; wait $p || echo \"stop: fail $?\"; done\n" +
+			"echo done\n/bin/busybox poweroff -f\n",
+	})
+	out, errs, status := run{timeout: 60 * time.Second, args: []string{"ubd0=" + root, "init=/t.sh", "quiet", "uml_dir=" + t.TempDir()}}.do(t)
+	if status != 0 || out != "done\n" {
+		lines := strings.Split(out, "\n")
+		if len(lines) > 20 {
+			lines = append(lines[:20], "...")
+		}
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, strings.Join(lines, "\n"), errs)
+	}
+}
