@@ -315,9 +315,9 @@ func (t *Tree) Walk(fn func(n *Node) error) error {
 
 // Stats summarises a tree.
 type Stats struct {
-	Files int64 // names other than the root
+	Files  int64 // names other than the root
 	Inodes int64
-	Bytes int64 // regular file content
+	Bytes  int64 // regular file content
 }
 
 // Stats counts names, distinct inodes and bytes.
