@@ -106,4 +106,3 @@ func SHA512Crypt(password, salt string) string {
 	enc(0, 0, c[63], 2)
 	return string(out)
 }
-

@@ -245,6 +245,7 @@ func ImportDir(t *fstree.Tree, dir, dest string, warn func(string)) error {
 	}
 	type key struct{ dev, ino uint64 }
 	links := map[key]*fstree.Inode{}
+	scheme := map[string]bool{} // directories that carry user.gouml.* attributes
 	return filepath.WalkDir(dir, func(hp string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -276,8 +277,17 @@ func ImportDir(t *fstree.Tree, dir, dest string, warn func(string)) error {
 		case unix.S_IFCHR, unix.S_IFBLK:
 			in.Major, in.Minor = unix.Major(s.Rdev), unix.Minor(s.Rdev)
 		}
-		if err := readXattrs(hp, in); err != nil {
+		had, err := readXattrs(hp, in)
+		if err != nil {
 			return err
+		}
+		if had && in.IsDir() {
+			scheme[hp] = true
+		}
+		if in.Type() == fstree.TypeLink && scheme[filepath.Dir(hp)] {
+			// Symbolic links cannot carry user.* attributes; in a tree written by an
+			// ordinary user they belong to root, like the rest of the system.
+			in.UID, in.GID = 0, 0
 		}
 		if s.Mode&unix.S_IFMT != unix.S_IFDIR && s.Nlink > 1 {
 			links[key{s.Dev, s.Ino}] = in
@@ -287,28 +297,31 @@ func ImportDir(t *fstree.Tree, dir, dest string, warn func(string)) error {
 	})
 }
 
-// readXattrs copies a host file's extended attributes, decoding the user.gouml.* scheme.
-func readXattrs(hp string, in *fstree.Inode) error {
+// readXattrs copies a host file's extended attributes, decoding the user.gouml.* scheme;
+// it reports whether the file carried the scheme's owner attributes.
+func readXattrs(hp string, in *fstree.Inode) (bool, error) {
 	names, err := listXattr(hp)
 	if err != nil {
 		if errors.Is(err, unix.ENOTSUP) {
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("%s: listing extended attributes: %w", hp, err)
+		return false, fmt.Errorf("%s: listing extended attributes: %w", hp, err)
 	}
+	scheme := false
 	for _, n := range names {
 		v, err := getXattr(hp, n)
 		if err != nil {
 			if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
 				continue
 			}
-			return fmt.Errorf("%s: reading %s: %w", hp, n, err)
+			return false, fmt.Errorf("%s: reading %s: %w", hp, n, err)
 		}
 		switch {
 		case n == XattrUID || n == XattrGID:
+			scheme = true
 			id, err := strconv.ParseUint(string(v), 10, 32)
 			if err != nil {
-				return fmt.Errorf("%s: bad %s %q", hp, n, v)
+				return false, fmt.Errorf("%s: bad %s %q", hp, n, v)
 			}
 			if n == XattrUID {
 				in.UID = uint32(id)
@@ -318,7 +331,7 @@ func readXattrs(hp string, in *fstree.Inode) error {
 		case n == XattrMode:
 			m, err := strconv.ParseUint(string(v), 8, 32)
 			if err != nil || m&fstree.TypeMask == 0 {
-				return fmt.Errorf("%s: bad %s %q", hp, n, v)
+				return false, fmt.Errorf("%s: bad %s %q", hp, n, v)
 			}
 			if uint32(m)&fstree.TypeMask != in.Mode&fstree.TypeMask {
 				// a special file stood in for by an empty regular file
@@ -328,20 +341,20 @@ func readXattrs(hp string, in *fstree.Inode) error {
 		case n == XattrRdev:
 			var maj, mnr uint32
 			if _, err := fmt.Sscanf(string(v), "%d:%d", &maj, &mnr); err != nil {
-				return fmt.Errorf("%s: bad %s %q", hp, n, v)
+				return false, fmt.Errorf("%s: bad %s %q", hp, n, v)
 			}
 			in.Major, in.Minor = maj, mnr
 		case strings.HasPrefix(n, XattrGuest):
 			setXattr(in, n[len(XattrGuest):], v)
 		case strings.HasPrefix(n, "user.gouml."):
-			return fmt.Errorf("%s: unknown attribute %s", hp, n)
+			return false, fmt.Errorf("%s: unknown attribute %s", hp, n)
 		case n == "security.selinux":
 			// the host's label, not the guest's
 		default:
 			setXattr(in, n, v)
 		}
 	}
-	return nil
+	return scheme, nil
 }
 
 func listXattr(p string) ([]string, error) {
