@@ -45,22 +45,49 @@ func NewSpool(dir string) (*Spool, error) {
 // Close releases the spool.
 func (s *Spool) Close() error { return s.f.Close() }
 
-// store copies exactly n bytes from r into the spool and returns where they are.
+// store copies exactly n bytes from r into the spool and returns where they are. Runs of
+// zeros become holes in the spool, so a sparse member does not take its full size on disk.
 func (s *Spool) store(r io.Reader, n int64) (fstree.Content, error) {
 	if n == 0 {
 		return nil, nil
 	}
 	off := s.off
-	w := io.NewOffsetWriter(s.f, off)
-	got, err := io.CopyN(w, r, n)
-	s.off += got
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("truncated: %d of %d bytes", got, n)
+	buf := make([]byte, 64<<10)
+	var got int64
+	for got < n {
+		k, err := io.ReadFull(r, buf[:min(int64(len(buf)), n-got)])
+		if k > 0 {
+			if !allZero(buf[:k]) {
+				if _, werr := s.f.WriteAt(buf[:k], off+got); werr != nil {
+					return nil, werr
+				}
+			}
+			got += int64(k)
 		}
-		return nil, err
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("truncated: %d of %d bytes", got, n)
+			}
+			return nil, err
+		}
+	}
+	s.off = off + n
+	// a trailing hole must still read back as zeros, not as the end of the file
+	if st, err := s.f.Stat(); err == nil && st.Size() < s.off {
+		if err := s.f.Truncate(s.off); err != nil {
+			return nil, err
+		}
 	}
 	return &fstree.Section{R: s.f, Off: off}, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Decompress recognises gzip, xz, zstd and bzip2 by their magic numbers and returns a reader

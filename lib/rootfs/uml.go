@@ -97,6 +97,15 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 			return err
 		}
 	}
+	// u-root puts its init at /init, where an initramfs kernel looks; a kernel booting from
+	// a disk or hostfs looks in /sbin/init, /etc/init, /bin/init, then /bin/sh.
+	if n, err := t.Lookup("/init"); err == nil && n.Inode.Type() != fstree.TypeDir &&
+		!exists("/sbin/init") && !exists("/etc/init") && !exists("/bin/init") {
+		if _, err := t.Put("/sbin/init", &fstree.Inode{Mode: fstree.TypeLink | 0o777, Target: "../init",
+			Mtime: c.Now, Atime: c.Now, Ctime: c.Now, Origin: "mkrootfs"}); err != nil {
+			return err
+		}
+	}
 	// A busybox-style root gets an inittab that brings up a shell on the console.
 	if exists("/bin/busybox") && !exists("/etc/inittab") && !exists("/init") {
 		inittab := "# written by mkrootfs for User-Mode Linux\n" +
