@@ -466,3 +466,71 @@ func TestURootOnRealUML(t *testing.T) {
 		t.Fatalf("u-root image guest did not run uinit:\n%s", con)
 	}
 }
+
+// TestDebianMinbaseTarballOnRealUML: a Debian bookworm minbase made by the real debootstrap,
+// tarred with GNU tar, imported from the tarball into an ext4 image, boots to /bin/bash;
+// /usr/bin/passwd is root's and setuid, dpkg works.
+func TestDebianMinbaseTarballOnRealUML(t *testing.T) {
+	if testing.Short() {
+		t.Skip("debootstrap downloads ~40 MB and takes minutes; skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("debootstrap needs root")
+	}
+	dbs := testenv.Tool(t, "debootstrap")
+	mirror := os.Getenv("GOUML_DEBIAN_MIRROR")
+	if mirror == "" {
+		mirror = "http://deb.debian.org/debian"
+	}
+	work := t.TempDir()
+	root := filepath.Join(work, "deb")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	if b, err := exec.CommandContext(ctx, dbs, "--variant=minbase", "bookworm", root, mirror).CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("debootstrap bookworm from %s failed (no network to the mirror?): %v\n%s", mirror, err, lastLines(string(b), 10))
+		if testenv.Required() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	tarball := filepath.Join(work, "deb.tar.gz")
+	if b, err := exec.Command("tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-C", root, "-czf", tarball, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, b)
+	}
+	os.RemoveAll(root)
+	script := filepath.Join(work, "t.sh")
+	os.WriteFile(script, []byte("#!/bin/bash\nmount -t proc proc /proc\nls -l /usr/bin/passwd\n"+
+		"dpkg -s coreutils | grep -E '^(Package|Status):'\necho DEBIAN-OK\necho o > /proc/sysrq-trigger\nsleep 10\n"), 0o755)
+	img := filepath.Join(work, "deb.img")
+	out := mustMkrootfs(t, "-o", img, "--add", script+":/t.sh", "--root-password", "secret", tarball)
+	t.Log(out)
+	fsck(t, img)
+	con := bootImage(t, img, "/t.sh", 120*time.Second)
+	for _, re := range []string{`-rwsr-xr-x 1 root root \d+ .* /usr/bin/passwd`, `Package: coreutils`,
+		`Status: install ok installed`, `DEBIAN-OK`} {
+		if !regexp.MustCompile(re).MatchString(con) {
+			t.Errorf("console lacks %s\n%s", re, lastLines(con, 30))
+		}
+	}
+	// the root password landed hashed in /etc/shadow, keeping shadow's group
+	dbg := testenv.Tool(t, "debugfs")
+	b, _ := exec.Command(dbg, "-R", "cat /etc/shadow", img).Output()
+	if !regexp.MustCompile(`(?m)^root:\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}:`).Match(b) {
+		t.Errorf("root password not set:\n%s", b)
+	}
+	if strings.Contains(string(b), "secret") {
+		t.Errorf("password stored in clear")
+	}
+	st, _ := exec.Command(dbg, "-R", "stat /etc/shadow", img).Output()
+	if !regexp.MustCompile(`Mode:\s+0640`).Match(st) || !regexp.MustCompile(`Group:\s+42`).Match(st) {
+		t.Errorf("/etc/shadow lost its mode or group:\n%s", st)
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}

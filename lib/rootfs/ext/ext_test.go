@@ -2,6 +2,8 @@ package ext
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"fmt"
 	"os"
 	"os/exec"
@@ -106,5 +108,79 @@ func TestImageCleanForE2fsck(t *testing.T) {
 			t.Log(debugfs(t, img, "stat /dev/big"))
 			t.Log(debugfs(t, img, "ea_list /usr/bin/ping"))
 		})
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+type zeroContent struct{}
+
+func (zeroContent) Open() (io.ReadCloser, error) { return io.NopCloser(zeros{}), nil }
+
+// TestLargeFileAcrossGroups: a file larger than 4 GiB spans many block groups, so ext2 needs
+// triple indirect blocks and ext4 an extent index block; i_size needs its high word.
+func TestLargeFileAcrossGroups(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 5 GiB sparse image")
+	}
+	const size = 4<<30 + 123456789
+	for _, ext4 := range []bool{false, true} {
+		t.Run(fmt.Sprint("ext4=", ext4), func(t *testing.T) {
+			tr := fstree.New(epoch)
+			tail := []byte("the end")
+			if _, err := tr.Put("/big", &fstree.Inode{Mode: fstree.TypeReg | 0o644, Size: size, Data: zeroContent{}, Mtime: epoch}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.Put("/after", file(0o644, 0, 0, tail)); err != nil {
+				t.Fatal(err)
+			}
+			img := writeImage(t, tr, Options{Ext4: ext4, Now: epoch})
+			fsck(t, img)
+			st := debugfs(t, img, "stat /big")
+			if !strings.Contains(st, fmt.Sprintf("Size: %d", size)) {
+				t.Errorf("size lost:\n%s", st)
+			}
+			want := "(TIND)"
+			if ext4 {
+				want = "(ETB0)"
+			}
+			if !strings.Contains(st, want) {
+				t.Errorf("no %s in the block map:\n%.2000s", want, st)
+			}
+			if got := debugfs(t, img, "cat /after"); !strings.Contains(got, "the end") {
+				t.Errorf("file after the big one: %q", got)
+			}
+			var fst os.FileInfo
+			fst, _ = os.Stat(img)
+			if du := diskUsage(t, img); du > 64<<20 {
+				t.Errorf("image of %d bytes takes %d bytes on disk: not sparse", fst.Size(), du)
+			}
+		})
+	}
+}
+
+func diskUsage(t *testing.T, p string) int64 {
+	out, err := exec.Command("du", "-B1", p).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	fmt.Sscan(string(out), &n)
+	return n
+}
+
+// TestTooSmall: content that does not fit is an error naming the cause, not a broken image.
+func TestTooSmall(t *testing.T) {
+	tr := sampleTree(t)
+	f, err := os.Create(filepath.Join(t.TempDir(), "img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = Write(f, tr, Options{Ext4: true, Size: 4 << 20})
+	if !errors.Is(err, ErrTooSmall) {
+		t.Fatalf("got %v, want ErrTooSmall", err)
 	}
 }
