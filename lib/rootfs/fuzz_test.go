@@ -121,4 +121,3 @@ func seedTars(tb testing.TB) [][]byte {
 		nil,
 	}
 }
-
