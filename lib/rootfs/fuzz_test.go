@@ -54,7 +54,7 @@ func FuzzImportTar(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer img.Close()
-		if _, err := ext.Write(img, tree, ext.Options{}); err != nil {
+		if _, err := ext.Write(img, tree, ext.Options{Size: 40 << 20}); err != nil {
 			return
 		}
 		if err := WriteDir(tree, filepath.Join(work, "out"), nil, func(string) {}); err != nil {

@@ -335,10 +335,7 @@ func (c *Config) importSource(t *fstree.Tree, s, dest string, sp *Spool, warn fu
 	var r io.Reader = f
 	var bar *pb.ProgressBar
 	if c.progress {
-		bar = pb.Full.Start64(st.Size())
-		bar.SetWriter(c.Stderr)
-		bar.Set(pb.Bytes, true)
-		bar.Set("prefix", "reading "+filepath.Base(s)+" ")
+		bar = c.newBar(st.Size(), "reading "+filepath.Base(s))
 		r = bar.NewProxyReader(f)
 	}
 	err = ImportTar(t, r, dest, sp, warn)
@@ -431,10 +428,7 @@ func (c *Config) write(t *fstree.Tree, warn func(string)) (string, error) {
 	var bar *pb.ProgressBar
 	progress := func(done, total int64) {}
 	if c.progress && st.Bytes > 8<<20 {
-		bar = pb.Full.Start64(st.Bytes)
-		bar.SetWriter(c.Stderr)
-		bar.Set(pb.Bytes, true)
-		bar.Set("prefix", "writing ")
+		bar = c.newBar(st.Bytes, "writing")
 		progress = func(done, total int64) { bar.SetCurrent(done) }
 	}
 	finish := func() {
@@ -504,6 +498,17 @@ func (c *Config) write(t *fstree.Tree, warn func(string)) (string, error) {
 	used := (res.Blocks - res.FreeBlocks) * 4096
 	return fmt.Sprintf("%s: %s: %s image, %d files, %s of file data, image %s (%s used)", prog, c.Output,
 		c.Format, st.Files, human(st.Bytes), human(res.Size), human(used)), nil
+}
+
+// newBar starts a progress bar on the terminal that stderr is.
+func (c *Config) newBar(total int64, what string) *pb.ProgressBar {
+	bar := pb.New64(total).SetTemplate(pb.Full).SetWriter(c.Stderr).Set(pb.Bytes, true).Set("prefix", what+" ")
+	if f, ok := c.Stderr.(*os.File); ok {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 20 {
+			bar.SetWidth(w)
+		}
+	}
+	return bar.Start()
 }
 
 func randSuffix() string {

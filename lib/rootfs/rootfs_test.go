@@ -434,13 +434,20 @@ func TestErrorsAreOneLine(t *testing.T) {
 	}
 }
 
+// slowTest skips a test that takes minutes unless GOUML_SLOW_TESTS=1 (run them with a long
+// -timeout: go test's default of 10 minutes is too short for them on a busy 2-core machine).
+func slowTest(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("GOUML_SLOW_TESTS") != "1" || testing.Short() {
+		t.Skipf("%s; set GOUML_SLOW_TESTS=1 and -timeout 30m to run", why)
+	}
+}
+
 // TestURootOnRealUML builds the default guest (u-root, compiled here: needs go and the module
 // cache or a proxy, and takes minutes on a busy machine), boots it as a hostfs directory, then
 // imports that directory into an ext4 image and boots it via ubd0=.
 func TestURootOnRealUML(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds u-root from source (minutes); skipped with -short")
-	}
+	slowTest(t, "builds u-root from source: 2-10 minutes")
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go not on PATH: u-root cannot be built")
 	}
@@ -471,9 +478,7 @@ func TestURootOnRealUML(t *testing.T) {
 // tarred with GNU tar, imported from the tarball into an ext4 image, boots to /bin/bash;
 // /usr/bin/passwd is root's and setuid, dpkg works.
 func TestDebianMinbaseTarballOnRealUML(t *testing.T) {
-	if testing.Short() {
-		t.Skip("debootstrap downloads ~40 MB and takes minutes; skipped with -short")
-	}
+	slowTest(t, "debootstrap downloads ~40 MB from a Debian mirror: 2-5 minutes")
 	if os.Geteuid() != 0 {
 		t.Skip("debootstrap needs root")
 	}
