@@ -40,6 +40,7 @@ type Config struct {
 	Net          string
 	DNS          string
 	UML          bool
+	NoJournal    bool
 	URootCmds    []string
 	URootUinit   string
 	Force        bool
@@ -76,6 +77,7 @@ Options:
       --dns ADDR           nameserver in /etc/resolv.conf
       --uroot-commands L   comma-separated u-root commands or package globs (default: core)
       --uroot-uinit CMD    command u-root's init runs first (/bin/uinit)
+      --no-journal         ext4 without a journal
       --no-uml             do not add fstab, inittab, device nodes, hostname
   -f, --force              replace an existing output directory
   -q, --quiet              no progress bar and no summary
@@ -144,6 +146,7 @@ func parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&uc, "uroot-commands", "", "")
 	fs.StringVar(&c.URootUinit, "uroot-uinit", "", "")
 	fs.BoolVar(&noUML, "no-uml", false, "")
+	fs.BoolVar(&c.NoJournal, "no-journal", false, "")
 	for _, n := range []string{"f", "force"} {
 		fs.BoolVar(&c.Force, n, false, "")
 	}
@@ -476,7 +479,7 @@ func (c *Config) write(t *fstree.Tree, warn func(string)) (string, error) {
 	_, _ = rand.Read(uuid[:])
 	uuid[6] = uuid[6]&0x0f | 0x40
 	uuid[8] = uuid[8]&0x3f | 0x80
-	res, err := ext.Write(f, t, ext.Options{Ext4: c.Format == "ext4", Size: c.Size, Inodes: c.Inodes,
+	res, err := ext.Write(f, t, ext.Options{Ext4: c.Format == "ext4", Journal: !c.NoJournal, Size: c.Size, Inodes: c.Inodes,
 		ReservedPercent: c.Reserved, Label: c.Label, UUID: uuid, Now: c.Now, Progress: progress})
 	if err != nil {
 		return fail(fmt.Errorf("writing %s: %w", c.Output, err))

@@ -16,9 +16,11 @@
 package ext
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -34,11 +36,13 @@ const (
 	inodeSize     = 256
 	extraIsize    = 32
 	firstIno      = 11
+	journalIno    = 8
 	rootIno       = 2
 	lostFoundSize = 4 * blockSize // what mke2fs gives lost+found: room to reconnect files
 
 	// feature flags
 	compatExtAttr      = 0x0008
+	compatHasJournal   = 0x0004
 	incompatFiletype   = 0x0002
 	incompatExtents    = 0x0040
 	roCompatSparse     = 0x0001
@@ -59,9 +63,11 @@ type Options struct {
 	Inodes int64
 	// ReservedPercent is the share of blocks reserved for root (mke2fs's -m); default 0.
 	ReservedPercent float64
-	Label           string
-	UUID            [16]byte
-	Now             time.Time
+	// Journal adds a jbd2 journal (inode 8) to ext4 images, sized as mke2fs does.
+	Journal bool
+	Label   string
+	UUID    [16]byte
+	Now     time.Time
 	// Progress, when set, is told the number of data bytes written so far and the total.
 	Progress func(done, total int64)
 }
@@ -252,6 +258,9 @@ func Write(f *os.File, t *fstree.Tree, o Options) (*Result, error) {
 	if size == 0 {
 		est := need*blockSize + need*blockSize/64 + (n*inodeSize)*5/4
 		size = est + est/2 + 64<<20
+		if o.Ext4 && o.Journal {
+			size += journalBlocks(size/blockSize) * blockSize
+		}
 		size = (size + 1<<20 - 1) &^ (1<<20 - 1)
 	}
 	if inodes == 0 {
@@ -270,6 +279,14 @@ func Write(f *os.File, t *fstree.Tree, o Options) (*Result, error) {
 	}
 	if g.inodes < n+firstIno {
 		return nil, fmt.Errorf("%w: %d bytes hold %d inodes, the tree needs %d", ErrTooSmall, size, g.inodes, n+firstIno)
+	}
+	if o.Ext4 && o.Journal {
+		if jb := journalBlocks(g.blocks); jb > 0 {
+			jin := &fstree.Inode{Mode: fstree.TypeReg | 0o600, Size: jb * blockSize,
+				Data: journalContent{blocks: jb, uuid: o.UUID}, Mtime: o.Now, Atime: o.Now, Ctime: o.Now}
+			j := &inodeInfo{ino: journalIno, in: jin, nlink: 1, node: &fstree.Node{Name: "<journal>", Inode: jin}}
+			order = append([]*inodeInfo{j}, order...)
+		}
 	}
 	a := newAllocator(g)
 	for _, in := range order {
@@ -780,3 +797,53 @@ func aclToDisk(v []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// journalBlocks is mke2fs's default journal size for a file system of n blocks.
+func journalBlocks(n int64) int64 {
+	switch {
+	case n < 2048:
+		return 0
+	case n < 32768:
+		return 1024
+	case n < 256*1024:
+		return 4096
+	case n < 512*1024:
+		return 8192
+	case n < 4096*1024:
+		return 16384
+	case n < 8192*1024:
+		return 32768
+	case n < 16384*1024:
+		return 65536
+	case n < 32768*1024:
+		return 131072
+	}
+	return 262144
+}
+
+// journalContent is an empty jbd2 journal: a version 2 superblock saying "clean, nothing to
+// replay" followed by zeros (left as holes in the image).
+type journalContent struct {
+	blocks int64
+	uuid   [16]byte
+}
+
+func (j journalContent) Open() (io.ReadCloser, error) {
+	sb := make([]byte, blockSize)
+	be := binary.BigEndian
+	be.PutUint32(sb[0:], 0xC03B3998) // magic
+	be.PutUint32(sb[4:], 4)          // superblock v2
+	be.PutUint32(sb[12:], blockSize)
+	be.PutUint32(sb[16:], uint32(j.blocks)) // maxlen
+	be.PutUint32(sb[20:], 1)                // first log block
+	be.PutUint32(sb[24:], 1)                // sequence
+	be.PutUint32(sb[28:], 0)                // start 0: the journal is empty
+	copy(sb[48:64], j.uuid[:])
+	be.PutUint32(sb[64:], 1) // users
+	copy(sb[256:272], j.uuid[:])
+	return io.NopCloser(io.MultiReader(bytes.NewReader(sb), io.LimitReader(zeroReader{}, (j.blocks-1)*blockSize))), nil
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }

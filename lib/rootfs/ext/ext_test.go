@@ -102,7 +102,7 @@ func debugfs(t testing.TB, img, cmd string) string {
 func TestImageCleanForE2fsck(t *testing.T) {
 	for _, ext4 := range []bool{false, true} {
 		t.Run(fmt.Sprint("ext4=", ext4), func(t *testing.T) {
-			img := writeImage(t, sampleTree(t), Options{Ext4: ext4, Now: epoch})
+			img := writeImage(t, sampleTree(t), Options{Ext4: ext4, Journal: true, Now: epoch})
 			fsck(t, img)
 			t.Log(debugfs(t, img, "stat /usr/bin/passwd"))
 			t.Log(debugfs(t, img, "stat /dev/big"))

@@ -51,7 +51,7 @@ func (w *writer) writeAt(p []byte, b int64) error {
 
 func (w *writer) write() (*Result, error) {
 	for _, in := range w.order {
-		if in.in.Type() == fstree.TypeReg {
+		if in.in.Type() == fstree.TypeReg && in.ino != journalIno {
 			w.total += in.in.Size
 		}
 	}
@@ -87,7 +87,7 @@ func (w *writer) writeRuns(in *inodeInfo, r io.Reader, size int64) error {
 				return err
 			}
 			written += int64(n)
-			if in.in.Type() == fstree.TypeReg {
+			if in.in.Type() == fstree.TypeReg && in.ino != journalIno {
 				w.done += int64(n)
 				if w.o.Progress != nil {
 					w.o.Progress(w.done, w.total)
@@ -353,6 +353,16 @@ func (w *writer) superblock(freeBlocks, freeInodes int64) []byte {
 	le.PutUint32(sb[84:], firstIno)
 	le.PutUint16(sb[88:], inodeSize)
 	compat := uint32(compatExtAttr)
+	if j := w.journal(); j != nil {
+		compat |= compatHasJournal
+		le.PutUint32(sb[224:], journalIno)
+		sb[253] = 1 // s_jnl_blocks holds a copy of the journal inode's i_block and size
+		for i := 0; i < 15; i++ {
+			copy(sb[268+4*i:], j.iblock[4*i:4*i+4])
+		}
+		le.PutUint32(sb[268+15*4:], uint32(uint64(j.in.Size)>>32))
+		le.PutUint32(sb[268+16*4:], uint32(j.in.Size))
+	}
 	incompat := uint32(incompatFiletype)
 	ro := uint32(roCompatSparse | roCompatLargeFile)
 	if w.o.Ext4 {
@@ -369,4 +379,11 @@ func (w *writer) superblock(freeBlocks, freeInodes int64) []byte {
 	le.PutUint16(sb[348:], extraIsize)
 	le.PutUint16(sb[350:], extraIsize)
 	return sb
+}
+
+func (w *writer) journal() *inodeInfo {
+	if len(w.order) > 0 && w.order[0].ino == journalIno {
+		return w.order[0]
+	}
+	return nil
 }
