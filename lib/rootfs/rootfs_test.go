@@ -380,9 +380,8 @@ func rdumpTree(t *testing.T, img string) string {
 				continue
 			}
 			name := f[len(f)-1]
-			// inode, mode, (uid, gid), size; times differ between runs by design of the
-			// hostname default? No: both use the archive's times, except files mkrootfs writes.
-			lines = append(lines, fmt.Sprintf("%s/%s %s %s %s %s", strings.TrimSuffix(dir, "/"), name, f[1], f[2], f[3], f[5]))
+			// path, mode, uid, gid, size (not times: files mkrootfs adds carry the build time)
+			lines = append(lines, fmt.Sprintf("%s/%s %s %s %s %s", strings.TrimSuffix(dir, "/"), name, f[1], f[3], f[4], f[5]))
 			if strings.HasPrefix(f[1], "4") && name != "lost+found" {
 				walk(strings.TrimSuffix(dir, "/") + "/" + name)
 			}
