@@ -49,6 +49,7 @@ type Config struct {
 	Now          time.Time
 	Stderr       io.Writer
 	progress     bool
+	succeeded    bool
 }
 
 type multiFlag []string
@@ -248,6 +249,21 @@ func Build(c *Config) (string, error) {
 	warn := func(s string) { fmt.Fprintf(c.Stderr, "%s: warning: %s\n", prog, s) }
 	// Check the output's directory before spending minutes on the sources.
 	outDir := filepath.Dir(filepath.Clean(c.Output))
+	if _, err := os.Stat(outDir); isNotExist(err) {
+		// mkrootfs -o build/rootfs.img in a fresh checkout: make build/, and take it away
+		// again if the build fails.
+		made, err := mkdirAll(outDir)
+		if err != nil {
+			return "", fmt.Errorf("output %s: cannot create directory %s: %w", c.Output, outDir, unwrapPath(err))
+		}
+		defer func() {
+			if !c.succeeded {
+				for i := len(made) - 1; i >= 0; i-- {
+					os.Remove(made[i])
+				}
+			}
+		}()
+	}
 	if st, err := os.Stat(outDir); err != nil {
 		return "", fmt.Errorf("output %s: %w", c.Output, unwrapPath(err))
 	} else if !st.IsDir() {
@@ -296,7 +312,34 @@ func Build(c *Config) (string, error) {
 			return "", err
 		}
 	}
-	return c.write(t, warn)
+	sum, err := c.write(t, warn)
+	c.succeeded = err == nil
+	return sum, err
+}
+
+// mkdirAll is os.MkdirAll that reports the directories it made, parents first.
+func mkdirAll(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		missing = append([]string{d}, missing...)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	var made []string
+	for _, d := range missing {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			for i := len(made) - 1; i >= 0; i-- {
+				os.Remove(made[i])
+			}
+			return nil, err
+		}
+		made = append(made, d)
+	}
+	return made, nil
 }
 
 func unwrapPath(err error) error {

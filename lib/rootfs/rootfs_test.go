@@ -409,8 +409,9 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{[]string{"-o", img, corrupt}, "corrupt or unsupported tarball"},
 		{[]string{"-o", img, notTar}, "corrupt or unsupported tarball"},
 		{[]string{"-o", img, "--size", "4M", "--add", big + ":/big", "--no-uml", fixture(t)}, "image too small"},
-		{[]string{"-o", "/proc/nonexistent/dir/x.img", fixture(t)}, "output /proc/nonexistent/dir/x.img: no such file or directory"},
+		{[]string{"-o", "/proc/nonexistent/dir/x.img", fixture(t)}, "output /proc/nonexistent/dir/x.img: cannot create directory /proc/nonexistent/dir: no such file or directory"},
 		{[]string{"-o", "/proc/x.img", fixture(t)}, "cannot write in /proc"},
+		{[]string{"-o", filepath.Join(dir, "new/sub/x.img"), filepath.Join(dir, "missing")}, "no such file or directory"},
 	} {
 		out, err := mkrootfs(t, "", c.args...)
 		if err == nil {
@@ -423,6 +424,9 @@ func TestErrorsAreOneLine(t *testing.T) {
 		}
 		if _, err := os.Stat(img); err == nil {
 			t.Fatalf("a failed build left %s behind", img)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+			t.Fatalf("a failed build left the output's new parent directory behind")
 		}
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
