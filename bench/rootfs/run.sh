@@ -30,7 +30,10 @@ while budget > 0:
     d = os.path.join(root, "d%02d" % (n % 40), "s%03d" % (n % 400))
     os.makedirs(d, exist_ok=True)
     r = random.random()
-    size = random.randint(0, 4096) if r < 0.6 else random.randint(4096, 65536) if r < 0.95 else random.randint(1 << 20, 6 << 20)
+    if r < 0.70: size = random.randint(0, 4096)
+    elif r < 0.97: size = random.randint(4096, 65536)
+    elif r < 0.997: size = random.randint(65536, 1 << 20)
+    else: size = random.randint(1 << 20, 6 << 20)
     size = min(size, budget)
     off = random.randint(0, len(blob) - size) if size < len(blob) else 0
     p = os.path.join(d, "f%06d" % n)
@@ -62,8 +65,8 @@ for i in $(seq "$REPS"); do
   real+=("$(echo "$e - $s" | bc)")
   s=$(now); cp -a "$tree" "$work/copy"; sync -f "$work/copy"; e=$(now)
   native+=("$(echo "$e - $s" | bc)")
-  e2fsck -fn "$work/ours.img" >/dev/null
-  e2fsck -fn "$work/real.img" >/dev/null
+  e2fsck -fn "$work/ours.img" >/dev/null 2>&1 || { echo "e2fsck -fn failed on our image"; exit 1; }
+  e2fsck -fn "$work/real.img" >/dev/null 2>&1 || { echo "e2fsck -fn failed on mkfs.ext4's image"; exit 1; }
 done
 o=$(printf '%s\n' "${ours[@]}" | median)
 r=$(printf '%s\n' "${real[@]}" | median)
