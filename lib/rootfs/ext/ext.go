@@ -90,17 +90,16 @@ type inodeInfo struct {
 	in       *fstree.Inode
 	node     *fstree.Node // first name seen (for errors and directories)
 	nlink    int
-	dir      []byte   // directory content, built in pass 2
-	data     int64    // bytes of data blocks (files, dirs, slow links)
-	runs     []run    // data blocks
-	meta     []uint32 // index or indirect blocks
-	metaData map[uint32][]byte
-	xblock   uint32 // extended attribute block, 0 if none
+	dir      []byte            // directory content, built when laid out
+	runs     []run             // data blocks
+	meta     []uint32          // extent leaf or indirect blocks
+	metaData map[uint32][]byte // indirect blocks' contents
+	xblock   uint32            // extended attribute block, 0 if none
 	xattr    []byte
 	iblock   [60]byte // i_block contents
 	blocks   int64    // 512-byte sectors counted in i_blocks
 	isDir    bool
-	lostAdd  bool
+	lostAdd  bool // lost+found: preallocated so e2fsck can reconnect files without allocating
 }
 
 type run struct {
@@ -109,13 +108,12 @@ type run struct {
 }
 
 type geometry struct {
-	blocks     int64
-	groups     int64
-	ipg        int64 // inodes per group
-	itBlocks   int64 // inode table blocks per group
-	gdtBlocks  int64
-	inodes     int64
-	groupStart func(g int64) int64
+	blocks    int64
+	groups    int64
+	ipg       int64 // inodes per group
+	itBlocks  int64 // inode table blocks per group
+	gdtBlocks int64
+	inodes    int64
 }
 
 func hasSuper(g int64) bool {
@@ -383,7 +381,7 @@ func collect(t *fstree.Tree) (map[*fstree.Inode]*inodeInfo, []*inodeInfo, error)
 	return infos, order, nil
 }
 
-// dirSize builds a directory's linear entries; it needs the child inode numbers.
+// buildDir builds a directory's linear entries; it needs the child inode numbers.
 func buildDir(in *inodeInfo, infos map[*fstree.Inode]*inodeInfo) ([]byte, error) {
 	type ent struct {
 		ino  uint32
@@ -544,7 +542,6 @@ func layout(in *inodeInfo, a *allocator, ext4 bool, infos map[*fstree.Inode]*ino
 		}
 		return nil
 	}
-	in.data = nblocks * blockSize
 	in.blocks += nblocks * blockSize / 512
 	if ext4 {
 		runs, err := a.alloc(nblocks, 32768)
