@@ -3,6 +3,7 @@ package rootfs
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -124,4 +125,49 @@ func seedTars(tb testing.TB) [][]byte {
 		[]byte("\x28\xb5\x2f\xfdgarbage"),
 		nil,
 	}
+}
+
+// FuzzImportCPIO: newc archives (what the u-root builder writes, or a user's initramfs) with
+// hostile names and sizes import without panics and write only inside the image.
+func FuzzImportCPIO(f *testing.F) {
+	hdr := func(name string, mode, size int) string {
+		return fmt.Sprintf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", 1, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, len(name)+1, 0) + name + "\x00"
+	}
+	pad := func(s string) string {
+		for len(s)%4 != 0 {
+			s += "\x00"
+		}
+		return s
+	}
+	f.Add([]byte(pad(hdr("bin/sh", 0o100755, 2)) + pad("hi") + pad(hdr("TRAILER!!!", 0, 0))))
+	f.Add([]byte(pad(hdr("../../etc/passwd", 0o100644, 1)) + pad("x")))
+	f.Add([]byte(pad(hdr("/abs", 0o120777, 4)) + pad("/tmp") + pad(hdr("abs/x", 0o100644, 0))))
+	f.Add([]byte(pad(hdr("huge", 0o100644, 0x7fffffff)) + "short"))
+	f.Add([]byte(pad(hdr("dev/c", 0o020600, 0))))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		work := t.TempDir()
+		p := filepath.Join(work, "in.cpio")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		tree := fstree.New(time.Unix(0, 0))
+		if err := ImportCPIO(tree, in, "/"); err != nil {
+			return
+		}
+		img, err := os.Create(filepath.Join(work, "img"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer img.Close()
+		_, _ = ext.Write(img, tree, ext.Options{Size: 8 << 20, Inodes: 512})
+		ents, _ := os.ReadDir(work)
+		if len(ents) != 2 {
+			t.Fatalf("files outside the output: %v", ents)
+		}
+	})
 }

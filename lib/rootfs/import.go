@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/u-root/mkuimage/cpio"
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
 
@@ -423,51 +422,86 @@ func getXattr(p, name string) ([]byte, error) {
 	}
 }
 
-// ImportCPIO reads a newc cpio archive (what the u-root builder writes) into t.
+// ImportCPIO reads a newc cpio archive (what the u-root builder writes, or an initramfs)
+// into t. File contents stay in f and are read when the output is written.
 func ImportCPIO(t *fstree.Tree, f *os.File, dest string) error {
-	rr := cpio.Newc.Reader(f)
-	type key struct{ ino, dev uint64 }
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := st.Size()
+	type key struct{ ino, maj, min uint64 }
 	links := map[key]*fstree.Inode{}
+	var off int64
 	for {
-		rec, err := rr.ReadRecord()
-		if err == io.EOF {
+		var hdr [110]byte
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			return fmt.Errorf("at byte %d: truncated header", off)
+		}
+		if m := string(hdr[:6]); m != "070701" && m != "070702" {
+			return fmt.Errorf("at byte %d: bad magic %q (only newc cpio is supported)", off, m)
+		}
+		var v [13]uint64
+		for i := range v {
+			n, err := strconv.ParseUint(string(hdr[6+8*i:14+8*i]), 16, 32)
+			if err != nil {
+				return fmt.Errorf("at byte %d: bad header field %q", off, hdr[6+8*i:14+8*i])
+			}
+			v[i] = n
+		}
+		ino, mode, uid, gid, nlink, mtime, size := v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+		devMaj, devMin, rMaj, rMin, nameLen := v[7], v[8], v[9], v[10], v[11]
+		if nameLen == 0 || nameLen > 4096 {
+			return fmt.Errorf("at byte %d: name length %d out of range", off, nameLen)
+		}
+		name := make([]byte, nameLen)
+		if _, err := f.ReadAt(name, off+110); err != nil {
+			return fmt.Errorf("at byte %d: truncated name", off)
+		}
+		if name[nameLen-1] != 0 {
+			return fmt.Errorf("at byte %d: name not NUL-terminated", off)
+		}
+		nm := string(name[:nameLen-1])
+		dataOff := (off + 110 + int64(nameLen) + 3) &^ 3
+		if int64(size) > end-dataOff {
+			return fmt.Errorf("member %q: truncated: %d bytes of content claimed, %d left", nm, size, max(end-dataOff, 0))
+		}
+		off = (dataOff + int64(size) + 3) &^ 3
+		if nm == "TRAILER!!!" {
 			return nil
 		}
+		rel, err := tarName(nm)
 		if err != nil {
 			return err
 		}
-		if rec.Name == "TRAILER!!!" {
-			return nil
-		}
-		rel, err := tarName(rec.Name)
-		if err != nil {
-			return err
-		}
-		p := joinGuest(dest, rel)
 		if rel == "/" {
 			continue
 		}
-		in := &fstree.Inode{Mode: uint32(rec.Mode), UID: uint32(rec.UID), GID: uint32(rec.GID),
-			Mtime: time.Unix(int64(rec.MTime), 0), Origin: rec.Name}
-		switch uint32(rec.Mode) & fstree.TypeMask {
+		p := joinGuest(dest, rel)
+		in := &fstree.Inode{Mode: uint32(mode), UID: uint32(uid), GID: uint32(gid),
+			Mtime: time.Unix(int64(mtime), 0), Origin: nm}
+		switch uint32(mode) & fstree.TypeMask {
 		case fstree.TypeReg:
-			in.Size = int64(rec.FileSize)
-			if rec.FileSize > 0 {
-				in.Data = &fstree.Section{R: rec.ReaderAt}
+			in.Size = int64(size)
+			if size > 0 {
+				in.Data = &fstree.Section{R: f, Off: dataOff}
 			}
 		case fstree.TypeLink:
-			b, err := io.ReadAll(io.NewSectionReader(rec.ReaderAt, 0, int64(rec.FileSize)))
-			if err != nil {
-				return err
+			b := make([]byte, size)
+			if _, err := f.ReadAt(b, dataOff); err != nil || size == 0 || size > 4095 {
+				return fmt.Errorf("member %q: bad symbolic link target", nm)
 			}
 			in.Target = string(b)
 		case fstree.TypeChr, fstree.TypeBlk:
-			in.Major, in.Minor = uint32(rec.Rmajor), uint32(rec.Rminor)
+			in.Major, in.Minor = uint32(rMaj), uint32(rMin)
+		case fstree.TypeDir, fstree.TypeFifo, fstree.TypeSock:
+		default:
+			return fmt.Errorf("member %q: unknown file type in mode %#o", nm, mode)
 		}
-		if rec.NLink > 1 && in.Mode&fstree.TypeMask != fstree.TypeDir {
-			k := key{rec.Ino, rec.Major<<32 | rec.Minor}
+		if nlink > 1 && in.Type() != fstree.TypeDir {
+			k := key{ino, devMaj, devMin}
 			if old, ok := links[k]; ok {
-				if in.Size > 0 {
+				if in.Size > 0 { // GNU cpio puts the content on the last name
 					old.Size, old.Data = in.Size, in.Data
 				}
 				if _, err := t.Put(p, old); err != nil {

@@ -66,7 +66,8 @@ Without a SOURCE the default guest is built: u-root.
 
 Options:
   -o, --output PATH        where to write (required)
-  -t, --format FMT         ext4 (default), ext2, or dir (a directory for hostfs roots)
+  -t, --format FMT         ext4 (default), ext2, dir (a directory for hostfs roots),
+                           or cpio (a newc initramfs for initrd=)
   -s, --size SIZE          image size (512M, 2G, bytes); default: content + headroom
       --inodes N           number of inodes in the image
   -m, --reserved PCT       blocks reserved for root, percent (default 0)
@@ -184,17 +185,17 @@ func parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 		return nil, errors.New("no output given (-o PATH)")
 	}
 	switch c.Format {
-	case "ext4", "ext2", "dir":
+	case "ext4", "ext2", "dir", "cpio":
 	default:
-		return nil, fmt.Errorf("unknown format %q (ext4, ext2 or dir)", c.Format)
+		return nil, fmt.Errorf("unknown format %q (ext4, ext2, dir or cpio)", c.Format)
 	}
 	if size != "" {
 		n, err := ParseSize(size)
 		if err != nil {
 			return nil, err
 		}
-		if c.Format == "dir" {
-			return nil, errors.New("--size applies to images, not to a directory output")
+		if c.Format == "dir" || c.Format == "cpio" {
+			return nil, errors.New("--size applies to ext2/ext4 images")
 		}
 		c.Size = n
 	}
@@ -377,6 +378,15 @@ func (c *Config) importSource(t *fstree.Tree, s, dest string, sp *Spool, warn fu
 	if err != nil {
 		return fmt.Errorf("source %s: %w", s, unwrapPath(err))
 	}
+	var magic [6]byte
+	if n, _ := f.ReadAt(magic[:], 0); n == 6 && (string(magic[:]) == "070701" || string(magic[:]) == "070702") {
+		// a newc cpio (an initramfs); its records are read when the output is written, so
+		// the file stays open until mkrootfs exits
+		if err := ImportCPIO(t, f, dest); err != nil {
+			return fmt.Errorf("source %s: corrupt cpio archive: %w", s, err)
+		}
+		return nil
+	}
 	defer f.Close()
 	var r io.Reader = f
 	var bar *pb.ProgressBar
@@ -517,6 +527,31 @@ func (c *Config) write(t *fstree.Tree, warn func(string)) (string, error) {
 		f.Close()
 		os.Remove(tmp)
 		return "", err
+	}
+	if c.Format == "cpio" {
+		err := WriteCPIO(t, f, progress, warn)
+		if err == nil {
+			err = f.Sync()
+		}
+		if err == nil {
+			err = f.Chmod(0o644)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("writing %s: %w", c.Output, err))
+		}
+		if err := f.Close(); err != nil {
+			return fail(err)
+		}
+		finish()
+		if err := os.Rename(tmp, abs); err != nil {
+			os.Remove(tmp)
+			return "", fmt.Errorf("output %s: %w", c.Output, unwrapPath(err))
+		}
+		size := int64(0)
+		if st, err := os.Stat(abs); err == nil {
+			size = st.Size()
+		}
+		return fmt.Sprintf("%s: %s: cpio initramfs, %d files, %s of file data, archive %s", prog, c.Output, st.Files, human(st.Bytes), human(size)), nil
 	}
 	var uuid [16]byte
 	_, _ = rand.Read(uuid[:])

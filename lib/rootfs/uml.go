@@ -78,9 +78,12 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 	if fst := read("/etc/fstab"); !exists("/etc/fstab") || strings.Contains(fst, "UNCONFIGURED") {
 		var b strings.Builder
 		b.WriteString("# written by mkrootfs for User-Mode Linux\n")
-		if c.Format == "dir" {
+		switch c.Format {
+		case "dir":
 			b.WriteString("/dev/root\t/\thostfs\tdefaults\t0 0\n")
-		} else {
+		case "cpio":
+			// an initramfs is already mounted as the root
+		default:
 			fmt.Fprintf(&b, "/dev/ubda\t/\t%s\tdefaults\t0 1\n", c.Format)
 		}
 		b.WriteString("proc\t/proc\tproc\tdefaults\t0 0\nsysfs\t/sys\tsysfs\tdefaults\t0 0\n")
@@ -104,6 +107,18 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 		if _, err := t.Put("/sbin/init", &fstree.Inode{Mode: fstree.TypeLink | 0o777, Target: "../init",
 			Mtime: c.Now, Atime: c.Now, Ctime: c.Now, Origin: "mkrootfs"}); err != nil {
 			return err
+		}
+	}
+	// An initramfs kernel runs /init.
+	if c.Format == "cpio" && !exists("/init") {
+		for _, p := range []string{"/sbin/init", "/etc/init", "/bin/init"} {
+			if exists(p) {
+				if _, err := t.Put("/init", &fstree.Inode{Mode: fstree.TypeLink | 0o777, Target: p[1:],
+					Mtime: c.Now, Atime: c.Now, Ctime: c.Now, Origin: "mkrootfs"}); err != nil {
+					return err
+				}
+				break
+			}
 		}
 	}
 	// A busybox-style root gets an inittab that brings up a shell on the console.
