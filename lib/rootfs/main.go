@@ -61,7 +61,8 @@ const usage = `Usage: mkrootfs -o OUTPUT [options] [SOURCE...]
 
 Builds a root file system for User-Mode Linux without root privileges.
 SOURCEs are layered in order; each is a directory, a tarball (tar, tar.gz, tar.xz,
-tar.zst, tar.bz2), or "u-root" (u-root's core commands and init; needs go on PATH).
+tar.zst, tar.bz2), a newc cpio archive, or "u-root" (u-root's core commands and init;
+needs go on PATH).
 Without a SOURCE the default guest is built: u-root.
 
 Options:
