@@ -3,8 +3,10 @@ package rootfs
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -14,6 +16,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
 
 	"github.com/gouml/gouml/lib/testenv"
 )
@@ -577,5 +582,51 @@ func TestCPIOInitramfsOnRealUML(t *testing.T) {
 	// /home/user's size differs only if its directory blocks do; everything else must match
 	if got := debugfsListing(t, img, fixturePaths); got != fixtureWant {
 		t.Errorf("tarball -> cpio -> image:\n%s\nwant:\n%s", got, fixtureWant)
+	}
+}
+
+// TestCompressedTarballs: gzip, xz and zstd (and bzip2 when the host can make one) are
+// recognised by content and give the same image as the plain tarball.
+func TestCompressedTarballs(t *testing.T) {
+	plain := fixture(t)
+	data, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writers := map[string]func(io.Writer) (io.WriteCloser, error){
+		"gz":  func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriter(w), nil },
+		"xz":  func(w io.Writer) (io.WriteCloser, error) { return xz.NewWriter(w) },
+		"zst": func(w io.Writer) (io.WriteCloser, error) { return zstd.NewWriter(w) },
+	}
+	var names []string
+	for ext, mk := range writers {
+		var b bytes.Buffer
+		w, err := mk(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		w.Close()
+		p := filepath.Join(dir, "f.tar."+ext)
+		os.WriteFile(p, b.Bytes(), 0o644)
+		names = append(names, p)
+	}
+	if bz, err := exec.LookPath("bzip2"); err == nil {
+		p := filepath.Join(dir, "f.tar")
+		os.WriteFile(p, data, 0o644)
+		if err := exec.Command(bz, "-k", p).Run(); err == nil {
+			names = append(names, p+".bz2")
+		}
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "img")
+			mustMkrootfs(t, "-q", "--no-uml", "-o", img, p)
+			if got := debugfsListing(t, img, fixturePaths); got != fixtureWant {
+				t.Errorf("%s:\n%s\nwant:\n%s", p, got, fixtureWant)
+			}
+		})
 	}
 }
