@@ -630,3 +630,36 @@ func TestCompressedTarballs(t *testing.T) {
 		})
 	}
 }
+
+// TestUMLSetupFiles: the files mkrootfs adds for a guest, and what it keeps.
+func TestUMLSetupFiles(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "img")
+	mustMkrootfs(t, "-q", "-o", img, "--hostname", "h1", "--root-password", "pw",
+		"--net", "static:10.0.0.2/24,10.0.0.1", "--dns", "10.0.0.1", fixture(t))
+	fsck(t, img)
+	dbg := testenv.Tool(t, "debugfs")
+	cat := func(p string) string {
+		b, _ := exec.Command(dbg, "-R", "cat "+p, img).Output()
+		return string(b)
+	}
+	for p, want := range map[string]string{
+		"/etc/hostname":           "^h1\n$",
+		"/etc/fstab":              `(?m)^/dev/ubda\t/\text4\tdefaults\t0 1$`,
+		"/etc/network/interfaces": `iface eth0 inet static\n\taddress 10.0.0.2/24\n\tgateway 10.0.0.1\n`,
+		"/etc/resolv.conf":        "^nameserver 10.0.0.1\n$",
+		"/etc/shadow":             `^root:\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}:\d+:0:99999:7:::\n$`,
+		"/etc/passwd":             "^root:x:0:0:root:/root:/bin/sh\n$",
+	} {
+		if got := cat(p); !regexp.MustCompile(want).MatchString(got) {
+			t.Errorf("%s = %q, want /%s/", p, got, want)
+		}
+	}
+	// /etc/shadow keeps the archive's mode and group; device nodes are added
+	want := "/etc/shadow regular 0640 0:42 size=131 links=1 \n/dev/console character special 0600 0:0 size=0 links=1 05:01\n/dev/ubda block special 0660 0:0 size=0 links=1 98:00\n"
+	if got := debugfsListing(t, img, []string{"/etc/shadow", "/dev/console", "/dev/ubda"}); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if cat("/etc/inittab") != "" {
+		t.Errorf("an inittab was added to a root without busybox")
+	}
+}
