@@ -1,0 +1,389 @@
+package ext
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gouml/gouml/lib/rootfs/fstree"
+)
+
+type writer struct {
+	f     *os.File
+	g     *geometry
+	o     Options
+	a     *allocator
+	infos map[*fstree.Inode]*inodeInfo
+	order []*inodeInfo
+	done  int64
+	total int64
+	buf   []byte
+}
+
+var zeroBlock [blockSize]byte
+
+// writeAt writes p at block b, leaving all-zero blocks unwritten so the image stays sparse
+// (the file was truncated to its size, so unwritten blocks read as zeros).
+func (w *writer) writeAt(p []byte, b int64) error {
+	for len(p) > 0 {
+		// coalesce runs of non-zero blocks into one write
+		n := 0
+		for n < len(p) && !bytes.Equal(p[n:min(n+blockSize, len(p))], zeroBlock[:min(blockSize, len(p)-n)]) {
+			n += blockSize
+		}
+		n = min(n, len(p))
+		if n > 0 {
+			if _, err := w.f.WriteAt(p[:n], b*blockSize); err != nil {
+				return err
+			}
+			p = p[n:]
+			b += int64(n / blockSize)
+			continue
+		}
+		k := min(blockSize, len(p))
+		p = p[k:]
+		b++
+	}
+	return nil
+}
+
+func (w *writer) write() (*Result, error) {
+	for _, in := range w.order {
+		if in.in.Type() == fstree.TypeReg && in.ino != journalIno {
+			w.total += in.in.Size
+		}
+	}
+	w.buf = make([]byte, 1<<20)
+	for _, in := range w.order {
+		if err := w.writeInodeData(in); err != nil {
+			return nil, err
+		}
+	}
+	return w.writeMetadata()
+}
+
+func (w *writer) writeRuns(in *inodeInfo, r io.Reader, size int64) error {
+	var written int64
+	for _, run := range in.runs {
+		blk := int64(run.start)
+		left := int64(run.len) * blockSize
+		for left > 0 {
+			chunk := min(left, int64(len(w.buf)))
+			want := min(chunk, size-written)
+			if want < 0 {
+				want = 0
+			}
+			n, err := io.ReadFull(r, w.buf[:want])
+			if err != nil {
+				if err == io.ErrUnexpectedEOF || err == io.EOF {
+					return fmt.Errorf("%s: file shrank while being read (%d of %d bytes)", in.node.Path(), written+int64(n), size)
+				}
+				return fmt.Errorf("%s: %w", in.node.Path(), err)
+			}
+			clear(w.buf[n:chunk])
+			if err := w.writeAt(w.buf[:chunk], blk); err != nil {
+				return err
+			}
+			written += int64(n)
+			if in.in.Type() == fstree.TypeReg && in.ino != journalIno {
+				w.done += int64(n)
+				if w.o.Progress != nil {
+					w.o.Progress(w.done, w.total)
+				}
+			}
+			blk += chunk / blockSize
+			left -= chunk
+		}
+	}
+	return nil
+}
+
+func (w *writer) writeInodeData(in *inodeInfo) error {
+	switch in.in.Type() {
+	case fstree.TypeReg:
+		if in.in.Size > 0 {
+			if in.in.Data == nil {
+				return fmt.Errorf("%s: no content for %d bytes", in.node.Path(), in.in.Size)
+			}
+			rc, err := in.in.Data.Open()
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.node.Path(), err)
+			}
+			err = w.writeRuns(in, rc, in.in.Size)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+		}
+	case fstree.TypeDir:
+		if err := w.writeRuns(in, bytes.NewReader(in.dir), int64(len(in.dir))); err != nil {
+			return err
+		}
+	case fstree.TypeLink:
+		if len(in.runs) > 0 {
+			if err := w.writeRuns(in, bytes.NewReader([]byte(in.in.Target)), int64(len(in.in.Target))); err != nil {
+				return err
+			}
+		}
+	}
+	if in.xblock != 0 {
+		if err := w.writeAt(in.xattr, int64(in.xblock)); err != nil {
+			return err
+		}
+	}
+	if w.o.Ext4 && len(in.meta) > 0 {
+		// extent leaves
+		perLeaf := (blockSize - 12) / 12
+		logical := uint32(0)
+		for l, b := range in.meta {
+			leaf := make([]byte, blockSize)
+			rs := in.runs[l*perLeaf : min(len(in.runs), (l+1)*perLeaf)]
+			putExtentHeader(leaf, uint16(len(rs)), uint16(perLeaf), 0)
+			for i, r := range rs {
+				putExtent(leaf[12+12*i:], logical, r)
+				logical += r.len
+			}
+			if err := w.writeAt(leaf, int64(b)); err != nil {
+				return err
+			}
+		}
+	}
+	for b, c := range in.metaData {
+		if err := w.writeAt(c, int64(b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func unixTime(in *fstree.Inode, which byte) (uint32, uint32) {
+	t := in.Mtime
+	switch which {
+	case 'a':
+		if !in.Atime.IsZero() {
+			t = in.Atime
+		}
+	case 'c':
+		if !in.Ctime.IsZero() {
+			t = in.Ctime
+		}
+	}
+	s := t.Unix()
+	// extra: two epoch bits extend the 32-bit seconds, 30 bits of nanoseconds
+	epoch := uint32((s-int64(int32(s)))>>32) & 3
+	return uint32(s), uint32(t.Nanosecond())<<2 | epoch
+}
+
+func (w *writer) inodeBytes(in *inodeInfo) []byte {
+	b := make([]byte, inodeSize)
+	le := binary.LittleEndian
+	le.PutUint16(b[0:], uint16(in.in.Mode))
+	le.PutUint16(b[2:], uint16(in.in.UID))
+	size := uint64(0)
+	switch in.in.Type() {
+	case fstree.TypeReg:
+		size = uint64(in.in.Size)
+	case fstree.TypeDir:
+		size = uint64(len(in.dir))
+	case fstree.TypeLink:
+		size = uint64(len(in.in.Target))
+	}
+	le.PutUint32(b[4:], uint32(size))
+	le.PutUint32(b[108:], uint32(size>>32))
+	a, ax := unixTime(in.in, 'a')
+	c, cx := unixTime(in.in, 'c')
+	m, mx := unixTime(in.in, 'm')
+	le.PutUint32(b[8:], a)
+	le.PutUint32(b[12:], c)
+	le.PutUint32(b[16:], m)
+	le.PutUint16(b[24:], uint16(in.in.GID))
+	le.PutUint16(b[26:], uint16(in.nlink))
+	le.PutUint32(b[28:], uint32(in.blocks))
+	le.PutUint16(b[116:], uint16(in.blocks>>32))
+	flags := uint32(0)
+	if w.o.Ext4 && (in.in.Type() == fstree.TypeReg || in.in.Type() == fstree.TypeDir || (in.in.Type() == fstree.TypeLink && len(in.runs) > 0)) {
+		flags |= inodeFlagExtents
+	}
+	if w.o.Ext4 && in.in.Type() == fstree.TypeLink && len(in.runs) > 0 {
+		// slow symlink with extents: i_block holds an extent header for its one block
+		putExtentHeader(in.iblock[:], 1, 4, 0)
+		putExtent(in.iblock[12:], 0, in.runs[0])
+	} else if !w.o.Ext4 && in.in.Type() == fstree.TypeLink && len(in.runs) > 0 {
+		le.PutUint32(in.iblock[0:], in.runs[0].start)
+	}
+	le.PutUint32(b[32:], flags)
+	copy(b[40:100], in.iblock[:])
+	le.PutUint32(b[104:], in.xblock)
+	le.PutUint16(b[120:], uint16(in.in.UID>>16))
+	le.PutUint16(b[122:], uint16(in.in.GID>>16))
+	le.PutUint16(b[128:], extraIsize)
+	le.PutUint32(b[132:], cx)
+	le.PutUint32(b[136:], mx)
+	le.PutUint32(b[140:], ax)
+	le.PutUint32(b[144:], c) // crtime: when the image was made is unknown; use ctime
+	le.PutUint32(b[148:], cx)
+	return b
+}
+
+func (w *writer) writeMetadata() (*Result, error) {
+	g := w.g
+	a := w.a
+	le := binary.LittleEndian
+	// inode tables
+	var maxIno uint32
+	dirsPerGroup := make([]int64, g.groups)
+	tables := map[int64][]byte{}
+	for _, in := range w.order {
+		grp := int64(in.ino-1) / g.ipg
+		idx := int64(in.ino-1) % g.ipg
+		t := tables[grp]
+		if t == nil {
+			t = make([]byte, g.itBlocks*blockSize)
+			tables[grp] = t
+		}
+		copy(t[idx*inodeSize:], w.inodeBytes(in))
+		if in.isDir {
+			dirsPerGroup[grp]++
+		}
+		maxIno = max(maxIno, in.ino)
+	}
+	for grp, t := range tables {
+		if err := w.writeAt(t, g.inodeTable(grp)); err != nil {
+			return nil, err
+		}
+	}
+	// bitmaps and descriptors
+	gdt := make([]byte, g.gdtBlocks*blockSize)
+	var freeBlocks, freeInodes int64
+	for grp := int64(0); grp < g.groups; grp++ {
+		start := grp * blocksPerGrp
+		gb := g.groupBlocks(grp)
+		var used int64
+		switch {
+		case grp < a.group:
+			used = gb
+		case grp == a.group:
+			used = a.next - start
+		default:
+			used = g.overhead(grp)
+		}
+		bb := make([]byte, blockSize)
+		setBits(bb, 0, used)
+		setBits(bb, gb, blocksPerGrp) // padding past the end of a short last group
+		ib := make([]byte, blockSize)
+		firstIn := grp*g.ipg + 1
+		var usedIn int64
+		if int64(maxIno) >= firstIn {
+			usedIn = min(g.ipg, int64(maxIno)-firstIn+1)
+		}
+		setBits(ib, 0, usedIn)
+		setBits(ib, g.ipg, blockSize*8)
+		if err := w.writeAt(bb, g.blockBitmap(grp)); err != nil {
+			return nil, err
+		}
+		if err := w.writeAt(ib, g.inodeBitmap(grp)); err != nil {
+			return nil, err
+		}
+		d := gdt[grp*32:]
+		le.PutUint32(d[0:], uint32(g.blockBitmap(grp)))
+		le.PutUint32(d[4:], uint32(g.inodeBitmap(grp)))
+		le.PutUint32(d[8:], uint32(g.inodeTable(grp)))
+		le.PutUint16(d[12:], uint16(gb-used))
+		le.PutUint16(d[14:], uint16(g.ipg-usedIn))
+		le.PutUint16(d[16:], uint16(dirsPerGroup[grp]))
+		freeBlocks += gb - used
+		freeInodes += g.ipg - usedIn
+	}
+	sb := w.superblock(freeBlocks, freeInodes)
+	for grp := int64(0); grp < g.groups; grp++ {
+		if !hasSuper(grp) {
+			continue
+		}
+		le.PutUint16(sb[90:], uint16(grp))
+		blk := make([]byte, blockSize)
+		off := 0
+		if grp == 0 {
+			off = 1024
+		}
+		copy(blk[off:], sb)
+		if err := w.writeAt(blk, grp*blocksPerGrp); err != nil {
+			return nil, err
+		}
+		if err := w.writeAt(gdt, grp*blocksPerGrp+1); err != nil {
+			return nil, err
+		}
+	}
+	return &Result{Size: g.blocks * blockSize, Blocks: g.blocks, FreeBlocks: freeBlocks,
+		Inodes: g.inodes, FreeInodes: freeInodes}, nil
+}
+
+func setBits(b []byte, from, to int64) {
+	for i := from; i < to && i < int64(len(b))*8; i++ {
+		b[i/8] |= 1 << (i % 8)
+	}
+}
+
+func (w *writer) superblock(freeBlocks, freeInodes int64) []byte {
+	g := w.g
+	le := binary.LittleEndian
+	sb := make([]byte, 1024)
+	now := uint32(w.o.Now.Unix())
+	le.PutUint32(sb[0:], uint32(g.inodes))
+	le.PutUint32(sb[4:], uint32(g.blocks))
+	le.PutUint32(sb[8:], uint32(float64(g.blocks)*w.o.ReservedPercent/100))
+	le.PutUint32(sb[12:], uint32(freeBlocks))
+	le.PutUint32(sb[16:], uint32(freeInodes))
+	le.PutUint32(sb[20:], 0) // first data block: 0 with 4 KiB blocks
+	le.PutUint32(sb[24:], logBlockSize)
+	le.PutUint32(sb[28:], logBlockSize)
+	le.PutUint32(sb[32:], blocksPerGrp)
+	le.PutUint32(sb[36:], blocksPerGrp)
+	le.PutUint32(sb[40:], uint32(g.ipg))
+	le.PutUint32(sb[44:], 0)
+	le.PutUint32(sb[48:], now)
+	le.PutUint16(sb[52:], 0)
+	le.PutUint16(sb[54:], 0xFFFF) // max mount count -1: no forced checks
+	le.PutUint16(sb[56:], 0xEF53)
+	le.PutUint16(sb[58:], 1) // clean
+	le.PutUint16(sb[60:], 1) // errors: continue
+	le.PutUint32(sb[64:], now)
+	le.PutUint32(sb[76:], 1) // dynamic revision
+	le.PutUint32(sb[84:], firstIno)
+	le.PutUint16(sb[88:], inodeSize)
+	compat := uint32(compatExtAttr)
+	if j := w.journal(); j != nil {
+		compat |= compatHasJournal
+		le.PutUint32(sb[224:], journalIno)
+		sb[253] = 1 // s_jnl_blocks holds a copy of the journal inode's i_block and size
+		for i := 0; i < 15; i++ {
+			copy(sb[268+4*i:], j.iblock[4*i:4*i+4])
+		}
+		le.PutUint32(sb[268+15*4:], uint32(uint64(j.in.Size)>>32))
+		le.PutUint32(sb[268+16*4:], uint32(j.in.Size))
+	}
+	incompat := uint32(incompatFiletype)
+	ro := uint32(roCompatSparse | roCompatLargeFile)
+	if w.o.Ext4 {
+		incompat |= incompatExtents
+		ro |= roCompatDirNlink | roCompatExtraIsize
+	}
+	le.PutUint32(sb[92:], compat)
+	le.PutUint32(sb[96:], incompat)
+	le.PutUint32(sb[100:], ro)
+	copy(sb[104:120], w.o.UUID[:])
+	copy(sb[120:136], w.o.Label)
+	le.PutUint16(sb[254:], 0) // 32-byte group descriptors
+	le.PutUint32(sb[264:], now)
+	le.PutUint16(sb[348:], extraIsize)
+	le.PutUint16(sb[350:], extraIsize)
+	return sb
+}
+
+func (w *writer) journal() *inodeInfo {
+	if len(w.order) > 0 && w.order[0].ino == journalIno {
+		return w.order[0]
+	}
+	return nil
+}
