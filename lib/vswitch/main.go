@@ -26,7 +26,7 @@ const daemonEnv = "GOUML_UML_SWITCH_DAEMON_FDS"
 func usage(prog string, w io.Writer) int {
 	fmt.Fprintf(w, "Usage : %s [ -unix control-socket ] [ -hub ] [ -tap tap-device ]\n", prog)
 	fmt.Fprintf(w, "or : %s -compat-v0 [ -unix control-socket data-socket ] [ -hub ] [ -tap tap-device ]\n", prog)
-	fmt.Fprintf(w, "gouml additions : [ -daemon ] [ -bess bess-socket ] [ -pcap capture-file ] [ -nat [subnet] [ -forward tcp:hostport:guestip:guestport ] ... ]\n")
+	fmt.Fprintf(w, "gouml additions : [ -daemon ] [ -bess bess-socket ] [ -pcap capture-file ] [ -nat [subnet] [ -forward tcp:hostport:guestip:guestport ] ... [ -debug ] ]\n")
 	return 1
 }
 
@@ -72,6 +72,8 @@ func ParseArgs(prog string, args []string, out io.Writer) (cfg Config, daemon, o
 			}
 			cfg.BESS = args[i+1]
 			i++
+		case "-debug":
+			cfg.Debug = true
 		case "-pcap":
 			if !need(1) {
 				return cfg, false, false
@@ -107,7 +109,7 @@ func Main(argv []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return usage(prog, stderr)
 	}
 	if nat {
-		if os.Getenv("UML_SWITCH_NAT_DEBUG") != "" {
+		if cfg.Debug {
 			natCfg.Logf = func(format string, args ...any) { log.Errorf(format+"\n", args...) }
 		}
 		cfg.NAT = &natCfg

@@ -244,3 +244,32 @@ func natStubResolver(t *testing.T, name string, addr [4]byte) string {
 	}()
 	return pc.LocalAddr().String()
 }
+
+// TestNATOptionErrors: gateway options are checked before anything is bound; a bad one is
+// one line naming it, then the usage text, exit status 1.
+func TestNATOptionErrors(t *testing.T) {
+	sw := testenv.Program(t, "uml_switch")
+	ctl := filepath.Join(t.TempDir(), "sw.ctl")
+	for args, want := range map[string]string{
+		"-nat-allow all":                   "option -nat-allow needs -nat",
+		"-nat 10.0.2.1/24":                 "-nat:",
+		"-nat -forward udp:1:2:3":          "forward",
+		"-nat -nat-max-conns lots":         "is not a positive number",
+		"-nat -forward tcp:80:10.9.9.9:80": "10.9.9.9",
+	} {
+		cmd := exec.Command(sw, append([]string{"-unix", ctl}, strings.Fields(args)...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("%s: %v, want exit status 1", args, err)
+		}
+		first, _, _ := strings.Cut(stderr.String(), "\n")
+		if !strings.HasPrefix(first, sw+": ") || !strings.Contains(first, want) || !strings.Contains(stderr.String(), "Usage : ") {
+			t.Errorf("%s: stderr %q, want a line containing %q and the usage", args, stderr.String(), want)
+		}
+		if _, err := os.Stat(ctl); err == nil {
+			t.Errorf("%s: control socket created despite the error", args)
+		}
+	}
+}

@@ -28,6 +28,8 @@ type Config struct {
 	Tap      string // tap uplink interface, if any
 	BESS     string // SOCK_SEQPACKET socket for vector-driver guests, if any
 	Pcap     string // capture file, if any
+	// Debug logs every decision of the NAT gateway.
+	Debug bool
 	// NAT, when set, attaches a user-mode NAT gateway (lib/usernet) as one more port.
 	NAT *usernet.Config
 }
