@@ -28,10 +28,23 @@ check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-# The main job: boot the default guest on this terminal. Until the emulator boots a guest,
-# scripts/run.sh says what is missing and exits non-zero.
-run: build
+# The main job: boot the default guest (u-root, as a directory root) on this terminal.
+run: build rootfs
 	./scripts/run.sh
+
+# The default guest: u-root's core commands and init, built without root, as a directory
+# root (for linux ubd0=build/rootfs, and hostfs roots of the real UML) and as an ext4 image
+# made from it (for linux.uml ubd0=build/rootfs.img). Rebuilt only when missing.
+rootfs: build/rootfs/init build/rootfs.img
+
+build/rootfs/init: | bin/mkrootfs
+	bin/mkrootfs -t dir -f -o build/rootfs
+
+build/rootfs.img: build/rootfs/init
+	bin/mkrootfs -o $@ build/rootfs
+
+bin/mkrootfs:
+	$(MAKE) mkrootfs
 
 install: build
 	install -d $(DESTDIR)$(BINDIR)

@@ -1,11 +1,6 @@
 #!/usr/bin/env bash
-# make run: build the default guest and boot it with the console on this terminal.
+# make run: boot the default guest (built by make rootfs) with its console on this terminal.
+# Leave the guest with "poweroff" (or uml_mconsole <umid> halt from another terminal).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x bin/linux ]; then
-  echo "make run: the emulator (cmd/linux) is not built yet in this version of gouml;" >&2
-  echo "make run: the COW tools and the other programs in bin/ are ready to use (see README.md)." >&2
-  exit 1
-fi
-make -s rootfs
-exec bin/linux ubd0=build/rootfs init=/init
+exec bin/linux ubd0=build/rootfs rw umid=gouml-run "$@"

@@ -96,4 +96,10 @@
 //     inode before the guest runs again and the process is killed on a mismatch.
 //   - Permission checks for non-root guest users are done for access() and metadata
 //     changes only; open/unlink/… run with the host user's rights.
+//   - A trapped call waits interruptibly for its answer: a signal whose handler lacks
+//     SA_RESTART (ash's SIGCHLD) makes e.g. an open of /dev/null fail with EINTR, where Linux
+//     never interrupts it. SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV covers calls already
+//     received; the window before RECV needs the ptrace loop to restart such calls.
+//   - Ownership xattrs differ from mkrootfs's directory scheme (user.gouml.uid/gid/mode/
+//     rdev, see lib/rootfs): the kernel should read that scheme too.
 package kernel

@@ -20,6 +20,16 @@ func TestSignalsDuringTrappedOpen(t *testing.T) {
 			"echo done\n/bin/busybox poweroff -f\n",
 	})
 	out, errs, status := run{timeout: 60 * time.Second, args: []string{"ubd0=" + root, "init=/t.sh", "quiet", "uml_dir=" + t.TempDir()}}.do(t)
+	// A child that already exited makes kill fail ("can't kill pid N"): on a loaded machine
+	// that is a missed window, not a failure. (Not silenced with 2>/dev/null in the script:
+	// that open can be interrupted by SIGCHLD, a known limitation noted in lib/kernel/doc.go.)
+	var kept []string
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if !strings.Contains(l, "can't kill pid") {
+			kept = append(kept, l)
+		}
+	}
+	out = strings.Join(kept, "")
 	if status != 0 || out != "done\n" {
 		lines := strings.Split(out, "\n")
 		if len(lines) > 20 {

@@ -84,6 +84,16 @@ func sysSysinfo(c *Call) result {
 	return ok(0)
 }
 
+// neverReturns holds the caller of a successful halt or restart until the machine is down,
+// as Linux's reboot(2) never returns: otherwise the caller runs on (a script's next line
+// executes) while the shutdown kills everything.
+func neverReturns(k *Kernel) result {
+	return result{fd: -1, async: func() result {
+		<-k.loopDone
+		return errno(unix.EINTR)
+	}}
+}
+
 func sysReboot(c *Call) result {
 	if uint32(c.Arg(0)) != unix.LINUX_REBOOT_MAGIC1 {
 		return errno(unix.EINVAL)
@@ -102,10 +112,10 @@ func sysReboot(c *Call) result {
 	switch uint32(c.Arg(2)) {
 	case unix.LINUX_REBOOT_CMD_HALT, unix.LINUX_REBOOT_CMD_POWER_OFF:
 		c.k.halt(0, false)
-		return ok(0)
+		return neverReturns(c.k)
 	case unix.LINUX_REBOOT_CMD_RESTART, unix.LINUX_REBOOT_CMD_RESTART2:
 		c.k.halt(0, !c.k.cfg.NoReboot)
-		return ok(0)
+		return neverReturns(c.k)
 	case unix.LINUX_REBOOT_CMD_CAD_ON, unix.LINUX_REBOOT_CMD_CAD_OFF:
 		c.k.cadOff.Store(uint32(c.Arg(2)) == unix.LINUX_REBOOT_CMD_CAD_OFF)
 		return ok(0)

@@ -57,7 +57,13 @@ func Build(out string, o Options) error {
 	if err != nil {
 		return ErrNoGo
 	}
-	_ = goBin
+	// The builder finds the toolchain through GOROOT, which a -trimpath binary (as `make`
+	// builds) does not know; ask the go command on PATH.
+	gorootOut, err := exec.Command(goBin, "env", "GOROOT").Output()
+	if err != nil {
+		return fmt.Errorf("%w (go env GOROOT: %v)", ErrNoGo, err)
+	}
+	goroot := strings.TrimSpace(string(gorootOut))
 	work, err := os.MkdirTemp(o.TempDir, "mkrootfs-uroot-")
 	if err != nil {
 		return err
@@ -97,6 +103,7 @@ func Build(out string, o Options) error {
 	env := golang.Default(golang.WithGOOS("linux"), golang.WithGOARCH("amd64"),
 		golang.WithWorkingDir(mod), golang.WithMod(golang.ModReadonly))
 	env.CgoEnabled = false
+	env.GOROOT = goroot
 	w := o.Log
 	if w == nil {
 		w = io.Discard
