@@ -2,11 +2,9 @@ package usernet
 
 import (
 	"bufio"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,80 +14,8 @@ import (
 	"time"
 
 	"github.com/gouml/gouml/lib/testenv"
+	"github.com/gouml/gouml/lib/usernet/usernettest"
 )
-
-// udhcpcScript configures the interface from a lease, as Debian's default script would,
-// and prints the lease on the console for the test to read.
-const udhcpcScript = `#!/bin/sh
-case "$1" in
-deconfig) ifconfig "$interface" 0.0.0.0 up ;;
-bound|renew)
-	ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
-	set -- $router
-	route add default gw "$1" dev "$interface"
-	echo "LEASE ip=$ip router=$1 dns=$dns mask=$subnet"
-	;;
-esac
-exit 0
-`
-
-// stubResolver answers A queries for name with addr and everything else with no answer,
-// on 127.0.0.1 (UDP).
-func stubResolver(t *testing.T, name string, addr netip.Addr) netip.AddrPort {
-	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if reply := dnsAnswer(buf[:n], name, addr); reply != nil {
-				pc.WriteTo(reply, from)
-			}
-		}
-	}()
-	return pc.LocalAddr().(*net.UDPAddr).AddrPort()
-}
-
-// dnsAnswer builds the reply to a one-question query (nil when q is not one).
-func dnsAnswer(q []byte, name string, addr netip.Addr) []byte {
-	if len(q) < 12 || binary.BigEndian.Uint16(q[4:]) != 1 {
-		return nil
-	}
-	// Walk the question name.
-	i, labels := 12, []string{}
-	for i < len(q) && q[i] != 0 {
-		l := int(q[i])
-		if l > 63 || i+1+l > len(q) {
-			return nil
-		}
-		labels = append(labels, string(q[i+1:i+1+l]))
-		i += 1 + l
-	}
-	if i+5 > len(q) {
-		return nil
-	}
-	qtype := binary.BigEndian.Uint16(q[i+1:])
-	end := i + 5
-	out := append([]byte(nil), q[:end]...)
-	binary.BigEndian.PutUint16(out[2:], 0x8180) // response, recursion desired+available
-	binary.BigEndian.PutUint16(out[8:], 0)
-	binary.BigEndian.PutUint16(out[10:], 0)
-	if qtype == 1 && strings.EqualFold(strings.Join(labels, "."), name) {
-		binary.BigEndian.PutUint16(out[6:], 1)
-		a := addr.As4()
-		out = append(out, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, a[0], a[1], a[2], a[3])
-	} else {
-		binary.BigEndian.PutUint16(out[6:], 0)
-	}
-	return out
-}
 
 // freeUDPPort returns a UDP port that was free a moment ago (for the guest's ucast bind).
 func freeUDPPort(t *testing.T) uint16 {
@@ -137,18 +63,6 @@ func (c *captureLink) ReadFrame(buf []byte) (int, error) {
 	return n, err
 }
 
-func hostHTTP(t *testing.T, body string) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) })}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 var leaseRE = regexp.MustCompile(`LEASE ip=(\S+) router=(\S+) dns=(\S+)`)
 
 // TestRealUMLGuestThroughGateway boots the real linux.uml with a ucast NIC attached to the
@@ -157,8 +71,8 @@ var leaseRE = regexp.MustCompile(`LEASE ip=(\S+) router=(\S+) dns=(\S+)`)
 func TestRealUMLGuestThroughGateway(t *testing.T) {
 	testenv.Tool(t, "linux.uml")
 	page := "hello from the host loopback " + t.Name()
-	httpPort := hostHTTP(t, page)
-	resolver := stubResolver(t, "gouml-host.test", netip.MustParseAddr("192.0.2.77"))
+	httpPort := usernettest.HostHTTP(t, page)
+	resolver := usernettest.StubResolver(t, "gouml-host.test", netip.MustParseAddr("192.0.2.77"))
 	var log testenv.SafeBuffer
 	d := &recordingDial{}
 	g := testGateway(t, Config{
@@ -169,7 +83,7 @@ func TestRealUMLGuestThroughGateway(t *testing.T) {
 	})
 	eth0 := ucastGuest(t, g, "52:54:00:12:34:56")
 	root := testenv.BusyboxRoot(t, map[string]string{
-		"/udhcpc.sh": udhcpcScript,
+		"/udhcpc.sh": usernettest.UDHCPCScript,
 		"/t.sh": `#!/bin/sh
 mount -t proc proc /proc
 ifconfig lo 127.0.0.1 up
@@ -252,7 +166,7 @@ func TestRealUMLTwoGuestsSeparateLeases(t *testing.T) {
 	testenv.Tool(t, "linux.uml")
 	g := testGateway(t, Config{})
 	script := map[string]string{
-		"/udhcpc.sh": udhcpcScript,
+		"/udhcpc.sh": usernettest.UDHCPCScript,
 		"/t.sh": `#!/bin/sh
 udhcpc -i eth0 -s /udhcpc.sh -n -q -t 10 -T 1 || echo DHCP-FAILED
 poweroff -f

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gouml/gouml/lib/testenv"
+	"github.com/gouml/gouml/lib/usernet/usernettest"
 )
 
 const nobody = 65534
@@ -61,7 +62,7 @@ func TestRealUMLUnprivileged(t *testing.T) {
 		cred = &syscall.Credential{Uid: nobody, Gid: nobody}
 	}
 	page := "unprivileged page " + t.Name()
-	httpPort := hostHTTP(t, page)
+	httpPort := usernettest.HostHTTP(t, page)
 
 	// The test binary, where user nobody can execute it.
 	self, err := os.Executable()
@@ -102,7 +103,7 @@ func TestRealUMLUnprivileged(t *testing.T) {
 	}
 
 	root := testenv.BusyboxRoot(t, map[string]string{
-		"/udhcpc.sh": udhcpcScript,
+		"/udhcpc.sh": usernettest.UDHCPCScript,
 		"/t.sh": `#!/bin/sh
 udhcpc -i eth0 -s /udhcpc.sh -n -q -t 10 -T 1 || echo DHCP-FAILED
 echo WGET-BEGIN

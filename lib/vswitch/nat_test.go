@@ -2,11 +2,10 @@ package vswitch_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,21 +16,8 @@ import (
 	"time"
 
 	"github.com/gouml/gouml/lib/testenv"
+	"github.com/gouml/gouml/lib/usernet/usernettest"
 )
-
-// natUDHCPC configures the interface from a lease and prints it for the test to read.
-const natUDHCPC = `#!/bin/sh
-case "$1" in
-deconfig) ifconfig "$interface" 0.0.0.0 up ;;
-bound|renew)
-	ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
-	set -- $router
-	route add default gw "$1" dev "$interface"
-	echo "LEASE ip=$ip router=$1 dns=$dns"
-	;;
-esac
-exit 0
-`
 
 // natGuestA takes a lease, fetches a page from the host's loopback through the gateway
 // address, resolves a name through the DNS forwarder, then waits for the host's forwarded
@@ -89,8 +75,8 @@ func TestRealUMLGuestsOnOurSwitchWithNAT(t *testing.T) {
 	}
 	w := shared()
 	page := "page from the host loopback"
-	httpPort := natHTTP(t, page)
-	dns := natStubResolver(t, "gouml-nat.test", [4]byte{192, 0, 2, 77})
+	httpPort := usernettest.HostHTTP(t, page)
+	dns := usernettest.StubResolver(t, "gouml-nat.test", netip.MustParseAddr("192.0.2.77")).String()
 	fwdPort := natFreeTCPPort(t)
 
 	ctl := filepath.Join(w, "sw.ctl")
@@ -110,7 +96,7 @@ func TestRealUMLGuestsOnOurSwitchWithNAT(t *testing.T) {
 	}
 
 	boot := func(init, mac string, env ...string) (*exec.Cmd, *testenv.SafeBuffer) {
-		root := testenv.BusyboxRoot(t, map[string]string{"/udhcpc.sh": natUDHCPC, "/t.sh": init})
+		root := testenv.BusyboxRoot(t, map[string]string{"/udhcpc.sh": usernettest.UDHCPCScript, "/t.sh": init})
 		os.Chmod(filepath.Dir(root), 0o755)
 		u := &testenv.UML{Root: root, Init: "/t.sh", UmlDir: shared(), Dir: shared(), Credential: cred, Timeout: 4 * time.Minute,
 			Args: append([]string{fmt.Sprintf("eth0=daemon,%s,unix,%s", mac, ctl)}, env...)}
@@ -179,18 +165,6 @@ func TestRealUMLGuestsOnOurSwitchWithNAT(t *testing.T) {
 	}
 }
 
-func natHTTP(t *testing.T, body string) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) })}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func natFreeTCPPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -199,50 +173,6 @@ func natFreeTCPPort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// natStubResolver answers A queries for name with addr on 127.0.0.1; returns "IP:PORT".
-func natStubResolver(t *testing.T, name string, addr [4]byte) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			q := buf[:n]
-			if len(q) < 12 || binary.BigEndian.Uint16(q[4:]) != 1 {
-				continue
-			}
-			i, labels := 12, []string{}
-			for i < len(q) && q[i] != 0 && i+1+int(q[i]) <= len(q) {
-				labels = append(labels, string(q[i+1:i+1+int(q[i])]))
-				i += 1 + int(q[i])
-			}
-			if i+5 > len(q) {
-				continue
-			}
-			qtype := binary.BigEndian.Uint16(q[i+1:])
-			out := append([]byte(nil), q[:i+5]...)
-			binary.BigEndian.PutUint16(out[2:], 0x8180)
-			binary.BigEndian.PutUint16(out[6:], 0)
-			binary.BigEndian.PutUint16(out[8:], 0)
-			binary.BigEndian.PutUint16(out[10:], 0)
-			if qtype == 1 && strings.EqualFold(strings.Join(labels, "."), name) {
-				binary.BigEndian.PutUint16(out[6:], 1)
-				out = append(out, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
-				out = append(out, addr[:]...)
-			}
-			pc.WriteTo(bytes.Clone(out), from)
-		}
-	}()
-	return pc.LocalAddr().String()
 }
 
 // TestNATOptionErrors: gateway options are checked before anything is bound; a bad one is
