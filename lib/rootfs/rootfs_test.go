@@ -41,7 +41,7 @@ func bootImage(t *testing.T, img, init string, timeout time.Duration) string {
 	var out testenv.SafeBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Run(); !testenv.HaltedCleanly(t, err, out.String()) {
 		t.Fatalf("linux.uml %s: %v\n--- console ---\n%s", strings.Join(args, " "), err, out.String())
 	}
 	return out.String()

@@ -293,10 +293,35 @@ func (u *UML) Run(t testing.TB) string {
 	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
 		err = nil
 	}
-	if err != nil {
+	if !HaltedCleanly(t, err, out.String()) {
 		t.Fatalf("linux.uml %s: %v\n--- console ---\n%s", strings.Join(u.CommandLine(), " "), err, out.String())
 	}
 	return out.String()
+}
+
+// HaltedCleanly reports whether a real linux.uml run that ended with err (from Wait) counts
+// as a clean halt. Besides exit status 0 that includes dying of SIGABRT after the console
+// said the machine halted or powered down: the real 6.1 kernel does that now and then on a
+// loaded machine while it tears down its host-side helpers, whatever the guest did, so a test
+// of a guest or a tool must not fail on it. The occurrence is logged.
+func HaltedCleanly(t testing.TB, err error, console string) bool {
+	t.Helper()
+	if err == nil {
+		return true
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGABRT {
+		return false
+	}
+	if strings.Contains(console, "reboot: System halted") || strings.Contains(console, "reboot: Power down") {
+		t.Logf("the real kernel aborted after halting (its known teardown abort); counted as a clean halt")
+		return true
+	}
+	return false
 }
 
 // SafeBuffer is a bytes.Buffer safe for concurrent writers and readers.

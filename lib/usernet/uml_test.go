@@ -125,7 +125,7 @@ poweroff -f
 			time.Sleep(100 * time.Millisecond) // nc not listening yet: the guest reset us
 		}
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := cmd.Wait(); !testenv.HaltedCleanly(t, err, out.String()) {
 		t.Fatalf("linux.uml: %v\n%s", err, out.String())
 	}
 	console := out.String()
