@@ -310,7 +310,7 @@ func (s *Server) DataAddr() Sockaddr {
 func (s *Server) Serve() {
 	s.wg.Add(3)
 	go s.dataLoop()
-	go s.acceptLoop()
+	go s.acceptLoop(s.ctl, "", s.serveControl)
 	go s.ageLoop()
 	if s.tapFile != nil {
 		s.wg.Add(1)
@@ -318,7 +318,7 @@ func (s *Server) Serve() {
 	}
 	if s.bess != nil {
 		s.wg.Add(1)
-		go s.bessAccept()
+		go s.acceptLoop(s.bess, " (bess)", s.serveBESS)
 	}
 	if s.nat != nil {
 		s.attachNAT()
@@ -405,15 +405,17 @@ func connFD(c syscall.Conn) int {
 	return fd
 }
 
-func (s *Server) acceptLoop() {
+// acceptLoop attaches a port for every connection on l (the control socket, or the BESS
+// listener) and serves it with serve until the port goes away.
+func (s *Server) acceptLoop(l *net.UnixListener, what string, serve func(*net.UnixConn)) {
 	defer s.wg.Done()
 	for {
-		c, err := s.ctl.AcceptUnix()
+		c, err := l.AcceptUnix()
 		if err != nil {
 			if s.closing.Load() {
 				return
 			}
-			s.Log.Errorf("accept: %v\n", err)
+			s.Log.Errorf("accept%s: %v\n", what, err)
 			time.Sleep(50 * time.Millisecond) // e.g. EMFILE: let ports go away
 			continue
 		}
@@ -423,7 +425,7 @@ func (s *Server) acceptLoop() {
 		}
 		s.Log.Printf("New connection\n")
 		s.wg.Add(1)
-		go s.serveControl(c)
+		go serve(c)
 	}
 }
 
@@ -503,28 +505,6 @@ func (s *Server) tapLoop() {
 			return
 		}
 		s.Sw.Input(p, buf[:n])
-	}
-}
-
-func (s *Server) bessAccept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.bess.AcceptUnix()
-		if err != nil {
-			if s.closing.Load() {
-				return
-			}
-			s.Log.Errorf("accept (bess): %v\n", err)
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		if !s.track(c, true) {
-			c.Close()
-			return
-		}
-		s.Log.Printf("New connection\n")
-		s.wg.Add(1)
-		go s.serveBESS(c)
 	}
 }
 
