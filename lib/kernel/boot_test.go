@@ -294,7 +294,8 @@ func TestUmidDirAndSIGTERM(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	child, _ := os.ReadFile(filepath.Join(root, "tmp/child"))
-	cpid, _ := strconv.Atoi(strings.TrimSpace(string(child)))
+	gpid, _ := strconv.Atoi(strings.TrimSpace(string(child)))
+	cpid := hostPids(t, cmd.Process.Pid, []int{gpid})[0]
 	cmd.Process.Signal(syscall.SIGTERM)
 	err = cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
@@ -336,6 +337,7 @@ func TestNoGuestOutlivesKill9(t *testing.T) {
 		}
 		pids = append(pids, p)
 	}
+	pids = hostPids(t, cmd.Process.Pid, pids)
 	cmd.Process.Kill()
 	cmd.Wait()
 	if !testenv.WaitFor(5*time.Second, func() bool {
@@ -348,6 +350,55 @@ func TestNoGuestOutlivesKill9(t *testing.T) {
 	}) {
 		t.Fatalf("guest processes %v outlived kill -9 of linux", pids)
 	}
+}
+
+// hostPids maps guest pids of the machine `linux` (host pid outer) runs to host pids, by
+// the innermost NSpid of the host processes below it.
+func hostPids(t *testing.T, outer int, guest []int) []int {
+	t.Helper()
+	parent := map[int]int{}
+	inner := map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+				parent[p], _ = strconv.Atoi(strings.TrimSpace(v))
+			} else if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+				f := strings.Fields(v)
+				inner[p], _ = strconv.Atoi(f[len(f)-1])
+			}
+		}
+	}
+	below := func(p int) bool {
+		for i := 0; i < 64 && p > 1; i++ {
+			if p = parent[p]; p == outer {
+				return true
+			}
+		}
+		return false
+	}
+	var out []int
+	for _, g := range guest {
+		found := 0
+		for p, n := range inner {
+			if n == g && p != g && below(p) {
+				found = p
+			}
+		}
+		if found == 0 {
+			t.Fatalf("no host process for guest pid %d below %d", g, outer)
+		}
+		out = append(out, found)
+	}
+	return out
 }
 
 // alive reports whether a host process exists and is not a zombie.

@@ -2,11 +2,14 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +53,7 @@ type Kernel struct {
 	domain   string
 
 	listener int // seccomp notification fd
+	procfs   int // procfs of the guest's PID namespace (not reachable by the guest)
 	debugMu  sync.Mutex
 	logged   map[int]bool
 
@@ -86,6 +90,7 @@ type Task struct {
 	Tid     int
 	Proc    *Process
 	started bool // its first ptrace stop was seen
+	vtid    int  // its number in the guest's PID namespace (0 = not looked up yet)
 	// exec / chdir in flight (ptrace): the fd handed to the guest, closed at syscall exit
 	pendingFD   int
 	pendingKind int
@@ -110,7 +115,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		cfg: cfg, root: root, self: self, start: time.Now(),
 		tasks: map[int]*Task{}, procs: map[int]*Process{},
 		hostname: cfg.Hostname, domain: "(none)", logged: map[int]bool{},
-		shutdown: make(chan shutdownReq, 1), listener: -1, loopDone: make(chan struct{}),
+		shutdown: make(chan shutdownReq, 1), listener: -1, procfs: -1, loopDone: make(chan struct{}),
 		stray: map[int]strayFD{},
 	}
 	if k.hostname == "" {
@@ -137,6 +142,9 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 	k.killAll()
 	<-k.loopDone
 	k.removeProcDir()
+	if k.procfs >= 0 {
+		unix.Close(k.procfs)
+	}
 	for _, r := range k.roots {
 		r.Close()
 	}
@@ -215,6 +223,10 @@ func (k *Kernel) startInit() (int, error) {
 		SysProcAttr: &unix.SysProcAttr{
 			Setsid:    true,
 			Pdeathsig: unix.SIGKILL,
+			// The guest's own PID numbering, SysV IPC, abstract Unix sockets and loopback
+			// network are the host kernel's, in namespaces that belong to the guest, owned
+			// by the kernel's user namespace (userns.go).
+			Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
 		},
 	}
 	if k.cfg.Debug {
@@ -222,6 +234,9 @@ func (k *Kernel) startInit() (int, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		theirs.Close()
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES) {
+			return 0, fmt.Errorf("starting init in new PID/mount/IPC/network namespaces: %w", err)
+		}
 		return 0, fmt.Errorf("starting init: %w", err)
 	}
 	theirs.Close()
@@ -232,13 +247,14 @@ func (k *Kernel) startInit() (int, error) {
 		unix.Wait4(pid, &ws, 0, nil)
 		return 0, err
 	}
-	var b [4]byte
+	var b [8]byte
 	if _, err := io.ReadFull(ours, b[:]); err != nil {
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 		return 0, fmt.Errorf("init launcher failed (status %d)", ws.ExitStatus())
 	}
 	lfd := int(binary.LittleEndian.Uint32(b[:]))
+	mfd := int(binary.LittleEndian.Uint32(b[4:]))
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, ptraceOptions, 0, 0); e != 0 {
 		return fail(fmt.Errorf("ptrace: %w", e))
 	}
@@ -247,6 +263,9 @@ func (k *Kernel) startInit() (int, error) {
 		return fail(fmt.Errorf("pidfd_open: %w", err))
 	}
 	k.listener, err = unix.PidfdGetfd(pidfd, lfd, 0)
+	if err == nil {
+		k.procfs, err = unix.PidfdGetfd(pidfd, mfd, 0)
+	}
 	unix.Close(pidfd)
 	if err != nil {
 		return fail(fmt.Errorf("pidfd_getfd: %w", err))
@@ -256,7 +275,7 @@ func (k *Kernel) startInit() (int, error) {
 	k.initTgid = pid
 	p := &Process{Tgid: pid, Cred: rootCred()}
 	k.procs[pid] = p
-	k.tasks[pid] = &Task{Tid: pid, Proc: p, started: true, pendingFD: -1}
+	k.tasks[pid] = &Task{Tid: pid, Proc: p, started: true, pendingFD: -1, vtid: 1}
 	k.mu.Unlock()
 	go k.serve()
 	if _, err := ours.Write([]byte{1}); err != nil {
@@ -298,26 +317,61 @@ func (k *Kernel) taskLocked(tid int) *Task {
 	return t
 }
 
-// guestPid maps a host pid/tid/pgid/sid to the guest's number: identity except init (1).
+// guestPid maps a host tid to the guest's number (its number in the guest's PID namespace),
+// 0 when it is not a guest task.
 func (k *Kernel) guestPid(host int) int {
-	if host == k.initTgid && host != 0 {
-		return 1
+	k.mu.Lock()
+	t := k.tasks[host]
+	k.mu.Unlock()
+	if t != nil && t.vtid != 0 {
+		return t.vtid
 	}
-	return host
+	v := nsPid(host)
+	if t != nil {
+		k.mu.Lock()
+		t.vtid = v
+		k.mu.Unlock()
+	}
+	return v
 }
 
-// hostPid maps a guest pid (> 0) to the host's; ok is false when it is not a guest process.
+// nsPid reads the innermost number of a host task (the last NSpid field).
+func nsPid(host int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(host) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			f := strings.Fields(v)
+			if len(f) < 2 {
+				return 0 // not in a namespace below ours: not a guest task
+			}
+			n, _ := strconv.Atoi(f[len(f)-1])
+			return n
+		}
+	}
+	return 0
+}
+
+// hostPid maps a guest pid/tid (> 0) to the host's; ok is false when no guest task has it.
 func (k *Kernel) hostPid(guest int) (int, bool) {
-	if guest == 1 {
-		return k.initTgid, true
-	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, ok := k.procs[guest]; ok {
-		return guest, true
+	var unknown []int
+	for tid, t := range k.tasks {
+		if t.vtid == guest {
+			k.mu.Unlock()
+			return tid, true
+		}
+		if t.vtid == 0 {
+			unknown = append(unknown, tid)
+		}
 	}
-	if _, ok := k.tasks[guest]; ok {
-		return guest, true
+	k.mu.Unlock()
+	for _, tid := range unknown {
+		if k.guestPid(tid) == guest {
+			return tid, true
+		}
 	}
 	return 0, false
 }

@@ -41,6 +41,9 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "linux: %v\n", err)
 		return 1
 	}
+	if !inUserns() {
+		return runInUserns(args, stdin, stdout, stderr)
+	}
 	u, err := makeUmid(c.UmlDir, c.Umid, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "linux: %v\n", err)
@@ -221,7 +224,7 @@ func makeUmid(umlDir, name string, stderr io.Writer) (*umid, error) {
 			os.Remove(dir)
 			return nil, err
 		}
-		fmt.Fprintf(f, "%d\n", os.Getpid())
+		fmt.Fprintf(f, "%d\n", outerPid())
 		f.Close()
 		return &umid{dir: dir}, nil
 	}

@@ -1,8 +1,8 @@
 package kernel
 
 import (
-	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -49,36 +49,20 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		return c.root().Open("/dev/"+strings.TrimPrefix(rest, "/"), flags, 0)
 	}
 	// /proc
-	if rest == "/" {
-		return k.openProcDir(flags)
+	if rest == "net" || strings.HasPrefix(rest, "net/") {
+		rest = "self/" + rest // Linux's /proc/net is a link to self/net
 	}
-	if first, sub, _ := strings.Cut(rest, "/"); sub == "" {
-		// /proc/PID itself: its directory in the listing
-		if pid, err := k.procPid(c, first); err != nil {
+	if rest == "/" {
+		return k.openProcDir("", flags)
+	}
+	if first, sub, _ := strings.Cut(rest, "/"); first != "" {
+		host, guest, err := k.procPid(c, first)
+		if err != nil {
 			return -1, err
-		} else if pid != 0 {
-			dfd, err := k.openProcDir(unix.O_PATH | unix.O_DIRECTORY)
-			if err != nil {
-				return -1, err
-			}
-			defer unix.Close(dfd)
-			return unix.Openat(dfd, strconv.Itoa(k.guestPid(pid)), acc|unix.O_DIRECTORY, 0)
 		}
-	} else if strings.HasPrefix(sub, "fd/") {
-		// reopening an fd of a guest process (bash's <(…), /dev/stdin style)
-		pid, err := k.procPid(c, first)
-		if err != nil || pid == 0 {
-			return -1, unix.ENOENT
+		if host != 0 {
+			return k.openProcPid(c, host, guest, sub, flags)
 		}
-		n := sub[3:]
-		if _, err := strconv.Atoi(n); err != nil {
-			return -1, unix.ENOENT
-		}
-		fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/fd/"+n, acc, 0)
-		if err == unix.ENOENT {
-			return -1, unix.ENOENT
-		}
-		return fd, err
 	}
 	if flags&unix.O_ACCMODE != unix.O_RDONLY {
 		if w := k.sysctlWriter(rest); w != nil {
@@ -132,35 +116,135 @@ func memfdWith(data []byte) (int, error) {
 	return ro, err
 }
 
-// procPid resolves the first component of a /proc path to a host pid (0 = not a pid dir).
-func (k *Kernel) procPid(c *Call, first string) (int, error) {
+// procPid resolves the first component of a /proc path to a host pid and the guest's number
+// for it (0, 0 = not a pid directory).
+func (k *Kernel) procPid(c *Call, first string) (host, guest int, err error) {
 	if c == nil && (first == "self" || first == "thread-self") {
-		return 0, unix.ENOENT // asked by the console, which is no process
+		return 0, 0, unix.ENOENT // asked by the console, which is no process
 	}
-	if first == "self" {
-		return c.T.Proc.Tgid, nil
-	}
-	if first == "thread-self" {
-		return c.Tid, nil
+	switch first {
+	case "self":
+		return c.T.Proc.Tgid, k.guestPid(c.T.Proc.Tgid), nil
+	case "thread-self":
+		return c.Tid, k.guestPid(c.Tid), nil
 	}
 	n, err := strconv.Atoi(first)
-	if err != nil || n <= 0 {
-		return 0, nil
+	if err != nil || n <= 0 || strconv.Itoa(n) != first {
+		return 0, 0, nil
 	}
 	h, ok := k.hostPid(n)
 	if !ok {
-		return 0, unix.ENOENT
+		return 0, 0, unix.ENOENT
 	}
-	return h, nil
+	return h, n, nil
+}
+
+// openProcPid opens /proc/PID/sub (sub "" = the directory itself).
+func (k *Kernel) openProcPid(c *Call, host, guest int, sub string, flags int) (int, error) {
+	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY) | unix.O_CLOEXEC
+	// task/TID/… is TID's own directory
+	if t, rest, found := strings.Cut(sub, "/"); t == "task" && found {
+		tidStr, rest2, _ := strings.Cut(rest, "/")
+		if tidStr != "" {
+			n, err := strconv.Atoi(tidStr)
+			if err != nil {
+				return -1, unix.ENOENT
+			}
+			h, ok := k.hostPid(n)
+			if !ok || nsTgid(h) != host {
+				return -1, unix.ENOENT
+			}
+			return k.openProcPid(c, h, n, rest2, flags)
+		}
+	}
+	switch {
+	case sub == "fd" || strings.HasPrefix(sub, "fd/") && strings.Count(sub, "/") == 1:
+		if sub != "fd" {
+			// reopening an fd of a guest process (bash's <(…), /dev/stdin style)
+			n := sub[3:]
+			if _, err := strconv.Atoi(n); err != nil {
+				return -1, unix.ENOENT
+			}
+			fd, err := unix.Open("/proc/"+strconv.Itoa(host)+"/fd/"+n, acc, 0)
+			if err == unix.ENOENT {
+				return -1, unix.ENOENT
+			}
+			return fd, err
+		}
+	case sub == "exe" || sub == "cwd":
+		if flags&unix.O_PATH != 0 || sub == "cwd" {
+			return unix.Open("/proc/"+strconv.Itoa(host)+"/"+sub, acc, 0)
+		}
+		return unix.Open("/proc/"+strconv.Itoa(host)+"/"+sub, acc&^unix.O_ACCMODE|unix.O_RDONLY, 0)
+	case sub == "root":
+		r := k.root
+		k.mu.Lock()
+		if p := k.procs[host]; p != nil && p.Root != nil {
+			r = p.Root
+		}
+		k.mu.Unlock()
+		return r.Open("/", flags|unix.O_DIRECTORY, 0)
+	}
+	if st, err := k.procfsStat(guest, sub); err != nil {
+		return -1, err
+	} else if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		rel := strconv.Itoa(guest)
+		if sub != "" {
+			rel += "/" + sub
+		}
+		return k.openProcDir(rel, flags)
+	}
+	data, err := k.procPidFile(c, host, guest, sub)
+	if err != nil {
+		return -1, err
+	}
+	if data == nil {
+		return -1, unix.ENOENT
+	}
+	return memfdWith(data)
+}
+
+// procfsStat stats PID/sub in the guest's procfs.
+func (k *Kernel) procfsStat(guest int, sub string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	name := strconv.Itoa(guest)
+	if sub != "" {
+		name += "/" + sub
+	}
+	if err := unix.Fstatat(k.procfs, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return st, unix.ENOENT
+	}
+	return st, nil
+}
+
+// procfsRead reads PID/sub from the guest's procfs.
+func (k *Kernel) procfsRead(guest int, sub string) ([]byte, error) {
+	fd, err := unix.Openat(k.procfs, strconv.Itoa(guest)+"/"+sub, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, unix.ENOENT
+	}
+	f := os.NewFile(uintptr(fd), sub)
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// nsTgid returns the host tgid of a host task.
+func nsTgid(host int) int {
+	tgid, _ := procTgidPpid(host)
+	return tgid
 }
 
 // procFile generates a /proc file's contents (nil = no such file).
 func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 	first, sub, _ := strings.Cut(rest, "/")
-	if pid, err := k.procPid(c, first); err != nil {
+	if host, guest, err := k.procPid(c, first); err != nil {
 		return nil, err
-	} else if pid != 0 {
-		return k.procPidFile(c, pid, sub, flags)
+	} else if host != 0 {
+		return k.procPidFile(c, host, guest, sub)
 	}
 	switch rest {
 	case "meminfo":
@@ -313,55 +397,55 @@ func (k *Kernel) mounts() []byte {
 		"devtmpfs /dev devtmpfs rw,relatime 0 0\n")
 }
 
-func (k *Kernel) procPidFile(c *Call, pid int, sub string, flags int) ([]byte, error) {
-	base := "/proc/" + strconv.Itoa(pid) + "/"
-	switch sub {
-	case "cmdline", "environ", "comm":
-		return os.ReadFile(base + sub)
-	case "mounts":
+// procPidFiles are the per-process files read from the guest's procfs as they are: their
+// numbers are already the guest's and they name no host path.
+var procPidFiles = map[string]bool{
+	"cmdline": true, "environ": true, "comm": true, "stat": true, "statm": true, "limits": true,
+	"io": true, "oom_score": true, "oom_score_adj": true, "oom_adj": true, "sched": true,
+	"schedstat": true, "wchan": true, "auxv": true, "personality": true, "timerslack_ns": true,
+	"coredump_filter": true, "syscall": true,
+}
+
+// procPidOther are the other entries of a /proc/PID directory the kernel serves; a listing
+// shows only these and procPidFiles.
+var procPidOther = map[string]bool{
+	"status": true, "maps": true, "smaps": true, "smaps_rollup": true, "mounts": true,
+	"mountinfo": true, "cgroup": true, "fd": true, "fdinfo": true, "task": true, "exe": true,
+	"cwd": true, "root": true, "net": true, "ns": true,
+}
+
+func (k *Kernel) procPidFile(c *Call, host, guest int, sub string) ([]byte, error) {
+	switch {
+	case procPidFiles[sub], strings.HasPrefix(sub, "net/"), strings.HasPrefix(sub, "fdinfo/"):
+		// the guest's own network namespace; positions and flags of its fds
+		return k.procfsRead(guest, sub)
+	case sub == "mounts":
 		return k.mounts(), nil
-	case "stat":
-		b, err := os.ReadFile(base + "stat")
+	case sub == "mountinfo":
+		return k.mountinfo(), nil
+	case sub == "cgroup":
+		return []byte("0::/\n"), nil
+	case sub == "maps" || sub == "smaps" || sub == "smaps_rollup":
+		b, err := k.procfsRead(guest, sub)
 		if err != nil {
-			return nil, unix.ENOENT
+			return nil, err
 		}
-		// "pid (comm) state ppid pgrp session ..." : translate the pid fields
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			return b, nil
-		}
-		f := strings.Fields(string(b[i+2:]))
-		for _, j := range []int{1, 2, 3} {
-			if j < len(f) {
-				n, _ := strconv.Atoi(f[j])
-				if j == 1 && pid == k.initTgid {
-					n = 0
-				}
-				f[j] = strconv.Itoa(k.guestPid(n))
-			}
-		}
-		return []byte(strconv.Itoa(k.guestPid(pid)) + " " + string(b[strings.IndexByte(string(b), '('):i+1]) + " " + strings.Join(f, " ") + "\n"), nil
-	case "status":
-		b, err := os.ReadFile(base + "status")
+		return k.guestMaps(c, host, b), nil
+	case sub == "status":
+		b, err := k.procfsRead(guest, "status")
 		if err != nil {
-			return nil, unix.ENOENT
+			return nil, err
 		}
 		k.mu.Lock()
 		var cr Cred
-		if p := k.procs[pid]; p != nil {
+		if p := k.procs[nsTgid(host)]; p != nil {
 			cr = *p.Cred
 		}
 		k.mu.Unlock()
 		var out []string
 		for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-			key, val, _ := strings.Cut(l, ":")
+			key, _, _ := strings.Cut(l, ":")
 			switch key {
-			case "Tgid", "Pid", "PPid", "NSpid", "NStgid", "NSpgid", "NSsid":
-				n, _ := strconv.Atoi(strings.TrimSpace(val))
-				if key == "PPid" && pid == k.initTgid {
-					n = 0
-				}
-				l = key + ":\t" + strconv.Itoa(k.guestPid(n))
 			case "TracerPid":
 				l = "TracerPid:\t0"
 			case "Uid":
@@ -376,6 +460,57 @@ func (k *Kernel) procPidFile(c *Call, pid int, sub string, flags int) ([]byte, e
 		return []byte(strings.Join(out, "\n") + "\n"), nil
 	}
 	return nil, nil
+}
+
+// guestMaps rewrites the path column of a maps/smaps file: host paths inside the guest's
+// root become guest paths; other host paths (the kernel's memfds, host devices) keep only
+// what the guest may know.
+func (k *Kernel) guestMaps(c *Call, host int, b []byte) []byte {
+	r := k.root
+	k.mu.Lock()
+	if p := k.procs[nsTgid(host)]; p != nil && p.Root != nil {
+		r = p.Root
+	}
+	k.mu.Unlock()
+	lines := strings.SplitAfter(string(b), "\n")
+	var out strings.Builder
+	for _, l := range lines {
+		// address perms offset dev inode [path]: the path starts after the 5th field's padding
+		i := strings.Index(l, " /")
+		if i < 0 || strings.Count(l[:i], " ") < 4 || strings.HasPrefix(l, "Size:") {
+			out.WriteString(l)
+			continue
+		}
+		nl := strings.HasSuffix(l, "\n")
+		p := strings.TrimSuffix(l[i+1:], "\n")
+		del := strings.HasSuffix(p, " (deleted)")
+		p = strings.TrimSuffix(p, " (deleted)")
+		switch g, ok := r.GuestPath(p); {
+		case ok:
+			p = g
+		case strings.HasPrefix(p, "/dev/") || strings.HasPrefix(p, "/memfd:"):
+		default:
+			p = "/[kernel]"
+		}
+		if del {
+			p += " (deleted)"
+		}
+		out.WriteString(l[:i+1] + p)
+		if nl {
+			out.WriteString("\n")
+		}
+	}
+	return []byte(out.String())
+}
+
+func (k *Kernel) mountinfo() []byte {
+	mode := "rw"
+	if k.root.ReadOnly() {
+		mode = "ro"
+	}
+	return []byte("1 0 98:0 / / " + mode + ",relatime - hostfs /dev/root " + mode + "\n" +
+		"2 1 0:4 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n" +
+		"3 1 0:5 / /dev rw,relatime - devtmpfs devtmpfs rw\n")
 }
 
 // readlinkSpecial answers readlink in /dev and /proc.
@@ -393,17 +528,32 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 		}
 		return k.readlinkRoot(c.root(), "/dev/"+rest)
 	}
+	if rest == "net" {
+		return "self/net", nil
+	}
 	first, sub, _ := strings.Cut(rest, "/")
-	pid, err := k.procPid(c, first)
+	pid, guest, err := k.procPid(c, first)
 	if err != nil {
 		return "", err
 	}
 	if pid == 0 {
 		return k.readlinkRoot(c.root(), "/proc/"+rest)
 	}
+	if t, r, found := strings.Cut(sub, "/"); t == "task" && found {
+		if tidStr, r2, ok := strings.Cut(r, "/"); ok {
+			if n, err := strconv.Atoi(tidStr); err == nil {
+				if h, ok := k.hostPid(n); ok && nsTgid(h) == pid {
+					pid, guest, sub = h, n, r2
+				}
+			}
+		}
+	}
 	if sub == "" {
-		if first == "self" {
-			return strconv.Itoa(k.guestPid(pid)), nil
+		switch first {
+		case "self":
+			return strconv.Itoa(guest), nil
+		case "thread-self":
+			return strconv.Itoa(k.guestPid(c.T.Proc.Tgid)) + "/task/" + strconv.Itoa(guest), nil
 		}
 		return "", unix.EINVAL
 	}
@@ -425,6 +575,8 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 			return "/dev/console", nil // the console and other host files the kernel handed in
 		}
 		return l, nil // pipe:[…], socket:[…], anon_inode:…
+	case strings.HasPrefix(sub, "ns/"):
+		return os.Readlink(host + sub)
 	}
 	return "", unix.EINVAL
 }
@@ -446,11 +598,11 @@ func (k *Kernel) readlinkRoot(r *Root, abs string) (string, error) {
 // procEntries are the files listed in /proc besides the pid directories.
 var procEntries = []string{"meminfo", "uptime", "version", "mounts", "filesystems", "cpuinfo", "loadavg", "stat"}
 
-// openProcDir returns a directory fd listing /proc: a kernel-private host directory that is
-// brought up to date (one empty directory per guest process, one empty file per /proc file)
-// at every open, so getdents runs natively on it. Only the listing comes from it: every
-// path below /proc is served by procFile.
-func (k *Kernel) openProcDir(flags int) (int, error) {
+// openProcDir returns a directory fd listing /proc (rel "") or a directory below it
+// (rel "PID/…"): a kernel-private host directory brought up to date at every open from the
+// guest's procfs (names and kinds of entries only: every path below /proc is served by
+// procFile), so getdents runs natively on it.
+func (k *Kernel) openProcDir(rel string, flags int) (int, error) {
 	k.procMu.Lock()
 	defer k.procMu.Unlock()
 	if k.procDir == "" {
@@ -461,30 +613,82 @@ func (k *Kernel) openProcDir(flags int) (int, error) {
 		for _, e := range procEntries {
 			os.WriteFile(d+"/"+e, nil, 0o444)
 		}
+		os.Symlink("/", d+"/self")
+		os.Symlink("/", d+"/thread-self")
+		os.Symlink("/", d+"/net")
 		os.Chmod(d, 0o555|0o200)
 		k.procDir = d
 	}
-	want := map[string]bool{}
-	k.mu.Lock()
-	for p := range k.procs {
-		want[strconv.Itoa(k.guestPid(p))] = true
+	dir := k.procDir
+	if rel != "" {
+		dir += "/" + rel
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return -1, unix.ENOENT
+		}
 	}
-	k.mu.Unlock()
-	ents, _ := os.ReadDir(k.procDir)
+	if err := k.mirrorProcfs(rel, dir); err != nil {
+		return -1, err
+	}
+	return unix.Open(dir, flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NONBLOCK)|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// mirrorProcfs makes dir's entries those of rel in the guest's procfs: at the top only the
+// PID directories (the rest of /proc is the kernel's own); below, every entry with its kind.
+func (k *Kernel) mirrorProcfs(rel, dir string) error {
+	src := "."
+	if rel != "" {
+		src = rel
+	}
+	fd, err := unix.Openat(k.procfs, src, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return unix.ENOENT
+	}
+	f := os.NewFile(uintptr(fd), src)
+	ents, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil && len(ents) == 0 {
+		return unix.ENOENT
+	}
+	// a PID directory (PID or PID/task/TID) lists what procPidFile serves
+	parts := strings.Split(rel, "/")
+	pidDir := len(parts) == 1 && rel != "" || len(parts) == 3 && parts[1] == "task"
+	want := map[string]os.FileMode{}
 	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+		if rel == "" {
+			if _, err := strconv.Atoi(e.Name()); err != nil {
+				continue
+			}
+		}
+		if pidDir && !procPidFiles[e.Name()] && !procPidOther[e.Name()] {
 			continue
 		}
-		if want[e.Name()] {
+		want[e.Name()] = e.Type()
+	}
+	have, _ := os.ReadDir(dir)
+	for _, e := range have {
+		if rel == "" {
+			if _, err := strconv.Atoi(e.Name()); err != nil {
+				continue // the kernel's own entries
+			}
+		}
+		if t, ok := want[e.Name()]; ok && t == e.Type() {
 			delete(want, e.Name())
 		} else {
-			os.Remove(k.procDir + "/" + e.Name())
+			os.RemoveAll(dir + "/" + e.Name())
 		}
 	}
-	for p := range want {
-		os.Mkdir(k.procDir+"/"+p, 0o555)
+	for name, t := range want {
+		p := dir + "/" + name
+		switch {
+		case t.IsDir():
+			os.Mkdir(p, 0o755) // writable for the kernel, which fills it when it is opened
+		case t&os.ModeSymlink != 0:
+			os.Symlink("/", p)
+		default:
+			os.WriteFile(p, nil, 0o444)
+		}
 	}
-	return unix.Open(k.procDir, flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NONBLOCK)|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	return nil
 }
 
 func (k *Kernel) removeProcDir() {

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -17,8 +18,11 @@ import (
 // hands the listener's fd number to the kernel over fd 3, waits for the kernel to attach
 // (ptrace + pidfd_getfd of the listener), and then calls execve on the init candidates.
 // Those execve calls are guest system calls like any other: the kernel resolves the path
-// inside the guest root. The kernel sets PR_SET_PDEATHSIG and a new session (SysProcAttr),
-// and the stub makes itself the child subreaper so orphans come to init.
+// inside the guest root. The kernel starts the stub in new user, PID, mount, IPC and network
+// namespaces (SysProcAttr): the stub is PID 1 of the guest's PID namespace, so guest PIDs,
+// reparenting of orphans to init, wait and signals are Linux's own, natively; the stub also
+// makes a procfs instance of that namespace (fsopen/fsmount, attached nowhere) whose fd the
+// kernel takes with pidfd_getfd to generate the guest's /proc in guest numbers.
 
 const stubArg0 = "[gouml-init]"
 
@@ -68,16 +72,18 @@ func StubMain() {
 	prog := buildFilter(debug)
 	// Linux starts init with umask 022 (the kernel process itself runs with 0).
 	syscall.Umask(0o022)
-	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0); e != 0 {
-		stubFail("PR_SET_CHILD_SUBREAPER: " + e.Error())
+	pfd, err := guestProcfs()
+	if err != nil {
+		stubFail("procfs for the guest's PID namespace: " + err.Error())
 	}
 	lfd, err := installFilter(prog)
 	if err != nil {
 		stubFail(err.Error())
 	}
-	var b [4]byte
+	var b [8]byte
 	binary.LittleEndian.PutUint32(b[:], uint32(lfd))
-	unix.RawSyscall(unix.SYS_WRITE, 3, uintptr(unsafe.Pointer(&b[0])), 4)
+	binary.LittleEndian.PutUint32(b[4:], uint32(pfd))
+	unix.RawSyscall(unix.SYS_WRITE, 3, uintptr(unsafe.Pointer(&b[0])), 8)
 	unix.RawSyscall(unix.SYS_READ, 3, uintptr(unsafe.Pointer(&b[0])), 1)
 	// Only the console fds 0-2 reach init: the control socket, the listener and any fd the
 	// host left open without close-on-exec when it started linux all go.
@@ -98,6 +104,23 @@ func StubMain() {
 	msg := "Kernel panic - not syncing: No working init found.  Try passing init= option to kernel.\n"
 	unix.RawSyscall(unix.SYS_WRITE, 2, uintptr(unsafe.Pointer(unsafe.StringData(msg))), uintptr(len(msg)))
 	unix.RawSyscall(unix.SYS_EXIT_GROUP, stubNoInit, 0, 0)
+}
+
+// guestProcfs makes a detached procfs mount of the stub's (the guest's) PID namespace.
+func guestProcfs() (int, error) {
+	fsfd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen: %w", err)
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("fsconfig: %w", err)
+	}
+	m, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC|unix.MOUNT_ATTR_RDONLY)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount: %w", err)
+	}
+	return m, nil
 }
 
 // stubNoInit is the stub's exit status when no init could be executed.

@@ -44,8 +44,6 @@ func (k *Kernel) traceSyscall(t *Task) {
 		err = k.traceExec(t, &regs)
 	case unix.SYS_CHDIR:
 		err = k.traceChdir(t, &regs)
-	case unix.SYS_KILL, unix.SYS_TKILL, unix.SYS_TGKILL:
-		err = k.traceKill(t, &regs)
 	default:
 		err = unix.ENOSYS
 	}
