@@ -411,6 +411,39 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
 
+// TestGuestNamespaces: the guest numbers its processes itself (init 1, children from 2 up,
+// as ps and /proc show them), and SysV IPC, abstract Unix sockets and TCP over its loopback
+// work between guest processes — in namespaces of its own, so none of it reaches the host's
+// (TestEscapes checks that side).
+func TestGuestNamespaces(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\necho \"me=$$\"\nsleep 10 &\necho \"child=$!\"\n" +
+			"ls /proc > /tmp/l; grep -qx 1 /tmp/l && grep -qx $! /tmp/l && echo listing=ok\n" +
+			"ps -o pid,comm | awk '$2 == \"sleep\" {print \"ps-sleep=\" $1}'\n" +
+			"cat /proc/$!/stat | cut -d' ' -f1,4\nkill $!\nwait\n/ipc\n/bin/busybox poweroff -f\n",
+	})
+	buildStatic(t, "testdata/ipc.c", filepath.Join(root, "ipc"))
+	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if status != 0 || len(lines) < 5 {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	var child string
+	for _, l := range lines {
+		if c, ok := strings.CutPrefix(l, "child="); ok {
+			child = c
+		}
+	}
+	if n, err := strconv.Atoi(child); err != nil || n < 2 || n > 20 {
+		t.Fatalf("background child got pid %q, want a small guest number:\n%s", child, out)
+	}
+	want := "me=1\nchild=" + child + "\nlisting=ok\nps-sleep=" + child + "\n" + child + " 1\n" +
+		"sem=ok\nshm=ok\nmsg=ok\nabstract=ok\ntcp=ok\n"
+	if out != want {
+		t.Fatalf("got:\n%s\nwant:\n%s\nstderr:\n%s", out, want, errs)
+	}
+}
+
 // TestProcAndPs: busybox ps, free, uptime and mount work from the kernel's /proc, and
 // processes are named after the program they run.
 func TestProcAndPs(t *testing.T) {

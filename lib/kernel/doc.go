@@ -31,16 +31,17 @@
 //     or a new fd. A new fd is installed with SECCOMP_IOCTL_NOTIF_ADDFD *without* the SEND
 //     flag and then answered with NOTIF_SEND: Go's SIGURG preemption can interrupt and
 //     restart an ADDFD+SEND ioctl, after which the guest's open returns 0 with no fd
-//     (measured; TestManyOpens hammers this path). A signal can interrupt the call between
-//     the two; the fd ADDFD installed is then remembered and the task's next new fd (its
-//     restarted call) is installed over it with SETFD, so no stray fd stays behind and the
-//     restarted open gets the same number (TestSignalsDuringTrappedOpen). The handlers run on the receiving
-//     goroutine (no cross-CPU wake-up); one that may block (opening a FIFO) finishes on its
-//     own goroutine. The listener has SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set.
-//   - Trace rows (execve, execveat, chdir, kill, tkill, tgkill) need to change the caller's
-//     registers, which a notification cannot (kill: init's pid 1 must become its host pid,
-//     and a signal sent by the kernel instead would interrupt the caller's own kill with
-//     EINTR when it signals itself): they return SECCOMP_RET_TRACE and are served by the ptrace loop
+//     (measured; TestManyOpens hammers this path). The filter has
+//     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: once the kernel received a call, only a fatal
+//     signal ends the caller's wait, so a signal can never separate what a handler did (a
+//     directory made, an fd installed) from its answer (TestSignalsDuringTrappedOpen).
+//     Handlers that may block for long (a FIFO open, a connect to a full backlog, a send to
+//     a full queue) run on their own goroutine, watch the caller for pending signals and
+//     then answer ERESTARTSYS, which the host turns into a restart or EINTR exactly as for
+//     an interrupted blocking call. The handlers run on the receiving goroutine (no
+//     cross-CPU wake-up). The listener has SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set.
+//   - Trace rows (execve, execveat, chdir) need to change the caller's registers, which a
+//     notification cannot: they return SECCOMP_RET_TRACE and are served by the ptrace loop
 //     (ptrace.go). ptrace also follows every fork/vfork/clone (auto-attach), so the kernel
 //     knows every guest task, and PTRACE_O_EXITKILL kills every guest process if `linux`
 //     dies, even by SIGKILL (init additionally has PR_SET_PDEATHSIG).
@@ -48,14 +49,19 @@
 //     open paths behind the filter's back), file handles, TIOCSTI (typing into the host's
 //     terminal), other processes' scheduling/limits.
 //
-// # The launcher
+// # The launcher and the namespaces
 //
-// `linux` re-executes itself as "[gouml-init]" (stub.go): on its main thread it makes
-// itself child subreaper (orphans go to init), sets PR_SET_NO_NEW_PRIVS, installs the
-// filter with a new listener, passes the listener's number to the kernel, which attaches
-// with ptrace and takes the listener with pidfd_getfd; then it closes every fd above 2 and
-// execve()s the init candidates. Those execve calls are ordinary guest calls.
-//
+// `linux` as started by the user re-executes itself in a new user namespace in which the
+// host user is uid 0 (userns.go) and forwards SIGTERM/SIGINT/SIGHUP to it; the inner process
+// is the kernel. The kernel re-executes itself as "[gouml-init]" (stub.go) in new PID, mount,
+// IPC and network namespaces owned by that user namespace: the stub is PID 1 there. On its
+// main thread it makes a procfs instance of the new PID namespace (fsopen/fsmount, attached
+// nowhere), sets PR_SET_NO_NEW_PRIVS, installs the filter with a new listener, passes both
+// fd numbers to the kernel, which attaches with ptrace and takes them with pidfd_getfd; then
+// it closes every fd above 2 and execve()s the init candidates. Those execve calls are
+// ordinary guest calls. Guests share the kernel's user namespace because Linux resolves the
+// /proc/<kernel pid>/fd/N magic links that execve and chdir are pointed at only within one.
+
 // # Paths
 //
 // The host never interprets a guest path (vfs.go): every path is resolved by openat2 with
@@ -69,24 +75,29 @@
 //
 // # Identity
 //
-// Guest PIDs are host PIDs, except init: its host pid is guest pid 1 and vice versa (in
-// getpid/getppid/gettid/getpgid/getsid/kill/tgkill and /proc). fork, wait4, waitid and
-// SIGCHLD therefore run natively with correct numbers. Signals can only reach guest
-// processes: kill/tkill/tgkill of any other pid is ESRCH. Credentials are the guest's own
-// (sys_cred.go): every process starts as root; files owned by the host user appear
-// root-owned; chown inside stores "uid:gid" in the user.gouml.owner extended attribute, so
-// ownership survives reboots while the host sees the host user as owner. mknod of a device
-// makes an empty file with "c:MAJ:MIN" in user.gouml.dev: stat shows the device, open gives
-// the kernel's device of that number (ENXIO for numbers it does not have).
+// The guest's PID namespace gives it Linux's own numbering: init is 1, fork returns guest
+// numbers, wait4/waitid/kill/tgkill/setpgid/siginfo/orphan reparenting all run natively, and
+// no host process can be named. The kernel keeps host tids (ptrace, notifications and
+// /proc/TID on the host use them) and maps them to guest numbers with NSpid (kernel.go).
+// The guest's /proc is generated from the guest namespace's own procfs instance (special.go),
+// with paths made guest paths and credentials the guest's. SysV IPC and POSIX message queues
+// run natively in the guest's IPC namespace; Internet, netlink and packet sockets and
+// abstract Unix names in its network namespace, which has only a loopback device.
+// Credentials are the guest's own (sys_cred.go): every process starts as root; files owned
+// by the host user appear root-owned; chown inside stores "uid:gid" in the user.gouml.owner
+// extended attribute, so ownership survives reboots while the host sees the host user as
+// owner. mknod of a device makes an empty file with "c:MAJ:MIN" in user.gouml.dev: stat
+// shows the device, open gives the kernel's device of that number (ENXIO for numbers it
+// does not have).
 //
 // # Known limits of this first version
 //
 //   - chroot gives a process a Root of its own (Process.Root, inherited at fork); unlike
 //     Linux a working directory left outside the new root counts as its "/".
-//   - No own PID numbering beyond init; no /proc directory listings (ps); /proc/PID/fd/N is
-//     not reopenable; /dev and /proc are matched on the lexically cleaned path.
-//   - No block devices, network (AF_UNIX only; getsockname shows the kernel's names for
-//     path-bound sockets), ttys beyond con0 on fd/null channels, mounts other than
+//   - /dev and /proc are matched on the lexically cleaned path; /proc/PID/fd/N stats as the
+//     file it names (Linux's lstat shows a symlink).
+//   - No block devices, network devices besides the namespace's loopback (getsockname shows
+//     the kernel's names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, mounts other than
 //     remounting /, enforcement of mem=. mconsole's stop is SIGSTOP/SIGCONT to every guest
 //     process, which a guest parent can notice (SIGCHLD, WUNTRACED).
 //   - No call whose checked arguments live in guest memory is CONTINUEd (a racing guest
@@ -96,10 +107,11 @@
 //     inode before the guest runs again and the process is killed on a mismatch.
 //   - Permission checks for non-root guest users are done for access() and metadata
 //     changes only; open/unlink/… run with the host user's rights.
-//   - A trapped call waits interruptibly for its answer: a signal whose handler lacks
-//     SA_RESTART (ash's SIGCHLD) makes e.g. an open of /dev/null fail with EINTR, where Linux
-//     never interrupts it. SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV covers calls already
-//     received; the window before RECV needs the ptrace loop to restart such calls.
+//   - A trapped call that has not been received yet can still be interrupted: a signal
+//     whose handler lacks SA_RESTART arriving in that window makes e.g. an open fail with
+//     EINTR, where Linux would not interrupt it (no side effect is lost: nothing was done).
+//   - Signal permissions between guest users are not checked (every guest process is uid 0
+//     of the user namespace to the host), nor ptrace-style ones for pidfd_open.
 //   - Ownership xattrs differ from mkrootfs's directory scheme (user.gouml.uid/gid/mode/
 //     rdev, see lib/rootfs): the kernel should read that scheme too.
 package kernel

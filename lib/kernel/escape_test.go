@@ -57,12 +57,31 @@ func escapes(t *testing.T, asUser bool) {
 		t.Fatal(err)
 	}
 	defer ds.Close()
-	got := make(chan string, 1)
+	got := make(chan string, 3)
+	// a host abstract socket and a host loopback listener the guest must not reach
+	as, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "@gouml-escape-test", Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer as.Close()
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	for _, c := range []net.PacketConn{ds, as} {
+		go func() {
+			b := make([]byte, 64)
+			n, _, err := c.ReadFrom(b)
+			if err == nil {
+				got <- string(b[:n])
+			}
+		}()
+	}
 	go func() {
-		b := make([]byte, 64)
-		n, _, err := ds.ReadFrom(b)
-		if err == nil {
-			got <- string(b[:n])
+		if c, err := tl.Accept(); err == nil {
+			got <- "a TCP connection to the host's loopback"
+			c.Close()
 		}
 	}()
 
@@ -77,7 +96,8 @@ func escapes(t *testing.T, asUser bool) {
 		}
 	}
 	out, errs, status := run{asUser: asUser, timeout: 60 * time.Second, args: []string{"ubd0=" + root, "rw", "init=/escape",
-		"HOSTDIR=" + dir, "HOSTPID=" + strconv.Itoa(os.Getpid()), "uml_dir=" + umlDir}}.do(t)
+		"HOSTDIR=" + dir, "HOSTPID=" + strconv.Itoa(os.Getpid()),
+		"HOSTPORT=" + strconv.Itoa(tl.Addr().(*net.TCPAddr).Port), "uml_dir=" + umlDir}}.do(t)
 	if status != 0 || !strings.HasSuffix(out, "done\n") {
 		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
@@ -115,7 +135,7 @@ func escapes(t *testing.T, asUser bool) {
 	}
 	select {
 	case m := <-got:
-		t.Errorf("the guest sent %q to a host socket", m)
+		t.Errorf("the guest reached a host socket: %q", m)
 	default:
 	}
 }

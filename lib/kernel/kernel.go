@@ -64,8 +64,6 @@ type Kernel struct {
 	procMu   sync.Mutex
 	procDir  string          // host directory behind the /proc listing (special.go)
 	sysctls  []*sysctlWriter // guests' open writable /proc/sys files (special.go)
-	strayMu  sync.Mutex
-	stray    map[int]strayFD // tid -> fd installed by an ADDFD whose call was interrupted (notify.go)
 	roots    []*Root         // chroot roots, closed when the machine stops
 	execMu   sync.Mutex
 	execDir  string      // host directory of the named exec links (sys_exec.go)
@@ -116,7 +114,6 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		tasks: map[int]*Task{}, procs: map[int]*Process{},
 		hostname: cfg.Hostname, domain: "(none)", logged: map[int]bool{},
 		shutdown: make(chan shutdownReq, 1), listener: -1, procfs: -1, loopDone: make(chan struct{}),
-		stray: map[int]strayFD{},
 	}
 	if k.hostname == "" {
 		k.hostname = "(none)"

@@ -2,7 +2,9 @@ package kernel
 
 import (
 	"errors"
+	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,31 +102,18 @@ func (k *Kernel) respond(id uint64, tid int, r result) {
 	case r.cont:
 		resp.Flags = notifFlagContinue
 	case r.fd >= 0:
-		// A stray fd left by this task's interrupted call (below) is reused: the restarted
-		// call gets the number it would have had, and the stray is gone.
-		stray, setfd := k.takeStray(tid)
-		gfd, err := notifAddfd(k.listener, id, r.fd, r.cloexec, setfd)
-		defer unix.Close(r.fd)
+		// The caller cannot be interrupted between ADDFD and SEND (WAIT_KILLABLE_RECV,
+		// seccomp.go): if SEND fails it died, and the fd went with it.
+		gfd, err := notifAddfd(k.listener, id, r.fd, r.cloexec)
+		unix.Close(r.fd)
 		if err != nil {
-			if setfd >= 0 {
-				k.putStray(tid, stray) // still there
+			if err == unix.ENOENT || err == unix.ESRCH {
+				return // the caller is gone
 			}
 			resp.Error = -int32(unix.EMFILE)
-			if err == unix.ENOENT {
-				return // the caller is gone or was interrupted
-			}
 			break
 		}
 		resp.Val = int64(gfd)
-		if notifSend(k.listener, &resp) == unix.ENOENT {
-			// A signal interrupted the call after ADDFD installed the fd: the guest will
-			// restart the call (or it died), and the fd must not stay behind.
-			var st unix.Stat_t
-			if unix.Fstat(r.fd, &st) == nil {
-				k.putStray(tid, strayFD{fd: gfd, dev: st.Dev, ino: st.Ino})
-			}
-		}
-		return
 	case r.errno != 0:
 		resp.Error = -int32(r.errno)
 	default:
@@ -146,31 +135,42 @@ func (k *Kernel) logOnce(nr int, format string, a ...any) {
 	}
 }
 
-// strayFD is an fd that ADDFD installed in a task whose call was then interrupted.
-type strayFD struct {
-	fd       int
-	dev, ino uint64
+// errRestart is Linux's ERESTARTSYS: answered when a signal is pending for a caller blocked
+// in a handler, it makes the host restart the call after the signal (or fail it with EINTR
+// when the handler lacks SA_RESTART), exactly like an interrupted blocking call.
+const errRestart = unix.Errno(512)
+
+// signalPending reports whether a signal the task does not block is pending for it.
+func signalPending(tid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return true // gone: stop waiting for it
+	}
+	var pnd, blk uint64
+	for _, l := range strings.Split(string(b), "\n") {
+		key, val, _ := strings.Cut(l, ":")
+		v, _ := strconv.ParseUint(strings.TrimSpace(val), 16, 64)
+		switch key {
+		case "SigPnd", "ShdPnd":
+			pnd |= v
+		case "SigBlk":
+			blk = v
+		}
+	}
+	return pnd&^blk != 0
 }
 
-// takeStray returns the number of the task's stray fd if it is still the file the kernel
-// installed (the guest may have replaced it with dup2 since), else -1.
-func (k *Kernel) takeStray(tid int) (strayFD, int) {
-	k.strayMu.Lock()
-	s, ok := k.stray[tid]
-	delete(k.stray, tid)
-	k.strayMu.Unlock()
-	if !ok {
-		return s, -1
+// waitInterruptible polls ready (which must not block) until it is done, sleeping on fd's
+// events between tries; a signal for the caller ends the wait with errRestart.
+func (c *Call) waitInterruptible(fd int, events int16, ready func() (result, bool)) result {
+	for {
+		if r, done := ready(); done {
+			return r
+		}
+		if signalPending(c.Tid) {
+			return errno(errRestart)
+		}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: events}}
+		unix.Poll(pfd, 20)
 	}
-	var st unix.Stat_t
-	if unix.Stat("/proc/"+strconv.Itoa(tid)+"/fd/"+strconv.Itoa(s.fd), &st) != nil || st.Dev != s.dev || st.Ino != s.ino {
-		return s, -1
-	}
-	return s, s.fd
-}
-
-func (k *Kernel) putStray(tid int, s strayFD) {
-	k.strayMu.Lock()
-	k.stray[tid] = s
-	k.strayMu.Unlock()
 }

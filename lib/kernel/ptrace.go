@@ -61,9 +61,6 @@ func (k *Kernel) panicf(format string, a ...any) {
 }
 
 func (k *Kernel) exited(tid int) {
-	k.strayMu.Lock()
-	delete(k.stray, tid)
-	k.strayMu.Unlock()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	t := k.tasks[tid]

@@ -44,10 +44,11 @@ const (
 	ioctlNotifSend     = 0xc0182101 // _IOWR('!', 1, struct seccomp_notif_resp)
 	ioctlNotifIDValid  = 0x40082102 // _IOW('!', 2, __u64)
 	ioctlNotifAddfd    = 0x40182103 // _IOW('!', 3, struct seccomp_notif_addfd)
-	addfdFlagSetfd     = 1          // SECCOMP_ADDFD_FLAG_SETFD: install as exactly Newfd
 	ioctlNotifSetFlags = 0x40082104 // _IOW('!', 4, __u64)
 
 	notifFlagContinue = 1 // SECCOMP_USER_NOTIF_FLAG_CONTINUE
+
+	filterFlagWaitKillableRecv = 1 << 5 // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19)
 	notifFDSyncWakeUp = 1 // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 )
 
@@ -88,11 +89,8 @@ func notifIDValid(fd int, id uint64) bool {
 // used WITHOUT SECCOMP_ADDFD_FLAG_SEND: if Go's SIGURG interrupts an ADDFD+SEND ioctl, the
 // restarted call finds the notification answered and the guest's open returns 0 with no fd
 // (measured, DESIGN.md). Answering with a separate NOTIF_SEND is immune.
-func notifAddfd(fd int, id uint64, srcfd int, cloexec bool, setfd int) (int, error) {
+func notifAddfd(fd int, id uint64, srcfd int, cloexec bool) (int, error) {
 	a := seccompNotifAddfd{ID: id, Srcfd: uint32(srcfd)}
-	if setfd >= 0 {
-		a.Flags, a.Newfd = addfdFlagSetfd, uint32(setfd)
-	}
 	if cloexec {
 		a.NewfdFlags = unix.O_CLOEXEC
 	}
@@ -122,7 +120,13 @@ func installFilter(prog []unix.SockFilter) (int, error) {
 		return -1, fmt.Errorf("PR_SET_NO_NEW_PRIVS: %w", e)
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	r, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)))
+	// WAIT_KILLABLE_RECV: once the kernel has received a call, only a fatal signal can end
+	// the caller's wait. Otherwise a signal arriving after the kernel acted (made a
+	// directory, installed an fd) but before it answered would make the guest restart the
+	// call and see it fail (EEXIST) or get a second fd. Handlers that may block for long
+	// watch for signals themselves (interruptible, notify.go).
+	r, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER|filterFlagWaitKillableRecv, uintptr(unsafe.Pointer(&fprog)))
 	if e != 0 {
 		return -1, fmt.Errorf("seccomp: %w", e)
 	}

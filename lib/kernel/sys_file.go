@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -183,12 +184,43 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		if st.Mode&unix.S_IFMT == unix.S_IFIFO || st.Mode&unix.S_IFMT == unix.S_IFCHR {
 			unix.Close(fd)
 			r := c.root()
+			fifo := st.Mode&unix.S_IFMT == unix.S_IFIFO
 			return result{fd: -1, async: func() result {
-				fd, err := r.Open(abs, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC), mode)
-				if err != nil {
-					return fail(err)
+				type opened struct {
+					fd  int
+					err error
 				}
-				return newFD(fd, cloexec)
+				ch := make(chan opened, 1)
+				go func() {
+					fd, err := r.Open(abs, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC), mode)
+					ch <- opened{fd, err}
+				}()
+				tick := time.NewTicker(20 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case o := <-ch:
+						if o.err != nil {
+							return fail(o.err)
+						}
+						return newFD(o.fd, cloexec)
+					case <-tick.C:
+					}
+					if !fifo || !signalPending(c.Tid) {
+						continue
+					}
+					// A FIFO open waiting for its peer is interrupted like Linux's: the
+					// kernel becomes the peer for a moment to release the waiting open,
+					// whose fd it then drops.
+					if peer, err := r.Open(abs, unix.O_RDWR|unix.O_NONBLOCK, 0); err == nil {
+						o := <-ch
+						unix.Close(peer)
+						if o.err == nil {
+							unix.Close(o.fd)
+						}
+					}
+					return errno(errRestart)
+				}
 			}}
 		}
 		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {

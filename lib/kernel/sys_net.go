@@ -1,60 +1,95 @@
 package kernel
 
 import (
-	"bytes"
 	"encoding/binary"
 
 	"golang.org/x/sys/unix"
 )
 
-// Sockets. A guest socket is a host socket fd, so data calls run natively. What would reach
-// the host's namespaces is refused until the guest network stack exists: other families than
-// AF_UNIX, and the host-global abstract Unix namespace. Unix socket path names are file-system
-// names and are resolved in the guest root like any path: the kernel takes a copy of the
-// guest's socket (pidfd_getfd) and binds it to "/proc/self/fd/<parent dir fd>/<name>" or
-// connects / sends it to "/proc/self/fd/<fd of the socket inode>", magic links to objects it
-// resolved itself (symlinks included) with openat2(RESOLVE_IN_ROOT). Addresses are never
-// left in guest memory for the host to read (a racing guest thread could change them).
-// Not yet: getsockname/getpeername/accept report the kernel's /proc/self/fd/... names for
-// path-bound sockets; sendmsg with an address or ancillary data on datagram sockets.
+// Sockets. A guest socket is a host socket fd, so data calls run natively. The guest has a
+// network namespace of its own (stub.go): its loopback, its abstract Unix names, its netlink;
+// Internet, netlink and packet sockets therefore run natively, checked by nothing but the
+// host. Families that are not namespaced by Linux (vsock, bluetooth, …) are refused.
+//
+// Unix socket path names are file-system names and are resolved in the guest root like any
+// path: the kernel takes a copy of the guest's socket (pidfd_getfd) and binds it to
+// "/proc/self/fd/<parent dir fd>/<name>" or connects / sends it to "/proc/self/fd/<fd of the
+// socket inode>", magic links to objects it resolved itself (symlinks included) with
+// openat2(RESOLVE_IN_ROOT). Abstract names are bound, connected and sent to by the kernel
+// on its copy too (the socket's namespace, the guest's, is what counts). Addresses of Unix
+// sockets are never left in guest memory for the host to read (a racing guest thread could
+// change them); what the host reads for other families is interpreted by the socket's
+// family, which the guest cannot change. Not yet: getsockname/getpeername/accept report the
+// kernel's /proc/self/fd/... names for path-bound sockets; sendmsg with an address or
+// ancillary data on Unix datagram sockets.
+
+// guestFamilies are the socket families a guest may create.
+var guestFamilies = map[int32]bool{unix.AF_UNIX: true, unix.AF_INET: true, unix.AF_INET6: true,
+	unix.AF_NETLINK: true, unix.AF_PACKET: true}
 
 func sysSocket(c *Call) result {
-	if c.Int(0) != unix.AF_UNIX {
-		return errno(unix.EAFNOSUPPORT) // guest networking: not supported yet
+	if !guestFamilies[c.Int(0)] {
+		return errno(unix.EAFNOSUPPORT)
 	}
 	return cont()
 }
 
-// unixAddr reads a sockaddr argument: the guest path, or "" for an unnamed address.
-func (c *Call) unixAddr(addrArg, lenArg int) (string, error) {
+// unixName is a Unix socket address read from the guest.
+type unixName struct {
+	path     string // a file-system name ("" with !abstract: unnamed)
+	abstract bool   // path holds the abstract name (without its leading NUL)
+}
+
+// sockaddr returns the host address for an abstract or unnamed name.
+func (n unixName) sockaddr() *unix.SockaddrUnix {
+	if n.abstract {
+		return &unix.SockaddrUnix{Name: "@" + n.path}
+	}
+	return &unix.SockaddrUnix{}
+}
+
+// unixAddr reads a sockaddr_un argument.
+func (c *Call) unixAddr(addrArg, lenArg int) (unixName, error) {
 	n := c.Arg(lenArg)
-	if n < 2 || n > 128 {
+	if n < 2 || n > 110 {
 		if n < 2 {
-			return "", unix.EINVAL
+			return unixName{}, unix.EINVAL
 		}
-		n = 128
+		n = 110
 	}
 	b := make([]byte, n)
 	if err := c.Read(c.Arg(addrArg), b); err != nil {
-		return "", err
+		return unixName{}, err
 	}
 	if binary.LittleEndian.Uint16(b) != unix.AF_UNIX {
-		return "", unix.EAFNOSUPPORT
+		return unixName{}, unix.EINVAL
 	}
 	p := b[2:]
 	if len(p) == 0 {
-		return "", nil
+		return unixName{}, nil
 	}
 	if p[0] == 0 {
-		return "", unix.EACCES // abstract names are host-global: not supported yet
+		return unixName{path: string(p[1:]), abstract: true}, nil
 	}
-	if i := bytes.IndexByte(p, 0); i >= 0 {
-		p = p[:i]
+	for i, ch := range p {
+		if ch == 0 {
+			p = p[:i]
+			break
+		}
 	}
 	if len(p) > 107 {
-		return "", unix.EINVAL
+		return unixName{}, unix.EINVAL
 	}
-	return string(p), nil
+	return unixName{path: string(p)}, nil
+}
+
+// socketFamily returns the family of the kernel's copy of a guest socket.
+func socketFamily(s int) (int, error) {
+	d, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return 0, unix.ENOTSOCK
+	}
+	return d, nil
 }
 
 // guestSocket returns the kernel's copy of one of the caller's fds.
@@ -73,23 +108,36 @@ func (c *Call) guestSocket(fd int32) (int, error) {
 
 func sysBindConnect(c *Call) result {
 	bind := int(c.n.Data.Nr) == unix.SYS_BIND
-	name, err := c.unixAddr(1, 2)
-	if err != nil {
-		return fail(err)
-	}
 	s, err := c.guestSocket(c.Int(0))
 	if err != nil {
 		return fail(err)
 	}
-	if name == "" {
-		defer unix.Close(s)
-		if !bind {
+	if fam, err := socketFamily(s); err != nil || fam != unix.AF_UNIX {
+		unix.Close(s)
+		if err != nil {
+			return fail(err)
+		}
+		return cont() // the guest's own network namespace
+	}
+	name, err := c.unixAddr(1, 2)
+	if err != nil {
+		unix.Close(s)
+		return fail(err)
+	}
+	if name.path == "" || name.abstract {
+		if !bind && !name.abstract {
+			unix.Close(s)
 			return errno(unix.EINVAL)
 		}
-		// autobind: an abstract name picked by the host
-		return errno(unix.EACCES)
+		// abstract names and autobind live in the socket's (the guest's) namespace
+		return c.blockingSocketCall(s, -1, unix.POLLOUT, func() error {
+			if bind {
+				return unix.Bind(s, name.sockaddr())
+			}
+			return unix.Connect(s, name.sockaddr())
+		})
 	}
-	abs, err := c.abs(unix.AT_FDCWD, name)
+	abs, err := c.abs(unix.AT_FDCWD, name.path)
 	if err != nil {
 		unix.Close(s)
 		return fail(err)
@@ -118,14 +166,56 @@ func sysBindConnect(c *Call) result {
 		unix.Close(s)
 		return fail(err)
 	}
-	// connect may block (a full backlog): finish on its own goroutine
-	return result{fd: -1, async: func() result {
-		defer unix.Close(s)
-		defer unix.Close(target)
-		if err := unix.Connect(s, &unix.SockaddrUnix{Name: selfFD(target)}); err != nil {
+	return c.blockingSocketCall(s, target, unix.POLLOUT, func() error {
+		return unix.Connect(s, &unix.SockaddrUnix{Name: selfFD(target)})
+	})
+}
+
+// blockingSocketCall runs op (connect, sendto) on the kernel's copy s of a guest socket the
+// way the guest's own call would: a socket the guest made non-blocking fails with EAGAIN,
+// any other waits for room (a full backlog or queue) on its own goroutine, and a signal for
+// the caller interrupts the wait like a blocking call. It closes s and extra (if >= 0).
+func (c *Call) blockingSocketCall(s, extra int, events int16, op func() error) result {
+	done := func() {
+		unix.Close(s)
+		if extra >= 0 {
+			unix.Close(extra)
+		}
+	}
+	fl, err := unix.FcntlInt(uintptr(s), unix.F_GETFL, 0)
+	if err != nil {
+		done()
+		return fail(err)
+	}
+	if fl&unix.O_NONBLOCK != 0 {
+		defer done()
+		if err := op(); err != nil {
 			return fail(err)
 		}
 		return ok(0)
+	}
+	return result{fd: -1, async: func() result {
+		defer done()
+		connect := c.n.Data.Nr == unix.SYS_CONNECT
+		return c.waitInterruptible(s, events, func() (result, bool) {
+			// sends pass MSG_DONTWAIT; connect has no such flag, so the description is
+			// non-blocking for the attempt only (a guest thread blocked on the same socket
+			// meanwhile could see EAGAIN: a window of a few microseconds)
+			if connect {
+				unix.FcntlInt(uintptr(s), unix.F_SETFL, fl|unix.O_NONBLOCK)
+			}
+			err := op()
+			if connect {
+				unix.FcntlInt(uintptr(s), unix.F_SETFL, fl)
+			}
+			switch {
+			case err == nil, err == unix.EISCONN && connect:
+				return ok(0), true
+			case err == unix.EAGAIN, err == unix.EINPROGRESS, err == unix.EALREADY:
+				return result{}, false
+			}
+			return fail(err), true
+		})
 	}}
 }
 
@@ -133,43 +223,78 @@ func sysSendto(c *Call) result {
 	if c.Arg(4) == 0 {
 		return cont() // no address: the connected peer (the registers cannot change under us)
 	}
-	name, err := c.unixAddr(4, 5)
+	s, err := c.guestSocket(c.Int(0))
 	if err != nil {
 		return fail(err)
 	}
-	if name == "" {
+	if fam, err := socketFamily(s); err != nil || fam != unix.AF_UNIX {
+		unix.Close(s)
+		if err != nil {
+			return fail(err)
+		}
+		return cont()
+	}
+	name, err := c.unixAddr(4, 5)
+	if err != nil {
+		unix.Close(s)
+		return fail(err)
+	}
+	if name.path == "" {
+		unix.Close(s)
 		return errno(unix.EINVAL)
 	}
 	n := c.Arg(2)
 	if n > 1<<20 {
+		unix.Close(s)
 		return errno(unix.EMSGSIZE)
 	}
 	data := make([]byte, n)
 	if err := c.Read(c.Arg(1), data); err != nil {
+		unix.Close(s)
 		return fail(err)
 	}
-	abs, err := c.abs(unix.AT_FDCWD, name)
-	if err != nil {
-		return fail(err)
-	}
-	target, err := c.root().OpenPath(abs, true)
-	if err != nil {
-		return fail(err)
-	}
-	s, err := c.guestSocket(c.Int(0))
-	if err != nil {
-		unix.Close(target)
-		return fail(err)
+	target := -1
+	to := name.sockaddr()
+	if !name.abstract {
+		abs, err := c.abs(unix.AT_FDCWD, name.path)
+		if err != nil {
+			unix.Close(s)
+			return fail(err)
+		}
+		if target, err = c.root().OpenPath(abs, true); err != nil {
+			unix.Close(s)
+			return fail(err)
+		}
+		to = &unix.SockaddrUnix{Name: selfFD(target)}
 	}
 	flags := int(c.Arg(3))
-	return result{fd: -1, async: func() result {
+	if flags&unix.MSG_DONTWAIT != 0 {
 		defer unix.Close(s)
-		defer unix.Close(target)
-		if err := unix.Sendto(s, data, flags, &unix.SockaddrUnix{Name: selfFD(target)}); err != nil {
+		if target >= 0 {
+			defer unix.Close(target)
+		}
+		if err := unix.Sendto(s, data, flags, to); err != nil {
 			return fail(err)
 		}
 		return ok(int64(len(data)))
-	}}
+	}
+	r := c.blockingSocketCall(s, target, unix.POLLOUT, func() error {
+		return unix.Sendto(s, data, flags|unix.MSG_DONTWAIT, to)
+	})
+	return withValue(r, int64(len(data)))
+}
+
+// withValue makes a successful result return v.
+func withValue(r result, v int64) result {
+	if r.async != nil {
+		f := r.async
+		r.async = func() result { return withValue(f(), v) }
+		return r
+	}
+	if r.errno == 0 && !r.cont && r.fd < 0 {
+		r.val = v
+	}
+	return r
 }
 
 // sysSendmsg: without an address, stream and seqpacket sockets run natively (the host
@@ -194,6 +319,10 @@ func sysSendmsg(c *Call) result {
 	if err != nil {
 		unix.Close(s)
 		return errno(unix.ENOTSOCK)
+	}
+	if fam, _ := socketFamily(s); fam != unix.AF_UNIX {
+		unix.Close(s)
+		return cont() // the guest's own network namespace
 	}
 	if typ != unix.SOCK_DGRAM {
 		unix.Close(s)
@@ -231,15 +360,37 @@ func sysSendmsg(c *Call) result {
 		data = append(data, b...)
 	}
 	flags := int(c.Arg(2))
-	return result{fd: -1, async: func() result {
-		defer unix.Close(s)
-		n, err := unix.SendmsgN(s, data, nil, nil, flags|unix.MSG_NOSIGNAL)
-		if err != nil {
-			if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
-				unix.Tgkill(c.T.Proc.Tgid, c.Tid, unix.SIGPIPE)
-			}
-			return fail(err)
+	var sent int
+	send := func() error {
+		n, err := unix.SendmsgN(s, data, nil, nil, flags|unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+		sent = n
+		return err
+	}
+	post := func(res result) result {
+		if res.errno == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
+			unix.Tgkill(c.T.Proc.Tgid, c.Tid, unix.SIGPIPE)
 		}
-		return ok(int64(n))
-	}}
+		if res.errno == 0 && !res.cont {
+			res.val = int64(sent)
+		}
+		return res
+	}
+	if flags&unix.MSG_DONTWAIT != 0 {
+		defer unix.Close(s)
+		return post(fail0(send()))
+	}
+	r := c.blockingSocketCall(s, -1, unix.POLLOUT, send)
+	if f := r.async; f != nil {
+		r.async = func() result { return post(f()) }
+		return r
+	}
+	return post(r)
+}
+
+// fail0 is ok(0) for a nil error.
+func fail0(err error) result {
+	if err != nil {
+		return fail(err)
+	}
+	return ok(0)
 }
