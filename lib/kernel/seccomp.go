@@ -49,7 +49,7 @@ const (
 	notifFlagContinue = 1 // SECCOMP_USER_NOTIF_FLAG_CONTINUE
 
 	filterFlagWaitKillableRecv = 1 << 5 // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19)
-	notifFDSyncWakeUp = 1 // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+	notifFDSyncWakeUp          = 1      // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 )
 
 func init() {
