@@ -26,6 +26,7 @@ type Config struct {
 	InitEnv  []string // init's environment
 	Mem      uint64
 	Hostname string
+	CmdLine  string // the kernel command line, for /proc/cmdline
 	Debug    bool
 	NoReboot bool
 	Stdin    *os.File // host side of the console (con0): input and output

@@ -44,6 +44,7 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	if !inUserns() {
 		return runInUserns(args, stdin, stdout, stderr)
 	}
+	cfg.CmdLine = strings.Join(args, " ")
 	u, err := makeUmid(c.UmlDir, c.Umid, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "linux: %v\n", err)

@@ -25,7 +25,7 @@ func (k *Kernel) loop(initPid int) {
 		switch {
 		case ws.Exited() || ws.Signaled():
 			k.exited(pid)
-			if pid == initPid {
+			if pid == initPid && !k.dying.Load() {
 				k.initDied(ws)
 			}
 		case ws.Stopped():

@@ -260,6 +260,8 @@ func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 	case "uptime":
 		up := k.uptime().Seconds()
 		return []byte(fmt.Sprintf("%.2f %.2f\n", up, up)), nil
+	case "cmdline":
+		return []byte(k.cfg.CmdLine + "\n"), nil
 	case "version":
 		return []byte("Linux version " + Release + " (gouml) " + Version + "\n"), nil
 	case "mounts":
@@ -596,7 +598,7 @@ func (k *Kernel) readlinkRoot(r *Root, abs string) (string, error) {
 }
 
 // procEntries are the files listed in /proc besides the pid directories.
-var procEntries = []string{"meminfo", "uptime", "version", "mounts", "filesystems", "cpuinfo", "loadavg", "stat"}
+var procEntries = []string{"cmdline", "meminfo", "uptime", "version", "mounts", "filesystems", "cpuinfo", "loadavg", "stat"}
 
 // openProcDir returns a directory fd listing /proc (rel "") or a directory below it
 // (rel "PID/…"): a kernel-private host directory brought up to date at every open from the

@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -1009,9 +1010,18 @@ func sysMount(c *Call) result {
 	if !root {
 		return errno(unix.EPERM)
 	}
-	if abs, _ := c.abs(unix.AT_FDCWD, target); flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
+	abs, _ := c.abs(unix.AT_FDCWD, target)
+	if flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
 		c.root().SetReadOnly(flags&unix.MS_RDONLY != 0)
 		return ok(0)
+	}
+	// The kernel's own /proc and /dev are always there: mounting them where they are (as
+	// every init does) succeeds without changing anything.
+	if fstype, err := c.Str(2); err == nil && flags&(unix.MS_REMOUNT|unix.MS_BIND|unix.MS_MOVE) == 0 {
+		switch dir := path.Clean(abs); {
+		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev":
+			return ok(0)
+		}
 	}
 	return errno(unix.ENODEV)
 }
