@@ -91,11 +91,12 @@ type Task struct {
 	started bool // its first ptrace stop was seen
 	vtid    int  // its number in the guest's PID namespace (0 = not looked up yet)
 	// exec / chdir in flight (ptrace): the fd handed to the guest, closed at syscall exit
-	pendingFD   int
-	pendingKind int
-	pendingDev  uint64
-	pendingIno  uint64
-	pendingLink string // exec: the named link to remove afterwards
+	pendingFD    int
+	pendingKind  int
+	pendingDev   uint64
+	pendingIno   uint64
+	pendingLink  string    // exec: the named link to remove afterwards
+	pendingSetid execSetid // exec: what the program's set-id bits do
 }
 
 // Boot runs the guest until it halts; it returns linux's exit status and whether the guest

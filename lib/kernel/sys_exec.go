@@ -103,6 +103,7 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 		return err
 	}
 	var prefix []string // argv words inserted before the caller's argv[1:]
+	var setid execSetid
 	replaceArgv0 := false
 	var fd int
 	for depth := 0; ; depth++ {
@@ -169,6 +170,12 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 		if !bytes.HasPrefix(hdr, []byte("\x7fELF")) {
 			unix.Close(fd)
 			return unix.ENOEXEC
+		}
+		if depth == 0 {
+			// the program itself (not a #! script, not ld.so): its set-id bits count
+			g := st
+			guestStat(fd, &g)
+			setid = execSetid{uid: g.Uid, gid: g.Gid, suid: g.Mode&unix.S_ISUID != 0, sgid: g.Mode&unix.S_ISGID != 0}
 		}
 		interp, err := elfInterp(fd)
 		if err != nil {
@@ -250,8 +257,33 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 	}
 	t.pendingFD, t.pendingKind, t.pendingLink = fd, pendingExec, link
 	t.pendingDev, t.pendingIno = st.Dev, st.Ino
+	t.pendingSetid = setid
 	unix.PtraceSyscall(tid, 0)
 	return nil
+}
+
+// execSetid is what a program's set-user-ID and set-group-ID bits do to its caller.
+type execSetid struct {
+	uid, gid   uint32
+	suid, sgid bool
+}
+
+// execCred changes a process's credentials as a successful execve does on Linux: set-id
+// bits make the file's owner/group effective; the saved and file-system ids follow the
+// effective ones.
+func (k *Kernel) execCred(p *Process, s execSetid) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cr := p.Cred.clone()
+	if s.suid {
+		cr.EUID = s.uid
+	}
+	if s.sgid {
+		cr.EGID = s.gid
+	}
+	cr.SUID, cr.FSUID = cr.EUID, cr.EUID
+	cr.SGID, cr.FSGID = cr.EGID, cr.EGID
+	p.Cred = cr
 }
 
 // parseShebang parses "#!interp [arg]" the way Linux does (one optional argument, the rest
@@ -334,7 +366,7 @@ func (k *Kernel) execEvent(t *Task) {
 		k.mu.Lock()
 		if ft := k.tasks[int(former)]; ft != nil {
 			t.pendingFD, t.pendingKind, t.pendingDev, t.pendingIno = ft.pendingFD, ft.pendingKind, ft.pendingDev, ft.pendingIno
-			t.pendingLink = ft.pendingLink
+			t.pendingLink, t.pendingSetid = ft.pendingLink, ft.pendingSetid
 			ft.pendingFD, ft.pendingLink = -1, ""
 			delete(k.tasks, int(former))
 		}
@@ -348,6 +380,8 @@ func (k *Kernel) execEvent(t *Task) {
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/exe", &st); err != nil || st.Dev != t.pendingDev || st.Ino != t.pendingIno {
 		unix.Kill(t.Tid, unix.SIGKILL)
+	} else {
+		k.execCred(t.Proc, t.pendingSetid)
 	}
 	k.clearPending(t)
 	unix.PtraceCont(t.Tid, 0)

@@ -13,41 +13,135 @@ import (
 )
 
 // File system calls on the directory root. See Root (vfs.go) for how paths are resolved.
-// Ownership the host user cannot give (chown inside the guest) is stored in the extended
-// attribute ownerXattr ("uid:gid") beside the file; files without it belong to root when the
-// host user owns them. Files the kernel creates for a non-root guest user get the xattr.
+//
+// What the host user cannot give a host file — another owner, set-id bits, being a device
+// node — is stored beside it in extended attributes, in the scheme mkrootfs's directory
+// output uses (lib/rootfs, WriteDir), so a root built by mkrootfs boots with its owners and
+// modes and what the guest changes survives reboots:
+//
+//	user.gouml.uid, user.gouml.gid   decimal owner and group (absent: root, for files the
+//	                                 host user owns)
+//	user.gouml.mode                  octal st_mode with type bits; its type counts only for
+//	                                 an empty regular host file (a device node, FIFO or
+//	                                 socket placeholder), its permission bits always
+//	user.gouml.rdev                  "MAJOR:MINOR" of a device placeholder
+//
+// Set-id bits never go on the host file (a setuid file of the host user would hand the
+// user's identity to anyone who runs it): they live in user.gouml.mode. The first version's
+// attributes (user.gouml.owner "uid:gid", user.gouml.dev "c:MAJ:MIN") are still read.
 
-const ownerXattr = "user.gouml.owner"
+const (
+	uidXattr  = "user.gouml.uid"
+	gidXattr  = "user.gouml.gid"
+	modeXattr = "user.gouml.mode"
+	rdevXattr = "user.gouml.rdev"
 
-// devXattr marks an empty regular file as a device node the guest made with mknod
-// ("c:MAJOR:MINOR" or "b:MAJOR:MINOR"): stat shows the device, open opens the kernel's
-// device of that number.
-const devXattr = "user.gouml.dev"
+	legacyOwnerXattr = "user.gouml.owner"
+	legacyDevXattr   = "user.gouml.dev"
+)
+
+// guestStat turns the host's stat of an fd the kernel holds into the guest's: owner, group,
+// mode and device number from the attributes above.
+func guestStat(fd int, st *unix.Stat_t) {
+	hostType := st.Mode & unix.S_IFMT
+	if st.Uid == hostUID {
+		st.Uid = 0
+	}
+	if st.Gid == hostGID {
+		st.Gid = 0
+	}
+	if hostType == unix.S_IFLNK {
+		return // user.* attributes cannot be set on symlinks
+	}
+	var names [256]byte
+	// by the fd's /proc/self/fd name: the f*xattr calls refuse O_PATH fds
+	n, err := unix.Listxattr(selfFD(fd), names[:])
+	if err != nil || n <= 0 {
+		return
+	}
+	get := func(name string) (string, bool) {
+		var b [64]byte
+		m, err := unix.Getxattr(selfFD(fd), name, b[:])
+		if err != nil {
+			return "", false
+		}
+		return string(b[:m]), true
+	}
+	num := func(s string) (uint32, bool) {
+		v, err := strconv.ParseUint(s, 10, 32)
+		return uint32(v), err == nil
+	}
+	placeholder := hostType == unix.S_IFREG && st.Size == 0
+	for _, name := range strings.Split(strings.TrimRight(string(names[:n]), "\x00"), "\x00") {
+		switch name {
+		case uidXattr:
+			if v, ok := get(name); ok {
+				if u, ok := num(v); ok {
+					st.Uid = u
+				}
+			}
+		case gidXattr:
+			if v, ok := get(name); ok {
+				if g, ok := num(v); ok {
+					st.Gid = g
+				}
+			}
+		case legacyOwnerXattr:
+			if v, ok := get(name); ok {
+				u, g, _ := strings.Cut(v, ":")
+				uu, ok1 := num(u)
+				gg, ok2 := num(g)
+				if ok1 && ok2 {
+					st.Uid, st.Gid = uu, gg
+				}
+			}
+		case modeXattr:
+			if v, ok := get(name); ok {
+				if m, err := strconv.ParseUint(v, 8, 32); err == nil {
+					typ := uint32(m) & unix.S_IFMT
+					if !placeholder || typ == 0 || typ == unix.S_IFDIR || typ == unix.S_IFLNK {
+						typ = hostType
+					}
+					st.Mode = typ | uint32(m)&0o7777
+				}
+			}
+		case rdevXattr:
+			if v, ok := get(name); ok && placeholder {
+				ma, mi, _ := strings.Cut(v, ":")
+				a, ok1 := num(ma)
+				b, ok2 := num(mi)
+				if ok1 && ok2 {
+					st.Rdev = unix.Mkdev(a, b)
+				}
+			}
+		case legacyDevXattr:
+			if v, ok := get(name); ok && placeholder {
+				f := strings.Split(v, ":")
+				if len(f) == 3 {
+					a, ok1 := num(f[1])
+					b, ok2 := num(f[2])
+					if ok1 && ok2 && (f[0] == "c" || f[0] == "b") {
+						st.Rdev = unix.Mkdev(a, b)
+						st.Mode = st.Mode&0o7777 | map[string]uint32{"c": unix.S_IFCHR, "b": unix.S_IFBLK}[f[0]]
+					}
+				}
+			}
+		}
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFCHR && t != unix.S_IFBLK {
+		st.Rdev = 0
+	}
+}
 
 // deviceOf returns the mode type and number of a device placeholder (0 if it is none).
 func deviceOf(fd int, st *unix.Stat_t) (uint32, uint64) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 {
 		return 0, 0
 	}
-	var b [32]byte
-	n, err := unix.Getxattr(selfFD(fd), devXattr, b[:])
-	if err != nil {
-		return 0, 0
-	}
-	f := strings.Split(string(b[:n]), ":")
-	if len(f) != 3 {
-		return 0, 0
-	}
-	maj, e1 := strconv.ParseUint(f[1], 10, 32)
-	min, e2 := strconv.ParseUint(f[2], 10, 32)
-	if e1 != nil || e2 != nil {
-		return 0, 0
-	}
-	switch f[0] {
-	case "c":
-		return unix.S_IFCHR, unix.Mkdev(uint32(maj), uint32(min))
-	case "b":
-		return unix.S_IFBLK, unix.Mkdev(uint32(maj), uint32(min))
+	g := *st
+	guestStat(fd, &g)
+	if t := g.Mode & unix.S_IFMT; t == unix.S_IFCHR || t == unix.S_IFBLK {
+		return t, g.Rdev
 	}
 	return 0, 0
 }
@@ -259,7 +353,7 @@ func (c *Call) setCreatorOwner(fd int) {
 	if cr.FSUID == 0 && cr.FSGID == 0 {
 		return
 	}
-	unix.Setxattr(selfFD(fd), ownerXattr, []byte(strconv.Itoa(int(cr.FSUID))+":"+strconv.Itoa(int(cr.FSGID))), 0)
+	setOwnerXattrs(fd, cr.FSUID, cr.FSGID)
 }
 
 // ---- stat ----
@@ -300,26 +394,21 @@ func (c *Call) guestFD(fd int32) (int, error) {
 
 // owner returns the guest owner of a file given an O_PATH fd and its host stat.
 func owner(fd int, st *unix.Stat_t) (uint32, uint32) {
-	uid, gid := st.Uid, st.Gid
-	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
-		var b [32]byte
-		if n, err := unix.Getxattr(selfFD(fd), ownerXattr, b[:]); err == nil {
-			if u, g, ok := strings.Cut(string(b[:n]), ":"); ok {
-				uu, e1 := strconv.ParseUint(u, 10, 32)
-				gg, e2 := strconv.ParseUint(g, 10, 32)
-				if e1 == nil && e2 == nil {
-					return uint32(uu), uint32(gg)
-				}
-			}
-		}
+	g := *st
+	guestStat(fd, &g)
+	return g.Uid, g.Gid
+}
+
+// setOwnerXattrs records the guest owner of a file the kernel holds an fd of.
+func setOwnerXattrs(fd int, uid, gid uint32) error {
+	if err := unix.Setxattr(selfFD(fd), uidXattr, []byte(strconv.Itoa(int(uid))), 0); err != nil {
+		return err
 	}
-	if uid == hostUID {
-		uid = 0
+	if err := unix.Setxattr(selfFD(fd), gidXattr, []byte(strconv.Itoa(int(gid))), 0); err != nil {
+		return err
 	}
-	if gid == hostGID {
-		gid = 0
-	}
-	return uid, gid
+	unix.Removexattr(selfFD(fd), legacyOwnerXattr)
+	return nil
 }
 
 func (c *Call) writeStat(fd int, addr uint64) result {
@@ -327,10 +416,7 @@ func (c *Call) writeStat(fd int, addr uint64) result {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fail(err)
 	}
-	st.Uid, st.Gid = owner(fd, &st)
-	if typ, dev := deviceOf(fd, &st); typ != 0 {
-		st.Mode, st.Rdev = typ|st.Mode&0o7777, dev
-	}
+	guestStat(fd, &st)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
 	if err := c.Write(addr, b); err != nil {
 		return fail(err)
@@ -377,11 +463,10 @@ func sysStatx(c *Call) result {
 	}
 	var st unix.Stat_t
 	st.Uid, st.Gid, st.Mode, st.Size = stx.Uid, stx.Gid, uint32(stx.Mode), int64(stx.Size)
-	stx.Uid, stx.Gid = owner(fd, &st)
-	if typ, dev := deviceOf(fd, &st); typ != 0 {
-		stx.Mode = uint16(typ | uint32(stx.Mode)&0o7777)
-		stx.Rdev_major, stx.Rdev_minor = unix.Major(dev), unix.Minor(dev)
-	}
+	st.Rdev = unix.Mkdev(stx.Rdev_major, stx.Rdev_minor)
+	guestStat(fd, &st)
+	stx.Uid, stx.Gid, stx.Mode = st.Uid, st.Gid, uint16(st.Mode)
+	stx.Rdev_major, stx.Rdev_minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&stx)), unsafe.Sizeof(stx))
 	if err := c.Write(c.Arg(4), b); err != nil {
 		return fail(err)
@@ -430,7 +515,8 @@ func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
 	if flags&unix.AT_EACCESS == 0 {
 		cr.FSUID, cr.FSGID = cr.UID, cr.GID
 	}
-	uid, gid := owner(fd, &st)
+	guestStat(fd, &st)
+	uid, gid := st.Uid, st.Gid
 	if cr.FSUID == 0 {
 		// root: everything but executing a file nobody may execute
 		if mode&unix.X_OK != 0 && st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Mode&0o111 == 0 {
@@ -687,15 +773,17 @@ func (c *Call) mknod(dirfd int32, pathArg int, mode uint32, dev uint64) result {
 			return fail(err)
 		}
 		defer unix.Close(fd)
-		kind := "c"
-		if mode&unix.S_IFMT == unix.S_IFBLK {
-			kind = "b"
-		}
-		v := kind + ":" + strconv.Itoa(int(unix.Major(dev))) + ":" + strconv.Itoa(int(unix.Minor(dev)))
-		if err := unix.Fsetxattr(fd, devXattr, []byte(v), 0); err != nil {
+		m := strconv.FormatUint(uint64(mode&unix.S_IFMT|perm), 8)
+		r := strconv.Itoa(int(unix.Major(dev))) + ":" + strconv.Itoa(int(unix.Minor(dev)))
+		if err := unix.Fsetxattr(fd, modeXattr, []byte(m), 0); err != nil {
 			unix.Unlinkat(pfd, name, 0)
 			return fail(err)
 		}
+		if err := unix.Fsetxattr(fd, rdevXattr, []byte(r), 0); err != nil {
+			unix.Unlinkat(pfd, name, 0)
+			return fail(err)
+		}
+		c.setCreatorOwner(fd)
 		return ok(0)
 	default:
 		return errno(unix.EINVAL)
@@ -723,7 +811,30 @@ func (c *Call) chmod(dirfd int32, pathArg int, mode uint32, flags int) result {
 	if err := c.mayChangeMeta(fd); err != nil {
 		return fail(err)
 	}
-	if err := unix.Fchmodat(unix.AT_FDCWD, selfFD(fd), mode&0o7777, 0); err != nil {
+	return setGuestMode(fd, mode&0o7777)
+}
+
+// setGuestMode gives a file the guest permission bits perm: the host file gets them without
+// the set-id and sticky bits, user.gouml.mode keeps all of them (and the placeholder type).
+func setGuestMode(fd int, perm uint32) result {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fail(err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return errno(unix.EOPNOTSUPP)
+	}
+	g := st
+	guestStat(fd, &g)
+	var b [32]byte
+	_, xerr := unix.Getxattr(selfFD(fd), modeXattr, b[:])
+	if perm&0o7000 != 0 || xerr == nil || g.Mode&unix.S_IFMT != st.Mode&unix.S_IFMT {
+		v := strconv.FormatUint(uint64(g.Mode&unix.S_IFMT|perm), 8)
+		if err := unix.Setxattr(selfFD(fd), modeXattr, []byte(v), 0); err != nil {
+			return fail(err)
+		}
+	}
+	if err := unix.Fchmodat(unix.AT_FDCWD, selfFD(fd), perm&0o777, 0); err != nil {
 		return fail(err)
 	}
 	return ok(0)
@@ -779,13 +890,14 @@ func (c *Call) chown(fd int, uid, gid uint32) result {
 	if nu == ou && ng == og {
 		return ok(0)
 	}
-	v := strconv.Itoa(int(nu)) + ":" + strconv.Itoa(int(ng))
-	if err := unix.Setxattr(selfFD(fd), ownerXattr, []byte(v), 0); err != nil {
+	if err := setOwnerXattrs(fd, nu, ng); err != nil {
 		return fail(err)
 	}
 	// Like Linux, changing the owner of a file drops its set-id bits (for non-directories).
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-		unix.Fchmodat(unix.AT_FDCWD, selfFD(fd), st.Mode&0o1777, 0)
+	g := st
+	guestStat(fd, &g)
+	if g.Mode&unix.S_IFMT != unix.S_IFDIR && g.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+		return setGuestMode(fd, g.Mode&0o1777)
 	}
 	return ok(0)
 }
