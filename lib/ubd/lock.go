@@ -22,6 +22,13 @@ import (
 
 type fileKey struct{ dev, ino uint64 }
 
+// Lock wishes of one user (not the fcntl values: F_RDLCK is 0 there).
+const (
+	lockNone = iota
+	lockRead
+	lockWrite
+)
+
 type lockedFile struct {
 	key     fileKey
 	files   []*os.File // every descriptor opened for this inode; closed together at the end
@@ -39,7 +46,7 @@ var (
 type handle struct {
 	f     *os.File
 	lf    *lockedFile
-	lock  int // 0 (none), unix.F_RDLCK or unix.F_WRLCK
+	lock  int // lockNone, lockRead or lockWrite
 	name  string
 	write bool
 }
@@ -63,7 +70,7 @@ func setLock(f *os.File, typ int16, log io.Writer) error {
 	return err
 }
 
-// openHost opens name with flag and registers it; lock is 0, F_RDLCK or F_WRLCK. On a lock
+// openHost opens name with flag and registers it; lock is lockNone, lockRead or lockWrite. On a lock
 // failure the kernel's "Failed to lock" line is logged and the errno returned.
 func openHost(name string, flag int, perm os.FileMode, lock int, log io.Writer) (*handle, error) {
 	f, err := os.OpenFile(name, flag|unix.O_CLOEXEC, perm)
@@ -85,9 +92,9 @@ func openHost(name string, flag int, perm os.FileMode, lock int, log io.Writer) 
 	h := &handle{f: f, lf: lf, lock: lock, name: name, write: flag&(os.O_WRONLY|os.O_RDWR) != 0}
 	want := int16(-1)
 	switch {
-	case lock == unix.F_WRLCK && lf.writers == 0:
+	case lock == lockWrite && lf.writers == 0:
 		want = unix.F_WRLCK
-	case lock == unix.F_RDLCK && lf.writers == 0 && lf.readers == 0:
+	case lock == lockRead && lf.writers == 0 && lf.readers == 0:
 		want = unix.F_RDLCK
 	}
 	if want >= 0 {
@@ -108,9 +115,9 @@ func openHost(name string, flag int, perm os.FileMode, lock int, log io.Writer) 
 	lf.files = append(lf.files, f)
 	lf.users++
 	switch lock {
-	case unix.F_WRLCK:
+	case lockWrite:
 		lf.writers++
-	case unix.F_RDLCK:
+	case lockRead:
 		lf.readers++
 	}
 	registry[key] = lf
@@ -129,18 +136,15 @@ func (h *handle) release() error {
 	h.lf = nil
 	lf.users--
 	switch h.lock {
-	case unix.F_WRLCK:
+	case lockWrite:
 		lf.writers--
-	case unix.F_RDLCK:
+	case lockRead:
 		lf.readers--
 	}
 	if lf.users > 0 {
-		if h.lock == unix.F_WRLCK && lf.writers == 0 {
-			typ := int16(unix.F_UNLCK)
-			if lf.readers > 0 {
-				typ = unix.F_RDLCK
-			}
-			lk := unix.Flock_t{Type: typ, Whence: io.SeekStart}
+		before := strongest(lf.readers+boolInt(h.lock == lockRead), lf.writers+boolInt(h.lock == lockWrite))
+		if now := strongest(lf.readers, lf.writers); now != before {
+			lk := unix.Flock_t{Type: now, Whence: io.SeekStart}
 			_ = unix.FcntlFlock(lf.files[0].Fd(), unix.F_SETLK, &lk) // weakening never conflicts
 		}
 		return nil
@@ -168,4 +172,22 @@ func logf(w io.Writer, format string, args ...any) {
 	if w != nil {
 		fmt.Fprintf(w, format+"\n", args...)
 	}
+}
+
+// strongest is the lock the current users need.
+func strongest(readers, writers int) int16 {
+	switch {
+	case writers > 0:
+		return unix.F_WRLCK
+	case readers > 0:
+		return unix.F_RDLCK
+	}
+	return unix.F_UNLCK
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -175,11 +175,11 @@ func openUBDFile(name string, w *bool, syncFlag int, shared bool, log io.Writer)
 	lockFor := func(w bool) int {
 		switch {
 		case shared:
-			return 0
+			return lockNone
 		case w:
-			return unix.F_WRLCK
+			return lockWrite
 		}
-		return unix.F_RDLCK
+		return lockRead
 	}
 	open := func(w bool) (*handle, error) {
 		flag := os.O_RDONLY
@@ -329,9 +329,9 @@ func (d *Device) switchBacking(name string) error {
 // the other opens, always locked; a version 3 header (alignment 4096) names the absolutized
 // backing file, and one zero byte at the end gives the file its full length.
 func (d *Device) createCOW(name, backing string, w bool, syncFlag int, log io.Writer) error {
-	flag, lock := os.O_RDONLY, unix.F_RDLCK
+	flag, lock := os.O_RDONLY, lockRead
 	if w {
-		flag, lock = os.O_RDWR, unix.F_WRLCK
+		flag, lock = os.O_RDWR, lockWrite
 	}
 	h, err := openHost(name, flag|os.O_CREATE|syncFlag, 0o644, lock, log)
 	if err != nil {
