@@ -73,7 +73,9 @@ func setLock(f *os.File, typ int16, log io.Writer) error {
 // openHost opens name with flag and registers it; lock is lockNone, lockRead or lockWrite. On a lock
 // failure the kernel's "Failed to lock" line is logged and the errno returned.
 func openHost(name string, flag int, perm os.FileMode, lock int, log io.Writer) (*handle, error) {
-	f, err := os.OpenFile(name, flag|unix.O_CLOEXEC, perm)
+	// O_NONBLOCK so that a FIFO named by a hostile COW header cannot hang the open; it is
+	// refused below and the flag cleared for the files we keep.
+	f, err := os.OpenFile(name, flag|unix.O_CLOEXEC|unix.O_NONBLOCK, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +83,13 @@ func openHost(name string, flag int, perm os.FileMode, lock int, log io.Writer) 
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		f.Close()
 		return nil, err
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFBLK {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file or block device: %w", name, unix.EINVAL)
+	}
+	if fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0); err == nil {
+		unix.FcntlInt(f.Fd(), unix.F_SETFL, fl&^unix.O_NONBLOCK)
 	}
 	key := fileKey{uint64(st.Dev), st.Ino}
 	regMu.Lock()

@@ -3,6 +3,7 @@ package ubd
 import (
 	"fmt"
 	"io"
+	"sort"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,6 +48,7 @@ func (d *Device) scanLocked() {
 	ents, err := ParseTable(d, d.Size())
 	d.partOK = err
 	d.parts = []*Partition{}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Number < ents[j].Number })
 	for _, e := range ents {
 		d.parts = append(d.parts, &Partition{dev: d, Number: e.Number, Start: e.Start * SectorSize, Length: e.Length * SectorSize, Entry: e})
 	}
