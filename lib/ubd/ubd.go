@@ -272,15 +272,9 @@ func pathRequiresSwitch(cmdlineName, hdrName, cowName string, log io.Writer) boo
 // requested file does not match (first about that file, then about the header's), and says
 // so both times.
 func backingMismatch(name string, h *cow.Header, log io.Writer) error {
-	f, err := os.Open(name)
+	size, mtime, err := statSize(name)
 	if err != nil {
 		logf(log, "Failed to get modification time of backing file \"%s\", errno = %d", name, asErrno(err))
-		return fail(asErrno(err), "backing file %s: %v", name, asErrno(err))
-	}
-	defer f.Close()
-	size, mtime, err := fileSize(f)
-	if err != nil {
-		logf(log, "Failed to get size of backing file \"%s\", errno = %d", name, asErrno(err))
 		return fail(asErrno(err), "backing file %s: %v", name, err)
 	}
 	if uint64(size) != h.Size {
@@ -348,15 +342,9 @@ func (d *Device) createCOW(name, backing string, w bool, syncFlag int, log io.Wr
 		logf(log, "absolutize : %v", err)
 		return fail(unix.EINVAL, "backing file %s: %v", backing, err)
 	}
-	bf, err := os.Open(abs)
+	size, mtime, err := statSize(abs)
 	if err != nil {
 		logf(log, "write_cow_header - backing file '%s' mtime request failed, err = %d", abs, asErrno(err))
-		return fail(asErrno(err), "backing file %s: %v", backing, asErrno(err))
-	}
-	size, mtime, err := fileSize(bf)
-	bf.Close()
-	if err != nil {
-		logf(log, "write_cow_header - couldn't get size of backing file '%s', err = %d", abs, asErrno(err))
 		return fail(asErrno(err), "backing file %s: %v", backing, err)
 	}
 	hdr := &cow.Header{Version: 3, BackingFile: abs, MTime: mtime, Size: uint64(size),
@@ -393,6 +381,28 @@ func fileSize(f *os.File) (size, mtime int64, err error) {
 		return int64(n), st.Mtim.Sec, err
 	}
 	return 0, 0, fail(unix.EINVAL, "%s is not a regular file or block device", f.Name())
+}
+
+// statSize is fileSize by name, as the kernel's os_file_size/os_file_modtime do it: stat,
+// and for a block device its size by ioctl. Other file types are refused without opening
+// them (a FIFO would block).
+func statSize(name string) (size, mtime int64, err error) {
+	var st unix.Stat_t
+	if err := unix.Stat(name, &st); err != nil {
+		return 0, 0, err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return st.Size, st.Mtim.Sec, nil
+	case unix.S_IFBLK:
+		f, err := os.OpenFile(name, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer f.Close()
+		return fileSize(f)
+	}
+	return 0, 0, fmt.Errorf("%s is not a regular file or block device: %w", name, unix.EINVAL)
 }
 
 // readAtZero fills b from f at off; what lies beyond the end of the file reads as zeros, as
