@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,7 +72,7 @@ func (d *Device) HostFile() (*os.File, error) {
 	}
 	if d.readOnly {
 		// The guest must not be able to write it: hand out a read-only reopening.
-		ro, err := os.OpenFile("/proc/self/fd/"+itoa(int(f.Fd())), os.O_RDONLY|unix.O_CLOEXEC, 0)
+		ro, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), os.O_RDONLY|unix.O_CLOEXEC, 0)
 		f.Close()
 		if err != nil {
 			return nil, err
@@ -80,17 +81,6 @@ func (d *Device) HostFile() (*os.File, error) {
 	}
 	d.host = &standIn{f: f}
 	return f, nil
-}
-
-func itoa(n int) string {
-	b := []byte{}
-	for {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-		if n == 0 {
-			return string(b)
-		}
-	}
 }
 
 // populate fills the stand-in with the merged view.

@@ -4,6 +4,27 @@
 // open sequence, host locks, size rules and console messages as the real kernel; MBR and GPT
 // partitions as sub-devices; the block-device ioctls and the /proc and /sys texts a guest
 // reads; and a host file descriptor that can stand in for the device inside the guest.
+//
+// How the emulator uses it:
+//
+//   - At boot, for every cmdline.Config.UBD entry, Open(u, cfg.UBDSync, console). (The real
+//     kernel opens a device at the guest's first open and closes it at the last close; opening
+//     at boot holds the host locks for the guest's whole life, which is what users of a
+//     shared base expect. An Open error is printed and the device left out, as UML does.)
+//   - Device nodes: /dev/ubdX is block major 98 (Major), minor Unit*16; partition N of it
+//     (Device.Partitions) minor Unit*16+N; names from Device.Name and Partition.Name.
+//   - A guest open of a node gets Device.HostFile (raw image: the image itself; COW: the
+//     stand-in, see HostFile), so read/write/pread/pwrite/lseek run natively. Partitions have
+//     no host file of their own (a window on a file cannot be one): serve their I/O through
+//     Partition.ReadAt/WriteAt.
+//   - ioctl on such an fd: Device.Ioctl / Partition.Ioctl, after checking CAP_SYS_ADMIN for
+//     BLKFLSBUF/BLKRRPART and that the fd is writable for BLKDISCARD/BLKZEROOUT.
+//   - fsync/fdatasync/sync and shutdown: Device.Sync (it carries the stand-in's changes into
+//     the COW file), then Device.Close at halt.
+//   - /proc/partitions: ProcPartitions(devs...); /sys/block/ubdX/{size,ro,serial,dev} and
+//     queue/discard_max_bytes: SysfsSize, SysfsRO, SysfsSerial, SysfsDev, DiscardMaxBytes.
+//   - An image-backed root or mount (lib/ext4) takes the Device or a Partition directly: both
+//     are io.ReaderAt + io.WriterAt + Size() int64 + Sync() error.
 package ubd
 
 import (
@@ -694,3 +715,17 @@ func (d *Device) Close() error {
 	}
 	return err
 }
+
+// BlockDevice is what an image-backed file system (lib/ext4's Mount) needs of a device;
+// both a whole disk and a partition are one.
+type BlockDevice interface {
+	io.ReaderAt
+	io.WriterAt
+	Size() int64
+	Sync() error
+}
+
+var (
+	_ BlockDevice = (*Device)(nil)
+	_ BlockDevice = (*Partition)(nil)
+)

@@ -439,3 +439,57 @@ func TestWriteLockRefusesReaders(t *testing.T) {
 		t.Fatalf("COW over a write-locked backing file: %v, log %q", err, log.String())
 	}
 }
+
+func TestSyncFlag(t *testing.T) {
+	chdir(t, t.TempDir())
+	os.WriteFile("img", make([]byte, 4096), 0o644)
+	for _, c := range []struct {
+		word string
+		sync bool
+		want bool
+	}{{"ubd0=img", false, false}, {"ubd0s=img", false, true}, {"ubd0=img", true, true}} {
+		d, err := Open(spec(t, c.word), c.sync, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl, _ := unix.FcntlInt(d.file.f.Fd(), unix.F_GETFL, 0)
+		if got := fl&unix.O_SYNC == unix.O_SYNC; got != c.want {
+			t.Errorf("%s (ubd=sync %v): O_SYNC %v", c.word, c.sync, got)
+		}
+		if fl&unix.O_NONBLOCK != 0 {
+			t.Errorf("%s: O_NONBLOCK left set", c.word)
+		}
+		d.Close()
+	}
+}
+
+// TestConcurrentIO: readers and writers of one COW device at once (run with -race).
+func TestConcurrentIO(t *testing.T) {
+	chdir(t, t.TempDir())
+	makeBase(t, "base.img")
+	d, _ := open(t, "ubd0=c.cow,base.img")
+	done := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			buf := make([]byte, 4096)
+			for i := range 50 {
+				off := int64((g*50+i)*4096) % d.Size()
+				if g%2 == 0 {
+					if _, err := d.WriteAt(bytes.Repeat([]byte{byte(g)}, 4096), off); err != nil {
+						done <- err
+						return
+					}
+				} else if _, err := d.ReadAt(buf, off); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
