@@ -195,6 +195,8 @@ func TestMessagesAgainstRealUML(t *testing.T) {
 	os.Truncate("base.img", baseSectors*512)
 	os.Chtimes("base.img", baseMTime, baseMTime)
 	check("notcow", "ubd1=plain.cow,base.img", "Failed to read COW header", false)
+	check("missing", "ubd1=nothere.img", "Failed to initialize ubd device 1 :Couldn't determine size of device's file", false)
+	check("missingbacking", "ubd1=k.cow,nothere.img", "Failed to initialize ubd device 1 :Couldn't determine size of device's file", false)
 
 	t.Run("switch", func(t *testing.T) {
 		makeBase(t, "moved.img")
@@ -339,10 +341,11 @@ func TestPartitionsAndSysfsAgainstRealUML(t *testing.T) {
 	if _, err := cow.Create("c.cow", "base.img", false); err != nil {
 		t.Fatal(err)
 	}
-	words := []string{"ubd1=mbr.img,,SER1", "ubd2rt=gpt.img", "ubd3=odd.img", "ubd4=c.cow,base.img"}
-	devs := []string{"ubdb", "ubdb1", "ubdb2", "ubdb7", "ubdc", "ubdc4", "ubdc9", "ubdd", "ubde"}
+	// ubd5d: a COW file used as plain data is sized like its backing file (a quirk).
+	words := []string{"ubd1=mbr.img,,SER1", "ubd2rt=gpt.img", "ubd3=odd.img", "ubd4=c.cow,base.img", "ubd5d=c.cow"}
+	devs := []string{"ubdb", "ubdb1", "ubdb2", "ubdb7", "ubdc", "ubdc4", "ubdc9", "ubdd", "ubde", "ubdf"}
 	script := "#!/bin/sh\nmount -t proc proc /proc\nmount -t sysfs sys /sys\necho PROC-BEGIN\ncat /proc/partitions\necho PROC-END\n"
-	for _, d := range []string{"ubdb", "ubdc", "ubdd", "ubde"} {
+	for _, d := range []string{"ubdb", "ubdc", "ubdd", "ubde", "ubdf"} {
 		script += fmt.Sprintf("echo \"SYS %[1]s size=$(cat /sys/block/%[1]s/size) ro=$(cat /sys/block/%[1]s/ro) serial=$(cat /sys/block/%[1]s/serial) dmax=$(cat /sys/block/%[1]s/queue/discard_max_bytes)\"\n", d)
 		script += fmt.Sprintf("echo \"GEO %[1]s $(fdisk -l /dev/%[1]s 2>/dev/null | grep -o '[0-9]* cylinders, [0-9]* heads, [0-9]* sectors/track')\"\n", d)
 	}

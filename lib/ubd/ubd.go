@@ -101,8 +101,8 @@ func asErrno(err error) unix.Errno {
 	return unix.EIO
 }
 
-// Open opens the device described by u as the real kernel does when the guest first opens
-// it. sync is the global ubd=sync option. Kernel console lines ("Creating ...", "Size
+// Open sizes the device described by u as the real kernel does at boot and opens it as the
+// real kernel does when the guest first opens it. sync is the global ubd=sync option. Kernel console lines ("Creating ...", "Size
 // mismatch ...", "F_SETLK failed ...") are written to log, one per line, with the real
 // kernel's wording; log may be nil. The returned error names the failure; errors.Is works
 // with the errno the guest would see (unix.EAGAIN, unix.EINVAL, unix.ENOENT …).
@@ -114,6 +114,10 @@ func Open(u *cmdline.UBD, sync bool, log io.Writer) (*Device, error) {
 	}
 	if u.Unit < 0 || u.Unit >= cmdline.MaxUBD {
 		return nil, fail(unix.ENODEV, "ubd%d: Device number out of range", u.Unit)
+	}
+	size, err := probeSize(u, log)
+	if err != nil {
+		return nil, err
 	}
 	d := &Device{Unit: u.Unit, Name: DiskName(u.Unit), Serial: u.Serial, noTrim: u.NoTrim}
 	w := !u.ReadOnly
@@ -177,17 +181,36 @@ func Open(u *cmdline.UBD, sync bool, log io.Writer) (*Device, error) {
 			return nil, fail(asErrno(err), "%s: reading the COW bitmap: %v", u.File, err)
 		}
 	}
-	sizeOf := d.file.f
-	if d.backing != nil {
-		sizeOf = d.backing.f
-	}
-	size, _, err := fileSize(sizeOf)
-	if err != nil {
-		d.release()
-		return nil, fail(asErrno(err), "%s: Couldn't determine size of device's file: %v", sizeOf.Name(), err)
-	}
-	d.size = (size + SectorSize - 1) / SectorSize * SectorSize
+	d.size = size
 	return d, nil
+}
+
+// probeSize is the kernel's boot-time ubd_file_size: the size of the backing file named on
+// the command line, else of the file named in the file's COW header (even with flag d, a
+// quirk the real kernel has), else of the file itself; rounded up to 512. A device whose
+// size cannot be found is not created at all.
+func probeSize(u *cmdline.UBD, log io.Writer) (int64, error) {
+	name := u.Backing
+	if name == "" {
+		// Through the registry: closing a probe descriptor must not drop the locks another
+		// device of this process holds on the same file.
+		h, err := openHost(u.File, os.O_RDONLY, 0, lockNone, nil)
+		if err != nil {
+			logf(log, "Failed to initialize ubd device %d :Couldn't determine size of device's file", u.Unit)
+			return 0, fail(asErrno(err), "%s: Couldn't determine size of device's file: %v", u.File, asErrno(err))
+		}
+		name = u.File
+		if hdr, err := readHeader(h.f); err == nil {
+			name = hdr.BackingFile
+		}
+		h.release()
+	}
+	size, _, err := statSize(name)
+	if err != nil {
+		logf(log, "Failed to initialize ubd device %d :Couldn't determine size of device's file", u.Unit)
+		return 0, fail(asErrno(err), "%s: Couldn't determine size of device's file: %v", name, err)
+	}
+	return (size + SectorSize - 1) / SectorSize * SectorSize, nil
 }
 
 // openUBDFile is the kernel's open_ubd_file up to the header: open read-write (or read-only
