@@ -82,15 +82,23 @@ func TestOurCOWAgainstRealUML(t *testing.T) {
 	}
 	d.WriteAt([]byte("OURS-SECTOR0"), 0)
 	d.WriteAt([]byte("OURS-SECTOR5000"), 5000*512)
+	// And a write a guest would make natively through the host-fd stand-in.
+	hf, err := d.HostFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hf.WriteAt([]byte("STANDIN-SECTOR9000"), 9000*512); err != nil {
+		t.Fatal(err)
+	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	script := readSectorsScript("ubdb", 0, 1, 5000, baseSectors-1) +
+	script := readSectorsScript("ubdb", 0, 1, 5000, 9000, baseSectors-1) +
 		"printf 'REAL-SECTOR200' | dd of=/dev/ubdb bs=512 seek=200 count=1 conv=sync 2>/dev/null\nsync\n" + poweroff
 	root := testenv.BusyboxRoot(t, map[string]string{"/r.sh": script})
 	out := (&testenv.UML{Root: root, Init: "/r.sh", Dir: w, Args: []string{"ubd1=our.cow,base.img"}}).Run(t)
 	for _, want := range []string{"READ ubdb 0 OURS-SECTOR00000B0000000", "READ ubdb 1 B0000001B0000001B0000001",
-		"READ ubdb 5000 OURS-SECTOR50000B0005000", fmt.Sprintf("READ ubdb %d B%07dB%07dB%07d", baseSectors-1, baseSectors-1, baseSectors-1, baseSectors-1)} {
+		"READ ubdb 5000 OURS-SECTOR50000B0005000", "READ ubdb 9000 STANDIN-SECTOR9000009000", fmt.Sprintf("READ ubdb %d B%07dB%07dB%07d", baseSectors-1, baseSectors-1, baseSectors-1, baseSectors-1)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("real kernel output lacks %q", want)
 		}
