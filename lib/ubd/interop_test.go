@@ -358,7 +358,7 @@ func TestPartitionsAndSysfsAgainstRealUML(t *testing.T) {
 		script += fmt.Sprintf("echo \"GEO %[1]s $(fdisk -l /dev/%[1]s 2>/dev/null | grep -o '[0-9]* cylinders, [0-9]* heads, [0-9]* sectors/track')\"\n", d)
 	}
 	for _, d := range devs {
-		script += fmt.Sprintf("echo \"BLK %[1]s $(blockdev --getsize64 /dev/%[1]s) $(blockdev --getsz /dev/%[1]s) $(blockdev --getss /dev/%[1]s) $(blockdev --getro /dev/%[1]s)\"\n", d)
+		script += fmt.Sprintf("echo \"BLK %[1]s $(blockdev --getsize64 /dev/%[1]s) $(blockdev --getsz /dev/%[1]s) $(blockdev --getss /dev/%[1]s) $(blockdev --getro /dev/%[1]s) $(blockdev --getbsz /dev/%[1]s) $(blockdev --getra /dev/%[1]s)\"\n", d)
 	}
 	root := testenv.BusyboxRoot(t, map[string]string{"/p.sh": script + poweroff})
 	out := strings.ReplaceAll((&testenv.UML{Root: root, Init: "/p.sh", Dir: w, Args: words}).Run(t), "\r", "")
@@ -412,7 +412,10 @@ func TestPartitionsAndSysfsAgainstRealUML(t *testing.T) {
 		_, s64, _ := dev.Ioctl(BLKGETSIZE64, nil)
 		_, ss, _ := dev.Ioctl(BLKSSZGET, nil)
 		_, ro, _ := dev.Ioctl(BLKROGET, nil)
-		want := fmt.Sprintf("BLK %s %d %d %d %d", name, u64(s64), u64(s64)/512, binary.LittleEndian.Uint32(ss), binary.LittleEndian.Uint32(ro))
+		_, bsz, _ := dev.Ioctl(BLKBSZGET, nil)
+		_, ra, _ := dev.Ioctl(BLKRAGET, nil)
+		want := fmt.Sprintf("BLK %s %d %d %d %d %d %d", name, u64(s64), u64(s64)/512, binary.LittleEndian.Uint32(ss),
+			binary.LittleEndian.Uint32(ro), binary.LittleEndian.Uint32(bsz), u64(ra))
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("real console lacks %q", want)
 		}

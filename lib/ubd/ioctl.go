@@ -83,7 +83,7 @@ func ioctl(d *Device, p *Partition, cmd uintptr, arg []byte) (int, []byte, error
 	case BLKSSZGET, BLKPBSZGET, BLKIOMIN:
 		return 0, u32(SectorSize), nil
 	case BLKBSZGET:
-		return 0, u32(4096), nil
+		return 0, u32(initBlockSize(size)), nil
 	case BLKIOOPT, BLKALIGNOFF, BLKDISCARDZEROES:
 		return 0, u32(0), nil
 	case BLKRAGET:
@@ -136,6 +136,17 @@ func ioctl(d *Device, p *Partition, cmd uintptr, arg []byte) (int, []byte, error
 		return 0, nil, nil
 	}
 	return -1, nil, unix.ENOTTY
+}
+
+// initBlockSize is the soft block size Linux gives a block device when it is opened
+// (set_init_blocksize): the largest power of two up to the page size, from the sector size
+// up, that divides the size.
+func initBlockSize(size int64) uint32 {
+	b := int64(SectorSize)
+	for b < 4096 && size&b == 0 {
+		b <<= 1
+	}
+	return uint32(b)
 }
 
 // zeroOut writes zeros over a range (BLKZEROOUT).
