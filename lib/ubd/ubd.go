@@ -102,9 +102,9 @@ func asErrno(err error) unix.Errno {
 }
 
 // Open sizes the device described by u as the real kernel does at boot and opens it as the
-// real kernel does when the guest first opens it. sync is the global ubd=sync option. Kernel console lines ("Creating ...", "Size
-// mismatch ...", "F_SETLK failed ...") are written to log, one per line, with the real
-// kernel's wording; log may be nil. The returned error names the failure; errors.Is works
+// real kernel does when the guest first opens it. sync is the global ubd=sync option.
+// Kernel console lines ("Creating ...", "Size mismatch ...", "F_SETLK failed ...") are
+// written to log, one per line, with the real kernel's wording; log may be nil. The returned error names the failure; errors.Is works
 // with the errno the guest would see (unix.EAGAIN, unix.EINVAL, unix.ENOENT …).
 //
 // Relative file names are relative to the current directory, as for linux.uml.
@@ -182,6 +182,12 @@ func Open(u *cmdline.UBD, sync bool, log io.Writer) (*Device, error) {
 		}
 	}
 	d.size = size
+	if d.hdr != nil {
+		// The bitmap covers the header's size only. They differ only when the command line
+		// named a backing file the kernel then refused to switch to; the real kernel would
+		// write bits past its bitmap, we keep the device inside it.
+		d.size = min(size, d.hdr.Sectors()*SectorSize)
+	}
 	return d, nil
 }
 
