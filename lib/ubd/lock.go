@@ -1,0 +1,202 @@
+package ubd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Host locking, as UML's os_lock_file does it: a POSIX record lock (fcntl F_SETLK) over the
+// whole file, F_WRLCK when the file is open for writing, F_RDLCK otherwise. POSIX locks are
+// the real kernel's choice and they interoperate with it (each side sees the other's pid in
+// F_GETLK), but they belong to the process, not to the fd: closing ANY descriptor of the file
+// in this process drops every lock the process holds on it, and a second F_SETLK on the same
+// file converts the existing lock instead of adding one. So every open of a ubd file in this
+// process goes through one registry keyed by device and inode: descriptors are closed only
+// when the last user of the file goes away, and the lock is the strongest one any current
+// user needs (write while a writer exists, read while only readers remain).
+
+type fileKey struct{ dev, ino uint64 }
+
+// Lock wishes of one user (not the fcntl values: F_RDLCK is 0 there).
+const (
+	lockNone = iota
+	lockRead
+	lockWrite
+)
+
+type lockedFile struct {
+	key     fileKey
+	files   []*os.File // every descriptor opened for this inode; closed together at the end
+	users   int        // open users (locking or not)
+	readers int        // users wanting F_RDLCK
+	writers int        // users wanting F_WRLCK
+}
+
+var (
+	regMu    sync.Mutex
+	registry = map[fileKey]*lockedFile{}
+)
+
+// handle is one user's open of a host file.
+type handle struct {
+	f     *os.File
+	lf    *lockedFile
+	lock  int // lockNone, lockRead or lockWrite
+	name  string
+	write bool
+}
+
+// errLocked is returned (wrapped) when another process holds a conflicting lock.
+var errLocked = unix.EAGAIN
+
+// setLock applies lock type typ to the whole file; on conflict it logs UML's message and
+// returns the errno of the failed F_SETLK.
+func setLock(f *os.File, typ int16, log io.Writer) error {
+	lk := unix.Flock_t{Type: typ, Whence: io.SeekStart}
+	err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk)
+	if err == nil {
+		return nil
+	}
+	probe := unix.Flock_t{Type: typ, Whence: io.SeekStart}
+	if gerr := unix.FcntlFlock(f.Fd(), unix.F_GETLK, &probe); gerr != nil {
+		return gerr
+	}
+	logf(log, "F_SETLK failed, file already locked by pid %d", probe.Pid)
+	return err
+}
+
+// openHost opens name with flag and registers it; lock is lockNone, lockRead or lockWrite. On a lock
+// failure the kernel's "Failed to lock" line is logged and the errno returned.
+func openHost(name string, flag int, perm os.FileMode, lock int, log io.Writer) (*handle, error) {
+	// O_NONBLOCK so that a FIFO named by a hostile COW header cannot hang the open; it is
+	// refused below and the flag cleared for the files we keep.
+	f, err := os.OpenFile(name, flag|unix.O_CLOEXEC|unix.O_NONBLOCK, perm)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFBLK {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file or block device: %w", name, unix.EINVAL)
+	}
+	if fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0); err == nil {
+		unix.FcntlInt(f.Fd(), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+	}
+	key := fileKey{uint64(st.Dev), st.Ino}
+	regMu.Lock()
+	defer regMu.Unlock()
+	lf := registry[key]
+	if lf == nil {
+		lf = &lockedFile{key: key}
+	}
+	h := &handle{f: f, lf: lf, lock: lock, name: name, write: flag&(os.O_WRONLY|os.O_RDWR) != 0}
+	want := int16(-1)
+	switch {
+	case lock == lockWrite && lf.writers == 0:
+		want = unix.F_WRLCK
+	case lock == lockRead && lf.writers == 0 && lf.readers == 0:
+		want = unix.F_RDLCK
+	}
+	if want >= 0 {
+		// The lock is set through the new descriptor; for POSIX locks any descriptor of the
+		// inode in this process is the same owner.
+		if err := setLock(f, want, log); err != nil {
+			// Our descriptor is not yet shared, but closing it would drop the locks other
+			// users in this process hold on the same inode: park it with them instead.
+			if lf.users > 0 {
+				lf.files = append(lf.files, f)
+			} else {
+				f.Close()
+			}
+			logf(log, "Failed to lock '%s', err = %d", name, errnoOf(err))
+			return nil, err
+		}
+	}
+	lf.files = append(lf.files, f)
+	lf.users++
+	switch lock {
+	case lockWrite:
+		lf.writers++
+	case lockRead:
+		lf.readers++
+	}
+	registry[key] = lf
+	return h, nil
+}
+
+// release gives the handle back. The descriptors of the inode are closed (and the locks so
+// dropped) only with the last user; a lock needed by nobody any more is weakened.
+func (h *handle) release() error {
+	if h == nil || h.lf == nil {
+		return nil
+	}
+	regMu.Lock()
+	defer regMu.Unlock()
+	lf := h.lf
+	h.lf = nil
+	lf.users--
+	switch h.lock {
+	case lockWrite:
+		lf.writers--
+	case lockRead:
+		lf.readers--
+	}
+	if lf.users > 0 {
+		before := strongest(lf.readers+boolInt(h.lock == lockRead), lf.writers+boolInt(h.lock == lockWrite))
+		if now := strongest(lf.readers, lf.writers); now != before {
+			lk := unix.Flock_t{Type: now, Whence: io.SeekStart}
+			_ = unix.FcntlFlock(lf.files[0].Fd(), unix.F_SETLK, &lk) // weakening never conflicts
+		}
+		return nil
+	}
+	delete(registry, lf.key)
+	var err error
+	for _, f := range lf.files {
+		if e := f.Close(); err == nil {
+			err = e
+		}
+	}
+	lf.files = nil
+	return err
+}
+
+func errnoOf(err error) int {
+	var en unix.Errno
+	if errors.As(err, &en) {
+		return int(en)
+	}
+	return int(unix.EIO)
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
+
+// strongest is the lock the current users need.
+func strongest(readers, writers int) int16 {
+	switch {
+	case writers > 0:
+		return unix.F_WRLCK
+	case readers > 0:
+		return unix.F_RDLCK
+	}
+	return unix.F_UNLCK
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
