@@ -16,6 +16,9 @@ declare -A need=(
   [tunctl]=uml-utilities
   [mkfs.ext4]=e2fsprogs
   [busybox]=busybox-static
+  [sfdisk]=fdisk
+  [sgdisk]=gdisk
+  [gcc]=gcc
 )
 missing_pkgs() {
   local p pkgs=()

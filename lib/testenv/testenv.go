@@ -36,6 +36,9 @@ var packages = map[string]string{
 	"e2fsck":       "e2fsprogs",
 	"debugfs":      "e2fsprogs",
 	"busybox":      "busybox-static",
+	"sfdisk":       "fdisk",
+	"sgdisk":       "gdisk",
+	"gcc":          "gcc",
 }
 
 // Required reports whether missing real tools must fail the tests instead of skipping them.
