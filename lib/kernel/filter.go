@@ -15,6 +15,9 @@ const (
 	retKill   = unix.SECCOMP_RET_KILL_PROCESS
 )
 
+// hdioGetgeo is HDIO_GETGEO, the disk-geometry ioctl fdisk asks block devices.
+const hdioGetgeo = 0x0301
+
 func retErrno(e unix.Errno) uint32 { return unix.SECCOMP_RET_ERRNO | uint32(e)&unix.SECCOMP_RET_DATA }
 
 // offsets in struct seccomp_data
@@ -121,13 +124,19 @@ func (p *prog) leaf(l leaf) {
 		p.stmt(unix.BPF_RET|unix.BPF_K, l.ret)
 	case ruleIoctl:
 		// The request is an unsigned int: compare the low 32 bits of args[1].
+		// Block-device requests (type 0x12, and HDIO_GETGEO) trap: the guest's ubd devices
+		// are regular host files (blockdev.go).
 		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+8)
 		refused := []uint32{unix.TIOCSTI, unix.TIOCLINUX, unix.TIOCCONS, unix.TIOCSETD}
 		for i, req := range refused {
-			p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, req, uint8(len(refused)-i), 0)
+			p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, req, uint8(len(refused)-i-1+4), 0)
 		}
+		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, hdioGetgeo, 4, 0)
+		p.stmt(unix.BPF_ALU|unix.BPF_AND|unix.BPF_K, 0xff00)
+		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0x1200, 2, 0)
 		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
 		p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
+		p.stmt(unix.BPF_RET|unix.BPF_K, retNotify)
 	case ruleClone:
 		const ns = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 			unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET

@@ -34,6 +34,8 @@ func runBPF(t *testing.T, prog []unix.SockFilter, data []byte) uint32 {
 			} else {
 				pc += int(in.Jf)
 			}
+		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
+			a &= in.K
 		case unix.BPF_JMP | unix.BPF_JA:
 			pc += int(in.K)
 		case unix.BPF_RET | unix.BPF_K:
@@ -109,6 +111,11 @@ func TestFilterArgRules(t *testing.T) {
 		{"ioctl TIOCSTI", unix.SYS_IOCTL, []uint64{0, unix.TIOCSTI}, eperm},
 		{"ioctl TIOCSTI high bits", unix.SYS_IOCTL, []uint64{0, 1<<32 | unix.TIOCSTI}, eperm},
 		{"ioctl TIOCLINUX", unix.SYS_IOCTL, []uint64{0, unix.TIOCLINUX}, eperm},
+		{"ioctl TIOCSETD", unix.SYS_IOCTL, []uint64{0, unix.TIOCSETD}, eperm},
+		{"ioctl BLKGETSIZE64", unix.SYS_IOCTL, []uint64{3, unix.BLKGETSIZE64}, retNotify},
+		{"ioctl BLKSSZGET", unix.SYS_IOCTL, []uint64{3, unix.BLKSSZGET}, retNotify},
+		{"ioctl HDIO_GETGEO", unix.SYS_IOCTL, []uint64{3, 0x0301}, retNotify},
+		{"ioctl TIOCINQ", unix.SYS_IOCTL, []uint64{3, unix.TIOCINQ}, retAllow},
 		{"clone fork", unix.SYS_CLONE, []uint64{uint64(unix.SIGCHLD)}, retAllow},
 		{"clone thread", unix.SYS_CLONE, []uint64{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, retAllow},
 		{"clone newuser", unix.SYS_CLONE, []uint64{unix.CLONE_NEWUSER}, eperm},

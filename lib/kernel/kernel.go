@@ -26,7 +26,8 @@ type Config struct {
 	InitEnv  []string // init's environment
 	Mem      uint64
 	Hostname string
-	CmdLine  string // the kernel command line, for /proc/cmdline
+	CmdLine  string      // the kernel command line, for /proc/cmdline
+	UBDs     []*blockDev // block devices (blockdev.go), open for the whole run
 	Debug    bool
 	NoReboot bool
 	Stdin    *os.File // host side of the console (con0): input and output

@@ -83,6 +83,12 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	// private files (exec links, the /proc listing) live in the umid directory: like it,
 	// they are left behind only by SIGKILL, and the next stale takeover removes them
 	cfg.RunDir = u.dir
+	rootUnit := -1
+	if src, err := c.RootSource(); err == nil && src.Kind == "ubd" {
+		rootUnit = src.Unit
+	}
+	cfg.UBDs, _ = openBlockDevs(c, rootUnit, cfg.Stdout)
+	defer closeBlockDevs(cfg.UBDs)
 	for boots := 0; ; boots++ {
 		if boots > 0 {
 			mc.rebooted()
@@ -130,11 +136,6 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 			return cfg, notYet(fmt.Sprintf("ubd%d=%s (block device images; a directory works)", src.Unit, file))
 		}
 		cfg.RootDir = file
-	}
-	for n, d := range c.UBD {
-		if src.Kind != "ubd" || n != src.Unit {
-			return cfg, notYet(d.Spec + " (block devices other than a directory root)")
-		}
 	}
 	for n, e := range c.Eth {
 		return cfg, notYet(fmt.Sprintf("eth%d=%s (network devices)", n, e))
@@ -254,7 +255,7 @@ func (u *umid) remove() { os.RemoveAll(u.dir) }
 // ShowConfig prints the configuration report derived from the system call table.
 func ShowConfig(w io.Writer) {
 	fmt.Fprintf(w, "#\n# gouml linux %s configuration\n#\nCONFIG_UML=y\nCONFIG_64BIT=y\nCONFIG_X86_64=y\n"+
-		"CONFIG_HOSTFS=y\nCONFIG_PROC_FS=y\nCONFIG_UML_NET=n\nCONFIG_BLK_DEV_UBD=n\n#\n# System calls (x86-64): number name handling [note]\n#\n", Release)
+		"CONFIG_HOSTFS=y\nCONFIG_PROC_FS=y\nCONFIG_UML_NET=n\nCONFIG_BLK_DEV_UBD=y\n#\n# System calls (x86-64): number name handling [note]\n#\n", Release)
 	for _, s := range Table() {
 		note := ""
 		if s.Note != "" {
@@ -269,6 +270,9 @@ const helpText = `User Mode Linux (gouml) command line options — linux [option
 
 Supported:
     ubd0=<dir>              the root file system, a host directory (root= default is ubd0)
+    ubdN[rsdct]=<file>[,<cow>]
+                            block device /dev/ubdX on an image, optionally with a
+                            COW file (created when missing), flags as UML's
     root=<dev>              /dev/ubdX, 98:N, or /dev/root with rootfstype=hostfs
     rootfstype=hostfs hostfs=<dir> [rootflags=<subdir>]
                             root file system from a host directory
@@ -290,7 +294,8 @@ Supported:
     <key>=<value>           (unknown) goes to init's environment
     <word>                  (unknown) goes to init's argv
 Parsed, not supported yet (an error when given):
-    ubdN=<image>[,<cow>]    block device images and COW files
+    ubdN=<image>[,<cow>]    as the root file system (block device images and COW
+                            files work as /dev/ubdX, N >= 1 or a directory root)
     ethN=..., vecN:...      network devices
     initrd=, iomem=, virtio_uml.device=, hostfs=<dir>,append
 Accepted without effect: xterm=, stderr=, ssl-non-raw, nosysemu, console=

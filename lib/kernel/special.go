@@ -21,7 +21,10 @@ import (
 var hostDevices = map[string]bool{"null": true, "zero": true, "full": true, "random": true, "urandom": true}
 
 // kernelDevice reports whether a name under /dev is provided by the kernel.
-func kernelDevice(rest string) bool {
+func (k *Kernel) kernelDevice(rest string) bool {
+	if b, _, ok := k.blockDevByName(rest); ok && b != nil {
+		return true
+	}
 	switch {
 	case hostDevices[rest], rest == "console", rest == "tty", rest == "tty0", rest == "stdin",
 		rest == "stdout", rest == "stderr", rest == "fd", strings.HasPrefix(rest, "fd/"):
@@ -35,6 +38,9 @@ func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
 func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY) | unix.O_CLOEXEC
 	if fs == "/dev" {
+		if b, part, ok := k.blockDevByName(rest); ok && b != nil {
+			return k.openBlockDev(b, part, flags)
+		}
 		switch {
 		case hostDevices[rest]:
 			return unix.Open("/dev/"+rest, acc, 0)
@@ -262,6 +268,8 @@ func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 		return []byte(fmt.Sprintf("%.2f %.2f\n", up, up)), nil
 	case "cmdline":
 		return []byte(k.cfg.CmdLine + "\n"), nil
+	case "partitions":
+		return k.procPartitions(), nil
 	case "version":
 		return []byte("Linux version " + Release + " (gouml) " + Version + "\n"), nil
 	case "mounts":
@@ -598,7 +606,7 @@ func (k *Kernel) readlinkRoot(r *Root, abs string) (string, error) {
 }
 
 // procEntries are the files listed in /proc besides the pid directories.
-var procEntries = []string{"cmdline", "meminfo", "uptime", "version", "mounts", "filesystems", "cpuinfo", "loadavg", "stat"}
+var procEntries = []string{"cmdline", "partitions", "meminfo", "uptime", "version", "mounts", "filesystems", "cpuinfo", "loadavg", "stat"}
 
 // openProcDir returns a directory fd listing /proc (rel "") or a directory below it
 // (rel "PID/…"): a kernel-private host directory brought up to date at every open from the

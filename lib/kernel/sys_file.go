@@ -417,6 +417,7 @@ func (c *Call) writeStat(fd int, addr uint64) result {
 		return fail(err)
 	}
 	guestStat(fd, &st)
+	c.k.blockStat(&st)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
 	if err := c.Write(addr, b); err != nil {
 		return fail(err)
@@ -464,7 +465,12 @@ func sysStatx(c *Call) result {
 	var st unix.Stat_t
 	st.Uid, st.Gid, st.Mode, st.Size = stx.Uid, stx.Gid, uint32(stx.Mode), int64(stx.Size)
 	st.Rdev = unix.Mkdev(stx.Rdev_major, stx.Rdev_minor)
+	st.Dev, st.Ino = unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino
 	guestStat(fd, &st)
+	if b := c.k.blockDevOf(&st); b != nil {
+		c.k.blockStat(&st)
+		stx.Size, stx.Blocks = 0, 0
+	}
 	stx.Uid, stx.Gid, stx.Mode = st.Uid, st.Gid, uint16(st.Mode)
 	stx.Rdev_major, stx.Rdev_minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&stx)), unsafe.Sizeof(stx))
@@ -561,7 +567,7 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	if err != nil {
 		return -1, "", err
 	}
-	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && kernelDevice(rest) {
+	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
 		return -1, "", unix.EPERM // the kernel's own files cannot be renamed, removed or replaced
 	}
 	return c.root().Parent(abs)

@@ -82,6 +82,11 @@ func rule(nr int, r argRule, n string) Syscall {
 	return Syscall{Nr: nr, Disp: ArgRule, Rule: r, Note: n}
 }
 
+// ruleTrap is an ArgRule row whose rule can also trap to a handler.
+func ruleTrap(nr int, r argRule, h handler, n string) Syscall {
+	return Syscall{Nr: nr, Disp: ArgRule, Rule: r, Handler: h, Note: n}
+}
+
 // table is THE system call table (x86-64). To add a system call: one row here, one handler in
 // its family's file. Rows are grouped by family; order does not matter.
 var table = []Syscall{
@@ -143,7 +148,7 @@ var table = []Syscall{
 	pass(unix.SYS_INOTIFY_INIT), pass(unix.SYS_INOTIFY_INIT1), pass(unix.SYS_INOTIFY_RM_WATCH),
 	pass(unix.SYS_IO_SETUP), pass(unix.SYS_IO_DESTROY), pass(unix.SYS_IO_GETEVENTS), pass(unix.SYS_IO_SUBMIT),
 	pass(unix.SYS_IO_CANCEL), pass(unix.SYS_IO_PGETEVENTS),
-	rule(unix.SYS_IOCTL, ruleIoctl, "TIOCSTI, TIOCLINUX, TIOCCONS and TIOCSETD are refused (they reach the host terminal)"),
+	ruleTrap(unix.SYS_IOCTL, ruleIoctl, sysIoctl, "TIOCSTI, TIOCLINUX, TIOCCONS and TIOCSETD are refused (they reach the host terminal); block-device requests are trapped"),
 	deny(unix.SYS_IO_URING_SETUP, unix.ENOSYS, "io_uring would open paths behind the filter's back"),
 	deny(unix.SYS_IO_URING_ENTER, unix.ENOSYS, "io_uring"), deny(unix.SYS_IO_URING_REGISTER, unix.ENOSYS, "io_uring"),
 	deny(unix.SYS_NAME_TO_HANDLE_AT, unix.EOPNOTSUPP, "file handles are host-global"),
@@ -244,7 +249,7 @@ var byNr = func() map[int]*Syscall {
 		if _, dup := m[s.Nr]; dup {
 			panic("kernel: duplicate syscall table row " + s.Name())
 		}
-		if (s.Disp == Notify) != (s.Handler != nil) {
+		if (s.Disp == Notify) != (s.Handler != nil) && s.Disp != ArgRule {
 			panic("kernel: syscall table row without handler " + s.Name())
 		}
 		m[s.Nr] = s

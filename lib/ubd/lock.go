@@ -10,15 +10,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Host locking, as UML's os_lock_file does it: a POSIX record lock (fcntl F_SETLK) over the
-// whole file, F_WRLCK when the file is open for writing, F_RDLCK otherwise. POSIX locks are
-// the real kernel's choice and they interoperate with it (each side sees the other's pid in
-// F_GETLK), but they belong to the process, not to the fd: closing ANY descriptor of the file
-// in this process drops every lock the process holds on it, and a second F_SETLK on the same
-// file converts the existing lock instead of adding one. So every open of a ubd file in this
-// process goes through one registry keyed by device and inode: descriptors are closed only
-// when the last user of the file goes away, and the lock is the strongest one any current
-// user needs (write while a writer exists, read while only readers remain).
+// Host locking, like UML's os_lock_file: a lock over the whole file, F_WRLCK when the file
+// is open for writing, F_RDLCK otherwise. UML takes POSIX record locks (F_SETLK); we take
+// open-file-description locks (F_OFD_SETLK), which conflict with them both ways, so the
+// real kernel and gouml still exclude each other. The difference: a POSIX lock belongs to
+// the process and is dropped when the process closes ANY descriptor of the file, and the
+// emulator opens and closes descriptors of an image for every guest open of /dev/ubdX. An
+// OFD lock lives with one open file description. (The real kernel, failing on our lock,
+// reports "locked by pid -1": F_GETLK cannot name an OFD lock's owner.) Within this
+// process every open of a ubd file goes through one registry keyed by device and inode, so
+// that, as with UML's POSIX locks, one machine may open a file twice: the lock is held on the
+// inode's first descriptor and is the strongest one any current user needs.
 
 type fileKey struct{ dev, ino uint64 }
 
@@ -32,6 +34,7 @@ const (
 type lockedFile struct {
 	key     fileKey
 	files   []*os.File // every descriptor opened for this inode; closed together at the end
+	lockFD  *os.File   // the descriptor whose open file description holds the lock
 	users   int        // open users (locking or not)
 	readers int        // users wanting F_RDLCK
 	writers int        // users wanting F_WRLCK
@@ -54,20 +57,51 @@ type handle struct {
 // errLocked is returned (wrapped) when another process holds a conflicting lock.
 var errLocked = unix.EAGAIN
 
-// setLock applies lock type typ to the whole file; on conflict it logs UML's message and
-// returns the errno of the failed F_SETLK.
+// setLock applies lock type typ to the whole file through f's open file description; on
+// conflict it logs UML's message and returns the errno of the failed lock.
 func setLock(f *os.File, typ int16, log io.Writer) error {
 	lk := unix.Flock_t{Type: typ, Whence: io.SeekStart}
-	err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk)
+	err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
 	if err == nil {
 		return nil
 	}
 	probe := unix.Flock_t{Type: typ, Whence: io.SeekStart}
-	if gerr := unix.FcntlFlock(f.Fd(), unix.F_GETLK, &probe); gerr != nil {
+	if gerr := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &probe); gerr != nil {
 		return gerr
 	}
 	logf(log, "F_SETLK failed, file already locked by pid %d", probe.Pid)
 	return err
+}
+
+// lock takes (or strengthens) the inode's lock for a new user whose descriptor is f. The
+// lock stays on one open file description; a write lock needs a writable one, so when the
+// current holder was opened read-only the lock moves to f (the read lock is dropped for the
+// moment it takes: OFD locks of two descriptions conflict even within one process).
+func (lf *lockedFile) lock(f *os.File, want int16, log io.Writer) error {
+	if lf.lockFD == nil {
+		if err := setLock(f, want, log); err != nil {
+			return err
+		}
+		lf.lockFD = f
+		return nil
+	}
+	if want == unix.F_WRLCK && !writable(lf.lockFD) {
+		un := unix.Flock_t{Type: unix.F_UNLCK, Whence: io.SeekStart}
+		unix.FcntlFlock(lf.lockFD.Fd(), unix.F_OFD_SETLK, &un)
+		if err := setLock(f, want, log); err != nil {
+			back := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart}
+			unix.FcntlFlock(lf.lockFD.Fd(), unix.F_OFD_SETLK, &back)
+			return err
+		}
+		lf.lockFD = f
+		return nil
+	}
+	return setLock(lf.lockFD, want, log)
+}
+
+func writable(f *os.File) bool {
+	fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+	return err == nil && fl&unix.O_ACCMODE != unix.O_RDONLY
 }
 
 // openHost opens name with flag and registers it; lock is lockNone, lockRead or lockWrite. On a lock
@@ -107,16 +141,8 @@ func openHost(name string, flag int, perm os.FileMode, lock int, log io.Writer) 
 		want = unix.F_RDLCK
 	}
 	if want >= 0 {
-		// The lock is set through the new descriptor; for POSIX locks any descriptor of the
-		// inode in this process is the same owner.
-		if err := setLock(f, want, log); err != nil {
-			// Our descriptor is not yet shared, but closing it would drop the locks other
-			// users in this process hold on the same inode: park it with them instead.
-			if lf.users > 0 {
-				lf.files = append(lf.files, f)
-			} else {
-				f.Close()
-			}
+		if err := lf.lock(f, want, log); err != nil {
+			f.Close()
 			logf(log, "Failed to lock '%s', err = %d", name, errnoOf(err))
 			return nil, err
 		}
@@ -154,7 +180,7 @@ func (h *handle) release() error {
 		before := strongest(lf.readers+boolInt(h.lock == lockRead), lf.writers+boolInt(h.lock == lockWrite))
 		if now := strongest(lf.readers, lf.writers); now != before {
 			lk := unix.Flock_t{Type: now, Whence: io.SeekStart}
-			_ = unix.FcntlFlock(lf.files[0].Fd(), unix.F_SETLK, &lk) // weakening never conflicts
+			_ = unix.FcntlFlock(lf.lockFD.Fd(), unix.F_OFD_SETLK, &lk) // weakening never conflicts
 		}
 		return nil
 	}

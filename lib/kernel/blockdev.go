@@ -1,0 +1,212 @@
+package kernel
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gouml/gouml/lib/cmdline"
+	"github.com/gouml/gouml/lib/ubd"
+	"golang.org/x/sys/unix"
+)
+
+// Block devices: ubdN=FILE[,COW] (lib/ubd). /dev/ubdX opens give the guest a real host fd
+// on the device's host file (the image itself, or lib/ubd's COW-aware stand-in), so
+// mkfs, dd and fsck in the guest read and write natively; stat shows a block device
+// 98:unit*16; the block ioctls are trapped (filter.go: ruleIoctl) and answered by lib/ubd.
+// The devices are opened once per `linux` run, like the real kernel's, and hold their
+// host locks (OFD locks, lib/ubd: they survive the kernel closing other descriptors of the
+// file) until it exits. Every guest open gets an open file description of its own (its own
+// offset), reopened from the device's host file.
+
+// blockDev is one configured ubd device.
+type blockDev struct {
+	unit     int
+	dev      *ubd.Device
+	host     *os.File // the device's host file (lib/ubd owns it)
+	hostDev  uint64
+	hostIno  uint64
+	hostOnce sync.Once
+	hostErr  error
+}
+
+// openBlockDevs opens every ubdN= device except the unit that is the root directory.
+func openBlockDevs(c *cmdline.Config, skipUnit int, log io.Writer) ([]*blockDev, error) {
+	var out []*blockDev
+	for unit := 0; unit < cmdline.MaxUBD; unit++ {
+		u := c.UBD[unit]
+		if u == nil || unit == skipUnit {
+			continue
+		}
+		d, err := ubd.Open(u, c.UBDSync, log)
+		if err != nil {
+			// like UML: the device is left out and the machine boots on
+			fmt.Fprintf(log, "Failed to initialize ubd device %d :%v\n", unit, err)
+			continue
+		}
+		out = append(out, &blockDev{unit: unit, dev: d})
+	}
+	return out, nil
+}
+
+func closeBlockDevs(devs []*blockDev) {
+	for _, b := range devs {
+		b.dev.Close()
+	}
+}
+
+// hostFile returns the device's host file, made on first use.
+func (b *blockDev) hostFile() (*os.File, error) {
+	b.hostOnce.Do(func() {
+		b.host, b.hostErr = b.dev.HostFile()
+		if b.hostErr == nil {
+			var st unix.Stat_t
+			if err := unix.Fstat(int(b.host.Fd()), &st); err != nil {
+				b.hostErr = err
+				return
+			}
+			b.hostDev, b.hostIno = st.Dev, st.Ino
+		}
+	})
+	return b.host, b.hostErr
+}
+
+// blockDevByName returns the device for a /dev name ("ubdb"); part is the partition
+// number (0 = the whole disk); ok is false when the name is no ubd name.
+func (k *Kernel) blockDevByName(name string) (b *blockDev, part int, ok bool) {
+	if len(name) < 4 || !strings.HasPrefix(name, "ubd") || name[3] < 'a' || name[3] >= 'a'+cmdline.MaxUBD {
+		return nil, 0, false
+	}
+	if rest := name[4:]; rest != "" {
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 1 || n > 15 || strconv.Itoa(n) != rest {
+			return nil, 0, false
+		}
+		part = n
+	}
+	unit := int(name[3] - 'a')
+	for _, d := range k.cfg.UBDs {
+		if d.unit == unit {
+			return d, part, true
+		}
+	}
+	return nil, part, true
+}
+
+// openBlockDev opens /dev/ubdX for the guest: a new open file description of the host file.
+func (k *Kernel) openBlockDev(b *blockDev, part int, flags int) (int, error) {
+	if b == nil {
+		return -1, unix.ENXIO
+	}
+	if part != 0 {
+		k.logOnce(-2, "opening partition devices (ubdX1…) is not supported yet")
+		return -1, unix.ENXIO
+	}
+	if flags&unix.O_ACCMODE != unix.O_RDONLY && b.dev.ReadOnly() {
+		return -1, unix.EROFS
+	}
+	f, err := b.hostFile()
+	if err != nil {
+		return -1, unix.EIO
+	}
+	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_SYNC|unix.O_DSYNC|unix.O_DIRECT|unix.O_PATH) | unix.O_CLOEXEC
+	return unix.Open(selfFD(int(f.Fd())), acc, 0)
+}
+
+// blockDevOf returns the device whose host file a stat describes.
+func (k *Kernel) blockDevOf(st *unix.Stat_t) *blockDev {
+	for _, b := range k.cfg.UBDs {
+		if b.host != nil && st.Dev == b.hostDev && st.Ino == b.hostIno {
+			return b
+		}
+	}
+	return nil
+}
+
+// blockStat makes the stat of a ubd host file the guest's block device's.
+func (k *Kernel) blockStat(st *unix.Stat_t) {
+	if b := k.blockDevOf(st); b != nil {
+		st.Mode = unix.S_IFBLK | 0o660
+		st.Rdev = unix.Mkdev(ubd.Major, uint32(b.unit*16))
+		st.Size, st.Blocks = 0, 0
+		st.Uid, st.Gid = 0, 6 // root:disk
+	}
+}
+
+// sysIoctl serves the ioctls the filter traps (block devices); on other fds they run
+// natively.
+func sysIoctl(c *Call) result {
+	fd, err := c.guestFD(c.Int(0))
+	if err != nil {
+		return fail(err)
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err != nil {
+		return fail(err)
+	}
+	b := c.k.blockDevOf(&st)
+	if b == nil {
+		return cont() // not one of ours: ENOTTY or the file's own answer, natively
+	}
+	cmd := uintptr(uint32(c.Arg(1)))
+	switch cmd {
+	case ubd.BLKFLSBUF, ubd.BLKRRPART:
+		c.k.mu.Lock()
+		root := c.cred().EUID == 0
+		c.k.mu.Unlock()
+		if !root {
+			return errno(unix.EACCES)
+		}
+	case ubd.BLKDISCARD, ubd.BLKZEROOUT, ubd.BLKSECDISCARD:
+		if !c.fdWritable(c.Int(0)) {
+			return errno(unix.EBADF)
+		}
+	}
+	var arg []byte
+	switch cmd {
+	case ubd.BLKDISCARD, ubd.BLKZEROOUT, ubd.BLKSECDISCARD:
+		arg = make([]byte, 16)
+		if err := c.Read(c.Arg(2), arg); err != nil {
+			return errno(unix.EFAULT)
+		}
+	}
+	ret, out, err := b.dev.Ioctl(cmd, arg)
+	if err != nil {
+		return fail(err)
+	}
+	if len(out) > 0 {
+		if err := c.Write(c.Arg(2), out); err != nil {
+			return errno(unix.EFAULT)
+		}
+	}
+	return ok(int64(ret))
+}
+
+// fdWritable reports whether the caller's fd was opened for writing.
+func (c *Call) fdWritable(fd int32) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(c.Tid) + "/fdinfo/" + strconv.Itoa(int(fd)))
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "flags:"); ok {
+			f, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			return err == nil && f&unix.O_ACCMODE != unix.O_RDONLY
+		}
+	}
+	return false
+}
+
+// procPartitions is /proc/partitions.
+func (k *Kernel) procPartitions() []byte {
+	devs := make([]*ubd.Device, 0, len(k.cfg.UBDs))
+	for _, b := range k.cfg.UBDs {
+		devs = append(devs, b.dev)
+	}
+	return []byte(ubd.ProcPartitions(devs...))
+}
