@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -43,9 +42,7 @@ func openBlockDevs(c *cmdline.Config, skipUnit int, log io.Writer) ([]*blockDev,
 		}
 		d, err := ubd.Open(u, c.UBDSync, log)
 		if err != nil {
-			// like UML: the device is left out and the machine boots on
-			fmt.Fprintf(log, "Failed to initialize ubd device %d :%v\n", unit, err)
-			continue
+			continue // like UML: lib/ubd said why; the device is left out and the machine boots on
 		}
 		out = append(out, &blockDev{unit: unit, dev: d})
 	}

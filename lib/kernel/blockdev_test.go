@@ -14,7 +14,7 @@ import (
 // TestBlockDevices: ubdN= images appear as /dev/ubdX block devices (98:unit*16) that the
 // guest reads and writes natively, with the block ioctls and /proc/partitions answered; a
 // COW device leaves its base untouched and the real uml_moo merges what the guest wrote;
-// the r flag makes a device read-only.
+// the r flag makes a device read-only; a missing file is reported and left out.
 func TestBlockDevices(t *testing.T) {
 	moo := testenv.Tool(t, "uml_moo")
 	root := testenv.BusyboxRoot(t, map[string]string{
@@ -38,13 +38,17 @@ func TestBlockDevices(t *testing.T) {
 	os.WriteFile(base, baseData, 0o644)
 	os.WriteFile(ro, make([]byte, 1<<20), 0o644)
 	out, errs, status := run{timeout: 60 * time.Second, args: []string{"ubd0=" + root, "rw", "init=/t.sh",
-		"ubd1=" + raw, "ubd2=" + cowf + "," + base, "ubd3r=" + ro, "uml_dir=" + t.TempDir()}}.do(t)
+		"ubd1=" + raw, "ubd2=" + cowf + "," + base, "ubd3r=" + ro, "ubd4=" + filepath.Join(dir, "missing.img"), "uml_dir=" + t.TempDir()}}.do(t)
 	want := "brw-rw---- 98, 16\nbrw-rw---- 98, 32\n" +
 		"major minor  #blocks  name\n\n  98       16       4096 ubdb\n  98       32       2048 ubdc\n  98       48       1024 ubdd\n" +
 		"4194304\n512\n1\nraw-data\nbase-data\nro-refused\n"
 	// the COW file's creation is announced on the console first, as UML does
 	if status != 0 || !bytes.HasSuffix([]byte(out), []byte(want)) {
 		t.Fatalf("status %d\ngot:\n%s\nwant (suffix):\n%s\nstderr:\n%s", status, out, want, errs)
+	}
+	// a device that cannot be opened is left out, with UML's message, and the machine boots on
+	if !bytes.Contains([]byte(out), []byte("Failed to initialize ubd device 4 :Couldn't determine size of device's file\n")) {
+		t.Errorf("no message for the missing ubd4 file:\n%s", out)
 	}
 	img, _ := os.ReadFile(raw)
 	if !bytes.Equal(img[3*512:3*512+9], []byte("raw-data\n")) {

@@ -133,7 +133,7 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 			return cfg, fmt.Errorf("root device ubd%c: %v", 'a'+src.Unit, err)
 		}
 		if !st.IsDir() {
-			return cfg, notYet(fmt.Sprintf("ubd%d=%s (block device images; a directory works)", src.Unit, file))
+			return cfg, notYet(fmt.Sprintf("ubd%d=%s (an image as the root file system; a directory works)", src.Unit, file))
 		}
 		cfg.RootDir = file
 	}

@@ -36,7 +36,7 @@ func TestCommandLineErrors(t *testing.T) {
 		"mem=lots":                   `linux: "mem=lots": invalid size "lots"`,
 		"con0=bogus":                 `parse_chan couldn't parse "bogus"`,
 		"ubd0=ROOT eth0=daemon":      "eth0=daemon (network devices): not supported yet",
-		"ubd0=ROOT ubd1=/tmp/x.img":  "ubd1=/tmp/x.img (block devices other than a directory root): not supported yet",
+		"ubd0=ROOT/bin/busybox":      "ubd0=ROOT/bin/busybox (an image as the root file system; a directory works): not supported yet",
 		"ubd0=/nonexistent":          "root device ubda: stat /nonexistent: no such file or directory",
 		"ubd0=ROOT con0=pts":         "con0=pts: channel type pts not supported yet",
 		"root=/dev/root hostfs=ROOT": "root=/dev/root needs rootfstype=hostfs",
@@ -44,6 +44,7 @@ func TestCommandLineErrors(t *testing.T) {
 		argv := strings.Fields(strings.ReplaceAll(args, "ROOT", root))
 		argv = append(argv, "uml_dir="+t.TempDir())
 		out, errs, status := run{args: argv}.do(t)
+		want = strings.ReplaceAll(want, "ROOT", root)
 		if status != 1 || !strings.Contains(errs, want) || strings.Count(errs, "\n") != 1 || out != "" {
 			t.Errorf("%s: status %d stderr %q stdout %q, want %q", args, status, errs, out, want)
 		}
