@@ -11,8 +11,8 @@ func (fs *FS) groupBlocks(g uint32) uint64 {
 	return uint64(fs.bpg)
 }
 
-func setBit(b []byte, i uint64)      { b[i/8] |= 1 << (i % 8) }
-func clearBit(b []byte, i uint64)    { b[i/8] &^= 1 << (i % 8) }
+func setBit(b []byte, i uint64)       { b[i/8] |= 1 << (i % 8) }
+func clearBit(b []byte, i uint64)     { b[i/8] &^= 1 << (i % 8) }
 func testBit(b []byte, i uint64) bool { return b[i/8]&(1<<(i%8)) != 0 }
 
 // blockBitmap returns group g's block bitmap, building it if the group is BLOCK_UNINIT.

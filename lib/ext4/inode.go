@@ -134,13 +134,13 @@ func (fs *FS) iput(in *inode) error {
 	return nil
 }
 
-func (in *inode) mode() uint16     { return le.Uint16(in.raw[0:]) }
-func (in *inode) ftype() uint16    { return in.mode() & sIFMT }
-func (in *inode) isDir() bool      { return in.ftype() == sIFDIR }
-func (in *inode) links() uint16    { return le.Uint16(in.raw[0x1A:]) }
-func (in *inode) setLinks(n int)   { le.PutUint16(in.raw[0x1A:], uint16(n)) }
-func (in *inode) flags() uint32    { return le.Uint32(in.raw[0x20:]) }
-func (in *inode) setFlags(f uint32) { le.PutUint32(in.raw[0x20:], f) }
+func (in *inode) mode() uint16       { return le.Uint16(in.raw[0:]) }
+func (in *inode) ftype() uint16      { return in.mode() & sIFMT }
+func (in *inode) isDir() bool        { return in.ftype() == sIFDIR }
+func (in *inode) links() uint16      { return le.Uint16(in.raw[0x1A:]) }
+func (in *inode) setLinks(n int)     { le.PutUint16(in.raw[0x1A:], uint16(n)) }
+func (in *inode) flags() uint32      { return le.Uint32(in.raw[0x20:]) }
+func (in *inode) setFlags(f uint32)  { le.PutUint32(in.raw[0x20:], f) }
 func (in *inode) generation() uint32 { return le.Uint32(in.raw[0x64:]) }
 func (in *inode) uid() uint32 {
 	return uint32(le.Uint16(in.raw[0x2:])) | uint32(le.Uint16(in.raw[0x78:]))<<16
