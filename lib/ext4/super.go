@@ -139,6 +139,7 @@ func Mount(dev Device, opts Options) (*FS, error) {
 			}
 			// The journal may have rewritten the superblock and descriptors.
 			fs.cache = map[uint64]*cblock{}
+			fs.icache = map[Ino]*inode{}
 			if err := fs.loadSuper(); err != nil {
 				return nil, err
 			}
