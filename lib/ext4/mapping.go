@@ -101,8 +101,8 @@ func (fs *FS) mapBlock(in *inode, lblk uint64) (pblk, run uint64, unwritten bool
 		off := lblk - uint64(l[i].lblk)
 		return l[i].pblk + off, uint64(l[i].len) - off, l[i].unwritten, nil
 	}
-	p, err := fs.indMap(in, lblk)
-	return p, 1, false, err
+	p, run, err := fs.indMap(in, lblk)
+	return p, run, false, err
 }
 
 // --- block maps (ext2/ext3) ---
@@ -127,31 +127,47 @@ func (fs *FS) indPath(lblk uint64) (slot int, offs []uint64, err error) {
 	return 0, nil, syscall.EFBIG
 }
 
-func (fs *FS) indMap(in *inode, lblk uint64) (uint64, error) {
+// indMap maps lblk through the block map. For a hole it also returns how many blocks the
+// hole is known to span (the rest of the subtree whose pointer is zero), so that scanning a
+// huge sparse file does not visit every block.
+func (fs *FS) indMap(in *inode, lblk uint64) (uint64, uint64, error) {
 	slot, offs, err := fs.indPath(lblk)
 	if err != nil {
-		return 0, nil
+		return 0, 1 << 32, nil
 	}
+	p := fs.perBlock()
 	b := uint64(le.Uint32(in.raw[0x28+4*slot:]))
-	for _, o := range offs {
+	rest := func(i int) uint64 { // blocks left in the subtree entered at level i
+		r := uint64(0)
+		s := uint64(1)
+		for range offs[i:] {
+			s *= p
+		}
+		for _, o := range offs[i:] {
+			s /= p
+			r += (p - 1 - o) * s
+		}
+		return r + 1
+	}
+	for i, o := range offs {
 		if b == 0 {
-			return 0, nil
+			return 0, rest(i), nil
 		}
 		if err := fs.checkBlock(b, "indirect"); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		blk, err := fs.bread(b)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		b = uint64(le.Uint32(blk[4*o:]))
 	}
 	if b != 0 {
 		if err := fs.checkBlock(b, "data"); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return b, nil
+	return b, 1, nil
 }
 
 // indSet maps lblk to pblk, allocating indirect blocks as needed.
