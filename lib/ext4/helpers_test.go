@@ -204,7 +204,7 @@ func hostXattrs(t *testing.T, path string) map[string]string {
 		t.Fatal(err)
 	}
 	for _, name := range strings.Split(string(buf[:n]), "\x00") {
-		if name == "" || strings.HasPrefix(name, "system.") {
+		if name == "" || strings.HasPrefix(name, "system.") && !strings.HasPrefix(name, "system.posix_acl") {
 			continue
 		}
 		v := make([]byte, 65536)
@@ -224,7 +224,7 @@ func ourXattrs(t *testing.T, fs *FS, ino Ino) map[string]string {
 		t.Fatal(err)
 	}
 	for _, n := range names {
-		if strings.HasPrefix(n, "system.") {
+		if strings.HasPrefix(n, "system.") && !strings.HasPrefix(n, "system.posix_acl") {
 			continue
 		}
 		v, err := fs.Getxattr(ino, n)

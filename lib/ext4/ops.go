@@ -966,6 +966,9 @@ func (fs *FS) Getxattr(ino Ino, name string) (v []byte, err error) {
 	}
 	for _, x := range xs {
 		if x.index == idx && x.name == n {
+			if idx == 2 || idx == 3 {
+				return aclFromDisk(x.value)
+			}
 			return x.value, nil
 		}
 	}
@@ -1015,6 +1018,11 @@ func (fs *FS) Setxattr(ino Ino, name string, value []byte, flags int) (err error
 	}
 	if idx == 7 && n == "data" {
 		return syscall.EPERM
+	}
+	if idx == 2 || idx == 3 {
+		if value, err = aclToDisk(value); err != nil {
+			return err
+		}
 	}
 	if int64(len(value)) > fs.bs-32-int64(align4(16+len(n)))-4 {
 		return syscall.E2BIG

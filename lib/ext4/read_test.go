@@ -84,6 +84,12 @@ func buildTree(t *testing.T) string {
 	must(unix.Lsetxattr(owned, "user.small", []byte("v"), 0))
 	must(unix.Lsetxattr(filepath.Join(root, "small.txt"), "user.big", []byte(strings.Repeat("B", 900)), 0))
 	must(unix.Lsetxattr(filepath.Join(root, "small.txt"), "user.empty", nil, 0))
+	// a POSIX ACL (user 1000 rw-, mask rw-), in the xattr format; skipped if the host fs lacks ACLs
+	acl := []byte{2, 0, 0, 0, 1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, 2, 0, 6, 0, 0xe8, 3, 0, 0,
+		4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, 0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, 0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff}
+	if err := unix.Lsetxattr(filepath.Join(root, "hard1"), "system.posix_acl_access", acl, 0); err != nil {
+		t.Logf("no POSIX ACL in the tree: %v", err)
+	}
 	// timestamps with nanoseconds, (mke2fs -d stores whole seconds and no epoch bits, so ≤ 2038 here)
 	must(os.Chtimes(owned, time.Unix(1e9, 123456789), time.Unix(1234567890, 987654321)))
 	must(os.Chtimes(filepath.Join(root, "small.txt"), time.Unix(2100000000, 5), time.Unix(2000000000, 999999999)))

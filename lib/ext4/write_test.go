@@ -152,6 +152,12 @@ func exercise(t *testing.T, fs *FS, m *model, rng *rand.Rand, bigTimes bool) {
 	must(t, fs.Setxattr(x, "security.capability", []byte{1, 0, 0, 2, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 0))
 	must(t, fs.Setxattr(x, "user.gone", []byte("gone"), 0))
 	must(t, fs.Removexattr(x, "user.gone"))
+	acl := []byte{2, 0, 0, 0, 1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, 2, 0, 6, 0, 0xe8, 3, 0, 0,
+		4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff, 0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff, 0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff}
+	must(t, fs.Setxattr(x, "system.posix_acl_access", acl, 0))
+	if got, err := fs.Getxattr(x, "system.posix_acl_access"); err != nil || !bytes.Equal(got, acl) {
+		t.Fatalf("POSIX ACL reads back as %x, %v", got, err)
+	}
 	if err := fs.Setxattr(x, "user.small", []byte("w"), XattrCreate); err != syscall.EEXIST {
 		t.Fatalf("XATTR_CREATE on an existing name: %v", err)
 	}
@@ -262,7 +268,7 @@ func TestWriteThenE2fsckAndDebugfs(t *testing.T) {
 			fsckClean(t, img)
 			verifyModel(t, img, m)
 			st := debugfs(t, img, "stat /xattrs")
-			for _, want := range []string{"Mode:  04751", "User: 100000", "Group:  4242", "user.small", "user.big", "security.capability"} {
+			for _, want := range []string{"Mode:  04751", "User: 100000", "Group:  4242", "user.small", "user.big", "security.capability", "system.posix_acl_access"} {
 				if !strings.Contains(st, want) {
 					t.Errorf("debugfs stat /xattrs lacks %q:\n%s", want, st)
 				}

@@ -304,3 +304,57 @@ func (fs *FS) releaseXattrBlock(in *inode, blk uint64) error {
 	}
 	return fs.freeBlocks(blk, 1)
 }
+
+// POSIX ACLs are stored in ext4's compact format (version 1, 4-byte entries without an id
+// for the owner/group/mask/other tags) but exchanged in the xattr format (version 2, all
+// entries 8 bytes), as the kernel converts them.
+const (
+	aclUser  = 2
+	aclGroup = 8
+)
+
+func aclFromDisk(b []byte) ([]byte, error) {
+	if len(b) < 4 || le.Uint32(b) != 1 {
+		return nil, corrupt("POSIX ACL has a bad version")
+	}
+	out := le.AppendUint32(nil, 2)
+	for p := b[4:]; len(p) > 0; {
+		if len(p) < 4 {
+			return nil, corrupt("POSIX ACL truncated")
+		}
+		tag, perm := le.Uint16(p), le.Uint16(p[2:])
+		id := uint32(0xFFFFFFFF)
+		if tag == aclUser || tag == aclGroup {
+			if len(p) < 8 {
+				return nil, corrupt("POSIX ACL truncated")
+			}
+			id = le.Uint32(p[4:])
+			p = p[8:]
+		} else {
+			p = p[4:]
+		}
+		out = le.AppendUint16(out, tag)
+		out = le.AppendUint16(out, perm)
+		out = le.AppendUint32(out, id)
+	}
+	return out, nil
+}
+
+func aclToDisk(b []byte) ([]byte, error) {
+	if len(b) < 4 || le.Uint32(b) != 2 || (len(b)-4)%8 != 0 {
+		return nil, syscall.EINVAL
+	}
+	out := le.AppendUint32(nil, 1)
+	for p := b[4:]; len(p) > 0; p = p[8:] {
+		tag := le.Uint16(p)
+		out = append(out, p[:4]...)
+		switch tag {
+		case aclUser, aclGroup:
+			out = append(out, p[4:8]...)
+		case 1, 4, 0x10, 0x20:
+		default:
+			return nil, syscall.EINVAL
+		}
+	}
+	return out, nil
+}
