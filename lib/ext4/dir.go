@@ -204,9 +204,55 @@ func (fs *FS) scanDir(in *inode, cookie uint64, fn func(e dirent, pos, next uint
 	return nil
 }
 
+// dirCache speeds up big directories: the names (built by one scan) and the first block
+// that may have room for a new entry.
+type dirCache struct {
+	names    map[string]nameEnt
+	freeHint uint64 // blocks before it have no room for an entry of hintNeed bytes or more
+	hintNeed int
+}
+
+type nameEnt struct {
+	ino Ino
+	ft  uint8
+}
+
+const maxCachedNames = 1 << 20
+
+func (fs *FS) dirCacheFor(dir *inode) (*dirCache, error) {
+	if c := fs.dcache[dir.ino]; c != nil {
+		return c, nil
+	}
+	if dir.flags()&flagInline != 0 {
+		return nil, nil
+	}
+	c := &dirCache{names: map[string]nameEnt{}}
+	err := fs.scanDir(dir, 0, func(d dirent, _, _ uint64) bool {
+		c.names[string(d.name)] = nameEnt{d.ino, d.ftype}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	fs.dcacheNames += len(c.names)
+	fs.dcache[dir.ino] = c
+	return c, nil
+}
+
 func (fs *FS) lookup(dir *inode, name string) (Ino, uint8, error) {
 	if len(name) > 255 {
 		return 0, 0, syscall.ENAMETOOLONG
+	}
+	if !dir.isDir() {
+		return 0, 0, syscall.ENOTDIR
+	}
+	if c, err := fs.dirCacheFor(dir); err != nil {
+		return 0, 0, err
+	} else if c != nil {
+		if e, ok := c.names[name]; ok {
+			return e.ino, e.ft, nil
+		}
+		return 0, 0, syscall.ENOENT
 	}
 	var found Ino
 	var ft uint8
@@ -343,7 +389,22 @@ func (fs *FS) addEntry(dir *inode, name string, ino Ino, ft uint8) error {
 	if err != nil {
 		return err
 	}
-	for lb := uint64(0); lb < n; lb++ {
+	c, err := fs.dirCacheFor(dir)
+	if err != nil {
+		return err
+	}
+	start := uint64(0)
+	if c != nil {
+		c.names[name] = nameEnt{ino, ft}
+		fs.dcacheNames++
+		if need >= c.hintNeed {
+			start = c.freeHint
+		} else {
+			c.freeHint, c.hintNeed = 0, need
+		}
+	}
+	contiguousFull := true
+	for lb := start; lb < n; lb++ {
 		b, p, err := fs.dirBlock(dir, lb)
 		if err != nil {
 			return err
@@ -352,6 +413,7 @@ func (fs *FS) addEntry(dir *inode, name string, ino Ino, ft uint8) error {
 		if fs.hasTail(b) {
 			end -= 12
 		}
+		maxFree := 0
 		for off := 0; off < end; {
 			d, err := fs.parseDirent(b[:end], off)
 			if err != nil {
@@ -361,6 +423,7 @@ func (fs *FS) addEntry(dir *inode, name string, ino Ino, ft uint8) error {
 			if d.ino != 0 {
 				used = fs.direntSize(len(d.name))
 			}
+			maxFree = max(maxFree, d.recLen-used)
 			if d.recLen-used >= need {
 				if used == 0 {
 					fs.putDirent(b, off, d.recLen, ino, name, ft)
@@ -373,6 +436,11 @@ func (fs *FS) addEntry(dir *inode, name string, ino Ino, ft uint8) error {
 				return nil
 			}
 			off += d.recLen
+		}
+		if contiguousFull && maxFree < need && c != nil {
+			c.freeHint, c.hintNeed = lb+1, need
+		} else {
+			contiguousFull = false
 		}
 	}
 	// append a block
@@ -472,6 +540,10 @@ func (fs *FS) removeEntry(dir *inode, name string) (Ino, error) {
 				return 0, err
 			}
 			if d.ino != 0 && string(d.name) == name {
+				if c := fs.dcache[dir.ino]; c != nil {
+					delete(c.names, name)
+					c.freeHint = min(c.freeHint, lb)
+				}
 				if prev >= 0 {
 					fs.putRecLen(b, prev, fs.recLen(b, prev)+d.recLen)
 				} else {
@@ -508,6 +580,9 @@ func (fs *FS) setEntryIno(dir *inode, name string, ino Ino, ft uint8) error {
 				return err
 			}
 			if d.ino != 0 && string(d.name) == name {
+				if c := fs.dcache[dir.ino]; c != nil {
+					c.names[name] = nameEnt{ino, ft}
+				}
 				le.PutUint32(b[off:], uint32(ino))
 				if fs.incompat&incompatFiletype != 0 {
 					b[off+7] = ft

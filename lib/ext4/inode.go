@@ -332,6 +332,7 @@ func (fs *FS) newInode(parent Ino, mode uint16, uid, gid uint32) (*inode, error)
 		initExtentRoot(in)
 	}
 	fs.icache[ino] = in
+	delete(fs.dcache, ino)
 	return in, fs.iput(in)
 }
 
@@ -365,6 +366,7 @@ func (fs *FS) freeInode(in *inode) error {
 	}
 	delete(fs.icache, in.ino)
 	delete(fs.orphans, in.ino)
+	delete(fs.dcache, in.ino)
 	return fs.freeInodeBit(in.ino, isDir)
 }
 

@@ -96,15 +96,17 @@ type FS struct {
 	gdDirty   map[uint32]bool
 	gdtBlock0 uint64 // first primary descriptor block (non-meta_bg layout)
 
-	cache     map[uint64]*cblock
-	cacheMax  int
-	icache    map[Ino]*inode
-	icacheMax int
-	open      map[Ino]int
-	orphans   map[Ino]bool // nlink 0 but still open
-	allocGoal uint32       // group where the last inode was allocated
-	unmounted bool
-	skipCsum  bool
+	cache       map[uint64]*cblock
+	cacheMax    int
+	icache      map[Ino]*inode
+	icacheMax   int
+	open        map[Ino]int
+	orphans     map[Ino]bool // nlink 0 but still open
+	allocGoal   uint32       // group where the last inode was allocated
+	unmounted   bool
+	skipCsum    bool
+	dcache      map[Ino]*dirCache
+	dcacheNames int
 }
 
 type cblock struct {
@@ -116,7 +118,7 @@ type cblock struct {
 // superblock says it needs recovery and marks the file system not-clean until Unmount.
 func Mount(dev Device, opts Options) (*FS, error) {
 	fs := &FS{dev: dev, ro: opts.ReadOnly, gdDirty: map[uint32]bool{}, cache: map[uint64]*cblock{},
-		icache: map[Ino]*inode{}, open: map[Ino]int{}, orphans: map[Ino]bool{}}
+		icache: map[Ino]*inode{}, open: map[Ino]int{}, orphans: map[Ino]bool{}, dcache: map[Ino]*dirCache{}}
 	fs.skipCsum = opts.skipChecksums
 	fs.cacheMax = opts.CacheBlocks
 	if fs.cacheMax <= 0 {
@@ -551,6 +553,10 @@ func (fs *FS) flush(sync bool) error {
 
 // trim bounds the caches; called at the end of every operation.
 func (fs *FS) trim() error {
+	if fs.dcacheNames > maxCachedNames {
+		fs.dcache = map[Ino]*dirCache{}
+		fs.dcacheNames = 0
+	}
 	if len(fs.icache) > fs.icacheMax {
 		fs.icache = map[Ino]*inode{}
 	}
