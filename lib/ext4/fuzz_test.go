@@ -225,7 +225,7 @@ func FuzzSuperblock(f *testing.F) {
 // one group, the inode table near the end, no free space.
 func bareFS(dev Device) *FS {
 	fs := &FS{dev: dev, gdDirty: map[uint32]bool{}, cache: map[uint64]*cblock{}, icache: map[Ino]*inode{},
-		open: map[Ino]int{}, orphans: map[Ino]bool{}, cacheMax: 64, icacheMax: 64, dcache: map[Ino]*dirCache{}}
+		open: map[Ino]int{}, orphans: map[Ino]bool{}, cacheMax: 64, icacheMax: 64, dcache: map[Ino]*dirCache{}, ra: map[Ino]*readAhead{}}
 	fs.sb = make([]byte, 1024)
 	fs.bs = 1024
 	fs.blocks = uint64(dev.Size() / 1024)

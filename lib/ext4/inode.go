@@ -367,6 +367,7 @@ func (fs *FS) freeInode(in *inode) error {
 	delete(fs.icache, in.ino)
 	delete(fs.orphans, in.ino)
 	delete(fs.dcache, in.ino)
+	fs.dropReadAhead(in.ino)
 	return fs.freeInodeBit(in.ino, isDir)
 }
 

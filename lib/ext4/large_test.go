@@ -107,3 +107,54 @@ func BenchmarkCreate10k(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkSequentialRead4k(b *testing.B) {
+	fs, _ := benchFS(b)
+	buf := make([]byte, 1<<20)
+	ino, _ := fs.Create(fs.Root(), "seq", 0o644, 0, 0, 0)
+	for i := 0; i < 64; i++ {
+		fs.WriteAt(ino, buf, int64(i)<<20)
+	}
+	small := make([]byte, 4096)
+	b.SetBytes(4096)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := fs.ReadAt(ino, small, int64(i%(64*256))*4096); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestReadAheadSeesWrites reads sequentially in small pieces (served from the read-ahead
+// window) while the file is overwritten, truncated and extended.
+func TestReadAheadSeesWrites(t *testing.T) {
+	img := mkfs(t, "ext4", 32<<20, "")
+	fs, dev := mount(t, img, false)
+	model := make([]byte, 1<<20)
+	for i := range model {
+		model[i] = byte(i / 4096)
+	}
+	ino := writeFile(t, fs, fs.Root(), "f", model)
+	buf := make([]byte, 3000)
+	for off := 0; off < len(model); off += len(buf) {
+		switch off / len(buf) % 50 {
+		case 10:
+			p := bytes.Repeat([]byte{0xEE}, 5000)
+			_, err := fs.WriteAt(ino, p, int64(off+1000))
+			must(t, err)
+			copy(model[off+1000:], p)
+		case 30:
+			_, err := fs.Setattr(ino, SetAttr{Valid: SetSize, Size: uint64(off + 2000)})
+			must(t, err)
+			_, err = fs.Setattr(ino, SetAttr{Valid: SetSize, Size: uint64(len(model))})
+			must(t, err)
+			clear(model[off+2000:])
+		}
+		n, err := fs.ReadAt(ino, buf, int64(off))
+		want := model[off:min(off+len(buf), len(model))]
+		if (err != nil && err != io.EOF) || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("read at %d: %d bytes, %v; differs from what was written", off, n, err)
+		}
+	}
+	unmount(t, fs, dev)
+}

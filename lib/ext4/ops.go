@@ -164,6 +164,7 @@ func (fs *FS) noteSize(sz uint64) {
 }
 
 func (fs *FS) truncate(in *inode, size uint64) error {
+	fs.dropReadAhead(in.ino)
 	if in.flags()&flagInline != 0 {
 		return syscall.EOPNOTSUPP
 	}
@@ -216,8 +217,68 @@ func (fs *FS) ReadAt(ino Ino, p []byte, off int64) (n int, err error) {
 	if off < 0 {
 		return 0, syscall.EINVAL
 	}
-	return fs.readData(in, p, uint64(off))
+	return fs.readCached(in, p, uint64(off))
 }
+
+// read-ahead: a small read that starts where the previous one on the same inode ended
+// is served from a window read in one go.
+const (
+	raWindow = 128 << 10
+	raSmall  = 64 << 10
+	raMax    = 256 // inodes with a window
+)
+
+type readAhead struct {
+	next  uint64 // where the last read ended
+	start uint64 // file offset of data
+	data  []byte
+}
+
+func (fs *FS) readCached(in *inode, p []byte, off uint64) (int, error) {
+	if len(p) >= raSmall || in.flags()&flagInline != 0 {
+		return fs.readData(in, p, off)
+	}
+	ra := fs.ra[in.ino]
+	if ra != nil && off >= ra.start && off+uint64(len(p)) <= ra.start+uint64(len(ra.data)) {
+		n := copy(p, ra.data[off-ra.start:])
+		ra.next = off + uint64(n)
+		if sz := in.size(); off+uint64(n) > sz {
+			n = int(max(sz, off) - off)
+		}
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
+	if ra == nil || ra.next != off {
+		n, err := fs.readData(in, p, off)
+		if ra == nil {
+			if len(fs.ra) >= raMax {
+				fs.ra = map[Ino]*readAhead{}
+			}
+			ra = &readAhead{}
+			fs.ra[in.ino] = ra
+		}
+		ra.next, ra.data = off+uint64(n), nil
+		return n, err
+	}
+	// sequential: read a window
+	win := make([]byte, raWindow)
+	n, err := fs.readData(in, win, off)
+	if err != nil && err != io.EOF {
+		return 0, err
+	}
+	ra.start, ra.data = off, win[:n]
+	m := copy(p, ra.data)
+	ra.next = off + uint64(m)
+	if m < len(p) {
+		return m, io.EOF
+	}
+	return m, nil
+}
+
+// dropReadAhead forgets the window of an inode whose data or size changes.
+func (fs *FS) dropReadAhead(ino Ino) { delete(fs.ra, ino) }
 
 func (fs *FS) readData(in *inode, p []byte, off uint64) (int, error) {
 	size := in.size()
@@ -310,6 +371,7 @@ func (fs *FS) WriteAt(ino Ino, p []byte, off int64) (n int, err error) {
 	if uint64(off)+uint64(len(p)) > fs.maxSize() {
 		return 0, syscall.EFBIG
 	}
+	fs.dropReadAhead(ino)
 	n, err = fs.writeData(in, p, uint64(off))
 	if n > 0 {
 		if end := uint64(off) + uint64(n); end > in.size() {

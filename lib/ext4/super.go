@@ -107,6 +107,7 @@ type FS struct {
 	skipCsum    bool
 	dcache      map[Ino]*dirCache
 	dcacheNames int
+	ra          map[Ino]*readAhead
 }
 
 type cblock struct {
@@ -118,7 +119,7 @@ type cblock struct {
 // superblock says it needs recovery and marks the file system not-clean until Unmount.
 func Mount(dev Device, opts Options) (*FS, error) {
 	fs := &FS{dev: dev, ro: opts.ReadOnly, gdDirty: map[uint32]bool{}, cache: map[uint64]*cblock{},
-		icache: map[Ino]*inode{}, open: map[Ino]int{}, orphans: map[Ino]bool{}, dcache: map[Ino]*dirCache{}}
+		icache: map[Ino]*inode{}, open: map[Ino]int{}, orphans: map[Ino]bool{}, dcache: map[Ino]*dirCache{}, ra: map[Ino]*readAhead{}}
 	fs.skipCsum = opts.skipChecksums
 	fs.cacheMax = opts.CacheBlocks
 	if fs.cacheMax <= 0 {
