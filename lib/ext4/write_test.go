@@ -351,3 +351,49 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	}
 	unmount(t, fs, dev)
 }
+
+// TestUnlinkWhileOpenAndRenameOverDir: an open file outlives its last name until Release;
+// a directory renamed over an empty one replaces it with correct link counts.
+func TestUnlinkWhileOpenAndRenameOverDir(t *testing.T) {
+	img := mkfs(t, "ext4", 32<<20, "")
+	fs, dev := mount(t, img, false)
+	root := fs.Root()
+	before, _ := fs.Statfs()
+	ino := writeFile(t, fs, root, "open", bytes.Repeat([]byte("o"), 100000))
+	must(t, fs.Open(ino))
+	must(t, fs.Unlink(root, "open"))
+	if got := readAll(t, fs, ino); len(got) != 100000 || got[99999] != 'o' {
+		t.Fatalf("unlinked open file reads %d bytes", len(got))
+	}
+	if a, err := fs.Getattr(ino); err != nil || a.Nlink != 0 {
+		t.Fatalf("getattr of the unlinked open file: %+v %v", a, err)
+	}
+	must(t, fs.Release(ino))
+	if after, _ := fs.Statfs(); after.Ffree != before.Ffree || after.Bfree != before.Bfree {
+		t.Fatalf("Release did not free the inode: free %d/%d before, %d/%d after", before.Bfree, before.Ffree, after.Bfree, after.Ffree)
+	}
+	// an open file unlinked and never released is freed at Unmount
+	ino2 := writeFile(t, fs, root, "open2", []byte("x"))
+	must(t, fs.Open(ino2))
+	must(t, fs.Unlink(root, "open2"))
+
+	a := mustIno(t)(fs.Mkdir(root, "a", 0o755, 0, 0))
+	b := mustIno(t)(fs.Mkdir(root, "b", 0o755, 0, 0))
+	src := mustIno(t)(fs.Mkdir(a, "src", 0o755, 0, 0))
+	mustIno(t)(fs.Mkdir(src, "child", 0o755, 0, 0))
+	mustIno(t)(fs.Mkdir(b, "empty", 0o755, 0, 0))
+	full := mustIno(t)(fs.Mkdir(b, "full", 0o755, 0, 0))
+	writeFile(t, fs, full, "f", nil)
+	if err := fs.Rename(a, "src", b, "full", 0); err != syscall.ENOTEMPTY {
+		t.Fatalf("rename over a non-empty dir: %v", err)
+	}
+	must(t, fs.Rename(a, "src", b, "empty", 0))
+	if p, err := fs.Lookup(src, ".."); err != nil || p != b {
+		t.Fatalf(".. of the moved dir is %d, %v; want %d", p, err, b)
+	}
+	unmount(t, fs, dev)
+	fsckClean(t, img)
+	if ls := debugfs(t, img, "ls /b/empty"); !strings.Contains(ls, "child") {
+		t.Fatalf("debugfs ls /b/empty:\n%s", ls)
+	}
+}
