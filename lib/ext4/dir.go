@@ -376,8 +376,8 @@ func (fs *FS) putDirent(b []byte, off, rl int, ino Ino, name string, ft uint8) {
 
 // addEntry links name to ino in dir (the name must not exist yet).
 func (fs *FS) addEntry(dir *inode, name string, ino Ino, ft uint8) error {
-	if dir.flags()&flagInline != 0 {
-		return syscall.EOPNOTSUPP
+	if err := fs.uninline(dir); err != nil {
+		return err
 	}
 	if dir.flags()&flagIndex != 0 {
 		if err := fs.deindex(dir); err != nil {
@@ -516,8 +516,8 @@ func (fs *FS) setMapping(in *inode, lblk, pblk, n uint64) error {
 
 // removeEntry unlinks name from dir and returns the inode it named.
 func (fs *FS) removeEntry(dir *inode, name string) (Ino, error) {
-	if dir.flags()&flagInline != 0 {
-		return 0, syscall.EOPNOTSUPP
+	if err := fs.uninline(dir); err != nil {
+		return 0, err
 	}
 	if dir.flags()&flagIndex != 0 {
 		if err := fs.deindex(dir); err != nil {
@@ -562,8 +562,8 @@ func (fs *FS) removeEntry(dir *inode, name string) (Ino, error) {
 
 // setEntryIno repoints an existing name to another inode (rename over, "..").
 func (fs *FS) setEntryIno(dir *inode, name string, ino Ino, ft uint8) error {
-	if dir.flags()&flagInline != 0 {
-		return syscall.EOPNOTSUPP
+	if err := fs.uninline(dir); err != nil {
+		return err
 	}
 	n, err := fs.dirNBlocks(dir)
 	if err != nil {

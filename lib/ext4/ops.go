@@ -165,8 +165,8 @@ func (fs *FS) noteSize(sz uint64) {
 
 func (fs *FS) truncate(in *inode, size uint64) error {
 	fs.dropReadAhead(in.ino)
-	if in.flags()&flagInline != 0 {
-		return syscall.EOPNOTSUPP
+	if err := fs.uninline(in); err != nil {
+		return err
 	}
 	max := fs.maxSize()
 	if in.flags()&flagExtents == 0 {
@@ -363,13 +363,14 @@ func (fs *FS) WriteAt(ino Ino, p []byte, off int64) (n int, err error) {
 		return 0, syscall.EISDIR
 	case in.ftype() != sIFREG:
 		return 0, syscall.EINVAL
-	case in.flags()&flagInline != 0:
-		return 0, syscall.EOPNOTSUPP
 	case off < 0:
 		return 0, syscall.EINVAL
 	}
 	if uint64(off)+uint64(len(p)) > fs.maxSize() {
 		return 0, syscall.EFBIG
+	}
+	if err := fs.uninline(in); err != nil {
+		return 0, err
 	}
 	fs.dropReadAhead(ino)
 	n, err = fs.writeData(in, p, uint64(off))
