@@ -121,16 +121,18 @@ func (fs *FS) allocBlocks(goal uint64, want uint64) (uint64, uint64, error) {
 			return 0, 0, err
 		}
 		n := fs.groupBlocks(g)
+		pf := fs.pendingFree[g]
+		used := func(i uint64) bool { return testBit(b, i) || pf != nil && testBit(pf, i) }
 		for bit := from; bit < n; bit++ {
 			if b[bit/8] == 0xFF && bit%8 == 0 {
 				bit += 7
 				continue
 			}
-			if testBit(b, bit) {
+			if used(bit) {
 				continue
 			}
 			cnt := uint64(0)
-			for bit+cnt < n && cnt < want && !testBit(b, bit+cnt) && cnt < fs.gdFreeBlocks(g) {
+			for bit+cnt < n && cnt < want && !used(bit+cnt) && cnt < fs.gdFreeBlocks(g) {
 				setBit(b, bit+cnt)
 				cnt++
 			}
@@ -144,6 +146,13 @@ func (fs *FS) allocBlocks(goal uint64, want uint64) (uint64, uint64, error) {
 			}
 			return start, cnt, nil
 		}
+	}
+	if len(fs.pendingFree) > 0 {
+		// the only free blocks are ones freed since the last sync: make the frees durable
+		if err := fs.flush(true); err != nil {
+			return 0, 0, err
+		}
+		return fs.allocBlocks(goal, want)
 	}
 	return 0, 0, syscall.ENOSPC
 }
@@ -166,6 +175,14 @@ func (fs *FS) freeBlocks(start, n uint64) error {
 				return corrupt("block %d freed twice (already free in the bitmap)", start)
 			}
 			clearBit(b, bit)
+			// Not reusable before the metadata that frees it is durable: a crash must not
+			// leave a still-referenced block holding another file's data.
+			pf := fs.pendingFree[g]
+			if pf == nil {
+				pf = make([]byte, fs.bs)
+				fs.pendingFree[g] = pf
+			}
+			setBit(pf, bit)
 			fs.bforget(start)
 			bit++
 			start++

@@ -61,6 +61,11 @@ func TestFillUpAndEmpty(t *testing.T) {
 			}
 			after, err := fs.Statfs()
 			must(t, err)
+			// freed blocks are reused only once the frees are durable; with everything
+			// else full, writing again must get them (by syncing first)
+			re := writeFile(t, fs, root, "refill", make([]byte, 2<<20))
+			must(t, fs.Unlink(root, "refill"))
+			_ = re
 			unmount(t, fs, dev)
 			fsckClean(t, img)
 			// the root directory grew by some blocks; everything else is free again

@@ -13,7 +13,8 @@
 // the superblock is marked not-clean while the file system is mounted read-write, so a crash at
 // any moment leaves an image that e2fsck -fy repairs without losing data whose Fsync returned.
 // Writing to an htree directory clears its index flag (the directory stays valid as a linear
-// one). Inline-data files and directories can be read but not modified (EOPNOTSUPP).
+// one; lookups use an in-memory name cache instead of the hash tree). Modifying an
+// inline-data file or directory first moves its contents into ordinary blocks.
 //
 // Unlink and Rmdir free an inode as soon as its link count reaches zero, unless the caller holds
 // it with Open; then it is freed at the last Release (or at Unmount).

@@ -149,6 +149,9 @@ func walkAll(fs *FS, budget int) {
 		case sIFREG:
 			buf := make([]byte, 64<<10)
 			fs.ReadAt(ino, buf, 0)
+			for off := int64(0); off < 3*4096; off += 4096 { // read-ahead path
+				fs.ReadAt(ino, buf[:4096], off)
+			}
 			fs.ReadAt(ino, buf[:100], int64(a.Size)-50)
 			if off, err := fs.SeekData(ino, 0, true); err == nil {
 				fs.SeekData(ino, off, false)
@@ -225,7 +228,8 @@ func FuzzSuperblock(f *testing.F) {
 // one group, the inode table near the end, no free space.
 func bareFS(dev Device) *FS {
 	fs := &FS{dev: dev, gdDirty: map[uint32]bool{}, cache: map[uint64]*cblock{}, icache: map[Ino]*inode{},
-		open: map[Ino]int{}, orphans: map[Ino]bool{}, cacheMax: 64, icacheMax: 64, dcache: map[Ino]*dirCache{}, ra: map[Ino]*readAhead{}}
+		open: map[Ino]int{}, orphans: map[Ino]bool{}, cacheMax: 64, icacheMax: 64, dcache: map[Ino]*dirCache{}, ra: map[Ino]*readAhead{},
+		pendingFree: map[uint32][]byte{}}
 	fs.sb = make([]byte, 1024)
 	fs.bs = 1024
 	fs.blocks = uint64(dev.Size() / 1024)

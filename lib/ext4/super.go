@@ -108,6 +108,7 @@ type FS struct {
 	dcache      map[Ino]*dirCache
 	dcacheNames int
 	ra          map[Ino]*readAhead
+	pendingFree map[uint32][]byte // blocks freed since the last sync, per group
 }
 
 type cblock struct {
@@ -119,7 +120,8 @@ type cblock struct {
 // superblock says it needs recovery and marks the file system not-clean until Unmount.
 func Mount(dev Device, opts Options) (*FS, error) {
 	fs := &FS{dev: dev, ro: opts.ReadOnly, gdDirty: map[uint32]bool{}, cache: map[uint64]*cblock{},
-		icache: map[Ino]*inode{}, open: map[Ino]int{}, orphans: map[Ino]bool{}, dcache: map[Ino]*dirCache{}, ra: map[Ino]*readAhead{}}
+		icache: map[Ino]*inode{}, open: map[Ino]int{}, orphans: map[Ino]bool{}, dcache: map[Ino]*dirCache{}, ra: map[Ino]*readAhead{},
+		pendingFree: map[uint32][]byte{}}
 	fs.skipCsum = opts.skipChecksums
 	fs.cacheMax = opts.CacheBlocks
 	if fs.cacheMax <= 0 {
@@ -548,6 +550,7 @@ func (fs *FS) flush(sync bool) error {
 		if err := fs.dev.Sync(); err != nil {
 			return ioErr("sync: %v", err)
 		}
+		fs.pendingFree = map[uint32][]byte{}
 	}
 	return nil
 }
