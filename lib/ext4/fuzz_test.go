@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gouml/gouml/lib/testenv"
 )
 
 // sparseDev is an in-memory device of a fixed size whose blocks are stored only when
@@ -414,6 +417,18 @@ func TestGenerateFuzzSeeds(t *testing.T) {
 		}
 		unmount(t, fs, dev)
 	}
+	// a small ext3 (block maps, journal) whose journal debugfs left dirty
+	{
+		img := mkfs(t, "ext3", 1536<<10, src, "-b", "1024", "-N", "64", "-J", "size=1", "-O", "^resize_inode")
+		cf := filepath.Join(t.TempDir(), "cmds")
+		must(t, os.WriteFile(cf, []byte("jo\njw -b 300 /etc/hostname\njw -r 300 /dev/null\njw -b 301 /etc/hostname\njc\n"), 0o644))
+		if out, err := exec.Command(testenv.Tool(t, "debugfs"), "-w", "-f", cf, img).CombinedOutput(); err != nil {
+			t.Fatalf("debugfs: %v\n%s", err, out)
+		}
+		raw, err := os.ReadFile(img)
+		must(t, err)
+		write("FuzzMount", "ext3-dirty-journal", encodeImage(raw))
+	}
 	// an htree root block
 	many := filepath.Join(t.TempDir(), "many")
 	must(t, os.MkdirAll(filepath.Join(many, "m"), 0o755))
@@ -477,7 +492,7 @@ func TestGenerateFuzzSeeds(t *testing.T) {
 // TestFuzzSeedsAreReal checks that the committed FuzzMount seeds are images we mount and
 // walk completely, so fuzzing starts from valid file systems.
 func TestFuzzSeedsAreReal(t *testing.T) {
-	for _, name := range []string{"ext2", "ext4"} {
+	for _, name := range []string{"ext2", "ext4", "ext3-dirty-journal"} {
 		raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzMount", name))
 		must(t, err)
 		lines := strings.Split(string(raw), "\n")

@@ -225,10 +225,15 @@ func (fs *FS) indTruncate(in *inode, from uint64) error {
 	}
 	// level-l tree at slot covers span blocks starting at base
 	var rec func(b uint64, level int, base, span uint64) (empty bool, err error)
+	seen := map[uint64]bool{}
 	rec = func(b uint64, level int, base, span uint64) (bool, error) {
 		if err := fs.checkBlock(b, "indirect"); err != nil {
 			return false, err
 		}
+		if seen[b] {
+			return false, corrupt("inode %d: indirect block %d referenced twice", in.ino, b)
+		}
+		seen[b] = true
 		blk, err := fs.bread(b)
 		if err != nil {
 			return false, err
