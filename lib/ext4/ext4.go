@@ -17,7 +17,26 @@
 // inline-data file or directory first moves its contents into ordinary blocks.
 //
 // Unlink and Rmdir free an inode as soon as its link count reaches zero, unless the caller holds
-// it with Open; then it is freed at the last Release (or at Unmount).
+// it with Open; then it is freed at the last Release (or at Unmount). Unlinked-but-open inodes
+// are not put on an on-disk orphan list: after a crash e2fsck reclaims them.
+//
+// The operations:
+//
+//	Mount(dev, Options) (*FS, error)           Unmount() error        Sync() error
+//	Root() Ino                                  Statfs() (Statfs, error)
+//	Lookup(dir, name) (Ino, error)              Getattr(ino) (Attr, error)
+//	Setattr(ino, SetAttr) (Attr, error)         ReadDir(dir, cookie, max) ([]DirEntry, error)
+//	ReadAt(ino, p, off) (int, error)            WriteAt(ino, p, off) (int, error)
+//	SeekData(ino, off, hole) (int64, error)     Fsync(ino) error
+//	Create(dir, name, mode, uid, gid, rdev)     Mkdir(dir, name, mode, uid, gid)
+//	Symlink(dir, name, target, uid, gid)        Readlink(ino) (string, error)
+//	Link(ino, newdir, newname) error            Unlink(dir, name) / Rmdir(dir, name) error
+//	Rename(olddir, oldname, newdir, newname, RenameNoReplace|RenameExchange) error
+//	Getxattr / Setxattr(ino, name, value, XattrCreate|XattrReplace) / Listxattr / Removexattr
+//	Open(ino) / Release(ino) error
+//
+// Access times are not updated on reads (as with noatime). ReadDir returns "." and ".." and
+// uses byte positions as cookies, which stay valid while the directory changes.
 package ext4
 
 import (
