@@ -1,6 +1,6 @@
 // Package ext4 reads and writes ext2, ext3 and ext4 file systems as e2fsprogs' mke2fs 1.47
-// makes them: block maps and extents, 64bit, flex_bg, huge_file, dir_index (read), metadata_csum,
-// inline data (read), extended attributes, and jbd2 journal replay at mount.
+// makes them: block maps and extents, 64bit, flex_bg, huge_file, dir_index, metadata_csum,
+// inline data, extended attributes (POSIX ACLs included), and jbd2 journal replay at mount.
 //
 // The API is inode-number based, like FUSE's low-level interface, so an emulator can map guest
 // system calls onto it directly: Lookup turns a (directory, name) pair into an Ino, and every
