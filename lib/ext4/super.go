@@ -507,6 +507,13 @@ func (fs *FS) flush(sync bool) error {
 		}
 	}
 	sort.Slice(dirty, func(i, j int) bool { return dirty[i] < dirty[j] })
+	if sync && (len(dirty) > 0 || len(fs.gdDirty) > 0 || fs.sbDirty) {
+		// ordered: file data (written straight to the device) is durable before the
+		// metadata that points at it
+		if err := fs.dev.Sync(); err != nil {
+			return ioErr("sync: %v", err)
+		}
+	}
 	for _, n := range dirty {
 		c := fs.cache[n]
 		if _, err := fs.dev.WriteAt(c.b, int64(n)*fs.bs); err != nil {
