@@ -217,7 +217,7 @@ type nameEnt struct {
 	ft  uint8
 }
 
-const maxCachedNames = 1 << 20
+const maxCachedNames = 1 << 18
 
 func (fs *FS) dirCacheFor(dir *inode) (*dirCache, error) {
 	if c := fs.dcache[dir.ino]; c != nil {
