@@ -1,0 +1,471 @@
+package ext4
+
+import (
+	"sort"
+	"syscall"
+)
+
+const (
+	extMagic    = 0xF30A
+	maxExtDepth = 5
+	maxInitLen  = 32768
+)
+
+type extent struct {
+	lblk      uint32
+	len       uint32
+	pblk      uint64
+	unwritten bool
+}
+
+func (e extent) end() uint64 { return uint64(e.lblk) + uint64(e.len) }
+
+// loadExtents reads the whole extent tree of in into in.ext, validating it: headers, depth,
+// ordering, ranges, and that no tree block is referenced twice (so a hostile tree cannot loop).
+func (fs *FS) loadExtents(in *inode) error {
+	if in.extLoaded {
+		return nil
+	}
+	var list []extent
+	var tree []uint64
+	seen := map[uint64]bool{}
+	var walk func(node []byte, depth int, where string) error
+	walk = func(node []byte, depth int, where string) error {
+		if le.Uint16(node[0:]) != extMagic {
+			return corrupt("inode %d: bad extent header magic in %s", in.ino, where)
+		}
+		n, max, d := int(le.Uint16(node[2:])), int(le.Uint16(node[4:])), int(le.Uint16(node[6:]))
+		if n > max || 12+12*max > len(node) || (depth >= 0 && d != depth) || d > maxExtDepth {
+			return corrupt("inode %d: bad extent header in %s (entries %d, max %d, depth %d)", in.ino, where, n, max, d)
+		}
+		for i := 0; i < n; i++ {
+			e := node[12+12*i:]
+			if d == 0 {
+				x := extent{lblk: le.Uint32(e[0:]), len: uint32(le.Uint16(e[4:])),
+					pblk: uint64(le.Uint16(e[6:]))<<32 | uint64(le.Uint32(e[8:]))}
+				if x.len > maxInitLen {
+					x.len -= maxInitLen
+					x.unwritten = true
+				}
+				if x.len == 0 || x.pblk < fs.firstData || x.pblk+uint64(x.len) > fs.blocks || x.end() > 1<<32 {
+					return corrupt("inode %d: extent %d+%d at block %d out of range", in.ino, x.lblk, x.len, x.pblk)
+				}
+				if k := len(list); k > 0 && list[k-1].end() > uint64(x.lblk) {
+					return corrupt("inode %d: extents overlap or are out of order at logical block %d", in.ino, x.lblk)
+				}
+				list = append(list, x)
+				continue
+			}
+			child := uint64(le.Uint16(e[8:]))<<32 | uint64(le.Uint32(e[4:]))
+			if err := fs.checkBlock(child, "extent tree"); err != nil {
+				return err
+			}
+			if seen[child] || len(seen) > int(fs.blocks) {
+				return corrupt("inode %d: extent tree block %d referenced twice", in.ino, child)
+			}
+			seen[child] = true
+			tree = append(tree, child)
+			b, err := fs.bread(child)
+			if err != nil {
+				return err
+			}
+			if err := walk(b, d-1, "block "+uitoa(child, 10)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(in.raw[0x28:0x64], -1, "inode"); err != nil {
+		return err
+	}
+	in.ext, in.treeBlocks, in.extLoaded = list, tree, true
+	return nil
+}
+
+// mapBlock maps logical block lblk. It returns the physical block (0 for a hole), how many
+// following logical blocks map contiguously the same way (at least 1), and whether the range
+// is unwritten (reads as zeros).
+func (fs *FS) mapBlock(in *inode, lblk uint64) (pblk, run uint64, unwritten bool, err error) {
+	if in.flags()&flagExtents != 0 {
+		if err := fs.loadExtents(in); err != nil {
+			return 0, 0, false, err
+		}
+		l := in.ext
+		i := sort.Search(len(l), func(i int) bool { return l[i].end() > lblk })
+		if i == len(l) {
+			return 0, 1 << 32, false, nil
+		}
+		if uint64(l[i].lblk) > lblk {
+			return 0, uint64(l[i].lblk) - lblk, false, nil
+		}
+		off := lblk - uint64(l[i].lblk)
+		return l[i].pblk + off, uint64(l[i].len) - off, l[i].unwritten, nil
+	}
+	p, run, err := fs.indMap(in, lblk)
+	return p, run, false, err
+}
+
+// --- block maps (ext2/ext3) ---
+
+func (fs *FS) perBlock() uint64 { return uint64(fs.bs / 4) }
+
+// indPath splits a logical block into the i_block slot and the offsets in each indirect level.
+func (fs *FS) indPath(lblk uint64) (slot int, offs []uint64, err error) {
+	p := fs.perBlock()
+	switch {
+	case lblk < 12:
+		return int(lblk), nil, nil
+	case lblk < 12+p:
+		return 12, []uint64{lblk - 12}, nil
+	case lblk < 12+p+p*p:
+		r := lblk - 12 - p
+		return 13, []uint64{r / p, r % p}, nil
+	case lblk < 12+p+p*p+p*p*p:
+		r := lblk - 12 - p - p*p
+		return 14, []uint64{r / (p * p), r / p % p, r % p}, nil
+	}
+	return 0, nil, syscall.EFBIG
+}
+
+// indMap maps lblk through the block map. For a hole it also returns how many blocks the
+// hole is known to span (the rest of the subtree whose pointer is zero), so that scanning a
+// huge sparse file does not visit every block.
+func (fs *FS) indMap(in *inode, lblk uint64) (uint64, uint64, error) {
+	slot, offs, err := fs.indPath(lblk)
+	if err != nil {
+		return 0, 1 << 32, nil
+	}
+	p := fs.perBlock()
+	b := uint64(le.Uint32(in.raw[0x28+4*slot:]))
+	rest := func(i int) uint64 { // blocks left in the subtree entered at level i
+		r := uint64(0)
+		s := uint64(1)
+		for range offs[i:] {
+			s *= p
+		}
+		for _, o := range offs[i:] {
+			s /= p
+			r += (p - 1 - o) * s
+		}
+		return r + 1
+	}
+	for i, o := range offs {
+		if b == 0 {
+			return 0, rest(i), nil
+		}
+		if err := fs.checkBlock(b, "indirect"); err != nil {
+			return 0, 0, err
+		}
+		blk, err := fs.bread(b)
+		if err != nil {
+			return 0, 0, err
+		}
+		b = uint64(le.Uint32(blk[4*o:]))
+	}
+	if b != 0 {
+		if err := fs.checkBlock(b, "data"); err != nil {
+			return 0, 0, err
+		}
+	}
+	return b, 1, nil
+}
+
+// indSet maps lblk to pblk, allocating indirect blocks as needed.
+func (fs *FS) indSet(in *inode, lblk, pblk uint64) error {
+	slot, offs, err := fs.indPath(lblk)
+	if err != nil {
+		return err
+	}
+	if len(offs) == 0 {
+		le.PutUint32(in.raw[0x28+4*slot:], uint32(pblk))
+		return nil
+	}
+	ptr := in.raw[0x28+4*slot:]
+	parent := uint64(0)
+	for _, o := range offs {
+		b := uint64(le.Uint32(ptr))
+		if b == 0 {
+			nb, _, err := fs.allocBlocks(pblk, 1)
+			if err != nil {
+				return err
+			}
+			fs.bnew(nb)
+			le.PutUint32(ptr, uint32(nb))
+			if parent != 0 {
+				fs.bdirty(parent)
+			}
+			fs.addBlocks(in, 1)
+			b = nb
+		} else if err := fs.checkBlock(b, "indirect"); err != nil {
+			return err
+		}
+		blk, err := fs.bread(b)
+		if err != nil {
+			return err
+		}
+		ptr = blk[4*o:]
+		parent = b
+	}
+	le.PutUint32(ptr, uint32(pblk))
+	fs.bdirty(parent)
+	return nil
+}
+
+// indTruncate frees every block at or beyond logical block from.
+func (fs *FS) indTruncate(in *inode, from uint64) error {
+	p := fs.perBlock()
+	for i := from; i < 12; i++ {
+		if b := uint64(le.Uint32(in.raw[0x28+4*i:])); b != 0 {
+			if err := fs.freeBlocks(b, 1); err != nil {
+				return err
+			}
+			fs.addBlocks(in, -1)
+			le.PutUint32(in.raw[0x28+4*i:], 0)
+		}
+	}
+	// level-l tree at slot covers span blocks starting at base
+	var rec func(b uint64, level int, base, span uint64) (empty bool, err error)
+	seen := map[uint64]bool{}
+	rec = func(b uint64, level int, base, span uint64) (bool, error) {
+		if err := fs.checkBlock(b, "indirect"); err != nil {
+			return false, err
+		}
+		if seen[b] {
+			return false, corrupt("inode %d: indirect block %d referenced twice", in.ino, b)
+		}
+		seen[b] = true
+		blk, err := fs.bread(b)
+		if err != nil {
+			return false, err
+		}
+		child := span / p
+		empty := true
+		for i := uint64(0); i < p; i++ {
+			c := uint64(le.Uint32(blk[4*i:]))
+			if c == 0 {
+				continue
+			}
+			cb := base + i*child
+			if cb+child <= from {
+				empty = false
+				continue
+			}
+			if level == 1 {
+				if err := fs.freeBlocks(c, 1); err != nil {
+					return false, err
+				}
+				fs.addBlocks(in, -1)
+				le.PutUint32(blk[4*i:], 0)
+				fs.bdirty(b)
+				continue
+			}
+			e, err := rec(c, level-1, cb, child)
+			if err != nil {
+				return false, err
+			}
+			if e {
+				le.PutUint32(blk[4*i:], 0)
+				fs.bdirty(b)
+			} else {
+				empty = false
+			}
+		}
+		if empty {
+			if err := fs.freeBlocks(b, 1); err != nil {
+				return false, err
+			}
+			fs.addBlocks(in, -1)
+		}
+		return empty, nil
+	}
+	base, span := uint64(12), p
+	for level := 1; level <= 3; level++ {
+		slot := 11 + level
+		if b := uint64(le.Uint32(in.raw[0x28+4*slot:])); b != 0 && base+span > from {
+			e, err := rec(b, level, base, span)
+			if err != nil {
+				return err
+			}
+			if e {
+				le.PutUint32(in.raw[0x28+4*slot:], 0)
+			}
+		}
+		base += span
+		span *= p
+	}
+	return nil
+}
+
+// --- extent writing ---
+
+// setExtent maps [lblk, lblk+n) to pblk.. (written) in the in-memory list, merging neighbours.
+// Any previous mapping in the range must be unwritten or absent (the caller frees nothing).
+func setExtent(l []extent, lblk uint64, n uint64, pblk uint64) []extent {
+	end := lblk + n
+	var out []extent
+	for _, e := range l {
+		if e.end() <= lblk || uint64(e.lblk) >= end {
+			out = append(out, e)
+			continue
+		}
+		if uint64(e.lblk) < lblk {
+			out = append(out, extent{e.lblk, uint32(lblk - uint64(e.lblk)), e.pblk, e.unwritten})
+		}
+		if e.end() > end {
+			off := end - uint64(e.lblk)
+			out = append(out, extent{uint32(end), uint32(e.end() - end), e.pblk + off, e.unwritten})
+		}
+	}
+	out = append(out, extent{lblk: uint32(lblk), len: uint32(n), pblk: pblk})
+	sort.Slice(out, func(i, j int) bool { return out[i].lblk < out[j].lblk })
+	// merge
+	m := out[:0]
+	for _, e := range out {
+		if k := len(m); k > 0 {
+			p := &m[k-1]
+			if p.end() == uint64(e.lblk) && p.pblk+uint64(p.len) == e.pblk && p.unwritten == e.unwritten &&
+				uint64(p.len)+uint64(e.len) <= maxInitLen-1 {
+				p.len += e.len
+				continue
+			}
+		}
+		m = append(m, e)
+	}
+	return m
+}
+
+// storeExtents writes in.ext back as a tree, reusing the old tree blocks where possible.
+func (fs *FS) storeExtents(in *inode) error {
+	capRoot := 4
+	capBlk := int((fs.bs - 12) / 12)
+	type entry struct {
+		lblk uint32
+		b    []byte // 12 bytes
+	}
+	var level []entry
+	for _, e := range in.ext {
+		b := make([]byte, 12)
+		le.PutUint32(b[0:], e.lblk)
+		l := e.len
+		if e.unwritten {
+			l += maxInitLen
+		}
+		le.PutUint16(b[4:], uint16(l))
+		le.PutUint16(b[6:], uint16(e.pblk>>32))
+		le.PutUint32(b[8:], uint32(e.pblk))
+		level = append(level, entry{e.lblk, b})
+	}
+	// count the tree blocks needed
+	need := 0
+	for n := len(level); n > capRoot; n = (n + capBlk - 1) / capBlk {
+		need += (n + capBlk - 1) / capBlk
+	}
+	old := in.treeBlocks
+	var blocks []uint64
+	if need > len(old) {
+		goal := uint64(0)
+		if len(in.ext) > 0 {
+			goal = in.ext[0].pblk
+		}
+		var fresh []uint64
+		for len(old)+len(fresh) < need {
+			b, _, err := fs.allocBlocks(goal, 1)
+			if err != nil {
+				for _, f := range fresh {
+					fs.freeBlocks(f, 1)
+				}
+				return err
+			}
+			fresh = append(fresh, b)
+		}
+		fs.addBlocks(in, int64(len(fresh)))
+		blocks = append(append(blocks, old...), fresh...)
+	} else {
+		blocks = append(blocks, old[:need]...)
+		for _, b := range old[need:] {
+			if err := fs.freeBlocks(b, 1); err != nil {
+				return err
+			}
+		}
+		fs.addBlocks(in, -int64(len(old)-need))
+	}
+	next := 0
+	depth := 0
+	for len(level) > capRoot {
+		var up []entry
+		for i := 0; i < len(level); i += capBlk {
+			j := min(i+capBlk, len(level))
+			blk := blocks[next]
+			next++
+			buf := fs.bnew(blk)
+			le.PutUint16(buf[0:], extMagic)
+			le.PutUint16(buf[2:], uint16(j-i))
+			le.PutUint16(buf[4:], uint16(capBlk))
+			le.PutUint16(buf[6:], uint16(depth))
+			for k := i; k < j; k++ {
+				copy(buf[12+12*(k-i):], level[k].b)
+			}
+			if fs.csum {
+				off := 12 + 12*capBlk
+				le.PutUint32(buf[off:], crc32c(fs.inodeSeed(in.ino, in.generation()), buf[:off]))
+			}
+			ib := make([]byte, 12)
+			le.PutUint32(ib[0:], level[i].lblk)
+			le.PutUint32(ib[4:], uint32(blk))
+			le.PutUint16(ib[8:], uint16(blk>>32))
+			up = append(up, entry{level[i].lblk, ib})
+		}
+		level = up
+		depth++
+	}
+	r := in.raw[0x28:0x64]
+	for i := range r {
+		r[i] = 0
+	}
+	le.PutUint16(r[0:], extMagic)
+	le.PutUint16(r[2:], uint16(len(level)))
+	le.PutUint16(r[4:], uint16(capRoot))
+	le.PutUint16(r[6:], uint16(depth))
+	for k, e := range level {
+		copy(r[12+12*k:], e.b)
+	}
+	in.treeBlocks = blocks
+	return nil
+}
+
+// truncateBlocks frees every data block at or beyond logical block from (and the tree blocks
+// that become unnecessary).
+func (fs *FS) truncateBlocks(in *inode, from uint64) error {
+	if in.flags()&flagInline != 0 {
+		return syscall.EOPNOTSUPP
+	}
+	if in.flags()&flagExtents == 0 {
+		return fs.indTruncate(in, from)
+	}
+	if err := fs.loadExtents(in); err != nil {
+		return err
+	}
+	var out []extent
+	changed := false
+	for _, e := range in.ext {
+		if e.end() <= from {
+			out = append(out, e)
+			continue
+		}
+		changed = true
+		keep := uint64(0)
+		if uint64(e.lblk) < from {
+			keep = from - uint64(e.lblk)
+			out = append(out, extent{e.lblk, uint32(keep), e.pblk, e.unwritten})
+		}
+		if err := fs.freeBlocks(e.pblk+keep, uint64(e.len)-keep); err != nil {
+			return err
+		}
+		fs.addBlocks(in, -int64(uint64(e.len)-keep))
+	}
+	if !changed {
+		return nil
+	}
+	in.ext = out
+	return fs.storeExtents(in)
+}
