@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"github.com/gouml/gouml/lib/hostmeta"
 	"os"
 	"path"
 	"strconv"
@@ -15,123 +16,14 @@ import (
 // File system calls on the directory root. See Root (vfs.go) for how paths are resolved.
 //
 // What the host user cannot give a host file — another owner, set-id bits, being a device
-// node — is stored beside it in extended attributes, in the scheme mkrootfs's directory
-// output uses (lib/rootfs, WriteDir), so a root built by mkrootfs boots with its owners and
-// modes and what the guest changes survives reboots:
-//
-//	user.gouml.uid, user.gouml.gid   decimal owner and group (absent: root, for files the
-//	                                 host user owns)
-//	user.gouml.mode                  octal st_mode with type bits; its type counts only for
-//	                                 an empty regular host file (a device node, FIFO or
-//	                                 socket placeholder), its permission bits always
-//	user.gouml.rdev                  "MAJOR:MINOR" of a device placeholder
-//
-// Set-id bits never go on the host file (a setuid file of the host user would hand the
-// user's identity to anyone who runs it): they live in user.gouml.mode. The first version's
-// attributes (user.gouml.owner "uid:gid", user.gouml.dev "c:MAJ:MIN") are still read.
+// node — is stored beside it in extended attributes, in the scheme of lib/hostmeta (the one
+// mkrootfs's directory output uses), so a root built by mkrootfs boots with its owners and
+// modes, and what the guest changes survives reboots. Set-id bits never go on the host file
+// (a setuid file of the host user would hand the user's identity to anyone who runs it):
+// they live in user.gouml.mode.
 
-const (
-	uidXattr  = "user.gouml.uid"
-	gidXattr  = "user.gouml.gid"
-	modeXattr = "user.gouml.mode"
-	rdevXattr = "user.gouml.rdev"
-
-	legacyOwnerXattr = "user.gouml.owner"
-	legacyDevXattr   = "user.gouml.dev"
-)
-
-// guestStat turns the host's stat of an fd the kernel holds into the guest's: owner, group,
-// mode and device number from the attributes above.
-func guestStat(fd int, st *unix.Stat_t) {
-	hostType := st.Mode & unix.S_IFMT
-	if st.Uid == hostUID {
-		st.Uid = 0
-	}
-	if st.Gid == hostGID {
-		st.Gid = 0
-	}
-	if hostType == unix.S_IFLNK {
-		return // user.* attributes cannot be set on symlinks
-	}
-	var names [256]byte
-	// by the fd's /proc/self/fd name: the f*xattr calls refuse O_PATH fds
-	n, err := unix.Listxattr(selfFD(fd), names[:])
-	if err != nil || n <= 0 {
-		return
-	}
-	get := func(name string) (string, bool) {
-		var b [64]byte
-		m, err := unix.Getxattr(selfFD(fd), name, b[:])
-		if err != nil {
-			return "", false
-		}
-		return string(b[:m]), true
-	}
-	num := func(s string) (uint32, bool) {
-		v, err := strconv.ParseUint(s, 10, 32)
-		return uint32(v), err == nil
-	}
-	placeholder := hostType == unix.S_IFREG && st.Size == 0
-	for _, name := range strings.Split(strings.TrimRight(string(names[:n]), "\x00"), "\x00") {
-		switch name {
-		case uidXattr:
-			if v, ok := get(name); ok {
-				if u, ok := num(v); ok {
-					st.Uid = u
-				}
-			}
-		case gidXattr:
-			if v, ok := get(name); ok {
-				if g, ok := num(v); ok {
-					st.Gid = g
-				}
-			}
-		case legacyOwnerXattr:
-			if v, ok := get(name); ok {
-				u, g, _ := strings.Cut(v, ":")
-				uu, ok1 := num(u)
-				gg, ok2 := num(g)
-				if ok1 && ok2 {
-					st.Uid, st.Gid = uu, gg
-				}
-			}
-		case modeXattr:
-			if v, ok := get(name); ok {
-				if m, err := strconv.ParseUint(v, 8, 32); err == nil {
-					typ := uint32(m) & unix.S_IFMT
-					if !placeholder || typ == 0 || typ == unix.S_IFDIR || typ == unix.S_IFLNK {
-						typ = hostType
-					}
-					st.Mode = typ | uint32(m)&0o7777
-				}
-			}
-		case rdevXattr:
-			if v, ok := get(name); ok && placeholder {
-				ma, mi, _ := strings.Cut(v, ":")
-				a, ok1 := num(ma)
-				b, ok2 := num(mi)
-				if ok1 && ok2 {
-					st.Rdev = unix.Mkdev(a, b)
-				}
-			}
-		case legacyDevXattr:
-			if v, ok := get(name); ok && placeholder {
-				f := strings.Split(v, ":")
-				if len(f) == 3 {
-					a, ok1 := num(f[1])
-					b, ok2 := num(f[2])
-					if ok1 && ok2 && (f[0] == "c" || f[0] == "b") {
-						st.Rdev = unix.Mkdev(a, b)
-						st.Mode = st.Mode&0o7777 | map[string]uint32{"c": unix.S_IFCHR, "b": unix.S_IFBLK}[f[0]]
-					}
-				}
-			}
-		}
-	}
-	if t := st.Mode & unix.S_IFMT; t != unix.S_IFCHR && t != unix.S_IFBLK {
-		st.Rdev = 0
-	}
-}
+// guestStat turns the host's stat of an fd the kernel holds into the guest's.
+func guestStat(fd int, st *unix.Stat_t) { hostmeta.Apply(selfFD(fd), st, hostUID, hostGID) }
 
 // deviceOf returns the mode type and number of a device placeholder (0 if it is none).
 func deviceOf(fd int, st *unix.Stat_t) (uint32, uint64) {
@@ -400,16 +292,7 @@ func owner(fd int, st *unix.Stat_t) (uint32, uint32) {
 }
 
 // setOwnerXattrs records the guest owner of a file the kernel holds an fd of.
-func setOwnerXattrs(fd int, uid, gid uint32) error {
-	if err := unix.Setxattr(selfFD(fd), uidXattr, []byte(strconv.Itoa(int(uid))), 0); err != nil {
-		return err
-	}
-	if err := unix.Setxattr(selfFD(fd), gidXattr, []byte(strconv.Itoa(int(gid))), 0); err != nil {
-		return err
-	}
-	unix.Removexattr(selfFD(fd), legacyOwnerXattr)
-	return nil
-}
+func setOwnerXattrs(fd int, uid, gid uint32) error { return hostmeta.SetOwner(selfFD(fd), uid, gid) }
 
 func (c *Call) writeStat(fd int, addr uint64) result {
 	var st unix.Stat_t
@@ -779,13 +662,11 @@ func (c *Call) mknod(dirfd int32, pathArg int, mode uint32, dev uint64) result {
 			return fail(err)
 		}
 		defer unix.Close(fd)
-		m := strconv.FormatUint(uint64(mode&unix.S_IFMT|perm), 8)
-		r := strconv.Itoa(int(unix.Major(dev))) + ":" + strconv.Itoa(int(unix.Minor(dev)))
-		if err := unix.Fsetxattr(fd, modeXattr, []byte(m), 0); err != nil {
+		if err := hostmeta.SetMode(selfFD(fd), mode&unix.S_IFMT|perm); err != nil {
 			unix.Unlinkat(pfd, name, 0)
 			return fail(err)
 		}
-		if err := unix.Fsetxattr(fd, rdevXattr, []byte(r), 0); err != nil {
+		if err := hostmeta.SetRdev(selfFD(fd), dev); err != nil {
 			unix.Unlinkat(pfd, name, 0)
 			return fail(err)
 		}
@@ -833,10 +714,9 @@ func setGuestMode(fd int, perm uint32) result {
 	g := st
 	guestStat(fd, &g)
 	var b [32]byte
-	_, xerr := unix.Getxattr(selfFD(fd), modeXattr, b[:])
+	_, xerr := unix.Getxattr(selfFD(fd), hostmeta.Mode, b[:])
 	if perm&0o7000 != 0 || xerr == nil || g.Mode&unix.S_IFMT != st.Mode&unix.S_IFMT {
-		v := strconv.FormatUint(uint64(g.Mode&unix.S_IFMT|perm), 8)
-		if err := unix.Setxattr(selfFD(fd), modeXattr, []byte(v), 0); err != nil {
+		if err := hostmeta.SetMode(selfFD(fd), g.Mode&unix.S_IFMT|perm); err != nil {
 			return fail(err)
 		}
 	}

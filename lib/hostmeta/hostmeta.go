@@ -1,0 +1,145 @@
+// Package hostmeta is gouml's scheme for guest file metadata that a host file of an ordinary
+// user cannot carry — another owner, set-id bits, being a device node — kept in extended
+// attributes beside the file. mkrootfs writes it for directory roots (lib/rootfs), the
+// emulator reads and writes it (lib/kernel), and image roots are unpacked to it (lib/shadow):
+//
+//	user.gouml.uid, user.gouml.gid   decimal owner and group (absent: root, for files the
+//	                                 host user owns)
+//	user.gouml.mode                  octal st_mode with type bits; its type counts only for
+//	                                 an empty regular host file (a device node, FIFO or
+//	                                 socket placeholder), its permission bits always
+//	user.gouml.rdev                  "MAJOR:MINOR" of a device placeholder
+//
+// The emulator's first attributes (user.gouml.owner "uid:gid", user.gouml.dev "c:MAJ:MIN")
+// are still read. Symbolic links cannot carry user.* attributes on Linux.
+package hostmeta
+
+import (
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The attribute names.
+const (
+	UID  = "user.gouml.uid"
+	GID  = "user.gouml.gid"
+	Mode = "user.gouml.mode"
+	Rdev = "user.gouml.rdev"
+
+	LegacyOwner = "user.gouml.owner"
+	LegacyDev   = "user.gouml.dev"
+)
+
+// Apply turns st, the host's stat of path, into the guest's view: the host user's ids become
+// root's, and the attributes above override owner, group, mode and device number. path may
+// be a /proc/self/fd/N name (the attribute calls follow it).
+func Apply(path string, st *unix.Stat_t, hostUID, hostGID uint32) {
+	hostType := st.Mode & unix.S_IFMT
+	if st.Uid == hostUID {
+		st.Uid = 0
+	}
+	if st.Gid == hostGID {
+		st.Gid = 0
+	}
+	if hostType == unix.S_IFLNK {
+		return
+	}
+	var names [512]byte
+	n, err := unix.Listxattr(path, names[:])
+	if err != nil || n <= 0 {
+		return
+	}
+	get := func(name string) (string, bool) {
+		var b [64]byte
+		m, err := unix.Getxattr(path, name, b[:])
+		if err != nil {
+			return "", false
+		}
+		return string(b[:m]), true
+	}
+	num := func(s string) (uint32, bool) {
+		v, err := strconv.ParseUint(s, 10, 32)
+		return uint32(v), err == nil
+	}
+	placeholder := hostType == unix.S_IFREG && st.Size == 0
+	for _, name := range strings.Split(strings.TrimRight(string(names[:n]), "\x00"), "\x00") {
+		if !strings.HasPrefix(name, "user.gouml.") {
+			continue
+		}
+		v, ok := get(name)
+		if !ok {
+			continue
+		}
+		switch name {
+		case UID:
+			if u, ok := num(v); ok {
+				st.Uid = u
+			}
+		case GID:
+			if g, ok := num(v); ok {
+				st.Gid = g
+			}
+		case LegacyOwner:
+			u, g, _ := strings.Cut(v, ":")
+			uu, ok1 := num(u)
+			gg, ok2 := num(g)
+			if ok1 && ok2 {
+				st.Uid, st.Gid = uu, gg
+			}
+		case Mode:
+			if m, err := strconv.ParseUint(v, 8, 32); err == nil {
+				typ := uint32(m) & unix.S_IFMT
+				if !placeholder || typ == 0 || typ == unix.S_IFDIR || typ == unix.S_IFLNK {
+					typ = hostType
+				}
+				st.Mode = typ | uint32(m)&0o7777
+			}
+		case Rdev:
+			if placeholder {
+				ma, mi, _ := strings.Cut(v, ":")
+				a, ok1 := num(ma)
+				b, ok2 := num(mi)
+				if ok1 && ok2 {
+					st.Rdev = unix.Mkdev(a, b)
+				}
+			}
+		case LegacyDev:
+			if f := strings.Split(v, ":"); placeholder && len(f) == 3 && (f[0] == "c" || f[0] == "b") {
+				a, ok1 := num(f[1])
+				b, ok2 := num(f[2])
+				if ok1 && ok2 {
+					st.Rdev = unix.Mkdev(a, b)
+					st.Mode = st.Mode&0o7777 | map[string]uint32{"c": unix.S_IFCHR, "b": unix.S_IFBLK}[f[0]]
+				}
+			}
+		}
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFCHR && t != unix.S_IFBLK {
+		st.Rdev = 0
+	}
+}
+
+// SetOwner records a guest owner and group on path.
+func SetOwner(path string, uid, gid uint32) error {
+	if err := unix.Setxattr(path, UID, []byte(strconv.FormatUint(uint64(uid), 10)), 0); err != nil {
+		return err
+	}
+	if err := unix.Setxattr(path, GID, []byte(strconv.FormatUint(uint64(gid), 10)), 0); err != nil {
+		return err
+	}
+	unix.Removexattr(path, LegacyOwner)
+	return nil
+}
+
+// SetMode records a full guest mode (type bits included) on path.
+func SetMode(path string, mode uint32) error {
+	return unix.Setxattr(path, Mode, []byte(strconv.FormatUint(uint64(mode), 8)), 0)
+}
+
+// SetRdev records a device placeholder's number on path.
+func SetRdev(path string, rdev uint64) error {
+	v := strconv.FormatUint(uint64(unix.Major(rdev)), 10) + ":" + strconv.FormatUint(uint64(unix.Minor(rdev)), 10)
+	return unix.Setxattr(path, Rdev, []byte(v), 0)
+}
