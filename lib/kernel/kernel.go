@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/gouml/gouml/lib/shadow"
 	"io"
 	"os"
 	"os/exec"
@@ -26,16 +27,19 @@ type Config struct {
 	InitEnv  []string // init's environment
 	Mem      uint64
 	Hostname string
-	CmdLine  string      // the kernel command line, for /proc/cmdline
-	UBDs     []*blockDev // block devices (blockdev.go), open for the whole run
-	Debug    bool
-	NoReboot bool
-	Stdin    *os.File // host side of the console (con0): input and output
-	Stdout   *os.File
-	Console  *Console        // the guest side; made by Main from Stdin/Stdout
-	Stderr   io.Writer       // kernel messages
-	Stop     <-chan struct{} // closed on SIGTERM/SIGINT of linux: exit status 1
-	RunDir   string          // the umid directory: the kernel's private files go below it
+	CmdLine  string       // the kernel command line, for /proc/cmdline
+	UBDs     []*blockDev  // block devices (blockdev.go), open for the whole run
+	Shadow   *shadow.Tree // the unpacked image root (imageroot.go); nil for a directory root
+
+	rootImage *rootImage
+	Debug     bool
+	NoReboot  bool
+	Stdin     *os.File // host side of the console (con0): input and output
+	Stdout    *os.File
+	Console   *Console        // the guest side; made by Main from Stdin/Stdout
+	Stderr    io.Writer       // kernel messages
+	Stop      <-chan struct{} // closed on SIGTERM/SIGINT of linux: exit status 1
+	RunDir    string          // the umid directory: the kernel's private files go below it
 
 	mc *mcHost // the management console, which outlives each boot
 }

@@ -89,6 +89,19 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	}
 	cfg.UBDs, _ = openBlockDevs(c, rootUnit, cfg.Stdout)
 	defer closeBlockDevs(cfg.UBDs)
+	if cfg.rootImage != nil {
+		if err := cfg.rootImage.open(c.UBDSync, cfg.Stdout, cfg.ReadOnly); err != nil {
+			fmt.Fprintf(stderr, "linux: root device ubd%c: %v\n", 'a'+cfg.rootImage.unit, err)
+			return 1
+		}
+		defer func() {
+			if err := cfg.rootImage.close(); err != nil {
+				fmt.Fprintf(stderr, "linux: root device ubd%c: %v\n", 'a'+cfg.rootImage.unit, err)
+			}
+		}()
+		cfg.RootDir = cfg.rootImage.tree.Dir
+		cfg.Shadow = cfg.rootImage.tree
+	}
 	for boots := 0; ; boots++ {
 		if boots > 0 {
 			mc.rebooted()
@@ -124,16 +137,21 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 		file := "root_fs"
 		if d != nil {
 			file = d.File
-			if d.Backing != "" {
-				return cfg, notYet(d.Spec + " (COW files)")
-			}
+		}
+		if d != nil && d.Backing != "" {
+			file = d.Backing // the COW file is made when missing, as UML does
 		}
 		st, err := os.Stat(file)
 		if err != nil {
 			return cfg, fmt.Errorf("root device ubd%c: %v", 'a'+src.Unit, err)
 		}
-		if !st.IsDir() {
-			return cfg, notYet(fmt.Sprintf("ubd%d=%s (an image as the root file system; a directory works)", src.Unit, file))
+		if !st.IsDir() || d != nil && d.Backing != "" {
+			// an image (or a COW file over one): unpacked at boot (imageroot.go)
+			cfg.rootImage = &rootImage{unit: src.Unit, spec: d}
+			if d == nil {
+				cfg.rootImage.spec = &cmdline.UBD{Unit: src.Unit, File: file, Spec: "ubd0=" + file}
+			}
+			break
 		}
 		cfg.RootDir = file
 	}

@@ -135,7 +135,7 @@ var table = []Syscall{
 	pass(unix.SYS_PREADV), pass(unix.SYS_PWRITEV), pass(unix.SYS_PREADV2), pass(unix.SYS_PWRITEV2),
 	pass(unix.SYS_LSEEK), pass(unix.SYS_DUP), pass(unix.SYS_DUP2), pass(unix.SYS_DUP3),
 	pass(unix.SYS_PIPE), pass(unix.SYS_PIPE2), pass(unix.SYS_FCNTL), pass(unix.SYS_FLOCK),
-	pass(unix.SYS_FSYNC), pass(unix.SYS_FDATASYNC), pass(unix.SYS_SYNC), pass(unix.SYS_SYNCFS),
+	trap(unix.SYS_FSYNC, sysFsync), trap(unix.SYS_FDATASYNC, sysFsync), trap(unix.SYS_SYNC, sysSync), trap(unix.SYS_SYNCFS, sysSync),
 	pass(unix.SYS_SYNC_FILE_RANGE), pass(unix.SYS_FTRUNCATE), pass(unix.SYS_FALLOCATE), pass(unix.SYS_FADVISE64),
 	pass(unix.SYS_READAHEAD), pass(unix.SYS_GETDENTS), pass(unix.SYS_GETDENTS64), pass(unix.SYS_FCHDIR),
 	pass(unix.SYS_FCHMOD), pass(unix.SYS_FSTATFS), pass(unix.SYS_SENDFILE), pass(unix.SYS_SPLICE),

@@ -330,7 +330,7 @@ func (t *Tree) syncDir(dir string, dino ext4.Ino, created map[uint64]ext4.Ino) e
 						return err
 					}
 				}
-				if st.Ctim != k.ctime || typ == unix.S_IFDIR {
+				if st.Ctim != k.ctime {
 					if err := t.update(p, nil, xe.Ino, &st); err != nil {
 						return fmt.Errorf("%s: %w", p, err)
 					}

@@ -1,0 +1,112 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gouml/gouml/lib/cmdline"
+	"github.com/gouml/gouml/lib/ext4"
+	"github.com/gouml/gouml/lib/shadow"
+	"github.com/gouml/gouml/lib/ubd"
+	"golang.org/x/sys/unix"
+)
+
+// Image roots (root=/dev/ubdX with ubdN=IMAGE or ubdN=COW,BASE): the device is opened by
+// lib/ubd (COW files, locks, messages as UML), its ext2/3/4 file system mounted by lib/ext4
+// and unpacked into a directory under $TMPDIR (lib/shadow), which the guest then runs on
+// like any directory root, with native I/O. What the guest changes goes back into the image
+// at sync(2), syncfs(2), fsync(2)/fdatasync(2) of a file, and when the machine stops.
+// Until then a crash of `linux` loses it (the image itself stays consistent: lib/ext4
+// writes ordered and marks it for e2fsck while mounted).
+
+type rootImage struct {
+	unit int
+	spec *cmdline.UBD
+	dev  *ubd.Device
+	fs   *ext4.FS
+	tree *shadow.Tree
+	dir  string
+}
+
+func (r *rootImage) open(syncAll bool, log io.Writer, readOnly bool) error {
+	d, err := ubd.Open(r.spec, syncAll, log)
+	if err != nil {
+		return err
+	}
+	fs, err := ext4.Mount(d, ext4.Options{ReadOnly: d.ReadOnly()})
+	if err != nil {
+		d.Close()
+		return fmt.Errorf("mounting %s: %w", r.spec.File, err)
+	}
+	dir, err := os.MkdirTemp("", "gouml-root-")
+	if err != nil {
+		fs.Unmount()
+		d.Close()
+		return err
+	}
+	os.Chmod(dir, 0o755)
+	tree, err := shadow.Unpack(fs, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		fs.Unmount()
+		d.Close()
+		return fmt.Errorf("reading %s: %w", r.spec.File, err)
+	}
+	r.dev, r.fs, r.tree, r.dir = d, fs, tree, dir
+	return nil
+}
+
+// close writes everything back and releases the image.
+func (r *rootImage) close() error {
+	var err error
+	if !r.dev.ReadOnly() {
+		err = r.tree.WriteBack()
+	}
+	err = errors.Join(err, r.fs.Unmount(), r.dev.Close())
+	os.RemoveAll(r.dir)
+	return err
+}
+
+// sysSync: sync(2) and syncfs(2) also write the image root back.
+func sysSync(c *Call) result {
+	if t := c.k.cfg.Shadow; t != nil && !c.k.cfg.rootImage.dev.ReadOnly() {
+		if err := t.WriteBack(); err != nil {
+			c.k.printkImage(err)
+			return errno(unix.EIO)
+		}
+	}
+	return cont()
+}
+
+// sysFsync: fsync(2) and fdatasync(2) of a file of the image root write it back first.
+func sysFsync(c *Call) result {
+	t := c.k.cfg.Shadow
+	if t == nil || c.k.cfg.rootImage.dev.ReadOnly() {
+		return cont()
+	}
+	fd, err := c.guestFD(c.Int(0))
+	if err != nil {
+		return fail(err)
+	}
+	f, err := os.OpenFile(selfFD(fd), os.O_RDONLY, 0)
+	unix.Close(fd)
+	if err != nil {
+		return cont() // not a file the kernel can read (a pipe, a socket): nothing to write back
+	}
+	defer f.Close()
+	done, err := t.WriteBackFile(f)
+	if err == nil && !done {
+		err = t.WriteBack() // a file the image does not have yet: its directories too
+	}
+	if err != nil {
+		c.k.printkImage(err)
+		return errno(unix.EIO)
+	}
+	return cont()
+}
+
+func (k *Kernel) printkImage(err error) {
+	fmt.Fprintf(k.cfg.Stderr, "linux: writing the root image back: %v\n", err)
+}

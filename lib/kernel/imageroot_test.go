@@ -1,0 +1,88 @@
+package kernel_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gouml/gouml/lib/testenv"
+)
+
+func fileSum(t *testing.T, p string) [32]byte {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	io.Copy(h, f)
+	var s [32]byte
+	copy(s[:], h.Sum(nil))
+	return s
+}
+
+// TestImageRootCOW: `linux ubd0=cow,base.img root=/dev/ubda` boots a busybox image made by
+// mkfs.ext4 -d, creates and removes 10 000 files and writes a 1 GiB file, halts; the base is
+// unchanged, the real uml_moo's merge of our COW file passes e2fsck -fn and holds what the
+// guest made, and the real linux.uml boots our COW file and sees the same files.
+func TestImageRootCOW(t *testing.T) {
+	mkfs := testenv.Tool(t, "mkfs.ext4")
+	e2fsck := testenv.Tool(t, "e2fsck")
+	debugfs := testenv.Tool(t, "debugfs")
+	moo := testenv.Tool(t, "uml_moo")
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\nmkdir /many /gone\n" +
+			"i=0; while [ $i -lt 10000 ]; do : > /many/f$i; : > /gone/g$i; i=$((i+1)); done\n" +
+			"rm -r /gone\ndd if=/dev/zero of=/big bs=1M count=1024 2>/dev/null\necho tail >> /big\n" +
+			"echo guest-wrote-this > /note\nls /many | wc -l\nsync\n" +
+			"printf '#!/bin/sh\\nls /many | wc -l\\nwc -c < /big\\ncat /note\\n[ -e /gone ] || echo no-gone\\n/bin/busybox poweroff -f\\n' > /check.sh\n" +
+			"chmod +x /check.sh\n/bin/busybox poweroff -f\n",
+	})
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.img")
+	if b, err := exec.Command(mkfs, "-q", "-N", "30000", "-d", root, base, "2G").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, b)
+	}
+	before := fileSum(t, base)
+	cowf := filepath.Join(dir, "root.cow")
+	out, errs, status := run{timeout: 10 * time.Minute, args: []string{"ubd0=" + cowf + "," + base, "root=/dev/ubda", "rw",
+		"init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	if status != 0 || !strings.Contains(out, "10000\n") {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	if fileSum(t, base) != before {
+		t.Error("the base image changed")
+	}
+	merged := filepath.Join(dir, "merged.img")
+	if b, err := exec.Command(moo, cowf, merged).CombinedOutput(); err != nil {
+		t.Fatalf("real uml_moo: %v\n%s", err, b)
+	}
+	if b, err := exec.Command(e2fsck, "-fn", merged).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn of the merged image: %v\n%s", err, b)
+	}
+	b, _ := exec.Command(debugfs, "-R", "cat /note", merged).Output()
+	if string(b) != "guest-wrote-this\n" {
+		t.Errorf("debugfs cat /note: %q", b)
+	}
+	b, _ = exec.Command(debugfs, "-R", "stat /big", merged).Output()
+	if !bytes.Contains(b, []byte("Size: 1073741829")) {
+		t.Errorf("debugfs stat /big:\n%s", b)
+	}
+	os.Remove(merged)
+
+	// the real kernel on our COW file
+	out2 := (&testenv.UML{Root: t.TempDir(), Init: "/check.sh", Timeout: 5 * time.Minute,
+		Args: []string{"ubd0=" + cowf + "," + base, "root=/dev/ubda", "rootfstype=ext4"}}).Run(t)
+	for _, want := range []string{"10000\n", "1073741829\n", "guest-wrote-this\n", "no-gone\n"} {
+		if !strings.Contains(strings.ReplaceAll(out2, "\r\n", "\n"), want) {
+			t.Errorf("the real linux.uml on our COW file: no %q in\n%s", want, out2)
+		}
+	}
+}
