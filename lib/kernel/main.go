@@ -288,6 +288,8 @@ const helpText = `User Mode Linux (gouml) command line options — linux [option
 
 Supported:
     ubd0=<dir>              the root file system, a host directory (root= default is ubd0)
+    ubd0=<image>[,<cow>]    the root file system, an ext2/3/4 image (optionally under a
+                            COW file), unpacked to $TMPDIR and written back at sync/halt
     ubdN[rsdct]=<file>[,<cow>]
                             block device /dev/ubdX on an image, optionally with a
                             COW file (created when missing), flags as UML's
@@ -312,8 +314,7 @@ Supported:
     <key>=<value>           (unknown) goes to init's environment
     <word>                  (unknown) goes to init's argv
 Parsed, not supported yet (an error when given):
-    ubdN=<image>[,<cow>]    as the root file system (block device images and COW
-                            files work as /dev/ubdX, N >= 1 or a directory root)
+    mount of block devices inside the guest; partition devices (ubda1...)
     ethN=..., vecN:...      network devices
     initrd=, iomem=, virtio_uml.device=, hostfs=<dir>,append
 Accepted without effect: xterm=, stderr=, ssl-non-raw, nosysemu, console=
