@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,67 @@ func TestBlockDevices(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(ro); !bytes.Equal(b, make([]byte, 1<<20)) {
 		t.Error("the read-only device was written")
+	}
+}
+
+// withHostProgram copies a dynamic host program and its libraries (ldd) into a guest root.
+func withHostProgram(t *testing.T, root, prog, as string) {
+	t.Helper()
+	copyFile := func(src, dst string) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err := os.WriteFile(dst, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(prog, filepath.Join(root, as))
+	out, err := exec.Command("ldd", prog).Output()
+	if err != nil {
+		t.Skipf("ldd %s: %v", prog, err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		for _, f := range strings.Fields(l) {
+			if strings.HasPrefix(f, "/") {
+				copyFile(f, filepath.Join(root, f))
+			}
+		}
+	}
+}
+
+// TestMkfsAndMountInGuest: inside the guest, the real mkfs.ext4 (e2fsprogs, a dynamic
+// program run with the guest's own ld.so) makes a file system on /dev/ubdb, mount puts it
+// on /mnt, files written there survive umount and a remount, /proc/mounts shows it, and
+// the host's e2fsck accepts the image afterwards and debugfs sees the files.
+func TestMkfsAndMountInGuest(t *testing.T) {
+	mkfs := testenv.Tool(t, "mkfs.ext4")
+	e2fsck := testenv.Tool(t, "e2fsck")
+	debugfs := testenv.Tool(t, "debugfs")
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\nmkdir -p /mnt /etc\n: > /etc/mtab\n" +
+			"/sbin/mkfs.ext4 -q -F /dev/ubdb && echo mkfs-ok\n" +
+			"mount /dev/ubdb /mnt && echo mount-ok\ngrep ubdb /proc/mounts\n" +
+			"mkdir /mnt/dir && echo inside > /mnt/dir/file && ln -s dir/file /mnt/link\n" +
+			"ln /mnt/dir/file /tmp/x 2>/dev/null || echo cross-device-refused\n" +
+			"umount /mnt && echo umount-ok\n[ -e /mnt/dir ] || echo gone-after-umount\n" +
+			"mount -t ext4 /dev/ubdb /mnt && cat /mnt/link\nsync\n/bin/busybox poweroff -f\n",
+	})
+	withHostProgram(t, root, mkfs, "/sbin/mkfs.ext4")
+	img := filepath.Join(t.TempDir(), "disk.img")
+	os.WriteFile(img, nil, 0o644)
+	os.Truncate(img, 64<<20)
+	out, errs, status := run{timeout: 2 * time.Minute, args: []string{"ubd0=" + root, "rw", "init=/t.sh",
+		"ubd1=" + img, "uml_dir=" + t.TempDir()}}.do(t)
+	want := "mkfs-ok\nmount-ok\n/dev/ubdb /mnt ext4 rw,relatime 0 0\ncross-device-refused\numount-ok\ngone-after-umount\ninside\n"
+	if status != 0 || out != want {
+		t.Fatalf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
+	}
+	if b, err := exec.Command(e2fsck, "-fn", img).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn: %v\n%s", err, b)
+	}
+	if b, _ := exec.Command(debugfs, "-R", "cat /dir/file", img).Output(); string(b) != "inside\n" {
+		t.Errorf("debugfs cat /dir/file: %q", b)
 	}
 }

@@ -77,6 +77,10 @@ func sysSync(c *Call) result {
 			return errno(unix.EIO)
 		}
 	}
+	if err := c.k.syncMounts(); err != nil {
+		c.k.printkImage(err)
+		return errno(unix.EIO)
+	}
 	return cont()
 }
 

@@ -112,6 +112,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		return 1, false, err
 	}
 	defer root.Close()
+	root.mounts = &mountTable{}
 	self, err := os.Executable()
 	if err != nil {
 		return 1, false, err
@@ -145,6 +146,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 	}
 	k.killAll()
 	<-k.loopDone
+	k.unmountAll()
 	k.removeProcDir()
 	if k.procfs >= 0 {
 		unix.Close(k.procfs)

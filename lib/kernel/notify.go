@@ -15,6 +15,7 @@ type Call struct {
 	n   seccompNotif
 	Tid int
 	T   *Task
+	fs  *Root // the file system the last path resolved in (a mount's, or the root's)
 }
 
 // Arg returns argument i.

@@ -275,7 +275,7 @@ func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 	case "mounts":
 		return k.mounts(), nil
 	case "filesystems":
-		return []byte("nodev\tproc\nnodev\tdevtmpfs\n\thostfs\n"), nil
+		return []byte("nodev\tproc\nnodev\tdevtmpfs\n\thostfs\n\text4\n\text3\n\text2\n"), nil
 	case "cpuinfo", "loadavg", "stat":
 		return os.ReadFile("/proc/" + rest)
 	case "sys/kernel/hostname":
@@ -404,7 +404,7 @@ func (k *Kernel) mounts() []byte {
 		mode = "ro"
 	}
 	return []byte("/dev/root / hostfs " + mode + ",relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n" +
-		"devtmpfs /dev devtmpfs rw,relatime 0 0\n")
+		"devtmpfs /dev devtmpfs rw,relatime 0 0\n" + k.mountLines())
 }
 
 // procPidFiles are the per-process files read from the guest's procfs as they are: their

@@ -120,7 +120,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		}
 		return newFD(fd, cloexec)
 	}
-	if c.root().ReadOnly() && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_CREAT|unix.O_TRUNC) != 0) {
+	if rt, _ := c.root().route(abs); rt.ReadOnly() && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_CREAT|unix.O_TRUNC) != 0) {
 		// O_CREAT of an existing file on a read-only fs is fine for reading: check first
 		if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0 || !c.k.exists(c.root(), abs) {
 			return errno(unix.EROFS)
@@ -269,6 +269,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 	if fs, rest := special(abs); fs != "" {
 		return c.k.openSpecial(c, fs, rest, unix.O_PATH)
 	}
+	c.fs, _ = c.root().route(abs)
 	return c.root().OpenPath(abs, follow)
 }
 
@@ -453,11 +454,17 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
 		return -1, "", unix.EPERM // the kernel's own files cannot be renamed, removed or replaced
 	}
+	c.fs, _ = c.root().route(abs)
 	return c.root().Parent(abs)
 }
 
+// writable: the file system of the path resolved last is mounted read-write.
 func (c *Call) writable() error {
-	if c.root().ReadOnly() {
+	r := c.fs
+	if r == nil {
+		r = c.root()
+	}
+	if r.ReadOnly() {
 		return unix.EROFS
 	}
 	return nil
@@ -557,11 +564,15 @@ func (c *Call) rename(olddir int32, oldArg int, newdir int32, newArg int, flags 
 		return fail(err)
 	}
 	defer unix.Close(ofd)
+	ofs := c.fs
 	nfd, nname, err := c.parent(newdir, newArg)
 	if err != nil {
 		return fail(err)
 	}
 	defer unix.Close(nfd)
+	if c.fs != ofs {
+		return errno(unix.EXDEV)
+	}
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}
@@ -586,12 +597,16 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}
+	nfs := c.fs
 	if flags&unix.AT_SYMLINK_FOLLOW != 0 || flags&unix.AT_EMPTY_PATH != 0 {
 		src, err := c.pathFD(olddir, oldArg, true, flags&unix.AT_EMPTY_PATH != 0)
 		if err != nil {
 			return fail(err)
 		}
 		defer unix.Close(src)
+		if flags&unix.AT_EMPTY_PATH == 0 && c.fs != nfs {
+			return errno(unix.EXDEV)
+		}
 		if err := unix.Linkat(unix.AT_FDCWD, selfFD(src), nfd, nname, unix.AT_SYMLINK_FOLLOW); err != nil {
 			return fail(err)
 		}
@@ -602,6 +617,9 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 		return fail(err)
 	}
 	defer unix.Close(ofd)
+	if c.fs != nfs {
+		return errno(unix.EXDEV)
+	}
 	if err := unix.Linkat(ofd, oname, nfd, nname, 0); err != nil {
 		return fail(err)
 	}
@@ -1013,15 +1031,56 @@ func sysMount(c *Call) result {
 		c.root().SetReadOnly(flags&unix.MS_RDONLY != 0)
 		return ok(0)
 	}
-	// The kernel's own /proc and /dev are always there: mounting them where they are (as
-	// every init does) succeeds without changing anything.
-	if fstype, err := c.Str(2); err == nil && flags&(unix.MS_REMOUNT|unix.MS_BIND|unix.MS_MOVE) == 0 {
+	if flags&unix.MS_REMOUNT != 0 {
+		if rt, _ := c.root().route(abs); rt != c.root() && path.Clean(abs) != "/" {
+			return errno(unix.EINVAL) // remounting a block device: not supported yet
+		}
+	}
+	fstype, _ := c.Str(2)
+	if flags&(unix.MS_REMOUNT|unix.MS_BIND|unix.MS_MOVE) == 0 {
+		// The kernel's own /proc and /dev are always there: mounting them where they are
+		// (as every init does) succeeds without changing anything.
 		switch dir := path.Clean(abs); {
 		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev":
 			return ok(0)
+		}
+		if src, err := c.Str(0); err == nil && src != "" && c.T.Proc.Root == nil {
+			srcAbs, err := c.abs(unix.AT_FDCWD, src)
+			if err != nil {
+				return fail(err)
+			}
+			// unpacking a file system takes a while: not on the dispatcher's goroutine
+			return result{fd: -1, async: func() result {
+				if err := c.k.mountBlock(c, path.Clean(srcAbs), abs, fstype, flags); err != nil {
+					return fail(err)
+				}
+				return ok(0)
+			}}
 		}
 	}
 	return errno(unix.ENODEV)
 }
 
-func sysUmount(c *Call) result { return errno(unix.EINVAL) }
+func sysUmount(c *Call) result {
+	c.k.mu.Lock()
+	root := c.cred().EUID == 0
+	c.k.mu.Unlock()
+	if !root {
+		return errno(unix.EPERM)
+	}
+	target, err := c.Str(0)
+	if err != nil {
+		return fail(err)
+	}
+	abs, err := c.abs(unix.AT_FDCWD, target)
+	if err != nil {
+		return fail(err)
+	}
+	flags := int(c.Arg(1))
+	return result{fd: -1, async: func() result {
+		if err := c.k.umount(abs, flags); err != nil {
+			return fail(err)
+		}
+		return ok(0)
+	}}
+}

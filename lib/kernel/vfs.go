@@ -30,6 +30,7 @@ type Root struct {
 	fd       int
 	HostPath string       // canonical (symlink-free) host path of the root
 	ro       *atomic.Bool // shared by the machine's root and every chroot below it
+	mounts   *mountTable  // file systems mounted in it (the machine's root only; mount.go)
 }
 
 // ReadOnly reports whether the root is mounted read-only.
@@ -84,6 +85,9 @@ const openFlagMask = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY
 // Open resolves a guest absolute path inside the root and opens it (always O_CLOEXEC on the
 // kernel's side).
 func (r *Root) Open(guest string, flags int, mode uint32) (int, error) {
+	if rt, rest := r.route(guest); rt != r {
+		return rt.Open(rest, flags, mode)
+	}
 	how := unix.OpenHow{Flags: uint64(flags&openFlagMask) | unix.O_CLOEXEC, Resolve: resolveFlags}
 	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
 		how.Mode = uint64(mode & 0o7777)
@@ -110,6 +114,9 @@ func (r *Root) OpenPath(guest string, follow bool) (int, error) {
 // parent directory fd and the last component. The component is never empty, "." or "..":
 // those get the errors the calls would give for them (callers pass which).
 func (r *Root) Parent(guest string) (int, string, error) {
+	if rt, rest := r.route(guest); rt != r {
+		return rt.Parent(rest)
+	}
 	g := strings.TrimRight(guest, "/")
 	if g == "" {
 		return -1, "", unix.EBUSY // the root itself
@@ -132,6 +139,9 @@ func (r *Root) Parent(guest string) (int, string, error) {
 // GuestPath maps a host path to the guest's name for it; ok is false when it is not inside
 // the root.
 func (r *Root) GuestPath(host string) (string, bool) {
+	if g, ok := r.mounts.guestPath(host); ok {
+		return g, true
+	}
 	if r.HostPath == "/" {
 		return host, strings.HasPrefix(host, "/")
 	}

@@ -1,0 +1,260 @@
+package kernel
+
+import (
+	"errors"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gouml/gouml/lib/ext4"
+	"github.com/gouml/gouml/lib/shadow"
+	"golang.org/x/sys/unix"
+)
+
+// Mounts of block devices inside the guest (mount /dev/ubdb /mnt): the device's ext2/3/4
+// file system is unpacked into a directory under $TMPDIR (lib/shadow), which becomes a Root
+// of its own; guest paths at or below the mount point are routed to it (Root.route), by the
+// lexically cleaned path, like /dev and /proc (a symlink elsewhere that points below the
+// mount point reaches the empty mount-point directory instead). Changes go back into the
+// image at sync, umount and shutdown.
+
+type mountTable struct {
+	mu   sync.RWMutex
+	list []*mountPoint
+}
+
+type mountPoint struct {
+	at     string // guest path of the mount point
+	source string // guest name of the device
+	fstype string
+	root   *Root
+	dev    *blockDev
+	fs     *ext4.FS
+	tree   *shadow.Tree
+	dir    string
+	ro     bool
+}
+
+// route returns the Root a guest absolute path lies in and the path inside it.
+func (r *Root) route(guest string) (*Root, string) {
+	if r.mounts == nil {
+		return r, guest
+	}
+	r.mounts.mu.RLock()
+	defer r.mounts.mu.RUnlock()
+	if len(r.mounts.list) == 0 {
+		return r, guest
+	}
+	c := path.Clean(guest)
+	var best *mountPoint
+	for _, m := range r.mounts.list {
+		if (c == m.at || strings.HasPrefix(c, m.at+"/")) && (best == nil || len(m.at) > len(best.at)) {
+			best = m
+		}
+	}
+	if best == nil {
+		return r, guest
+	}
+	rest := strings.TrimPrefix(c, best.at)
+	if rest == "" {
+		rest = "/"
+	} else if strings.HasSuffix(guest, "/") {
+		rest += "/"
+	}
+	return best.root, rest
+}
+
+// guestPath maps a host path inside a mounted file system to the guest's name for it.
+func (t *mountTable) guestPath(host string) (string, bool) {
+	if t == nil {
+		return "", false
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, m := range t.list {
+		if g, ok := m.root.GuestPath(host); ok {
+			if g == "/" {
+				return m.at, true
+			}
+			return m.at + g, true
+		}
+	}
+	return "", false
+}
+
+// mountBlock mounts a ubd device's ext2/3/4 file system at target (guest absolute paths).
+func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64) error {
+	switch fstype {
+	case "ext2", "ext3", "ext4", "", "auto":
+	default:
+		return unix.ENODEV
+	}
+	fs, rest := special(source)
+	if fs != "/dev" {
+		return unix.ENOTBLK
+	}
+	b, part, ok := k.blockDevByName(rest)
+	if !ok || b == nil {
+		return unix.ENOTBLK
+	}
+	if part != 0 {
+		return unix.ENXIO
+	}
+	fd, err := c.root().OpenPath(target, true)
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	at := path.Clean(target)
+	t := k.root.mounts
+	t.mu.RLock()
+	for _, m := range t.list {
+		if m.dev == b || m.at == at {
+			t.mu.RUnlock()
+			return unix.EBUSY
+		}
+	}
+	t.mu.RUnlock()
+	ro := flags&unix.MS_RDONLY != 0 || b.dev.ReadOnly()
+	efs, err := ext4.Mount(b.dev, ext4.Options{ReadOnly: ro})
+	if err != nil {
+		k.printk("EXT4-fs (%s): can't mount: %v", rest, err)
+		return unix.EINVAL
+	}
+	dir, err := os.MkdirTemp("", "gouml-mnt-")
+	if err != nil {
+		efs.Unmount()
+		return unix.ENOMEM
+	}
+	os.Chmod(dir, 0o755)
+	tree, err := shadow.Unpack(efs, dir)
+	if err == nil {
+		var sub *Root
+		if sub, err = OpenRoot(dir, ro); err == nil {
+			if fstype == "" || fstype == "auto" {
+				fstype = "ext4"
+			}
+			m := &mountPoint{at: at, source: "/dev/" + rest, fstype: fstype, root: sub, dev: b, fs: efs, tree: tree, dir: dir, ro: ro}
+			t.mu.Lock()
+			t.list = append(t.list, m)
+			t.mu.Unlock()
+			return nil
+		}
+	}
+	k.printk("EXT4-fs (%s): can't read the file system: %v", rest, err)
+	os.RemoveAll(dir)
+	efs.Unmount()
+	return unix.EIO
+}
+
+// umount unmounts the file system mounted at target (MNT_DETACH: even while in use).
+func (k *Kernel) umount(target string, flags int) error {
+	at := path.Clean(target)
+	t := k.root.mounts
+	t.mu.Lock()
+	var m *mountPoint
+	for i, x := range t.list {
+		if x.at == at {
+			m = x
+			if flags&unix.MNT_DETACH == 0 && k.mountBusy(x) {
+				t.mu.Unlock()
+				return unix.EBUSY
+			}
+			t.list = append(t.list[:i], t.list[i+1:]...)
+			break
+		}
+	}
+	t.mu.Unlock()
+	if m == nil {
+		return unix.EINVAL
+	}
+	return m.release()
+}
+
+// mountBusy: some guest process works in the mounted tree.
+func (k *Kernel) mountBusy(m *mountPoint) bool {
+	k.mu.Lock()
+	tids := make([]int, 0, len(k.tasks))
+	for tid := range k.tasks {
+		tids = append(tids, tid)
+	}
+	k.mu.Unlock()
+	for _, tid := range tids {
+		if l, err := os.Readlink("/proc/" + strconv.Itoa(tid) + "/cwd"); err == nil {
+			if _, ok := m.root.GuestPath(l); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (m *mountPoint) release() error {
+	var err error
+	if !m.ro {
+		err = m.tree.WriteBack()
+	}
+	err = errors.Join(err, m.fs.Unmount())
+	m.root.Close()
+	os.RemoveAll(m.dir)
+	return err
+}
+
+// unmountAll unmounts everything (the machine stops or reboots).
+func (k *Kernel) unmountAll() {
+	t := k.root.mounts
+	t.mu.Lock()
+	l := t.list
+	t.list = nil
+	t.mu.Unlock()
+	for i := len(l) - 1; i >= 0; i-- {
+		if err := l[i].release(); err != nil {
+			k.printk("unmounting %s: %v", l[i].at, err)
+		}
+	}
+}
+
+// syncMounts writes every mounted file system back.
+func (k *Kernel) syncMounts() error {
+	t := k.root.mounts
+	t.mu.RLock()
+	l := append([]*mountPoint(nil), t.list...)
+	t.mu.RUnlock()
+	var err error
+	for _, m := range l {
+		if !m.ro {
+			err = errors.Join(err, m.tree.WriteBack())
+		}
+	}
+	return err
+}
+
+// mountLines are /proc/mounts lines of the mounted block devices.
+func (k *Kernel) mountLines() string {
+	t := k.root.mounts
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var b strings.Builder
+	for _, m := range t.list {
+		mode := "rw"
+		if m.ro {
+			mode = "ro"
+		}
+		b.WriteString(m.source + " " + m.at + " " + m.fstype + " " + mode + ",relatime 0 0\n")
+	}
+	return b.String()
+}
+
+func (k *Kernel) printk(format string, a ...any) {
+	k.debugf(format, a...)
+}
