@@ -258,3 +258,23 @@ func (k *Kernel) mountLines() string {
 func (k *Kernel) printk(format string, a ...any) {
 	k.debugf(format, a...)
 }
+
+// ext4Of returns the image file system behind a Root (a mount's, or an image root), nil for
+// a host directory.
+func (k *Kernel) ext4Of(r *Root) (*ext4.FS, bool) {
+	if r == nil {
+		return nil, false
+	}
+	if r == k.root && k.cfg.rootImage != nil && k.cfg.rootImage.fs != nil {
+		return k.cfg.rootImage.fs, r.ReadOnly()
+	}
+	t := k.root.mounts
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, m := range t.list {
+		if m.root == r {
+			return m.fs, m.ro
+		}
+	}
+	return nil, false
+}

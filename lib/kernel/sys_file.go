@@ -371,7 +371,19 @@ func sysStatfs(c *Call) result {
 	}
 	defer unix.Close(fd)
 	var sf unix.Statfs_t
-	if err := unix.Fstatfs(fd, &sf); err != nil {
+	if efs, ro := c.k.ext4Of(c.fs); efs != nil {
+		// an image's file system: its counts as of the last write-back
+		st, err := efs.Statfs()
+		if err != nil {
+			return fail(err)
+		}
+		sf = unix.Statfs_t{Type: 0xEF53, Bsize: st.Bsize, Frsize: st.Bsize, Blocks: st.Blocks, Bfree: st.Bfree,
+			Bavail: st.Bavail, Files: st.Files, Ffree: st.Ffree, Namelen: st.Namelen,
+			Fsid: unix.Fsid{Val: [2]int32{int32(st.Fsid[0]), int32(st.Fsid[1])}}}
+		if ro {
+			sf.Flags |= unix.ST_RDONLY
+		}
+	} else if err := unix.Fstatfs(fd, &sf); err != nil {
 		return fail(err)
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&sf)), unsafe.Sizeof(sf))
