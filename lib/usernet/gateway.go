@@ -41,9 +41,11 @@ type Gateway struct {
 	closers   map[io.Closer]struct{}
 	listeners []net.Listener
 	fwdAddrs  []netip.AddrPort
-	closed    bool
-	wg        sync.WaitGroup
-	panics    atomic.Int64 // recovered netstack panics; the fuzz targets want none
+	// udpFwdPorts counts the open UDP forward flows per gateway port, for input's policy.
+	udpFwdPorts map[uint16]int
+	closed      bool
+	wg          sync.WaitGroup
+	panics      atomic.Int64 // recovered netstack panics; the fuzz targets want none
 }
 
 // New starts a gateway: its netstack, and a host listener for each configured forward.
@@ -60,6 +62,8 @@ func New(cfg Config) (*Gateway, error) {
 		learned: map[tcpip.LinkAddress]*Port{},
 		conns:   map[netip.Addr]int{},
 		closers: map[io.Closer]struct{}{},
+
+		udpFwdPorts: map[uint16]int{},
 	}
 	g.dhcp = newLeases(c)
 	g.ep = &nicEndpoint{g: g}

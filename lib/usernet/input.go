@@ -138,6 +138,9 @@ func (g *Gateway) inputIPv4(p *Port, frame, payload []byte, bcast bool, pktType 
 	case header.UDPProtocolNumber:
 		if !fragmented && tl-hl >= header.UDPMinimumSize {
 			port := header.UDP(payload[hl:]).DestinationPort()
+			if dst == g.cfg.Gateway && g.isForwardReply(port) {
+				break
+			}
 			if _, why, ok := g.Decide("udp", dst, port); !ok {
 				g.logf("usernet: deny udp %s -> %s: %s", src, netip.AddrPortFrom(dst, port), why)
 				code := header.ICMPv4AdminProhibited

@@ -12,7 +12,7 @@ import (
 // the words it did not consume, in order, for the caller's own parser:
 //
 //	-nat [SUBNET]            attach a gateway (SUBNET optional, default 10.0.2.0/24)
-//	-forward SPEC            tcp:[HOSTADDR:]HOSTPORT:GUESTIP:GUESTPORT, repeatable
+//	-forward SPEC            tcp|udp:[HOSTADDR:]HOSTPORT:GUESTIP:GUESTPORT, repeatable
 //	-nat-allow LIST          all, none, or NET[,NET...]
 //	-nat-dns ADDR[:PORT]     upstream resolver, repeatable
 //	-nat-no-host             do not map the gateway address to the host's loopback

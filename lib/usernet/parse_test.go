@@ -13,6 +13,8 @@ func TestParseForward(t *testing.T) {
 		"tcp:8080:10.0.2.15:80":         "tcp:127.0.0.1:8080:10.0.2.15:80",
 		"tcp:0.0.0.0:2222:10.0.2.16:22": "tcp:0.0.0.0:2222:10.0.2.16:22",
 		"tcp:65535:10.0.2.15:1":         "tcp:127.0.0.1:65535:10.0.2.15:1",
+		"udp:5353:10.0.2.15:53":         "udp:127.0.0.1:5353:10.0.2.15:53",
+		"udp:0.0.0.0:69:10.0.2.16:69":   "udp:0.0.0.0:69:10.0.2.16:69",
 	}
 	for in, want := range good {
 		f, err := ParseForward(in)
@@ -21,13 +23,15 @@ func TestParseForward(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"":                              "want tcp:HOSTPORT",
-		"tcp:8080:10.0.2.15":            "want tcp:HOSTPORT",
-		"udp:53:10.0.2.15:53":           "protocol \"udp\" unsupported",
+		"":                              "want tcp|udp:HOSTPORT",
+		"tcp:8080:10.0.2.15":            "want tcp|udp:HOSTPORT",
+		"sctp:53:10.0.2.15:53":          "protocol \"sctp\" unsupported",
+		"UDP:53:10.0.2.15:53":           "protocol \"UDP\" unsupported",
+		"udp:53:10.0.2.15":              "want tcp|udp:HOSTPORT",
 		"tcp:0:10.0.2.15:80":            "host port",
 		"tcp:70000:10.0.2.15:80":        "host port",
 		"tcp:80:10.0.2:80":              "guest address",
-		"tcp:80:::1:80":                 "want tcp:HOSTPORT",
+		"tcp:80:::1:80":                 "want tcp|udp:HOSTPORT",
 		"tcp:80:10.0.2.15:x":            "guest port",
 		"tcp:localhost:80:10.0.2.15:80": "host address",
 	}
