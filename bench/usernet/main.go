@@ -400,14 +400,27 @@ func run(mb, slirpMB, reps int) error {
 		}
 		vt, vs := "-", "-"
 		if tp.err == nil {
-			vt = fmt.Sprintf("%.2f", r.mbps()/tp.mbps())
+			vt = ratio(r.mbps() / tp.mbps())
 		}
 		if sl.err == nil {
-			vs = fmt.Sprintf("%.2f", r.mbps()/sl.mbps())
+			vs = ratio(r.mbps() / sl.mbps())
 		}
-		fmt.Printf("| %-27s | %8.1f | %7s | %8s |\n", n, r.mbps(), vt, vs)
+		fmt.Printf("| %-27s | %8.2f | %7s | %8s |\n", n, r.mbps(), vt, vs)
 	}
 	return nil
+}
+
+// ratio prints x with about three significant digits.
+func ratio(x float64) string {
+	switch {
+	case x >= 100:
+		return fmt.Sprintf("%.0f", x)
+	case x >= 10:
+		return fmt.Sprintf("%.1f", x)
+	case x >= 0.01:
+		return fmt.Sprintf("%.2f", x)
+	}
+	return fmt.Sprintf("%.4f", x)
 }
 
 // loopback sends the same bytes from a host socket straight to the sink: no guest at all.
