@@ -63,8 +63,13 @@ func (g *Gateway) input(p *Port, frame []byte) {
 		g.inputARP(frame, payload, pktType)
 	case header.IPv4ProtocolNumber:
 		g.inputIPv4(p, frame, payload, bcast, pktType)
+	case header.IPv6ProtocolNumber:
+		if bcast {
+			pktType = tcpip.PacketMulticast
+		}
+		g.inputIPv6(p, frame, payload, pktType)
 	default:
-		// IPv6 and anything else: not served.
+		// Anything else: not served.
 	}
 }
 

@@ -40,13 +40,29 @@ func reserved(a netip.Addr) bool {
 	return a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
+// network names the host socket family for a target: tcp4/udp4 or tcp6/udp6.
+func network(proto string, target netip.AddrPort) string {
+	if target.Addr().Is6() {
+		return proto + "6"
+	}
+	return proto + "4"
+}
+
 // Decide applies the gateway's policy to a guest flow towards dst:port ("tcp" or "udp"). It
 // returns the host address to connect to, or ok=false; why says which rule decided.
 func (g *Gateway) Decide(proto string, dst netip.Addr, port uint16) (target netip.AddrPort, why string, ok bool) {
 	c := &g.cfg
 	switch {
+	case dst.Is6():
+		if !g.gw6.IsValid() || dst != g.gw6 {
+			return target, "ipv6 outside the gateway address not served", false
+		}
+		if c.NoHostLoopback {
+			return target, "host loopback disabled", false
+		}
+		return netip.AddrPortFrom(netip.IPv6Loopback(), port), "gateway is host loopback", true
 	case !dst.Is4():
-		return target, "not ipv4", false
+		return target, "not an ip address", false
 	case dst == c.DNS:
 		if port != 53 {
 			return target, "dns address serves port 53 only", false
@@ -74,8 +90,18 @@ func (g *Gateway) Decide(proto string, dst netip.Addr, port uint16) (target neti
 	return target, "outside not allowed", false
 }
 
+// limitKey is the address MaxConns is counted against. A guest picks any number of IPv6
+// addresses in the /64 at will, so all IPv6 flows share the prefix's one budget.
+func (g *Gateway) limitKey(guest netip.Addr) netip.Addr {
+	if guest.Is6() {
+		return g.prefix6.Addr()
+	}
+	return guest
+}
+
 // acquire counts one more connection or flow for guest, refusing past MaxConns.
 func (g *Gateway) acquire(guest netip.Addr) bool {
+	guest = g.limitKey(guest)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed || g.conns[guest] >= g.cfg.MaxConns {
@@ -86,6 +112,7 @@ func (g *Gateway) acquire(guest netip.Addr) bool {
 }
 
 func (g *Gateway) release(guest netip.Addr) {
+	guest = g.limitKey(guest)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.conns[guest]--; g.conns[guest] <= 0 {
@@ -114,7 +141,7 @@ func (g *Gateway) handleTCP(r *tcp.ForwarderRequest) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	hc, err := g.cfg.Dial(ctx, "tcp4", target.String())
+	hc, err := g.cfg.Dial(ctx, network("tcp", target), target.String())
 	cancel()
 	if err != nil {
 		g.logf("usernet: refuse %s: dial %s: %v", flow, target, err)
@@ -193,7 +220,7 @@ func (g *Gateway) handleUDP(r *udp.ForwarderRequest) bool {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	hc, err := g.cfg.Dial(ctx, "udp4", target.String())
+	hc, err := g.cfg.Dial(ctx, network("udp", target), target.String())
 	cancel()
 	if err != nil {
 		g.logf("usernet: refuse %s: dial %s: %v", flow, target, err)
