@@ -3,9 +3,16 @@ package usernet
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
+	"github.com/gouml/gouml/lib/testenv"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,5 +312,126 @@ func TestIPv6PolicyRefusesWithoutDialling(t *testing.T) {
 	}
 	if got := d.dialled(); len(got) != 0 {
 		t.Fatalf("refused flows dialled %v", got)
+	}
+}
+
+// umlModule returns guest files holding a module of Debian's linux.uml and its
+// dependencies (from modules.dep), and the guest commands that load them in order.
+// Debian's kernel has IPv6 as a module (CONFIG_IPV6=m).
+func umlModule(t *testing.T, mod string) (map[string]string, string) {
+	t.Helper()
+	dirs, _ := filepath.Glob("/usr/lib/uml/modules/*")
+	if len(dirs) == 0 {
+		t.Fatal("no /usr/lib/uml/modules/VERSION (user-mode-linux ships the kernel's modules)")
+	}
+	dir := dirs[len(dirs)-1]
+	dep, err := os.ReadFile(filepath.Join(dir, "modules.dep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain []string
+	for _, line := range strings.Split(string(dep), "\n") {
+		if name, deps, ok := strings.Cut(line, ":"); ok && name == mod {
+			// modules.dep lists the deepest dependency last; it loads first.
+			ds := strings.Fields(deps)
+			for i := len(ds) - 1; i >= 0; i-- {
+				chain = append(chain, ds[i])
+			}
+			chain = append(chain, mod)
+			break
+		}
+	}
+	if chain == nil {
+		t.Fatalf("%s not in %s/modules.dep", mod, dir)
+	}
+	files := map[string]string{}
+	var cmds []string
+	for i, m := range chain {
+		ko, err := os.ReadFile(filepath.Join(dir, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := fmt.Sprintf("/mod%d.ko", i)
+		files[p] = string(ko)
+		cmds = append(cmds, fmt.Sprintf("insmod %s || echo INSMOD-FAILED %s", p, filepath.Base(m)))
+	}
+	return files, strings.Join(cmds, "\n")
+}
+
+// hostHTTP6 serves body on the host's [::1] until the test ends and returns the port.
+func hostHTTP6(t *testing.T, body string) int {
+	t.Helper()
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback on this host: %v", err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) })}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestRealUMLGuestIPv6ThroughGateway boots the real linux.uml on a ucast link to the
+// gateway with IPv6 only (no IPv4 address): the guest's kernel configures itself from the router
+// advertisement (SLAAC address in fd00:10:0:2::/64, default route via the gateway), pings
+// the gateway, fetches a page from the host's [::1] through [fd00:10:0:2::2], and is
+// refused an outside address; the host dials nothing but ::1.
+func TestRealUMLGuestIPv6ThroughGateway(t *testing.T) {
+	testenv.Tool(t, "linux.uml")
+	page := "hello over ipv6 " + t.Name()
+	httpPort := hostHTTP6(t, page)
+	var log testenv.SafeBuffer
+	d := &recordingDial{}
+	g := testGateway(t, Config{Dial: d.dial, Logf: func(f string, a ...any) { fmt.Fprintf(&log, f+"\n", a...) }})
+	files, insmod := umlModule(t, "kernel/net/ipv6/ipv6.ko")
+	eth0 := ucastGuest(t, g, "52:54:00:12:34:56")
+	files["/t.sh"] = `#!/bin/sh
+mount -t proc proc /proc
+` + insmod + `
+ip link set lo up
+ip link set eth0 up
+i=0
+while [ $i -lt 150 ]; do
+	ip -6 addr show dev eth0 | grep 'fd00:10:0:2:' | grep -qv tentative && break
+	sleep 0.1; i=$((i+1))
+done
+ip -6 addr show dev eth0
+echo "ROUTES-BEGIN"
+ip -6 route show
+echo "ROUTES-END"
+ping6 -c 2 -w 10 fd00:10:0:2::2
+echo "PING6-END rc=$?"
+echo "WGET6-BEGIN"
+wget -q -O - "http://[fd00:10:0:2::2]:$HTTPPORT/"
+echo "WGET6-END rc=$?"
+wget -q -O - "http://[2001:db8::1]/"
+echo "OUTSIDE6-END rc=$?"
+poweroff -f
+`
+	root := testenv.BusyboxRoot(t, files)
+	u := &testenv.UML{Root: root, Init: "/t.sh", Args: []string{eth0, fmt.Sprintf("HTTPPORT=%d", httpPort)}, Timeout: 90 * time.Second}
+	console := u.Run(t)
+	fail := func(what string) {
+		t.Errorf("%s\n--- console ---\n%s\n--- gateway ---\n%s", what, console, log.String())
+	}
+	if !regexp.MustCompile(`inet6 fd00:10:0:2:5054:ff:fe12:3456/64 scope global`).MatchString(console) {
+		fail("the guest has no SLAAC address from the advertised prefix")
+	}
+	if !regexp.MustCompile(`(?s)ROUTES-BEGIN.*default via fe80::5055:aff:fe00:202 dev eth0.*ROUTES-END`).MatchString(console) {
+		fail("the guest has no default route via the gateway's link-local address")
+	}
+	if !strings.Contains(console, "PING6-END rc=0") {
+		fail("ping6 to the gateway failed")
+	}
+	if !strings.Contains(console, "WGET6-BEGIN\r\n"+page) && !strings.Contains(console, "WGET6-BEGIN\n"+page) || !strings.Contains(console, "WGET6-END rc=0") {
+		fail("wget over IPv6 did not print the host's page")
+	}
+	if strings.Contains(console, "OUTSIDE6-END rc=0") || !strings.Contains(console, "OUTSIDE6-END") {
+		fail("wget to an outside IPv6 address was not refused")
+	}
+	for _, a := range d.dialled() {
+		if a != fmt.Sprintf("tcp6 [::1]:%d", httpPort) {
+			fail("the gateway dialled " + a)
+		}
 	}
 }
