@@ -148,6 +148,9 @@ func Main(argv []string, stdin *os.File, stdout, stderr io.Writer) int {
 		}
 		if cfg.NAT != nil {
 			log.Printf(" nat gateway on '%s'", srv.nat.Config().Subnet)
+			if p := srv.nat.Config().IPv6Prefix; p.IsValid() {
+				log.Printf(" and '%s'", p)
+			}
 		}
 		log.Printf("\n")
 		log.Flush()
