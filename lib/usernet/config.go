@@ -2,7 +2,8 @@
 // plays for the real UML, without any privilege. It answers ARP for its addresses, hands out
 // DHCP leases, forwards DNS queries to the host's resolvers, terminates the guests' TCP and UDP
 // flows in gVisor's netstack and re-opens them as ordinary host sockets, and forwards host
-// ports to guests.
+// TCP and UDP ports to guests. Over IPv6 it advertises a /64 for SLAAC, answers neighbour
+// discovery and echo for its own addresses, and maps its address to the host's ::1.
 //
 // The guest side is a stream of raw Ethernet frames (a Link, or a Port fed by a switch), so
 // anything that carries frames can attach it: our switch, a UML ucast transport (UcastLink),
@@ -10,7 +11,8 @@
 //
 // Security: a guest controls every byte it sends, so every flow is checked against a policy
 // before the host opens a socket. By default the only reachable host is the host's own
-// loopback, through the gateway address; outside addresses need Config.Allow.
+// loopback, through the gateway address; outside addresses need Config.Allow (IPv4 only:
+// no outside IPv6 destination is ever served).
 package usernet
 
 import (
