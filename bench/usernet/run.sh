@@ -1,9 +1,11 @@
 #!/bin/sh
-# TCP throughput from a real linux.uml guest to a host loopback service: gouml's user-mode
-# gateway (lib/usernet over a ucast link) vs Debian's slirp (eth0=slirp) vs a direct loopback
-# connection, measured side by side in one run; then the gateway alone (a netstack guest on
-# an in-process link), which shows how much of the guest figure the gateway itself costs.
-# Needs: user-mode-linux, slirp, busybox-static. Usage: bench/usernet/run.sh [-mb N] [-reps N]
+# TCP throughput from a real linux.uml guest to a host service: gouml's user-mode NAT
+# (through our uml_switch -nat, and the gateway alone over a ucast link) vs Debian's slirp
+# (eth0=slirp) vs a tap device and the host kernel (the upper bound; needs root), measured
+# side by side in one run; then the gateway alone with a netstack guest on an in-process
+# link, which shows how much of the guest figure the gateway itself costs.
+# Needs: user-mode-linux, slirp, busybox-static, iproute2 (tap). Traffic stays on this machine.
+# Usage: bench/usernet/run.sh [-mb N] [-reps N]
 set -e
 cd "$(dirname "$0")/../.."
 nice go run ./bench/usernet "$@"

@@ -2,7 +2,8 @@
 // plays for the real UML, without any privilege. It answers ARP for its addresses, hands out
 // DHCP leases, forwards DNS queries to the host's resolvers, terminates the guests' TCP and UDP
 // flows in gVisor's netstack and re-opens them as ordinary host sockets, and forwards host
-// ports to guests.
+// TCP and UDP ports to guests. Over IPv6 it advertises a /64 for SLAAC, answers neighbour
+// discovery and echo for its own addresses, and maps its address to the host's ::1.
 //
 // The guest side is a stream of raw Ethernet frames (a Link, or a Port fed by a switch), so
 // anything that carries frames can attach it: our switch, a UML ucast transport (UcastLink),
@@ -10,7 +11,8 @@
 //
 // Security: a guest controls every byte it sends, so every flow is checked against a policy
 // before the host opens a socket. By default the only reachable host is the host's own
-// loopback, through the gateway address; outside addresses need Config.Allow.
+// loopback, through the gateway address; outside addresses need Config.Allow (IPv4 only:
+// no outside IPv6 destination is ever served).
 package usernet
 
 import (
@@ -47,6 +49,12 @@ type Config struct {
 	// NoHostLoopback refuses flows to the gateway address instead of mapping them to the
 	// host's 127.0.0.1 (DNS forwarding still works).
 	NoHostLoopback bool
+	// IPv6Prefix is the guests' IPv6 /64, announced by router advertisements (SLAAC); the
+	// gateway is its ::2, mapped to the host's ::1. Default DefaultIPv6Prefix; NoIPv6 turns
+	// IPv6 off.
+	IPv6Prefix netip.Prefix
+	// NoIPv6 drops all IPv6 traffic, as before the gateway spoke it.
+	NoIPv6 bool
 	// Forwards are host ports forwarded to guests.
 	Forwards []Forward
 	// MaxConns bounds the concurrent TCP connections plus UDP flows of one guest address;
@@ -66,6 +74,35 @@ type Config struct {
 
 // AllowAll is the Allow list that lets guests reach any outside address.
 var AllowAll = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+
+// DefaultIPv6Prefix is the guests' default IPv6 network: a unique local /64 that spells
+// the IPv4 default (slirp4netns uses fd00::/64, which hosts often have on their own links).
+var DefaultIPv6Prefix = netip.MustParsePrefix("fd00:10:0:2::/64")
+
+// nth6 returns the address n of an IPv6 prefix (n < 2^32 in the last four bytes).
+func nth6(p netip.Prefix, n uint32) netip.Addr {
+	a := p.Masked().Addr().As16()
+	a[12], a[13], a[14], a[15] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	return netip.AddrFrom16(a)
+}
+
+// ParseIPv6Prefix parses the argument of -nat-ipv6: an IPv6 /64 with no host bits set.
+func ParseIPv6Prefix(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("bad ipv6 prefix %q: want an IPv6 /64 like fd00:10:0:2::/64", s)
+	}
+	if p.Bits() != 64 {
+		return netip.Prefix{}, fmt.Errorf("bad ipv6 prefix %q: must be a /64 (SLAAC)", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("bad ipv6 prefix %q: host bits set (network is %s)", s, p.Masked())
+	}
+	if p.Addr().IsMulticast() || p.Addr().IsLinkLocalUnicast() || p.Addr().IsLoopback() || p.Addr().IsUnspecified() {
+		return netip.Prefix{}, fmt.Errorf("bad ipv6 prefix %q: not a unicast network", s)
+	}
+	return p, nil
+}
 
 // DefaultSubnet is slirp's guest network.
 var DefaultSubnet = netip.MustParsePrefix("10.0.2.0/24")
@@ -121,6 +158,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Gateway == c.DNS {
 		return c, fmt.Errorf("gateway and dns address are both %s", c.Gateway)
+	}
+	switch {
+	case c.NoIPv6:
+		c.IPv6Prefix = netip.Prefix{}
+	case !c.IPv6Prefix.IsValid():
+		c.IPv6Prefix = DefaultIPv6Prefix
+	default:
+		if _, err := ParseIPv6Prefix(c.IPv6Prefix.String()); err != nil {
+			return c, err
+		}
 	}
 	if c.LeaseTime <= 0 {
 		c.LeaseTime = 24 * time.Hour

@@ -7,10 +7,11 @@ import (
 	"strings"
 )
 
-// Forward is one host port forwarded to a guest: connections accepted on Host are relayed
-// to Guest through the gateway (the guest sees them come from the gateway address).
+// Forward is one host port forwarded to a guest: connections accepted on Host (tcp), or
+// datagrams received there (udp), are relayed to Guest through the gateway; the guest sees
+// them come from the gateway address.
 type Forward struct {
-	Proto     string // "tcp"
+	Proto     string // "tcp" or "udp"
 	HostAddr  netip.Addr
 	HostPort  uint16
 	GuestAddr netip.Addr
@@ -21,18 +22,18 @@ func (f Forward) String() string {
 	return fmt.Sprintf("%s:%s:%d:%s:%d", f.Proto, f.HostAddr, f.HostPort, f.GuestAddr, f.GuestPort)
 }
 
-// ParseForward parses a -forward argument: tcp:HOSTPORT:GUESTIP:GUESTPORT, or
-// tcp:HOSTADDR:HOSTPORT:GUESTIP:GUESTPORT to listen on another host address than the
-// default 127.0.0.1. Only tcp is supported.
+// ParseForward parses a -forward argument: PROTO:HOSTPORT:GUESTIP:GUESTPORT, or
+// PROTO:HOSTADDR:HOSTPORT:GUESTIP:GUESTPORT to listen on another host address than the
+// default 127.0.0.1. PROTO is tcp or udp.
 func ParseForward(s string) (Forward, error) {
 	f := Forward{HostAddr: netip.AddrFrom4([4]byte{127, 0, 0, 1})}
 	w := strings.Split(s, ":")
 	if len(w) != 4 && len(w) != 5 {
-		return f, fmt.Errorf("bad forward %q: want tcp:HOSTPORT:GUESTIP:GUESTPORT", s)
+		return f, fmt.Errorf("bad forward %q: want tcp|udp:HOSTPORT:GUESTIP:GUESTPORT", s)
 	}
 	f.Proto = w[0]
-	if f.Proto != "tcp" {
-		return f, fmt.Errorf("bad forward %q: protocol %q unsupported (only tcp)", s, w[0])
+	if f.Proto != "tcp" && f.Proto != "udp" {
+		return f, fmt.Errorf("bad forward %q: protocol %q unsupported (tcp or udp)", s, w[0])
 	}
 	if len(w) == 5 {
 		a, err := netip.ParseAddr(w[1])

@@ -128,3 +128,17 @@ func FuzzParseOptions(f *testing.F) {
 		ParseOptions(strings.Fields(s))
 	})
 }
+
+// FuzzIPv6 feeds IPv6 packets (neighbour discovery, extension headers, bad lengths) in a
+// well-formed Ethernet frame addressed to the gateway.
+func FuzzIPv6(f *testing.F) {
+	f.Add([]byte{0x60})
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		g, p := fuzzGateway(t)
+		frame := make([]byte, header.EthernetMinimumSize+len(pkt))
+		header.Ethernet(frame).Encode(&header.EthernetFields{SrcAddr: fuzzGuestMAC, DstAddr: g.mac, Type: header.IPv6ProtocolNumber})
+		copy(frame[header.EthernetMinimumSize:], pkt)
+		watchdog(t, func() { p.Deliver(frame) })
+		checkNoPanic(t, g)
+	})
+}

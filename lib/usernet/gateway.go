@@ -13,6 +13,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
@@ -41,9 +42,16 @@ type Gateway struct {
 	closers   map[io.Closer]struct{}
 	listeners []net.Listener
 	fwdAddrs  []netip.AddrPort
-	closed    bool
-	wg        sync.WaitGroup
-	panics    atomic.Int64 // recovered netstack panics; the fuzz targets want none
+	// udpFwdPorts counts the open UDP forward flows per gateway port, for input's policy.
+	udpFwdPorts map[uint16]int
+	// prefix6, gw6 and ll6 are the IPv6 prefix, the gateway's address in it and its
+	// link-local address; all invalid when IPv6 is off.
+	prefix6  netip.Prefix
+	gw6, ll6 netip.Addr
+	done     chan struct{} // closed by Close: stops the periodic router advertisements
+	closed   bool
+	wg       sync.WaitGroup
+	panics   atomic.Int64 // recovered netstack panics; the fuzz targets want none
 }
 
 // New starts a gateway: its netstack, and a host listener for each configured forward.
@@ -60,13 +68,26 @@ func New(cfg Config) (*Gateway, error) {
 		learned: map[tcpip.LinkAddress]*Port{},
 		conns:   map[netip.Addr]int{},
 		closers: map[io.Closer]struct{}{},
+
+		udpFwdPorts: map[uint16]int{},
+		done:        make(chan struct{}),
 	}
 	g.dhcp = newLeases(c)
 	g.ep = &nicEndpoint{g: g}
-	s := stack.New(stack.Options{
+	opts := stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
-	})
+	}
+	if c.IPv6Prefix.IsValid() {
+		g.prefix6 = c.IPv6Prefix
+		g.gw6 = nth6(c.IPv6Prefix, 2)
+		g.ll6 = netAddr(header.LinkLocalAddr(g.mac))
+		// Zero options: no DAD, no router solicitations, no SLAAC, no MLD for the
+		// gateway itself; router advertisements are ours (ipv6.go).
+		opts.NetworkProtocols = append(opts.NetworkProtocols, ipv6.NewProtocol)
+		opts.TransportProtocols = append(opts.TransportProtocols, icmp.NewProtocol6)
+	}
+	s := stack.New(opts)
 	g.stack = s
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
@@ -83,7 +104,21 @@ func New(cfg Config) (*Gateway, error) {
 		}
 	}
 	sub, _ := tcpip.NewSubnet(tcpAddr(c.Subnet.Addr()), tcpip.MaskFromBytes(net.CIDRMask(c.Subnet.Bits(), 32)))
-	s.SetRouteTable([]tcpip.Route{{Destination: sub, NIC: nicID}})
+	routes := []tcpip.Route{{Destination: sub, NIC: nicID}}
+	if g.gw6.IsValid() {
+		for _, a := range []netip.Prefix{netip.PrefixFrom(g.gw6, 64), netip.PrefixFrom(g.ll6, 64)} {
+			pa := tcpip.ProtocolAddress{
+				Protocol:          ipv6.ProtocolNumber,
+				AddressWithPrefix: tcpip.AddressWithPrefix{Address: tcpAddr6(a.Addr()), PrefixLen: a.Bits()},
+			}
+			if terr := s.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); terr != nil {
+				return nil, fmt.Errorf("netstack: add address %s: %v", a.Addr(), terr)
+			}
+			sub6, _ := tcpip.NewSubnet(tcpAddr6(a.Masked().Addr()), tcpip.MaskFromBytes(net.CIDRMask(64, 128)))
+			routes = append(routes, tcpip.Route{Destination: sub6, NIC: nicID})
+		}
+	}
+	s.SetRouteTable(routes)
 	// Promiscuous + spoofing: the guests' flows to any address terminate here, and replies
 	// leave from the address the guest wrote to. The policy decides what happens next.
 	s.SetPromiscuousMode(nicID, true)
@@ -97,6 +132,9 @@ func New(cfg Config) (*Gateway, error) {
 			g.Close()
 			return nil, err
 		}
+	}
+	if g.gw6.IsValid() {
+		g.spawn(g.advertise)
 	}
 	return g, nil
 }
@@ -133,6 +171,7 @@ func (g *Gateway) Close() error {
 		return nil
 	}
 	g.closed = true
+	close(g.done)
 	ls := g.listeners
 	var cs []io.Closer
 	for c := range g.closers {
@@ -283,11 +322,17 @@ func tcpAddr(a netip.Addr) tcpip.Address {
 }
 
 func netAddr(a tcpip.Address) netip.Addr {
-	if a.Len() != 4 {
-		return netip.Addr{}
+	switch a.Len() {
+	case 4:
+		return netip.AddrFrom4(a.As4())
+	case 16:
+		return netip.AddrFrom16(a.As16())
 	}
-	return netip.AddrFrom4(a.As4())
+	return netip.Addr{}
 }
+
+// tcpAddr6 converts an IPv6 address for netstack.
+func tcpAddr6(a netip.Addr) tcpip.Address { return tcpip.AddrFrom16(a.As16()) }
 
 // nicEndpoint is the netstack side of the gateway: an Ethernet NIC whose wire is the set of
 // ports.

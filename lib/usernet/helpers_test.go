@@ -97,20 +97,27 @@ func guestStack(t testing.TB, g *Gateway, mac string, addr netip.Addr) *stack.St
 	return s
 }
 
-// rawGuest exchanges hand-made frames with the gateway, answering ARP for its address.
+// rawGuest exchanges hand-made frames with the gateway, answering ARP for its address
+// (and neighbour solicitations for addr6, when set).
 type rawGuest struct {
 	mac    tcpip.LinkAddress
 	addr   netip.Addr
+	addr6  netip.Addr
 	link   Link
 	frames chan []byte
 }
 
 func newRawGuest(t *testing.T, g *Gateway, mac string, addr netip.Addr) *rawGuest {
 	t.Helper()
+	return newRawGuest6(t, g, mac, addr, netip.Addr{})
+}
+
+func newRawGuest6(t *testing.T, g *Gateway, mac string, addr, addr6 netip.Addr) *rawGuest {
+	t.Helper()
 	hw, _ := net.ParseMAC(mac)
 	ours, theirs := Pipe()
 	g.Attach(theirs)
-	r := &rawGuest{mac: tcpip.LinkAddress(hw), addr: addr, link: ours, frames: make(chan []byte, 64)}
+	r := &rawGuest{mac: tcpip.LinkAddress(hw), addr: addr, addr6: addr6, link: ours, frames: make(chan []byte, 64)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -128,6 +135,10 @@ func newRawGuest(t *testing.T, g *Gateway, mac string, addr netip.Addr) *rawGues
 					continue
 				}
 			}
+			if na := neighborAdvert(r.mac, r.addr6, f); na != nil {
+				r.link.WriteFrame(na)
+				continue
+			}
 			select {
 			case r.frames <- f:
 			default:
@@ -136,6 +147,27 @@ func newRawGuest(t *testing.T, g *Gateway, mac string, addr netip.Addr) *rawGues
 	}()
 	t.Cleanup(func() { ours.Close(); <-done })
 	return r
+}
+
+// neighborAdvert answers f when it is a neighbour solicitation for addr (else nil).
+func neighborAdvert(mac tcpip.LinkAddress, addr netip.Addr, f []byte) []byte {
+	if !addr.IsValid() || len(f) < header.EthernetMinimumSize+header.IPv6MinimumSize+header.ICMPv6NeighborSolicitMinimumSize ||
+		header.Ethernet(f).Type() != header.IPv6ProtocolNumber {
+		return nil
+	}
+	ip := header.IPv6(f[header.EthernetMinimumSize:])
+	body := ip.Payload()
+	if ip.TransportProtocol() != header.ICMPv6ProtocolNumber || len(body) < header.ICMPv6NeighborSolicitMinimumSize ||
+		header.ICMPv6(body).Type() != header.ICMPv6NeighborSolicit || netip.AddrFrom16([16]byte(body[8:24])) != addr {
+		return nil
+	}
+	na := make([]byte, 32)
+	na[0] = byte(header.ICMPv6NeighborAdvert)
+	na[4] = 0x60 // solicited, override
+	copy(na[8:24], body[8:24])
+	na[24], na[25] = 2, 1 // target link-layer address
+	copy(na[26:32], mac)
+	return buildIPv6(mac, header.Ethernet(f).SourceAddress(), addr, netAddr(ip.SourceAddress()), 255, header.ICMPv6ProtocolNumber, na)
 }
 
 func arpReply(mac tcpip.LinkAddress, addr netip.Addr, req []byte) []byte {

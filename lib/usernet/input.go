@@ -63,8 +63,13 @@ func (g *Gateway) input(p *Port, frame []byte) {
 		g.inputARP(frame, payload, pktType)
 	case header.IPv4ProtocolNumber:
 		g.inputIPv4(p, frame, payload, bcast, pktType)
+	case header.IPv6ProtocolNumber:
+		if bcast {
+			pktType = tcpip.PacketMulticast
+		}
+		g.inputIPv6(p, frame, payload, pktType)
 	default:
-		// IPv6 and anything else: not served.
+		// Anything else: not served.
 	}
 }
 
@@ -138,6 +143,9 @@ func (g *Gateway) inputIPv4(p *Port, frame, payload []byte, bcast bool, pktType 
 	case header.UDPProtocolNumber:
 		if !fragmented && tl-hl >= header.UDPMinimumSize {
 			port := header.UDP(payload[hl:]).DestinationPort()
+			if dst == g.cfg.Gateway && g.isForwardReply(port) {
+				break
+			}
 			if _, why, ok := g.Decide("udp", dst, port); !ok {
 				g.logf("usernet: deny udp %s -> %s: %s", src, netip.AddrPortFrom(dst, port), why)
 				code := header.ICMPv4AdminProhibited

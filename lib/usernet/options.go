@@ -12,10 +12,11 @@ import (
 // the words it did not consume, in order, for the caller's own parser:
 //
 //	-nat [SUBNET]            attach a gateway (SUBNET optional, default 10.0.2.0/24)
-//	-forward SPEC            tcp:[HOSTADDR:]HOSTPORT:GUESTIP:GUESTPORT, repeatable
+//	-forward SPEC            tcp|udp:[HOSTADDR:]HOSTPORT:GUESTIP:GUESTPORT, repeatable
 //	-nat-allow LIST          all, none, or NET[,NET...]
 //	-nat-dns ADDR[:PORT]     upstream resolver, repeatable
 //	-nat-no-host             do not map the gateway address to the host's loopback
+//	-nat-ipv6 PREFIX|off     the guests' IPv6 /64 (default fd00:10:0:2::/64), or no IPv6
 //	-nat-max-conns N         connections+flows per guest
 //	-nat-buffer BYTES        per-connection socket buffer
 //
@@ -47,7 +48,7 @@ func ParseOptions(args []string) (cfg Config, enabled bool, rest []string, err e
 			cfg.NoHostLoopback = true
 			other = append(other, a)
 			continue
-		case "-forward", "-nat-allow", "-nat-dns", "-nat-max-conns", "-nat-buffer":
+		case "-forward", "-nat-allow", "-nat-dns", "-nat-max-conns", "-nat-buffer", "-nat-ipv6":
 		default:
 			rest = append(rest, a)
 			continue
@@ -74,6 +75,16 @@ func ParseOptions(args []string) (cfg Config, enabled bool, rest []string, err e
 			if cfg.Allow == nil {
 				cfg.Allow = []netip.Prefix{}
 			}
+		case "-nat-ipv6":
+			if v == "off" {
+				cfg.NoIPv6 = true
+				break
+			}
+			p, err := ParseIPv6Prefix(v)
+			if err != nil {
+				return cfg, false, nil, fmt.Errorf("-nat-ipv6: %v", err)
+			}
+			cfg.IPv6Prefix, cfg.NoIPv6 = p, false
 		case "-nat-dns":
 			r, err := ParseResolver(v)
 			if err != nil {

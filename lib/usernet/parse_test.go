@@ -13,6 +13,8 @@ func TestParseForward(t *testing.T) {
 		"tcp:8080:10.0.2.15:80":         "tcp:127.0.0.1:8080:10.0.2.15:80",
 		"tcp:0.0.0.0:2222:10.0.2.16:22": "tcp:0.0.0.0:2222:10.0.2.16:22",
 		"tcp:65535:10.0.2.15:1":         "tcp:127.0.0.1:65535:10.0.2.15:1",
+		"udp:5353:10.0.2.15:53":         "udp:127.0.0.1:5353:10.0.2.15:53",
+		"udp:0.0.0.0:69:10.0.2.16:69":   "udp:0.0.0.0:69:10.0.2.16:69",
 	}
 	for in, want := range good {
 		f, err := ParseForward(in)
@@ -21,13 +23,15 @@ func TestParseForward(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"":                              "want tcp:HOSTPORT",
-		"tcp:8080:10.0.2.15":            "want tcp:HOSTPORT",
-		"udp:53:10.0.2.15:53":           "protocol \"udp\" unsupported",
+		"":                              "want tcp|udp:HOSTPORT",
+		"tcp:8080:10.0.2.15":            "want tcp|udp:HOSTPORT",
+		"sctp:53:10.0.2.15:53":          "protocol \"sctp\" unsupported",
+		"UDP:53:10.0.2.15:53":           "protocol \"UDP\" unsupported",
+		"udp:53:10.0.2.15":              "want tcp|udp:HOSTPORT",
 		"tcp:0:10.0.2.15:80":            "host port",
 		"tcp:70000:10.0.2.15:80":        "host port",
 		"tcp:80:10.0.2:80":              "guest address",
-		"tcp:80:::1:80":                 "want tcp:HOSTPORT",
+		"tcp:80:::1:80":                 "want tcp|udp:HOSTPORT",
 		"tcp:80:10.0.2.15:x":            "guest port",
 		"tcp:localhost:80:10.0.2.15:80": "host address",
 	}
@@ -112,6 +116,13 @@ func TestParseOptions(t *testing.T) {
 	if err != nil || !on || cfg.Subnet.String() != "10.9.0.0/16" || len(rest) != 1 {
 		t.Fatalf("-nat SUBNET: %v %v %v %v", cfg.Subnet, on, rest, err)
 	}
+	cfg, _, _, err = ParseOptions([]string{"-nat", "-nat-ipv6", "fd00:99::/64"})
+	if err != nil || cfg.IPv6Prefix.String() != "fd00:99::/64" || cfg.NoIPv6 {
+		t.Fatalf("-nat-ipv6 PREFIX: %v %v", cfg.IPv6Prefix, err)
+	}
+	if cfg, _, _, err = ParseOptions([]string{"-nat", "-nat-ipv6", "off"}); err != nil || !cfg.NoIPv6 {
+		t.Fatalf("-nat-ipv6 off: %v %v", cfg.NoIPv6, err)
+	}
 	if _, on, rest, err = ParseOptions([]string{"-hub"}); err != nil || on || len(rest) != 1 {
 		t.Fatalf("no -nat: %v %v %v", on, rest, err)
 	}
@@ -123,6 +134,11 @@ func TestParseOptions(t *testing.T) {
 		"-nat -forward tcp:1:10.0.3.15:1": "outside 10.0.2.0/24",
 		"-nat -nat-dns x":                 "bad resolver",
 		"-nat -nat-allow foo":             "bad allow entry",
+		"-nat -nat-ipv6 fd00::/48":        "must be a /64",
+		"-nat -nat-ipv6 fd00::1/64":       "host bits",
+		"-nat -nat-ipv6 10.0.2.0/24":      "want an IPv6 /64",
+		"-nat -nat-ipv6 fe80::/64":        "not a unicast network",
+		"-nat-ipv6 off":                   "needs -nat",
 	} {
 		if _, _, _, err := ParseOptions(strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseOptions(%s) error %v, want %q", args, err, want)

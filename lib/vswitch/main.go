@@ -26,7 +26,7 @@ const daemonEnv = "GOUML_UML_SWITCH_DAEMON_FDS"
 func usage(prog string, w io.Writer) int {
 	fmt.Fprintf(w, "Usage : %s [ -unix control-socket ] [ -hub ] [ -tap tap-device ]\n", prog)
 	fmt.Fprintf(w, "or : %s -compat-v0 [ -unix control-socket data-socket ] [ -hub ] [ -tap tap-device ]\n", prog)
-	fmt.Fprintf(w, "gouml additions : [ -daemon ] [ -bess bess-socket ] [ -pcap capture-file ] [ -nat [subnet] [ -forward tcp:hostport:guestip:guestport ] ... [ -debug ] ]\n")
+	fmt.Fprintf(w, "gouml additions : [ -daemon ] [ -bess bess-socket ] [ -pcap capture-file ] [ -nat [subnet] [ -forward tcp|udp:hostport:guestip:guestport ] ... [ -debug ] ]\n")
 	return 1
 }
 
@@ -148,6 +148,9 @@ func Main(argv []string, stdin *os.File, stdout, stderr io.Writer) int {
 		}
 		if cfg.NAT != nil {
 			log.Printf(" nat gateway on '%s'", srv.nat.Config().Subnet)
+			if p := srv.nat.Config().IPv6Prefix; p.IsValid() {
+				log.Printf(" and '%s'", p)
+			}
 		}
 		log.Printf("\n")
 		log.Flush()
