@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -206,4 +207,78 @@ func (k *Kernel) procPartitions() []byte {
 		devs = append(devs, b.dev)
 	}
 	return []byte(ubd.ProcPartitions(devs...))
+}
+
+// sysSwapon accepts a ubd device that mkswap prepared (the guest's memory is the host's, so
+// nothing is ever swapped to it; /proc/swaps lists it, Used 0).
+func sysSwapon(c *Call) result {
+	c.k.mu.Lock()
+	root := c.cred().EUID == 0
+	c.k.mu.Unlock()
+	if !root {
+		return errno(unix.EPERM)
+	}
+	p, err := c.Str(0)
+	if err != nil {
+		return fail(err)
+	}
+	abs, err := c.abs(unix.AT_FDCWD, p)
+	if err != nil {
+		return fail(err)
+	}
+	fs, rest := special(abs)
+	b, part, isUBD := c.k.blockDevByName(rest)
+	if fs != "/dev" || !isUBD || b == nil || part != 0 {
+		return errno(unix.EINVAL) // swap files and other devices: not supported yet
+	}
+	sig := make([]byte, 10)
+	if _, err := b.dev.ReadAt(sig, 4086); err != nil || string(sig) != "SWAPSPACE2" {
+		return errno(unix.EINVAL) // no mkswap signature, as Linux
+	}
+	c.k.swapMu.Lock()
+	defer c.k.swapMu.Unlock()
+	if c.k.swaps[b.unit] {
+		return errno(unix.EBUSY)
+	}
+	if c.k.swaps == nil {
+		c.k.swaps = map[int]bool{}
+	}
+	c.k.swaps[b.unit] = true
+	return ok(0)
+}
+
+func sysSwapoff(c *Call) result {
+	p, err := c.Str(0)
+	if err != nil {
+		return fail(err)
+	}
+	abs, err := c.abs(unix.AT_FDCWD, p)
+	if err != nil {
+		return fail(err)
+	}
+	_, rest := special(abs)
+	b, _, isUBD := c.k.blockDevByName(rest)
+	c.k.swapMu.Lock()
+	defer c.k.swapMu.Unlock()
+	if !isUBD || b == nil || !c.k.swaps[b.unit] {
+		return errno(unix.EINVAL)
+	}
+	delete(c.k.swaps, b.unit)
+	return ok(0)
+}
+
+// procSwaps is /proc/swaps.
+func (k *Kernel) procSwaps() []byte {
+	out := "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+	k.swapMu.Lock()
+	defer k.swapMu.Unlock()
+	prio := -2
+	for _, b := range k.cfg.UBDs {
+		if k.swaps[b.unit] {
+			name := "/dev/" + ubd.DiskName(b.unit)
+			out += fmt.Sprintf("%-40s%s\t%d\t\t0\t\t%d\n", name, "partition", (b.dev.Size()-4096)/1024, prio)
+			prio--
+		}
+	}
+	return []byte(out)
 }

@@ -26,6 +26,8 @@ func TestBlockDevices(t *testing.T) {
 			"echo cow-data | dd of=/dev/ubdc bs=512 seek=5 conv=notrunc 2>/dev/null\n" +
 			"dd if=/dev/ubdc bs=512 skip=7 count=1 2>/dev/null | head -c 9; echo\n" +
 			"echo x | dd of=/dev/ubdd 2>/dev/null || echo ro-refused\n" +
+			"swapon /dev/ubdb 2>/dev/null || echo no-signature\nmkswap /dev/ubdb >/dev/null && swapon /dev/ubdb && cat /proc/swaps\n" +
+			"swapoff /dev/ubdb && wc -l < /proc/swaps\n" +
 			"sync\n/bin/busybox poweroff -f\n",
 	})
 	dir := t.TempDir()
@@ -42,7 +44,9 @@ func TestBlockDevices(t *testing.T) {
 		"ubd1=" + raw, "ubd2=" + cowf + "," + base, "ubd3r=" + ro, "ubd4=" + filepath.Join(dir, "missing.img"), "uml_dir=" + t.TempDir()}}.do(t)
 	want := "brw-rw---- 98, 16\nbrw-rw---- 98, 32\n" +
 		"major minor  #blocks  name\n\n  98       16       4096 ubdb\n  98       32       2048 ubdc\n  98       48       1024 ubdd\n" +
-		"4194304\n512\n1\nraw-data\nbase-data\nro-refused\n"
+		"4194304\n512\n1\nraw-data\nbase-data\nro-refused\n" +
+		"no-signature\nFilename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n" +
+		"/dev/ubdb                               partition\t4092\t\t0\t\t-2\n1\n"
 	// the COW file's creation is announced on the console first, as UML does
 	if status != 0 || !bytes.HasSuffix([]byte(out), []byte(want)) {
 		t.Fatalf("status %d\ngot:\n%s\nwant (suffix):\n%s\nstderr:\n%s", status, out, want, errs)
@@ -52,8 +56,8 @@ func TestBlockDevices(t *testing.T) {
 		t.Errorf("no message for the missing ubd4 file:\n%s", out)
 	}
 	img, _ := os.ReadFile(raw)
-	if !bytes.Equal(img[3*512:3*512+9], []byte("raw-data\n")) {
-		t.Errorf("raw image at sector 3: %q", img[3*512:3*512+9])
+	if !bytes.Equal(img[4086:4096], []byte("SWAPSPACE2")) {
+		t.Errorf("mkswap's signature is not in the raw image")
 	}
 	if b, _ := os.ReadFile(base); !bytes.Equal(b, baseData) {
 		t.Error("the COW device's base changed")

@@ -74,6 +74,8 @@ type Kernel struct {
 	execMu   sync.Mutex
 	execDir  string      // host directory of the named exec links (sys_exec.go)
 	cadOff   atomic.Bool // reboot(2) CAD_OFF: Ctrl-Alt-Del signals init instead of restarting
+	swapMu   sync.Mutex
+	swaps    map[int]bool // ubd units swapon'ed (blockdev.go)
 }
 
 type shutdownReq struct {

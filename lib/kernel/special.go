@@ -270,6 +270,8 @@ func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 		return []byte(k.cfg.CmdLine + "\n"), nil
 	case "partitions":
 		return k.procPartitions(), nil
+	case "swaps":
+		return k.procSwaps(), nil
 	case "version":
 		return []byte("Linux version " + Release + " (gouml) " + Version + "\n"), nil
 	case "mounts":
@@ -606,7 +608,7 @@ func (k *Kernel) readlinkRoot(r *Root, abs string) (string, error) {
 }
 
 // procEntries are the files listed in /proc besides the pid directories.
-var procEntries = []string{"cmdline", "partitions", "meminfo", "uptime", "version", "mounts", "filesystems", "cpuinfo", "loadavg", "stat"}
+var procEntries = []string{"cmdline", "partitions", "swaps", "meminfo", "uptime", "version", "mounts", "filesystems", "cpuinfo", "loadavg", "stat"}
 
 // openProcDir returns a directory fd listing /proc (rel "") or a directory below it
 // (rel "PID/…"): a kernel-private host directory brought up to date at every open from the

@@ -191,7 +191,7 @@ var table = []Syscall{
 	deny(unix.SYS_LISTXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_LLISTXATTR, unix.ENOTSUP, "not supported yet"),
 	deny(unix.SYS_FLISTXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_REMOVEXATTR, unix.ENOTSUP, "not supported yet"),
 	deny(unix.SYS_LREMOVEXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_FREMOVEXATTR, unix.ENOTSUP, "not supported yet"),
-	deny(unix.SYS_SWAPON, unix.EPERM, "not supported"), deny(unix.SYS_SWAPOFF, unix.EPERM, "not supported"),
+	trap(unix.SYS_SWAPON, sysSwapon), trap(unix.SYS_SWAPOFF, sysSwapoff),
 	deny(unix.SYS_PIVOT_ROOT, unix.EPERM, "not supported yet"), deny(unix.SYS_ACCT, unix.EPERM, "not supported yet"),
 	deny(unix.SYS_FANOTIFY_INIT, unix.EPERM, "not supported"),
 
