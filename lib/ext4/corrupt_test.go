@@ -127,6 +127,27 @@ func TestCorruptImagesGiveEUCLEAN(t *testing.T) {
 		_, err := fs.Getattr(Ino(loc["fragino"]))
 		wantEUCLEAN(t, "inode with a bad checksum", err)
 	})
+	t.Run("dir-block-checksum", func(t *testing.T) {
+		img, loc := corruptImage(t, "ext4")
+		patch(t, img, loc["dirblock"]+24+8, []byte{'y'}) // the name "x" after "." and ".."
+		fs, _ := mount(t, img, true)
+		d, err := fs.Lookup(fs.Root(), "d")
+		must(t, err)
+		_, err = fs.ReadDir(d, 0, 0)
+		wantEUCLEAN(t, "readdir of a block with a bad checksum", err)
+	})
+	t.Run("extent-block-checksum", func(t *testing.T) {
+		img, loc := corruptImage(t, "ext4")
+		raw := make([]byte, 60)
+		f, _ := os.Open(img)
+		f.ReadAt(raw, loc["fraginode"]+0x28)
+		f.Close()
+		leaf := int64(binary.LittleEndian.Uint32(raw[12+4:]))
+		patch(t, img, leaf*1024+12+12+4, []byte{0x77}) // second extent's length
+		fs, _ := mount(t, img, true)
+		_, err := fs.ReadAt(Ino(loc["fragino"]), make([]byte, 10), 0)
+		wantEUCLEAN(t, "extent block with a bad checksum", err)
+	})
 	t.Run("superblock", func(t *testing.T) {
 		img, _ := corruptImage(t, "ext2")
 		patch(t, img, 1024+0x28, le32(7)) // inodes per group

@@ -85,7 +85,12 @@ func TestCrashSafety(t *testing.T) {
 	}
 	img := mkfs(t, "ext4", 256<<20, "")
 	synced := map[int]bool{}
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("GOUML_EXT4_CRASH_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	t.Logf("kill timing seed %d (GOUML_EXT4_CRASH_SEED)", seed)
+	rng := rand.New(rand.NewSource(seed))
 	for round := 0; round < 10; round++ {
 		base := round * 100000
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashSafety$")

@@ -116,6 +116,16 @@ func (fs *FS) dirBlock(in *inode, lblk uint64) ([]byte, uint64, error) {
 		return nil, 0, corrupt("directory inode %d has a hole at block %d", in.ino, lblk)
 	}
 	b, err := fs.bread(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	err = fs.verifyOnce(p, func() error {
+		// leaf blocks carry a tail; htree index blocks (which have none) are not checked
+		if fs.hasTail(b) && le.Uint32(b[len(b)-4:]) != crc32c(fs.inodeSeed(in.ino, in.generation()), b[:len(b)-12]) {
+			return corrupt("directory inode %d block %d: checksum mismatch", in.ino, lblk)
+		}
+		return nil
+	})
 	return b, p, err
 }
 

@@ -16,6 +16,10 @@
 // one; lookups use an in-memory name cache instead of the hash tree). Modifying an
 // inline-data file or directory first moves its contents into ordinary blocks.
 //
+// With metadata_csum every checksum is computed on write, and checked on read for the
+// superblock, group descriptors, inodes, directory leaf blocks, extent tree blocks, attribute
+// blocks and the journal (htree index blocks and bitmaps are not checked).
+//
 // Unlink and Rmdir free an inode as soon as its link count reaches zero, unless the caller holds
 // it with Open; then it is freed at the last Release (or at Unmount). Unlinked-but-open inodes
 // are not put on an on-disk orphan list: after a crash e2fsck reclaims them.

@@ -69,6 +69,17 @@ func (fs *FS) loadExtents(in *inode) error {
 			if err != nil {
 				return err
 			}
+			err = fs.verifyOnce(child, func() error {
+				max := int(le.Uint16(b[4:]))
+				if off := 12 + 12*max; le.Uint16(b[0:]) == extMagic && off+4 <= len(b) &&
+					le.Uint32(b[off:]) != crc32c(fs.inodeSeed(in.ino, in.generation()), b[:off]) {
+					return corrupt("inode %d: extent tree block %d checksum mismatch", in.ino, child)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 			if err := walk(b, d-1, "block "+uitoa(child, 10)); err != nil {
 				return err
 			}

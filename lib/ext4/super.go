@@ -112,8 +112,23 @@ type FS struct {
 }
 
 type cblock struct {
-	b     []byte
-	dirty bool
+	b        []byte
+	dirty    bool
+	verified bool // its checksum was checked when it was read
+}
+
+// verifyOnce runs check on cached block n the first time it is used after being read from
+// the device (blocks we wrote ourselves are trusted).
+func (fs *FS) verifyOnce(n uint64, check func() error) error {
+	c := fs.cache[n]
+	if c == nil || c.verified || c.dirty || !fs.csum || fs.skipCsum {
+		return nil
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	c.verified = true
+	return nil
 }
 
 // Mount reads the file system on dev. Unless opts.ReadOnly, it replays the journal if the

@@ -58,13 +58,13 @@ func exercise(t *testing.T, fs *FS, m *model, rng *rand.Rand, bigTimes bool) {
 	// thousands of files, half removed again
 	many := ok(fs.Mkdir(root, "many", 0o755, 0, 0))
 	m.other["many"] = "dir"
-	for i := 0; i < 2500; i++ {
+	for i := 0; i < 1500; i++ {
 		data := []byte(strings.Repeat(fmt.Sprint(i), i%50))
 		name := fmt.Sprintf("f%05d", i)
 		writeFile(t, fs, many, name, data)
 		m.files["many/"+name] = data
 	}
-	for i := 0; i < 2500; i += 2 {
+	for i := 0; i < 1500; i += 2 {
 		name := fmt.Sprintf("f%05d", i)
 		must(t, fs.Unlink(many, name))
 		delete(m.files, "many/"+name)

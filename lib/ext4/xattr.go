@@ -115,6 +115,17 @@ func (fs *FS) readXattrs(in *inode) (inl, blk []xattr, err error) {
 		if le.Uint32(b[0:]) != xattrMagic || le.Uint32(b[8:]) != 1 {
 			return nil, nil, corrupt("inode %d: bad extended attribute block %d", in.ino, acl)
 		}
+		err = fs.verifyOnce(acl, func() error {
+			c := append([]byte(nil), b...)
+			fs.xattrBlockCsum(acl, c)
+			if le.Uint32(c[0x10:]) != le.Uint32(b[0x10:]) {
+				return corrupt("extended attribute block %d checksum mismatch", acl)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
 		blk, err = parseXattrEntries(b, 32, len(b), b, 0, "extended attribute block "+uitoa(acl, 10))
 		if err != nil {
 			return nil, nil, err
