@@ -51,6 +51,19 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 		return 1
 	}
 	defer u.remove()
+	if cfg.rootImage != nil {
+		if err := cfg.rootImage.open(c.UBDSync, cfg.Stdout, cfg.ReadOnly); err != nil {
+			fmt.Fprintf(stderr, "linux: root device ubd%c: %v\n", 'a'+cfg.rootImage.unit, err)
+			return 1
+		}
+		defer func() {
+			if err := cfg.rootImage.close(); err != nil {
+				fmt.Fprintf(stderr, "linux: root device ubd%c: %v\n", 'a'+cfg.rootImage.unit, err)
+			}
+		}()
+		cfg.RootDir = cfg.rootImage.tree.Dir
+		cfg.Shadow = cfg.rootImage.tree
+	}
 	mc := &mcHost{stderr: stderr, noReboot: c.NoReboot, quiet: c.Quiet, notify: c.MconsoleNotify,
 		rootUnit: -1, conSpec: c.ConsoleLine(0).Spec}
 	if src, err := c.RootSource(); err == nil && src.Kind == "ubd" {
@@ -89,19 +102,6 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	}
 	cfg.UBDs, _ = openBlockDevs(c, rootUnit, cfg.Stdout)
 	defer closeBlockDevs(cfg.UBDs)
-	if cfg.rootImage != nil {
-		if err := cfg.rootImage.open(c.UBDSync, cfg.Stdout, cfg.ReadOnly); err != nil {
-			fmt.Fprintf(stderr, "linux: root device ubd%c: %v\n", 'a'+cfg.rootImage.unit, err)
-			return 1
-		}
-		defer func() {
-			if err := cfg.rootImage.close(); err != nil {
-				fmt.Fprintf(stderr, "linux: root device ubd%c: %v\n", 'a'+cfg.rootImage.unit, err)
-			}
-		}()
-		cfg.RootDir = cfg.rootImage.tree.Dir
-		cfg.Shadow = cfg.rootImage.tree
-	}
 	for boots := 0; ; boots++ {
 		if boots > 0 {
 			mc.rebooted()

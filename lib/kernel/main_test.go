@@ -36,7 +36,7 @@ func TestCommandLineErrors(t *testing.T) {
 		"mem=lots":                   `linux: "mem=lots": invalid size "lots"`,
 		"con0=bogus":                 `parse_chan couldn't parse "bogus"`,
 		"ubd0=ROOT eth0=daemon":      "eth0=daemon (network devices): not supported yet",
-		"ubd0=ROOT/bin/busybox":      "ubd0=ROOT/bin/busybox (an image as the root file system; a directory works): not supported yet",
+		"ubd0=ROOT/bin/busybox":      "root device ubda: mounting ROOT/bin/busybox: ext4: no ext2/3/4 superblock",
 		"ubd0=/nonexistent":          "root device ubda: stat /nonexistent: no such file or directory",
 		"ubd0=ROOT con0=pts":         "con0=pts: channel type pts not supported yet",
 		"root=/dev/root hostfs=ROOT": "root=/dev/root needs rootfstype=hostfs",

@@ -324,7 +324,7 @@ func (t *Tree) syncDir(dir string, dino ext4.Ino, created map[uint64]ext4.Ino) e
 		typ := g.Mode & unix.S_IFMT
 		k, isKnown := t.known[st.Ino]
 		if xe, ok := inImg[name]; ok {
-			if isKnown && k.ino == xe.Ino && t.sameType(xe.Ino, typ) {
+			if isKnown && k.ino == xe.Ino && t.sameType(xe.Ino, typ) && !t.newTarget(p, typ, xe.Ino, &st, k) {
 				if typ == unix.S_IFDIR {
 					if err := t.syncDir(p, xe.Ino, created); err != nil {
 						return err
@@ -373,6 +373,17 @@ func (t *Tree) syncDir(dir string, dino ext4.Ino, created map[uint64]ext4.Ino) e
 		}
 	}
 	return nil
+}
+
+// newTarget: a symbolic link whose target changed (a new link that reused the old one's
+// host inode number) must be made anew.
+func (t *Tree) newTarget(p string, typ uint32, ino ext4.Ino, st *unix.Stat_t, k known) bool {
+	if typ != unix.S_IFLNK || st.Ctim == k.ctime {
+		return false
+	}
+	host, err1 := os.Readlink(p)
+	img, err2 := t.fs.Readlink(ino)
+	return err1 != nil || err2 != nil || host != img
 }
 
 func (t *Tree) sameType(ino ext4.Ino, typ uint32) bool {
