@@ -153,7 +153,10 @@ func mconsoleSession(t *testing.T, real, root, umlDir string, asUser bool) {
 	if n := next(); n.Type != mconsole.NotifySocket || string(n.Data) != g.sock+"\x00" {
 		t.Fatalf("first notification: %v %q, want MCONSOLE_SOCKET %q", n.Type, n.Data, g.sock)
 	}
-	if !strings.Contains(g.errb.String(), "mconsole (version 2) initialized on "+g.sock+"\n") {
+	// (the message and the notification travel different ways: wait for the message)
+	if !testenv.WaitFor(5*time.Second, func() bool {
+		return strings.Contains(g.errb.String(), "mconsole (version 2) initialized on "+g.sock+"\n")
+	}) {
 		t.Errorf("boot message missing: %q", g.errb)
 	}
 	both := func(norm bool, words ...string) (string, int) {
