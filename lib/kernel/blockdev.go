@@ -212,17 +212,7 @@ func (k *Kernel) procPartitions() []byte {
 // sysSwapon accepts a ubd device that mkswap prepared (the guest's memory is the host's, so
 // nothing is ever swapped to it; /proc/swaps lists it, Used 0).
 func sysSwapon(c *Call) result {
-	c.k.mu.Lock()
-	root := c.cred().EUID == 0
-	c.k.mu.Unlock()
-	if !root {
-		return errno(unix.EPERM)
-	}
-	p, err := c.Str(0)
-	if err != nil {
-		return fail(err)
-	}
-	abs, err := c.abs(unix.AT_FDCWD, p)
+	abs, err := c.adminPath(0)
 	if err != nil {
 		return fail(err)
 	}
@@ -248,11 +238,7 @@ func sysSwapon(c *Call) result {
 }
 
 func sysSwapoff(c *Call) result {
-	p, err := c.Str(0)
-	if err != nil {
-		return fail(err)
-	}
-	abs, err := c.abs(unix.AT_FDCWD, p)
+	abs, err := c.adminPath(0)
 	if err != nil {
 		return fail(err)
 	}

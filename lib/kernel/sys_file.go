@@ -989,20 +989,26 @@ func sysInotifyAddWatch(c *Call) result {
 	return ok(int64(wd))
 }
 
-// sysChroot gives the calling process a root of its own (inherited by its children). Paths
-// are then resolved inside that directory exactly as inside the machine's root.
-func sysChroot(c *Call) result {
+// adminPath reads path argument i of a call only guest root may make (chroot, umount,
+// swapon …) and makes it absolute.
+func (c *Call) adminPath(i int) (string, error) {
 	c.k.mu.Lock()
 	root := c.cred().EUID == 0
 	c.k.mu.Unlock()
 	if !root {
-		return errno(unix.EPERM)
+		return "", unix.EPERM
 	}
-	p, err := c.Str(0)
+	p, err := c.Str(i)
 	if err != nil {
-		return fail(err)
+		return "", err
 	}
-	abs, err := c.abs(unix.AT_FDCWD, p)
+	return c.abs(unix.AT_FDCWD, p)
+}
+
+// sysChroot gives the calling process a root of its own (inherited by its children). Paths
+// are then resolved inside that directory exactly as inside the machine's root.
+func sysChroot(c *Call) result {
+	abs, err := c.adminPath(0)
 	if err != nil {
 		return fail(err)
 	}
@@ -1074,17 +1080,7 @@ func sysMount(c *Call) result {
 }
 
 func sysUmount(c *Call) result {
-	c.k.mu.Lock()
-	root := c.cred().EUID == 0
-	c.k.mu.Unlock()
-	if !root {
-		return errno(unix.EPERM)
-	}
-	target, err := c.Str(0)
-	if err != nil {
-		return fail(err)
-	}
-	abs, err := c.abs(unix.AT_FDCWD, target)
+	abs, err := c.adminPath(0)
 	if err != nil {
 		return fail(err)
 	}
