@@ -14,6 +14,10 @@
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
 //	special.go    the kernel's own files: /dev and /proc
+//	blockdev.go   ubd block devices (/dev/ubdX, their ioctls, swapon)
+//	mount.go      mount/umount of ubd devices (unpacked by lib/shadow), path routing
+//	imageroot.go  image root file systems; sync/fsync write them back
+//	userns.go     the outer process and the kernel's user namespace
 //	mconsole.go   the management console's commands (lib/mconsole serves the socket)
 //
 // The same table generates the seccomp filter (filter.go), drives the dispatcher
@@ -96,9 +100,10 @@
 //     Linux a working directory left outside the new root counts as its "/".
 //   - /dev and /proc are matched on the lexically cleaned path; /proc/PID/fd/N stats as the
 //     file it names (Linux's lstat shows a symlink).
-//   - No block devices, network devices besides the namespace's loopback (getsockname shows
-//     the kernel's names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, mounts other than
-//     remounting /, enforcement of mem=. mconsole's stop is SIGSTOP/SIGCONT to every guest
+//   - No network devices besides the namespace's loopback (getsockname shows the kernel's
+//     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, mounts other
+//     than ubd devices and remounting /, partition devices, enforcement of mem=. Image file
+//     systems (root or mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is SIGSTOP/SIGCONT to every guest
 //     process, which a guest parent can notice (SIGCHLD, WUNTRACED).
 //   - No call whose checked arguments live in guest memory is CONTINUEd (a racing guest
 //     thread could change them between the check and the host's read; TestEscapes races
