@@ -31,6 +31,7 @@ type blockDev struct {
 	hostIno  uint64
 	hostOnce sync.Once
 	hostErr  error
+	pt       partTable // partition stand-ins (partition.go)
 }
 
 // openBlockDevs opens every ubdN= device except the unit that is the root directory.
@@ -52,6 +53,7 @@ func openBlockDevs(c *cmdline.Config, skipUnit int, log io.Writer) ([]*blockDev,
 
 func closeBlockDevs(devs []*blockDev) {
 	for _, b := range devs {
+		b.flushParts(true)
 		b.dev.Close()
 	}
 }
@@ -99,36 +101,49 @@ func (k *Kernel) openBlockDev(b *blockDev, part int, flags int) (int, error) {
 	if b == nil {
 		return -1, unix.ENXIO
 	}
-	if part != 0 {
-		k.logOnce(-2, "opening partition devices (ubdX1…) is not supported yet")
-		return -1, unix.ENXIO
-	}
 	if flags&unix.O_ACCMODE != unix.O_RDONLY && b.dev.ReadOnly() {
 		return -1, unix.EROFS
+	}
+	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_SYNC|unix.O_DSYNC|unix.O_DIRECT|unix.O_PATH) | unix.O_CLOEXEC
+	if part != 0 {
+		s, err := b.standIn(part)
+		if err != nil {
+			return -1, err
+		}
+		return unix.Open(selfFD(int(s.f.Fd())), acc&^unix.O_DIRECT, 0)
+	}
+	if flags&unix.O_PATH == 0 {
+		// the whole disk must show what was written through its partitions
+		if err := b.flushParts(true); err != nil {
+			return -1, unix.EIO
+		}
 	}
 	f, err := b.hostFile()
 	if err != nil {
 		return -1, unix.EIO
 	}
-	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_SYNC|unix.O_DSYNC|unix.O_DIRECT|unix.O_PATH) | unix.O_CLOEXEC
 	return unix.Open(selfFD(int(f.Fd())), acc, 0)
 }
 
-// blockDevOf returns the device whose host file a stat describes.
-func (k *Kernel) blockDevOf(st *unix.Stat_t) *blockDev {
+// blockDevOf returns the device (and partition number, 0 for the whole disk) whose host
+// file or partition stand-in a stat describes.
+func (k *Kernel) blockDevOf(st *unix.Stat_t) (*blockDev, int) {
 	for _, b := range k.cfg.UBDs {
 		if b.host != nil && st.Dev == b.hostDev && st.Ino == b.hostIno {
-			return b
+			return b, 0
+		}
+		if n, _ := b.partOf(st); n != 0 {
+			return b, n
 		}
 	}
-	return nil
+	return nil, 0
 }
 
 // blockStat makes the stat of a ubd host file the guest's block device's.
 func (k *Kernel) blockStat(st *unix.Stat_t) {
-	if b := k.blockDevOf(st); b != nil {
+	if b, part := k.blockDevOf(st); b != nil {
 		st.Mode = unix.S_IFBLK | 0o660
-		st.Rdev = unix.Mkdev(ubd.Major, uint32(b.unit*16))
+		st.Rdev = unix.Mkdev(ubd.Major, uint32(b.unit*16+part))
 		st.Size, st.Blocks = 0, 0
 		st.Uid, st.Gid = 0, 6 // root:disk
 	}
@@ -147,9 +162,15 @@ func sysIoctl(c *Call) result {
 	if err != nil {
 		return fail(err)
 	}
-	b := c.k.blockDevOf(&st)
+	b, part := c.k.blockDevOf(&st)
 	if b == nil {
 		return cont() // not one of ours: ENOTTY or the file's own answer, natively
+	}
+	var p *ubd.Partition
+	if part != 0 {
+		if p = b.dev.Partition(part); p == nil {
+			return errno(unix.ENXIO)
+		}
 	}
 	cmd := uintptr(uint32(c.Arg(1)))
 	switch cmd {
@@ -173,7 +194,26 @@ func sysIoctl(c *Call) result {
 			return errno(unix.EFAULT)
 		}
 	}
-	ret, out, err := b.dev.Ioctl(cmd, arg)
+	if cmd == ubd.BLKRRPART && p == nil {
+		// the table may change: partitions are read from the disk again
+		if err := b.flushParts(true); err != nil {
+			return errno(unix.EIO)
+		}
+	}
+	var ret int
+	var out []byte
+	if p != nil {
+		if cmd == ubd.BLKFLSBUF {
+			b.pt.mu.Lock()
+			if s := b.pt.parts[part]; s != nil {
+				s.flush()
+			}
+			b.pt.mu.Unlock()
+		}
+		ret, out, err = p.Ioctl(cmd, arg)
+	} else {
+		ret, out, err = b.dev.Ioctl(cmd, arg)
+	}
 	if err != nil {
 		return fail(err)
 	}

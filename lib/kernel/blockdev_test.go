@@ -138,3 +138,44 @@ func TestMkfsAndMountInGuest(t *testing.T) {
 		t.Errorf("debugfs cat /dir/file: %q", b)
 	}
 }
+
+// TestPartitionsInGuest: a disk partitioned with sfdisk on the host shows /dev/ubdb1 and
+// /dev/ubdb2 in the guest; busybox mke2fs makes a file system on the first, which mount
+// and umount use; data written to the second with dd lands at the partition's offset.
+func TestPartitionsInGuest(t *testing.T) {
+	sfdisk := testenv.Tool(t, "sfdisk")
+	e2fsck := testenv.Tool(t, "e2fsck")
+	debugfs := testenv.Tool(t, "debugfs")
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\nmkdir -p /mnt\nls -l /dev/ubdb1 /dev/ubdb2 | awk '{print $1, $5, $6}'\n" +
+			"grep ubdb /proc/partitions | awk '{print $1, $2, $3, $4}'\nblockdev --getsize64 /dev/ubdb2\n" +
+			"mke2fs /dev/ubdb1 >/dev/null && mount /dev/ubdb1 /mnt && echo in-part1 > /mnt/f && umount /mnt && echo part1-ok\n" +
+			"echo part2-data | dd of=/dev/ubdb2 bs=512 seek=1 conv=notrunc 2>/dev/null\nsync\n/bin/busybox poweroff -f\n",
+	})
+	img := filepath.Join(t.TempDir(), "disk.img")
+	os.WriteFile(img, nil, 0o644)
+	os.Truncate(img, 32<<20)
+	cmd := exec.Command(sfdisk, "-q", img)
+	cmd.Stdin = strings.NewReader("label: dos\nstart=2048, size=40960, type=83\nstart=43008, size=16384, type=83\n")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sfdisk: %v\n%s", err, b)
+	}
+	out, errs, status := run{timeout: 2 * time.Minute, args: []string{"ubd0=" + root, "rw", "init=/t.sh",
+		"ubd1=" + img, "uml_dir=" + t.TempDir()}}.do(t)
+	want := "brw-rw---- 98, 17\nbrw-rw---- 98, 18\n98 16 32768 ubdb\n98 17 20480 ubdb1\n98 18 8192 ubdb2\n8388608\npart1-ok\n"
+	if status != 0 || out != want {
+		t.Fatalf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
+	}
+	data, _ := os.ReadFile(img)
+	if got := data[43008*512+512 : 43008*512+512+11]; string(got) != "part2-data\n" {
+		t.Errorf("partition 2 at sector 1: %q", got)
+	}
+	part1 := filepath.Join(t.TempDir(), "part1.img")
+	os.WriteFile(part1, data[2048*512:(2048+40960)*512], 0o644)
+	if b, err := exec.Command(e2fsck, "-fn", part1).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn of partition 1: %v\n%s", err, b)
+	}
+	if b, _ := exec.Command(debugfs, "-R", "cat /f", part1).Output(); string(b) != "in-part1\n" {
+		t.Errorf("debugfs cat /f on partition 1: %q", b)
+	}
+}

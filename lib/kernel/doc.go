@@ -15,6 +15,7 @@
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
 //	special.go    the kernel's own files: /dev and /proc
 //	blockdev.go   ubd block devices (/dev/ubdX, their ioctls, swapon)
+//	partition.go  partition devices (/dev/ubdX1 …) through stand-in files
 //	mount.go      mount/umount of ubd devices (unpacked by lib/shadow), path routing
 //	imageroot.go  image root file systems; sync/fsync write them back
 //	userns.go     the outer process and the kernel's user namespace
@@ -102,7 +103,7 @@
 //     file it names (Linux's lstat shows a symlink).
 //   - No network devices besides the namespace's loopback (getsockname shows the kernel's
 //     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, mounts other
-//     than ubd devices and remounting /, partition devices, enforcement of mem=. Image file
+//     than ubd devices and remounting /, enforcement of mem=. Image file
 //     systems (root or mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is SIGSTOP/SIGCONT to every guest
 //     process, which a guest parent can notice (SIGCHLD, WUNTRACED).
 //   - No call whose checked arguments live in guest memory is CONTINUEd (a racing guest

@@ -81,18 +81,40 @@ func sysSync(c *Call) result {
 		c.k.printkImage(err)
 		return errno(unix.EIO)
 	}
+	for _, b := range c.k.cfg.UBDs {
+		if err := b.flushParts(false); err != nil {
+			return errno(unix.EIO)
+		}
+	}
 	return cont()
 }
 
 // sysFsync: fsync(2) and fdatasync(2) of a file of the image root write it back first.
 func sysFsync(c *Call) result {
-	t := c.k.cfg.Shadow
-	if t == nil || c.k.cfg.rootImage.dev.ReadOnly() {
-		return cont()
-	}
 	fd, err := c.guestFD(c.Int(0))
 	if err != nil {
 		return fail(err)
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil {
+		// a partition device's stand-in (partition.go)
+		for _, b := range c.k.cfg.UBDs {
+			if n, s := b.partOf(&st); n != 0 {
+				unix.Close(fd)
+				b.pt.mu.Lock()
+				err := s.flush()
+				b.pt.mu.Unlock()
+				if err != nil {
+					return errno(unix.EIO)
+				}
+				return cont()
+			}
+		}
+	}
+	t := c.k.cfg.Shadow
+	if t == nil || c.k.cfg.rootImage.dev.ReadOnly() {
+		unix.Close(fd)
+		return cont()
 	}
 	f, err := os.OpenFile(selfFD(fd), os.O_RDONLY, 0)
 	unix.Close(fd)

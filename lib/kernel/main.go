@@ -314,7 +314,7 @@ Supported:
     <key>=<value>           (unknown) goes to init's environment
     <word>                  (unknown) goes to init's argv
 Parsed, not supported yet (an error when given):
-    partition devices (ubda1...); tmpfs, sysfs, devpts and bind mounts
+    tmpfs, sysfs, devpts and bind mounts
     ethN=..., vecN:...      network devices
     initrd=, iomem=, virtio_uml.device=, hostfs=<dir>,append
 Accepted without effect: xterm=, stderr=, ssl-non-raw, nosysemu, console=

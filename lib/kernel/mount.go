@@ -31,6 +31,7 @@ type mountPoint struct {
 	fstype string
 	root   *Root
 	dev    *blockDev
+	part   int // partition number, 0 for the whole disk
 	fs     *ext4.FS
 	tree   *shadow.Tree
 	dir    string
@@ -99,8 +100,17 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 	if !ok || b == nil {
 		return unix.ENOTBLK
 	}
+	var dev ext4.Device = b.dev
 	if part != 0 {
-		return unix.ENXIO
+		p := b.dev.Partition(part)
+		if p == nil {
+			return unix.ENXIO
+		}
+		dev = p
+	}
+	// what the guest wrote through the partitions' stand-ins goes to the disk first
+	if err := b.flushParts(true); err != nil {
+		return unix.EIO
 	}
 	fd, err := c.root().OpenPath(target, true)
 	if err != nil {
@@ -119,14 +129,14 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 	t := k.root.mounts
 	t.mu.RLock()
 	for _, m := range t.list {
-		if m.dev == b || m.at == at {
+		if m.dev == b && m.part == part || m.at == at {
 			t.mu.RUnlock()
 			return unix.EBUSY
 		}
 	}
 	t.mu.RUnlock()
 	ro := flags&unix.MS_RDONLY != 0 || b.dev.ReadOnly()
-	efs, err := ext4.Mount(b.dev, ext4.Options{ReadOnly: ro})
+	efs, err := ext4.Mount(dev, ext4.Options{ReadOnly: ro})
 	if err != nil {
 		k.printk("EXT4-fs (%s): can't mount: %v", rest, err)
 		return unix.EINVAL
@@ -144,7 +154,7 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 			if fstype == "" || fstype == "auto" {
 				fstype = "ext4"
 			}
-			m := &mountPoint{at: at, source: "/dev/" + rest, fstype: fstype, root: sub, dev: b, fs: efs, tree: tree, dir: dir, ro: ro}
+			m := &mountPoint{at: at, source: "/dev/" + rest, fstype: fstype, root: sub, dev: b, part: part, fs: efs, tree: tree, dir: dir, ro: ro}
 			t.mu.Lock()
 			t.list = append(t.list, m)
 			t.mu.Unlock()

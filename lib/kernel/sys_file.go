@@ -351,7 +351,7 @@ func sysStatx(c *Call) result {
 	st.Rdev = unix.Mkdev(stx.Rdev_major, stx.Rdev_minor)
 	st.Dev, st.Ino = unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino
 	guestStat(fd, &st)
-	if b := c.k.blockDevOf(&st); b != nil {
+	if b, _ := c.k.blockDevOf(&st); b != nil {
 		c.k.blockStat(&st)
 		stx.Size, stx.Blocks = 0, 0
 	}
