@@ -119,7 +119,10 @@ func TestMkfsAndMountInGuest(t *testing.T) {
 			"mkdir /mnt/dir && echo inside > /mnt/dir/file && ln -s dir/file /mnt/link\n" +
 			"ln /mnt/dir/file /tmp/x 2>/dev/null || echo cross-device-refused\n" +
 			"umount /mnt && echo umount-ok\n[ -e /mnt/dir ] || echo gone-after-umount\n" +
-			"mount -t ext4 /dev/ubdb /mnt && cat /mnt/link\nsync\n/bin/busybox poweroff -f\n",
+			"mount -t ext4 -o ro /dev/ubdb /mnt && cat /mnt/link\n" +
+			"touch /mnt/ro-file 2>/dev/null || echo read-only\ngrep ubdb /proc/mounts\n" +
+			"mount -o remount,rw /mnt && echo rw-again > /mnt/rw-file && grep ubdb /proc/mounts\n" +
+			"sync\n/bin/busybox poweroff -f\n",
 	})
 	withHostProgram(t, root, mkfs, "/sbin/mkfs.ext4")
 	img := filepath.Join(t.TempDir(), "disk.img")
@@ -127,7 +130,8 @@ func TestMkfsAndMountInGuest(t *testing.T) {
 	os.Truncate(img, 64<<20)
 	out, errs, status := run{timeout: 2 * time.Minute, args: []string{"ubd0=" + root, "rw", "init=/t.sh",
 		"ubd1=" + img, "uml_dir=" + t.TempDir()}}.do(t)
-	want := "mkfs-ok\nmount-ok\n/dev/ubdb /mnt ext4 rw,relatime 0 0\ncross-device-refused\numount-ok\ngone-after-umount\ninside\n"
+	want := "mkfs-ok\nmount-ok\n/dev/ubdb /mnt ext4 rw,relatime 0 0\ncross-device-refused\numount-ok\ngone-after-umount\ninside\n" +
+		"read-only\n/dev/ubdb /mnt ext4 ro,relatime 0 0\n/dev/ubdb /mnt ext4 rw,relatime 0 0\n"
 	if status != 0 || out != want {
 		t.Fatalf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
 	}
@@ -136,6 +140,9 @@ func TestMkfsAndMountInGuest(t *testing.T) {
 	}
 	if b, _ := exec.Command(debugfs, "-R", "cat /dir/file", img).Output(); string(b) != "inside\n" {
 		t.Errorf("debugfs cat /dir/file: %q", b)
+	}
+	if b, _ := exec.Command(debugfs, "-R", "cat /rw-file", img).Output(); string(b) != "rw-again\n" {
+		t.Errorf("debugfs cat /rw-file (written after remount,rw): %q", b)
 	}
 }
 

@@ -288,3 +288,50 @@ func (k *Kernel) ext4Of(r *Root) (*ext4.FS, bool) {
 	}
 	return nil, false
 }
+
+// remount changes a mounted ubd file system between read-only and read-write.
+func (k *Kernel) remount(target string, ro bool) error {
+	at := path.Clean(target)
+	t := k.root.mounts
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var m *mountPoint
+	for _, x := range t.list {
+		if x.at == at {
+			m = x
+		}
+	}
+	if m == nil {
+		return unix.EINVAL
+	}
+	switch {
+	case ro == m.ro:
+	case ro:
+		if err := m.tree.WriteBack(); err != nil {
+			return unix.EIO
+		}
+		m.ro = true
+		m.root.SetReadOnly(true)
+	default:
+		if m.dev.dev.ReadOnly() {
+			return unix.EACCES // a read-only device, as Linux says it
+		}
+		var dev ext4.Device = m.dev.dev
+		if m.part != 0 {
+			dev = m.dev.dev.Partition(m.part)
+		}
+		// the file system was mounted read-only: mount it again for writing
+		if err := m.fs.Unmount(); err != nil {
+			return unix.EIO
+		}
+		efs, err := ext4.Mount(dev, ext4.Options{})
+		if err != nil {
+			return unix.EIO
+		}
+		m.fs = efs
+		m.tree.SetFS(efs)
+		m.ro = false
+		m.root.SetReadOnly(false)
+	}
+	return nil
+}

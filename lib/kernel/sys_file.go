@@ -1051,7 +1051,12 @@ func sysMount(c *Call) result {
 	}
 	if flags&unix.MS_REMOUNT != 0 {
 		if rt, _ := c.root().route(abs); rt != c.root() && path.Clean(abs) != "/" {
-			return errno(unix.EINVAL) // remounting a block device: not supported yet
+			return result{fd: -1, async: func() result {
+				if err := c.k.remount(abs, flags&unix.MS_RDONLY != 0); err != nil {
+					return fail(err)
+				}
+				return ok(0)
+			}}
 		}
 	}
 	fstype, _ := c.Str(2)

@@ -247,6 +247,14 @@ func (t *Tree) copyIn(f *os.File, ino ext4.Ino, size int64) error {
 	return err
 }
 
+// SetFS replaces the file system the tree writes back into by the same file system mounted
+// anew (remounting read-write): inode numbers stay valid.
+func (t *Tree) SetFS(fs *ext4.FS) {
+	t.mu.Lock()
+	t.fs = fs
+	t.mu.Unlock()
+}
+
 // WriteBack writes every change made under Dir since Unpack or the last WriteBack into the
 // image and syncs it.
 func (t *Tree) WriteBack() error {
