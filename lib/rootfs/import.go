@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/gouml/gouml/lib/hostmeta"
 	"io"
 	"os"
 	"path/filepath"
@@ -369,6 +370,28 @@ func readXattrs(hp string, in *fstree.Inode) (bool, error) {
 			if _, err := fmt.Sscanf(string(v), "%d:%d", &maj, &mnr); err != nil {
 				return false, fmt.Errorf("%s: bad %s %q", hp, n, v)
 			}
+			in.Major, in.Minor = maj, mnr
+		case n == hostmeta.LegacyOwner:
+			// written by the first emulator version ("uid:gid"), still read by it
+			scheme = true
+			var u, g uint32
+			if _, err := fmt.Sscanf(string(v), "%d:%d", &u, &g); err != nil {
+				return false, fmt.Errorf("%s: bad %s %q", hp, n, v)
+			}
+			in.UID, in.GID = u, g
+		case n == hostmeta.LegacyDev:
+			// the first emulator version's device nodes ("c:MAJ:MIN" on an empty file)
+			var kind rune
+			var maj, mnr uint32
+			if _, err := fmt.Sscanf(string(v), "%c:%d:%d", &kind, &maj, &mnr); err != nil || kind != 'c' && kind != 'b' {
+				return false, fmt.Errorf("%s: bad %s %q", hp, n, v)
+			}
+			typ := uint32(unix.S_IFCHR)
+			if kind == 'b' {
+				typ = unix.S_IFBLK
+			}
+			in.Data, in.Size = nil, 0
+			in.Mode = typ | in.Mode&0o7777
 			in.Major, in.Minor = maj, mnr
 		case strings.HasPrefix(n, XattrGuest):
 			setXattr(in, n[len(XattrGuest):], v)

@@ -20,7 +20,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/gouml/gouml/lib/rootfs/fstree"
 	"github.com/gouml/gouml/lib/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // bootImage boots the real UML kernel with an image as its root block device (testenv.UML
@@ -661,5 +663,37 @@ func TestUMLSetupFiles(t *testing.T) {
 	}
 	if cat("/etc/inittab") != "" {
 		t.Errorf("an inittab was added to a root without busybox")
+	}
+}
+
+// TestImportLegacyEmulatorXattrs: a directory root the first emulator version wrote to
+// (owners in user.gouml.owner, device nodes as user.gouml.dev) imports with those owners
+// and devices.
+func TestImportLegacyEmulatorXattrs(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "owned")
+	d := filepath.Join(dir, "port")
+	os.WriteFile(f, []byte("x"), 0o640)
+	os.WriteFile(d, nil, 0o600)
+	if err := unix.Setxattr(f, "user.gouml.owner", []byte("1000:100"), 0); err != nil {
+		t.Skipf("no user xattrs here: %v", err)
+	}
+	unix.Setxattr(d, "user.gouml.dev", []byte("c:1:4"), 0)
+	tr := fstree.New(time.Unix(0, 0))
+	if err := ImportDir(tr, dir, "/", func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := tr.Lookup("/owned")
+	if err != nil || n.Inode.UID != 1000 || n.Inode.GID != 100 {
+		t.Fatalf("owned: %v %+v", err, n)
+	}
+	n, err = tr.Lookup("/port")
+	if err != nil || n.Inode.Mode != fstree.TypeMask&unix.S_IFCHR|0o600 || n.Inode.Major != 1 || n.Inode.Minor != 4 {
+		t.Fatalf("port: %v %o %d:%d", err, n.Inode.Mode, n.Inode.Major, n.Inode.Minor)
+	}
+	os.WriteFile(d, nil, 0o600)
+	unix.Setxattr(d, "user.gouml.dev", []byte("q:1"), 0)
+	if err := ImportDir(fstree.New(time.Unix(0, 0)), dir, "/", func(string) {}); err == nil || !strings.Contains(err.Error(), "bad user.gouml.dev") {
+		t.Fatalf("a bad legacy attribute: %v", err)
 	}
 }
