@@ -46,7 +46,6 @@ func (r *rootImage) open(syncAll bool, log io.Writer, readOnly bool) error {
 		d.Close()
 		return err
 	}
-	os.Chmod(dir, 0o755)
 	tree, err := shadow.Unpack(fs, dir)
 	if err != nil {
 		os.RemoveAll(dir)

@@ -17,8 +17,10 @@ import (
 // file system is unpacked into a directory under $TMPDIR (lib/shadow), which becomes a Root
 // of its own; guest paths at or below the mount point are routed to it (Root.route), by the
 // lexically cleaned path, like /dev and /proc (a symlink elsewhere that points below the
-// mount point reaches the empty mount-point directory instead). Changes go back into the
-// image at sync, umount and shutdown.
+// mount point reaches the empty mount-point directory instead, and an absolute symlink in
+// the mounted file system resolves inside it, not from the guest's root). The unpacked
+// directories are private to the host user (mode 0700: they hold the guest's files with the
+// guest's permissions). Changes go back into the image at sync, umount and shutdown.
 
 type mountTable struct {
 	mu   sync.RWMutex
@@ -146,7 +148,6 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 		efs.Unmount()
 		return unix.ENOMEM
 	}
-	os.Chmod(dir, 0o755)
 	tree, err := shadow.Unpack(efs, dir)
 	if err == nil {
 		var sub *Root
