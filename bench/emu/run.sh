@@ -19,9 +19,11 @@ mkdir -p "$root"/{bin,tmp,proc,dev,etc,sys}
 cp "$bb" "$root/bin/busybox"
 for a in $("$bb" --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
 gcc -O2 -static -o "$root/sysbench" "$here/sysbench.c"
+gcc -O2 -static -o "$root/getuid" "$here/getuid.c"
 cat > "$root/bench.sh" <<'EOF'
 #!/bin/sh
 /sysbench /tmp
+/getuid
 /bin/busybox poweroff -f
 EOF
 printf '#!/bin/sh\n/bin/busybox poweroff -f\n' > "$root/halt.sh"
@@ -40,7 +42,7 @@ best() { # best of several "name value" files: lowest time, highest MBps
 }
 for r in $(seq "$ROUNDS"); do
 	echo "native (round $r)..." >&2
-	"$root/sysbench" "$work" | extract > "$work/native.$r"
+	{ "$root/sysbench" "$work"; "$root/getuid"; } | extract > "$work/native.$r"
 	echo "gouml linux (round $r)..." >&2
 	timeout 600 "$work/linux" ubd0="$root" rw mem=512M init=/bench.sh uml_dir="$work/" umid=bench-ours 2>&1 | extract > "$work/ours.$r" || true
 done
@@ -54,6 +56,10 @@ if [ -x "$real" ]; then
 	timeout 600 "$real" mem=512M root=/dev/root rootfstype=hostfs hostfs="$root" rw init=/bench.sh \
 		con0=fd:0,fd:1 con=null ssl=null uml_dir="$work/" umid=bench-real quiet </dev/null 2>&1 | extract > "$work/real.txt" || true
 fi
+
+# the mechanism's floor: a minimal C seccomp-notify supervisor (best of 3)
+gcc -O2 -o "$work/notifyfloor" "$here/notifyfloor.c"
+for r in 1 2 3; do "$work/notifyfloor" sync; done | awk '{ if (!v || $2 < v) v = $2 } END { print "notify_floor_us", v }' > "$work/floor.txt"
 
 # boot to halt (median of 5)
 boot() {
@@ -98,3 +104,4 @@ END {
 	}
 	print "(ratios are slowdowns: time ratios, or inverse throughput ratios for MBps)"
 }' "$work/native.txt" "$work/ours.txt" "$work/real.txt"
+echo "trapped-call floor here (minimal C seccomp-notify supervisor, no work): $(cut -d' ' -f2 "$work/floor.txt") us"
