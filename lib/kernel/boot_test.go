@@ -453,10 +453,11 @@ func TestProcAndPs(t *testing.T) {
 			"ps -o pid,user,comm > /tmp/ps\ngrep -E '^ *1 ' /tmp/ps\ngrep -E \"^ *$! \" /tmp/ps | sed \"s/$!/SLEEP/\"\n" +
 			"[ -d /proc/$! ] && ls /proc | grep -qx $! && echo piddir=ok\n" +
 			"free | awk '/Mem:/ {print \"free=\" $2}'\nmount | head -1\ncat /proc/uptime | wc -w\ncat /proc/1/comm\n" +
-			"uptime | grep -c 'up '\n/bin/busybox poweroff -f\n",
+			"uptime | grep -c 'up '\ntop -b -n 1 | head -1 | cut -d: -f1\n" +
+			"cut -d' ' -f4 /proc/loadavg | grep -qE '^1/[0-9]$' && echo loadavg-guest-counts\n/bin/busybox poweroff -f\n",
 	})
 	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "mem=96M", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
-	want := "    1 root     t.sh\nSLEEP root     sleep\npiddir=ok\nfree=98304\n/dev/root on / type hostfs (rw,relatime)\n2\nt.sh\n1\n"
+	want := "    1 root     t.sh\nSLEEP root     sleep\npiddir=ok\nfree=98304\n/dev/root on / type hostfs (rw,relatime)\n2\nt.sh\n1\nMem\nloadavg-guest-counts\n"
 	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 	if status != 0 || norm(out) != norm(want) {
 		t.Fatalf("status %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)

@@ -278,8 +278,10 @@ func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 		return k.mounts(), nil
 	case "filesystems":
 		return []byte("nodev\tproc\nnodev\tdevtmpfs\n\thostfs\n\text4\n\text3\n\text2\n"), nil
-	case "cpuinfo", "loadavg", "stat":
+	case "cpuinfo", "stat":
 		return os.ReadFile("/proc/" + rest)
+	case "loadavg":
+		return k.loadavg()
 	case "sys/kernel/hostname":
 		k.mu.Lock()
 		defer k.mu.Unlock()
@@ -707,4 +709,30 @@ func (k *Kernel) removeProcDir() {
 	if k.procDir != "" {
 		os.RemoveAll(k.procDir)
 	}
+}
+
+// loadavg is the host's load figures with the guest's own task counts and last PID (the
+// host's would name host processes).
+func (k *Kernel) loadavg() ([]byte, error) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return nil, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return nil, unix.EIO
+	}
+	tasks, last := 0, 0
+	if fd, err := unix.Openat(k.procfs, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+		d := os.NewFile(uintptr(fd), "proc")
+		names, _ := d.Readdirnames(-1)
+		d.Close()
+		for _, n := range names {
+			if p, err := strconv.Atoi(n); err == nil {
+				tasks++
+				last = max(last, p)
+			}
+		}
+	}
+	return []byte(fmt.Sprintf("%s %s %s 1/%d %d\n", f[0], f[1], f[2], tasks, last)), nil
 }
