@@ -139,14 +139,31 @@ func (k *Kernel) blockDevOf(st *unix.Stat_t) (*blockDev, int) {
 	return nil, 0
 }
 
-// blockStat makes the stat of a ubd host file the guest's block device's.
-func (k *Kernel) blockStat(st *unix.Stat_t) {
-	if b, part := k.blockDevOf(st); b != nil {
-		st.Mode = unix.S_IFBLK | 0o660
-		st.Rdev = unix.Mkdev(ubd.Major, uint32(b.unit*16+part))
-		st.Size, st.Blocks = 0, 0
-		st.Uid, st.Gid = 0, 6 // root:disk
+// blockStat makes the stat of a ubd host file the guest's block device's; it reports
+// whether st was one.
+func (k *Kernel) blockStat(st *unix.Stat_t) bool {
+	b, part := k.blockDevOf(st)
+	if b == nil {
+		return false
 	}
+	st.Mode = unix.S_IFBLK | 0o660
+	st.Rdev = unix.Mkdev(ubd.Major, uint32(b.unit*16+part))
+	st.Size, st.Blocks = 0, 0
+	st.Uid, st.Gid = 0, 6 // root:disk
+	return true
+}
+
+// hasStandIns reports whether any partition stand-in exists (fsync must look at its fd).
+func (k *Kernel) hasStandIns() bool {
+	for _, b := range k.cfg.UBDs {
+		b.pt.mu.Lock()
+		n := len(b.pt.parts)
+		b.pt.mu.Unlock()
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // sysIoctl serves the ioctls the filter traps (block devices); on other fds they run

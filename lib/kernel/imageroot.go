@@ -90,6 +90,10 @@ func sysSync(c *Call) result {
 
 // sysFsync: fsync(2) and fdatasync(2) of a file of the image root write it back first.
 func sysFsync(c *Call) result {
+	t := c.k.cfg.Shadow
+	if (t == nil || c.k.cfg.rootImage.dev.ReadOnly()) && !c.k.hasStandIns() {
+		return cont() // nothing of the kernel's to write back: the common case stays cheap
+	}
 	fd, err := c.guestFD(c.Int(0))
 	if err != nil {
 		return fail(err)
@@ -110,7 +114,6 @@ func sysFsync(c *Call) result {
 			}
 		}
 	}
-	t := c.k.cfg.Shadow
 	if t == nil || c.k.cfg.rootImage.dev.ReadOnly() {
 		unix.Close(fd)
 		return cont()

@@ -269,8 +269,10 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 	if fs, rest := special(abs); fs != "" {
 		return c.k.openSpecial(c, fs, rest, unix.O_PATH)
 	}
-	c.fs, _ = c.root().route(abs)
-	return c.root().OpenPath(abs, follow)
+	// route once: the file system's Root resolves the rest (c.fs is writable()'s)
+	var rest string
+	c.fs, rest = c.root().route(abs)
+	return c.fs.OpenPath(rest, follow)
 }
 
 // guestFD gives the kernel its own O_PATH handle on one of the caller's fds.
@@ -351,8 +353,7 @@ func sysStatx(c *Call) result {
 	st.Rdev = unix.Mkdev(stx.Rdev_major, stx.Rdev_minor)
 	st.Dev, st.Ino = unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino
 	guestStat(fd, &st)
-	if b, _ := c.k.blockDevOf(&st); b != nil {
-		c.k.blockStat(&st)
+	if c.k.blockStat(&st) {
 		stx.Size, stx.Blocks = 0, 0
 	}
 	stx.Uid, stx.Gid, stx.Mode = st.Uid, st.Gid, uint16(st.Mode)
@@ -466,8 +467,9 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
 		return -1, "", unix.EPERM // the kernel's own files cannot be renamed, removed or replaced
 	}
-	c.fs, _ = c.root().route(abs)
-	return c.root().Parent(abs)
+	var rest string
+	c.fs, rest = c.root().route(abs)
+	return c.fs.Parent(rest)
 }
 
 // writable: the file system of the path resolved last is mounted read-write.
