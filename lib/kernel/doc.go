@@ -7,8 +7,12 @@
 // trapped calls, the handler. Handlers live in one file per family:
 //
 //	sys_file.go   open/stat/mkdir/rename/link/symlink/chmod/chown/utimes/… (paths)
-//	sys_exec.go   execve, execveat, chdir (served at their ptrace stop)
-//	sys_proc.go   getpid/getppid/gettid/pgid/sid; kill/tkill/tgkill (ptrace stop)
+//	sys_exec.go   execve, execveat, chdir (rewritten at a ptrace stop, ptrace.go)
+//	sys_proc.go   setsid (the rest of process identity is native)
+//	ptrace.go     Trace rows: ptrace attached for the length of one call
+//	watch.go      pidfds of every known task and process: the kernel forgets the ended
+//	sigsys.go     the shim: mapped into every guest process, its data kept up to date
+//	shim.go       the shim's page (code generated from shimsrc/shim.S)
 //	console.go    con0: the guest's console pty and its relay to the host channels
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot
@@ -45,11 +49,29 @@
 //     then answer ERESTARTSYS, which the host turns into a restart or EINTR exactly as for
 //     an interrupted blocking call. The handlers run on the receiving goroutine (no
 //     cross-CPU wake-up). The listener has SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set.
-//   - Trace rows (execve, execveat, chdir) need to change the caller's registers, which a
-//     notification cannot: they return SECCOMP_RET_TRACE and are served by the ptrace loop
-//     (ptrace.go). ptrace also follows every fork/vfork/clone (auto-attach), so the kernel
-//     knows every guest task, and PTRACE_O_EXITKILL kills every guest process if `linux`
-//     dies, even by SIGKILL (init additionally has PR_SET_PDEATHSIG).
+//   - InGuest rows never leave the caller's process. Every guest process has the shim mapped
+//     at a fixed address (shim.go, sigsys.go): a small SIGSYS handler and a data page. The
+//     filter answers get[e]uid/get[e]gid with SECCOMP_RET_TRAP, and the handler returns the
+//     ids the kernel last wrote into the page (a trap costs a signal delivery, ~3.5 µs here,
+//     instead of a notification's two context switches, ~14 µs). A seccomp trap finds
+//     SIGSYS blocked fatal, so rt_sigprocmask and rt_sigaction go to the shim too, which
+//     makes them natively from its own syscall site with SIGSYS taken out of every mask,
+//     and keeps the guest's own SIGSYS action. The guest can overwrite the shim: it then
+//     lies only to itself; the kernel's state is in the kernel.
+//   - Trace rows (execve, execveat, chdir, fork, vfork and clone of a new process) need the
+//     caller's registers or must see the child before it runs, which a notification cannot.
+//     Guest tasks are not traced (a tracee stops in its tracer at every signal): the kernel
+//     attaches for the length of the call only (ptrace.go). From anywhere but the shim's
+//     second syscall site these calls go to the shim, which makes them from there and
+//     retries them when a signal interrupts the notification before it was received (Linux
+//     never fails them with EINTR). Every new process is thus created under ptrace and
+//     recorded with its parent's credentials before its first instruction; threads are
+//     created natively and learnt at their first trapped call. A new process is a copy:
+//     vfork and CLONE_VM are dropped, as the child would otherwise return through the
+//     shim's frame on the parent's stack. pidfds tell the kernel when tasks end (watch.go);
+//     init's parent is a small process of its own (stub.go) so that waiting for init never
+//     takes a stop meant for a tracing thread. When `linux` dies, init dies
+//     (PR_SET_PDEATHSIG through its parent), and with it the guest's PID namespace.
 //   - Errno and ArgRule rows are decided inside the filter: namespaces, io_uring (it would
 //     open paths behind the filter's back), file handles, TIOCSTI (typing into the host's
 //     terminal), other processes' scheduling/limits.
@@ -58,13 +80,14 @@
 //
 // `linux` as started by the user re-executes itself in a new user namespace in which the
 // host user is uid 0 (userns.go) and forwards SIGTERM/SIGINT/SIGHUP to it; the inner process
-// is the kernel. The kernel re-executes itself as "[gouml-init]" (stub.go) in new PID, mount,
+// is the kernel. The kernel starts "[gouml-init-parent]", which re-executes it as
+// "[gouml-init]" (stub.go) in new PID, mount,
 // IPC and network namespaces owned by that user namespace: the stub is PID 1 there. On its
 // main thread it makes a procfs instance of the new PID namespace (fsopen/fsmount, attached
 // nowhere), sets PR_SET_NO_NEW_PRIVS, installs the filter with a new listener, passes both
-// fd numbers to the kernel, which attaches with ptrace and takes them with pidfd_getfd; then
-// it closes every fd above 2 and execve()s the init candidates. Those execve calls are
-// ordinary guest calls. Guests share the kernel's user namespace because Linux resolves the
+// fd numbers to the kernel, which takes them with pidfd_getfd; then it maps the shim, closes
+// every fd above 2 and execve()s the init candidates. Those execve calls are ordinary guest
+// calls. Guests share the kernel's user namespace because Linux resolves the
 // /proc/<kernel pid>/fd/N magic links that execve and chdir are pointed at only within one.
 
 // # Paths
@@ -116,6 +139,11 @@
 //   - A trapped call that has not been received yet can still be interrupted: a signal
 //     whose handler lacks SA_RESTART arriving in that window makes e.g. an open fail with
 //     EINTR, where Linux would not interrupt it (no side effect is lost: nothing was done).
+//     The Trace rows are retried by the shim instead.
+//   - vfork is a fork, and clone without CLONE_THREAD drops CLONE_VM: a parent that relies
+//     on seeing its child's writes (glibc's posix_spawn reports a failed exec that way)
+//     sees the child exit with 127 instead. A forwarded SIGSYS (kill(2) to a guest with
+//     its own SIGSYS handler) runs that handler without its sa_mask and SA_RESETHAND.
 //   - Signal permissions between guest users are not checked (every guest process is uid 0
 //     of the user namespace to the host), nor ptrace-style ones for pidfd_open.
 //   - Ownership xattrs differ from mkrootfs's directory scheme (user.gouml.uid/gid/mode/

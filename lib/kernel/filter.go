@@ -11,8 +11,10 @@ import (
 const (
 	retAllow  = unix.SECCOMP_RET_ALLOW
 	retNotify = unix.SECCOMP_RET_USER_NOTIF
-	retTrace  = unix.SECCOMP_RET_TRACE
 	retKill   = unix.SECCOMP_RET_KILL_PROCESS
+	// retShim sends the call to the shim in the caller's own process (shim.go): SIGSYS, with
+	// shimTrapData in si_errno to tell it from a SIGSYS of the guest's own.
+	retShim = unix.SECCOMP_RET_TRAP | shimTrapData
 )
 
 // hdioGetgeo is HDIO_GETGEO, the disk-geometry ioctl fdisk asks block devices.
@@ -24,6 +26,7 @@ func retErrno(e unix.Errno) uint32 { return unix.SECCOMP_RET_ERRNO | uint32(e)&u
 const (
 	offNr   = 0
 	offArch = 4
+	offIP   = 8  // instruction_pointer: the address after the syscall instruction
 	offArg0 = 16 // args[i] at 16 + 8*i; the low 32 bits come first (little endian)
 )
 
@@ -47,7 +50,15 @@ func leafFor(nr int, debug bool) leaf {
 	case Notify:
 		return leaf{ret: retNotify}
 	case Trace:
-		return leaf{ret: retTrace}
+		// From the shim's second syscall site the call goes to the kernel, which serves it
+		// with ptrace attached (ptrace.go); from anywhere else it goes to the shim, which
+		// makes it from there and retries it when a signal interrupts the notification.
+		return leaf{rule: ruleShimRoute}
+	case InGuest:
+		if s.Rule != ruleNone {
+			return leaf{rule: s.Rule}
+		}
+		return leaf{ret: retShim}
 	case Errno:
 		return leaf{ret: retErrno(s.Errno)}
 	case ArgRule:
@@ -88,6 +99,20 @@ func buildFilter(debug bool) []unix.SockFilter {
 }
 
 type prog struct{ ins []unix.SockFilter }
+
+// fromSite returns yes when the call comes from the shim's syscall site at offset off (the
+// instruction pointer is the address after its syscall instruction), no otherwise. Anyone
+// may jump to that site; what it allows is what the shim itself may do, never more than
+// the caller could do to itself.
+func (p *prog) fromSite(off uint32, yes, no uint32) {
+	ip := uint64(shimAddr) + uint64(off)
+	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offIP)
+	p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, uint32(ip), 0, 3)
+	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offIP+4)
+	p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, uint32(ip>>32), 0, 1)
+	p.stmt(unix.BPF_RET|unix.BPF_K, yes)
+	p.stmt(unix.BPF_RET|unix.BPF_K, no)
+}
 
 func (p *prog) stmt(code uint16, k uint32) {
 	p.ins = append(p.ins, unix.SockFilter{Code: code, K: k})
@@ -140,10 +165,18 @@ func (p *prog) leaf(l leaf) {
 	case ruleClone:
 		const ns = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 			unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
+		// A new thread runs natively; a new process is created under ptrace (ptrace.go), which
+		// is how the kernel learns it before it runs.
 		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0)
 		p.jump(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, ns, 0, 1)
 		p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
+		p.jump(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, unix.CLONE_THREAD, 0, 1)
 		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+		p.fromSite(shimG2RetOff, retNotify, retShim)
+	case ruleShimRoute:
+		p.fromSite(shimG2RetOff, retNotify, retShim)
+	case ruleShimNative:
+		p.fromSite(shimG1RetOff, retAllow, retShim)
 	case ruleSelfArg0, ruleSelfArg1:
 		off := uint32(offArg0)
 		if l.rule == ruleSelfArg1 {

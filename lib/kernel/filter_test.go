@@ -49,7 +49,13 @@ func runBPF(t *testing.T, prog []unix.SockFilter, data []byte) uint32 {
 }
 
 func seccompInput(nr int, arch uint32, args ...uint64) []byte {
+	return seccompInputAt(nr, arch, 0, args...)
+}
+
+// seccompInputAt is seccompInput for a call made at instruction pointer ip.
+func seccompInputAt(nr int, arch uint32, ip uint64, args ...uint64) []byte {
 	b := make([]byte, 64)
+	binary.LittleEndian.PutUint64(b[8:], ip)
 	binary.LittleEndian.PutUint32(b[0:], uint32(nr))
 	binary.LittleEndian.PutUint32(b[4:], arch)
 	for i, v := range args {
@@ -78,8 +84,10 @@ func TestFilterMatchesTable(t *testing.T) {
 				want = retAllow
 			case s.Disp == Notify:
 				want = retNotify
-			case s.Disp == Trace:
-				want = retTrace
+			case s.Disp == Trace, s.Disp == InGuest:
+				want = retShim // from anywhere but the shim's own sites
+			case s.Disp == ArgRule && nr == unix.SYS_CLONE:
+				want = retShim // a new process (no CLONE_THREAD), not from the shim
 			case s.Disp == Errno:
 				want = retErrno(s.Errno)
 			case s.Disp == ArgRule:
@@ -116,7 +124,8 @@ func TestFilterArgRules(t *testing.T) {
 		{"ioctl BLKSSZGET", unix.SYS_IOCTL, []uint64{3, unix.BLKSSZGET}, retNotify},
 		{"ioctl HDIO_GETGEO", unix.SYS_IOCTL, []uint64{3, 0x0301}, retNotify},
 		{"ioctl TIOCINQ", unix.SYS_IOCTL, []uint64{3, unix.TIOCINQ}, retAllow},
-		{"clone fork", unix.SYS_CLONE, []uint64{uint64(unix.SIGCHLD)}, retAllow},
+		{"clone fork", unix.SYS_CLONE, []uint64{uint64(unix.SIGCHLD)}, retShim},
+		{"clone vfork", unix.SYS_CLONE, []uint64{unix.CLONE_VM | unix.CLONE_VFORK | uint64(unix.SIGCHLD)}, retShim},
 		{"clone thread", unix.SYS_CLONE, []uint64{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, retAllow},
 		{"clone newuser", unix.SYS_CLONE, []uint64{unix.CLONE_NEWUSER}, eperm},
 		{"clone newnet", unix.SYS_CLONE, []uint64{unix.CLONE_NEWNET | uint64(unix.SIGCHLD)}, eperm},
@@ -127,6 +136,45 @@ func TestFilterArgRules(t *testing.T) {
 		{"setpriority other", unix.SYS_SETPRIORITY, []uint64{0, 77}, eperm},
 	} {
 		if got := runBPF(t, prog, seccompInput(tc.nr, unix.AUDIT_ARCH_X86_64, tc.args...)); got != tc.want {
+			t.Errorf("%s: %#x, want %#x", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestFilterShimSites: the shim's two syscall sites, and only they, get what the shim needs:
+// its own rt_sigaction/rt_sigprocmask run natively from the first, the Trace calls go to the
+// kernel from the second; from anywhere else (including the other site, or an address that
+// matches in one half only) they go to the shim.
+func TestFilterShimSites(t *testing.T) {
+	prog := buildFilter(false)
+	g1, g2 := uint64(shimAddr+shimG1RetOff), uint64(shimAddr+shimG2RetOff)
+	for _, tc := range []struct {
+		name string
+		nr   int
+		ip   uint64
+		args []uint64
+		want uint32
+	}{
+		{"getuid from G1", unix.SYS_GETUID, g1, nil, retShim},
+		{"getegid anywhere", unix.SYS_GETEGID, 0x401000, nil, retShim},
+		{"sigprocmask from G1", unix.SYS_RT_SIGPROCMASK, g1, nil, retAllow},
+		{"sigprocmask from G2", unix.SYS_RT_SIGPROCMASK, g2, nil, retShim},
+		{"sigaction from G1", unix.SYS_RT_SIGACTION, g1, nil, retAllow},
+		{"sigaction low half only", unix.SYS_RT_SIGACTION, g1&0xffffffff | 0x5500000000, nil, retShim},
+		{"sigaction high half only", unix.SYS_RT_SIGACTION, g1 + 0x10, nil, retShim},
+		{"execve from G2", unix.SYS_EXECVE, g2, nil, retNotify},
+		{"execve from G1", unix.SYS_EXECVE, g1, nil, retShim},
+		{"execveat from G2", unix.SYS_EXECVEAT, g2, nil, retNotify},
+		{"chdir from G2", unix.SYS_CHDIR, g2, nil, retNotify},
+		{"fork from G2", unix.SYS_FORK, g2, nil, retNotify},
+		{"vfork anywhere", unix.SYS_VFORK, 0x401000, nil, retShim},
+		{"clone fork from G2", unix.SYS_CLONE, g2, []uint64{uint64(unix.SIGCHLD)}, retNotify},
+		{"clone thread anywhere", unix.SYS_CLONE, 0x401000, []uint64{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, retAllow},
+		{"clone newpid from G2", unix.SYS_CLONE, g2, []uint64{unix.CLONE_NEWPID}, retErrno(unix.EPERM)},
+		{"open from G2", unix.SYS_OPENAT, g2, nil, retNotify},
+		{"getpid from G1", unix.SYS_GETPID, g1, nil, retAllow},
+	} {
+		if got := runBPF(t, prog, seccompInputAt(tc.nr, unix.AUDIT_ARCH_X86_64, tc.ip, tc.args...)); got != tc.want {
 			t.Errorf("%s: %#x, want %#x", tc.name, got, tc.want)
 		}
 	}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -76,6 +77,14 @@ type Kernel struct {
 	cadOff   atomic.Bool // reboot(2) CAD_OFF: Ctrl-Alt-Del signals init instead of restarting
 	swapMu   sync.Mutex
 	swaps    map[int]bool // ubd units swapon'ed (blockdev.go)
+
+	initParent     int           // host pid of init's parent (stub.go)
+	initReport     *bufio.Reader // its report: init's pid, then how init ended
+	initReportFile *os.File
+
+	epfd, epWake int               // the task watch (watch.go); epfd < 0: not running
+	watch        map[int32]watched // pidfd -> what it watches (k.mu)
+	watchDone    chan struct{}
 }
 
 type shutdownReq struct {
@@ -86,17 +95,23 @@ type shutdownReq struct {
 // Process is a guest process (a host thread group).
 type Process struct {
 	Tgid   int
-	Parent int // host tgid of the parent (init's parent is 0)
 	Cred   *Cred
-	Root   *Root // after chroot; nil = the machine's root
+	Root   *Root     // after chroot; nil = the machine's root
+	sigsys sigaction // the guest's own SIGSYS action (the host's is the shim's)
+	pidfd  int       // watched for the process's end (watch.go)
 }
 
 // Task is a guest thread.
 type Task struct {
-	Tid     int
-	Proc    *Process
-	started bool // its first ptrace stop was seen
-	vtid    int  // its number in the guest's PID namespace (0 = not looked up yet)
+	Tid   int
+	Proc  *Process
+	vtid  int   // its number in the guest's PID namespace (0 = not looked up yet)
+	pidfd int   // PIDFD_THREAD, watched for the task's end (watch.go)
+	born  *Task // the task whose traced fork created it
+	// A traced call restarted by the kernel (ptrace.go): its one notification to let through
+	// (contNr -1: none) and that call's first argument.
+	contNr   int
+	contArg0 uint64
 	// exec / chdir in flight (ptrace): the fd handed to the guest, closed at syscall exit
 	pendingFD    int
 	pendingKind  int
@@ -124,6 +139,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		tasks: map[int]*Task{}, procs: map[int]*Process{},
 		hostname: cfg.Hostname, domain: "(none)", logged: map[int]bool{},
 		shutdown: make(chan shutdownReq, 1), listener: -1, procfs: -1, loopDone: make(chan struct{}),
+		epfd: -1,
 	}
 	if k.hostname == "" {
 		k.hostname = "(none)"
@@ -135,6 +151,10 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		cfg.mc.attach(k)
 		defer cfg.mc.detach()
 	}
+	if err := k.startWatch(); err != nil {
+		return 1, false, fmt.Errorf("epoll: %w", err)
+	}
+	defer k.stopWatch()
 	res := make(chan error, 1)
 	go k.tracer(res)
 	if err := <-res; err != nil {
@@ -167,10 +187,13 @@ func (k *Kernel) halt(status int, reboot bool) {
 	k.once.Do(func() { k.shutdown <- shutdownReq{status, reboot} })
 }
 
-// killAll kills every guest process. PTRACE_O_EXITKILL would do it when `linux` exits; doing
-// it here lets Boot return (reboot, tests) without leaving tracees behind.
+// killAll kills every guest process: init first, which takes the guest's PID namespace with
+// it (PR_SET_PDEATHSIG does the same when linux itself dies).
 func (k *Kernel) killAll() {
 	k.dying.Store(true)
+	if k.initTgid > 0 {
+		unix.Kill(k.initTgid, unix.SIGKILL)
+	}
 	k.mu.Lock()
 	pids := make([]int, 0, len(k.procs))
 	for p := range k.procs {
@@ -185,12 +208,8 @@ func (k *Kernel) killAll() {
 	}
 }
 
-const ptraceOptions = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
-	unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL | unix.PTRACE_O_TRACESYSGOOD
-
-// tracer starts init and then is the ptrace loop. Everything ptrace is done on this one
-// locked thread (ptrace requests must come from the tracer thread), and init is forked from
-// it so that PR_SET_PDEATHSIG fires exactly when the kernel goes away.
+// tracer starts init and waits for it. init is forked from this locked thread so that
+// PR_SET_PDEATHSIG fires exactly when the kernel goes away, and the thread never ends before.
 func (k *Kernel) tracer(res chan<- error) {
 	runtime.LockOSThread()
 	initPid, err := k.startInit()
@@ -199,7 +218,7 @@ func (k *Kernel) tracer(res chan<- error) {
 		close(k.loopDone)
 		return
 	}
-	k.loop(initPid)
+	k.waitInit(initPid)
 }
 
 func (k *Kernel) startInit() (int, error) {
@@ -219,53 +238,58 @@ func (k *Kernel) startInit() (int, error) {
 	args := append([]string{}, k.cfg.Inits...)
 	args = append(args, "--")
 	args = append(args, k.cfg.InitArgs...)
+	rr, rw, err := os.Pipe()
+	if err != nil {
+		theirs.Close()
+		return 0, err
+	}
+	// init's parent (stub.go) starts the stub in the guest's namespaces
 	cmd := &exec.Cmd{
-		Path:       k.self,
-		Args:       append([]string{stubArg0}, args...),
-		Env:        k.cfg.InitEnv,
-		Stdin:      con,
-		Stdout:     con,
-		Stderr:     con,
-		ExtraFiles: []*os.File{theirs},
-		Dir:        k.root.HostPath,
-		SysProcAttr: &unix.SysProcAttr{
-			Setsid:    true,
-			Pdeathsig: unix.SIGKILL,
-			// The guest's own PID numbering, SysV IPC, abstract Unix sockets and loopback
-			// network are the host kernel's, in namespaces that belong to the guest, owned
-			// by the kernel's user namespace (userns.go).
-			Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
-		},
+		Path:        k.self,
+		Args:        append([]string{parentArg0}, args...),
+		Env:         k.cfg.InitEnv,
+		Stdin:       con,
+		Stdout:      con,
+		Stderr:      con,
+		ExtraFiles:  []*os.File{theirs, rw},
+		Dir:         k.root.HostPath,
+		SysProcAttr: &unix.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL},
 	}
 	if k.cfg.Debug {
 		cmd.Env = append(cmd.Env, "GOUML_DEBUG_FILTER=1")
 	}
-	if err := cmd.Start(); err != nil {
-		theirs.Close()
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES) {
-			return 0, fmt.Errorf("starting init in new PID/mount/IPC/network namespaces: %w", err)
-		}
+	err = cmd.Start()
+	theirs.Close()
+	rw.Close()
+	if err != nil {
+		rr.Close()
 		return 0, fmt.Errorf("starting init: %w", err)
 	}
-	theirs.Close()
-	pid := cmd.Process.Pid
+	k.initParent = cmd.Process.Pid
+	k.initReport = bufio.NewReader(rr)
+	k.initReportFile = rr
+	line, _ := k.initReport.ReadString('\n')
+	pid, perr := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "P")))
+	if !strings.HasPrefix(line, "P") || perr != nil {
+		k.reapInitParent()
+		if msg, ok := strings.CutPrefix(line, "E"); ok {
+			return 0, errors.New(strings.TrimSpace(msg))
+		}
+		return 0, fmt.Errorf("init launcher failed")
+	}
 	fail := func(err error) (int, error) {
 		unix.Kill(pid, unix.SIGKILL)
-		var ws unix.WaitStatus
-		unix.Wait4(pid, &ws, 0, nil)
+		k.reapInitParent()
 		return 0, err
 	}
 	var b [8]byte
 	if _, err := io.ReadFull(ours, b[:]); err != nil {
-		var ws unix.WaitStatus
-		unix.Wait4(pid, &ws, 0, nil)
+		ws, _ := k.initStatus()
+		k.reapInitParent()
 		return 0, fmt.Errorf("init launcher failed (status %d)", ws.ExitStatus())
 	}
 	lfd := int(binary.LittleEndian.Uint32(b[:]))
 	mfd := int(binary.LittleEndian.Uint32(b[4:]))
-	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, ptraceOptions, 0, 0); e != 0 {
-		return fail(fmt.Errorf("ptrace: %w", e))
-	}
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return fail(fmt.Errorf("pidfd_open: %w", err))
@@ -283,7 +307,10 @@ func (k *Kernel) startInit() (int, error) {
 	k.initTgid = pid
 	p := &Process{Tgid: pid, Cred: rootCred()}
 	k.procs[pid] = p
-	k.tasks[pid] = &Task{Tid: pid, Proc: p, started: true, pendingFD: -1, vtid: 1}
+	k.watchProcess(p)
+	t := &Task{Tid: pid, Proc: p, pendingFD: -1, vtid: 1, contNr: -1}
+	k.tasks[pid] = t
+	k.watchTask(t)
 	k.mu.Unlock()
 	go k.serve()
 	if _, err := ours.Write([]byte{1}); err != nil {
@@ -301,27 +328,33 @@ func (k *Kernel) task(tid int) *Task {
 
 func (k *Kernel) taskLocked(tid int) *Task {
 	if t := k.tasks[tid]; t != nil {
-		return t
+		if alive(t.pidfd) {
+			return t
+		}
+		delete(k.tasks, tid) // ended; the tid is someone else's now
 	}
-	// A task we have not seen an event for yet (its creation event is still queued).
-	tgid, ppid := procTgidPpid(tid)
+	// A thread the kernel has not seen yet: threads are created natively (CLONE_THREAD), so
+	// they are learnt at their first trapped call. Their process is known: every process is
+	// created by a traced fork (ptrace.go).
+	tgid, _ := procTgidPpid(tid)
 	if tgid == 0 {
 		return nil
 	}
 	p := k.procs[tgid]
-	if p == nil {
-		parent := k.procs[ppid]
-		p = &Process{Tgid: tgid, Parent: ppid}
-		if parent != nil {
-			p.Cred = parent.Cred.clone()
-			p.Root = parent.Root
-		} else {
-			p.Cred = rootCred()
-		}
-		k.procs[tgid] = p
+	if p != nil && !alive(p.pidfd) {
+		delete(k.procs, tgid)
+		p = nil
 	}
-	t := &Task{Tid: tid, Proc: p, pendingFD: -1}
+	if p == nil {
+		// Not created by a traced fork: nothing says what its credentials are. It cannot
+		// happen unless the filter is wrong; refuse the task rather than guess.
+		k.debugf("task %d of unknown process %d killed", tid, tgid)
+		unix.Kill(tid, unix.SIGKILL)
+		return nil
+	}
+	t := &Task{Tid: tid, Proc: p, pendingFD: -1, contNr: -1}
 	k.tasks[tid] = t
+	k.watchTask(t)
 	return t
 }
 

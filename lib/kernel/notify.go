@@ -39,6 +39,8 @@ type result struct {
 	fd      int  // >= 0: install this kernel fd in the caller and return its number
 	cloexec bool
 	async   func() result // run in its own goroutine (the call may block)
+	// answered: the handler has passed the notification on and it will be answered there
+	answered bool
 }
 
 type handler func(c *Call) result
@@ -88,7 +90,24 @@ func (k *Kernel) dispatch(n *seccompNotif) {
 		k.respond(n.ID, int(n.Pid), errno(unix.ESRCH))
 		return
 	}
+	// A traced call the kernel rewrote and restarted (ptrace.go) comes back once: let it run.
+	// Only that call, with the first argument the kernel gave it, matches.
+	k.mu.Lock()
+	match := c.T.contNr == nr && c.T.contArg0 == n.Data.Args[0]
+	if c.T.contNr >= 0 {
+		c.T.contNr = -1
+	}
+	k.mu.Unlock()
+	{
+		if match {
+			k.respond(n.ID, int(n.Pid), cont())
+			return
+		}
+	}
 	r := s.Handler(c)
+	if r.answered {
+		return
+	}
 	if r.async != nil {
 		f := r.async
 		go func() { k.respond(n.ID, int(n.Pid), f()) }()

@@ -1,37 +1,368 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-const ptraceListen = 0x4208
+// Guest tasks are not traced. A traced task stops in its tracer at every signal it receives,
+// which costs two context switches per signal (about 15 µs on a VM) and would defeat the
+// in-process SIGSYS fast path (shim.go). ptrace is attached on demand instead, for the
+// Trace rows of the table (execve, execveat, chdir, and fork, vfork and clone of a new
+// process) and only for the length of that one call:
+//
+//  1. The call arrives as a seccomp notification. On an OS thread of its own the kernel
+//     seizes the caller, asks for a stop (PTRACE_INTERRUPT) and answers the notification
+//     with ERESTARTNOINTR, so the caller stops on its way out with nothing done.
+//  2. At that stop the call is rewritten (exec, chdir) and resumed with PTRACE_SYSCALL; the
+//     host restarts it, and its notification, which comes back once, is let through
+//     (Task.contNr).
+//  3. The call's events (the new child of a fork, the new image of an exec) are handled at
+//     their stops before the child or the image runs an instruction; the syscall-exit stop
+//     ends the call and the kernel detaches.
+//
+// A signal or a group stop that comes before the call re-entered undoes the rewrite and
+// detaches: the host restarts the original call after the signal, and it comes back as a
+// new notification.
 
-// loop is the ptrace event loop: it follows every guest task (fork/vfork/clone events
-// auto-attach children, so no guest process escapes the kernel), serves the Trace calls of
-// the table (sys_exec.go) and reaps what exits. It returns when no tracee is left.
-func (k *Kernel) loop(initPid int) {
-	defer close(k.loopDone)
+const (
+	ptraceListen = 0x4208
+	// errRestartNoIntr is Linux's ERESTARTNOINTR: the call is restarted after the stop (and
+	// after a signal handler, whatever its SA_RESTART).
+	errRestartNoIntr = unix.Errno(513)
+	// traceOptions: TRACESYSGOOD tells syscall stops from SIGTRAPs, EXITKILL kills the
+	// tracee if linux dies in the middle of a call.
+	traceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACEFORK |
+		unix.PTRACE_O_TRACEVFORK | unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_EXITKILL
+)
+
+// sysTraced is the handler of every Trace row: the call is served by traceCall on a thread of
+// its own (ptrace requests must come from the thread that attached), which also answers the
+// notification.
+func sysTraced(c *Call) result {
+	go c.k.traceCall(c)
+	return result{fd: -1, answered: true}
+}
+
+// traceCall serves one Trace call (see the top of this file).
+func (k *Kernel) traceCall(c *Call) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid, t, nr := c.Tid, c.T, int(c.n.Data.Nr)
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(tid), 0, traceOptions, 0, 0); e != 0 {
+		k.respond(c.n.ID, tid, errno(unix.EAGAIN))
+		return
+	}
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(tid), 0, 0, 0, 0); e != 0 {
+		unix.PtraceDetach(tid)
+		k.respond(c.n.ID, tid, errno(unix.EAGAIN))
+		return
+	}
+	k.respond(c.n.ID, tid, errno(errRestartNoIntr))
+	d := &traceRun{k: k, t: t, tid: tid, nr: nr}
+	d.run()
+}
+
+// traceRun is the state of one traced call.
+type traceRun struct {
+	k     *Kernel
+	t     *Task
+	tid   int
+	nr    int
+	phase int // 0: until the interrupt stop, 1: until the call re-enters, 2: in the call
+	saved unix.PtraceRegs
+	// children reported by a fork event whose first stop has not been seen yet: they are
+	// attached to this thread, which must let them go before it ends
+	children map[int]bool
+	seen     map[int]bool // children whose first stop came before their fork event
+	over     bool         // the caller is detached; only children are left
+	execed   bool         // a checked new image is in place
+}
+
+func (d *traceRun) run() {
+	k, t := d.k, d.t
+	defer k.clearPending(t)
 	for {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		wpid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOTHREAD, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return // ECHILD: nobody left
+			return // ECHILD: the tracee is gone
 		}
-		switch {
-		case ws.Exited() || ws.Signaled():
-			k.exited(pid)
-			if pid == initPid && !k.dying.Load() {
-				k.initDied(ws)
+		if wpid != d.tid {
+			if ws.Stopped() && int(ws>>16) == unix.PTRACE_EVENT_EXEC {
+				// a non-leader thread called execve: it now has the leader's tid
+				k.retid(t, wpid)
+				d.tid = wpid
+			} else {
+				d.child(wpid, ws)
+				if d.over && len(d.children) == 0 {
+					return
+				}
+				continue
 			}
-		case ws.Stopped():
-			k.stopped(pid, ws)
+		}
+		if ws.Exited() || ws.Signaled() {
+			d.over = true
+		} else if !ws.Stopped() {
+			continue
+		} else if k.dying.Load() {
+			unix.Kill(d.tid, unix.SIGKILL)
+			unix.PtraceDetach(d.tid)
+			d.over = true
+		} else if d.stopped(ws) {
+			d.over = true
+		}
+		if d.over && len(d.children) == 0 {
+			return
 		}
 	}
+}
+
+// child handles a stop or the end of a task other than the caller: the new child of a fork,
+// auto-attached and stopped before its first instruction. It is recorded and let go.
+func (d *traceRun) child(pid int, ws unix.WaitStatus) {
+	if traceDebug {
+		d.k.debugf("trace %s tid %d: child %d status %#x", sysName(d.nr), d.tid, pid, uint32(ws))
+	}
+	delete(d.children, pid)
+	if !ws.Stopped() {
+		return
+	}
+	if d.seen == nil {
+		d.seen = map[int]bool{}
+	}
+	d.seen[pid] = true
+	d.k.newTask(d.t, pid)
+	unix.PtraceDetach(pid)
+}
+
+// stopped handles a stop of the caller; it reports whether the call is over (detached).
+func (d *traceRun) stopped(ws unix.WaitStatus) bool {
+	k, t, tid := d.k, d.t, d.tid
+	sig := ws.StopSignal()
+	event := int(ws >> 16)
+	if traceDebug {
+		k.debugf("trace %s tid %d phase %d: sig %d event %d", sysName(d.nr), tid, d.phase, sig, event)
+	}
+	switch {
+	case d.phase == 0 && event == unix.PTRACE_EVENT_STOP && sig == unix.SIGTRAP:
+		// our interrupt: the call has not run (it returned ERESTARTNOINTR)
+		var regs unix.PtraceRegs
+		if err := unix.PtraceGetRegs(tid, &regs); err != nil {
+			return true
+		}
+		if int(regs.Orig_rax) != d.nr || int64(regs.Rax) != -int64(errRestartNoIntr) {
+			unix.PtraceDetach(tid)
+			return true
+		}
+		d.saved = regs
+		var err error
+		switch d.nr {
+		case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
+			err = k.traceExec(t, &regs, scratchSP(tid, &regs))
+		case unix.SYS_CHDIR:
+			err = k.traceChdir(t, &regs, scratchSP(tid, &regs))
+		case unix.SYS_VFORK:
+			// The call comes from the shim, inside a signal handler on the caller's stack:
+			// a child sharing that stack would return through the handler's frame and
+			// wreck it for the parent. Every new process is a copy (vfork is a fork, as
+			// POSIX allows).
+			regs.Orig_rax = unix.SYS_FORK
+		case unix.SYS_CLONE:
+			regs.Rdi &^= unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_SIGHAND
+		}
+		if err != nil {
+			// the call fails without running: no restart
+			k.debugf("%s by %d: %v", sysName(d.nr), k.guestPid(tid), err)
+			e, ok := err.(unix.Errno)
+			if !ok {
+				e = unix.EIO
+			}
+			if err == errGone {
+				e = unix.ESRCH
+			}
+			regs.Orig_rax = ^uint64(0)
+			regs.Rax = uint64(-int64(e))
+			unix.PtraceSetRegs(tid, &regs)
+			unix.PtraceDetach(tid)
+			return true
+		}
+		if err := unix.PtraceSetRegs(tid, &regs); err != nil {
+			unix.PtraceDetach(tid)
+			return true
+		}
+		k.mu.Lock()
+		t.contNr, t.contArg0 = int(regs.Orig_rax), regs.Rdi
+		k.mu.Unlock()
+		d.phase = 1
+		unix.PtraceSyscall(tid, 0)
+	case d.phase == 1 && sig == unix.SIGTRAP|0x80:
+		// the restarted call entered; its notification is let through once
+		d.phase = 2
+		unix.PtraceSyscall(tid, 0)
+	case d.phase < 2:
+		// A group stop, or a signal to deliver, before the call re-entered: undo and let go.
+		// The host restarts the original call after the signal (ERESTARTNOINTR).
+		k.mu.Lock()
+		t.contNr = -1
+		k.mu.Unlock()
+		if d.phase == 1 {
+			unix.PtraceSetRegs(tid, &d.saved)
+		}
+		deliver := 0
+		if event == 0 && sig != unix.SIGTRAP {
+			deliver = int(sig)
+		}
+		detachWith(tid, deliver)
+		return true
+	case sig == unix.SIGTRAP|0x80:
+		// the syscall-exit stop: the call is over
+		switch {
+		case t.pendingKind == pendingChdir:
+			k.chdirDone(t)
+		case d.execed:
+			// the new image, about to run its first instruction, gets the shim
+			if err := k.execDone(t); err != nil {
+				k.debugf("execve by %d: mapping the shim: %v", k.guestPid(tid), err)
+				unix.Kill(tid, unix.SIGKILL)
+			}
+		}
+		unix.PtraceDetach(tid)
+		return true
+	case sig == unix.SIGTRAP && (event == unix.PTRACE_EVENT_FORK || event == unix.PTRACE_EVENT_VFORK || event == unix.PTRACE_EVENT_CLONE):
+		if msg, err := unix.PtraceGetEventMsg(tid); err == nil {
+			k.newTask(t, int(msg))
+			if !d.seen[int(msg)] {
+				if d.children == nil {
+					d.children = map[int]bool{}
+				}
+				d.children[int(msg)] = true
+			}
+		}
+		unix.PtraceSyscall(tid, 0)
+	case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_EXEC:
+		d.execed = k.execEvent(t)
+		unix.PtraceSyscall(tid, 0)
+	case event == unix.PTRACE_EVENT_STOP:
+		// a group stop inside the call: it keeps the caller stopped; the call is over for us
+		if t.pendingKind == pendingChdir {
+			k.chdirDone(t)
+		}
+		unix.PtraceDetach(tid)
+		return true
+	default:
+		// a signal arrived during the call: deliver it
+		unix.PtraceSyscall(tid, int(sig))
+	}
+	return false
+}
+
+// scratchSP returns the stack pointer below which a traced call's rewritten arguments may
+// be written (sys_exec.go). A call made by the shim runs in its SIGSYS handler: on the
+// guest's own stack, just below the signal frame (which must survive a failed call), or on
+// the guest's alternate signal stack, which may be small: then below the guest's own stack
+// pointer, saved in the frame (the shim keeps the ucontext's address in r12).
+func scratchSP(tid int, regs *unix.PtraceRegs) uint64 {
+	if regs.Rip != shimAddr+shimG2RetOff {
+		return regs.Rsp
+	}
+	var b [8]byte
+	if readMem(tid, regs.R12+ucRSP, b[:]) != nil {
+		return regs.Rsp
+	}
+	guest := binary.LittleEndian.Uint64(b[:])
+	if regs.Rsp < guest && guest-regs.Rsp < 1<<20 {
+		return regs.Rsp
+	}
+	return guest
+}
+
+// ucRSP is the offset of the saved rsp in an x86-64 ucontext (uc_mcontext.gregs[REG_RSP]).
+const ucRSP = 160
+
+var traceDebug = os.Getenv("GOUML_TRACE_DEBUG") == "1"
+
+func detachWith(tid, sig int) {
+	unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(tid), 0, uintptr(sig), 0, 0)
+}
+
+// newTask records a task created by a traced fork/vfork/clone of parent (before it runs).
+// Whatever the kernel knew under that tid before belonged to a task that is gone.
+func (k *Kernel) newTask(parent *Task, tid int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if old := k.tasks[tid]; old != nil && old.born == parent {
+		return // the fork event and the child's first stop both report it
+	}
+	tgid, _ := procTgidPpid(tid)
+	var p *Process
+	if tgid == parent.Proc.Tgid {
+		p = parent.Proc
+	} else {
+		p = &Process{Tgid: tid, Cred: parent.Proc.Cred.clone(), Root: parent.Proc.Root}
+		p.sigsys = parent.Proc.sigsys
+		k.procs[tid] = p
+		k.watchProcess(p)
+	}
+	t := &Task{Tid: tid, Proc: p, pendingFD: -1, contNr: -1, born: parent}
+	k.tasks[tid] = t
+	k.watchTask(t)
+}
+
+// retid follows a task whose tid changed: a non-leader thread that called execve takes the
+// leader's tid, and the other threads are gone.
+func (k *Kernel) retid(t *Task, tid int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id, o := range k.tasks {
+		if o.Proc == t.Proc && o != t {
+			delete(k.tasks, id)
+		}
+	}
+	delete(k.tasks, t.Tid)
+	t.Tid, t.vtid = tid, 0
+	k.tasks[tid] = t
+	k.watchTask(t)
+}
+
+// waitInit waits for init to end (its parent reports it, stub.go) and then ends the machine.
+func (k *Kernel) waitInit(initPid int) {
+	defer close(k.loopDone)
+	ws, ok := k.initStatus()
+	k.reapInitParent()
+	if ok && !k.dying.Load() {
+		k.initDied(ws)
+	}
+}
+
+// initStatus reads how init ended from its parent's report.
+func (k *Kernel) initStatus() (unix.WaitStatus, bool) {
+	line, _ := k.initReport.ReadString('\n')
+	v, ok := strings.CutPrefix(strings.TrimSpace(line), "S")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	return unix.WaitStatus(n), err == nil
+}
+
+func (k *Kernel) reapInitParent() {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(k.initParent, &ws, 0, nil); err != unix.EINTR {
+			break
+		}
+	}
+	k.initReportFile.Close()
 }
 
 func (k *Kernel) initDied(ws unix.WaitStatus) {
@@ -58,94 +389,4 @@ func (k *Kernel) panicf(format string, a ...any) {
 		}
 		k.shutdown <- shutdownReq{status: 134}
 	})
-}
-
-func (k *Kernel) exited(tid int) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	t := k.tasks[tid]
-	delete(k.tasks, tid)
-	if t != nil {
-		k.clearPending(t)
-	}
-	if p := k.procs[tid]; p != nil {
-		delete(k.procs, tid)
-		for _, q := range k.procs {
-			if q.Parent == tid {
-				q.Parent = k.initTgid // the host reparents to init, the child subreaper
-			}
-		}
-	}
-}
-
-func (k *Kernel) stopped(pid int, ws unix.WaitStatus) {
-	sig := ws.StopSignal()
-	event := int(ws >> 16)
-	k.mu.Lock()
-	t := k.taskLocked(pid)
-	k.mu.Unlock()
-	if t == nil || k.dying.Load() {
-		if k.dying.Load() {
-			unix.Kill(pid, unix.SIGKILL) // created while the machine went down
-		}
-		unix.PtraceCont(pid, 0)
-		return
-	}
-	switch {
-	case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_SECCOMP:
-		k.traceSyscall(t)
-	case sig == unix.SIGTRAP && (event == unix.PTRACE_EVENT_FORK || event == unix.PTRACE_EVENT_VFORK || event == unix.PTRACE_EVENT_CLONE):
-		msg, err := unix.PtraceGetEventMsg(pid)
-		if err == nil {
-			k.newTask(t, int(msg), event)
-		}
-		unix.PtraceCont(pid, 0)
-	case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_EXEC:
-		k.execEvent(t)
-	case sig == unix.SIGTRAP|0x80:
-		k.syscallExit(t)
-	case event == unix.PTRACE_EVENT_STOP:
-		if !t.started {
-			t.started = true
-			unix.PtraceCont(pid, 0)
-			return
-		}
-		if sig == unix.SIGTRAP {
-			// the group-stop ended (SIGCONT) or PTRACE_INTERRUPT: run on
-			unix.PtraceCont(pid, 0)
-			return
-		}
-		// group-stop (job control, mconsole's stop): stay stopped, but keep reporting events
-		unix.Syscall6(unix.SYS_PTRACE, ptraceListen, uintptr(pid), 0, 0, 0, 0)
-	default:
-		// signal-delivery-stop: deliver it
-		if !t.started && sig == unix.SIGSTOP {
-			t.started = true
-			unix.PtraceCont(pid, 0)
-			return
-		}
-		unix.PtraceCont(pid, int(sig))
-	}
-}
-
-// newTask records a task created by fork/vfork/clone.
-func (k *Kernel) newTask(parent *Task, tid int, event int) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if old := k.tasks[tid]; old != nil {
-		return // already learnt from its own first stop
-	}
-	isThread := false
-	if event == unix.PTRACE_EVENT_CLONE {
-		tgid, _ := procTgidPpid(tid)
-		isThread = tgid == parent.Proc.Tgid
-	}
-	var p *Process
-	if isThread {
-		p = parent.Proc
-	} else {
-		p = &Process{Tgid: tid, Parent: parent.Proc.Tgid, Cred: parent.Proc.Cred.clone(), Root: parent.Proc.Root}
-		k.procs[tid] = p
-	}
-	k.tasks[tid] = &Task{Tid: tid, Proc: p, pendingFD: -1}
 }

@@ -27,19 +27,19 @@ func (c *Cred) clone() *Cred {
 // cred returns the caller's credentials; the lock is held while reading or changing them.
 func (c *Call) cred() *Cred { return c.T.Proc.Cred }
 
+// withCred runs f with the caller's credentials locked; when f changes the ids the shim
+// answers get[e]uid/get[e]gid with, the caller's shim page is updated (under the lock, so
+// two threads changing them at once cannot leave the older answer behind).
 func (c *Call) withCred(f func(cr *Cred) result) result {
 	c.k.mu.Lock()
 	defer c.k.mu.Unlock()
-	return f(c.T.Proc.Cred)
-}
-
-func sysGetuid(c *Call) result { return c.withCred(func(cr *Cred) result { return ok(int64(cr.UID)) }) }
-func sysGeteuid(c *Call) result {
-	return c.withCred(func(cr *Cred) result { return ok(int64(cr.EUID)) })
-}
-func sysGetgid(c *Call) result { return c.withCred(func(cr *Cred) result { return ok(int64(cr.GID)) }) }
-func sysGetegid(c *Call) result {
-	return c.withCred(func(cr *Cred) result { return ok(int64(cr.EGID)) })
+	cr := c.T.Proc.Cred
+	u, eu, g, eg := cr.UID, cr.EUID, cr.GID, cr.EGID
+	r := f(cr)
+	if cr.UID != u || cr.EUID != eu || cr.GID != g || cr.EGID != eg {
+		publishCred(c.Tid, cr)
+	}
+	return r
 }
 
 func (c *Call) putIDs(ids ...uint32) result {

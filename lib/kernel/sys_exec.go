@@ -13,8 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// execve, execveat and chdir are the Trace rows of the table: they must change what the
-// host kernel does with the caller's registers, which a seccomp notification cannot.
+// execve, execveat and chdir are Trace rows of the table: they must change what the host
+// kernel does with the caller's registers, which a seccomp notification cannot (ptrace.go
+// attaches for the length of the call).
 //
 // execve: the kernel resolves the guest path inside the root (and #! interpreters, and the
 // PT_INTERP of dynamic executables, recursively), opens the final executable itself, and
@@ -33,56 +34,13 @@ const (
 
 const maxInterpDepth = 4
 
-func (k *Kernel) traceSyscall(t *Task) {
-	var regs unix.PtraceRegs
-	if err := unix.PtraceGetRegs(t.Tid, &regs); err != nil {
-		return
-	}
-	var err error
-	switch int(regs.Orig_rax) {
-	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
-		err = k.traceExec(t, &regs)
-	case unix.SYS_CHDIR:
-		err = k.traceChdir(t, &regs)
-	default:
-		err = unix.ENOSYS
-	}
-	if err != nil {
-		k.debugf("%s by %d: %v", sysName(int(regs.Orig_rax)), k.guestPid(t.Tid), err)
-		k.skip(t, &regs, err)
-	}
-}
-
-// skip makes the trapped call return an error without running it.
-func (k *Kernel) skip(t *Task, regs *unix.PtraceRegs, err error) {
-	e, ok := err.(unix.Errno)
-	if !ok {
-		e = unix.EIO
-	}
-	if err == errGone {
-		e = unix.ESRCH
-	}
-	regs.Orig_rax = ^uint64(0)
-	regs.Rax = uint64(-int64(e))
-	unix.PtraceSetRegs(t.Tid, regs)
-	unix.PtraceCont(t.Tid, 0)
-}
-
-// skipWith makes the trapped call return v without running it.
-func (k *Kernel) skipWith(t *Task, regs *unix.PtraceRegs, v int64) {
-	regs.Orig_rax = ^uint64(0)
-	regs.Rax = uint64(v)
-	unix.PtraceSetRegs(t.Tid, regs)
-	unix.PtraceCont(t.Tid, 0)
-}
-
 // absPath is Call.abs for the ptrace paths.
 func (k *Kernel) absPath(tid int, dirfd int32, p string) (string, error) {
 	c := &Call{k: k, Tid: tid, T: k.task(tid)}
 	return c.abs(dirfd, p)
 }
 
-func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
+func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs, sp uint64) error {
 	tid := t.Tid
 	dirfd := int32(unix.AT_FDCWD)
 	pathPtr, argvPtr, envPtr, flags := regs.Rdi, regs.Rsi, regs.Rdx, uint64(0)
@@ -228,7 +186,7 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 	}
 	size := (strs.Len() + 7) &^ 7
 	total := size + 8*len(newArgv)
-	base := (regs.Rsp - 128 - uint64(total)) &^ 15
+	base := (sp - 128 - uint64(total)) &^ 15
 	for _, f := range fixes {
 		newArgv[f.idx] = base + uint64(f.off)
 	}
@@ -250,15 +208,9 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs) error {
 		regs.Rsi = argvPtr
 	}
 	regs.Rdx = envPtr
-	if err := unix.PtraceSetRegs(tid, regs); err != nil {
-		os.Remove(link)
-		unix.Close(fd)
-		return err
-	}
 	t.pendingFD, t.pendingKind, t.pendingLink = fd, pendingExec, link
 	t.pendingDev, t.pendingIno = st.Dev, st.Ino
 	t.pendingSetid = setid
-	unix.PtraceSyscall(tid, 0)
 	return nil
 }
 
@@ -327,7 +279,7 @@ func elfInterp(fd int) (string, error) {
 	return "", nil
 }
 
-func (k *Kernel) traceChdir(t *Task, regs *unix.PtraceRegs) error {
+func (k *Kernel) traceChdir(t *Task, regs *unix.PtraceRegs, sp uint64) error {
 	p, err := readString(t.Tid, regs.Rdi, 4095)
 	if err != nil {
 		return err
@@ -343,63 +295,42 @@ func (k *Kernel) traceChdir(t *Task, regs *unix.PtraceRegs) error {
 	var st unix.Stat_t
 	unix.Fstat(fd, &st)
 	fn := []byte("/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd) + "\x00")
-	base := (regs.Rsp - 128 - uint64(len(fn))) &^ 15
+	base := (sp - 128 - uint64(len(fn))) &^ 15
 	if err := writeMemForce(t.Tid, base, fn); err != nil {
 		unix.Close(fd)
 		return unix.EFAULT
 	}
 	regs.Rdi = base
-	if err := unix.PtraceSetRegs(t.Tid, regs); err != nil {
-		unix.Close(fd)
-		return err
-	}
 	t.pendingFD, t.pendingKind = fd, pendingChdir
 	t.pendingDev, t.pendingIno = st.Dev, st.Ino
-	unix.PtraceSyscall(t.Tid, 0)
 	return nil
 }
 
-// execEvent: the new image is in place; check it is the file the kernel chose.
-func (k *Kernel) execEvent(t *Task) {
-	if former, err := unix.PtraceGetEventMsg(t.Tid); err == nil && int(former) != t.Tid {
-		// a non-leader thread called execve; it now has the leader's tid
-		k.mu.Lock()
-		if ft := k.tasks[int(former)]; ft != nil {
-			t.pendingFD, t.pendingKind, t.pendingDev, t.pendingIno = ft.pendingFD, ft.pendingKind, ft.pendingDev, ft.pendingIno
-			t.pendingLink, t.pendingSetid = ft.pendingLink, ft.pendingSetid
-			ft.pendingFD, ft.pendingLink = -1, ""
-			delete(k.tasks, int(former))
-		}
-		k.mu.Unlock()
-	}
+// execEvent: the new image is in place and has not run; check it is the file the kernel
+// chose, or kill it. It reports whether the image may run.
+func (k *Kernel) execEvent(t *Task) bool {
 	if t.pendingKind != pendingExec {
 		unix.Kill(t.Tid, unix.SIGKILL) // an exec the kernel did not arrange
-		unix.PtraceCont(t.Tid, 0)
-		return
+		return false
 	}
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/exe", &st); err != nil || st.Dev != t.pendingDev || st.Ino != t.pendingIno {
 		unix.Kill(t.Tid, unix.SIGKILL)
-	} else {
-		k.execCred(t.Proc, t.pendingSetid)
+		return false
 	}
-	k.clearPending(t)
-	unix.PtraceCont(t.Tid, 0)
+	k.execCred(t.Proc, t.pendingSetid)
+	return true
 }
 
-// syscallExit ends an exec that failed or a chdir.
-func (k *Kernel) syscallExit(t *Task) {
-	if t.pendingKind == pendingChdir {
-		var regs unix.PtraceRegs
-		if unix.PtraceGetRegs(t.Tid, &regs) == nil && int64(regs.Rax) == 0 {
-			var st unix.Stat_t
-			if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/cwd", &st); err != nil || st.Dev != t.pendingDev || st.Ino != t.pendingIno {
-				unix.Kill(t.Tid, unix.SIGKILL)
-			}
+// chdirDone checks, at the end of a chdir, that the new cwd is the directory the kernel chose.
+func (k *Kernel) chdirDone(t *Task) {
+	var regs unix.PtraceRegs
+	if unix.PtraceGetRegs(t.Tid, &regs) == nil && int64(regs.Rax) == 0 {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/cwd", &st); err != nil || st.Dev != t.pendingDev || st.Ino != t.pendingIno {
+			unix.Kill(t.Tid, unix.SIGKILL)
 		}
 	}
-	k.clearPending(t)
-	unix.PtraceCont(t.Tid, 0)
 }
 
 func (k *Kernel) clearPending(t *Task) {

@@ -17,29 +17,34 @@ const (
 	Passthrough
 	// Notify calls trap to the kernel through seccomp user notification.
 	Notify
-	// Trace calls trap through ptrace (SECCOMP_RET_TRACE): for what a notification cannot do,
-	// i.e. change the caller's registers (execve, chdir, and kill & co., whose pid argument
-	// may need translating while the signal must still come from the caller).
+	// Trace calls trap through seccomp user notification and are served with ptrace attached
+	// for the length of the call (ptrace.go): for what a notification cannot do, i.e. change
+	// the caller's registers (execve, chdir) or see the child of a fork before it runs.
 	Trace
 	// Errno calls fail with a fixed error, decided in the filter.
 	Errno
 	// ArgRule calls run natively or fail in the filter depending on an argument.
 	ArgRule
+	// InGuest calls are answered in the caller's own process by the shim (shim.go), through
+	// SIGSYS, without a round trip to the kernel.
+	InGuest
 )
 
 func (d Disposition) String() string {
-	return [...]string{"enosys", "passthrough", "trapped", "trapped(ptrace)", "error", "filtered"}[d]
+	return [...]string{"enosys", "passthrough", "trapped", "trapped(ptrace)", "error", "filtered", "in-guest"}[d]
 }
 
 // argRule is a decision the BPF filter makes on an argument.
 type argRule uint8
 
 const (
-	ruleNone     argRule = iota
-	ruleIoctl            // deny ioctls that reach beyond the guest's own objects (TIOCSTI …)
-	ruleClone            // deny namespace flags
-	ruleSelfArg0         // allow when args[0] == 0 (this process), else EPERM
-	ruleSelfArg1         // allow when args[1] == 0
+	ruleNone       argRule = iota
+	ruleIoctl              // deny ioctls that reach beyond the guest's own objects (TIOCSTI …)
+	ruleClone              // deny namespace flags
+	ruleSelfArg0           // allow when args[0] == 0 (this process), else EPERM
+	ruleSelfArg1           // allow when args[1] == 0
+	ruleShimNative         // the shim's own call (from its first syscall site) runs natively; others go to the shim
+	ruleShimRoute          // from the shim's second syscall site to the kernel, from elsewhere to the shim
 )
 
 // Syscall is one row of the table.
@@ -74,10 +79,18 @@ func itoa(n int) string {
 
 func pass(nr int) Syscall            { return Syscall{Nr: nr, Disp: Passthrough} }
 func trap(nr int, h handler) Syscall { return Syscall{Nr: nr, Disp: Notify, Handler: h} }
-func traced(nr int) Syscall          { return Syscall{Nr: nr, Disp: Trace} }
+func traced(nr int) Syscall          { return Syscall{Nr: nr, Disp: Trace, Handler: sysTraced} }
 func deny(nr int, e unix.Errno, n string) Syscall {
 	return Syscall{Nr: nr, Disp: Errno, Errno: e, Note: n}
 }
+func inGuest(nr int) Syscall { return Syscall{Nr: nr, Disp: InGuest} }
+
+// inGuestWrap rows are served by the shim, which makes the call itself (adjusted) from its
+// own syscall site, where the filter lets it run.
+func inGuestWrap(nr int, n string) Syscall {
+	return Syscall{Nr: nr, Disp: InGuest, Rule: ruleShimNative, Note: n}
+}
+
 func rule(nr int, r argRule, n string) Syscall {
 	return Syscall{Nr: nr, Disp: ArgRule, Rule: r, Note: n}
 }
@@ -97,7 +110,9 @@ var table = []Syscall{
 	pass(unix.SYS_MLOCK2), pass(unix.SYS_MEMBARRIER), pass(unix.SYS_MEMFD_CREATE),
 	pass(unix.SYS_PKEY_MPROTECT), pass(unix.SYS_PKEY_ALLOC), pass(unix.SYS_PKEY_FREE), pass(unix.SYS_MSEAL),
 	pass(unix.SYS_MAP_SHADOW_STACK), pass(unix.SYS_MODIFY_LDT),
-	pass(unix.SYS_RT_SIGACTION), pass(unix.SYS_RT_SIGPROCMASK), pass(unix.SYS_RT_SIGRETURN),
+	inGuestWrap(unix.SYS_RT_SIGACTION, "SIGSYS is the shim's: the guest's own SIGSYS action is kept by the shim, and no mask includes SIGSYS"),
+	inGuestWrap(unix.SYS_RT_SIGPROCMASK, "SIGSYS is never blocked (a trap would kill the caller)"),
+	pass(unix.SYS_RT_SIGRETURN),
 	pass(unix.SYS_RT_SIGPENDING), pass(unix.SYS_RT_SIGTIMEDWAIT), pass(unix.SYS_RT_SIGSUSPEND),
 	pass(unix.SYS_SIGALTSTACK), pass(unix.SYS_PAUSE), pass(unix.SYS_ALARM),
 	pass(unix.SYS_GETITIMER), pass(unix.SYS_SETITIMER), pass(unix.SYS_NANOSLEEP),
@@ -196,9 +211,9 @@ var table = []Syscall{
 	deny(unix.SYS_FANOTIFY_INIT, unix.EPERM, "not supported"),
 
 	// Processes (sys_proc.go). The guest has its own PID namespace: numbers and signals are native.
-	rule(unix.SYS_CLONE, ruleClone, "namespace flags are refused"),
+	ruleTrap(unix.SYS_CLONE, ruleClone, sysTraced, "namespace flags are refused; a new process is created under ptrace"),
 	deny(unix.SYS_CLONE3, unix.ENOSYS, "its flags are in memory the filter cannot read; libc falls back to clone"),
-	pass(unix.SYS_FORK), pass(unix.SYS_VFORK), pass(unix.SYS_WAIT4), pass(unix.SYS_WAITID),
+	traced(unix.SYS_FORK), traced(unix.SYS_VFORK), pass(unix.SYS_WAIT4), pass(unix.SYS_WAITID),
 	pass(unix.SYS_GETPID), pass(unix.SYS_GETPPID), pass(unix.SYS_GETTID),
 	pass(unix.SYS_GETPGID), pass(unix.SYS_GETPGRP), pass(unix.SYS_GETSID),
 	trap(unix.SYS_SETSID, sysSetsid), pass(unix.SYS_SETPGID),
@@ -213,8 +228,7 @@ var table = []Syscall{
 	deny(unix.SYS_MIGRATE_PAGES, unix.EPERM, "not supported"), deny(unix.SYS_MOVE_PAGES, unix.EPERM, "not supported"),
 
 	// Credentials (sys_cred.go): the guest has its own users, root included.
-	trap(unix.SYS_GETUID, sysGetuid), trap(unix.SYS_GETEUID, sysGeteuid), trap(unix.SYS_GETGID, sysGetgid),
-	trap(unix.SYS_GETEGID, sysGetegid), trap(unix.SYS_GETRESUID, sysGetresuid), trap(unix.SYS_GETRESGID, sysGetresgid),
+	inGuest(unix.SYS_GETUID), inGuest(unix.SYS_GETEUID), inGuest(unix.SYS_GETGID), inGuest(unix.SYS_GETEGID), trap(unix.SYS_GETRESUID, sysGetresuid), trap(unix.SYS_GETRESGID, sysGetresgid),
 	trap(unix.SYS_SETUID, sysSetuid), trap(unix.SYS_SETGID, sysSetgid), trap(unix.SYS_SETREUID, sysSetreuid),
 	trap(unix.SYS_SETREGID, sysSetregid), trap(unix.SYS_SETRESUID, sysSetresuid), trap(unix.SYS_SETRESGID, sysSetresgid),
 	trap(unix.SYS_SETFSUID, sysSetfsuid), trap(unix.SYS_SETFSGID, sysSetfsgid),
@@ -249,7 +263,7 @@ var byNr = func() map[int]*Syscall {
 		if _, dup := m[s.Nr]; dup {
 			panic("kernel: duplicate syscall table row " + s.Name())
 		}
-		if (s.Disp == Notify) != (s.Handler != nil) && s.Disp != ArgRule {
+		if (s.Disp == Notify || s.Disp == Trace) != (s.Handler != nil) && s.Disp != ArgRule {
 			panic("kernel: syscall table row without handler " + s.Name())
 		}
 		m[s.Nr] = s

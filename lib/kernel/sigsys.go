@@ -1,0 +1,157 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The shim (shim.go, shimsrc/shim.S) is mapped into every guest process at shimAddr: by the
+// launcher into itself before it execs init, and by the kernel into every new image at the
+// end of a traced execve, before the image runs an instruction. Fork copies it and threads
+// share it. It answers get[e]uid/get[e]gid from its data page, which the kernel rewrites
+// when a process's ids change, keeps SIGSYS out of every signal mask, keeps the guest's own
+// SIGSYS action, and makes the Trace calls from its own syscall site so that they can be
+// retried when a signal interrupts them (ptrace.go).
+
+// sigaction is the kernel's struct sigaction (rt_sigaction's layout on x86-64).
+type sigaction struct {
+	Handler, Flags, Restorer, Mask uint64
+}
+
+// publishCred writes the ids the shim answers with into a process's shim page.
+func publishCred(tid int, cr *Cred) error {
+	return writeMem(tid, shimAddr+shimPage1Off, shimValues(cr.UID, cr.EUID, cr.GID, cr.EGID))
+}
+
+// execDone is what follows a successful exec once the new image is checked: the shim is
+// mapped into it (the task is stopped at the exit of execve).
+func (k *Kernel) execDone(t *Task) error {
+	k.mu.Lock()
+	cr := *t.Proc.Cred
+	k.mu.Unlock()
+	return injectShim(t.Tid, &cr)
+}
+
+// injectShim maps the shim into a traced task stopped at a syscall-exit stop, with the
+// task's own hands: the first call (mmap) borrows two bytes at the task's instruction pointer
+// for a syscall instruction, the others use the shim's own syscall site. Signals that come
+// while the task is single-stepped are sent again afterwards.
+func injectShim(tid int, cr *Cred) error {
+	var saved unix.PtraceRegs
+	if err := unix.PtraceGetRegs(tid, &saved); err != nil {
+		return err
+	}
+	var lost []unix.Signal
+	defer func() {
+		unix.PtraceSetRegs(tid, &saved)
+		for _, s := range lost {
+			unix.Tgkill(tid, tid, s) // tgkill needs the tgid: after exec the task is its leader
+		}
+	}()
+	call := func(at uint64, nr, a0, a1, a2, a3, a4, a5 uint64) (int64, error) {
+		r := saved
+		r.Rip, r.Rax, r.Orig_rax = at, nr, ^uint64(0)
+		r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = a0, a1, a2, a3, a4, a5
+		if err := unix.PtraceSetRegs(tid, &r); err != nil {
+			return 0, err
+		}
+		for {
+			if err := unix.PtraceSingleStep(tid); err != nil {
+				return 0, err
+			}
+			var ws unix.WaitStatus
+			if _, err := wait4Tid(tid, &ws); err != nil {
+				return 0, err
+			}
+			if ws.Exited() || ws.Signaled() {
+				return 0, errGone
+			}
+			if ws.Stopped() && ws.StopSignal() == unix.SIGTRAP && ws>>16 == 0 {
+				break
+			}
+			if ws.Stopped() && ws>>16 == 0 {
+				lost = append(lost, ws.StopSignal())
+			}
+		}
+		if err := unix.PtraceGetRegs(tid, &r); err != nil {
+			return 0, err
+		}
+		return int64(r.Rax), nil
+	}
+	var word [8]byte
+	if _, err := unix.PtracePeekData(tid, uintptr(saved.Rip), word[:]); err != nil {
+		return err
+	}
+	patched := word
+	patched[0], patched[1] = 0x0f, 0x05 // syscall
+	if _, err := unix.PtracePokeData(tid, uintptr(saved.Rip), patched[:]); err != nil {
+		return err
+	}
+	addr, err := call(saved.Rip, unix.SYS_MMAP, shimAddr, 2*shimPageSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0)
+	unix.PtracePokeData(tid, uintptr(saved.Rip), word[:])
+	if err != nil {
+		return err
+	}
+	if addr != shimAddr {
+		return unix.EEXIST
+	}
+	page := append(shimPage0(), shimPage1(cr.UID, cr.EUID, cr.GID, cr.EGID)...)
+	if err := writeMem(tid, shimAddr, page); err != nil {
+		return err
+	}
+	site := uint64(shimAddr + shimSyscallOff)
+	if r, err := call(site, unix.SYS_MPROTECT, shimAddr, shimPageSize, unix.PROT_READ|unix.PROT_EXEC, 0, 0, 0); err != nil || r != 0 {
+		return errOr(err, r)
+	}
+	if r, err := call(site, unix.SYS_RT_SIGACTION, uint64(unix.SIGSYS), shimAddr+shimSigactionOff, 0, 8, 0, 0); err != nil || r != 0 {
+		return errOr(err, r)
+	}
+	return nil
+}
+
+func errOr(err error, r int64) error {
+	if err != nil {
+		return err
+	}
+	return unix.Errno(-r)
+}
+
+func wait4Tid(tid int, ws *unix.WaitStatus) (int, error) {
+	for {
+		pid, err := unix.Wait4(tid, ws, unix.WALL|unix.WNOTHREAD, nil)
+		if err != unix.EINTR {
+			return pid, err
+		}
+	}
+}
+
+// mapShimSelf maps the shim into the calling process and installs its SIGSYS handler, with
+// SIGSYS unblocked: the launcher does it before it installs the filter.
+func mapShimSelf() error {
+	addr, _, e := unix.RawSyscall6(unix.SYS_MMAP, shimAddr, 2*shimPageSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uintptr(0), 0)
+	if e != 0 {
+		return e
+	}
+	if addr != shimAddr {
+		return unix.EEXIST
+	}
+	if err := writeMem(unix.Getpid(), shimAddr, append(shimPage0(), shimPage1(0, 0, 0, 0)...)); err != nil {
+		return err
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_MPROTECT, shimAddr, shimPageSize, unix.PROT_READ|unix.PROT_EXEC); e != 0 {
+		return e
+	}
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGSYS), shimAddr+shimSigactionOff, 0, 8, 0, 0); e != 0 {
+		return e
+	}
+	var set [8]byte
+	binary.LittleEndian.PutUint64(set[:], 1<<(unix.SIGSYS-1))
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_UNBLOCK, uintptr(unsafe.Pointer(&set[0])), 0, 8, 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}
