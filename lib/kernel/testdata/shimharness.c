@@ -10,6 +10,7 @@
  *                    kill(self, SIGSYS), then a trap of a second, "guest" filter
  *   foreign-dfl      kill(self, SIGSYS) with guest disposition SIG_DFL: must die
  *   foreign-dfl-trap a trap of a "guest" filter with SIG_DFL: must die
+ *   blocked          a trapped call with SIGSYS blocked: dies (a kernel rule)
  *   update           print ids, write DATAFILE at SHIM_ADDR+DATAOFF, print ids
  *   bench            time 1e6 trapped getuid calls (log only)
  */
@@ -206,6 +207,15 @@ int main(int argc, char **argv) {
 		trap_filter(guest, 1, GUEST_TRAP_DATA);
 		raw0(GUEST_TRAP_NR);
 		printf("survived\n"); /* and nothing trapped after, as in foreign-dfl */
+	} else if (!strcmp(mode, "blocked")) {
+		/* The kernel cannot deliver a seccomp trap's SIGSYS while the thread blocks
+		 * it: it resets SIGSYS to SIG_DFL and kills the process instead. */
+		sigset_t s;
+		sigemptyset(&s);
+		sigaddset(&s, SIGSYS);
+		sigprocmask(SIG_BLOCK, &s, NULL);
+		raw0(SYS_getuid);
+		printf("survived\n");
 	} else if (!strcmp(mode, "update")) {
 		if (argc != 5) {
 			fprintf(stderr, "usage: shimharness update PAGEFILE DATAFILE DATAOFF\n");
