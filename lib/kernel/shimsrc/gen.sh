@@ -11,10 +11,17 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 
 as --64 -o "$tmp/shim.o" "$dir/shim.S"
+# objcopy drops relocations: the code must not need any (no calls or jumps to
+# global symbols, no absolute references to its own labels).
+if [ -n "$(objdump -r "$tmp/shim.o" | awk '/^[0-9a-f]+ / { print }')" ]; then
+	echo "gen.sh: shim.S needs relocations:" >&2
+	objdump -r "$tmp/shim.o" >&2
+	exit 1
+fi
 objcopy -O binary -j .text "$tmp/shim.o" "$tmp/shim.bin"
 size=$(wc -c <"$tmp/shim.bin")
 if [ "$size" -gt 2048 ]; then
-	echo "gen.sh: shim code is $size bytes, more than the 2048 before the data area" >&2
+	echo "gen.sh: shim code is $size bytes, more than the 2048 before the sigactions" >&2
 	exit 1
 fi
 
@@ -38,16 +45,24 @@ sym() {
 	echo "const shimRestorerOff = $(sym shim_restorer)"
 	echo "const shimSyscallOff = $(sym shim_syscall)"
 	echo
+	echo '// Offsets of the instructions after the two syscall instructions the filter tells'
+	echo '// apart by seccomp_data.instruction_pointer (G1 shim_syscall, G2 the forwarded calls).'
+	echo "const shimG1RetOff = $(sym shim_g1_ret)"
+	echo "const shimG2RetOff = $(sym shim_g2_ret)"
+	echo "const shimG2Off = $(sym shim_g2)"
+	echo
 	echo '// The layout shim.S was assembled for; shim.go checks its own against it.'
 	echo "const shimAsmAddr = $(sym shim_addr)"
+	echo "const shimAsmSigactionOff = $(sym shim_sigaction_off)"
 	echo "const shimAsmSigdflOff = $(sym shim_sigdfl_off)"
-	echo "const shimAsmGuestOff = $(sym shim_guest_off)"
+	echo "const shimAsmPage1Off = $(sym shim_page1_off)"
 	echo "const shimAsmValuesOff = $(sym shim_values_off)"
+	echo "const shimAsmGuestOff = $(sym shim_guest_off)"
 	echo "const shimAsmFirstNR = $(sym shim_first_nr)"
 	echo "const shimAsmNValues = $(sym shim_nvalues)"
 	echo "const shimAsmTrapData = $(sym shim_trap_data)"
 	echo
-	echo '// shimCode is the machine code of shim.S, loaded at offset 0 of the shim page.'
+	echo '// shimCode is the machine code of shim.S, loaded at offset 0 of shim page 0.'
 	echo 'var shimCode = []byte{'
 	od -An -v -tx1 "$tmp/shim.bin" | awk '{ s = "\t0x" $1 ","; for (i = 2; i <= NF; i++) s = s " 0x" $i ","; print s }'
 	echo '}'
