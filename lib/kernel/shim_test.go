@@ -220,10 +220,12 @@ func TestShimHandler(t *testing.T) {
 			"unblock: ret=0 now=0 usr1-delivered=1 signo=10\n"},
 		{"sigaction-sigsys", "sigaction: set=0 get=0 handler-ok=1 siginfo=1 usr2-in-mask=1\n" +
 			"kernel: ours=1\n" +
-			"kill: calls=1 signo=31 pid-ok=1\n" + ids +
+			// The guest's sa_mask applies in its handler, but never to SIGSYS.
+			"kill: calls=1 signo=31 pid-ok=1 usr2-blocked=1 sigsys-blocked=0 after: usr2-blocked=0\n" + ids +
 			"kept: rets=0,0,0,0 same=1 mask-sigsys=0\n" +
 			"swap: ret=0 old-ok=1\n" +
-			"ignored: calls=1 einval=-22\n"},
+			"ignored: calls=1 einval=-22\n" +
+			"resethand: rets=0,0 calls=2 now-dfl=1\n"},
 		{"sigaction-mask", "usr1: set=0 calls=1 signo=10 uid=1001 sigsys-blocked=0 usr2-blocked=1\n" +
 			"sa_mask: get=0 handler-ok=1 sigsys=0 usr2=1\n" +
 			"einval: -22\n"},

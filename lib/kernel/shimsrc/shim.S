@@ -51,6 +51,7 @@
 	.set	SIGSYS, 31
 	/* What the kernel keeps of sa_flags (UAPI_SA_FLAGS, x86-64). */
 	.set	UAPI_SA_FLAGS, 0xdc000807
+	.set	SA_RESETHAND, 0x80000000
 
 	.set	SYS_clone, 56
 	.set	SYS_fork, 57
@@ -279,7 +280,34 @@ foreign:
 	jz	dfl
 	cmp	$1, %rax		/* SIG_IGN */
 	je	done
-	jmp	*%rax			/* guest handler: same arguments, returns via our restorer */
+	/*
+	 * The guest's handler: same arguments, returns via our restorer. Give it what
+	 * the kernel would: its sa_mask blocked (rt_sigreturn restores uc_sigmask), and
+	 * SA_RESETHAND. SIGSYS itself stays unblocked even without SA_NODEFER.
+	 */
+	mov	%rax, %r13
+	movabs	$SHIM_ADDR+PAGE1_OFF+GUEST_OFF, %r12
+	testl	$SA_RESETHAND, 8(%r12)
+	jz	1f
+	movq	$0, (%r12)
+1:	mov	24(%r12), %rax
+	test	%rax, %rax
+	jz	2f
+	push	%rdi
+	push	%rsi
+	push	%rdx
+	push	%rax
+	mov	$SIG_BLOCK, %edi	/* rt_sigprocmask(SIG_BLOCK, &sa_mask, NULL, 8) */
+	mov	%rsp, %rsi
+	xor	%edx, %edx
+	mov	$8, %r10d
+	mov	$SYS_rt_sigprocmask, %eax
+	call	g1
+	pop	%rax
+	pop	%rdx
+	pop	%rsi
+	pop	%rdi
+2:	jmp	*%r13
 dfl:
 	/*
 	 * SIG_DFL: reset the disposition and send the signal again. SA_NODEFER leaves

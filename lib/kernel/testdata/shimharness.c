@@ -445,7 +445,9 @@ int main(int argc, char **argv) {
 		g1call4(SYS_rt_sigaction, SIGSYS, 0, (long)&k, 8);
 		printf("kernel: ours=%d\n", k.handler == SHIM_ADDR);
 		kill(getpid(), SIGSYS);
-		printf("kill: calls=%ld signo=%ld pid-ok=%ld\n", g_calls, g_signo, g_pid_ok);
+		printf("kill: calls=%ld signo=%ld pid-ok=%ld usr2-blocked=%d sigsys-blocked=%d after: usr2-blocked=%d\n",
+		       g_calls, g_signo, g_pid_ok, (int)(g_mask >> (SIGUSR2 - 1) & 1), (int)(g_mask >> (SIGSYS - 1) & 1),
+		       (int)(cur_mask() >> (SIGUSR2 - 1) & 1));
 		print_ids();
 		/* The stored action keeps what the kernel would keep of an action. */
 		struct ksigaction all = {(uint64_t)(uintptr_t)guest_handler, ~0ULL, 0x1234, ~0ULL}, a2, a3;
@@ -463,6 +465,12 @@ int main(int argc, char **argv) {
 		printf("swap: ret=%ld old-ok=%d\n", r7, same.handler == (uint64_t)(uintptr_t)guest_handler);
 		kill(getpid(), SIGSYS);
 		printf("ignored: calls=%ld einval=%ld\n", g_calls, raw4(SYS_rt_sigaction, SIGSYS, 0, (long)&a3, 16));
+		/* SA_RESETHAND: the handler runs once, then SIGSYS is back to SIG_DFL. */
+		sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+		int r8 = sigaction(SIGSYS, &sa, NULL);
+		kill(getpid(), SIGSYS);
+		int r9 = sigaction(SIGSYS, NULL, &old);
+		printf("resethand: rets=%d,%d calls=%ld now-dfl=%d\n", r8, r9, g_calls, old.sa_handler == SIG_DFL);
 	} else if (!strcmp(mode, "sigaction-mask")) {
 		struct sigaction sa = {.sa_sigaction = guest_handler, .sa_flags = SA_SIGINFO};
 		sigfillset(&sa.sa_mask);
