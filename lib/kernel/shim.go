@@ -13,6 +13,9 @@ import "encoding/binary"
 //   - rt_sigprocmask, rt_sigaction: made through G1 with SIGSYS taken out of every
 //     mask (a seccomp trap while SIGSYS is blocked kills the process); SIGSYS's own
 //     disposition is only recorded in page 1 and applied to SIGSYS that is not ours.
+//   - rt_sigsuspend, ppoll, pselect6, epoll_pwait, epoll_pwait2: made through G1 with
+//     SIGSYS taken out of the temporary mask, which handlers run under while they wait
+//     (the filter should send them here only when their mask argument is not NULL).
 //   - fork, vfork, clone, execve, execveat, chdir: remade at G2, from where the filter
 //     sends them to the supervisor, and retried when a signal interrupts them.
 //

@@ -234,6 +234,15 @@ func TestShimHandler(t *testing.T) {
 		{"clone", "clone: status=9\n"},
 		{"execve", "missing: -2\nexecd\n"},
 		{"chdir", "chdir: missing=-2 tmp=0 cwd=/tmp\n"},
+		// A handler that runs during a wait with a temporary mask gets that mask
+		// (SIGUSR2 blocked) but never SIGSYS; the wait ends with EINTR and the mask
+		// is back to SIGUSR1 only.
+		{"waits", "rt_sigsuspend: ret=-4 handled=1 uid=1001 sigsys-blocked=0 usr2-blocked=1 after=0x200\n" +
+			"ppoll: ret=-4 handled=1 uid=1001 sigsys-blocked=0 usr2-blocked=1 after=0x200\n" +
+			"pselect6: ret=-4 handled=1 uid=1001 sigsys-blocked=0 usr2-blocked=1 after=0x200\n" +
+			"epoll_pwait: ret=-4 handled=1 uid=1001 sigsys-blocked=0 usr2-blocked=1 after=0x200\n" +
+			"epoll_pwait2: ret=-4 handled=1 uid=1001 sigsys-blocked=0 usr2-blocked=1 after=0x200\n" +
+			"no mask: ppoll=0 pselect6=0,0 epoll_pwait=0 epoll_pwait2=0\n"},
 		// EINTR and the four restart codes from the "supervisor" never reach the guest.
 		{"retry", "retry: ret=0 notifications=6 cwd=/tmp\n"},
 	} {

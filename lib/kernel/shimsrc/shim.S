@@ -10,7 +10,8 @@
  *
  * Two syscall instructions matter to the seccomp filter, which tells them apart
  * by seccomp_data.instruction_pointer (the address after the instruction):
- *   G1 shim_syscall  rt_sigaction/rt_sigprocmask are allowed natively only here;
+ *   G1 shim_syscall  rt_sigaction/rt_sigprocmask (and the waits with a temporary
+ *                    mask) are allowed natively only here;
  *                    the shim calls it, the supervisor single-steps over it.
  *   G2 shim_g2       fork/vfork/clone/execve/execveat/chdir from here go to the
  *                    supervisor; from anywhere else they trap to this handler.
@@ -59,6 +60,11 @@
 	.set	SYS_execve, 59
 	.set	SYS_chdir, 80
 	.set	SYS_execveat, 322
+	.set	SYS_rt_sigsuspend, 130
+	.set	SYS_pselect6, 270
+	.set	SYS_ppoll, 271
+	.set	SYS_epoll_pwait, 281
+	.set	SYS_epoll_pwait2, 441
 	.set	SYS_rt_sigaction, 13
 	.set	SYS_rt_sigprocmask, 14
 	.set	SYS_rt_sigreturn, 15
@@ -121,6 +127,16 @@ shim_handler:
 	je	forward
 	cmp	$SYS_execveat, %eax
 	je	forward
+	cmp	$SYS_rt_sigsuspend, %eax
+	je	sigsuspend
+	cmp	$SYS_ppoll, %eax
+	je	ppoll
+	cmp	$SYS_epoll_pwait, %eax
+	je	epoll_pwait
+	cmp	$SYS_epoll_pwait2, %eax
+	je	epoll_pwait
+	cmp	$SYS_pselect6, %eax
+	je	pselect6
 	movq	$-ENOSYS, UC_RAX(%r12)
 	ret
 einval:
@@ -222,6 +238,73 @@ guest_sigsys:
 	mov	%r8, 16(%rdi)
 	mov	%r9, 24(%rdi)
 3:	movq	$0, UC_RAX(%r12)
+	ret
+
+/*
+ * Waits with a temporary signal mask: rt_sigsuspend(mask, size), ppoll(.., mask, size),
+ * epoll_pwait[2](.., mask, size), pselect6(.., &{mask, size}). Signal handlers run
+ * with that mask while they wait, so it must not block SIGSYS either: made at G1
+ * with a copy of the mask without SIGSYS. A handler run meanwhile nests in this
+ * one, and the wait's result (EINTR after a handler) is the guest's.
+ */
+sigsuspend:
+	call	loadargs
+	test	%rdi, %rdi
+	jz	waitcall
+	mov	(%rdi), %rcx
+	btr	$SIGSYS-1, %rcx
+	push	%rcx
+	mov	%rsp, %rdi
+	jmp	waitcall
+ppoll:
+	call	loadargs
+	test	%r10, %r10
+	jz	waitcall
+	mov	(%r10), %rcx
+	btr	$SIGSYS-1, %rcx
+	push	%rcx
+	mov	%rsp, %r10
+	jmp	waitcall
+epoll_pwait:
+	call	loadargs
+	test	%r8, %r8
+	jz	waitcall
+	mov	(%r8), %rcx
+	btr	$SIGSYS-1, %rcx
+	push	%rcx
+	mov	%rsp, %r8
+	jmp	waitcall
+pselect6:
+	call	loadargs
+	test	%r9, %r9
+	jz	waitcall
+	mov	(%r9), %rcx		/* struct { const sigset_t *ss; size_t ss_len; } */
+	push	8(%r9)
+	test	%rcx, %rcx
+	jz	1f
+	mov	(%rcx), %rcx
+	btr	$SIGSYS-1, %rcx
+	push	%rcx
+	mov	%rsp, %rcx
+	push	8(%rsp)			/* ss_len again, next to the new ss */
+1:	push	%rcx
+	mov	%rsp, %r9
+waitcall:
+	mov	%r13d, %eax
+	call	g1
+	mov	%rax, UC_RAX(%r12)
+	mov	%rbx, %rsp
+	ret
+
+/* Loads the guest's six syscall arguments from uc and keeps nr in r13. */
+loadargs:
+	mov	%eax, %r13d
+	mov	UC_RDI(%r12), %rdi
+	mov	UC_RSI(%r12), %rsi
+	mov	UC_RDX(%r12), %rdx
+	mov	UC_R10(%r12), %r10
+	mov	UC_R8(%r12), %r8
+	mov	UC_R9(%r12), %r9
 	ret
 
 /*

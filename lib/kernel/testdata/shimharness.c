@@ -17,6 +17,9 @@
  *   sigaction-sigsys the guest's own SIGSYS handler, kept apart from ours
  *   sigaction-mask   a handler whose sa_mask blocks everything
  *   fork, vfork, clone, execve, chdir   the calls the shim remakes at G2
+ *   waits            rt_sigsuspend, ppoll, pselect6, epoll_pwait[2] with a mask
+ *                    blocking all but SIGUSR1, which is pending: its handler runs
+ *                    with SIGSYS unblocked
  *   retry            chdir at G2 answered by a user-notification "supervisor" thread
  *                    with EINTR and the restart codes before it lets it through
  *   bench            time trapped calls against native ones (log only)
@@ -36,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -196,7 +200,8 @@ static void shim_filter(void) {
 	static const int trapped[] = {SYS_getuid, SYS_geteuid, SYS_getgid, SYS_getegid,
 				      /* just outside the values, for -ENOSYS */
 				      SYS_syslog, SYS_ptrace, SYS_setpgid};
-	static const int g1[] = {SYS_rt_sigaction, SYS_rt_sigprocmask};
+	static const int g1[] = {SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigsuspend, SYS_ppoll,
+				 SYS_pselect6, SYS_epoll_pwait, SYS_epoll_pwait2};
 	static const int g2[] = {SYS_fork, SYS_vfork, SYS_execve, SYS_execveat, SYS_chdir};
 	struct prog p = {.n = 0};
 	stmt(&p, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
@@ -342,6 +347,39 @@ static void notif_filter(void) {
 	label(&p, L_TRAP);
 	stmt(&p, BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
 	notif_fd = install_flags(&p, SECCOMP_FILTER_FLAG_NEW_LISTENER);
+}
+
+/* One wait with a temporary mask blocking everything but SIGUSR1, while SIGUSR1 is
+ * pending (blocked outside the wait): the handler must run inside the wait, with the
+ * wait's mask but SIGSYS unblocked, and the wait must end with EINTR. */
+static void wait_case(const char *name, long nr) {
+	uint64_t usr1 = 1ULL << (SIGUSR1 - 1);
+	uint64_t mask = ~usr1;
+	struct timespec ts = {5, 0};
+	struct {
+		const uint64_t *ss;
+		size_t len;
+	} pss = {&mask, 8};
+	struct epoll_event ev;
+	static int epfd = -1;
+	if (epfd < 0 && (epfd = epoll_create1(0)) < 0) die("epoll_create1");
+	raw4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&usr1, 0, 8);
+	kill(getpid(), SIGUSR1);
+	long calls = g_calls, r;
+	g_uid = -1;
+	g_mask = ~0ULL;
+	switch (nr) {
+	case SYS_rt_sigsuspend: r = raw4(nr, (long)&mask, 8, 0, 0); break;
+	case SYS_ppoll: r = raw6(nr, 0, 0, (long)&ts, (long)&mask, 8, 0); break;
+	case SYS_pselect6: r = raw6(nr, 0, 0, 0, 0, (long)&ts, (long)&pss); break;
+	case SYS_epoll_pwait: r = raw6(nr, epfd, (long)&ev, 1, 5000, (long)&mask, 8); break;
+	default: r = raw6(nr, epfd, (long)&ev, 1, (long)&ts, (long)&mask, 8); break;
+	}
+	uint64_t after = cur_mask();
+	printf("%s: ret=%ld handled=%ld uid=%ld sigsys-blocked=%d usr2-blocked=%d after=%#lx\n", name, r,
+	       g_calls - calls, g_uid, (int)(g_mask >> (SIGSYS - 1) & 1), (int)(g_mask >> (SIGUSR2 - 1) & 1),
+	       (unsigned long)after);
+	raw4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&usr1, 0, 8);
 }
 
 int main(int argc, char **argv) {
@@ -534,6 +572,28 @@ int main(int argc, char **argv) {
 		long r2 = raw4(SYS_chdir, (long)"/tmp", 0, 0, 0);
 		char cwd[256];
 		printf("chdir: missing=%ld tmp=%ld cwd=%s\n", r1, r2, getcwd(cwd, sizeof cwd) ? cwd : "?");
+	} else if (!strcmp(mode, "waits")) {
+		struct sigaction sa = {.sa_sigaction = guest_handler, .sa_flags = SA_SIGINFO};
+		if (sigaction(SIGUSR1, &sa, NULL)) die("sigaction");
+		wait_case("rt_sigsuspend", SYS_rt_sigsuspend);
+		wait_case("ppoll", SYS_ppoll);
+		wait_case("pselect6", SYS_pselect6);
+		wait_case("epoll_pwait", SYS_epoll_pwait);
+		wait_case("epoll_pwait2", SYS_epoll_pwait2);
+		/* Without a mask the calls are made as they are. */
+		struct timespec zero = {0, 0};
+		struct {
+			const uint64_t *ss;
+			size_t len;
+		} nomask = {NULL, 8};
+		struct epoll_event ev;
+		int epfd = epoll_create1(0);
+		printf("no mask: ppoll=%ld pselect6=%ld,%ld epoll_pwait=%ld epoll_pwait2=%ld\n",
+		       raw6(SYS_ppoll, 0, 0, (long)&zero, 0, 8, 0),
+		       raw6(SYS_pselect6, 0, 0, 0, 0, (long)&zero, 0),
+		       raw6(SYS_pselect6, 0, 0, 0, 0, (long)&zero, (long)&nomask),
+		       raw6(SYS_epoll_pwait, epfd, (long)&ev, 1, 0, 0, 8),
+		       raw6(SYS_epoll_pwait2, epfd, (long)&ev, 1, (long)&zero, 0, 8));
 	} else if (!strcmp(mode, "retry")) {
 		notif_filter();
 		pthread_t th;
