@@ -10,8 +10,9 @@ import "encoding/binary"
 // rax:
 //
 //   - get[e]uid, get[e]gid (102..108): answered from page 1's values.
-//   - rt_sigprocmask, rt_sigaction: made through G1 with SIGSYS taken out of every
-//     mask (a seccomp trap while SIGSYS is blocked kills the process); SIGSYS's own
+//   - rt_sigprocmask: done on the saved mask that rt_sigreturn restores, without
+//     SIGSYS (a seccomp trap while SIGSYS is blocked kills the process).
+//   - rt_sigaction: made through G1 with SIGSYS taken out of sa_mask; SIGSYS's own
 //     disposition is only recorded in page 1 and applied to SIGSYS that is not ours.
 //   - rt_sigsuspend, ppoll, pselect6, epoll_pwait, epoll_pwait2: made through G1 with
 //     SIGSYS taken out of the temporary mask, which handlers run under while they wait

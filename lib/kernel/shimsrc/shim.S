@@ -72,6 +72,8 @@
 	.set	SYS_gettid, 186
 	.set	SYS_tgkill, 234
 	.set	SIG_BLOCK, 0
+	.set	SIG_UNBLOCK, 1
+	.set	SIG_SETMASK, 2
 
 	.set	SYS_SECCOMP, 1		/* si_code of a seccomp SECCOMP_RET_TRAP */
 	.set	SI_ERRNO, 4
@@ -145,33 +147,42 @@ einval:
 
 /*
  * rt_sigprocmask(how, set, oldset, sigsetsize) with SIGSYS taken out of set. The
- * mask in force in this handler is the guest's (SA_NODEFER, empty sa_mask), so
- * the kernel does the work and the checks; but rt_sigreturn would then restore
- * uc_sigmask, so the result is read back into it.
+ * thread's mask is what rt_sigreturn restores from uc_sigmask, so the call is done
+ * on uc_sigmask, here, without a system call. As in the kernel: how is checked
+ * before oldset is written, SIGKILL and SIGSTOP never get blocked, and a signal
+ * the call unblocks is delivered when it returns (at our rt_sigreturn).
  */
 sigprocmask:
 	cmpq	$8, UC_R10(%r12)
 	jne	einval
+	mov	UC_SIGMASK(%r12), %rax	/* old */
+	mov	%rax, %rcx		/* new */
 	mov	UC_RSI(%r12), %rsi
 	test	%rsi, %rsi
-	jz	1f
-	mov	(%rsi), %rax
-	btr	$SIGSYS-1, %rax
-	push	%rax
-	mov	%rsp, %rsi
-1:	mov	UC_RDI(%r12), %rdi
+	jz	2f
+	mov	(%rsi), %rsi
+	mov	UC_RDI(%r12), %rdi
+	cmp	$SIG_BLOCK, %rdi
+	jne	1f
+	or	%rsi, %rcx
+	jmp	2f
+1:	cmp	$SIG_UNBLOCK, %rdi
+	jne	1f
+	not	%rsi
+	and	%rsi, %rcx
+	jmp	2f
+1:	cmp	$SIG_SETMASK, %rdi
+	jne	einval
+	mov	%rsi, %rcx
+2:	btr	$SIGKILL-1, %rcx
+	btr	$SIGSTOP-1, %rcx
+	btr	$SIGSYS-1, %rcx
 	mov	UC_RDX(%r12), %rdx
-	mov	$8, %r10d
-	mov	$SYS_rt_sigprocmask, %eax
-	call	g1
-	mov	%rax, UC_RAX(%r12)
-	mov	$SIG_BLOCK, %edi	/* rt_sigprocmask(SIG_BLOCK, NULL, &uc->uc_sigmask, 8) */
-	xor	%esi, %esi
-	lea	UC_SIGMASK(%r12), %rdx
-	mov	$8, %r10d
-	mov	$SYS_rt_sigprocmask, %eax
-	call	g1
-	mov	%rbx, %rsp
+	test	%rdx, %rdx
+	jz	3f
+	mov	%rax, (%rdx)
+3:	mov	%rcx, UC_SIGMASK(%r12)
+	movq	$0, UC_RAX(%r12)
 	ret
 
 /*
