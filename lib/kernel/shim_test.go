@@ -278,7 +278,7 @@ func TestShimHandler(t *testing.T) {
 	// "blocked" pins down the kernel rule the shim exists to design around: a seccomp
 	// trap while the thread blocks SIGSYS (here blocked natively, past the shim) is not
 	// delivered; the kernel resets SIGSYS to SIG_DFL and the process dies.
-	for _, mode := range []string{"foreign-dfl", "foreign-dfl-trap", "blocked"} {
+	for _, mode := range []string{"foreign-dfl", "foreign-dfl-trap", "foreign-ign-trap", "blocked"} {
 		t.Run(mode, func(t *testing.T) {
 			out, st := runShim(t, exe, mode, pages)
 			ws, ok := st.Sys().(syscall.WaitStatus)

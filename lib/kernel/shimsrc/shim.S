@@ -373,7 +373,12 @@ foreign:
 	test	%rax, %rax
 	jz	dfl
 	cmp	$1, %rax		/* SIG_IGN */
-	je	done
+	jne	1f
+	/* The kernel does not let a seccomp trap be ignored: it kills instead. */
+	cmpl	$SYS_SECCOMP, SI_CODE(%rsi)
+	je	dfl
+	ret
+1:
 	/*
 	 * The guest's handler: same arguments, returns via our restorer. Give it what
 	 * the kernel would: its sa_mask blocked (rt_sigreturn restores uc_sigmask), and
@@ -382,11 +387,11 @@ foreign:
 	mov	%rax, %r13
 	movabs	$SHIM_ADDR+PAGE1_OFF+GUEST_OFF, %r12
 	testl	$SA_RESETHAND, 8(%r12)
-	jz	1f
-	movq	$0, (%r12)
-1:	mov	24(%r12), %rax
-	test	%rax, %rax
 	jz	2f
+	movq	$0, (%r12)
+2:	mov	24(%r12), %rax
+	test	%rax, %rax
+	jz	3f
 	push	%rdi
 	push	%rsi
 	push	%rdx
@@ -401,7 +406,7 @@ foreign:
 	pop	%rdx
 	pop	%rsi
 	pop	%rdi
-2:	jmp	*%r13
+3:	jmp	*%r13
 dfl:
 	/*
 	 * SIG_DFL: reset the disposition and send the signal again. SA_NODEFER leaves

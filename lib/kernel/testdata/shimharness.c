@@ -12,6 +12,8 @@
  *                    queued SIGSYS, then a trap of a second, "guest" filter
  *   foreign-dfl      kill(self, SIGSYS) with the guest's SIGSYS at SIG_DFL: must die
  *   foreign-dfl-trap a trap of a "guest" filter with SIG_DFL: must die
+ *   foreign-ign-trap a trap of a "guest" filter with SIG_IGN: must die too (the
+ *                    kernel does not let a seccomp trap be ignored)
  *   blocked          SIGSYS blocked natively (through G1), then a trap: dies (a kernel rule)
  *   mask             rt_sigprocmask blocking everything, then trapped calls
  *   sigaction-sigsys the guest's own SIGSYS handler, kept apart from ours
@@ -437,6 +439,11 @@ int main(int argc, char **argv) {
 		guest_filter();
 		raw0(GUEST_TRAP_NR);
 		printf("survived\n"); /* and nothing trapped after, as in foreign-dfl */
+	} else if (!strcmp(mode, "foreign-ign-trap")) {
+		signal(SIGSYS, SIG_IGN);
+		guest_filter();
+		raw0(GUEST_TRAP_NR);
+		printf("survived\n");
 	} else if (!strcmp(mode, "blocked")) {
 		/* Blocked natively, past the shim: the kernel cannot deliver a seccomp
 		 * trap's SIGSYS while the thread blocks it, so it resets SIGSYS to SIG_DFL
