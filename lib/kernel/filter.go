@@ -177,6 +177,15 @@ func (p *prog) leaf(l leaf) {
 		p.fromSite(shimG2RetOff, retNotify, retShim)
 	case ruleShimNative:
 		p.fromSite(shimG1RetOff, retAllow, retShim)
+	case ruleShimMask3, ruleShimMask4, ruleShimMask5:
+		off := uint32(offArg0) + 8*uint32(3+l.rule-ruleShimMask3)
+		// both halves of the mask pointer zero: no mask, run natively
+		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off)
+		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 3)
+		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off+4)
+		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 1)
+		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+		p.fromSite(shimG1RetOff, retAllow, retShim)
 	case ruleSelfArg0, ruleSelfArg1:
 		off := uint32(offArg0)
 		if l.rule == ruleSelfArg1 {

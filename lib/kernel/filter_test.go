@@ -84,6 +84,8 @@ func TestFilterMatchesTable(t *testing.T) {
 				want = retAllow
 			case s.Disp == Notify:
 				want = retNotify
+			case s.Disp == InGuest && s.Rule >= ruleShimMask3:
+				want = retAllow // no mask
 			case s.Disp == Trace, s.Disp == InGuest:
 				want = retShim // from anywhere but the shim's own sites
 			case s.Disp == ArgRule && nr == unix.SYS_CLONE:
@@ -173,6 +175,16 @@ func TestFilterShimSites(t *testing.T) {
 		{"clone newpid from G2", unix.SYS_CLONE, g2, []uint64{unix.CLONE_NEWPID}, retErrno(unix.EPERM)},
 		{"open from G2", unix.SYS_OPENAT, g2, nil, retNotify},
 		{"getpid from G1", unix.SYS_GETPID, g1, nil, retAllow},
+		{"sigsuspend anywhere", unix.SYS_RT_SIGSUSPEND, 0x401000, []uint64{0x7ffd0000}, retShim},
+		{"sigsuspend from G1", unix.SYS_RT_SIGSUSPEND, g1, []uint64{0x7ffd0000}, retAllow},
+		{"ppoll no mask", unix.SYS_PPOLL, 0x401000, []uint64{1, 1, 0, 0}, retAllow},
+		{"ppoll mask", unix.SYS_PPOLL, 0x401000, []uint64{1, 1, 0, 0x7ffd0000}, retShim},
+		{"ppoll mask high half", unix.SYS_PPOLL, 0x401000, []uint64{1, 1, 0, 0x7ffd_0000_0000}, retShim},
+		{"ppoll mask from G1", unix.SYS_PPOLL, g1, []uint64{1, 1, 0, 0x7ffd0000}, retAllow},
+		{"epoll_pwait mask", unix.SYS_EPOLL_PWAIT, 0x401000, []uint64{3, 0, 1, 0, 0x7ffd0000}, retShim},
+		{"epoll_pwait2 no mask", unix.SYS_EPOLL_PWAIT2, 0x401000, []uint64{3, 0, 1, 0, 0}, retAllow},
+		{"pselect6 mask", unix.SYS_PSELECT6, 0x401000, []uint64{1, 0, 0, 0, 0, 0x7ffd0000}, retShim},
+		{"pselect6 no mask", unix.SYS_PSELECT6, 0x401000, []uint64{1, 0, 0, 0, 0, 0}, retAllow},
 	} {
 		if got := runBPF(t, prog, seccompInputAt(tc.nr, unix.AUDIT_ARCH_X86_64, tc.ip, tc.args...)); got != tc.want {
 			t.Errorf("%s: %#x, want %#x", tc.name, got, tc.want)

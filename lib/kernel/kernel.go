@@ -331,7 +331,8 @@ func (k *Kernel) taskLocked(tid int) *Task {
 		if alive(t.pidfd) {
 			return t
 		}
-		delete(k.tasks, tid) // ended; the tid is someone else's now
+		// ended; the tid is someone else's now
+		delete(k.tasks, tid)
 	}
 	// A thread the kernel has not seen yet: threads are created natively (CLONE_THREAD), so
 	// they are learnt at their first trapped call. Their process is known: every process is
@@ -342,6 +343,7 @@ func (k *Kernel) taskLocked(tid int) *Task {
 	}
 	p := k.procs[tgid]
 	if p != nil && !alive(p.pidfd) {
+		k.debugf("stale process %d (pidfd %d)", tgid, p.pidfd)
 		delete(k.procs, tgid)
 		p = nil
 	}

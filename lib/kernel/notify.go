@@ -95,6 +95,9 @@ func (k *Kernel) dispatch(n *seccompNotif) {
 	k.mu.Lock()
 	match := c.T.contNr == nr && c.T.contArg0 == n.Data.Args[0]
 	if c.T.contNr >= 0 {
+		if !match {
+			k.debugf("%d: %s(%#x) while %s(%#x) was expected", c.Tid, sysName(nr), n.Data.Args[0], sysName(c.T.contNr), c.T.contArg0)
+		}
 		c.T.contNr = -1
 	}
 	k.mu.Unlock()

@@ -56,10 +56,12 @@ func (k *Kernel) traceCall(c *Call) {
 	defer runtime.UnlockOSThread()
 	tid, t, nr := c.Tid, c.T, int(c.n.Data.Nr)
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(tid), 0, traceOptions, 0, 0); e != 0 {
+		k.debugf("%s by %d: attaching: %v", sysName(nr), k.guestPid(tid), e)
 		k.respond(c.n.ID, tid, errno(unix.EAGAIN))
 		return
 	}
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(tid), 0, 0, 0, 0); e != 0 {
+		k.debugf("%s by %d: interrupting: %v", sysName(nr), k.guestPid(tid), e)
 		unix.PtraceDetach(tid)
 		k.respond(c.n.ID, tid, errno(unix.EAGAIN))
 		return
@@ -83,6 +85,9 @@ type traceRun struct {
 	seen     map[int]bool // children whose first stop came before their fork event
 	over     bool         // the caller is detached; only children are left
 	execed   bool         // a checked new image is in place
+	// the restarted call (number, first argument) to let through
+	contNr   int
+	contArg0 uint64
 }
 
 func (d *traceRun) run() {
@@ -116,7 +121,7 @@ func (d *traceRun) run() {
 			continue
 		} else if k.dying.Load() {
 			unix.Kill(d.tid, unix.SIGKILL)
-			unix.PtraceDetach(d.tid)
+			d.detach(0)
 			d.over = true
 		} else if d.stopped(ws) {
 			d.over = true
@@ -161,7 +166,7 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 			return true
 		}
 		if int(regs.Orig_rax) != d.nr || int64(regs.Rax) != -int64(errRestartNoIntr) {
-			unix.PtraceDetach(tid)
+			d.detach(0)
 			return true
 		}
 		d.saved = regs
@@ -193,28 +198,27 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 			regs.Orig_rax = ^uint64(0)
 			regs.Rax = uint64(-int64(e))
 			unix.PtraceSetRegs(tid, &regs)
-			unix.PtraceDetach(tid)
+			d.detach(0)
 			return true
 		}
 		if err := unix.PtraceSetRegs(tid, &regs); err != nil {
-			unix.PtraceDetach(tid)
+			d.detach(0)
 			return true
 		}
-		k.mu.Lock()
-		t.contNr, t.contArg0 = int(regs.Orig_rax), regs.Rdi
-		k.mu.Unlock()
+		d.contNr, d.contArg0 = int(regs.Orig_rax), regs.Rdi
 		d.phase = 1
 		unix.PtraceSyscall(tid, 0)
 	case d.phase == 1 && sig == unix.SIGTRAP|0x80:
-		// the restarted call entered; its notification is let through once
+		// The restarted call entered; its notification is let through once. Only now:
+		// the task makes no other call until its exit stop, where this is undone again.
+		k.mu.Lock()
+		t.contNr, t.contArg0 = d.contNr, d.contArg0
+		k.mu.Unlock()
 		d.phase = 2
 		unix.PtraceSyscall(tid, 0)
 	case d.phase < 2:
 		// A group stop, or a signal to deliver, before the call re-entered: undo and let go.
 		// The host restarts the original call after the signal (ERESTARTNOINTR).
-		k.mu.Lock()
-		t.contNr = -1
-		k.mu.Unlock()
 		if d.phase == 1 {
 			unix.PtraceSetRegs(tid, &d.saved)
 		}
@@ -222,10 +226,20 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 		if event == 0 && sig != unix.SIGTRAP {
 			deliver = int(sig)
 		}
-		detachWith(tid, deliver)
+		d.detach(deliver)
 		return true
 	case sig == unix.SIGTRAP|0x80:
 		// the syscall-exit stop: the call is over
+		var regs unix.PtraceRegs
+		if unix.PtraceGetRegs(tid, &regs) == nil && isRestart(int64(regs.Rax)) {
+			// A signal cut the notification short: the host restarts the call (or the
+			// shim retries it), which must be the caller's own, not the rewritten one.
+			r := d.saved
+			r.Rax = regs.Rax
+			unix.PtraceSetRegs(tid, &r)
+			d.detach(0)
+			return true
+		}
 		switch {
 		case t.pendingKind == pendingChdir:
 			k.chdirDone(t)
@@ -236,7 +250,7 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 				unix.Kill(tid, unix.SIGKILL)
 			}
 		}
-		unix.PtraceDetach(tid)
+		d.detach(0)
 		return true
 	case sig == unix.SIGTRAP && (event == unix.PTRACE_EVENT_FORK || event == unix.PTRACE_EVENT_VFORK || event == unix.PTRACE_EVENT_CLONE):
 		if msg, err := unix.PtraceGetEventMsg(tid); err == nil {
@@ -257,7 +271,7 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 		if t.pendingKind == pendingChdir {
 			k.chdirDone(t)
 		}
-		unix.PtraceDetach(tid)
+		d.detach(0)
 		return true
 	default:
 		// a signal arrived during the call: deliver it
@@ -286,13 +300,22 @@ func scratchSP(tid int, regs *unix.PtraceRegs) uint64 {
 	return guest
 }
 
+// isRestart reports whether v is one of Linux's restart codes (ERESTARTSYS and co.).
+func isRestart(v int64) bool { return v == -512 || v == -513 || v == -514 || v == -516 }
+
 // ucRSP is the offset of the saved rsp in an x86-64 ucontext (uc_mcontext.gregs[REG_RSP]).
 const ucRSP = 160
 
 var traceDebug = os.Getenv("GOUML_TRACE_DEBUG") == "1"
 
-func detachWith(tid, sig int) {
-	unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(tid), 0, uintptr(sig), 0, 0)
+// detach lets the caller go (delivering sig). The let-through is withdrawn first: if the
+// restarted call's notification was cut short by a signal before the kernel received it,
+// the shim's retry is a new call and must be traced again.
+func (d *traceRun) detach(sig int) {
+	d.k.mu.Lock()
+	d.t.contNr = -1
+	d.k.mu.Unlock()
+	unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(d.tid), 0, uintptr(sig), 0, 0)
 }
 
 // newTask records a task created by a traced fork/vfork/clone of parent (before it runs).

@@ -35,8 +35,9 @@ func (k *Kernel) execDone(t *Task) error {
 }
 
 // injectShim maps the shim into a traced task stopped at a syscall-exit stop, with the
-// task's own hands: the first call (mmap) borrows two bytes at the task's instruction pointer
-// for a syscall instruction, the others use the shim's own syscall site. Signals that come
+// task's own hands: mmap and mprotect borrow two bytes at the task's instruction pointer for
+// a syscall instruction; rt_sigaction is made from the shim's own syscall site, the only
+// place the filter lets the shim's SIGSYS action be installed from. Signals that come
 // while the task is single-stepped are sent again afterwards.
 func injectShim(tid int, cr *Cred) error {
 	var saved unix.PtraceRegs
@@ -89,9 +90,9 @@ func injectShim(tid int, cr *Cred) error {
 	if _, err := unix.PtracePokeData(tid, uintptr(saved.Rip), patched[:]); err != nil {
 		return err
 	}
+	defer unix.PtracePokeData(tid, uintptr(saved.Rip), word[:])
 	addr, err := call(saved.Rip, unix.SYS_MMAP, shimAddr, 2*shimPageSize, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0)
-	unix.PtracePokeData(tid, uintptr(saved.Rip), word[:])
 	if err != nil {
 		return err
 	}
@@ -102,10 +103,11 @@ func injectShim(tid int, cr *Cred) error {
 	if err := writeMem(tid, shimAddr, page); err != nil {
 		return err
 	}
-	site := uint64(shimAddr + shimSyscallOff)
-	if r, err := call(site, unix.SYS_MPROTECT, shimAddr, shimPageSize, unix.PROT_READ|unix.PROT_EXEC, 0, 0, 0); err != nil || r != 0 {
+	// still from the borrowed instruction: the shim's page is not executable yet
+	if r, err := call(saved.Rip, unix.SYS_MPROTECT, shimAddr, shimPageSize, unix.PROT_READ|unix.PROT_EXEC, 0, 0, 0); err != nil || r != 0 {
 		return errOr(err, r)
 	}
+	site := uint64(shimAddr + shimSyscallOff)
 	if r, err := call(site, unix.SYS_RT_SIGACTION, uint64(unix.SIGSYS), shimAddr+shimSigactionOff, 0, 8, 0, 0); err != nil || r != 0 {
 		return errOr(err, r)
 	}

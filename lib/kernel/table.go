@@ -45,6 +45,12 @@ const (
 	ruleSelfArg1           // allow when args[1] == 0
 	ruleShimNative         // the shim's own call (from its first syscall site) runs natively; others go to the shim
 	ruleShimRoute          // from the shim's second syscall site to the kernel, from elsewhere to the shim
+	// A wait with a temporary signal mask: natively when the mask argument (args[3], [4]
+	// or [5]) is NULL or the call comes from the shim's first site, else to the shim,
+	// which takes SIGSYS out of the mask.
+	ruleShimMask3
+	ruleShimMask4
+	ruleShimMask5
 )
 
 // Syscall is one row of the table.
@@ -91,6 +97,11 @@ func inGuestWrap(nr int, n string) Syscall {
 	return Syscall{Nr: nr, Disp: InGuest, Rule: ruleShimNative, Note: n}
 }
 
+// inGuestMask rows are waits with a temporary signal mask (rule says which argument).
+func inGuestMask(nr int, r argRule) Syscall {
+	return Syscall{Nr: nr, Disp: InGuest, Rule: r, Note: "with a signal mask: SIGSYS is taken out of it by the shim"}
+}
+
 func rule(nr int, r argRule, n string) Syscall {
 	return Syscall{Nr: nr, Disp: ArgRule, Rule: r, Note: n}
 }
@@ -113,7 +124,7 @@ var table = []Syscall{
 	inGuestWrap(unix.SYS_RT_SIGACTION, "SIGSYS is the shim's: the guest's own SIGSYS action is kept by the shim, and no mask includes SIGSYS"),
 	inGuestWrap(unix.SYS_RT_SIGPROCMASK, "SIGSYS is never blocked (a trap would kill the caller)"),
 	pass(unix.SYS_RT_SIGRETURN),
-	pass(unix.SYS_RT_SIGPENDING), pass(unix.SYS_RT_SIGTIMEDWAIT), pass(unix.SYS_RT_SIGSUSPEND),
+	pass(unix.SYS_RT_SIGPENDING), pass(unix.SYS_RT_SIGTIMEDWAIT), inGuestWrap(unix.SYS_RT_SIGSUSPEND, "SIGSYS is taken out of the mask"),
 	pass(unix.SYS_SIGALTSTACK), pass(unix.SYS_PAUSE), pass(unix.SYS_ALARM),
 	pass(unix.SYS_GETITIMER), pass(unix.SYS_SETITIMER), pass(unix.SYS_NANOSLEEP),
 	pass(unix.SYS_CLOCK_GETTIME), pass(unix.SYS_CLOCK_GETRES), pass(unix.SYS_CLOCK_NANOSLEEP),
@@ -155,9 +166,9 @@ var table = []Syscall{
 	pass(unix.SYS_READAHEAD), pass(unix.SYS_GETDENTS), pass(unix.SYS_GETDENTS64), pass(unix.SYS_FCHDIR),
 	pass(unix.SYS_FCHMOD), pass(unix.SYS_FSTATFS), pass(unix.SYS_SENDFILE), pass(unix.SYS_SPLICE),
 	pass(unix.SYS_TEE), pass(unix.SYS_VMSPLICE), pass(unix.SYS_COPY_FILE_RANGE),
-	pass(unix.SYS_POLL), pass(unix.SYS_PPOLL), pass(unix.SYS_SELECT), pass(unix.SYS_PSELECT6),
+	pass(unix.SYS_POLL), inGuestMask(unix.SYS_PPOLL, ruleShimMask3), pass(unix.SYS_SELECT), inGuestMask(unix.SYS_PSELECT6, ruleShimMask5),
 	pass(unix.SYS_EPOLL_CREATE), pass(unix.SYS_EPOLL_CREATE1), pass(unix.SYS_EPOLL_CTL),
-	pass(unix.SYS_EPOLL_WAIT), pass(unix.SYS_EPOLL_PWAIT), pass(unix.SYS_EPOLL_PWAIT2),
+	pass(unix.SYS_EPOLL_WAIT), inGuestMask(unix.SYS_EPOLL_PWAIT, ruleShimMask4), inGuestMask(unix.SYS_EPOLL_PWAIT2, ruleShimMask4),
 	pass(unix.SYS_EVENTFD), pass(unix.SYS_EVENTFD2), pass(unix.SYS_SIGNALFD), pass(unix.SYS_SIGNALFD4),
 	pass(unix.SYS_TIMERFD_CREATE), pass(unix.SYS_TIMERFD_SETTIME), pass(unix.SYS_TIMERFD_GETTIME),
 	pass(unix.SYS_INOTIFY_INIT), pass(unix.SYS_INOTIFY_INIT1), pass(unix.SYS_INOTIFY_RM_WATCH),

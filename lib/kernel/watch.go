@@ -131,6 +131,12 @@ func alive(pidfd int) bool {
 		return false
 	}
 	pfd := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-	n, err := unix.Poll(pfd, 0)
-	return err == nil && n == 0
+	for {
+		// poll fails with EINTR even with no timeout when a signal (Go's preemption) is
+		// pending; that says nothing about the task
+		n, err := unix.Poll(pfd, 0)
+		if err != unix.EINTR {
+			return err == nil && n == 0
+		}
+	}
 }
