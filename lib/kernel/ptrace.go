@@ -85,6 +85,7 @@ type traceRun struct {
 	seen     map[int]bool // children whose first stop came before their fork event
 	over     bool         // the caller is detached; only children are left
 	execed   bool         // a checked new image is in place
+	detached bool         // the caller was let go (its pending state cleared before)
 	// the restarted call (number, first argument) to let through
 	contNr   int
 	contArg0 uint64
@@ -92,7 +93,11 @@ type traceRun struct {
 
 func (d *traceRun) run() {
 	k, t := d.k, d.t
-	defer k.clearPending(t)
+	defer func() {
+		if !d.detached {
+			k.clearPending(t) // the task died in the call
+		}
+	}()
 	for {
 		var ws unix.WaitStatus
 		wpid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOTHREAD, nil)
@@ -311,7 +316,12 @@ var traceDebug = os.Getenv("GOUML_TRACE_DEBUG") == "1"
 // detach lets the caller go (delivering sig). The let-through is withdrawn first: if the
 // restarted call's notification was cut short by a signal before the kernel received it,
 // the shim's retry is a new call and must be traced again.
+//
+// The call's pending state goes first as well: once detached, the task may already be in
+// its next traced call, whose state must not be cleared by this one.
 func (d *traceRun) detach(sig int) {
+	d.k.clearPending(d.t)
+	d.detached = true
 	d.k.mu.Lock()
 	d.t.contNr = -1
 	d.k.mu.Unlock()

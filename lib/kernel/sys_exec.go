@@ -310,11 +310,13 @@ func (k *Kernel) traceChdir(t *Task, regs *unix.PtraceRegs, sp uint64) error {
 // chose, or kill it. It reports whether the image may run.
 func (k *Kernel) execEvent(t *Task) bool {
 	if t.pendingKind != pendingExec {
-		unix.Kill(t.Tid, unix.SIGKILL) // an exec the kernel did not arrange
+		k.debugf("execve by %d: not arranged by the kernel: killed", k.guestPid(t.Tid))
+		unix.Kill(t.Tid, unix.SIGKILL)
 		return false
 	}
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/exe", &st); err != nil || st.Dev != t.pendingDev || st.Ino != t.pendingIno {
+		k.debugf("execve by %d: not the file the kernel chose (%v): killed", k.guestPid(t.Tid), err)
 		unix.Kill(t.Tid, unix.SIGKILL)
 		return false
 	}
@@ -328,6 +330,7 @@ func (k *Kernel) chdirDone(t *Task) {
 	if unix.PtraceGetRegs(t.Tid, &regs) == nil && int64(regs.Rax) == 0 {
 		var st unix.Stat_t
 		if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/cwd", &st); err != nil || st.Dev != t.pendingDev || st.Ino != t.pendingIno {
+			k.debugf("chdir by %d: not the directory the kernel chose (%v): killed", k.guestPid(t.Tid), err)
 			unix.Kill(t.Tid, unix.SIGKILL)
 		}
 	}
