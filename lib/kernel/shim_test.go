@@ -170,7 +170,7 @@ func runShim(t *testing.T, exe, mode string, pages []byte, extra ...string) (str
 		if err != nil && !errors.As(err, &ee) {
 			t.Fatalf("%s: %v", mode, err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		<-done
 		t.Fatalf("%s: harness hung; stdout:\n%s\nstderr:\n%s", mode, &stdout, &stderr)
@@ -291,12 +291,4 @@ func TestShimHandler(t *testing.T) {
 		})
 	}
 
-	t.Run("bench", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("timing only, ~4 s")
-		}
-		out, st := runShim(t, exe, "bench", pages)
-		exitedOK(t, "bench", out, st)
-		t.Log(strings.TrimSpace(out))
-	})
 }

@@ -24,7 +24,6 @@
  *                    with SIGSYS unblocked
  *   retry            chdir at G2 answered by a user-notification "supervisor" thread
  *                    with EINTR and the restart codes before it lets it through
- *   bench            time trapped calls against native ones (log only)
  *   execd            (what execve runs) print "execd" and exit
  */
 #define _GNU_SOURCE
@@ -282,17 +281,6 @@ static void guest_handler(int signo, siginfo_t *si, void *ucv) {
 	if (si->si_code == 1) /* a trap of the guest's filter: answer it like a guest would */
 		uc->uc_mcontext.gregs[REG_RAX] = GUEST_TRAP_RET;
 }
-
-static double ns_per_call(long (*call)(long), long nr, int n) {
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	for (int i = 0; i < n; i++) call(nr);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n;
-}
-static uint64_t bench_set;
-static long mask_raw(long nr) { return raw4(nr, SIG_BLOCK, 0, (long)&bench_set, 8); }
-static long mask_g1(long nr) { return g1call4(nr, SIG_BLOCK, 0, (long)&bench_set, 8); }
 
 static int wait_status(long pid) {
 	int st;
@@ -628,13 +616,6 @@ int main(int argc, char **argv) {
 		}
 		poke(SHIM_ADDR + off, data, n);
 		print_ids();
-	} else if (!strcmp(mode, "bench")) {
-		double shim = ns_per_call(raw0, SYS_getuid, 1000000);
-		double allowed = ns_per_call(raw0, SYS_getpid, 100000);
-		double mshim = ns_per_call(mask_raw, SYS_rt_sigprocmask, 300000);
-		double mnative = ns_per_call(mask_g1, SYS_rt_sigprocmask, 300000);
-		printf("ns/call: getuid via shim %.0f, getpid allowed %.0f\n", shim, allowed);
-		printf("ns/call: rt_sigprocmask via shim %.0f, native %.0f\n", mshim, mnative);
 	} else {
 		fprintf(stderr, "shimharness: unknown mode %s\n", mode);
 		return 2;
