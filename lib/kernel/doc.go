@@ -68,9 +68,9 @@
 //     recorded with its parent's credentials before its first instruction; threads are
 //     created natively and learnt at their first trapped call. A new process is a copy:
 //     vfork and CLONE_VM are dropped, as the child would otherwise return through the
-//     shim's frame on the parent's stack. pidfds tell the kernel when tasks end (watch.go);
-//     init's parent is a small process of its own (stub.go) so that waiting for init never
-//     takes a stop meant for a tracing thread. When `linux` dies, init dies
+//     shim's frame on the parent's stack. pidfds tell the kernel when tasks end (watch.go).
+//     init's own traced calls are served by the thread that forked it, which also waits for
+//     it: Linux hands a child's ptrace stops to any waiting thread of its parent's process. When `linux` dies, init dies
 //     (PR_SET_PDEATHSIG through its parent), and with it the guest's PID namespace.
 //   - Errno and ArgRule rows are decided inside the filter: namespaces, io_uring (it would
 //     open paths behind the filter's back), file handles, TIOCSTI (typing into the host's
@@ -80,8 +80,7 @@
 //
 // `linux` as started by the user re-executes itself in a new user namespace in which the
 // host user is uid 0 (userns.go) and forwards SIGTERM/SIGINT/SIGHUP to it; the inner process
-// is the kernel. The kernel starts "[gouml-init-parent]", which re-executes it as
-// "[gouml-init]" (stub.go) in new PID, mount,
+// is the kernel. The kernel re-executes itself as "[gouml-init]" (stub.go) in new PID, mount,
 // IPC and network namespaces owned by that user namespace: the stub is PID 1 there. On its
 // main thread it makes a procfs instance of the new PID namespace (fsopen/fsmount, attached
 // nowhere), sets PR_SET_NO_NEW_PRIVS, installs the filter with a new listener, passes both

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -78,9 +77,9 @@ type Kernel struct {
 	swapMu   sync.Mutex
 	swaps    map[int]bool // ubd units swapon'ed (blockdev.go)
 
-	initParent     int           // host pid of init's parent (stub.go)
-	initReport     *bufio.Reader // its report: init's pid, then how init ended
-	initReportFile *os.File
+	// init's traced calls are served on the thread that forked init (ptrace.go)
+	initCalls chan *Call
+	initWake  int // eventfd: a call is in initCalls
 
 	epfd, epWake int               // the task watch (watch.go); epfd < 0: not running
 	watch        map[int32]watched // pidfd -> what it watches (k.mu)
@@ -155,6 +154,11 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		return 1, false, fmt.Errorf("epoll: %w", err)
 	}
 	defer k.stopWatch()
+	k.initCalls = make(chan *Call, 4)
+	if k.initWake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return 1, false, fmt.Errorf("eventfd: %w", err)
+	}
+	defer unix.Close(k.initWake)
 	res := make(chan error, 1)
 	go k.tracer(res)
 	if err := <-res; err != nil {
@@ -208,8 +212,9 @@ func (k *Kernel) killAll() {
 	}
 }
 
-// tracer starts init and waits for it. init is forked from this locked thread so that
-// PR_SET_PDEATHSIG fires exactly when the kernel goes away, and the thread never ends before.
+// tracer starts init and then serves init's traced calls and waits for it to end. init is
+// forked from this locked thread so that PR_SET_PDEATHSIG fires exactly when the kernel goes
+// away, and the thread never ends before.
 func (k *Kernel) tracer(res chan<- error) {
 	runtime.LockOSThread()
 	initPid, err := k.startInit()
@@ -218,7 +223,7 @@ func (k *Kernel) tracer(res chan<- error) {
 		close(k.loopDone)
 		return
 	}
-	k.waitInit(initPid)
+	k.initLoop(initPid)
 }
 
 func (k *Kernel) startInit() (int, error) {
@@ -238,54 +243,46 @@ func (k *Kernel) startInit() (int, error) {
 	args := append([]string{}, k.cfg.Inits...)
 	args = append(args, "--")
 	args = append(args, k.cfg.InitArgs...)
-	rr, rw, err := os.Pipe()
-	if err != nil {
-		theirs.Close()
-		return 0, err
-	}
-	// init's parent (stub.go) starts the stub in the guest's namespaces
 	cmd := &exec.Cmd{
-		Path:        k.self,
-		Args:        append([]string{parentArg0}, args...),
-		Env:         k.cfg.InitEnv,
-		Stdin:       con,
-		Stdout:      con,
-		Stderr:      con,
-		ExtraFiles:  []*os.File{theirs, rw},
-		Dir:         k.root.HostPath,
-		SysProcAttr: &unix.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL},
+		Path:       k.self,
+		Args:       append([]string{stubArg0}, args...),
+		Env:        k.cfg.InitEnv,
+		Stdin:      con,
+		Stdout:     con,
+		Stderr:     con,
+		ExtraFiles: []*os.File{theirs},
+		Dir:        k.root.HostPath,
+		SysProcAttr: &unix.SysProcAttr{
+			Setsid:    true,
+			Pdeathsig: unix.SIGKILL,
+			// The guest's own PID numbering, SysV IPC, abstract Unix sockets and loopback
+			// network are the host kernel's, in namespaces that belong to the guest, owned
+			// by the kernel's user namespace (userns.go).
+			Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
+		},
 	}
 	if k.cfg.Debug {
 		cmd.Env = append(cmd.Env, "GOUML_DEBUG_FILTER=1")
 	}
-	err = cmd.Start()
-	theirs.Close()
-	rw.Close()
-	if err != nil {
-		rr.Close()
+	if err := cmd.Start(); err != nil {
+		theirs.Close()
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES) {
+			return 0, fmt.Errorf("starting init in new PID/mount/IPC/network namespaces: %w", err)
+		}
 		return 0, fmt.Errorf("starting init: %w", err)
 	}
-	k.initParent = cmd.Process.Pid
-	k.initReport = bufio.NewReader(rr)
-	k.initReportFile = rr
-	line, _ := k.initReport.ReadString('\n')
-	pid, perr := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "P")))
-	if !strings.HasPrefix(line, "P") || perr != nil {
-		k.reapInitParent()
-		if msg, ok := strings.CutPrefix(line, "E"); ok {
-			return 0, errors.New(strings.TrimSpace(msg))
-		}
-		return 0, fmt.Errorf("init launcher failed")
-	}
+	theirs.Close()
+	pid := cmd.Process.Pid
 	fail := func(err error) (int, error) {
 		unix.Kill(pid, unix.SIGKILL)
-		k.reapInitParent()
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
 		return 0, err
 	}
 	var b [8]byte
 	if _, err := io.ReadFull(ours, b[:]); err != nil {
-		ws, _ := k.initStatus()
-		k.reapInitParent()
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
 		return 0, fmt.Errorf("init launcher failed (status %d)", ws.ExitStatus())
 	}
 	lfd := int(binary.LittleEndian.Uint32(b[:]))

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,25 +48,40 @@ func sysTraced(c *Call) result {
 	return result{fd: -1, answered: true}
 }
 
-// traceCall serves one Trace call (see the top of this file).
+// traceCall serves one Trace call (see the top of this file) on a thread of its own, or
+// hands it to the thread that forked init when the caller is init (initLoop).
 func (k *Kernel) traceCall(c *Call) {
+	if c.Tid == k.initTgid {
+		k.initCalls <- c
+		var one = [8]byte{1}
+		unix.Write(k.initWake, one[:])
+		return
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	k.traceCallHere(c)
+}
+
+// traceCallHere serves a Trace call on the calling (locked) thread. When the caller ended in
+// the call and this thread reaped it (it was this thread's child: init), its status is
+// returned.
+func (k *Kernel) traceCallHere(c *Call) (unix.WaitStatus, bool) {
 	tid, t, nr := c.Tid, c.T, int(c.n.Data.Nr)
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(tid), 0, traceOptions, 0, 0); e != 0 {
 		k.debugf("%s by %d: attaching: %v", sysName(nr), k.guestPid(tid), e)
 		k.respond(c.n.ID, tid, errno(unix.EAGAIN))
-		return
+		return 0, false
 	}
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(tid), 0, 0, 0, 0); e != 0 {
 		k.debugf("%s by %d: interrupting: %v", sysName(nr), k.guestPid(tid), e)
 		unix.PtraceDetach(tid)
 		k.respond(c.n.ID, tid, errno(unix.EAGAIN))
-		return
+		return 0, false
 	}
 	k.respond(c.n.ID, tid, errno(errRestartNoIntr))
 	d := &traceRun{k: k, t: t, tid: tid, nr: nr}
 	d.run()
+	return d.endStatus, d.ended
 }
 
 // traceRun is the state of one traced call.
@@ -86,6 +99,9 @@ type traceRun struct {
 	over     bool         // the caller is detached; only children are left
 	execed   bool         // a checked new image is in place
 	detached bool         // the caller was let go (its pending state cleared before)
+	// the caller ended in the call (reaped here if this thread is its parent)
+	ended     bool
+	endStatus unix.WaitStatus
 	// the restarted call (number, first argument) to let through
 	contNr   int
 	contArg0 uint64
@@ -122,6 +138,7 @@ func (d *traceRun) run() {
 		}
 		if ws.Exited() || ws.Signaled() {
 			d.over = true
+			d.ended, d.endStatus = true, ws
 		} else if !ws.Stopped() {
 			continue
 		} else if k.dying.Load() {
@@ -367,35 +384,69 @@ func (k *Kernel) retid(t *Task, tid int) {
 	k.watchTask(t)
 }
 
-// waitInit waits for init to end (its parent reports it, stub.go) and then ends the machine.
-func (k *Kernel) waitInit(initPid int) {
+// initLoop serves init's traced calls and waits for init to end. Linux reports a child's
+// ptrace stops to any waiting thread of its real parent's thread group: the thread that
+// forked init is therefore the only one that traces it or waits for it (a traced call on
+// another thread would lose its stops to the wait for init's end).
+func (k *Kernel) initLoop(initPid int) {
 	defer close(k.loopDone)
-	ws, ok := k.initStatus()
-	k.reapInitParent()
-	if ok && !k.dying.Load() {
-		k.initDied(ws)
+	pidfd, err := unix.PidfdOpen(initPid, 0)
+	if err != nil {
+		k.panicf("pidfd_open of init: %v", err)
+		return
 	}
-}
-
-// initStatus reads how init ended from its parent's report.
-func (k *Kernel) initStatus() (unix.WaitStatus, bool) {
-	line, _ := k.initReport.ReadString('\n')
-	v, ok := strings.CutPrefix(strings.TrimSpace(line), "S")
-	if !ok {
-		return 0, false
+	defer unix.Close(pidfd)
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		k.panicf("epoll: %v", err)
+		return
 	}
-	n, err := strconv.ParseUint(v, 10, 32)
-	return unix.WaitStatus(n), err == nil
-}
-
-func (k *Kernel) reapInitParent() {
-	var ws unix.WaitStatus
+	defer unix.Close(ep)
+	unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, pidfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(pidfd)})
+	unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, k.initWake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(k.initWake)})
+	evs := make([]unix.EpollEvent, 2)
 	for {
-		if _, err := unix.Wait4(k.initParent, &ws, 0, nil); err != unix.EINTR {
-			break
+		n, err := unix.EpollWait(ep, evs, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for _, ev := range evs[:n] {
+			if int(ev.Fd) == k.initWake {
+				var b [8]byte
+				unix.Read(k.initWake, b[:])
+				for more := true; more; {
+					select {
+					case c := <-k.initCalls:
+						if ws, ended := k.traceCallHere(c); ended {
+							k.initEnded(ws)
+							return
+						}
+					default:
+						more = false
+					}
+				}
+				continue
+			}
+			var ws unix.WaitStatus
+			for {
+				_, err := unix.Wait4(initPid, &ws, unix.WALL, nil)
+				if err != unix.EINTR {
+					break
+				}
+			}
+			k.initEnded(ws)
+			return
 		}
 	}
-	k.initReportFile.Close()
+}
+
+func (k *Kernel) initEnded(ws unix.WaitStatus) {
+	if !k.dying.Load() {
+		k.initDied(ws)
+	}
 }
 
 func (k *Kernel) initDied(ws unix.WaitStatus) {

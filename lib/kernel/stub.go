@@ -2,10 +2,8 @@ package kernel
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"syscall"
@@ -28,77 +26,12 @@ import (
 
 const stubArg0 = "[gouml-init]"
 
-// parentArg0 names init's parent: a small process between the kernel and the stub. Linux
-// reports a child's ptrace stops to any waiting thread of its real parent's thread group,
-// so if the kernel were init's parent, waiting for init to end would take the stops that
-// belong to the thread tracing one of init's calls (ptrace.go). The parent starts the stub
-// in the new namespaces, tells the kernel its pid, waits for it and reports how it ended,
-// on fd 4: "P<pid>", then "S<wait status>" or "E<error>", one per line.
-const parentArg0 = "[gouml-init-parent]"
-
-// IsStub reports whether this process was started as the launcher (or its parent).
-func IsStub() bool {
-	return len(os.Args) > 0 && (os.Args[0] == stubArg0 || os.Args[0] == parentArg0)
-}
-
-// parentMain is init's parent (see parentArg0). Its argv after argv[0] is the stub's.
-func parentMain() {
-	runtime.LockOSThread() // the stub's PR_SET_PDEATHSIG follows this thread
-	report := os.NewFile(4, "report")
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(report, "E%v\n", err)
-		os.Exit(1)
-	}
-	wd, _ := os.Getwd()
-	ctl := os.NewFile(3, "stub-ctl")
-	cmd := &exec.Cmd{
-		Path:       self,
-		Args:       append([]string{stubArg0}, os.Args[1:]...),
-		Env:        os.Environ(),
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: []*os.File{ctl},
-		Dir:        wd,
-		SysProcAttr: &unix.SysProcAttr{
-			Setsid:    true,
-			Pdeathsig: unix.SIGKILL,
-			// The guest's own PID numbering, SysV IPC, abstract Unix sockets and loopback
-			// network are the host kernel's, in namespaces that belong to the guest, owned
-			// by the kernel's user namespace (userns.go).
-			Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
-		},
-	}
-	if err := cmd.Start(); err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES) {
-			err = fmt.Errorf("starting init in new PID/mount/IPC/network namespaces: %w", err)
-		} else {
-			err = fmt.Errorf("starting init: %w", err)
-		}
-		fmt.Fprintf(report, "E%v\n", err)
-		os.Exit(1)
-	}
-	ctl.Close()
-	pid := cmd.Process.Pid
-	fmt.Fprintf(report, "P%d\n", pid)
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	fmt.Fprintf(report, "S%d\n", uint32(ws))
-	os.Exit(0)
-}
+// IsStub reports whether this process was started as the launcher.
+func IsStub() bool { return len(os.Args) > 0 && os.Args[0] == stubArg0 }
 
 // StubMain is the launcher. argv: stubArg0, candidate init paths..., "--", extra init args;
 // the environment is init's. It never returns.
 func StubMain() {
-	if os.Args[0] == parentArg0 {
-		parentMain()
-	}
 	runtime.LockOSThread() // the filter is per thread: install and exec on the same one
 	var candidates, extra []string
 	args := os.Args[1:]
