@@ -29,6 +29,10 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 static const char *hostdir;
 static pid_t hostpid;
@@ -330,6 +334,32 @@ int main(void) {
 		kill(p, SIGKILL);
 		waitpid(p, 0, 0);
 		if (bad) { snprintf(buf, sizeof buf, "%d opens", bad); esc("symlink-swap-race", buf); } else ok("symlink-swap-race");
+	}
+	/* A filter of the guest's own with a notification listener would get the calls the
+	 * kernel traps (the most recent filter's listener wins among equal actions), and could
+	 * let them run natively with host paths: installing one must fail (Linux allows one
+	 * listener per filter chain: EBUSY). */
+	{
+		fflush(stdout);
+		pid_t p = fork();
+		if (p == 0) {
+			struct sock_filter f[] = {
+				BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+				BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 1),
+				BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+				BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+			};
+			struct sock_fprog prog = {4, f};
+			prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+			long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+			_exit(r >= 0 ? 1 : 0);
+		}
+		int st = 0;
+		waitpid(p, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			snprintf(buf, sizeof buf, "status %#x", st);
+			esc("seccomp-listener", buf);
+		} else ok("seccomp-listener");
 	}
 	printf("done\n");
 	fflush(stdout);
