@@ -141,8 +141,10 @@
 //     The Trace rows are retried by the shim instead.
 //   - vfork is a fork, and clone without CLONE_THREAD drops CLONE_VM: a parent that relies
 //     on seeing its child's writes (glibc's posix_spawn reports a failed exec that way)
-//     sees the child exit with 127 instead. A forwarded SIGSYS (kill(2) to a guest with
-//     its own SIGSYS handler) runs that handler without its sa_mask and SA_RESETHAND.
+//     sees the child exit with 127 instead.
+//   - The shim reads the sets and actions given to rt_sigprocmask, rt_sigaction(SIGSYS) and
+//     the masked waits itself: a bad pointer there is a SIGSEGV, not EFAULT. SIG_IGN for
+//     SIGSYS is not kept across execve.
 //   - Signal permissions between guest users are not checked (every guest process is uid 0
 //     of the user namespace to the host), nor ptrace-style ones for pidfd_open.
 //   - Ownership xattrs differ from mkrootfs's directory scheme (user.gouml.uid/gid/mode/
