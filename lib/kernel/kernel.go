@@ -93,11 +93,10 @@ type shutdownReq struct {
 
 // Process is a guest process (a host thread group).
 type Process struct {
-	Tgid   int
-	Cred   *Cred
-	Root   *Root     // after chroot; nil = the machine's root
-	sigsys sigaction // the guest's own SIGSYS action (the host's is the shim's)
-	pidfd  int       // watched for the process's end (watch.go)
+	Tgid  int
+	Cred  *Cred
+	Root  *Root // after chroot; nil = the machine's root
+	pidfd int   // watched for the process's end (watch.go)
 }
 
 // Task is a guest thread.

@@ -85,14 +85,15 @@ func (k *Kernel) dispatch(n *seccompNotif) {
 		return
 	}
 	c := &Call{k: k, n: *n, Tid: int(n.Pid)}
-	c.T = k.task(c.Tid)
+	k.mu.Lock()
+	c.T = k.taskLocked(c.Tid)
 	if c.T == nil {
+		k.mu.Unlock()
 		k.respond(n.ID, int(n.Pid), errno(unix.ESRCH))
 		return
 	}
 	// A traced call the kernel rewrote and restarted (ptrace.go) comes back once: let it run.
 	// Only that call, with the first argument the kernel gave it, matches.
-	k.mu.Lock()
 	match := c.T.contNr == nr && c.T.contArg0 == n.Data.Args[0]
 	if c.T.contNr >= 0 {
 		if !match {

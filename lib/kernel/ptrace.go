@@ -30,7 +30,6 @@ import (
 // new notification.
 
 const (
-	ptraceListen = 0x4208
 	// errRestartNoIntr is Linux's ERESTARTNOINTR: the call is restarted after the stop (and
 	// after a signal handler, whatever its SA_RESTART).
 	errRestartNoIntr = unix.Errno(513)
@@ -353,16 +352,11 @@ func (k *Kernel) newTask(parent *Task, tid int) {
 	if old := k.tasks[tid]; old != nil && old.born == parent {
 		return // the fork event and the child's first stop both report it
 	}
-	tgid, _ := procTgidPpid(tid)
-	var p *Process
-	if tgid == parent.Proc.Tgid {
-		p = parent.Proc
-	} else {
-		p = &Process{Tgid: tid, Cred: parent.Proc.Cred.clone(), Root: parent.Proc.Root}
-		p.sigsys = parent.Proc.sigsys
-		k.procs[tid] = p
-		k.watchProcess(p)
-	}
+	// Always a new process: a new thread (CLONE_THREAD) is created natively, never under
+	// ptrace, and a traced task makes no other call while it is traced.
+	p := &Process{Tgid: tid, Cred: parent.Proc.Cred.clone(), Root: parent.Proc.Root}
+	k.procs[tid] = p
+	k.watchProcess(p)
 	t := &Task{Tid: tid, Proc: p, pendingFD: -1, contNr: -1, born: parent}
 	k.tasks[tid] = t
 	k.watchTask(t)

@@ -15,11 +15,6 @@ import (
 // SIGSYS action, and makes the Trace calls from its own syscall site so that they can be
 // retried when a signal interrupts them (ptrace.go).
 
-// sigaction is the kernel's struct sigaction (rt_sigaction's layout on x86-64).
-type sigaction struct {
-	Handler, Flags, Restorer, Mask uint64
-}
-
 // publishCred writes the ids the shim answers with into a process's shim page.
 func publishCred(tid int, cr *Cred) error {
 	return writeMem(tid, shimAddr+shimPage1Off, shimValues(cr.UID, cr.EUID, cr.GID, cr.EGID))
