@@ -66,6 +66,12 @@ const (
 // slotName is the name of ubd mount slot i below workMnt.
 func slotName(i int) string { return fmt.Sprintf("%02d", i) }
 
+// selfExe is how linux runs itself again (the launcher, the helpers, the kernel's stages):
+// through its own /proc/self/exe, never by its path, which a process in a user namespace
+// of its own may not be allowed to look up (a binary below a directory only root can
+// search).
+const selfExe = "/proc/self/exe"
+
 // defaultGuestID is the host uid and gid a root-started machine runs as when /etc/subuid
 // gives root no range: just above systemd's container range (524288…1879048191).
 const defaultGuestID = 1879048192
@@ -104,15 +110,11 @@ const idnsArg0 = "[gouml-idns]"
 // owned by host root appear as owned by uid:gid (and files uid:gid creates are root's on
 // disk). Only root can make it (CAP_SYS_ADMIN over the file system).
 func idmappedTree(dir string, uid, gid int) (int, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return -1, err
-	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return -1, err
 	}
-	h := exec.Command(self)
+	h := exec.Command(selfExe)
 	h.Args[0] = idnsArg0
 	h.Stdin = r
 	h.SysProcAttr = &syscall.SysProcAttr{
@@ -180,11 +182,6 @@ func makeWorkDir() (string, error) {
 
 // runOuter is the outer process: it starts the kernel (stage 1) and waits for it.
 func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.File, stderr io.Writer) int {
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(stderr, "linux: %v\n", err)
-		return 1
-	}
 	rootMode := os.Geteuid() == 0
 	u, err := makeUmid(c.UmlDir, c.Umid, stderr)
 	if err != nil {
@@ -233,7 +230,7 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
 	}
-	cmd := exec.Command(self, args...)
+	cmd := exec.Command(selfExe, args...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
@@ -434,7 +431,7 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 	}
 	env = append(env, stageEnv+"=2", procDirEnv+"="+strconv.Itoa(procDir), ubdOKEnv+"="+strings.Join(ok, ","),
 		procfsHelperEnv+"="+strconv.Itoa(helper))
-	err = syscall.Exec(self, os.Args, env)
+	err = syscall.Exec(selfExe, os.Args, env)
 	return fail("re-executing the kernel: %v", err)
 }
 

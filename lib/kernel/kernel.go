@@ -135,10 +135,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		return 1, false, fmt.Errorf("tmpfs for /proc: %w", err)
 	}
 	clearDir(cfg.procDir) // the listing of the boot before
-	self, err := os.Executable()
-	if err != nil {
-		return 1, false, err
-	}
+	self := selfExe
 	k := &Kernel{
 		cfg: cfg, root: root, self: self, start: time.Now(),
 		tasks: map[int]*Task{}, procs: map[int]*Process{},

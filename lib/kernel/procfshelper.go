@@ -37,17 +37,13 @@ const (
 // startProcfsHelper starts the helper (stage 1, before the kernel restricts itself) and
 // returns the kernel's end of its socket, inherited across the re-execution.
 func startProcfsHelper() (int, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return -1, err
-	}
 	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
 	}
 	theirs := os.NewFile(uintptr(sp[1]), "procfs-helper")
 	defer theirs.Close()
-	cmd := exec.Command(self)
+	cmd := exec.Command(selfExe)
 	cmd.Args[0] = procfsArg0
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Env = []string{}
