@@ -320,6 +320,7 @@ Supported:
                             parsed; only con0 is used yet
     quiet, debug            debug logs unsupported system calls once each
     noreboot                reboot ends linux instead of restarting init
+    nolandlock              run on a host without Landlock (refused otherwise)
     mconsole=notify:<socket>
                             tell <socket> the management console's path (the
                             console is <uml_dir><umid>/mconsole) and about panics
