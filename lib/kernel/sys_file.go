@@ -659,6 +659,12 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 		if flags&unix.AT_EMPTY_PATH == 0 && c.fs != nfs {
 			return errno(unix.EXDEV)
 		}
+		// Only a file of the guest's trees gets another name there: never a file the
+		// kernel handed in (a ubd image, the memfd of a /proc file), whose inode is a host
+		// file's that the name would then expose to chmod and unlink.
+		if _, w := c.k.objPath(selfFD(src)); w != inTree {
+			return errno(unix.EXDEV)
+		}
 		if err := unix.Linkat(unix.AT_FDCWD, selfFD(src), nfd, nname, unix.AT_SYMLINK_FOLLOW); err != nil {
 			return fail(err)
 		}

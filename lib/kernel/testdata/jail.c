@@ -250,8 +250,21 @@ static void case_ro_ubd(void) {
 	if (w >= 0) { if (write(w, "ESCAPED", 7) > 0) bad++; close(w); }
 	w = open("/dev/ubdc", O_RDWR);
 	if (w >= 0) { if (write(w, "ESCAPED", 7) > 0) bad++; close(w); }
-	close(fd);
 	if (bad) esc("ro-ubd", "wrote"); else ok("ro-ubd");
+	/* a name in the root for the host file behind a device, then its mode changed */
+	if (linkat(fd, "", AT_FDCWD, "/tmp/ubd-link", AT_EMPTY_PATH) == 0) {
+		chmod("/tmp/ubd-link", 04777);
+		unlink("/tmp/ubd-link");
+		esc("link-host-file", "linked the ubd image");
+	} else ok("link-host-file");
+	close(fd);
+	int n = open("/dev/null", O_RDONLY);
+	if (linkat(n, "", AT_FDCWD, "/tmp/null-link", AT_EMPTY_PATH) == 0) esc("link-dev-null", "linked"); else ok("link-dev-null");
+	close(n);
+	n = open("/proc/self/status", O_RDONLY);
+	snprintf(p, sizeof p, "/proc/self/fd/%d", n);
+	if (linkat(AT_FDCWD, p, AT_FDCWD, "/tmp/proc-link", AT_SYMLINK_FOLLOW) == 0) esc("link-proc-file", "linked"); else ok("link-proc-file");
+	close(n);
 }
 
 /* 7: chdir raced through CLONE_FS */
