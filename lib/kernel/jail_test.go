@@ -312,3 +312,62 @@ func TestKernelConfined(t *testing.T) {
 	}
 	_ = syscall.SIGKILL
 }
+
+// TestSIGTERMEndsAStuckKernel: SIGTERM ends linux whatever state its kernel process is in
+// (here stopped, so it cannot act on the signal itself): the outer process kills it after
+// its grace time, removes the umid and work directories, and no guest process lives on.
+func TestSIGTERMEndsAStuckKernel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the 10 s grace")
+	}
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\nsleep 100 &\necho $! > /tmp/child\nwait\n",
+	})
+	umlDir := t.TempDir()
+	tmpdir := t.TempDir()
+	bin := testenv.Program(t, "linux")
+	cmd := exec.Command(bin, "ubd0="+root, "rw", "init=/t.sh", "uml_dir="+umlDir, "umid=stuck")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmpdir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if !testenv.WaitFor(10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(root, "tmp/child"))
+		return err == nil
+	}) {
+		t.Fatal("guest did not start")
+	}
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+	f := strings.Fields(string(kids))
+	if len(f) == 0 {
+		t.Fatal("no kernel process")
+	}
+	kpid, _ := strconv.Atoi(f[0])
+	child, _ := os.ReadFile(filepath.Join(root, "tmp/child"))
+	gpid, _ := strconv.Atoi(strings.TrimSpace(string(child)))
+	cpid := hostPids(t, cmd.Process.Pid, []int{gpid})[0]
+	syscall.Kill(kpid, syscall.SIGSTOP)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("linux did not end within 30 s of SIGTERM")
+	}
+	t.Logf("ended %v after SIGTERM", time.Since(start).Round(100*time.Millisecond))
+	if _, err := os.Stat(filepath.Join(umlDir, "stuck")); !os.IsNotExist(err) {
+		t.Errorf("umid directory left behind: %v", err)
+	}
+	if ents, _ := os.ReadDir(tmpdir); len(ents) > 0 {
+		t.Errorf("work directory left behind: %v", ents)
+	}
+	if cpid <= 1 || !testenv.WaitFor(5*time.Second, func() bool { return !alive(cpid) }) {
+		t.Errorf("guest process %d outlived linux", cpid)
+	}
+}
