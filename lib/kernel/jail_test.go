@@ -283,13 +283,7 @@ func TestKernelConfined(t *testing.T) {
 	for !strings.Contains(out.String(), "ready") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	// the kernel process is the outer process's child
-	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", l.Process.Pid, l.Process.Pid))
-	f := strings.Fields(string(kids))
-	if len(f) == 0 {
-		t.Fatalf("no kernel process\nstdout:\n%s\nstderr:\n%s", out.String(), errb.String())
-	}
-	status, _ := os.ReadFile("/proc/" + f[0] + "/status")
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", kernelPid(t, l.Process.Pid)))
 	for _, want := range []string{"Seccomp:\t2", "NoNewPrivs:\t1"} {
 		if !strings.Contains(string(status), want) {
 			t.Errorf("the kernel process's status lacks %q:\n%s", want, status)
@@ -338,12 +332,7 @@ func TestSIGTERMEndsAStuckKernel(t *testing.T) {
 	}) {
 		t.Fatal("guest did not start")
 	}
-	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
-	f := strings.Fields(string(kids))
-	if len(f) == 0 {
-		t.Fatal("no kernel process")
-	}
-	kpid, _ := strconv.Atoi(f[0])
+	kpid := kernelPid(t, cmd.Process.Pid)
 	child, _ := os.ReadFile(filepath.Join(root, "tmp/child"))
 	gpid, _ := strconv.Atoi(strings.TrimSpace(string(child)))
 	cpid := hostPids(t, cmd.Process.Pid, []int{gpid})[0]
@@ -370,4 +359,27 @@ func TestSIGTERMEndsAStuckKernel(t *testing.T) {
 	if cpid <= 1 || !testenv.WaitFor(5*time.Second, func() bool { return !alive(cpid) }) {
 		t.Errorf("guest process %d outlived linux", cpid)
 	}
+}
+
+// kernelPid returns the kernel process of a running linux: the outer process's child that
+// is no helper.
+func kernelPid(t *testing.T, outer int) int {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil || !strings.Contains(string(b), "\nPPid:\t"+strconv.Itoa(outer)+"\n") {
+			continue
+		}
+		if cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.HasPrefix(string(cmd), "[gouml-") {
+			continue
+		}
+		return p
+	}
+	t.Fatalf("no kernel process below %d", outer)
+	return 0
 }
