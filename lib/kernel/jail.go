@@ -107,9 +107,14 @@ func rootGuestIDs() (uid, gid int) {
 const idnsArg0 = "[gouml-idns]"
 
 // idmappedTree returns a detached, recursive copy of the mount tree of dir in which files
-// owned by host root appear as owned by uid:gid (and files uid:gid creates are root's on
-// disk). Only root can make it (CAP_SYS_ADMIN over the file system).
+// owned by dir's own owner (root, usually) appear as owned by uid:gid, and files uid:gid
+// creates are that owner's on disk. Only root can make it (CAP_SYS_ADMIN over the file
+// system).
 func idmappedTree(dir string, uid, gid int) (int, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return -1, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return -1, err
@@ -120,8 +125,8 @@ func idmappedTree(dir string, uid, gid int) (int, error) {
 	h.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  unix.CLONE_NEWUSER,
 		Pdeathsig:   syscall.SIGKILL,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}},
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: int(st.Uid), HostID: uid, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: int(st.Gid), HostID: gid, Size: 1}},
 	}
 	if err := h.Start(); err != nil {
 		r.Close()
