@@ -442,7 +442,7 @@ func TestGuestNamespaces(t *testing.T) {
 		t.Fatalf("background child got pid %q, want a small guest number:\n%s", child, out)
 	}
 	want := "me=1\nchild=" + child + "\nlisting=ok\nps-sleep=" + child + "\n" + child + " 1\n" +
-		"sem=ok\nshm=ok\nmsg=ok\nabstract=ok\ntcp=ok\n"
+		"sem=ok\nshm=ok\nmsg=ok\nabstract=ok\ntcp=ok\nposix-mq=ok\n"
 	if out != want {
 		t.Fatalf("got:\n%s\nwant:\n%s\nstderr:\n%s", out, want, errs)
 	}

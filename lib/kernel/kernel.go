@@ -329,6 +329,13 @@ func (k *Kernel) startInit() (int, error) {
 	}
 	if err == nil && k.procHelper != nil {
 		_, err = k.procHelper.call(procfsSet, "", k.procfs)
+		if err == nil {
+			var ipc int
+			if ipc, err = unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/ipc", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+				_, err = k.procHelper.call(mqSetNS, "", ipc)
+				unix.Close(ipc)
+			}
+		}
 	}
 	unix.Close(pidfd)
 	if err != nil {

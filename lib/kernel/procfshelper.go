@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,6 +34,17 @@ const (
 	procfsSet  = 'S'
 	procfsOpen = 'O'
 	procfsDir  = 'D'
+	// POSIX message queues live in a file system of the guest's IPC namespace that no
+	// Landlock rule can name either: the helper joins that namespace (one thread of it) and
+	// opens and unlinks queues there for the kernel.
+	mqSetNS  = 'I' // the guest's IPC namespace (fd)
+	mqOpen   = 'Q' // flags u32, mode u32, has attr u8, struct mq_attr (64 bytes), name
+	mqUnlink = 'U' // name
+)
+
+const (
+	nsGetUserns = 0xb701 // NS_GET_USERNS
+	nsGetNstype = 0xb703 // NS_GET_NSTYPE
 )
 
 // startProcfsHelper starts the helper (stage 1, before the kernel restricts itself) and
@@ -59,6 +72,8 @@ func startProcfsHelper() (int, error) {
 // procfsHelperMain is the helper: it serves until the kernel goes away.
 func procfsHelperMain() {
 	const sock = 3
+	// the thread that may join the guest's IPC namespace is this one, for good
+	runtime.LockOSThread()
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	procfs := -1
@@ -130,10 +145,83 @@ func procfsHelperMain() {
 				continue
 			}
 			reply(0, fd)
+		case mqSetNS:
+			if len(fds) != 1 || !guestIPCNamespace(fds[0]) {
+				for _, fd := range fds {
+					unix.Close(fd)
+				}
+				reply(unix.EINVAL, -1)
+				continue
+			}
+			err := unix.Setns(fds[0], unix.CLONE_NEWIPC)
+			unix.Close(fds[0])
+			reply(errnoOf(err), -1)
+		case mqOpen:
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			const head = 1 + 4 + 4 + 1 + 64
+			if n <= head || !validName(string(buf[head:n])) {
+				reply(unix.EINVAL, -1)
+				continue
+			}
+			flags := binary.LittleEndian.Uint32(buf[1:])
+			mode := binary.LittleEndian.Uint32(buf[5:])
+			attr := uintptr(0)
+			if buf[9] != 0 {
+				attr = uintptr(unsafe.Pointer(&buf[10]))
+			}
+			name, _ := unix.BytePtrFromString(string(buf[head:n]))
+			r, _, e := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(name)), uintptr(flags|unix.O_CLOEXEC), uintptr(mode), attr, 0, 0)
+			if e != 0 {
+				reply(e, -1)
+				continue
+			}
+			reply(0, int(r))
+		case mqUnlink:
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			if !validName(string(buf[1:n])) {
+				reply(unix.EINVAL, -1)
+				continue
+			}
+			name, _ := unix.BytePtrFromString(string(buf[1:n]))
+			_, _, e := unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(name)), 0, 0)
+			reply(e, -1)
 		default:
 			reply(unix.EINVAL, -1)
 		}
 	}
+}
+
+// guestIPCNamespace reports whether fd is an IPC namespace owned by a user namespace other
+// than the helper's own (the guest's, below it): the helper never joins the host's.
+func guestIPCNamespace(fd int) bool {
+	t, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), nsGetNstype, 0)
+	if e != 0 || int(t) != unix.CLONE_NEWIPC {
+		return false
+	}
+	u, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), nsGetUserns, 0)
+	if e != 0 {
+		return false
+	}
+	defer unix.Close(int(u))
+	var owner, mine unix.Stat_t
+	if unix.Fstat(int(u), &owner) != nil || unix.Stat("/proc/self/ns/user", &mine) != nil {
+		return false
+	}
+	return owner.Ino != mine.Ino || owner.Dev != mine.Dev
+}
+
+func errnoOf(err error) unix.Errno {
+	if err == nil {
+		return 0
+	}
+	if e, ok := err.(unix.Errno); ok {
+		return e
+	}
+	return unix.EIO
 }
 
 // procfsClient is the kernel's side of the helper (nil: no helper, open directly).
@@ -199,4 +287,63 @@ func (k *Kernel) procfsOpenAt(name string, dir bool) (int, error) {
 		op = procfsDir
 	}
 	return k.procHelper.call(op, name, -1)
+}
+
+// sysMqOpen opens a POSIX message queue of the guest's IPC namespace through the helper (the
+// queue's file system is beyond the kernel's Landlock rules) and installs it in the caller.
+func sysMqOpen(c *Call) result {
+	if c.k.procHelper == nil {
+		return errno(unix.ENOSYS)
+	}
+	name, err := c.Str(0)
+	if err != nil {
+		return fail(err)
+	}
+	if len(name) > 255 {
+		return errno(unix.ENAMETOOLONG)
+	}
+	if !validName(name) {
+		return errno(unix.EACCES) // as Linux: a name with a slash, or "." and ".."
+	}
+	flags := uint32(c.Arg(1))
+	mode := uint32(c.Arg(2)) &^ procUmask(c.Tid) & 0o777
+	req := make([]byte, 1+4+4+1+64)
+	req[0] = mqOpen
+	binary.LittleEndian.PutUint32(req[1:], flags&^unix.O_CLOEXEC)
+	binary.LittleEndian.PutUint32(req[5:], mode)
+	if c.Arg(3) != 0 && flags&unix.O_CREAT != 0 {
+		req[9] = 1
+		if err := c.Read(c.Arg(3), req[10:10+64]); err != nil {
+			return fail(err)
+		}
+	}
+	fd, err := c.k.procHelper.call(req[0], string(req[1:])+name, -1)
+	if err != nil {
+		return fail(err)
+	}
+	if fd < 0 {
+		return errno(unix.EIO)
+	}
+	return newFD(fd, flags&unix.O_CLOEXEC != 0)
+}
+
+// sysMqUnlink removes a POSIX message queue of the guest's IPC namespace (through the helper).
+func sysMqUnlink(c *Call) result {
+	if c.k.procHelper == nil {
+		return errno(unix.ENOSYS)
+	}
+	name, err := c.Str(0)
+	if err != nil {
+		return fail(err)
+	}
+	if len(name) > 255 {
+		return errno(unix.ENAMETOOLONG)
+	}
+	if !validName(name) {
+		return errno(unix.ENOENT)
+	}
+	if _, err := c.k.procHelper.call(mqUnlink, name, -1); err != nil {
+		return fail(err)
+	}
+	return ok(0)
 }

@@ -260,7 +260,7 @@ var table = []Syscall{
 	pass(unix.SYS_SHMGET), pass(unix.SYS_SHMAT), pass(unix.SYS_SHMDT), pass(unix.SYS_SHMCTL),
 	pass(unix.SYS_SEMGET), pass(unix.SYS_SEMOP), pass(unix.SYS_SEMTIMEDOP), pass(unix.SYS_SEMCTL),
 	pass(unix.SYS_MSGGET), pass(unix.SYS_MSGSND), pass(unix.SYS_MSGRCV), pass(unix.SYS_MSGCTL),
-	pass(unix.SYS_MQ_OPEN), pass(unix.SYS_MQ_UNLINK), pass(unix.SYS_MQ_TIMEDSEND), pass(unix.SYS_MQ_TIMEDRECEIVE),
+	trap(unix.SYS_MQ_OPEN, sysMqOpen), trap(unix.SYS_MQ_UNLINK, sysMqUnlink), pass(unix.SYS_MQ_TIMEDSEND), pass(unix.SYS_MQ_TIMEDRECEIVE),
 	pass(unix.SYS_MQ_NOTIFY), pass(unix.SYS_MQ_GETSETATTR),
 	deny(unix.SYS_ADD_KEY, unix.ENOSYS, "keyrings are host-global"), deny(unix.SYS_REQUEST_KEY, unix.ENOSYS, "keyrings are host-global"),
 	deny(unix.SYS_KEYCTL, unix.ENOSYS, "keyrings are host-global"),
