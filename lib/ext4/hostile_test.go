@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // dirBlockEntries lists the entries of a directory block as offsets, for patching.
@@ -149,5 +150,27 @@ func TestHostileInlineDir(t *testing.T) {
 				t.Errorf("error %q does not say %s", err, c.want)
 			}
 		})
+	}
+}
+
+// TestParentLoop: a directory whose ".." names itself must not make a rename's ancestor
+// check walk until the inode count runs out.
+func TestParentLoop(t *testing.T) {
+	img, loc := corruptImage(t, "ext4", "-O", "^metadata_csum", "-N", "4000")
+	fs, dev := mount(t, img, true)
+	d, err := fs.Lookup(fs.Root(), "d")
+	must(t, err)
+	unmount(t, fs, dev)
+	offs := dirBlockEntries(t, img, loc["dirblock"], 1024)
+	patch(t, img, loc["dirblock"]+int64(offs[1]), le32(uint32(d)))
+	fs, dev = mount(t, img, false)
+	defer unmount(t, fs, dev)
+	_, err = fs.Mkdir(fs.Root(), "e", 0o755, 0, 0)
+	must(t, err)
+	start := time.Now()
+	err = fs.Rename(fs.Root(), "e", d, "e", 0)
+	wantEUCLEAN(t, "rename under a directory whose parent chain loops", err)
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("the ancestor check took %v", el)
 	}
 }

@@ -802,13 +802,20 @@ const (
 
 // isAncestor reports whether a is dir b or one of its ancestors.
 func (fs *FS) isAncestor(a, b Ino) (bool, error) {
-	for i := uint32(0); i <= fs.inodes; i++ {
+	// A corrupt ".." chain may loop: remembering the directories passed stops at the first
+	// repeat instead of after a walk as long as the inode count.
+	seen := map[Ino]bool{}
+	for {
 		if a == b {
 			return true, nil
 		}
 		if b == RootIno {
 			return false, nil
 		}
+		if seen[b] {
+			break
+		}
+		seen[b] = true
 		d, err := fs.dirInode(b)
 		if err != nil {
 			return false, err
