@@ -2,6 +2,8 @@ package ext4
 
 import (
 	"encoding/binary"
+	"fmt"
+	"math/rand"
 	"os"
 	"strings"
 	"testing"
@@ -172,5 +174,119 @@ func TestParentLoop(t *testing.T) {
 	wantEUCLEAN(t, "rename under a directory whose parent chain loops", err)
 	if el := time.Since(start); el > time.Second {
 		t.Errorf("the ancestor check took %v", el)
+	}
+}
+
+// TestSeekSharedIndirect: a block-mapped file whose indirect blocks are all one block (so it
+// names (blocksize/4)^3 blocks through a handful of blocks) is searched for data and holes
+// in bounded time.
+func TestSeekSharedIndirect(t *testing.T) {
+	for _, data := range []bool{false, true} {
+		t.Run(fmt.Sprintf("data=%v", data), func(t *testing.T) {
+			img := mkfs(t, "ext2", 16<<20, "", "-b", "4096")
+			fs, dev := mount(t, img, false)
+			ino := writeFile(t, fs, fs.Root(), "f", []byte("head"))
+			p := int64(4096 / 4)
+			// a block in the triple indirect range makes the triple, a double and a single
+			// indirect block
+			_, err := fs.WriteAt(ino, []byte("tail"), (12+p+p*p+5)*4096)
+			must(t, err)
+			in, _ := fs.iget(ino)
+			tri := int64(le.Uint32(in.raw[0x28+4*14:]))
+			head := int64(le.Uint32(in.raw[0x28:]))
+			_, err = fs.Setattr(ino, SetAttr{Valid: SetSize, Size: uint64((12 + p + p*p + p*p*p) * 4096)})
+			must(t, err)
+			unmount(t, fs, dev)
+			f, err := os.OpenFile(img, os.O_RDWR, 0)
+			must(t, err)
+			b := make([]byte, 4096)
+			f.ReadAt(b, tri*4096)
+			dbl := int64(le.Uint32(b))
+			f.ReadAt(b, dbl*4096)
+			sgl := int64(le.Uint32(b))
+			fill := func(blk, v int64) {
+				for i := range p {
+					binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
+				}
+				f.WriteAt(b, blk*4096)
+			}
+			fill(tri, dbl)
+			fill(dbl, sgl)
+			if data {
+				fill(sgl, head)
+			} else {
+				fill(sgl, 0)
+			}
+			f.Close()
+			fs, _ = mount(t, img, true)
+			start := time.Now()
+			base := (12 + p + p*p) * 4096
+			d, derr := fs.SeekData(ino, 4096, false)
+			h, herr := fs.SeekData(ino, base, true)
+			if el := time.Since(start); el > 2*time.Second {
+				t.Fatalf("seeking took %v", el)
+			}
+			end := (12 + p + p*p + p*p*p) * 4096
+			if data {
+				if derr != nil || d != base || herr != nil || h != end {
+					t.Fatalf("SEEK_DATA %d %v, SEEK_HOLE %d %v; want %d and %d", d, derr, h, herr, base, end)
+				}
+			} else if derr == nil || herr != nil || h != base {
+				t.Fatalf("SEEK_DATA %d %v, SEEK_HOLE %d %v; want ENXIO and %d", d, derr, h, herr, base)
+			}
+		})
+	}
+}
+
+// TestSeekIndirectMatchesMapping: on ordinary block-mapped files the tree walk finds what
+// mapping block by block finds.
+func TestSeekIndirectMatchesMapping(t *testing.T) {
+	img := mkfs(t, "ext2", 32<<20, "", "-b", "1024")
+	fs, dev := mount(t, img, false)
+	defer unmount(t, fs, dev)
+	rng := rand.New(rand.NewSource(1))
+	p := int64(256)
+	limit := 12 + p + p*p + 3*p*p // into the triple indirect range
+	for n := 0; n < 4; n++ {
+		ino := writeFile(t, fs, fs.Root(), fmt.Sprint("f", n), nil)
+		for i := 0; i < 40; i++ {
+			blk := rng.Int63n(limit)
+			if i%3 == 0 {
+				blk = rng.Int63n(12 + p + 10)
+			}
+			_, err := fs.WriteAt(ino, []byte{1}, blk*1024+rng.Int63n(1024))
+			must(t, err)
+		}
+		in, _ := fs.iget(ino)
+		size := int64(in.size())
+		mapped := make([]bool, (size+1023)/1024)
+		for b := range mapped {
+			pb, _, _, err := fs.mapBlock(in, uint64(b))
+			must(t, err)
+			mapped[b] = pb != 0
+		}
+		brute := func(off int64, hole bool) int64 {
+			for b := off / 1024; b < int64(len(mapped)); b++ {
+				if mapped[b] != hole {
+					return max(b*1024, off)
+				}
+			}
+			if hole {
+				return size
+			}
+			return -1
+		}
+		for i := 0; i < 200; i++ {
+			off := rng.Int63n(size)
+			for _, hole := range []bool{false, true} {
+				got, err := fs.SeekData(ino, off, hole)
+				if err != nil {
+					got = -1
+				}
+				if want := brute(off, hole); got != want {
+					t.Fatalf("file %d SeekData(%d, hole=%v) = %d, mapping says %d", n, off, hole, got, want)
+				}
+			}
+		}
 	}
 }

@@ -1221,6 +1221,19 @@ func (fs *FS) SeekData(ino Ino, off int64, hole bool) (pos int64, err error) {
 		return off, nil
 	}
 	bs := uint64(fs.bs)
+	if in.flags()&flagExtents == 0 {
+		lblk, found, err := fs.indSeek(in, uint64(off)/bs, hole)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case found && lblk*bs < size:
+			return max(int64(lblk*bs), off), nil
+		case hole:
+			return int64(size), nil
+		}
+		return 0, syscall.ENXIO
+	}
 	for p := uint64(off); p < size; {
 		lblk := p / bs
 		pb, run, unwritten, err := fs.mapBlock(in, lblk)
