@@ -995,7 +995,11 @@ func (fs *FS) Rename(olddir Ino, oldname string, newdir Ino, newname string, fla
 }
 
 // ReadDir returns up to max entries (all if max <= 0) from position cookie (0 to start);
-// each entry's Next is the cookie to continue after it. "." and ".." are included.
+// each entry's Next is the cookie to continue after it. "." and ".." are included, first.
+// Every other name is one path component (1..255 bytes, no '/' or NUL, not a dot name)
+// naming the root or an ordinary inode; an entry that is not is corruption. What a single
+// directory block cannot show is left to walkers: a corrupt image may repeat a name, or
+// name a directory in two places (so that it contains itself).
 func (fs *FS) ReadDir(dir Ino, cookie uint64, max int) (ents []DirEntry, err error) {
 	if err := fs.begin(false); err != nil {
 		return nil, err
