@@ -255,91 +255,110 @@ func checkUnpacked(t testing.TB, dir string) {
 	})
 }
 
-// TestUnpackHostileImages: images a guest could write, each with one thing wrong. Unpack
-// must fail with a one-line error saying what, and leave everything outside the target
-// directory as it was.
-func TestUnpackHostileImages(t *testing.T) {
-	const ph = "placeholder-name-0123456789"
-	cases := []struct {
-		name  string
-		kind  string
-		build func(t *testing.T, fs *ext4.FS) (to string, ino uint32, ft byte)
-		want  string
-	}{
-		{"parent-path", "ext4", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			writeImageFile(t, fs, fs.Root(), ph, "escaped")
-			return "../../../victim", 0, 0
-		}, `"../../../victim"`},
-		{"parent-path-ext2", "ext2", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			writeImageFile(t, fs, fs.Root(), ph, "escaped")
-			return "../../x", 0, 0
-		}, `"../../x"`},
-		{"slash", "ext4", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			writeImageFile(t, fs, fs.Root(), ph, "escaped")
-			return "sub/../../../../victim", 0, 0
-		}, "invalid name"},
-		{"nul", "ext4", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			writeImageFile(t, fs, fs.Root(), ph, "escaped")
-			return "a\x00b", 0, 0
-		}, "invalid name"},
-		{"dotdot-dir", "ext4", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), ph, 0o755, 0, 0))
-			writeImageFile(t, fs, d, "planted", "escaped")
-			return "..", 0, 0
-		}, `stray ".."`},
-		{"dot", "ext2", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			writeImageFile(t, fs, fs.Root(), ph, "escaped")
-			return ".", 0, 0
-		}, `stray "."`},
-		{"cycle", "ext4", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), "d", 0o755, 0, 0))
-			ok[ext4.Ino](t)(fs.Mkdir(d, ph, 0o755, 0, 0))
-			return "loop", uint32(d), 2
-		}, "reached a second time"},
-		{"root-link", "ext2", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), "d", 0o755, 0, 0))
-			writeImageFile(t, fs, d, ph, "x")
-			return "root", 2, 2
-		}, "reached a second time"},
-		{"hard-linked-dir", "ext4", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), "d1", 0o755, 0, 0))
-			writeImageFile(t, fs, d, "f", "x")
-			writeImageFile(t, fs, fs.Root(), ph, "x")
-			return "d2", uint32(d), 2
-		}, "reached a second time"},
-		{"name-twice", "ext4", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			writeImageFile(t, fs, fs.Root(), "same", "first")
-			writeImageFile(t, fs, fs.Root(), ph, "second")
-			return "same", 0, 0
-		}, `"same" twice`},
-		{"dir-after-symlink", "ext4", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			ok[ext4.Ino](t)(fs.Symlink(fs.Root(), "s", "../../../../decoy", 0, 0))
-			d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), ph, 0o755, 0, 0))
-			writeImageFile(t, fs, d, "planted", "escaped")
-			return "s", 0, 0
-		}, `"s" twice`},
-		{"symlink-after-dir", "ext2", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), "s", 0o755, 0, 0))
-			writeImageFile(t, fs, d, "f", "x")
-			ok[ext4.Ino](t)(fs.Symlink(fs.Root(), ph, "../../../../decoy", 0, 0))
-			return "s", 0, 0
-		}, `"s" twice`},
-		{"reserved-inode", "ext4", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			writeImageFile(t, fs, fs.Root(), ph, "x")
-			return "journal", 8, 1
-		}, "reserved"},
-		{"inode-out-of-range", "ext4", func(t *testing.T, fs *ext4.FS) (string, uint32, byte) {
-			writeImageFile(t, fs, fs.Root(), ph, "x")
-			return "far", 1 << 30, 1
-		}, "out of range"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+// ph is the name a hostile case's entry has before it is patched.
+const ph = "placeholder-name-0123456789"
+
+// hostileCases are images a guest could write, each with one thing wrong: build makes it
+// with lib/ext4 and says what the entry named ph becomes (name, and inode and file type
+// unless zero); want is what Unpack's error must say.
+var hostileCases = []struct {
+	name  string
+	kind  string
+	build func(t testing.TB, fs *ext4.FS) (to string, ino uint32, ft byte)
+	want  string
+}{
+	{"parent-path", "ext4", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		writeImageFile(t, fs, fs.Root(), ph, "escaped")
+		return "../../../victim", 0, 0
+	}, `"../../../victim"`},
+	{"parent-path-ext2", "ext2", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		writeImageFile(t, fs, fs.Root(), ph, "escaped")
+		return "../../x", 0, 0
+	}, `"../../x"`},
+	{"slash", "ext4", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		writeImageFile(t, fs, fs.Root(), ph, "escaped")
+		return "sub/../../../../victim", 0, 0
+	}, "invalid name"},
+	{"nul", "ext4", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		writeImageFile(t, fs, fs.Root(), ph, "escaped")
+		return "a\x00b", 0, 0
+	}, "invalid name"},
+	{"dotdot-dir", "ext4", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), ph, 0o755, 0, 0))
+		writeImageFile(t, fs, d, "planted", "escaped")
+		return "..", 0, 0
+	}, `stray ".."`},
+	{"dot", "ext2", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		writeImageFile(t, fs, fs.Root(), ph, "escaped")
+		return ".", 0, 0
+	}, `stray "."`},
+	{"cycle", "ext4", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), "d", 0o755, 0, 0))
+		ok[ext4.Ino](t)(fs.Mkdir(d, ph, 0o755, 0, 0))
+		return "loop", uint32(d), 2
+	}, "reached a second time"},
+	{"root-link", "ext2", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), "d", 0o755, 0, 0))
+		writeImageFile(t, fs, d, ph, "x")
+		return "root", 2, 2
+	}, "reached a second time"},
+	{"hard-linked-dir", "ext4", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), "d1", 0o755, 0, 0))
+		writeImageFile(t, fs, d, "f", "x")
+		writeImageFile(t, fs, fs.Root(), ph, "x")
+		return "d2", uint32(d), 2
+	}, "reached a second time"},
+	{"name-twice", "ext4", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		writeImageFile(t, fs, fs.Root(), "same", "first")
+		writeImageFile(t, fs, fs.Root(), ph, "second")
+		return "same", 0, 0
+	}, `"same" twice`},
+	{"dir-after-symlink", "ext4", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		ok[ext4.Ino](t)(fs.Symlink(fs.Root(), "s", "../../../../decoy", 0, 0))
+		d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), ph, 0o755, 0, 0))
+		writeImageFile(t, fs, d, "planted", "escaped")
+		return "s", 0, 0
+	}, `"s" twice`},
+	{"symlink-after-dir", "ext2", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), "s", 0o755, 0, 0))
+		writeImageFile(t, fs, d, "f", "x")
+		ok[ext4.Ino](t)(fs.Symlink(fs.Root(), ph, "../../../../decoy", 0, 0))
+		return "s", 0, 0
+	}, `"s" twice`},
+	{"reserved-inode", "ext4", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		writeImageFile(t, fs, fs.Root(), ph, "x")
+		return "journal", 8, 1
+	}, "reserved"},
+	{"inode-out-of-range", "ext4", func(t testing.TB, fs *ext4.FS) (string, uint32, byte) {
+		writeImageFile(t, fs, fs.Root(), ph, "x")
+		return "far", 1 << 30, 1
+	}, "out of range"},
+}
+
+// hostileImage makes the image of hostile case name.
+func hostileImage(t testing.TB, name string) string {
+	t.Helper()
+	for _, c := range hostileCases {
+		if c.name == name {
 			var to string
 			var ino uint32
 			var ft byte
 			img := craft(t, c.kind, func(fs *ext4.FS) { to, ino, ft = c.build(t, fs) })
 			patchEntry(t, img, ph, to, ino, ft)
+			return img
+		}
+	}
+	t.Fatalf("no hostile case %s", name)
+	return ""
+}
+
+// TestUnpackHostileImages: images a guest could write, each with one thing wrong. Unpack
+// must fail with a one-line error saying what, and leave everything outside the target
+// directory as it was.
+func TestUnpackHostileImages(t *testing.T) {
+	for _, c := range hostileCases {
+		t.Run(c.name, func(t *testing.T) {
+			img := hostileImage(t, c.name)
 			s := newScene(t)
 			_, err := Unpack(mountImage(t, img, true), s.target)
 			if err == nil {
@@ -355,10 +374,9 @@ func TestUnpackHostileImages(t *testing.T) {
 	}
 }
 
-// TestUnpackOddButValid: images that are strange but may be unpacked: hard links to a
-// symbolic link that points at the decoy, device nodes, a FIFO, a socket, a file named by
-// two entries though its link count is 1. They unpack inside the target and write back.
-func TestUnpackOddButValid(t *testing.T) {
+// oddImage makes the image of TestUnpackOddButValid.
+func oddImage(t testing.TB) string {
+	t.Helper()
 	img := craft(t, "ext4", func(fs *ext4.FS) {
 		r := fs.Root()
 		s := ok[ext4.Ino](t)(fs.Symlink(r, "s", "../../../../decoy/secret", 0, 0))
@@ -368,17 +386,24 @@ func TestUnpackOddButValid(t *testing.T) {
 		ok[ext4.Ino](t)(fs.Create(r, "sda", unix.S_IFBLK|0o4660, 0, 6, ext4.Mkdev(8, 0)))
 		ok[ext4.Ino](t)(fs.Create(r, "fifo", unix.S_IFIFO|0o644, 0, 0, 0))
 		ok[ext4.Ino](t)(fs.Create(r, "sock", unix.S_IFSOCK|0o755, 0, 0, 0))
-		f := writeImageFile(t, fs, r, "once", "one inode, two names")
+		writeImageFile(t, fs, r, "once", "one inode, two names")
 		d := ok[ext4.Ino](t)(fs.Mkdir(r, "d", 0o755, 0, 0))
 		writeImageFile(t, fs, d, "placeholder-twice", "x")
-		_ = f
 	})
 	fs := mountImage(t, img, true)
 	once := ok[ext4.Ino](t)(fs.Lookup(fs.Root(), "once"))
 	fs.Unmount()
 	patchEntry(t, img, "placeholder-twice", "twice", uint32(once), 1)
+	return img
+}
+
+// TestUnpackOddButValid: images that are strange but may be unpacked: hard links to a
+// symbolic link that points at the decoy, device nodes, a FIFO, a socket, a file named by
+// two entries though its link count is 1. They unpack inside the target and write back.
+func TestUnpackOddButValid(t *testing.T) {
+	img := oddImage(t)
 	s := newScene(t)
-	fs = mountImage(t, img, false)
+	fs := mountImage(t, img, false)
 	tree, err := Unpack(fs, s.target)
 	if err != nil {
 		t.Fatal(err)
