@@ -413,7 +413,11 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 		if err != nil {
 			return fail("%v", err)
 		}
-		err = kernelRules(rs, rootDir, work, os.Getenv(umidEnv), procDir, files, self)
+		err = kernelRules(rs, rootDir, work, os.Getenv(umidEnv), procDir, files, self, func(p string, a uint64) {
+			if c.Debug {
+				fmt.Fprintf(stderr, "linux: Landlock (ABI %d): %s: %#x\n", abi, p, a&rs.handled)
+			}
+		})
 		if err != nil {
 			return fail("Landlock rules: %v", err)
 		}
@@ -441,7 +445,7 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 }
 
 // kernelRules are the files the kernel process may use once it serves the guest.
-func kernelRules(rs *llRuleset, rootDir, work, umidDir string, procDir int, files []string, self string) error {
+func kernelRules(rs *llRuleset, rootDir, work, umidDir string, procDir int, files []string, self string, log func(string, uint64)) error {
 	all := []struct {
 		path   string
 		access uint64
@@ -484,7 +488,9 @@ func kernelRules(rs *llRuleset, rootDir, work, umidDir string, procDir int, file
 		if err := rs.allow(r.path, r.access); err != nil {
 			return err
 		}
+		log(r.path, r.access)
 	}
+	log("(the /proc listings' tmpfs)", llAll)
 	return rs.allowFD(procDir, llAll)
 }
 

@@ -283,10 +283,26 @@ func TestKernelConfined(t *testing.T) {
 	for !strings.Contains(out.String(), "ready") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", kernelPid(t, l.Process.Pid)))
+	kpid := kernelPid(t, l.Process.Pid)
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", kpid))
 	for _, want := range []string{"Seccomp:\t2", "NoNewPrivs:\t1"} {
 		if !strings.Contains(string(status), want) {
 			t.Errorf("the kernel process's status lacks %q:\n%s", want, status)
+		}
+	}
+	if os.Geteuid() == 0 {
+		// started by root: neither the kernel nor any guest process has root's identity
+		for _, p := range append([]int{kpid}, descendants(kpid)...) {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+			for _, l := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(l); len(f) == 5 && (f[0] == "Uid:" || f[0] == "Gid:") {
+					for _, id := range f[1:] {
+						if id == "0" {
+							t.Errorf("process %d runs as host root: %s", p, l)
+						}
+					}
+				}
+			}
 		}
 	}
 	in.Write([]byte("\n"))
@@ -382,4 +398,32 @@ func kernelPid(t *testing.T, outer int) int {
 	}
 	t.Fatalf("no kernel process below %d", outer)
 	return 0
+}
+
+// descendants returns every process below pid.
+func descendants(pid int) []int {
+	parent := map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + e.Name() + "/status")
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+				parent[p], _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+	}
+	var out []int
+	for p := range parent {
+		for q, i := parent[p], 0; q > 1 && i < 64; q, i = parent[q], i+1 {
+			if q == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
 }
