@@ -273,33 +273,13 @@ func TestReadOnlyRoot(t *testing.T) {
 // TestUmidDirAndSIGTERM: the umid directory holds the pid file while the machine runs; SIGTERM
 // ends the machine with status 1, kills the guest and removes the directory.
 func TestUmidDirAndSIGTERM(t *testing.T) {
-	root := testenv.BusyboxRoot(t, map[string]string{
-		"/t.sh": "#!/bin/sh\nsleep 100 &\necho $! > /tmp/child\necho up\nwait\n",
-	})
 	umlDir := t.TempDir()
-	bin := testenv.Program(t, "linux")
-	cmd := exec.Command(bin, "ubd0="+root, "rw", "init=/t.sh", "uml_dir="+umlDir, "umid=termtest")
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, cpid := guestWithChild(t, umlDir, "termtest")
 	defer cmd.Process.Kill()
-	pidFile := filepath.Join(umlDir, "termtest", "pid")
-	if !testenv.WaitFor(10*time.Second, func() bool {
-		_, err := os.Stat(filepath.Join(root, "tmp/child"))
-		return err == nil
-	}) {
-		t.Fatal("guest did not start")
-	}
-	b, err := os.ReadFile(pidFile)
+	b, err := os.ReadFile(filepath.Join(umlDir, "termtest", "pid"))
 	if err != nil || string(b) != strconv.Itoa(cmd.Process.Pid)+"\n" {
 		t.Fatalf("pid file %q %v", b, err)
 	}
-	time.Sleep(100 * time.Millisecond)
-	child, _ := os.ReadFile(filepath.Join(root, "tmp/child"))
-	gpid, _ := strconv.Atoi(strings.TrimSpace(string(child)))
-	cpid := hostPids(t, cmd.Process.Pid, []int{gpid})[0]
 	cmd.Process.Signal(syscall.SIGTERM)
 	err = cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
@@ -312,6 +292,31 @@ func TestUmidDirAndSIGTERM(t *testing.T) {
 	if cpid <= 1 || !testenv.WaitFor(5*time.Second, func() bool { return !alive(cpid) }) {
 		t.Errorf("guest process %d outlived linux", cpid)
 	}
+}
+
+// guestWithChild boots a guest (umid name, extra environment for linux) whose init waits
+// for a background child, and returns the running linux and the child's host pid.
+func guestWithChild(t *testing.T, umlDir, name string, env ...string) (*exec.Cmd, int) {
+	t.Helper()
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\nsleep 100 &\necho $! > /tmp/child\necho up\nwait\n",
+	})
+	cmd := exec.Command(testenv.Program(t, "linux"), "ubd0="+root, "rw", "init=/t.sh", "uml_dir="+umlDir, "umid="+name)
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !testenv.WaitFor(10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(root, "tmp/child"))
+		return err == nil
+	}) {
+		cmd.Process.Kill()
+		t.Fatal("guest did not start")
+	}
+	time.Sleep(100 * time.Millisecond)
+	child, _ := os.ReadFile(filepath.Join(root, "tmp/child"))
+	gpid, _ := strconv.Atoi(strings.TrimSpace(string(child)))
+	return cmd, hostPids(t, cmd.Process.Pid, []int{gpid})[0]
 }
 
 // TestNoGuestOutlivesKill9: even SIGKILL of linux takes every guest process with it.

@@ -330,28 +330,11 @@ func TestSIGTERMEndsAStuckKernel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out the 10 s grace")
 	}
-	root := testenv.BusyboxRoot(t, map[string]string{
-		"/t.sh": "#!/bin/sh\nsleep 100 &\necho $! > /tmp/child\nwait\n",
-	})
 	umlDir := t.TempDir()
 	tmpdir := t.TempDir()
-	bin := testenv.Program(t, "linux")
-	cmd := exec.Command(bin, "ubd0="+root, "rw", "init=/t.sh", "uml_dir="+umlDir, "umid=stuck")
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmpdir)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, cpid := guestWithChild(t, umlDir, "stuck", "TMPDIR="+tmpdir)
 	defer cmd.Process.Kill()
-	if !testenv.WaitFor(10*time.Second, func() bool {
-		_, err := os.Stat(filepath.Join(root, "tmp/child"))
-		return err == nil
-	}) {
-		t.Fatal("guest did not start")
-	}
 	kpid := kernelPid(t, cmd.Process.Pid)
-	child, _ := os.ReadFile(filepath.Join(root, "tmp/child"))
-	gpid, _ := strconv.Atoi(strings.TrimSpace(string(child)))
-	cpid := hostPids(t, cmd.Process.Pid, []int{gpid})[0]
 	syscall.Kill(kpid, syscall.SIGSTOP)
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)

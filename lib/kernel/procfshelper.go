@@ -292,18 +292,9 @@ func (k *Kernel) procfsOpenAt(name string, dir bool) (int, error) {
 // sysMqOpen opens a POSIX message queue of the guest's IPC namespace through the helper (the
 // queue's file system is beyond the kernel's Landlock rules) and installs it in the caller.
 func sysMqOpen(c *Call) result {
-	if c.k.procHelper == nil {
-		return errno(unix.ENOSYS)
-	}
-	name, err := c.Str(0)
-	if err != nil {
-		return fail(err)
-	}
-	if len(name) > 255 {
-		return errno(unix.ENAMETOOLONG)
-	}
-	if !validName(name) {
-		return errno(unix.EACCES) // as Linux: a name with a slash, or "." and ".."
+	name, r := c.mqName(unix.EACCES) // as Linux: a name with a slash, or "." and ".."
+	if r.errno != 0 {
+		return r
 	}
 	flags := uint32(c.Arg(1))
 	mode := uint32(c.Arg(2)) &^ procUmask(c.Tid) & 0o777
@@ -329,21 +320,30 @@ func sysMqOpen(c *Call) result {
 
 // sysMqUnlink removes a POSIX message queue of the guest's IPC namespace (through the helper).
 func sysMqUnlink(c *Call) result {
-	if c.k.procHelper == nil {
-		return errno(unix.ENOSYS)
-	}
-	name, err := c.Str(0)
-	if err != nil {
-		return fail(err)
-	}
-	if len(name) > 255 {
-		return errno(unix.ENAMETOOLONG)
-	}
-	if !validName(name) {
-		return errno(unix.ENOENT)
+	name, r := c.mqName(unix.ENOENT)
+	if r.errno != 0 {
+		return r
 	}
 	if _, err := c.k.procHelper.call(mqUnlink, name, -1); err != nil {
 		return fail(err)
 	}
 	return ok(0)
+}
+
+// mqName reads a queue name (argument 0) for the helper; bad is the error a name Linux's
+// queue file system cannot hold gets.
+func (c *Call) mqName(bad unix.Errno) (string, result) {
+	if c.k.procHelper == nil {
+		return "", errno(unix.ENOSYS)
+	}
+	name, err := c.Str(0)
+	switch {
+	case err != nil:
+		return "", fail(err)
+	case len(name) > 255:
+		return "", errno(unix.ENAMETOOLONG)
+	case !validName(name):
+		return "", errno(bad)
+	}
+	return name, ok(0)
 }
