@@ -247,6 +247,7 @@ cleanup() {
   if [ "$keep" = 1 ]; then log "the tree is kept: $tree"; else rm -rf "$tree"; fi
 }
 trap cleanup EXIT
+chmod 755 "$tree" # it becomes /: mktemp's 0700 would lock out every user but root
 t0=$SECONDS
 tar -C "$tree" --numeric-owner --xattrs -xzf "$tarball"
 mkdir -p "$tree/usr/local"
