@@ -229,6 +229,7 @@ EOF
   echo fresh >"$base/etc/hostname"
   : >"$base/etc/resolv.conf"
   rm -f "$base"/var/cache/apt/archives/*.deb
+  chmod 755 "$base"
   tar -C "$base" --numeric-owner --xattrs -czf "$tarball.tmp" .
   mv "$tarball.tmp" "$tarball"
   rm -rf "$base"
@@ -247,9 +248,9 @@ cleanup() {
   if [ "$keep" = 1 ]; then log "the tree is kept: $tree"; else rm -rf "$tree"; fi
 }
 trap cleanup EXIT
-chmod 755 "$tree" # it becomes /: mktemp's 0700 would lock out every user but root
 t0=$SECONDS
 tar -C "$tree" --numeric-owner --xattrs -xzf "$tarball"
+chmod 755 "$tree" # it becomes /: a 0700 from mktemp (or an old tarball) locks out all but root
 mkdir -p "$tree/usr/local"
 cp -a "$goroot" "$tree/usr/local/go"
 # The host's CA bundle: where the network intercepts TLS (as here, for the Go module proxy),
