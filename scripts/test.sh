@@ -20,6 +20,11 @@ declare -A need=(
   [sfdisk]=fdisk
   [sgdisk]=gdisk
   [gcc]=gcc
+  # run by the real uml_net (lib/tap compares ours with it); a fresh minbase has neither
+  [ifconfig]=net-tools
+  [route]=net-tools
+  [arp]=net-tools
+  [modprobe]=kmod
 )
 missing_pkgs() {
   local p pkgs=()

@@ -39,6 +39,10 @@ var packages = map[string]string{
 	"sfdisk":       "fdisk",
 	"sgdisk":       "gdisk",
 	"gcc":          "gcc",
+	"ifconfig":     "net-tools", // the next four: run by the real uml_net
+	"route":        "net-tools",
+	"arp":          "net-tools",
+	"modprobe":     "kmod",
 }
 
 // Required reports whether missing real tools must fail the tests instead of skipping them.
