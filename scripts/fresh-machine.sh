@@ -88,23 +88,25 @@ run_guest() {
   TERM=xterm timeout -k 10 300 script -qfec "make run" /dev/null <"$fifo" >"$out" 2>&1 &
   pid=$!
   exec 3>"$fifo"
+  # The console as text: without the terminal's escape sequences and carriage returns.
+  console() { sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b\][^\x1b]*\x1b\\//g' -e 's/\r//g' "$out"; }
   for ((i = 0; i < 240; i++)); do
-    # The prompt: "> " in the shell's colours, after the init's log lines.
-    grep -q $'\e\\[37m> ' "$out" 2>/dev/null && break
+    # The prompt: a line that starts with "> " (the init's log lines start with a date).
+    console | grep -q '^> ' && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.5
   done
-  if grep -q $'\e\\[37m> ' "$out"; then
+  if console | grep -q '^> '; then
     sleep 1
     printf 'poweroff\r' >&3 # Enter is a carriage return on a terminal in raw mode
   else
-    echo "fresh-machine: no shell prompt within 120 s"
+    echo "fresh-machine: no shell prompt (make run ended, or 120 s passed)"
     rc=1
   fi
   wait "$pid" || { echo "fresh-machine: make run exited with status $?"; rc=1; }
   exec 3>&-
   echo "fresh-machine: --- console (escape sequences removed) ---"
-  sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1b\][^\x1b]*\x1b\\//g' -e 's/\r//g' "$out" | tail -n 40
+  console | tail -n 40
   echo "fresh-machine: --- end of console ---"
   return $rc
 }
@@ -145,7 +147,6 @@ enter() {
     )
   fi
   mount --bind "$(readlink -f /etc/resolv.conf)" "$tree/etc/resolv.conf"
-  cp "$FRESH_SELF" "$tree/tmp/fresh-machine.sh"
   cd "$tree"
   mkdir -p .oldroot
   pivot_root . .oldroot
@@ -157,118 +158,125 @@ enter() {
   for v in GOPROXY GOSUMDB GONOSUMDB GOPRIVATE http_proxy https_proxy no_proxy; do
     [ -z "${!v:-}" ] || env+=("$v=${!v}")
   done
-  exec chroot . /usr/bin/env -i "${env[@]}" /bin/bash /tmp/fresh-machine.sh --stage=inside "$@"
+  exec chroot . /usr/bin/env -i "${env[@]}" /bin/bash /root/.fresh-machine.sh --stage=inside "$@"
 }
 
-case "${1:-}" in
---stage=enter) shift; enter "$@" ;;
---stage=inside) shift; inside "$@"; exit ;;
-esac
-
-# Stage 1, on the host.
-if [ -n "${GOUML_FRESH_CACHE:-}" ]; then
-  cache=$GOUML_FRESH_CACHE
-elif [ -n "${XDG_CACHE_HOME:-}" ]; then
-  cache=$XDG_CACHE_HOME/gouml-fresh
-else
-  cache=/var/cache/gouml-fresh
-fi
-refresh=0 keep=0 dir= goroot= mirror=http://deb.debian.org/debian timeout=150m
-export FRESH_TEST=1 FRESH_RUN=1 FRESH_DEV=minimal
-while [ $# -gt 0 ]; do
-  case $1 in
-  -h | --help) usage; exit 0 ;;
-  --cache) cache=${2:?--cache needs a directory}; shift ;;
-  --refresh) refresh=1 ;;
-  --dir) dir=${2:?--dir needs a directory}; shift ;;
-  --keep) keep=1 ;;
-  --go) goroot=${2:?--go needs a directory}; shift ;;
-  --mirror) mirror=${2:?--mirror needs a URL}; shift ;;
-  --dev) [ "${2:-}" = host ] || die "--dev takes only 'host'"; FRESH_DEV=host; shift ;;
-  --no-test) FRESH_TEST=0 ;;
-  --no-run) FRESH_RUN=0 ;;
-  --timeout) timeout=${2:?--timeout needs a duration}; shift ;;
-  --) shift; break ;;
-  *) usage >&2; exit 2 ;;
-  esac
-  shift
-done
-
-[ "$(id -u)" = 0 ] || die "needs root (debootstrap, mounts, pivot_root)"
-src=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
-export FRESH_SELF
-FRESH_SELF=$(readlink -f "$0")
-if [ -z "$goroot" ]; then goroot=$(go env GOROOT 2>/dev/null) || die "no go in PATH: give --go DIR"; fi
-[ -x "$goroot/bin/go" ] || die "$goroot/bin/go not found"
-for t in unshare pivot_root; do command -v "$t" >/dev/null || die "$t not found (util-linux)"; done
-
-# The cached tarball's name says what is in it, so a change of the package list makes a new one.
-tarball=$cache/$suite-minbase-$(echo "$include" | tr , +).tar.gz
-if [ "$refresh" = 1 ] || [ ! -s "$tarball" ]; then
-  if ! command -v debootstrap >/dev/null; then
-    command -v apt-get >/dev/null || die "debootstrap not found"
-    log "installing debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+main() {
+  # Stage 1, on the host.
+  if [ -n "${GOUML_FRESH_CACHE:-}" ]; then
+    cache=$GOUML_FRESH_CACHE
+  elif [ -n "${XDG_CACHE_HOME:-}" ]; then
+    cache=$XDG_CACHE_HOME/gouml-fresh
+  else
+    cache=/var/cache/gouml-fresh
   fi
-  mkdir -p "$cache"
-  base=$(mktemp -d /var/tmp/gouml-fresh-base.XXXXXX)
-  trap 'rm -rf "$base"' EXIT
-  log "debootstrap --variant=minbase --include=$include $suite (a few minutes)"
-  debootstrap --variant=minbase --include="$include" "$suite" "$base" "$mirror" >"$base.log" 2>&1 ||
-    { tail -n 30 "$base.log" >&2; die "debootstrap failed (log: $base.log)"; }
-  rm -f "$base.log"
-  # What the installer gives every Debian machine and debootstrap does not: the updates and
-  # security suites, and /etc/hosts. The host's resolv.conf and hostname, which debootstrap
-  # copies, stay out of the cache; resolv.conf is bound in at run time.
-  cat >"$base/etc/apt/sources.list" <<EOF
+  refresh=0 keep=0 dir='' goroot='' mirror=http://deb.debian.org/debian timeout=150m
+  export FRESH_TEST=1 FRESH_RUN=1 FRESH_DEV=minimal
+  while [ $# -gt 0 ]; do
+    case $1 in
+    -h | --help) usage; exit 0 ;;
+    --cache) cache=${2:?--cache needs a directory}; shift ;;
+    --refresh) refresh=1 ;;
+    --dir) dir=${2:?--dir needs a directory}; shift ;;
+    --keep) keep=1 ;;
+    --go) goroot=${2:?--go needs a directory}; shift ;;
+    --mirror) mirror=${2:?--mirror needs a URL}; shift ;;
+    --dev) [ "${2:-}" = host ] || die "--dev takes only 'host'"; FRESH_DEV=host; shift ;;
+    --no-test) FRESH_TEST=0 ;;
+    --no-run) FRESH_RUN=0 ;;
+    --timeout) timeout=${2:?--timeout needs a duration}; shift ;;
+    --) shift; break ;;
+    *) usage >&2; exit 2 ;;
+    esac
+    shift
+  done
+
+  [ "$(id -u)" = 0 ] || die "needs root (debootstrap, mounts, pivot_root)"
+  src=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+  # This script as it is now, for stages 2 and 3 (see the end of the file).
+  self=$(cat "$0")
+  if [ -z "$goroot" ]; then goroot=$(go env GOROOT 2>/dev/null) || die "no go in PATH: give --go DIR"; fi
+  [ -x "$goroot/bin/go" ] || die "$goroot/bin/go not found"
+  for t in unshare pivot_root; do command -v "$t" >/dev/null || die "$t not found (util-linux)"; done
+
+  # The cached tarball's name says what is in it, so a change of the package list makes a new one.
+  tarball=$cache/$suite-minbase-$(echo "$include" | tr , +).tar.gz
+  if [ "$refresh" = 1 ] || [ ! -s "$tarball" ]; then
+    if ! command -v debootstrap >/dev/null; then
+      command -v apt-get >/dev/null || die "debootstrap not found"
+      log "installing debootstrap"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    fi
+    mkdir -p "$cache"
+    base=$(mktemp -d /var/tmp/gouml-fresh-base.XXXXXX)
+    trap 'rm -rf "$base"' EXIT
+    log "debootstrap --variant=minbase --include=$include $suite (a few minutes)"
+    debootstrap --variant=minbase --include="$include" "$suite" "$base" "$mirror" >"$base.log" 2>&1 ||
+      { tail -n 30 "$base.log" >&2; die "debootstrap failed (log: $base.log)"; }
+    rm -f "$base.log"
+    # What the installer gives every Debian machine and debootstrap does not: the updates and
+    # security suites, and /etc/hosts. The host's resolv.conf and hostname, which debootstrap
+    # copies, stay out of the cache; resolv.conf is bound in at run time.
+    cat >"$base/etc/apt/sources.list" <<EOF
 deb $mirror $suite main
 deb $mirror $suite-updates main
 deb http://deb.debian.org/debian-security $suite-security main
 EOF
-  printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n' >"$base/etc/hosts"
-  echo fresh >"$base/etc/hostname"
-  : >"$base/etc/resolv.conf"
-  rm -f "$base"/var/cache/apt/archives/*.deb
-  chmod 755 "$base"
-  tar -C "$base" --numeric-owner --xattrs -czf "$tarball.tmp" .
-  mv "$tarball.tmp" "$tarball"
-  rm -rf "$base"
-  trap - EXIT
-  log "cached $tarball"
-fi
+    printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n' >"$base/etc/hosts"
+    echo fresh >"$base/etc/hostname"
+    : >"$base/etc/resolv.conf"
+    rm -f "$base"/var/cache/apt/archives/*.deb
+    chmod 755 "$base"
+    tar -C "$base" --numeric-owner --xattrs -czf "$tarball.tmp" .
+    mv "$tarball.tmp" "$tarball"
+    rm -rf "$base"
+    trap - EXIT
+    log "cached $tarball"
+  fi
 
-if [ -n "$dir" ]; then
-  [ ! -e "$dir" ] || die "$dir exists"
-  mkdir -p "$dir"
-  tree=$(readlink -f "$dir")
-else
-  tree=$(mktemp -d /var/tmp/gouml-fresh.XXXXXX)
-fi
-cleanup() {
-  if [ "$keep" = 1 ]; then log "the tree is kept: $tree"; else rm -rf "$tree"; fi
+  if [ -n "$dir" ]; then
+    [ ! -e "$dir" ] || die "$dir exists"
+    mkdir -p "$dir"
+    tree=$(readlink -f "$dir")
+  else
+    tree=$(mktemp -d /var/tmp/gouml-fresh.XXXXXX)
+  fi
+  cleanup() {
+    if [ "$keep" = 1 ]; then log "the tree is kept: $tree"; else rm -rf "$tree"; fi
+  }
+  trap cleanup EXIT
+  t0=$SECONDS
+  tar -C "$tree" --numeric-owner --xattrs -xzf "$tarball"
+  chmod 755 "$tree" # it becomes /: a 0700 from mktemp (or an old tarball) locks out all but root
+  mkdir -p "$tree/usr/local"
+  cp -a "$goroot" "$tree/usr/local/go"
+  # The host's CA bundle: where the network intercepts TLS (as here, for the Go module proxy),
+  # a machine on it is given that CA, and nothing else in the bundle matters to the tests.
+  if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+    cp /etc/ssl/certs/ca-certificates.crt "$tree/etc/ssl/certs/ca-certificates.crt"
+  fi
+  printf '%s\n' "$self" >"$tree/root/.fresh-machine.sh"
+  git clone -q "$src" "$tree/root/gouml"
+  git -C "$tree/root/gouml" checkout -q --detach "$(git -C "$src" rev-parse HEAD)"
+  if [ -n "$(git -C "$src" status --porcelain)" ]; then
+    log "note: $src has uncommitted changes; the run uses its HEAD only"
+  fi
+  log "tree $tree ready in $((SECONDS - t0)) s; entering it"
+
+  rc=0
+  # --kill-child: if we are stopped, the namespace's first process dies and every process in it
+  # with it, so nothing the tests started outlives the run.
+  timeout -k 30 "$timeout" unshare --mount --pid --fork --kill-child --propagation private \
+    bash "$tree/root/.fresh-machine.sh" --stage=enter "$tree" "$@" || rc=$?
+  log "finished in $((SECONDS - t0)) s with status $rc"
+  exit $rc
 }
-trap cleanup EXIT
-t0=$SECONDS
-tar -C "$tree" --numeric-owner --xattrs -xzf "$tarball"
-chmod 755 "$tree" # it becomes /: a 0700 from mktemp (or an old tarball) locks out all but root
-mkdir -p "$tree/usr/local"
-cp -a "$goroot" "$tree/usr/local/go"
-# The host's CA bundle: where the network intercepts TLS (as here, for the Go module proxy),
-# a machine on it is given that CA, and nothing else in the bundle matters to the tests.
-if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
-  cp /etc/ssl/certs/ca-certificates.crt "$tree/etc/ssl/certs/ca-certificates.crt"
-fi
-git clone -q "$src" "$tree/root/gouml"
-git -C "$tree/root/gouml" checkout -q --detach "$(git -C "$src" rev-parse HEAD)"
-if [ -n "$(git -C "$src" status --porcelain)" ]; then
-  log "note: $src has uncommitted changes; the run uses its HEAD only"
-fi
-log "tree $tree ready in $((SECONDS - t0)) s; entering it"
 
-rc=0
-# --kill-child: if we are stopped, the namespace's first process dies and every process in it
-# with it, so nothing the tests started outlives the run.
-timeout -k 30 "$timeout" unshare --mount --pid --fork --kill-child --propagation private \
-  bash "$FRESH_SELF" --stage=enter "$tree" "$@" || rc=$?
-log "finished in $((SECONDS - t0)) s with status $rc"
-exit $rc
+# The whole file is read before anything runs (everything is in functions), so editing or
+# checking out another version of it during a run cannot change the run; stages 2 and 3 run
+# the copy stage 1 put into the tree.
+case "${1:-}" in
+--stage=enter) shift; enter "$@" ;;
+--stage=inside) shift; inside "$@"; exit ;;
+*) main "$@"; exit ;;
+esac
