@@ -25,6 +25,10 @@ declare -A need=(
   [route]=net-tools
   [arp]=net-tools
   [modprobe]=kmod
+  [ip]=iproute2 # lib/vswitch's tap uplink test
+  # cross-checks of our output with third-party tools (lib/rootfs, lib/vswitch)
+  [bzip2]=bzip2
+  [tcpdump]=tcpdump
 )
 missing_pkgs() {
   local p pkgs=()
