@@ -120,7 +120,9 @@ enter() {
   mount -t proc -o nosuid,nodev,noexec proc "$tree/proc"
   mount -t sysfs -o nosuid,nodev,noexec sysfs "$tree/sys"
   mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$tree/sys/fs/cgroup" 2>/dev/null || true
-  mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$tree/tmp"
+  # Not nosuid: bookworm's /tmp is on the root file system, and a test installs a setuid
+  # helper under /tmp (it skips on a nosuid /tmp).
+  mount -t tmpfs -o mode=1777 tmpfs "$tree/tmp"
   mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$tree/run"
   if [ "$FRESH_DEV" = host ]; then
     mount --rbind /dev "$tree/dev"
