@@ -614,7 +614,7 @@ func TestCompressedTarballs(t *testing.T) {
 		os.WriteFile(p, b.Bytes(), 0o644)
 		names = append(names, p)
 	}
-	if bz, err := exec.LookPath("bzip2"); err == nil {
+	if bz := testenv.OptionalTool(t, "bzip2"); bz != "" {
 		p := filepath.Join(dir, "f.tar")
 		os.WriteFile(p, data, 0o644)
 		if err := exec.Command(bz, "-k", p).Run(); err == nil {

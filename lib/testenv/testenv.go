@@ -39,6 +39,15 @@ var packages = map[string]string{
 	"sfdisk":       "fdisk",
 	"sgdisk":       "gdisk",
 	"gcc":          "gcc",
+	"ifconfig":     "net-tools", // the next four: run by the real uml_net
+	"route":        "net-tools",
+	"arp":          "net-tools",
+	"modprobe":     "kmod",
+	"ip":           "iproute2",
+	"unshare":      "util-linux",
+	"nsenter":      "util-linux",
+	"bzip2":        "bzip2",
+	"tcpdump":      "tcpdump",
 }
 
 // Required reports whether missing real tools must fail the tests instead of skipping them.
@@ -60,6 +69,26 @@ func Tool(t testing.TB, name string) string {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
+	return ""
+}
+
+// OptionalTool is Tool for a real tool that only adds a cross-check to a test that stands
+// without it: when it is missing the test goes on without the check (it logs the package to
+// install), except under GOUML_INTEROP=require, where the test fails.
+func OptionalTool(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := lookPath(name); err == nil {
+		return p
+	}
+	pkg := packages[name]
+	if pkg == "" {
+		pkg = name
+	}
+	msg := fmt.Sprintf("%s not found, check left out: apt-get install %s", name, pkg)
+	if Required() {
+		t.Fatal(msg)
+	}
+	t.Log(msg)
 	return ""
 }
 

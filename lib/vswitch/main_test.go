@@ -171,7 +171,7 @@ func TestStatusAndCapture(t *testing.T) {
 			t.Errorf("frame %d: %x, want %x", i, recs[i].Frame, sent[i])
 		}
 	}
-	if tcpdump, err := exec.LookPath("tcpdump"); err == nil {
+	if tcpdump := testenv.OptionalTool(t, "tcpdump"); tcpdump != "" {
 		out, err := exec.Command(tcpdump, "-nr", pcap).CombinedOutput()
 		if err != nil || strings.Count(string(out), "fe:fd:0a:00:00:01") < 5 {
 			t.Errorf("tcpdump -r: %v\n%s", err, out)
@@ -309,9 +309,7 @@ func TestTapUplink(t *testing.T) {
 		t.Skip("needs root (CAP_NET_ADMIN) for a tap device")
 	}
 	for _, tool := range []string{"unshare", "nsenter", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found", tool)
-		}
+		testenv.Tool(t, tool)
 	}
 	for i, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
