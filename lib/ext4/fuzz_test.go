@@ -3,119 +3,17 @@ package ext4
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gouml/gouml/lib/ext4/ext4test"
 	"github.com/gouml/gouml/lib/testenv"
 )
-
-// sparseDev is an in-memory device of a fixed size whose blocks are stored only when
-// written; writes past the end fail.
-type sparseDev struct {
-	size   int64
-	blocks map[int64][]byte // 1 KiB units
-}
-
-func newSparseDev(size int64) *sparseDev { return &sparseDev{size: size, blocks: map[int64][]byte{}} }
-
-func (d *sparseDev) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 || off >= d.size {
-		return 0, io.EOF
-	}
-	n := 0
-	for n < len(p) && off < d.size {
-		k, o := off/1024, off%1024
-		c := min(int64(len(p)-n), 1024-o, d.size-off)
-		if b := d.blocks[k]; b != nil {
-			copy(p[n:n+int(c)], b[o:])
-		} else {
-			clear(p[n : n+int(c)])
-		}
-		n += int(c)
-		off += c
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (d *sparseDev) WriteAt(p []byte, off int64) (int, error) {
-	if off < 0 || off+int64(len(p)) > d.size {
-		return 0, syscall.EIO
-	}
-	for n := 0; n < len(p); {
-		k, o := off/1024, off%1024
-		b := d.blocks[k]
-		if b == nil {
-			b = make([]byte, 1024)
-			d.blocks[k] = b
-		}
-		c := copy(b[o:], p[n:])
-		n += c
-		off += int64(c)
-	}
-	return len(p), nil
-}
-
-func (d *sparseDev) Size() int64 { return d.size }
-func (d *sparseDev) Sync() error { return nil }
-
-// image encoding for FuzzMount: le32 size in KiB, then records of le32 KiB index, le16
-// length and that many bytes (the rest of the KiB is zero)
-func encodeImage(img []byte) []byte {
-	out := binary.LittleEndian.AppendUint32(nil, uint32(len(img)/1024))
-	for k := 0; k+1024 <= len(img); k += 1024 {
-		blk := img[k : k+1024]
-		zero := true
-		for _, c := range blk {
-			if c != 0 {
-				zero = false
-				break
-			}
-		}
-		if !zero {
-			n := 1024
-			for n > 0 && blk[n-1] == 0 {
-				n--
-			}
-			out = binary.LittleEndian.AppendUint32(out, uint32(k/1024))
-			out = binary.LittleEndian.AppendUint16(out, uint16(n))
-			out = append(out, blk[:n]...)
-		}
-	}
-	return out
-}
-
-func decodeImage(data []byte) *sparseDev {
-	if len(data) < 4 {
-		return nil
-	}
-	kib := int64(binary.LittleEndian.Uint32(data))
-	if kib < 64 || kib > 4096 {
-		return nil
-	}
-	d := newSparseDev(kib * 1024)
-	for p := data[4:]; len(p) >= 6; {
-		k := int64(binary.LittleEndian.Uint32(p))
-		n := min(int(binary.LittleEndian.Uint16(p[4:])), 1024, len(p)-6)
-		p = p[6:]
-		if k < kib {
-			b := make([]byte, 1024)
-			copy(b, p[:n])
-			d.blocks[k] = b
-		}
-		p = p[n:]
-	}
-	return d
-}
 
 // checkListing fails the test if a listing ReadDir returned without error has a name no
 // caller may see: the dot entries must come first, and every other name must be one path
@@ -191,7 +89,7 @@ func walkAll(t *testing.T, fs *FS, budget int) {
 func FuzzMount(f *testing.F) {
 	addSeeds(f, "FuzzMount")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dev := decodeImage(data)
+		dev := ext4test.Decode(data)
 		if dev == nil {
 			return
 		}
@@ -208,7 +106,7 @@ func FuzzMount(f *testing.F) {
 	})
 }
 
-func mountAndChange(t *testing.T, dev *sparseDev) {
+func mountAndChange(t *testing.T, dev *ext4test.Dev) {
 	for _, skip := range []bool{false, true} {
 		fs, err := Mount(dev, Options{skipChecksums: skip, CacheBlocks: 64})
 		if err != nil {
@@ -245,7 +143,7 @@ func FuzzSuperblock(f *testing.F) {
 		if len(data) > 8192 {
 			data = data[:8192]
 		}
-		dev := newSparseDev(256 << 10)
+		dev := ext4test.NewDev(256 << 10)
 		dev.WriteAt(data, 0)
 		if len(data) >= 2048 {
 			sb := make([]byte, 1024)
@@ -293,7 +191,7 @@ func FuzzExtents(f *testing.F) {
 		if len(data) < 60 {
 			return
 		}
-		dev := newSparseDev(1 << 30)
+		dev := ext4test.NewDev(1 << 30)
 		dev.WriteAt(data[60:min(len(data), 60+64*1024)], 1024)
 		fs := bareFS(dev)
 		in := &inode{ino: 12, raw: make([]byte, 256)}
@@ -324,7 +222,7 @@ func FuzzDirBlock(f *testing.F) {
 		if len(data) == 0 || len(data) > 4096 {
 			return
 		}
-		dev := newSparseDev(1 << 20)
+		dev := ext4test.NewDev(1 << 20)
 		fs := bareFS(dev)
 		fs.bs = 1024
 		for int(fs.bs) < len(data) {
@@ -383,7 +281,7 @@ func FuzzJournal(f *testing.F) {
 		if n == 0 || n > 256 {
 			return
 		}
-		dev := newSparseDev(int64(64+n+16) * 1024)
+		dev := ext4test.NewDev(int64(64+n+16) * 1024)
 		dev.WriteAt(data, 64*1024)
 		fs := bareFS(dev)
 		binary.LittleEndian.PutUint32(fs.sb[0xE0:], 8)
@@ -451,7 +349,7 @@ func TestGenerateFuzzSeeds(t *testing.T) {
 		img := mkfs(t, kind, 128<<10, src, "-b", "1024", "-N", "64", "-O", "^has_journal,^resize_inode")
 		raw, err := os.ReadFile(img)
 		must(t, err)
-		write("FuzzMount", kind, encodeImage(raw))
+		write("FuzzMount", kind, ext4test.Encode(raw))
 		write("FuzzSuperblock", kind, raw[:8192])
 		// directory blocks: the root's and d's
 		fs, dev := mount(t, img, true)
@@ -475,7 +373,7 @@ func TestGenerateFuzzSeeds(t *testing.T) {
 		}
 		raw, err := os.ReadFile(img)
 		must(t, err)
-		write("FuzzMount", "ext3-dirty-journal", encodeImage(raw))
+		write("FuzzMount", "ext3-dirty-journal", ext4test.Encode(raw))
 	}
 	// an htree root block
 	many := filepath.Join(t.TempDir(), "many")
@@ -547,7 +445,7 @@ func TestFuzzSeedsAreReal(t *testing.T) {
 		s := strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")")
 		data, err := strconv.Unquote(s)
 		must(t, err)
-		dev := decodeImage([]byte(data))
+		dev := ext4test.Decode([]byte(data))
 		if dev == nil {
 			t.Fatalf("%s: seed does not decode", name)
 		}
@@ -611,7 +509,7 @@ func TestGenerateHostileSeeds(t *testing.T) {
 			copy(b[e[3].off+8:], b[e[2].off+8:e[2].off+8+nl])
 		}},
 	} {
-		dev := decodeImage(base)
+		dev := ext4test.Decode(base)
 		fs, err := Mount(dev, Options{ReadOnly: true})
 		must(t, err)
 		d, err := fs.Lookup(fs.Root(), "d")
@@ -623,7 +521,8 @@ func TestGenerateHostileSeeds(t *testing.T) {
 		if fs.bs != 1024 {
 			t.Fatal("the ext2 seed should have 1 KiB blocks")
 		}
-		b := dev.blocks[int64(p)]
+		b := make([]byte, 1024)
+		dev.ReadAt(b, int64(p)*1024)
 		var ents []ent
 		for off := 0; off < len(b); {
 			rl := int(binary.LittleEndian.Uint16(b[off+4:]))
@@ -634,10 +533,11 @@ func TestGenerateHostileSeeds(t *testing.T) {
 			t.Fatal("the ext2 seed's /d has too few entries")
 		}
 		c.edit(b, ents, d)
-		raw := make([]byte, dev.size)
+		dev.WriteAt(b, int64(p)*1024)
+		raw := make([]byte, dev.Size())
 		dev.ReadAt(raw, 0)
 		dir := filepath.Join("testdata", "fuzz", "FuzzMount")
-		must(t, os.WriteFile(filepath.Join(dir, c.name), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", encodeImage(raw))), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, c.name), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", ext4test.Encode(raw))), 0o644))
 	}
 }
 
@@ -663,7 +563,7 @@ func TestHostileSeedsAreRejected(t *testing.T) {
 	for _, file := range files {
 		name := filepath.Base(file)
 		t.Run(name, func(t *testing.T) {
-			fs, err := Mount(decodeImage(readSeed(t, "FuzzMount", name)), Options{})
+			fs, err := Mount(ext4test.Decode(readSeed(t, "FuzzMount", name)), Options{})
 			must(t, err)
 			defer fs.Unmount()
 			d, err := fs.Lookup(fs.Root(), "d")

@@ -365,27 +365,7 @@ func TestNoGuestOutlivesKill9(t *testing.T) {
 // the innermost NSpid of the host processes below it.
 func hostPids(t *testing.T, outer int, guest []int) []int {
 	t.Helper()
-	parent := map[int]int{}
-	inner := map[int]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
-		if err != nil {
-			continue
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "PPid:"); ok {
-				parent[p], _ = strconv.Atoi(strings.TrimSpace(v))
-			} else if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
-				f := strings.Fields(v)
-				inner[p], _ = strconv.Atoi(f[len(f)-1])
-			}
-		}
-	}
+	parent, inner := procTable()
 	below := func(p int) bool {
 		for i := 0; i < 64 && p > 1; i++ {
 			if p = parent[p]; p == outer {
@@ -552,4 +532,29 @@ func TestChroot(t *testing.T) {
 	if status != 0 || out != "jail\njail\njail\nroot\n" {
 		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
+}
+
+// procTable reads every host process's parent and innermost pid (its NSpid's last number).
+func procTable() (parent, inner map[int]int) {
+	parent, inner = map[int]int{}, map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+				parent[p], _ = strconv.Atoi(strings.TrimSpace(v))
+			} else if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+				f := strings.Fields(v)
+				inner[p], _ = strconv.Atoi(f[len(f)-1])
+			}
+		}
+	}
+	return parent, inner
 }

@@ -364,17 +364,12 @@ func TestSIGTERMEndsAStuckKernel(t *testing.T) {
 // is no helper.
 func kernelPid(t *testing.T, outer int) int {
 	t.Helper()
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
+	parent, _ := procTable()
+	for p, pp := range parent {
+		if pp != outer {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
-		if err != nil || !strings.Contains(string(b), "\nPPid:\t"+strconv.Itoa(outer)+"\n") {
-			continue
-		}
-		if cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.HasPrefix(string(cmd), "[gouml-") {
+		if cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline"); strings.HasPrefix(string(cmd), "[gouml-") {
 			continue
 		}
 		return p
@@ -385,20 +380,7 @@ func kernelPid(t *testing.T, outer int) int {
 
 // descendants returns every process below pid.
 func descendants(pid int) []int {
-	parent := map[int]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, _ := os.ReadFile("/proc/" + e.Name() + "/status")
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "PPid:"); ok {
-				parent[p], _ = strconv.Atoi(strings.TrimSpace(v))
-			}
-		}
-	}
+	parent, _ := procTable()
 	var out []int
 	for p := range parent {
 		for q, i := parent[p], 0; q > 1 && i < 64; q, i = parent[q], i+1 {

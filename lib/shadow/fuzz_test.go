@@ -1,113 +1,20 @@
 package shadow
 
 import (
-	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gouml/gouml/lib/ext4"
+	"github.com/gouml/gouml/lib/ext4/ext4test"
 	"github.com/gouml/gouml/lib/testenv"
 	"golang.org/x/sys/unix"
 )
-
-// memDev is an image in memory, kept as the 1 KiB pieces that are not zero.
-type memDev struct {
-	size   int64
-	pieces map[int64][]byte
-}
-
-func (d *memDev) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 || off >= d.size {
-		return 0, io.EOF
-	}
-	n := 0
-	for n < len(p) && off < d.size {
-		k, o := off>>10, off&1023
-		c := min(int64(len(p)-n), 1024-o, d.size-off)
-		if b := d.pieces[k]; b != nil {
-			copy(p[n:n+int(c)], b[o:])
-		} else {
-			clear(p[n : n+int(c)])
-		}
-		n += int(c)
-		off += c
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (d *memDev) WriteAt(p []byte, off int64) (int, error) {
-	if off < 0 || off+int64(len(p)) > d.size {
-		return 0, syscall.EIO
-	}
-	for n := 0; n < len(p); {
-		k, o := off>>10, off&1023
-		b := d.pieces[k]
-		if b == nil {
-			b = make([]byte, 1024)
-			d.pieces[k] = b
-		}
-		c := copy(b[o:], p[n:])
-		n += c
-		off += int64(c)
-	}
-	return len(p), nil
-}
-
-func (d *memDev) Size() int64 { return d.size }
-func (d *memDev) Sync() error { return nil }
-
-// The fuzz input is an image, compactly: le32 size in KiB (64..4096), then for each KiB
-// that is not all zero: le32 its index, le16 how many of its bytes follow (trailing zeros
-// are left out), the bytes.
-func encodeImage(img []byte) []byte {
-	out := binary.LittleEndian.AppendUint32(nil, uint32(len(img)>>10))
-	for k := 0; k+1024 <= len(img); k += 1024 {
-		piece := img[k : k+1024]
-		n := 1024
-		for n > 0 && piece[n-1] == 0 {
-			n--
-		}
-		if n > 0 {
-			out = binary.LittleEndian.AppendUint32(out, uint32(k>>10))
-			out = binary.LittleEndian.AppendUint16(out, uint16(n))
-			out = append(out, piece[:n]...)
-		}
-	}
-	return out
-}
-
-func decodeImage(data []byte) *memDev {
-	if len(data) < 4 {
-		return nil
-	}
-	kib := int64(binary.LittleEndian.Uint32(data))
-	if kib < 64 || kib > 4096 {
-		return nil
-	}
-	d := &memDev{size: kib << 10, pieces: map[int64][]byte{}}
-	for p := data[4:]; len(p) >= 6; {
-		k := int64(binary.LittleEndian.Uint32(p))
-		n := min(int(binary.LittleEndian.Uint16(p[4:])), 1024, len(p)-6)
-		if k < kib {
-			b := make([]byte, 1024)
-			copy(b, p[6:6+n])
-			d.pieces[k] = b
-		}
-		p = p[6+n:]
-	}
-	return d
-}
 
 // FuzzUnpack unpacks a mutated image into a directory deep inside a parent full of decoys,
 // changes the tree the way a guest might (a new file, a link to a decoy) and writes it
@@ -115,7 +22,7 @@ func decodeImage(data []byte) *memDev {
 // or a device node or set-id file made on the host are not.
 func FuzzUnpack(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dev := decodeImage(data)
+		dev := ext4test.Decode(data)
 		if dev == nil {
 			return
 		}
@@ -157,7 +64,7 @@ func TestGenerateUnpackSeeds(t *testing.T) {
 	write := func(name, img string) {
 		raw, err := os.ReadFile(img)
 		must(t, err)
-		must(t, os.WriteFile(filepath.Join(dir, name), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", encodeImage(raw))), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, name), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", ext4test.Encode(raw))), 0o644))
 	}
 	src := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(src, "etc", "deep", "er"), 0o755))
@@ -209,7 +116,7 @@ func TestFuzzUnpackSeeds(t *testing.T) {
 		lines := strings.Split(string(raw), "\n")
 		data, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
 		must(t, err)
-		dev := decodeImage([]byte(data))
+		dev := ext4test.Decode([]byte(data))
 		if dev == nil {
 			t.Fatalf("%s does not decode", name)
 		}

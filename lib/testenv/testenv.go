@@ -60,16 +60,20 @@ func Tool(t testing.TB, name string) string {
 	if p, err := lookPath(name); err == nil {
 		return p
 	}
-	pkg := packages[name]
-	if pkg == "" {
-		pkg = name
-	}
-	msg := fmt.Sprintf("%s not found: apt-get install %s", name, pkg)
+	msg := fmt.Sprintf("%s not found: apt-get install %s", name, packageOf(name))
 	if Required() {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// packageOf names the Debian package that ships a tool.
+func packageOf(name string) string {
+	if pkg := packages[name]; pkg != "" {
+		return pkg
+	}
+	return name
 }
 
 // OptionalTool is Tool for a real tool that only adds a cross-check to a test that stands
@@ -80,11 +84,7 @@ func OptionalTool(t testing.TB, name string) string {
 	if p, err := lookPath(name); err == nil {
 		return p
 	}
-	pkg := packages[name]
-	if pkg == "" {
-		pkg = name
-	}
-	msg := fmt.Sprintf("%s not found, check left out: apt-get install %s", name, pkg)
+	msg := fmt.Sprintf("%s not found, check left out: apt-get install %s", name, packageOf(name))
 	if Required() {
 		t.Fatal(msg)
 	}
