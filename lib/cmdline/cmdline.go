@@ -101,8 +101,11 @@ type Config struct {
 	VirtioUML []string
 
 	Quiet, Debug, NoReboot, NoSysemu bool
-	MconsoleNotify                   string // mconsole=notify:PATH
-	Loglevel                         string
+	// NoLandlock (gouml's own option) lets the emulator run where the host kernel has no
+	// Landlock, accepting a kernel process that only our code confines.
+	NoLandlock     bool
+	MconsoleNotify string // mconsole=notify:PATH
+	Loglevel       string
 
 	Help, Version, ShowConfig bool
 
@@ -319,6 +322,9 @@ func (c *Config) word(w string, umidSet *bool) (keep bool, err error) {
 		return true, nil
 	case w == "nosysemu":
 		c.NoSysemu = true
+		return true, nil
+	case w == "nolandlock":
+		c.NoLandlock = true
 		return true, nil
 	}
 	return true, nil

@@ -74,10 +74,57 @@ func (fs *FS) parseDirent(b []byte, off int) (dirent, error) {
 		return dirent{}, corrupt("bad directory entry at offset %d (rec_len %d, name_len %d)", off, rl, nl)
 	}
 	ino := Ino(le.Uint32(b[off:]))
-	if ino != 0 && uint32(ino) > fs.inodes {
-		return dirent{}, corrupt("directory entry names inode %d beyond the inode count", ino)
+	name := b[off+8 : off+8+nl]
+	if ino != 0 {
+		// A live entry's name reaches callers that turn it into host paths: it must be one
+		// path component, as the kernel's verify_dirent_name insists.
+		if nl == 0 || nl > 255 {
+			return dirent{}, corrupt("directory entry at offset %d has a name of %d bytes", off, nl)
+		}
+		for _, c := range name {
+			if c == '/' || c == 0 {
+				return dirent{}, corrupt("directory entry at offset %d has an invalid name %q", off, name)
+			}
+		}
+		if err := fs.checkEntryIno(ino); err != nil {
+			return dirent{}, corrupt("directory entry %q at offset %d: %s", name, off, err.(*Error).Msg)
+		}
 	}
-	return dirent{ino: ino, recLen: rl, name: b[off+8 : off+8+nl], ftype: ft}, nil
+	return dirent{ino: ino, recLen: rl, name: name, ftype: ft}, nil
+}
+
+// checkEntryIno: a name may only refer to the root or to an ordinary inode; the reserved ones
+// (journal, resize inode, ...) are never in a directory, as Linux's ext4 refuses too.
+func (fs *FS) checkEntryIno(ino Ino) error {
+	if ino == 0 || uint32(ino) > fs.inodes {
+		return corrupt("inode %d is out of range (1..%d)", ino, fs.inodes)
+	}
+	if ino != RootIno && uint32(ino) < fs.firstIno {
+		return corrupt("inode %d is reserved", ino)
+	}
+	return nil
+}
+
+// checkDots keeps "." and ".." where they belong: the first two entries of a block-based
+// directory's first block, "." naming the directory itself. Anywhere else (and in an inline
+// directory, whose dot entries are not stored as entries) such a name would let a walker
+// revisit a directory or step out of the tree. want is the dot name the position must hold,
+// or "" for a position that must not hold one.
+func checkDots(dir *inode, d dirent, want string) error {
+	name := string(d.name)
+	if want == "" {
+		if d.ino != 0 && (name == "." || name == "..") {
+			return corrupt("directory inode %d has a stray %q entry", dir.ino, name)
+		}
+		return nil
+	}
+	if d.ino == 0 || name != want {
+		return corrupt("directory inode %d does not start with %q", dir.ino, want)
+	}
+	if want == "." && d.ino != dir.ino {
+		return corrupt("directory inode %d: \".\" names inode %d", dir.ino, d.ino)
+	}
+	return nil
 }
 
 func (fs *FS) hasTail(b []byte) bool {
@@ -167,6 +214,9 @@ func (fs *FS) scanDir(in *inode, cookie uint64, fn func(e dirent, pos, next uint
 		if err != nil {
 			return err
 		}
+		if err := fs.checkEntryIno(parent); err != nil {
+			return corrupt("inline directory inode %d: parent: %s", in.ino, err.(*Error).Msg)
+		}
 		if cookie == 0 && !fn(dirent{ino: in.ino, name: []byte("."), ftype: ftDir}, 0, 1) {
 			return nil
 		}
@@ -177,8 +227,11 @@ func (fs *FS) scanDir(in *inode, cookie uint64, fn func(e dirent, pos, next uint
 		for _, r := range regions {
 			for off := 0; off < len(r); {
 				d, err := fs.parseDirent(r, off)
+				if err == nil {
+					err = checkDots(in, d, "")
+				}
 				if err != nil {
-					return err
+					return corrupt("inline directory inode %d: %s", in.ino, err.(*Error).Msg)
 				}
 				pos := base + uint64(off)
 				if d.ino != 0 && pos >= cookie && !fn(d, pos, pos+uint64(d.recLen)) {
@@ -199,8 +252,15 @@ func (fs *FS) scanDir(in *inode, cookie uint64, fn func(e dirent, pos, next uint
 		if err != nil {
 			return err
 		}
-		for off := 0; off < len(b); {
+		for off, k := 0, 0; off < len(b); k++ {
 			d, err := fs.parseDirent(b, off)
+			if err == nil {
+				want := ""
+				if lb == 0 && k < 2 {
+					want = [2]string{".", ".."}[k]
+				}
+				err = checkDots(in, d, want)
+			}
 			if err != nil {
 				return &Error{syscall.EUCLEAN, "directory inode " + uitoa(uint64(in.ino), 10) + " block " + uitoa(lb, 10) + ": " + err.(*Error).Msg}
 			}
@@ -209,6 +269,9 @@ func (fs *FS) scanDir(in *inode, cookie uint64, fn func(e dirent, pos, next uint
 				return nil
 			}
 			off += d.recLen
+			if lb == 0 && k == 0 && off >= len(b) {
+				return corrupt("directory inode %d block 0: no \"..\" entry", in.ino)
+			}
 		}
 	}
 	return nil

@@ -117,8 +117,27 @@ func decodeImage(data []byte) *sparseDev {
 	return d
 }
 
+// checkListing fails the test if a listing ReadDir returned without error has a name no
+// caller may see: the dot entries must come first, and every other name must be one path
+// component naming an inode a directory may name.
+func checkListing(t *testing.T, fs *FS, dir Ino, ents []DirEntry) {
+	t.Helper()
+	for i, e := range ents {
+		want := ""
+		if i < 2 {
+			want = [2]string{".", ".."}[i]
+		}
+		bad := e.Name != want && (want != "" || e.Name == "." || e.Name == ".." || e.Name == "" ||
+			len(e.Name) > 255 || strings.ContainsAny(e.Name, "/\x00"))
+		if bad || (i == 0 && e.Ino != dir) || e.Ino == 0 || uint32(e.Ino) > fs.inodes ||
+			(e.Ino != RootIno && uint32(e.Ino) < fs.firstIno) {
+			t.Errorf("directory %d: entry %d is %q -> inode %d", dir, i, e.Name, e.Ino)
+		}
+	}
+}
+
 // walkAll visits everything reachable, bounded, exercising every read path.
-func walkAll(fs *FS, budget int) {
+func walkAll(t *testing.T, fs *FS, budget int) {
 	seen := map[Ino]bool{}
 	var walk func(ino Ino, depth int)
 	walk = func(ino Ino, depth int) {
@@ -140,6 +159,7 @@ func walkAll(fs *FS, budget int) {
 			if err != nil {
 				return
 			}
+			checkListing(t, fs, ino, ents)
 			for _, e := range ents {
 				if e.Name == "." || e.Name == ".." {
 					continue
@@ -165,7 +185,9 @@ func walkAll(fs *FS, budget int) {
 }
 
 // FuzzMount mounts a mutated small image (read-write, on an in-memory device), walks it,
-// makes some changes and unmounts: errors are fine, panics and hangs are not.
+// makes some changes and unmounts: errors are fine; panics, hangs and a listing with a name
+// that is not one path component are not. The seeds include hostile images: names such as
+// "../../x", a directory that contains itself, a ".." chain that loops.
 func FuzzMount(f *testing.F) {
 	addSeeds(f, "FuzzMount")
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -173,29 +195,46 @@ func FuzzMount(f *testing.F) {
 		if dev == nil {
 			return
 		}
-		for _, skip := range []bool{false, true} {
-			fs, err := Mount(dev, Options{skipChecksums: skip, CacheBlocks: 64})
-			if err != nil {
-				continue
-			}
-			walkAll(fs, 300)
-			root := fs.Root()
-			if ino, err := fs.Create(root, "new", 0o644, 0, 0, 0); err == nil {
-				fs.WriteAt(ino, make([]byte, 3000), 100)
-				fs.Setxattr(ino, "user.x", []byte("y"), 0)
-			}
-			fs.Mkdir(root, "nd", 0o755, 0, 0)
-			fs.Rename(root, "a", root, "a2", 0)
-			fs.Unlink(root, "b")
-			if d, err := fs.Lookup(root, "d"); err == nil {
-				fs.Unlink(d, "n1")
-				fs.Create(d, "n100", 0o644, 0, 0, 0)
-			}
-			fs.Rmdir(root, "d")
-			fs.Symlink(root, "sl", "target", 0, 0)
-			fs.Unmount()
+		done := make(chan bool)
+		go func() {
+			defer close(done)
+			mountAndChange(t, dev)
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			panic("a mutated image hangs the driver")
 		}
 	})
+}
+
+func mountAndChange(t *testing.T, dev *sparseDev) {
+	for _, skip := range []bool{false, true} {
+		fs, err := Mount(dev, Options{skipChecksums: skip, CacheBlocks: 64})
+		if err != nil {
+			continue
+		}
+		walkAll(t, fs, 300)
+		root := fs.Root()
+		if ino, err := fs.Create(root, "new", 0o644, 0, 0, 0); err == nil {
+			fs.WriteAt(ino, make([]byte, 3000), 100)
+			fs.Setxattr(ino, "user.x", []byte("y"), 0)
+		}
+		fs.Mkdir(root, "nd", 0o755, 0, 0)
+		fs.Rename(root, "a", root, "a2", 0)
+		fs.Unlink(root, "b")
+		if d, err := fs.Lookup(root, "d"); err == nil {
+			fs.Unlink(d, "n1")
+			fs.Create(d, "n100", 0o644, 0, 0, 0)
+		}
+		fs.Rmdir(root, "d")
+		fs.Symlink(root, "sl", "target", 0, 0)
+		// moving a directory into another runs the ancestor check up the ".." chain
+		if d, err := fs.Lookup(root, "d"); err == nil {
+			fs.Rename(root, "nd", d, "nd", 0)
+		}
+		fs.Unmount()
+	}
 }
 
 // FuzzSuperblock mounts an image whose first 8 KiB (boot block, superblock, descriptors,
@@ -219,7 +258,7 @@ func FuzzSuperblock(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			walkAll(fs, 20)
+			walkAll(t, fs, 20)
 			fs.Statfs()
 			fs.Create(fs.Root(), "x", 0o644, 0, 0, 0)
 			fs.Unmount()
@@ -295,7 +334,14 @@ func FuzzDirBlock(f *testing.F) {
 		binary.LittleEndian.PutUint32(fs.gdt[0x8:], uint32(fs.blocks-16))
 		fs.csum = csum
 		dev.WriteAt(data, fs.bs) // block 1
-		in := &inode{ino: 12, raw: make([]byte, 256), extLoaded: true}
+		// the block's "." must name the directory, so the directory takes its number
+		dino := Ino(12)
+		if len(data) >= 4 {
+			if v := binary.LittleEndian.Uint32(data); v == uint32(RootIno) || v >= fs.firstIno && v <= fs.inodes {
+				dino = Ino(v)
+			}
+		}
+		in := &inode{ino: dino, raw: make([]byte, 256), extLoaded: true}
 		binary.LittleEndian.PutUint16(in.raw[0:], sIFDIR|0o755)
 		in.setLinks(2)
 		in.setSize(uint64(fs.bs))
@@ -305,9 +351,11 @@ func FuzzDirBlock(f *testing.F) {
 		}
 		in.setFlags(fl)
 		in.ext = []extent{{lblk: 0, len: 1, pblk: 1}}
-		fs.icache[12] = in
-		fs.ReadDir(12, 0, 0)
-		fs.ReadDir(12, 24, 3)
+		fs.icache[dino] = in
+		if ents, err := fs.ReadDir(dino, 0, 0); err == nil {
+			checkListing(t, fs, dino, ents)
+		}
+		fs.ReadDir(dino, 24, 3)
 		var first string
 		fs.scanDir(in, 0, func(d dirent, _, _ uint64) bool {
 			if s := string(d.name); s != "." && s != ".." {
@@ -512,5 +560,128 @@ func TestFuzzSeedsAreReal(t *testing.T) {
 			t.Fatalf("%s: seed's /d has %d entries, %v", name, len(ents), err)
 		}
 		must(t, fs.Unmount())
+	}
+}
+
+// TestGenerateHostileSeeds writes FuzzMount seeds that are the committed ext2 seed with one
+// hostile change each to /d's first directory block, when GOUML_EXT4_GEN_SEEDS=1: names
+// that are paths, directories that contain themselves or the root, a looping ".." chain,
+// a name twice. They are made from the committed seed, so they come out the same each time.
+func TestGenerateHostileSeeds(t *testing.T) {
+	if os.Getenv("GOUML_EXT4_GEN_SEEDS") != "1" {
+		t.Skip("set GOUML_EXT4_GEN_SEEDS=1 to regenerate testdata/fuzz")
+	}
+	base := readSeed(t, "FuzzMount", "ext2")
+	type ent struct{ off, recLen int }
+	for _, c := range []struct {
+		name string
+		edit func(b []byte, ents []ent, d Ino)
+	}{
+		{"ext2-name-parent-path", func(b []byte, e []ent, _ Ino) {
+			// take the next entry's room for a longer name
+			binary.LittleEndian.PutUint16(b[e[2].off+4:], uint16(e[2].recLen+e[3].recLen))
+			b[e[2].off+6] = 7
+			copy(b[e[2].off+8:], "../../x")
+		}},
+		{"ext2-name-slash", func(b []byte, e []ent, _ Ino) {
+			b[e[2].off+6] = 3
+			copy(b[e[2].off+8:], "a/b")
+		}},
+		{"ext2-name-dotdot", func(b []byte, e []ent, _ Ino) {
+			b[e[2].off+6] = 2
+			copy(b[e[2].off+8:], "..")
+		}},
+		{"ext2-dir-self-link", func(b []byte, e []ent, d Ino) {
+			binary.LittleEndian.PutUint32(b[e[2].off:], uint32(d))
+			b[e[2].off+7] = ftDir
+		}},
+		{"ext2-dir-root-link", func(b []byte, e []ent, _ Ino) {
+			binary.LittleEndian.PutUint32(b[e[2].off:], uint32(RootIno))
+			b[e[2].off+7] = ftDir
+		}},
+		{"ext2-parent-loop", func(b []byte, e []ent, d Ino) {
+			binary.LittleEndian.PutUint32(b[e[1].off:], uint32(d))
+		}},
+		{"ext2-name-twice", func(b []byte, e []ent, _ Ino) {
+			nl := int(b[e[2].off+6])
+			if e[3].recLen < 8+nl {
+				t.Fatal("no room to repeat a name")
+			}
+			b[e[3].off+6] = byte(nl)
+			copy(b[e[3].off+8:], b[e[2].off+8:e[2].off+8+nl])
+		}},
+	} {
+		dev := decodeImage(base)
+		fs, err := Mount(dev, Options{ReadOnly: true})
+		must(t, err)
+		d, err := fs.Lookup(fs.Root(), "d")
+		must(t, err)
+		din, err := fs.iget(d)
+		must(t, err)
+		p, _, _, err := fs.mapBlock(din, 0)
+		must(t, err)
+		if fs.bs != 1024 {
+			t.Fatal("the ext2 seed should have 1 KiB blocks")
+		}
+		b := dev.blocks[int64(p)]
+		var ents []ent
+		for off := 0; off < len(b); {
+			rl := int(binary.LittleEndian.Uint16(b[off+4:]))
+			ents = append(ents, ent{off, rl})
+			off += rl
+		}
+		if len(ents) < 4 {
+			t.Fatal("the ext2 seed's /d has too few entries")
+		}
+		c.edit(b, ents, d)
+		raw := make([]byte, dev.size)
+		dev.ReadAt(raw, 0)
+		dir := filepath.Join("testdata", "fuzz", "FuzzMount")
+		must(t, os.WriteFile(filepath.Join(dir, c.name), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", encodeImage(raw))), 0o644))
+	}
+}
+
+// readSeed returns the []byte a committed single-argument seed file holds.
+func readSeed(t *testing.T, fuzz, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", fuzz, name))
+	must(t, err)
+	lines := strings.Split(string(raw), "\n")
+	s := strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")")
+	data, err := strconv.Unquote(s)
+	must(t, err)
+	return []byte(data)
+}
+
+// TestHostileSeedsAreRejected: each hostile FuzzMount seed mounts, and listing /d or moving
+// a directory into it reports corruption (its own error, not a hang or a bad name).
+func TestHostileSeedsAreRejected(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzMount", "ext2-*"))
+	if len(files) == 0 {
+		t.Fatal("no hostile seeds")
+	}
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			fs, err := Mount(decodeImage(readSeed(t, "FuzzMount", name)), Options{})
+			must(t, err)
+			defer fs.Unmount()
+			d, err := fs.Lookup(fs.Root(), "d")
+			must(t, err)
+			ents, err := fs.ReadDir(d, 0, 0)
+			checkListing(t, fs, d, ents)
+			switch name {
+			case "ext2-dir-self-link", "ext2-dir-root-link", "ext2-name-twice":
+				// well-formed entries: a walker must notice the second visit or name itself
+				must(t, err)
+			case "ext2-parent-loop":
+				must(t, err)
+				_, err = fs.Mkdir(fs.Root(), "e", 0o755, 0, 0)
+				must(t, err)
+				wantEUCLEAN(t, "moving a directory under a looping parent chain", fs.Rename(fs.Root(), "e", d, "e", 0))
+			default:
+				wantEUCLEAN(t, "listing /d", err)
+			}
+		})
 	}
 }

@@ -181,6 +181,73 @@ func (fs *FS) indMap(in *inode, lblk uint64) (uint64, uint64, error) {
 	return b, 1, nil
 }
 
+// indSeek finds the first logical block >= from that is a hole (hole) or mapped (!hole) in a
+// block-mapped file. It walks the indirect tree rather than mapping block by block, and
+// remembers the subtrees it searched in vain: a corrupt tree whose indirect blocks are
+// shared (every pointer of the triple indirect block naming one double indirect block, and
+// so on) would otherwise cost a step for each of up to (blocksize/4)^3 blocks.
+func (fs *FS) indSeek(in *inode, from uint64, hole bool) (uint64, bool, error) {
+	for i := from; i < 12; i++ {
+		if (le.Uint32(in.raw[0x28+4*i:]) == 0) == hole {
+			return i, true, nil
+		}
+	}
+	p := fs.perBlock()
+	failed := map[uint64]bool{} // block<<2 | level: no match anywhere below it
+	var walk func(b uint64, level int, base, span uint64) (uint64, bool, error)
+	walk = func(b uint64, level int, base, span uint64) (uint64, bool, error) {
+		if b == 0 {
+			return max(base, from), hole, nil
+		}
+		key := b<<2 | uint64(level)
+		whole := from <= base
+		if whole && failed[key] {
+			return 0, false, nil
+		}
+		if err := fs.checkBlock(b, "indirect"); err != nil {
+			return 0, false, err
+		}
+		blk, err := fs.bread(b)
+		if err != nil {
+			return 0, false, err
+		}
+		child := span / p
+		i := uint64(0)
+		if !whole {
+			i = (from - base) / child
+		}
+		for ; i < p; i++ {
+			c := uint64(le.Uint32(blk[4*i:]))
+			cb := base + i*child
+			if level == 1 {
+				if (c == 0) == hole {
+					return max(cb, from), true, nil
+				}
+				continue
+			}
+			if r, ok, err := walk(c, level-1, cb, child); err != nil || ok {
+				return r, ok, err
+			}
+		}
+		if whole {
+			failed[key] = true
+		}
+		return 0, false, nil
+	}
+	base, span := uint64(12), p
+	for level := 1; level <= 3; level++ {
+		if base+span > from {
+			b := uint64(le.Uint32(in.raw[0x28+4*(11+level):]))
+			if r, ok, err := walk(b, level, base, span); err != nil || ok {
+				return r, ok, err
+			}
+		}
+		base += span
+		span *= p
+	}
+	return 0, false, nil
+}
+
 // indSet maps lblk to pblk, allocating indirect blocks as needed.
 func (fs *FS) indSet(in *inode, lblk, pblk uint64) error {
 	slot, offs, err := fs.indPath(lblk)

@@ -802,13 +802,20 @@ const (
 
 // isAncestor reports whether a is dir b or one of its ancestors.
 func (fs *FS) isAncestor(a, b Ino) (bool, error) {
-	for i := uint32(0); i <= fs.inodes; i++ {
+	// A corrupt ".." chain may loop: remembering the directories passed stops at the first
+	// repeat instead of after a walk as long as the inode count.
+	seen := map[Ino]bool{}
+	for {
 		if a == b {
 			return true, nil
 		}
 		if b == RootIno {
 			return false, nil
 		}
+		if seen[b] {
+			break
+		}
+		seen[b] = true
 		d, err := fs.dirInode(b)
 		if err != nil {
 			return false, err
@@ -988,7 +995,11 @@ func (fs *FS) Rename(olddir Ino, oldname string, newdir Ino, newname string, fla
 }
 
 // ReadDir returns up to max entries (all if max <= 0) from position cookie (0 to start);
-// each entry's Next is the cookie to continue after it. "." and ".." are included.
+// each entry's Next is the cookie to continue after it. "." and ".." are included, first.
+// Every other name is one path component (1..255 bytes, no '/' or NUL, not a dot name)
+// naming the root or an ordinary inode; an entry that is not is corruption. What a single
+// directory block cannot show is left to walkers: a corrupt image may repeat a name, or
+// name a directory in two places (so that it contains itself).
 func (fs *FS) ReadDir(dir Ino, cookie uint64, max int) (ents []DirEntry, err error) {
 	if err := fs.begin(false); err != nil {
 		return nil, err
@@ -1214,6 +1225,19 @@ func (fs *FS) SeekData(ino Ino, off int64, hole bool) (pos int64, err error) {
 		return off, nil
 	}
 	bs := uint64(fs.bs)
+	if in.flags()&flagExtents == 0 {
+		lblk, found, err := fs.indSeek(in, uint64(off)/bs, hole)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case found && lblk*bs < size:
+			return max(int64(lblk*bs), off), nil
+		case hole:
+			return int64(size), nil
+		}
+		return 0, syscall.ENXIO
+	}
 	for p := uint64(off); p < size; {
 		lblk := p / bs
 		pb, run, unwritten, err := fs.mapBlock(in, lblk)

@@ -34,17 +34,21 @@ type blockDev struct {
 	pt       partTable // partition stand-ins (partition.go)
 }
 
-// openBlockDevs opens every ubdN= device except the unit that is the root directory.
-func openBlockDevs(c *cmdline.Config, skipUnit int, log io.Writer) ([]*blockDev, error) {
+// openBlockDevs opens every ubdN= device except the unit that is the root, and except
+// those stage 1 of the kernel could not open (it said why, as UML does, and the machine
+// boots on without them: jail.go). Stage 1 printed the kernel's messages about them; a
+// failure now is new and is reported.
+func openBlockDevs(c *cmdline.Config, skipUnit int, ok map[int]bool, stderr io.Writer) ([]*blockDev, error) {
 	var out []*blockDev
 	for unit := 0; unit < cmdline.MaxUBD; unit++ {
 		u := c.UBD[unit]
-		if u == nil || unit == skipUnit {
+		if u == nil || unit == skipUnit || !ok[unit] {
 			continue
 		}
-		d, err := ubd.Open(u, c.UBDSync, log)
+		d, err := ubd.Open(u, c.UBDSync, io.Discard)
 		if err != nil {
-			continue // like UML: lib/ubd said why; the device is left out and the machine boots on
+			fmt.Fprintf(stderr, "linux: ubd%c: %v\n", 'a'+unit, err)
+			continue
 		}
 		out = append(out, &blockDev{unit: unit, dev: d})
 	}

@@ -24,7 +24,8 @@ type run struct {
 	args    []string
 	asUser  bool // run as an unprivileged host user
 	timeout time.Duration
-	raw     bool // keep the console's \r\n
+	raw     bool     // keep the console's \r\n
+	env     []string // extra environment of linux
 }
 
 func (r run) do(t *testing.T) (string, string, int) {
@@ -36,6 +37,9 @@ func (r run) do(t *testing.T) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	argv := append([]string{bin}, r.args...)
+	if len(r.env) > 0 {
+		argv = append(append([]string{"env"}, r.env...), argv...)
+	}
 	if r.asUser {
 		argv = append([]string{"runuser", "-u", testUser, "--"}, argv...)
 	}
@@ -438,7 +442,7 @@ func TestGuestNamespaces(t *testing.T) {
 		t.Fatalf("background child got pid %q, want a small guest number:\n%s", child, out)
 	}
 	want := "me=1\nchild=" + child + "\nlisting=ok\nps-sleep=" + child + "\n" + child + " 1\n" +
-		"sem=ok\nshm=ok\nmsg=ok\nabstract=ok\ntcp=ok\n"
+		"sem=ok\nshm=ok\nmsg=ok\nabstract=ok\ntcp=ok\nposix-mq=ok\n"
 	if out != want {
 		t.Fatalf("got:\n%s\nwant:\n%s\nstderr:\n%s", out, want, errs)
 	}

@@ -7,7 +7,8 @@
 // trapped calls, the handler. Handlers live in one file per family:
 //
 //	sys_file.go   open/stat/mkdir/rename/link/symlink/chmod/chown/utimes/… (paths)
-//	sys_exec.go   execve, execveat, chdir (rewritten at a ptrace stop, ptrace.go)
+//	sys_exec.go   execve, execveat, chdir (an fd installed in the caller, the call rewritten
+//	              at a ptrace stop into execveat/fchdir of it: ptrace.go)
 //	sys_proc.go   setsid (the rest of process identity is native)
 //	ptrace.go     Trace rows: ptrace attached for the length of one call
 //	watch.go      pidfds of every known task and process: the kernel forgets the ended
@@ -17,12 +18,15 @@
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
-//	special.go    the kernel's own files: /dev and /proc
+//	special.go    the kernel's own files: /dev and /proc (listings in a detached tmpfs)
+//	procfshelper.go  the helper that reads the guest's procfs for the confined kernel
 //	blockdev.go   ubd block devices (/dev/ubdX, their ioctls, swapon)
 //	partition.go  partition devices (/dev/ubdX1 …) through stand-in files
 //	mount.go      mount/umount of ubd devices (unpacked by lib/shadow), path routing
 //	imageroot.go  image root file systems; sync/fsync write them back
-//	userns.go     the outer process and the kernel's user namespace
+//	jail.go       the outer process, the kernel's two stages, its Landlock rules and filter
+//	landlock.go   Landlock, used raw
+//	userns.go     small helpers of the outer process
 //	mconsole.go   the management console's commands (lib/mconsole serves the socket)
 //
 // The same table generates the seccomp filter (filter.go), drives the dispatcher
@@ -76,29 +80,40 @@
 //     open paths behind the filter's back), file handles, TIOCSTI (typing into the host's
 //     terminal), other processes' scheduling/limits.
 //
-// # The launcher and the namespaces
+// # The jail (docs/security.md)
 //
-// `linux` as started by the user re-executes itself in a new user namespace in which the
-// host user is uid 0 (userns.go) and forwards SIGTERM/SIGINT/SIGHUP to it; the inner process
-// is the kernel. The kernel re-executes itself as "[gouml-init]" (stub.go) in new PID, mount,
-// IPC and network namespaces owned by that user namespace: the stub is PID 1 there. On its
-// main thread it makes a procfs instance of the new PID namespace (fsopen/fsmount, attached
-// nowhere), sets PR_SET_NO_NEW_PRIVS, installs the filter with a new listener, passes both
-// fd numbers to the kernel, which takes them with pidfd_getfd; then it maps the shim, closes
-// every fd above 2 and execve()s the init candidates. Those execve calls are ordinary guest
-// calls. Guests share the kernel's user namespace because Linux resolves the
-// /proc/<kernel pid>/fd/N magic links that execve and chdir are pointed at only within one.
-
+// `linux` as started by the user is a thin outer process (jail.go) that makes the umid and
+// work directories, starts the kernel in a new user and mount namespace, forwards signals
+// and cleans up however the kernel ends. The kernel's stage 1 opens what the machine needs,
+// restricts its one thread with Landlock (only the root, the work directory and its mount
+// slots, the umid directory, the ubd files, a few host devices, /proc and linux itself) and
+// a seccomp filter of its own, and re-executes itself: stage 2, the kernel proper, starts
+// single-threaded inside the domain. Started by root, the kernel runs as an unprivileged
+// host uid, and sees a root-owned root directory through an id-mapped mount.
+//
+// Each boot, the kernel makes a detached copy of the root's mount (open_tree; nodev,
+// nosuid, read-only when the root is) and re-executes itself as "[gouml-init]" (stub.go) in
+// new user (below the kernel's), PID, mount, IPC and network namespaces: the stub is PID 1
+// there. On its main thread it chroots into the copy (so no directory a guest ever holds
+// leads to the host), makes a procfs instance of the new PID namespace (fsopen/fsmount,
+// attached nowhere), adds a Landlock layer for the guest, sets PR_SET_NO_NEW_PRIVS,
+// installs the filter with a new listener, passes the fd numbers to the kernel, which takes
+// them with pidfd_getfd; then it maps the shim, closes every fd above 2 and execve()s the
+// init candidates. Those execve calls are ordinary guest calls.
+//
 // # Paths
 //
 // The host never interprets a guest path (vfs.go): every path is resolved by openat2 with
-// RESOLVE_IN_ROOT on a dirfd of the root, or its parent is and the call is made with *at()
-// on a single component. execve and chdir hand the host "/proc/<kernel pid>/fd/<n>", a
-// magic link to the exact file the kernel opened, and check the result (inode of the new
-// executable / cwd) before the guest runs again. #! lines and PT_INTERP are resolved by the
-// kernel in the guest root, so dynamic executables use the guest's ld.so. The working
-// directory is the guest process's real host cwd (inherited natively by fork); its guest
-// name is /proc/TID/cwd minus the root's host path.
+// RESOLVE_IN_ROOT on a dirfd of the root's copy, or its parent is and the call is made with
+// *at() on a single component. execve and chdir install the file the kernel opened in the
+// caller (ADDFD) and become execveat/fchdir of it; the exec event checks the new image's
+// inode before it runs. #! lines are resolved by the kernel in the guest root; the host
+// loads PT_INTERP in the process's root, which is the guest's tree, so dynamic executables
+// use the guest's ld.so (a process that chrooted, which only the kernel models, runs them as
+// "ld.so program"). The working directory is the guest process's real cwd (inherited
+// natively by fork), always a directory of a detached tree copy; the host names such a
+// directory by its path inside the copy, which is its guest path (objPath tells the trees
+// apart by mount id).
 //
 // # Identity
 //
@@ -120,9 +135,12 @@
 // # Known limits of this first version
 //
 //   - chroot gives a process a Root of its own (Process.Root, inherited at fork); unlike
-//     Linux a working directory left outside the new root counts as its "/".
+//     Linux a working directory left outside the new root counts as its "/", and the
+//     process's host root stays the machine's (an ELF interpreter is then run explicitly).
 //   - /dev and /proc are matched on the lexically cleaned path; /proc/PID/fd/N stats as the
-//     file it names (Linux's lstat shows a symlink).
+//     file it names (Linux's lstat shows a symlink). Reopening an fd through /proc or
+//     /dev/fd never gives more access than its open had (Linux checks the file's mode).
+//   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).
 //   - No network devices besides the namespace's loopback (getsockname shows the kernel's
 //     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, mounts other
 //     than ubd devices and remounting /, enforcement of mem=. Image file
@@ -133,8 +151,9 @@
 //     sendmsg's msg_name). The one scratch area the kernel writes into the guest (execve and
 //     chdir arguments) could be raced too; the resulting executable or cwd is verified by
 //     inode before the guest runs again and the process is killed on a mismatch.
-//   - Permission checks for non-root guest users are done for access() and metadata
-//     changes only; open/unlink/… run with the host user's rights.
+//   - Permission checks for non-root guest users are done for access(), metadata changes
+//     and other users' private /proc entries only; open/unlink/… run with the host user's
+//     rights.
 //   - A trapped call that has not been received yet can still be interrupted: a signal
 //     whose handler lacks SA_RESTART arriving in that window makes e.g. an open fail with
 //     EINTR, where Linux would not interrupt it (no side effect is lost: nothing was done).

@@ -86,15 +86,20 @@ func escapes(t *testing.T, asUser bool) {
 	}()
 
 	umlDir := t.TempDir()
+	uid, gid := os.Getuid(), os.Getgid()
 	if asUser {
 		umlDir = unprivileged(t, root)
 		u, _ := user.Lookup(testUser)
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
+		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
 		for _, f := range []string{dir, secret, filepath.Join(dir, "hostbin"), filepath.Join(dir, "dsock"), umlDir} {
 			os.Chown(f, uid, gid)
 		}
 	}
+	decoyDir := filepath.Join(dir, "decoys")
+	os.Mkdir(decoyDir, 0o755)
+	os.Chown(decoyDir, uid, gid)
+	d := plantDecoys(t, decoyDir, uid, gid)
 	out, errs, status := run{asUser: asUser, timeout: 60 * time.Second, args: []string{"ubd0=" + root, "rw", "init=/escape",
 		"HOSTDIR=" + dir, "HOSTPID=" + strconv.Itoa(os.Getpid()),
 		"HOSTPORT=" + strconv.Itoa(tl.Addr().(*net.TCPAddr).Port), "uml_dir=" + umlDir}}.do(t)
@@ -122,13 +127,18 @@ func escapes(t *testing.T, asUser bool) {
 	if st, err := os.Stat(secret); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("secret mode changed: %v", st.Mode())
 	}
-	if n, _ := unix.Getxattr(secret, "user.gouml.owner", make([]byte, 32)); n > 0 {
-		t.Error("secret got an owner xattr")
+	// no metadata of the kernel's on a host file: it writes lib/hostmeta's attributes
+	for _, name := range []string{"user.gouml.uid", "user.gouml.gid", "user.gouml.mode", "user.gouml.rdev", "user.gouml.owner"} {
+		if n, _ := unix.Getxattr(secret, name, make([]byte, 32)); n > 0 {
+			t.Errorf("secret got the attribute %s", name)
+		}
 	}
+	d.check(t)
+	noSetidBelow(t, root)
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		switch e.Name() {
-		case "root", "secret", "hostbin", "dsock", "uml":
+		case "root", "secret", "hostbin", "dsock", "uml", "decoys":
 		default:
 			t.Errorf("the guest created %s outside its root", e.Name())
 		}

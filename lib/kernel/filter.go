@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -199,4 +201,60 @@ func (p *prog) leaf(l leaf) {
 		p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
 		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
 	}
+}
+
+// kernelNeeds are the Errno rows of the table whose calls the kernel process makes itself:
+// its own filter (below) must let them through.
+var kernelNeeds = map[int]bool{
+	unix.SYS_PTRACE: true, unix.SYS_PROCESS_VM_READV: true, unix.SYS_PROCESS_VM_WRITEV: true,
+	unix.SYS_PIDFD_GETFD: true, unix.SYS_UNSHARE: true, unix.SYS_SETNS: true, unix.SYS_CLONE3: true,
+	unix.SYS_PIVOT_ROOT: true, // not used, but the launcher must stay able to
+	unix.SYS_SETXATTR:   true, unix.SYS_LSETXATTR: true, unix.SYS_FSETXATTR: true,
+	unix.SYS_GETXATTR: true, unix.SYS_LGETXATTR: true, unix.SYS_FGETXATTR: true,
+	unix.SYS_LISTXATTR: true, unix.SYS_LLISTXATTR: true, unix.SYS_FLISTXATTR: true,
+	unix.SYS_REMOVEXATTR: true, unix.SYS_LREMOVEXATTR: true, unix.SYS_FREMOVEXATTR: true,
+}
+
+// buildKernelFilter returns the kernel process's own filter: every call the guest table
+// refuses with a fixed error (modules, kexec, bpf, keyrings, io_uring, file handles, the
+// host clock …) that the kernel never needs either is refused to the kernel too, with the
+// same error. Guests inherit this filter under their own; as it refuses only what theirs
+// refuses in the same way, they see no difference. A confused-deputy bug in a handler then
+// cannot make the kernel load a module or open a file by handle.
+func buildKernelFilter() []unix.SockFilter {
+	leafOf := func(nr int) leaf {
+		if s := byNr[nr]; s != nil && s.Disp == Errno && !kernelNeeds[nr] {
+			return leaf{ret: retErrno(s.Errno)}
+		}
+		return leaf{ret: retAllow}
+	}
+	var runs []run
+	for nr := 0; nr < maxNr; nr++ {
+		l := leafOf(nr)
+		if len(runs) > 0 && runs[len(runs)-1].l == l {
+			continue
+		}
+		runs = append(runs, run{lo: nr, l: l})
+	}
+	var p prog
+	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch)
+	p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, unix.AUDIT_ARCH_X86_64, 1, 0)
+	p.stmt(unix.BPF_RET|unix.BPF_K, retKill)
+	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offNr)
+	p.tree(runs)
+	return p.ins
+}
+
+// installKernelFilter loads the kernel's own filter on the calling thread (stage 1 then
+// re-executes: jail.go), with no_new_privs.
+func installKernelFilter() error {
+	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
+		return e
+	}
+	prog := buildKernelFilter()
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog))); e != 0 {
+		return e
+	}
+	return nil
 }

@@ -1,7 +1,9 @@
 package kernel
 
 import (
+	"bytes"
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -242,4 +244,130 @@ func containsNL(s string) bool {
 		}
 	}
 	return false
+}
+
+// elfWithInterp builds an x86-64 ELF header with one PT_INTERP program header.
+func elfWithInterp(interp []byte, size uint64) []byte {
+	b := make([]byte, 64+56)
+	copy(b, "\x7fELF\x02\x01\x01")
+	le := binary.LittleEndian
+	le.PutUint16(b[16:], 2)
+	le.PutUint16(b[18:], 62)
+	le.PutUint64(b[32:], 64)
+	le.PutUint16(b[54:], 56)
+	le.PutUint16(b[56:], 1)
+	le.PutUint32(b[64:], 3)
+	le.PutUint64(b[64+8:], uint64(len(b)))
+	le.PutUint64(b[64+32:], size)
+	return append(b, interp...)
+}
+
+func TestParseInterp(t *testing.T) {
+	good := elfWithInterp([]byte("/lib64/ld-linux-x86-64.so.2\x00"), 28)
+	if s, err := parseInterp(bytes.NewReader(good)); err != nil || s != "/lib64/ld-linux-x86-64.so.2" {
+		t.Errorf("good: %q %v", s, err)
+	}
+	for name, b := range map[string][]byte{
+		"huge":         elfWithInterp([]byte("/x\x00"), 1<<62),
+		"past the end": elfWithInterp([]byte("/x\x00"), 4000),
+		"no NUL":       elfWithInterp([]byte("/xy"), 3),
+		"tiny":         elfWithInterp([]byte("\x00"), 1),
+		"inner NUL":    elfWithInterp([]byte("/a\x00b\x00"), 5),
+		"not ELF":      []byte("#!/bin/sh\n"),
+	} {
+		if s, err := parseInterp(bytes.NewReader(b)); err == nil {
+			t.Errorf("%s: accepted as %q", name, s)
+		}
+	}
+	static := elfWithInterp(nil, 0)
+	binary.LittleEndian.PutUint32(static[64:], 1) // PT_LOAD
+	if s, err := parseInterp(bytes.NewReader(static)); err != nil || s != "" {
+		t.Errorf("static: %q %v", s, err)
+	}
+}
+
+// FuzzParseInterp: a guest's ELF file (the kernel reads PT_INTERP for chrooted processes)
+// never panics the parser or makes it allocate beyond its bounds, and an interpreter it
+// returns is a plain path.
+func FuzzParseInterp(f *testing.F) {
+	f.Add(elfWithInterp([]byte("/lib64/ld-linux-x86-64.so.2\x00"), 28))
+	f.Add(elfWithInterp([]byte("/x\x00"), 1<<62))
+	f.Add(elfWithInterp(nil, 0))
+	f.Add([]byte("\x7fELF"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := parseInterp(bytes.NewReader(b))
+		if err == nil && (len(s) > 4095 || strings.IndexByte(s, 0) >= 0) {
+			t.Fatalf("returned %q", s)
+		}
+	})
+}
+
+// TestFDTwinsMatchPathCalls: every call that changes a file's mode, owner, times or extended
+// attributes through an fd has the same disposition as its path-based twin, so that no fd
+// reaches a file's metadata around the rules the path call goes through (fchmod once ran
+// natively and put set-id bits on host files).
+func TestFDTwinsMatchPathCalls(t *testing.T) {
+	for fd, path := range map[int]int{
+		unix.SYS_FCHMOD:       unix.SYS_FCHMODAT,
+		unix.SYS_FCHOWN:       unix.SYS_FCHOWNAT,
+		unix.SYS_FSETXATTR:    unix.SYS_SETXATTR,
+		unix.SYS_FGETXATTR:    unix.SYS_GETXATTR,
+		unix.SYS_FLISTXATTR:   unix.SYS_LISTXATTR,
+		unix.SYS_FREMOVEXATTR: unix.SYS_REMOVEXATTR,
+		unix.SYS_FUTIMESAT:    unix.SYS_UTIMENSAT, // futimens is utimensat with a NULL path
+		unix.SYS_FSTAT:        unix.SYS_NEWFSTATAT,
+		unix.SYS_FSTATFS:      unix.SYS_STATFS,
+	} {
+		a, b := byNr[fd], byNr[path]
+		if a == nil || b == nil {
+			t.Errorf("%s or %s has no row", sysName(fd), sysName(path))
+			continue
+		}
+		// statfs of an fd shows the host's mount, which is the guest's tree copy: natively
+		// right; the path twin is trapped only to resolve the path
+		if fd == unix.SYS_FSTATFS {
+			continue
+		}
+		if a.Disp != b.Disp || a.Disp == Errno && a.Errno != b.Errno {
+			t.Errorf("%s is %s but %s is %s", sysName(fd), a.Disp, sysName(path), b.Disp)
+		}
+	}
+}
+
+// TestKernelFilterRefusesOnlyWhatGuestsCannot: the kernel process's own filter, which
+// guests inherit under theirs, refuses only calls the guest table refuses with the same
+// error, and never one the kernel makes itself.
+func TestKernelFilterRefusesOnlyWhatGuestsCannot(t *testing.T) {
+	prog := buildKernelFilter()
+	data := make([]byte, 64)
+	binary.LittleEndian.PutUint32(data[4:], unix.AUDIT_ARCH_X86_64)
+	refused := 0
+	for nr := 0; nr < maxNr; nr++ {
+		binary.LittleEndian.PutUint32(data[0:], uint32(nr))
+		ret := runBPF(t, prog, data)
+		if ret == retAllow {
+			continue
+		}
+		refused++
+		s := byNr[nr]
+		if s == nil || s.Disp != Errno || ret != retErrno(s.Errno) {
+			t.Errorf("the kernel's filter refuses %s with %#x; the guest table says %v", sysName(nr), ret, s)
+		}
+		if kernelNeeds[nr] {
+			t.Errorf("the kernel's filter refuses %s, which the kernel needs", sysName(nr))
+		}
+	}
+	for _, nr := range []int{unix.SYS_INIT_MODULE, unix.SYS_KEXEC_LOAD, unix.SYS_BPF, unix.SYS_OPEN_BY_HANDLE_AT, unix.SYS_IO_URING_SETUP} {
+		binary.LittleEndian.PutUint32(data[0:], uint32(nr))
+		if runBPF(t, prog, data) == retAllow {
+			t.Errorf("the kernel's filter allows %s", sysName(nr))
+		}
+	}
+	binary.LittleEndian.PutUint32(data[4:], 0x40000003) // i386
+	if ret := runBPF(t, prog, data); ret != retKill {
+		t.Errorf("another architecture's call gets %#x", ret)
+	}
+	if refused < 10 {
+		t.Errorf("only %d calls refused", refused)
+	}
 }

@@ -40,20 +40,15 @@ func (r *rootImage) open(syncAll bool, log io.Writer, readOnly bool) error {
 		d.Close()
 		return fmt.Errorf("mounting %s: %w", r.spec.File, err)
 	}
-	dir, err := os.MkdirTemp("", "gouml-root-")
+	// r.dir is the work directory's empty "root" (jail.go), which the kernel's Landlock
+	// rules name.
+	tree, err := shadow.Unpack(fs, r.dir)
 	if err != nil {
-		fs.Unmount()
-		d.Close()
-		return err
-	}
-	tree, err := shadow.Unpack(fs, dir)
-	if err != nil {
-		os.RemoveAll(dir)
 		fs.Unmount()
 		d.Close()
 		return fmt.Errorf("reading %s: %w", r.spec.File, err)
 	}
-	r.dev, r.fs, r.tree, r.dir = d, fs, tree, dir
+	r.dev, r.fs, r.tree = d, fs, tree
 	return nil
 }
 
@@ -63,9 +58,7 @@ func (r *rootImage) close() error {
 	if !r.dev.ReadOnly() {
 		err = r.tree.WriteBack()
 	}
-	err = errors.Join(err, r.fs.Unmount(), r.dev.Close())
-	os.RemoveAll(r.dir)
-	return err
+	return errors.Join(err, r.fs.Unmount(), r.dev.Close())
 }
 
 // sysSync: sync(2) and syncfs(2) also write the image root back.
@@ -99,7 +92,13 @@ func sysFsync(c *Call) result {
 		return fail(err)
 	}
 	var st unix.Stat_t
-	if unix.Fstat(fd, &st) == nil {
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		// a pipe, a socket, a FIFO (opening which would block), a directory: nothing of
+		// the kernel's to write back
+		unix.Close(fd)
+		return cont()
+	}
+	{
 		// a partition device's stand-in (partition.go)
 		for _, b := range c.k.cfg.UBDs {
 			if n, s := b.partOf(&st); n != 0 {
@@ -118,7 +117,7 @@ func sysFsync(c *Call) result {
 		unix.Close(fd)
 		return cont()
 	}
-	f, err := os.OpenFile(selfFD(fd), os.O_RDONLY, 0)
+	f, err := os.OpenFile(selfFD(fd), os.O_RDONLY|unix.O_NONBLOCK, 0)
 	unix.Close(fd)
 	if err != nil {
 		return cont() // not a file the kernel can read (a pipe, a socket): nothing to write back

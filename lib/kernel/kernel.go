@@ -4,17 +4,19 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/gouml/gouml/lib/shadow"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/gouml/gouml/lib/shadow"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,15 +33,17 @@ type Config struct {
 	UBDs     []*blockDev  // block devices (blockdev.go), open for the whole run
 	Shadow   *shadow.Tree // the unpacked image root (imageroot.go); nil for a directory root
 
-	rootImage *rootImage
-	Debug     bool
-	NoReboot  bool
-	Stdin     *os.File // host side of the console (con0): input and output
-	Stdout    *os.File
-	Console   *Console        // the guest side; made by Main from Stdin/Stdout
-	Stderr    io.Writer       // kernel messages
-	Stop      <-chan struct{} // closed on SIGTERM/SIGINT of linux: exit status 1
-	RunDir    string          // the umid directory: the kernel's private files go below it
+	rootImage  *rootImage
+	Debug      bool
+	NoReboot   bool
+	Stdin      *os.File // host side of the console (con0): input and output
+	Stdout     *os.File
+	Console    *Console        // the guest side; made by Main from Stdin/Stdout
+	Stderr     io.Writer       // kernel messages
+	Stop       <-chan struct{} // closed on SIGTERM/SIGINT of linux: exit status 1
+	work       string          // the private work directory (jail.go)
+	procHelper *procfsClient   // nil: the kernel reads procfs itself
+	procDir    int             // the detached tmpfs behind /proc listings (special.go)
 
 	mc *mcHost // the management console, which outlives each boot
 }
@@ -58,24 +62,27 @@ type Kernel struct {
 	hostname string
 	domain   string
 
-	listener int // seccomp notification fd
-	procfs   int // procfs of the guest's PID namespace (not reachable by the guest)
-	debugMu  sync.Mutex
-	logged   map[int]bool
+	listener   int           // seccomp notification fd
+	procfs     int           // procfs of the guest's PID namespace (not reachable by the guest)
+	procHelper *procfsClient // opens files of procfs for the confined kernel (procfshelper.go)
+	debugMu    sync.Mutex
+	logged     map[int]bool
 
 	shutdown chan shutdownReq
 	once     sync.Once
 	loopDone chan struct{}
 	dying    atomic.Bool // shutting down: kill every task that still shows up
 	procMu   sync.Mutex
-	procDir  string          // host directory behind the /proc listing (special.go)
+	procMnt  uint64          // mount id of the tmpfs behind the /proc listing (special.go)
 	sysctls  []*sysctlWriter // guests' open writable /proc/sys files (special.go)
 	roots    []*Root         // chroot roots, closed when the machine stops
-	execMu   sync.Mutex
-	execDir  string      // host directory of the named exec links (sys_exec.go)
-	cadOff   atomic.Bool // reboot(2) CAD_OFF: Ctrl-Alt-Del signals init instead of restarting
-	swapMu   sync.Mutex
-	swaps    map[int]bool // ubd units swapon'ed (blockdev.go)
+	// mounts below the root's tree copy (host mounts inside the root directory), learnt
+	// by objPath (k.mu)
+	subMounts map[uint64]bool
+	slots     []bool      // the work directory's ubd mount slots in use (mount.go; k.mu)
+	cadOff    atomic.Bool // reboot(2) CAD_OFF: Ctrl-Alt-Del signals init instead of restarting
+	swapMu    sync.Mutex
+	swaps     map[int]bool // ubd units swapon'ed (blockdev.go)
 
 	// init's traced calls are served on the thread that forked init (ptrace.go)
 	initCalls chan *Call
@@ -110,34 +117,32 @@ type Task struct {
 	// (contNr -1: none) and that call's first argument.
 	contNr   int
 	contArg0 uint64
-	// exec / chdir in flight (ptrace): the fd handed to the guest, closed at syscall exit
-	pendingFD    int
-	pendingKind  int
-	pendingDev   uint64
-	pendingIno   uint64
-	pendingLink  string    // exec: the named link to remove afterwards
-	pendingSetid execSetid // exec: what the program's set-id bits do
+	// exec / chdir in flight (ptrace.go, sys_exec.go)
+	plan *tracePlan
 }
 
 // Boot runs the guest until it halts; it returns linux's exit status and whether the guest
 // asked for a reboot.
 func Boot(cfg Config) (status int, reboot bool, err error) {
-	root, err := OpenRoot(cfg.RootDir, cfg.ReadOnly)
+	root, err := cloneRoot(cfg.RootDir, cfg.ReadOnly)
 	if err != nil {
 		return 1, false, err
 	}
 	defer root.Close()
 	root.mounts = &mountTable{}
-	self, err := os.Executable()
+	procMnt, err := mountID(cfg.procDir)
 	if err != nil {
-		return 1, false, err
+		return 1, false, fmt.Errorf("tmpfs for /proc: %w", err)
 	}
+	clearDir(cfg.procDir) // the listing of the boot before
+	self := selfExe
 	k := &Kernel{
 		cfg: cfg, root: root, self: self, start: time.Now(),
 		tasks: map[int]*Task{}, procs: map[int]*Process{},
 		hostname: cfg.Hostname, domain: "(none)", logged: map[int]bool{},
 		shutdown: make(chan shutdownReq, 1), listener: -1, procfs: -1, loopDone: make(chan struct{}),
-		epfd: -1,
+		epfd: -1, procMnt: procMnt, subMounts: map[uint64]bool{}, slots: make([]bool, mountSlots),
+		procHelper: cfg.procHelper,
 	}
 	if k.hostname == "" {
 		k.hostname = "(none)"
@@ -170,20 +175,28 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		req = shutdownReq{status: 1}
 	}
 	k.killAll()
-	<-k.loopDone
+	select {
+	case <-k.loopDone:
+	case <-time.After(loopGrace):
+		// A task the host kernel cannot finish (a thread of init still traced by a thread of
+		// ours that is stuck) keeps init from being reaped. The machine is down anyway:
+		// every guest process got SIGKILL; stop waiting, and do not boot again in this
+		// process.
+		fmt.Fprintf(cfg.Stderr, "linux: guest processes did not end within %v of the halt\n", loopGrace)
+		req.reboot = false
+	}
 	k.unmountAll()
-	k.removeProcDir()
 	if k.procfs >= 0 {
 		unix.Close(k.procfs)
 	}
 	for _, r := range k.roots {
 		r.Close()
 	}
-	if k.execDir != "" {
-		os.RemoveAll(k.execDir)
-	}
 	return req.status, req.reboot, nil
 }
+
+// loopGrace is how long a halting machine waits for its init to be reaped.
+const loopGrace = 5 * time.Second
 
 // halt ends the machine (first caller wins).
 func (k *Kernel) halt(status int, reboot bool) {
@@ -239,6 +252,22 @@ func (k *Kernel) startInit() (int, error) {
 	ours := os.NewFile(uintptr(sp[0]), "stub-ctl")
 	theirs := os.NewFile(uintptr(sp[1]), "stub-ctl")
 	defer ours.Close()
+	// the launcher's root: the tree copy (fd 4), and the mount slots for its Landlock layer
+	// (fd 5)
+	rfd, err := unix.Dup(k.root.fd)
+	if err != nil {
+		theirs.Close()
+		return 0, err
+	}
+	treeRoot := os.NewFile(uintptr(rfd), "root")
+	defer treeRoot.Close()
+	sfd, err := unix.Open(filepath.Join(k.cfg.work, workMnt), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		theirs.Close()
+		return 0, err
+	}
+	slots := os.NewFile(uintptr(sfd), "slots")
+	defer slots.Close()
 	args := append([]string{}, k.cfg.Inits...)
 	args = append(args, "--")
 	args = append(args, k.cfg.InitArgs...)
@@ -249,15 +278,19 @@ func (k *Kernel) startInit() (int, error) {
 		Stdin:      con,
 		Stdout:     con,
 		Stderr:     con,
-		ExtraFiles: []*os.File{theirs},
-		Dir:        k.root.HostPath,
+		ExtraFiles: []*os.File{theirs, treeRoot, slots},
 		SysProcAttr: &unix.SysProcAttr{
 			Setsid:    true,
 			Pdeathsig: unix.SIGKILL,
 			// The guest's own PID numbering, SysV IPC, abstract Unix sockets and loopback
-			// network are the host kernel's, in namespaces that belong to the guest, owned
-			// by the kernel's user namespace (userns.go).
-			Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
+			// network are the host kernel's, in namespaces that belong to the guest. They
+			// are owned by a user namespace of the guest's own, below the kernel's (jail.go):
+			// guest root's capabilities reach nothing of the kernel's, and the kernel, which
+			// made the namespace, keeps every capability over it.
+			Cloneflags:  unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+			Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
 		},
 	}
 	if k.cfg.Debug {
@@ -294,6 +327,16 @@ func (k *Kernel) startInit() (int, error) {
 	if err == nil {
 		k.procfs, err = unix.PidfdGetfd(pidfd, mfd, 0)
 	}
+	if err == nil && k.procHelper != nil {
+		_, err = k.procHelper.call(procfsSet, "", k.procfs)
+		if err == nil {
+			var ipc int
+			if ipc, err = unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/ipc", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+				_, err = k.procHelper.call(mqSetNS, "", ipc)
+				unix.Close(ipc)
+			}
+		}
+	}
 	unix.Close(pidfd)
 	if err != nil {
 		return fail(fmt.Errorf("pidfd_getfd: %w", err))
@@ -304,7 +347,7 @@ func (k *Kernel) startInit() (int, error) {
 	p := &Process{Tgid: pid, Cred: rootCred()}
 	k.procs[pid] = p
 	k.watchProcess(p)
-	t := &Task{Tid: pid, Proc: p, pendingFD: -1, vtid: 1, contNr: -1}
+	t := &Task{Tid: pid, Proc: p, vtid: 1, contNr: -1}
 	k.tasks[pid] = t
 	k.watchTask(t)
 	k.mu.Unlock()
@@ -350,7 +393,7 @@ func (k *Kernel) taskLocked(tid int) *Task {
 		unix.Kill(tid, unix.SIGKILL)
 		return nil
 	}
-	t := &Task{Tid: tid, Proc: p, pendingFD: -1, contNr: -1}
+	t := &Task{Tid: tid, Proc: p, contNr: -1}
 	k.tasks[tid] = t
 	k.watchTask(t)
 	return t

@@ -33,26 +33,42 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 		ShowConfig(stdout)
 		return 0
 	}
-	for _, w := range c.Warnings {
-		fmt.Fprintf(stderr, "linux: %s\n", w)
+	if !inUserns() {
+		for _, w := range c.Warnings {
+			fmt.Fprintf(stderr, "linux: %s\n", w)
+		}
 	}
 	cfg, err := machine(c, stdin, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "linux: %v\n", err)
 		return 1
 	}
-	if !inUserns() {
-		return runInUserns(args, stdin, stdout, stderr)
+	switch {
+	case !inUserns():
+		return runOuter(c, cfg, args, stdin, stdout, stderr)
+	case os.Getenv(stageEnv) == "1":
+		return stage1(c, cfg, stderr)
 	}
-	cfg.CmdLine = strings.Join(args, " ")
-	u, err := makeUmid(c.UmlDir, c.Umid, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "linux: %v\n", err)
+	// Stage 2: the kernel (jail.go). Guests must not be able to ptrace it, even as the same
+	// host user.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	work := os.Getenv(workEnv)
+	if work == "" {
+		fmt.Fprintln(stderr, "linux: started without its outer process")
 		return 1
 	}
-	defer u.remove()
+	os.Setenv("TMPDIR", filepath.Join(work, workTmp))
+	cfg.work = work
+	cfg.procDir, _ = strconv.Atoi(os.Getenv(procDirEnv))
+	if n, err := strconv.Atoi(os.Getenv(procfsHelperEnv)); err == nil {
+		cfg.procHelper = &procfsClient{sock: n}
+	}
+	cfg.CmdLine = strings.Join(args, " ")
+	u := &umid{dir: os.Getenv(umidEnv)}
 	if cfg.rootImage != nil {
-		if err := cfg.rootImage.open(c.UBDSync, cfg.Stdout, cfg.ReadOnly); err != nil {
+		cfg.rootImage.dir = filepath.Join(work, workRoot)
+		// stage 1 opened it already and printed what the real kernel prints
+		if err := cfg.rootImage.open(c.UBDSync, io.Discard, cfg.ReadOnly); err != nil {
 			fmt.Fprintf(stderr, "linux: root device ubd%c: %v\n", 'a'+cfg.rootImage.unit, err)
 			return 1
 		}
@@ -93,14 +109,11 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 		}
 	}()
 	cfg.Stop = stop
-	// private files (exec links, the /proc listing) live in the umid directory: like it,
-	// they are left behind only by SIGKILL, and the next stale takeover removes them
-	cfg.RunDir = u.dir
 	rootUnit := -1
 	if src, err := c.RootSource(); err == nil && src.Kind == "ubd" {
 		rootUnit = src.Unit
 	}
-	cfg.UBDs, _ = openBlockDevs(c, rootUnit, cfg.Stdout)
+	cfg.UBDs, _ = openBlockDevs(c, rootUnit, ubdOK(), stderr)
 	defer closeBlockDevs(cfg.UBDs)
 	for boots := 0; ; boots++ {
 		if boots > 0 {
@@ -307,6 +320,7 @@ Supported:
                             parsed; only con0 is used yet
     quiet, debug            debug logs unsupported system calls once each
     noreboot                reboot ends linux instead of restarting init
+    nolandlock              run on a host without Landlock (refused otherwise)
     mconsole=notify:<socket>
                             tell <socket> the management console's path (the
                             console is <uml_dir><umid>/mconsole) and about panics

@@ -3,10 +3,12 @@ package kernel
 import (
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gouml/gouml/lib/mconsole"
+	"golang.org/x/sys/unix"
 )
 
 // FuzzMconsoleCommand sends arbitrary command texts to the emulator's console handlers
@@ -21,10 +23,11 @@ func FuzzMconsoleCommand(f *testing.F) {
 		f.Add(s)
 	}
 	dir := f.TempDir()
-	root, err := OpenRoot(dir, true)
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		f.Fatal(err)
 	}
+	root := &Root{fd: fd, clone: -1, guest: "/", ro: new(atomic.Bool)}
 	defer root.Close()
 	h := &mcHost{stderr: io.Discard, rootUnit: 0, rootFile: dir, conSpec: "fd:0,fd:1"}
 	startMconsole(h, dir)

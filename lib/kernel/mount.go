@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,13 +15,15 @@ import (
 )
 
 // Mounts of block devices inside the guest (mount /dev/ubdb /mnt): the device's ext2/3/4
-// file system is unpacked into a directory under $TMPDIR (lib/shadow), which becomes a Root
-// of its own; guest paths at or below the mount point are routed to it (Root.route), by the
-// lexically cleaned path, like /dev and /proc (a symlink elsewhere that points below the
-// mount point reaches the empty mount-point directory instead, and an absolute symlink in
-// the mounted file system resolves inside it, not from the guest's root). The unpacked
-// directories are private to the host user (mode 0700: they hold the guest's files with the
-// guest's permissions). Changes go back into the image at sync, umount and shutdown.
+// file system is unpacked into one of the work directory's mount slots (jail.go; lib/shadow),
+// a detached copy of the slot's mount becomes a Root of its own, and guest paths at or below
+// the mount point are routed to it (Root.route), by the lexically cleaned path, like /dev and
+// /proc (a symlink elsewhere that points below the mount point reaches the empty mount-point
+// directory instead, and an absolute symlink in the mounted file system resolves inside it,
+// not from the guest's root). A slot exists from the start so that the kernel's Landlock
+// rules can name it; the copy keeps a guest's ".." inside the mounted tree. The slots are
+// private to the host user (mode 0700: they hold the guest's files with the guest's
+// permissions). Changes go back into the image at sync, umount and shutdown.
 
 type mountTable struct {
 	mu   sync.RWMutex
@@ -36,8 +39,24 @@ type mountPoint struct {
 	part   int // partition number, 0 for the whole disk
 	fs     *ext4.FS
 	tree   *shadow.Tree
-	dir    string
+	slot   int    // the work directory's mount slot it is unpacked in
+	mnt    uint64 // mount id of its tree copy
 	ro     bool
+}
+
+// byMount returns the mounted file system whose tree copy is mount id mnt.
+func (t *mountTable) byMount(mnt uint64) *mountPoint {
+	if t == nil {
+		return nil
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, m := range t.list {
+		if m.mnt == mnt {
+			return m
+		}
+	}
+	return nil
 }
 
 // route returns the Root a guest absolute path lies in and the path inside it.
@@ -67,24 +86,6 @@ func (r *Root) route(guest string) (*Root, string) {
 		rest += "/"
 	}
 	return best.root, rest
-}
-
-// guestPath maps a host path inside a mounted file system to the guest's name for it.
-func (t *mountTable) guestPath(host string) (string, bool) {
-	if t == nil {
-		return "", false
-	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	for _, m := range t.list {
-		if g, ok := m.root.GuestPath(host); ok {
-			if g == "/" {
-				return m.at, true
-			}
-			return m.at + g, true
-		}
-	}
-	return "", false
 }
 
 // mountBlock mounts a ubd device's ext2/3/4 file system at target (guest absolute paths).
@@ -143,19 +144,21 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 		k.printk("EXT4-fs (%s): can't mount: %v", rest, err)
 		return unix.EINVAL
 	}
-	dir, err := os.MkdirTemp("", "gouml-mnt-")
-	if err != nil {
+	slot := k.takeSlot()
+	if slot < 0 {
 		efs.Unmount()
-		return unix.ENOMEM
+		return unix.EMFILE // every slot in use
 	}
+	dir := k.slotDir(slot)
 	tree, err := shadow.Unpack(efs, dir)
 	if err == nil {
 		var sub *Root
-		if sub, err = OpenRoot(dir, ro); err == nil {
+		if sub, err = cloneRoot(dir, ro); err == nil {
 			if fstype == "" || fstype == "auto" {
 				fstype = "ext4"
 			}
-			m := &mountPoint{at: at, source: "/dev/" + rest, fstype: fstype, root: sub, dev: b, part: part, fs: efs, tree: tree, dir: dir, ro: ro}
+			sub.guest = at
+			m := &mountPoint{at: at, source: "/dev/" + rest, fstype: fstype, root: sub, dev: b, part: part, fs: efs, tree: tree, slot: slot, mnt: sub.mnt, ro: ro}
 			t.mu.Lock()
 			t.list = append(t.list, m)
 			t.mu.Unlock()
@@ -163,7 +166,7 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 		}
 	}
 	k.printk("EXT4-fs (%s): can't read the file system: %v", rest, err)
-	os.RemoveAll(dir)
+	k.freeSlot(slot)
 	efs.Unmount()
 	return unix.EIO
 }
@@ -189,7 +192,9 @@ func (k *Kernel) umount(target string, flags int) error {
 	if m == nil {
 		return unix.EINVAL
 	}
-	return m.release()
+	err := m.release()
+	k.freeSlot(m.slot)
+	return err
 }
 
 // mountBusy: some guest process works in the mounted tree.
@@ -201,10 +206,9 @@ func (k *Kernel) mountBusy(m *mountPoint) bool {
 	}
 	k.mu.Unlock()
 	for _, tid := range tids {
-		if l, err := os.Readlink("/proc/" + strconv.Itoa(tid) + "/cwd"); err == nil {
-			if _, ok := m.root.GuestPath(l); ok {
-				return true
-			}
+		var stx unix.Statx_t
+		if unix.Statx(unix.AT_FDCWD, "/proc/"+strconv.Itoa(tid)+"/cwd", 0, unix.STATX_MNT_ID, &stx) == nil && stx.Mnt_id == m.mnt {
+			return true
 		}
 	}
 	return false
@@ -216,8 +220,7 @@ func (m *mountPoint) release() error {
 		err = m.tree.WriteBack()
 	}
 	err = errors.Join(err, m.fs.Unmount())
-	m.root.Close()
-	os.RemoveAll(m.dir)
+	m.root.Close() // guests still in the tree keep the copy alive, detached from the image
 	return err
 }
 
@@ -232,6 +235,7 @@ func (k *Kernel) unmountAll() {
 		if err := l[i].release(); err != nil {
 			k.printk("unmounting %s: %v", l[i].at, err)
 		}
+		k.freeSlot(l[i].slot)
 	}
 }
 
@@ -311,8 +315,10 @@ func (k *Kernel) remount(target string, ro bool) error {
 		if err := m.tree.WriteBack(); err != nil {
 			return unix.EIO
 		}
+		if err := m.root.SetReadOnly(true); err != nil {
+			return err
+		}
 		m.ro = true
-		m.root.SetReadOnly(true)
 	default:
 		if m.dev.dev.ReadOnly() {
 			return unix.EACCES // a read-only device, as Linux says it
@@ -331,8 +337,39 @@ func (k *Kernel) remount(target string, ro bool) error {
 		}
 		m.fs = efs
 		m.tree.SetFS(efs)
+		if err := m.root.SetReadOnly(false); err != nil {
+			return err
+		}
 		m.ro = false
-		m.root.SetReadOnly(false)
 	}
 	return nil
 }
+
+// takeSlot reserves a free mount slot (-1: none left).
+func (k *Kernel) takeSlot() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i := 0; i < mountSlots; i++ {
+		if !k.slots[i] {
+			k.slots[i] = true
+			return i
+		}
+	}
+	return -1
+}
+
+// freeSlot empties a slot for the next mount. The slot directory itself stays: the Landlock
+// rules name it. os.RemoveAll never follows the symlinks a guest left in it.
+func (k *Kernel) freeSlot(i int) {
+	dir := k.slotDir(i)
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	k.mu.Lock()
+	k.slots[i] = false
+	k.mu.Unlock()
+}
+
+func (k *Kernel) slotDir(i int) string { return filepath.Join(k.cfg.work, workMnt, slotName(i)) }

@@ -2,7 +2,9 @@ package kernel
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -108,16 +110,38 @@ func (k *Kernel) dispatch(n *seccompNotif) {
 			return
 		}
 	}
-	r := s.Handler(c)
+	r := k.handle(s, c)
 	if r.answered {
 		return
 	}
 	if r.async != nil {
 		f := r.async
-		go func() { k.respond(n.ID, int(n.Pid), f()) }()
+		go func() {
+			r := errno(unix.EIO)
+			func() {
+				defer k.recoverCall(c)
+				r = f()
+			}()
+			k.respond(n.ID, int(n.Pid), r)
+		}()
 		return
 	}
 	k.respond(n.ID, int(n.Pid), r)
+}
+
+// handle runs a handler; a handler that panics (a bug of ours, whatever the guest passed)
+// fails that one call with EIO and is reported, and the machine runs on.
+func (k *Kernel) handle(s *Syscall, c *Call) (r result) {
+	r = errno(unix.EIO)
+	defer k.recoverCall(c)
+	return s.Handler(c)
+}
+
+// recoverCall turns a panic of a handler into a kernel message (deferred by the callers).
+func (k *Kernel) recoverCall(c *Call) {
+	if v := recover(); v != nil {
+		fmt.Fprintf(k.cfg.Stderr, "linux: BUG: %s by guest pid %d: %v\n%s", sysName(int(c.n.Data.Nr)), k.guestPid(c.Tid), v, debug.Stack())
+	}
 }
 
 func (k *Kernel) respond(id uint64, tid int, r result) {

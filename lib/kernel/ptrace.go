@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 
 	"golang.org/x/sys/unix"
 )
@@ -61,24 +62,77 @@ func (k *Kernel) traceCall(c *Call) {
 	k.traceCallHere(c)
 }
 
+// traceFailed ends a traced call that panicked (a bug of ours): the caller, stopped in an
+// unknown state, is killed rather than let go, and the panic is reported.
+func (k *Kernel) traceFailed(c *Call) {
+	if v := recover(); v != nil {
+		unix.Kill(c.Tid, unix.SIGKILL)
+		unix.PtraceDetach(c.Tid)
+		fmt.Fprintf(k.cfg.Stderr, "linux: BUG: %s by guest pid %d: %v (the process was killed)\n%s", sysName(int(c.n.Data.Nr)), k.guestPid(c.Tid), v, debug.Stack())
+	}
+}
+
 // traceCallHere serves a Trace call on the calling (locked) thread. When the caller ended in
 // the call and this thread reaped it (it was this thread's child: init), its status is
 // returned.
-func (k *Kernel) traceCallHere(c *Call) (unix.WaitStatus, bool) {
+func (k *Kernel) traceCallHere(c *Call) (ws unix.WaitStatus, ended bool) {
+	defer k.traceFailed(c)
 	tid, t, nr := c.Tid, c.T, int(c.n.Data.Nr)
+	var plan *tracePlan
+	if nr == unix.SYS_EXECVE || nr == unix.SYS_EXECVEAT || nr == unix.SYS_CHDIR {
+		// Resolved while the caller waits in the notification: a call that fails now
+		// (most execve calls of a PATH search) is answered without ptrace. The file is
+		// installed in the caller before the answer, while the notification still lets
+		// the kernel do that.
+		var err error
+		if plan, err = k.prepare(c); err != nil {
+			k.respond(c.n.ID, tid, fail(err))
+			return 0, false
+		}
+		// ADDFD takes no O_PATH file: a readable description of the same file (close-on-
+		// exec in the caller, so a successful execve leaves nothing behind)
+		fl := unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC
+		if plan.kind == pendingChdir {
+			fl |= unix.O_DIRECTORY
+		}
+		afd, err := unix.Open(selfFD(plan.fd), fl, 0)
+		if err != nil {
+			unix.Close(plan.fd)
+			k.respond(c.n.ID, tid, fail(err))
+			return 0, false
+		}
+		gfd, err := notifAddfd(k.listener, c.n.ID, afd, true)
+		unix.Close(afd)
+		if err != nil {
+			k.debugf("%s by %d: installing the file: %v", sysName(nr), k.guestPid(tid), err)
+			unix.Close(plan.fd)
+			if err != unix.ENOENT && err != unix.ESRCH {
+				k.respond(c.n.ID, tid, errno(unix.EMFILE))
+			}
+			return 0, false
+		}
+		plan.gfd = gfd
+	}
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(tid), 0, traceOptions, 0, 0); e != 0 {
 		k.debugf("%s by %d: attaching: %v", sysName(nr), k.guestPid(tid), e)
+		if plan != nil {
+			unix.Close(plan.fd)
+		}
 		k.respond(c.n.ID, tid, errno(unix.EAGAIN))
 		return 0, false
 	}
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(tid), 0, 0, 0, 0); e != 0 {
 		k.debugf("%s by %d: interrupting: %v", sysName(nr), k.guestPid(tid), e)
 		unix.PtraceDetach(tid)
+		if plan != nil {
+			unix.Close(plan.fd)
+		}
 		k.respond(c.n.ID, tid, errno(unix.EAGAIN))
 		return 0, false
 	}
 	k.respond(c.n.ID, tid, errno(errRestartNoIntr))
-	d := &traceRun{k: k, t: t, tid: tid, nr: nr}
+	t.plan = plan
+	d := &traceRun{k: k, t: t, tid: tid, nr: nr, plan: plan}
 	d.run()
 	return d.endStatus, d.ended
 }
@@ -104,6 +158,19 @@ type traceRun struct {
 	// the restarted call (number, first argument) to let through
 	contNr   int
 	contArg0 uint64
+	plan     *tracePlan // execve/chdir: what the kernel resolved (sys_exec.go)
+}
+
+// closeGuestFD closes the plan's fd in the caller, which is stopped, where the call leaves it
+// open (every path but a successful execve, which closes it on exec).
+func (d *traceRun) closeGuestFD() {
+	if d.plan == nil || d.plan.gfd < 0 {
+		return
+	}
+	if _, err := inject(d.tid, shimAddr+shimSyscallOff, unix.SYS_CLOSE, uint64(d.plan.gfd)); err != nil {
+		d.k.debugf("%s by %d: closing fd %d: %v", sysName(d.nr), d.k.guestPid(d.tid), d.plan.gfd, err)
+	}
+	d.plan.gfd = -1
 }
 
 func (d *traceRun) run() {
@@ -187,16 +254,15 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 			return true
 		}
 		if int(regs.Orig_rax) != d.nr || int64(regs.Rax) != -int64(errRestartNoIntr) {
+			d.closeGuestFD()
 			d.detach(0)
 			return true
 		}
 		d.saved = regs
 		var err error
 		switch d.nr {
-		case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
-			err = k.traceExec(t, &regs, scratchSP(tid, &regs))
-		case unix.SYS_CHDIR:
-			err = k.traceChdir(t, &regs, scratchSP(tid, &regs))
+		case unix.SYS_EXECVE, unix.SYS_EXECVEAT, unix.SYS_CHDIR:
+			err = k.rewrite(t, d.plan, &regs, scratchSP(tid, &regs))
 		case unix.SYS_VFORK:
 			// The call comes from the shim, inside a signal handler on the caller's stack:
 			// a child sharing that stack would return through the handler's frame and
@@ -216,6 +282,7 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 			if err == errGone {
 				e = unix.ESRCH
 			}
+			d.closeGuestFD()
 			regs.Orig_rax = ^uint64(0)
 			regs.Rax = uint64(-int64(e))
 			unix.PtraceSetRegs(tid, &regs)
@@ -223,6 +290,7 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 			return true
 		}
 		if err := unix.PtraceSetRegs(tid, &regs); err != nil {
+			d.closeGuestFD()
 			d.detach(0)
 			return true
 		}
@@ -243,6 +311,7 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 		if d.phase == 1 {
 			unix.PtraceSetRegs(tid, &d.saved)
 		}
+		d.closeGuestFD()
 		deliver := 0
 		if event == 0 && sig != unix.SIGTRAP {
 			deliver = int(sig)
@@ -258,18 +327,21 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 			r := d.saved
 			r.Rax = regs.Rax
 			unix.PtraceSetRegs(tid, &r)
+			d.closeGuestFD()
 			d.detach(0)
 			return true
 		}
 		switch {
-		case t.pendingKind == pendingChdir:
-			k.chdirDone(t)
 		case d.execed:
-			// the new image, about to run its first instruction, gets the shim
-			if err := k.execDone(t); err != nil {
+			// the new image, about to run its first instruction, gets the shim and its name;
+			// the program's fd went with the old image (close-on-exec)
+			d.plan.gfd = -1
+			if err := k.execDone(t, d.plan.comm); err != nil {
 				k.debugf("execve by %d: mapping the shim: %v", k.guestPid(tid), err)
 				unix.Kill(tid, unix.SIGKILL)
 			}
+		default:
+			d.closeGuestFD()
 		}
 		d.detach(0)
 		return true
@@ -289,8 +361,8 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 		unix.PtraceSyscall(tid, 0)
 	case event == unix.PTRACE_EVENT_STOP:
 		// a group stop inside the call: it keeps the caller stopped; the call is over for us
-		if t.pendingKind == pendingChdir {
-			k.chdirDone(t)
+		if !d.execed {
+			d.closeGuestFD()
 		}
 		d.detach(0)
 		return true
@@ -357,7 +429,7 @@ func (k *Kernel) newTask(parent *Task, tid int) {
 	p := &Process{Tgid: tid, Cred: parent.Proc.Cred.clone(), Root: parent.Proc.Root}
 	k.procs[tid] = p
 	k.watchProcess(p)
-	t := &Task{Tid: tid, Proc: p, pendingFD: -1, contNr: -1, born: parent}
+	t := &Task{Tid: tid, Proc: p, contNr: -1, born: parent}
 	k.tasks[tid] = t
 	k.watchTask(t)
 }

@@ -32,6 +32,8 @@ import "encoding/binary"
 //	page 1 0x000        int64 values[7]: return value of syscall 102+i
 //	page 1 0x040        the guest's own SIGSYS struct kernel_sigaction (handler 0
 //	                    SIG_DFL, 1 SIG_IGN), written by the handler; zero at first
+//	page 1 0x100        the process name the kernel gives a new image (16 bytes; the
+//	                    handler never reads it)
 const (
 	shimAddr     = 0x6ffff0000000
 	shimPageSize = 4096
@@ -48,6 +50,8 @@ const (
 	shimValuesOff = 0x0
 	// shimGuestSigsysOff holds the guest's SIGSYS sigaction (32 bytes).
 	shimGuestSigsysOff = 0x40
+	// shimCommOff holds the name prctl(PR_SET_NAME) gives a new image (sigsys.go).
+	shimCommOff = 0x100
 
 	// shimFirstNR is the syscall number of values[0]; the handler answers the
 	// shimNValues numbers from there.

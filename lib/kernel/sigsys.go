@@ -21,20 +21,73 @@ func publishCred(tid int, cr *Cred) error {
 }
 
 // execDone is what follows a successful exec once the new image is checked: the shim is
-// mapped into it (the task is stopped at the exit of execve).
-func (k *Kernel) execDone(t *Task) error {
+// mapped into it and it gets its name (the task is stopped at the exit of execve).
+func (k *Kernel) execDone(t *Task, comm string) error {
 	k.mu.Lock()
 	cr := *t.Proc.Cred
 	k.mu.Unlock()
-	return injectShim(t.Tid, &cr)
+	return injectShim(t.Tid, &cr, comm)
+}
+
+// inject makes one system call in a traced task stopped at any ptrace stop, from the
+// syscall instruction at site, and puts the task's registers back. Signals that come while
+// the task is single-stepped are sent again afterwards.
+func inject(tid int, site uint64, nr uint64, args ...uint64) (int64, error) {
+	var saved unix.PtraceRegs
+	if err := unix.PtraceGetRegs(tid, &saved); err != nil {
+		return 0, err
+	}
+	var lost []unix.Signal
+	defer func() {
+		unix.PtraceSetRegs(tid, &saved)
+		for _, s := range lost {
+			unix.Tgkill(tid, tid, s)
+		}
+	}()
+	return injectOne(tid, &saved, &lost, site, nr, args...)
+}
+
+// injectOne makes one call from site with registers based on saved (not restored here).
+func injectOne(tid int, saved *unix.PtraceRegs, lost *[]unix.Signal, site uint64, nr uint64, args ...uint64) (int64, error) {
+	var a [6]uint64
+	copy(a[:], args)
+	r := *saved
+	r.Rip, r.Rax, r.Orig_rax = site, nr, ^uint64(0)
+	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = a[0], a[1], a[2], a[3], a[4], a[5]
+	if err := unix.PtraceSetRegs(tid, &r); err != nil {
+		return 0, err
+	}
+	for {
+		if err := unix.PtraceSingleStep(tid); err != nil {
+			return 0, err
+		}
+		var ws unix.WaitStatus
+		if _, err := wait4Tid(tid, &ws); err != nil {
+			return 0, err
+		}
+		if ws.Exited() || ws.Signaled() {
+			return 0, errGone
+		}
+		if ws.Stopped() && ws.StopSignal() == unix.SIGTRAP && ws>>16 == 0 {
+			break
+		}
+		if ws.Stopped() && ws>>16 == 0 {
+			*lost = append(*lost, ws.StopSignal())
+		}
+	}
+	if err := unix.PtraceGetRegs(tid, &r); err != nil {
+		return 0, err
+	}
+	return int64(r.Rax), nil
 }
 
 // injectShim maps the shim into a traced task stopped at a syscall-exit stop, with the
 // task's own hands: mmap and mprotect borrow two bytes at the task's instruction pointer for
 // a syscall instruction; rt_sigaction is made from the shim's own syscall site, the only
-// place the filter lets the shim's SIGSYS action be installed from. Signals that come
-// while the task is single-stepped are sent again afterwards.
-func injectShim(tid int, cr *Cred) error {
+// place the filter lets the shim's SIGSYS action be installed from. Then the process gets
+// its name (comm, unless empty), as Linux names it after the path given to execve, where
+// the host named it after the file (execveat of an fd: sys_exec.go).
+func injectShim(tid int, cr *Cred, comm string) error {
 	var saved unix.PtraceRegs
 	if err := unix.PtraceGetRegs(tid, &saved); err != nil {
 		return err
@@ -47,34 +100,7 @@ func injectShim(tid int, cr *Cred) error {
 		}
 	}()
 	call := func(at uint64, nr, a0, a1, a2, a3, a4, a5 uint64) (int64, error) {
-		r := saved
-		r.Rip, r.Rax, r.Orig_rax = at, nr, ^uint64(0)
-		r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = a0, a1, a2, a3, a4, a5
-		if err := unix.PtraceSetRegs(tid, &r); err != nil {
-			return 0, err
-		}
-		for {
-			if err := unix.PtraceSingleStep(tid); err != nil {
-				return 0, err
-			}
-			var ws unix.WaitStatus
-			if _, err := wait4Tid(tid, &ws); err != nil {
-				return 0, err
-			}
-			if ws.Exited() || ws.Signaled() {
-				return 0, errGone
-			}
-			if ws.Stopped() && ws.StopSignal() == unix.SIGTRAP && ws>>16 == 0 {
-				break
-			}
-			if ws.Stopped() && ws>>16 == 0 {
-				lost = append(lost, ws.StopSignal())
-			}
-		}
-		if err := unix.PtraceGetRegs(tid, &r); err != nil {
-			return 0, err
-		}
-		return int64(r.Rax), nil
+		return injectOne(tid, &saved, &lost, at, nr, a0, a1, a2, a3, a4, a5)
 	}
 	var word [8]byte
 	if _, err := unix.PtracePeekData(tid, uintptr(saved.Rip), word[:]); err != nil {
@@ -95,6 +121,10 @@ func injectShim(tid int, cr *Cred) error {
 		return unix.EEXIST
 	}
 	page := append(shimPage0(), shimPage1(cr.UID, cr.EUID, cr.GID, cr.EGID)...)
+	if comm != "" {
+		n := copy(page[shimPage1Off+shimCommOff:shimPage1Off+shimCommOff+15], comm)
+		page[shimPage1Off+shimCommOff+n] = 0
+	}
 	if err := writeMem(tid, shimAddr, page); err != nil {
 		return err
 	}
@@ -105,6 +135,11 @@ func injectShim(tid int, cr *Cred) error {
 	site := uint64(shimAddr + shimSyscallOff)
 	if r, err := call(site, unix.SYS_RT_SIGACTION, uint64(unix.SIGSYS), shimAddr+shimSigactionOff, 0, 8, 0, 0); err != nil || r != 0 {
 		return errOr(err, r)
+	}
+	if comm != "" {
+		if r, err := call(site, unix.SYS_PRCTL, unix.PR_SET_NAME, shimAddr+shimPage1Off+shimCommOff, 0, 0, 0, 0); err != nil || r != 0 {
+			return errOr(err, r)
+		}
 	}
 	return nil
 }

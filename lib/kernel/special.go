@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gouml/gouml/lib/ubd"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,9 +50,9 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 			return k.openConsole(flags)
 		case rest == "stdin" || rest == "stdout" || rest == "stderr":
 			n := map[string]string{"stdin": "0", "stdout": "1", "stderr": "2"}[rest]
-			return k.reopenGuestFD(c, n, acc)
+			return k.reopenFD(c, c.Tid, n, flags)
 		case strings.HasPrefix(rest, "fd/"):
-			return k.reopenGuestFD(c, rest[3:], acc)
+			return k.reopenFD(c, c.Tid, rest[3:], flags)
 		}
 		return c.root().Open("/dev/"+strings.TrimPrefix(rest, "/"), flags, 0)
 	}
@@ -91,15 +93,82 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 	return memfdWith(data)
 }
 
-func (k *Kernel) reopenGuestFD(c *Call, n string, flags int) (int, error) {
-	if _, err := strconv.Atoi(n); err != nil {
+// reopenFD opens fd n of host task tid again, as /proc/PID/fd/N and /dev/fd/N do. It never
+// gives more access than the original open had (a read-only fd of a file, or of a device
+// the command line made read-only, stays read-only whatever the guest asks), it never
+// blocks the caller's dispatcher (a FIFO is opened non-blocking), and a directory is only
+// handed out when it is one of the guest's own (the host kernel keeps ".." inside it).
+func (k *Kernel) reopenFD(c *Call, tid int, n string, flags int) (int, error) {
+	if v, err := strconv.Atoi(n); err != nil || v < 0 || strconv.Itoa(v) != n {
 		return -1, unix.ENOENT
 	}
-	fd, err := unix.Open("/proc/"+strconv.Itoa(c.Tid)+"/fd/"+n, flags|unix.O_CLOEXEC, 0)
-	if err == unix.ENOENT {
+	link := "/proc/" + strconv.Itoa(tid) + "/fd/" + n
+	obj, err := unix.Open(link, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ENOENT {
+			return -1, unix.ENOENT
+		}
+		return -1, err
+	}
+	defer unix.Close(obj)
+	var st unix.Stat_t
+	if err := unix.Fstat(obj, &st); err != nil {
+		return -1, err
+	}
+	orig, err := fdFlags(tid, n)
+	if err != nil {
 		return -1, unix.ENOENT
 	}
-	return fd, err
+	if flags&unix.O_PATH == 0 {
+		have := orig & unix.O_ACCMODE
+		if orig&unix.O_PATH != 0 {
+			have = -1 // an O_PATH fd gives no access to reopen with
+		}
+		want := flags & unix.O_ACCMODE
+		readOK := have == unix.O_RDONLY || have == unix.O_RDWR
+		writeOK := have == unix.O_WRONLY || have == unix.O_RDWR
+		if (want == unix.O_RDONLY || want == unix.O_RDWR) && !readOK ||
+			(want == unix.O_WRONLY || want == unix.O_RDWR || flags&unix.O_TRUNC != 0) && !writeOK {
+			return -1, unix.EACCES
+		}
+	}
+	if b, part := k.blockDevOf(&st); b != nil {
+		return k.openBlockDev(b, part, flags)
+	}
+	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY|unix.O_TRUNC|unix.O_DIRECTORY|unix.O_NOATIME) | unix.O_CLOEXEC
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		if _, w := k.objPath(link); w == elsewhere {
+			return -1, unix.EACCES
+		}
+		acc &^= unix.O_TRUNC
+	case unix.S_IFSOCK:
+		return -1, unix.ENXIO
+	case unix.S_IFIFO:
+		fd, err := unix.Open(selfFD(obj), acc|unix.O_NONBLOCK, 0)
+		if err == nil && flags&unix.O_NONBLOCK == 0 {
+			if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+				unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+			}
+		}
+		return fd, err
+	}
+	return unix.Open(selfFD(obj), acc, 0)
+}
+
+// fdFlags returns the open flags of fd n of host task tid (its fdinfo).
+func fdFlags(tid int, n string) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/fdinfo/" + n)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "flags:"); ok {
+			f, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			return int(f), err
+		}
+	}
+	return 0, unix.EIO
 }
 
 // openConsole gives the guest a new fd on its console.
@@ -145,6 +214,32 @@ func (k *Kernel) procPid(c *Call, first string) (host, guest int, err error) {
 	return h, n, nil
 }
 
+// private are the /proc/PID entries that show or reach a process's memory, files or
+// environment: Linux lets only the process's own user (or root) at them.
+var private = map[string]bool{"environ": true, "auxv": true, "maps": true, "smaps": true, "smaps_rollup": true,
+	"mem": true, "syscall": true, "fd": true, "fdinfo": true, "cwd": true, "root": true, "exe": true, "stack": true,
+	"personality": true}
+
+// mayInspect applies Linux's ptrace-read rule between guest users to host task host: root,
+// or a caller whose ids all match the target's.
+func (k *Kernel) mayInspect(c *Call, host int) bool {
+	if c == nil {
+		return true // the console reads for the administrator
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	me := c.cred()
+	if me.EUID == 0 || c.T.Proc.Tgid == nsTgid(host) {
+		return true
+	}
+	p := k.procs[nsTgid(host)]
+	if p == nil {
+		return false
+	}
+	t := p.Cred
+	return me.EUID == t.UID && me.EUID == t.EUID && me.EUID == t.SUID && me.EGID == t.GID && me.EGID == t.EGID && me.EGID == t.SGID
+}
+
 // openProcPid opens /proc/PID/sub (sub "" = the directory itself).
 func (k *Kernel) openProcPid(c *Call, host, guest int, sub string, flags int) (int, error) {
 	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY) | unix.O_CLOEXEC
@@ -163,25 +258,30 @@ func (k *Kernel) openProcPid(c *Call, host, guest int, sub string, flags int) (i
 			return k.openProcPid(c, h, n, rest2, flags)
 		}
 	}
+	first, _, _ := strings.Cut(sub, "/")
+	if private[first] && !k.mayInspect(c, host) {
+		return -1, unix.EACCES
+	}
 	switch {
 	case sub == "fd" || strings.HasPrefix(sub, "fd/") && strings.Count(sub, "/") == 1:
 		if sub != "fd" {
 			// reopening an fd of a guest process (bash's <(…), /dev/stdin style)
-			n := sub[3:]
-			if _, err := strconv.Atoi(n); err != nil {
-				return -1, unix.ENOENT
-			}
-			fd, err := unix.Open("/proc/"+strconv.Itoa(host)+"/fd/"+n, acc, 0)
-			if err == unix.ENOENT {
-				return -1, unix.ENOENT
-			}
-			return fd, err
+			return k.reopenFD(c, host, sub[3:], flags)
 		}
-	case sub == "exe" || sub == "cwd":
-		if flags&unix.O_PATH != 0 || sub == "cwd" {
-			return unix.Open("/proc/"+strconv.Itoa(host)+"/"+sub, acc, 0)
+	case sub == "cwd":
+		// the directory itself: the guest's working directories are all in its own trees
+		link := "/proc/" + strconv.Itoa(host) + "/cwd"
+		if _, w := k.objPath(link); w == elsewhere {
+			return -1, unix.ENOENT
 		}
-		return unix.Open("/proc/"+strconv.Itoa(host)+"/"+sub, acc&^unix.O_ACCMODE|unix.O_RDONLY, 0)
+		return unix.Open(link, acc&^unix.O_ACCMODE|unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	case sub == "exe":
+		link := "/proc/" + strconv.Itoa(host) + "/exe"
+		var st unix.Stat_t
+		if err := unix.Stat(link, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return -1, unix.ENOENT
+		}
+		return unix.Open(link, acc&^unix.O_ACCMODE|unix.O_RDONLY, 0)
 	case sub == "root":
 		r := k.root
 		k.mu.Lock()
@@ -210,6 +310,12 @@ func (k *Kernel) openProcPid(c *Call, host, guest int, sub string, flags int) (i
 	return memfdWith(data)
 }
 
+// procHow resolves names in the guest's procfs without ever following a link: its cwd,
+// root, exe, fd/N and ns/* entries are magic links into the guest's (or, for a task's
+// inherited fds, anyone's) files, which only the kernel's own path logic may follow.
+var procHow = unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+	Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+
 // procfsStat stats PID/sub in the guest's procfs.
 func (k *Kernel) procfsStat(guest int, sub string) (unix.Stat_t, error) {
 	var st unix.Stat_t
@@ -217,7 +323,12 @@ func (k *Kernel) procfsStat(guest int, sub string) (unix.Stat_t, error) {
 	if sub != "" {
 		name += "/" + sub
 	}
-	if err := unix.Fstatat(k.procfs, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	fd, err := unix.Openat2(k.procfs, name, &procHow)
+	if err != nil {
+		return st, unix.ENOENT
+	}
+	defer unix.Close(fd)
+	if err := unix.Fstat(fd, &st); err != nil {
 		return st, unix.ENOENT
 	}
 	return st, nil
@@ -225,17 +336,102 @@ func (k *Kernel) procfsStat(guest int, sub string) (unix.Stat_t, error) {
 
 // procfsRead reads PID/sub from the guest's procfs.
 func (k *Kernel) procfsRead(guest int, sub string) ([]byte, error) {
-	fd, err := unix.Openat(k.procfs, strconv.Itoa(guest)+"/"+sub, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	fd, err := k.procfsOpenAt(strconv.Itoa(guest)+"/"+sub, false)
 	if err != nil {
 		return nil, unix.ENOENT
 	}
 	f := os.NewFile(uintptr(fd), sub)
 	defer f.Close()
-	b, err := io.ReadAll(f)
+	b, err := io.ReadAll(io.LimitReader(f, 1<<24))
 	if err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// procLinks expands the /proc and /dev links a guest path goes through: /proc/PID/cwd/…,
+// /proc/PID/root/…, /proc/PID/fd/N/… and /dev/fd/N/… become the guest path of the directory
+// the link names followed by the rest, seen from the caller's root, as Linux follows them.
+// The link's own last component is left alone (opening it opens the object: openProcPid).
+// The directory is found from the object the task really holds, never from a host path.
+func (c *Call) procLinks(abs string) (string, error) {
+	for depth := 0; ; depth++ {
+		fs, rest := special(abs)
+		if fs == "" || rest == "/" {
+			return abs, nil
+		}
+		parts := strings.Split(rest, "/")
+		if fs == "/dev" {
+			if len(parts) < 3 || parts[0] != "fd" {
+				return abs, nil
+			}
+			parts = append([]string{"self"}, parts...)
+		} else if parts[0] == "net" {
+			return abs, nil
+		}
+		if depth >= 8 {
+			return "", unix.ELOOP
+		}
+		host, _, err := c.k.procPid(c, parts[0])
+		if err != nil || host == 0 || len(parts) < 3 {
+			return abs, err
+		}
+		i := 1
+		if parts[1] == "task" && len(parts) >= 5 {
+			n, err := strconv.Atoi(parts[2])
+			if err != nil {
+				return abs, nil
+			}
+			h, ok := c.k.hostPid(n)
+			if !ok || nsTgid(h) != host {
+				return "", unix.ENOENT
+			}
+			host, i = h, 3
+		}
+		var target string
+		switch link := "/proc/" + strconv.Itoa(host) + "/"; {
+		case parts[i] == "cwd" && len(parts) > i+1, parts[i] == "root" && len(parts) > i+1,
+			parts[i] == "fd" && len(parts) > i+2:
+			if !c.k.mayInspect(c, host) {
+				return "", unix.EACCES
+			}
+			switch parts[i] {
+			case "root":
+				target = "/"
+				c.k.mu.Lock()
+				if p := c.k.procs[nsTgid(host)]; p != nil && p.Root != nil {
+					target = p.Root.guest
+				}
+				c.k.mu.Unlock()
+			case "cwd":
+				p, w := c.k.objPath(link + "cwd")
+				if w == elsewhere || strings.HasSuffix(p, " (deleted)") {
+					return "", unix.ENOENT
+				}
+				target = p
+			case "fd":
+				p, w := c.k.objPath(link + "fd/" + parts[i+1])
+				if p == "" {
+					return "", unix.ENOENT
+				}
+				if w == elsewhere || strings.HasSuffix(p, " (deleted)") {
+					return "", unix.ENOTDIR
+				}
+				target = p
+				i++
+			}
+		default:
+			return abs, nil
+		}
+		g, ok := c.root().rel(target)
+		if !ok {
+			return "", unix.EACCES // beyond the caller's chroot
+		}
+		abs = path.Join(g, strings.Join(parts[i+1:], "/"))
+		if !strings.HasPrefix(abs, "/") {
+			abs = "/" + abs
+		}
+	}
 }
 
 // nsTgid returns the host tgid of a host task.
@@ -476,9 +672,11 @@ func (k *Kernel) procPidFile(c *Call, host, guest int, sub string) ([]byte, erro
 	return nil, nil
 }
 
-// guestMaps rewrites the path column of a maps/smaps file: host paths inside the guest's
-// root become guest paths; other host paths (the kernel's memfds, host devices) keep only
-// what the guest may know.
+// guestMaps rewrites the path column of a maps/smaps file. The host writes a file of a
+// tree copy by its path inside the copy: a file of the root as its guest path, a file of a
+// mounted ubd device without the mount point. Each path is checked against the line's
+// device and inode before it is shown; other host files (the kernel's memfds, host
+// devices) keep only what the guest may know.
 func (k *Kernel) guestMaps(c *Call, host int, b []byte) []byte {
 	r := k.root
 	k.mu.Lock()
@@ -486,12 +684,59 @@ func (k *Kernel) guestMaps(c *Call, host int, b []byte) []byte {
 		r = p.Root
 	}
 	k.mu.Unlock()
+	seen := map[string]string{}
+	name := func(p string, dev uint64, ino uint64) string {
+		key := p + "\x00" + strconv.FormatUint(dev, 16) + ":" + strconv.FormatUint(ino, 10)
+		if g, ok := seen[key]; ok {
+			return g
+		}
+		g := "/[kernel]"
+		match := func(root *Root, at string) bool {
+			fd, err := unix.Openat2(root.fd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveFlags})
+			if err != nil {
+				return false
+			}
+			defer unix.Close(fd)
+			var st unix.Stat_t
+			if unix.Fstat(fd, &st) != nil || st.Ino != ino || st.Dev != dev {
+				return false
+			}
+			if at == "/" {
+				g = p
+			} else {
+				g = at + p
+			}
+			return true
+		}
+		switch {
+		case strings.HasPrefix(p, "/memfd:") || strings.HasPrefix(p, "/dev/"):
+			g = p
+		case match(k.root, "/"):
+		default:
+			k.root.mounts.mu.RLock()
+			ms := append([]*mountPoint(nil), k.root.mounts.list...)
+			k.root.mounts.mu.RUnlock()
+			for _, m := range ms {
+				if match(m.root, m.at) {
+					break
+				}
+			}
+		}
+		if g != "/[kernel]" {
+			if rg, ok := r.rel(g); ok {
+				g = rg
+			}
+		}
+		seen[key] = g
+		return g
+	}
 	lines := strings.SplitAfter(string(b), "\n")
 	var out strings.Builder
 	for _, l := range lines {
 		// address perms offset dev inode [path]: the path starts after the 5th field's padding
 		i := strings.Index(l, " /")
-		if i < 0 || strings.Count(l[:i], " ") < 4 || strings.HasPrefix(l, "Size:") {
+		f := strings.Fields(l)
+		if i < 0 || strings.Count(l[:i], " ") < 4 || strings.HasPrefix(l, "Size:") || len(f) < 6 {
 			out.WriteString(l)
 			continue
 		}
@@ -499,15 +744,21 @@ func (k *Kernel) guestMaps(c *Call, host int, b []byte) []byte {
 		p := strings.TrimSuffix(l[i+1:], "\n")
 		del := strings.HasSuffix(p, " (deleted)")
 		p = strings.TrimSuffix(p, " (deleted)")
-		switch g, ok := r.GuestPath(p); {
-		case ok:
-			p = g
-		case strings.HasPrefix(p, "/dev/") || strings.HasPrefix(p, "/memfd:"):
-		default:
-			p = "/[kernel]"
+		var dev uint64
+		if ma, mi, ok := strings.Cut(f[3], ":"); ok {
+			a, _ := strconv.ParseUint(ma, 16, 32)
+			b, _ := strconv.ParseUint(mi, 16, 32)
+			dev = unix.Mkdev(uint32(a), uint32(b))
 		}
+		ino, _ := strconv.ParseUint(f[4], 10, 64)
 		if del {
-			p += " (deleted)"
+			if strings.HasPrefix(p, "/memfd:") {
+				p += " (deleted)"
+			} else {
+				p = "/[kernel] (deleted)"
+			}
+		} else {
+			p = name(p, dev, ino)
 		}
 		out.WriteString(l[:i+1] + p)
 		if nl {
@@ -572,27 +823,71 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 		return "", unix.EINVAL
 	}
 	host := "/proc/" + strconv.Itoa(pid) + "/"
+	if first, _, _ := strings.Cut(sub, "/"); private[first] && !k.mayInspect(c, pid) {
+		return "", unix.EACCES
+	}
 	switch {
 	case sub == "root":
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if p := k.procs[nsTgid(pid)]; p != nil && p.Root != nil {
+			mine := k.root
+			if c.T.Proc.Root != nil {
+				mine = c.T.Proc.Root
+			}
+			if g, ok := mine.rel(p.Root.guest); ok {
+				return g, nil
+			}
+			return p.Root.guest, nil
+		}
 		return "/", nil
-	case sub == "cwd":
-		return k.cwd(c.root(), pid), nil
-	case sub == "exe" || strings.HasPrefix(sub, "fd/"):
-		l, err := os.Readlink(host + sub)
-		if err != nil {
-			return "", unix.ENOENT
-		}
-		if g, ok := c.root().GuestPath(l); ok {
-			return g, nil
-		}
-		if strings.HasPrefix(l, "/") {
-			return "/dev/console", nil // the console and other host files the kernel handed in
-		}
-		return l, nil // pipe:[…], socket:[…], anon_inode:…
+	case sub == "cwd" || sub == "exe" || strings.HasPrefix(sub, "fd/") && strings.Count(sub, "/") == 1:
+		return k.linkName(c, host+sub)
 	case strings.HasPrefix(sub, "ns/"):
 		return os.Readlink(host + sub)
 	}
 	return "", unix.EINVAL
+}
+
+// linkName is what readlink shows for a /proc magic link of a guest task: the guest path of
+// a file of its trees (seen from the reader's root where it can see it), and for the
+// kernel's own objects what Linux would show for the device behind them.
+func (k *Kernel) linkName(c *Call, link string) (string, error) {
+	p, w := k.objPath(link)
+	if p == "" {
+		return "", unix.ENOENT
+	}
+	switch w {
+	case inTree:
+		if g, ok := c.root().rel(strings.TrimSuffix(p, " (deleted)")); ok {
+			if strings.HasSuffix(p, " (deleted)") {
+				g += " (deleted)"
+			}
+			return g, nil
+		}
+		return p, nil
+	case inProc:
+		return p, nil
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/memfd:") {
+		return p, nil // pipe:[…], socket:[…], anon_inode:…, a memfd's name
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(link, &st); err == nil {
+		if b, part := k.blockDevOf(&st); b != nil {
+			name := "/dev/" + ubd.DiskName(b.unit)
+			if part != 0 {
+				name += strconv.Itoa(part)
+			}
+			return name, nil
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFCHR {
+			if n := kernelDeviceName(unix.S_IFCHR, st.Rdev); n != "" {
+				return "/dev/" + n, nil
+			}
+		}
+	}
+	return "/dev/console", nil // the console's pty, the host channels
 }
 
 func (k *Kernel) readlinkRoot(r *Root, abs string) (string, error) {
@@ -613,47 +908,64 @@ func (k *Kernel) readlinkRoot(r *Root, abs string) (string, error) {
 var procEntries = []string{"cmdline", "partitions", "swaps", "meminfo", "uptime", "version", "mounts", "filesystems", "cpuinfo", "loadavg", "stat"}
 
 // openProcDir returns a directory fd listing /proc (rel "") or a directory below it
-// (rel "PID/…"): a kernel-private host directory brought up to date at every open from the
-// guest's procfs (names and kinds of entries only: every path below /proc is served by
-// procFile), so getdents runs natively on it.
+// (rel "PID/…"), so that getdents runs natively on it. The directories live in a small
+// tmpfs attached nowhere (jail.go), brought up to date at every open from the guest's procfs:
+// names and kinds of entries only, every path below /proc is served by procFile. Only the
+// kernel names anything in it, by fds and single checked names: no host path is involved,
+// and a guest holding one of its directories cannot climb out of the tmpfs.
 func (k *Kernel) openProcDir(rel string, flags int) (int, error) {
 	k.procMu.Lock()
 	defer k.procMu.Unlock()
-	if k.procDir == "" {
-		d, err := os.MkdirTemp(k.cfg.RunDir, "gouml-proc-")
-		if err != nil {
-			return -1, err
-		}
-		for _, e := range procEntries {
-			os.WriteFile(d+"/"+e, nil, 0o444)
-		}
-		os.Symlink("/", d+"/self")
-		os.Symlink("/", d+"/thread-self")
-		os.Symlink("/", d+"/net")
-		os.Chmod(d, 0o555|0o200)
-		k.procDir = d
+	top, err := unix.Openat(k.cfg.procDir, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
 	}
-	dir := k.procDir
-	if rel != "" {
-		dir += "/" + rel
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return -1, unix.ENOENT
+	dir := top
+	defer func() { unix.Close(dir) }()
+	if rel == "" {
+		if err := unix.Fstatat(top, "self", &unix.Stat_t{}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			for _, e := range procEntries {
+				if fd, err := unix.Openat(top, e, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
+					unix.Close(fd)
+				}
+			}
+			for _, l := range []string{"self", "thread-self", "net"} {
+				unix.Symlinkat(".", top, l)
+			}
+		}
+	} else {
+		for _, name := range strings.Split(rel, "/") {
+			if !validName(name) {
+				return -1, unix.ENOENT
+			}
+			unix.Mkdirat(dir, name, 0o755)
+			next, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return -1, unix.ENOENT
+			}
+			unix.Close(dir)
+			dir = next
 		}
 	}
 	if err := k.mirrorProcfs(rel, dir); err != nil {
 		return -1, err
 	}
-	return unix.Open(dir, flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NONBLOCK)|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	return unix.Openat(dir, ".", flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NONBLOCK)|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// validName reports whether name is one path component (no "/", not "." or "..").
+func validName(name string) bool {
+	return name != "" && name != "." && name != ".." && len(name) <= 255 && !strings.ContainsAny(name, "/\x00")
 }
 
 // mirrorProcfs makes dir's entries those of rel in the guest's procfs: at the top only the
 // PID directories (the rest of /proc is the kernel's own); below, every entry with its kind.
-func (k *Kernel) mirrorProcfs(rel, dir string) error {
+func (k *Kernel) mirrorProcfs(rel string, dir int) error {
 	src := "."
 	if rel != "" {
 		src = rel
 	}
-	fd, err := unix.Openat(k.procfs, src, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	fd, err := k.procfsOpenAt(src, true)
 	if err != nil {
 		return unix.ENOENT
 	}
@@ -668,6 +980,9 @@ func (k *Kernel) mirrorProcfs(rel, dir string) error {
 	pidDir := len(parts) == 1 && rel != "" || len(parts) == 3 && parts[1] == "task"
 	want := map[string]os.FileMode{}
 	for _, e := range ents {
+		if !validName(e.Name()) {
+			continue
+		}
 		if rel == "" {
 			if _, err := strconv.Atoi(e.Name()); err != nil {
 				continue
@@ -678,7 +993,13 @@ func (k *Kernel) mirrorProcfs(rel, dir string) error {
 		}
 		want[e.Name()] = e.Type()
 	}
-	have, _ := os.ReadDir(dir)
+	dup, err := unix.Dup(dir)
+	if err != nil {
+		return err
+	}
+	d := os.NewFile(uintptr(dup), "proc")
+	have, _ := d.ReadDir(-1)
+	d.Close()
 	for _, e := range have {
 		if rel == "" {
 			if _, err := strconv.Atoi(e.Name()); err != nil {
@@ -688,26 +1009,50 @@ func (k *Kernel) mirrorProcfs(rel, dir string) error {
 		if t, ok := want[e.Name()]; ok && t == e.Type() {
 			delete(want, e.Name())
 		} else {
-			os.RemoveAll(dir + "/" + e.Name())
+			removeAt(dir, e.Name())
 		}
 	}
 	for name, t := range want {
-		p := dir + "/" + name
 		switch {
 		case t.IsDir():
-			os.Mkdir(p, 0o755) // writable for the kernel, which fills it when it is opened
+			unix.Mkdirat(dir, name, 0o755) // filled when it is opened
 		case t&os.ModeSymlink != 0:
-			os.Symlink("/", p)
+			unix.Symlinkat(".", dir, name) // never followed: readlinkSpecial answers for it
 		default:
-			os.WriteFile(p, nil, 0o444)
+			if fd, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
+				unix.Close(fd)
+			}
 		}
 	}
 	return nil
 }
 
-func (k *Kernel) removeProcDir() {
-	if k.procDir != "" {
-		os.RemoveAll(k.procDir)
+// removeAt removes name below the directory dir, recursively, without following links.
+func removeAt(dir int, name string) {
+	if unix.Unlinkat(dir, name, 0) == nil {
+		return
+	}
+	sub, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	clearDir(sub)
+	unix.Close(sub)
+	unix.Unlinkat(dir, name, unix.AT_REMOVEDIR)
+}
+
+// clearDir removes everything below the directory dir.
+func clearDir(dir int) {
+	dup, err := unix.Dup(dir)
+	if err != nil {
+		return
+	}
+	unix.Seek(dup, 0, 0)
+	d := os.NewFile(uintptr(dup), "dir")
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, n := range names {
+		removeAt(dir, n)
 	}
 }
 
@@ -723,7 +1068,7 @@ func (k *Kernel) loadavg() ([]byte, error) {
 		return nil, unix.EIO
 	}
 	tasks, last := 0, 0
-	if fd, err := unix.Openat(k.procfs, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+	if fd, err := k.procfsOpenAt(".", true); err == nil {
 		d := os.NewFile(uintptr(fd), "proc")
 		names, _ := d.Readdirnames(-1)
 		d.Close()

@@ -13,25 +13,42 @@ import (
 )
 
 // The launcher ("stub"): `linux` re-executes itself with argv[0] == stubArg0 to become the
-// guest's init. The stub installs the seccomp filter on its own thread (no TSYNC: the filter
-// and the listener follow the thread through execve, the stub's other Go threads die there),
-// hands the listener's fd number to the kernel over fd 3, waits for the kernel to attach
-// (ptrace + pidfd_getfd of the listener), and then calls execve on the init candidates.
+// guest's init. The kernel starts it in new user, PID, mount, IPC and network namespaces
+// (SysProcAttr): the stub is PID 1 of the guest's PID namespace, so guest PIDs, reparenting
+// of orphans to init, wait and signals are Linux's own, natively. On its one locked thread it
+//
+//  1. chroots into the guest's tree: fd 4 is the kernel's detached copy of the root's mount
+//     (jail.go, vfs.go), so the host kernel itself keeps every guest process below it;
+//  2. makes a procfs instance of the new PID namespace (fsopen/fsmount, attached nowhere)
+//     whose fd the kernel takes with pidfd_getfd to generate the guest's /proc in guest
+//     numbers;
+//  3. adds a Landlock layer for the guest (it may run and read only files of its trees, and
+//     signal or reach abstract sockets of no process outside the guest);
+//  4. maps the shim, installs the seccomp filter on its own thread (no TSYNC: the filter and
+//     the listener follow the thread through execve, the stub's other Go threads die there),
+//     hands the listener's fd number to the kernel over fd 3, waits for the kernel to attach
+//     (pidfd_getfd of the listener), and then calls execve on the init candidates.
+//
 // Those execve calls are guest system calls like any other: the kernel resolves the path
-// inside the guest root. The kernel starts the stub in new user, PID, mount, IPC and network
-// namespaces (SysProcAttr): the stub is PID 1 of the guest's PID namespace, so guest PIDs,
-// reparenting of orphans to init, wait and signals are Linux's own, natively; the stub also
-// makes a procfs instance of that namespace (fsopen/fsmount, attached nowhere) whose fd the
-// kernel takes with pidfd_getfd to generate the guest's /proc in guest numbers.
+// inside the guest root.
 
 const stubArg0 = "[gouml-init]"
 
-// IsStub reports whether this process was started as the launcher.
-func IsStub() bool { return len(os.Args) > 0 && os.Args[0] == stubArg0 }
+// IsStub reports whether this process was started as one of linux's helpers: the launcher,
+// or the id-mapping helper (jail.go).
+func IsStub() bool {
+	return len(os.Args) > 0 && (os.Args[0] == stubArg0 || os.Args[0] == idnsArg0 || os.Args[0] == procfsArg0)
+}
 
 // StubMain is the launcher. argv: stubArg0, candidate init paths..., "--", extra init args;
 // the environment is init's. It never returns.
 func StubMain() {
+	switch os.Args[0] {
+	case idnsArg0:
+		idnsMain()
+	case procfsArg0:
+		procfsHelperMain()
+	}
 	runtime.LockOSThread() // the filter is per thread: install and exec on the same one
 	var candidates, extra []string
 	args := os.Args[1:]
@@ -72,9 +89,21 @@ func StubMain() {
 	prog := buildFilter(debug)
 	// Linux starts init with umask 022 (the kernel process itself runs with 0).
 	syscall.Umask(0o022)
+	if err := unix.Fchdir(stubRootFD); err != nil {
+		stubFail("entering the guest's root: " + err.Error())
+	}
+	if err := unix.Chroot("."); err != nil {
+		stubFail("chroot into the guest's root: " + err.Error())
+	}
+	if err := unix.Chdir("/"); err != nil {
+		stubFail("chdir: " + err.Error())
+	}
 	pfd, err := guestProcfs()
 	if err != nil {
 		stubFail("procfs for the guest's PID namespace: " + err.Error())
+	}
+	if err := guestLandlock(); err != nil {
+		stubFail("Landlock for the guest: " + err.Error())
 	}
 	// The shim answers the launcher's own trapped calls (its execve of init) as it will
 	// the guest's (sigsys.go).
@@ -126,6 +155,46 @@ func guestProcfs() (int, error) {
 		return -1, fmt.Errorf("fsmount: %w", err)
 	}
 	return m, nil
+}
+
+// The launcher's fds besides the console: 3 is its control socket to the kernel.
+const (
+	stubRootFD  = 4 // the detached copy of the root's mount
+	stubSlotsFD = 5 // the work directory's ubd mount slots
+)
+
+// guestLandlock adds the guest's layer to the Landlock domain the launcher inherited from
+// the kernel: guest processes may read and run files of their trees (the host loads an
+// executable's interpreter natively) and nothing else by path (every other access is the
+// kernel's, through fds it hands over), and may send signals to, or reach abstract sockets
+// of, guest processes only. A host without Landlock (nolandlock) gets no layer.
+func guestLandlock() error {
+	abi, err := landlockABI()
+	if abi == 0 {
+		_ = err
+		return nil
+	}
+	rs, err := newRuleset(abi, llScopes)
+	if err != nil {
+		return err
+	}
+	defer rs.close()
+	access := uint64(llExec | unix.LANDLOCK_ACCESS_FS_READ_DIR)
+	if err := rs.allowFD(stubRootFD, access); err != nil {
+		return err
+	}
+	for i := 0; i < mountSlots; i++ {
+		fd, err := unix.Openat(stubSlotsFD, slotName(i), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = rs.allowFD(fd, access)
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+	}
+	return rs.restrictThread()
 }
 
 // stubNoInit is the stub's exit status when no init could be executed.

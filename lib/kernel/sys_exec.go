@@ -2,10 +2,8 @@ package kernel
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"io"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -17,14 +15,21 @@ import (
 // kernel does with the caller's registers, which a seccomp notification cannot (ptrace.go
 // attaches for the length of the call).
 //
-// execve: the kernel resolves the guest path inside the root (and #! interpreters, and the
-// PT_INTERP of dynamic executables, recursively), opens the final executable itself, and
-// rewrites the call to execve("/proc/<kernel pid>/fd/<n>", argv', envp): the host follows
-// that magic link to exactly the file the kernel opened, so the host never interprets a
-// guest path. The new argv is written below the caller's stack pointer (red zone excluded).
-// A racing guest thread could overwrite that scratch memory; the exec event then checks
-// that the new image is the file the kernel chose (device + inode) and kills the process
-// before it runs an instruction otherwise. chdir works the same way with the directory.
+// The kernel resolves the guest path inside the root (and #! interpreters), opens the file
+// or directory itself, and installs that open file in the caller (SECCOMP_IOCTL_NOTIF_ADDFD,
+// close-on-exec) before it answers the notification. At the caller's ptrace stop the call
+// is rewritten to execveat(fd, "", argv', envp, AT_EMPTY_PATH) or fchdir(fd): the host
+// never resolves a name for it, and no name that a racing guest thread could change is
+// left in the caller's memory. The fd is closed again by a system call the kernel makes in
+// the caller (inject) where the call leaves it open: after a failed execve and after every
+// chdir. The exec event still checks that the new image is the file the kernel chose
+// (device + inode), because set-id bits are applied for that file.
+//
+// An ELF program's interpreter (PT_INTERP) is loaded by the host, which resolves it in the
+// caller's root: the guest's tree copy (jail.go), so a dynamic executable runs with the
+// guest's own ld.so, shows as itself in /proc/PID/exe, and never with a host library. A
+// process that chrooted (the kernel's chroot is its own, not the host's) runs a dynamic
+// executable as "ld.so <program> args..." with both paths resolved in its root instead.
 
 const (
 	pendingNone = iota
@@ -34,147 +39,250 @@ const (
 
 const maxInterpDepth = 4
 
+// tracePlan is what the kernel decided for one execve or chdir before the caller is traced.
+type tracePlan struct {
+	kind     int
+	fd       int      // the kernel's O_PATH fd of the program or directory
+	gfd      int      // the same file's number in the caller (ADDFD), -1 once closed
+	dev, ino uint64   // which file that is
+	prefix   []string // execve: argv words before the caller's argv[1:] (nil: argv unchanged)
+	comm     string   // execve: the process name Linux would give ("" = the host's)
+	setid    execSetid
+	argv     uint64 // execve: the caller's argv and envp
+	envp     uint64
+}
+
 // absPath is Call.abs for the ptrace paths.
 func (k *Kernel) absPath(tid int, dirfd int32, p string) (string, error) {
 	c := &Call{k: k, Tid: tid, T: k.task(tid)}
 	return c.abs(dirfd, p)
 }
 
-func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs, sp uint64) error {
-	tid := t.Tid
+// prepare resolves a Trace row's path while the caller waits in its notification.
+func (k *Kernel) prepare(c *Call) (*tracePlan, error) {
+	if int(c.n.Data.Nr) == unix.SYS_CHDIR {
+		return k.prepareChdir(c)
+	}
+	return k.prepareExec(c)
+}
+
+func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
+	t, tid := c.T, c.Tid
+	a := c.n.Data.Args
 	dirfd := int32(unix.AT_FDCWD)
-	pathPtr, argvPtr, envPtr, flags := regs.Rdi, regs.Rsi, regs.Rdx, uint64(0)
-	if int(regs.Orig_rax) == unix.SYS_EXECVEAT {
-		dirfd, pathPtr, argvPtr, envPtr, flags = int32(regs.Rdi), regs.Rsi, regs.Rdx, regs.R10, regs.R8
+	pathPtr, argvPtr, envPtr, flags := a[0], a[1], a[2], uint64(0)
+	if int(c.n.Data.Nr) == unix.SYS_EXECVEAT {
+		dirfd, pathPtr, argvPtr, envPtr, flags = int32(a[0]), a[1], a[2], a[3], a[4]
+		if flags&^uint64(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
+			return nil, unix.EINVAL
+		}
 	}
 	p, err := readString(tid, pathPtr, 4095)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	comm := path.Base(p) // Linux names the process after the path passed (even for scripts)
+	r := k.rootOf(t)
+	plan := &tracePlan{kind: pendingExec, fd: -1, gfd: -1, argv: argvPtr, envp: envPtr, comm: path.Base(p)}
 	var abs string
-	if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
-		if abs, err = k.fdPath(k.rootOf(t), tid, dirfd); err != nil {
-			return unix.EBADF
-		}
-	} else if abs, err = k.absPath(tid, dirfd, p); err != nil {
-		return err
+	byFD := p == "" && flags&unix.AT_EMPTY_PATH != 0
+	if byFD {
+		plan.comm = "" // the host names it after the file, as Linux does for fexecve
+	} else if abs, err = c.abs(dirfd, p); err != nil {
+		return nil, err
 	}
-	var prefix []string // argv words inserted before the caller's argv[1:]
-	var setid execSetid
-	replaceArgv0 := false
-	var fd int
+	fail := func(err error) (*tracePlan, error) {
+		if plan.fd >= 0 {
+			unix.Close(plan.fd)
+		}
+		return nil, err
+	}
 	for depth := 0; ; depth++ {
 		if depth > maxInterpDepth {
-			return unix.ELOOP
+			return fail(unix.ELOOP)
 		}
-		if fs, rest := special(abs); fs != "" {
-			// /proc/self/exe (busybox runs its applets that way): the caller's executable
-			_, sub, _ := strings.Cut(rest, "/")
-			if fs != "/proc" || sub != "exe" {
-				return unix.EACCES
+		var fd int
+		switch fs, rest := special(abs); {
+		case byFD && depth == 0:
+			fd, err = unix.Open("/proc/"+strconv.Itoa(tid)+"/fd/"+strconv.Itoa(int(dirfd)), unix.O_PATH|unix.O_CLOEXEC, 0)
+			if err != nil {
+				err = unix.EBADF
 			}
-			target, err := k.readlinkSpecial(&Call{k: k, Tid: tid, T: t}, fs, rest)
-			if err != nil || !strings.HasPrefix(target, "/") || target == "/dev/console" {
-				return unix.ENOENT
+		case fs == "/proc":
+			// /proc/PID/exe (busybox runs its applets that way) and /proc/PID/fd/N: the
+			// file the task holds
+			first, sub, _ := strings.Cut(rest, "/")
+			host, _, perr := k.procPid(c, first)
+			if perr != nil || host == 0 || sub != "exe" && !(strings.HasPrefix(sub, "fd/") && strings.Count(sub, "/") == 1) {
+				return fail(unix.EACCES)
 			}
-			abs = target
+			if !k.mayInspect(c, host) {
+				return fail(unix.EACCES)
+			}
+			fd, err = unix.Open("/proc/"+strconv.Itoa(host)+"/"+sub, unix.O_PATH|unix.O_CLOEXEC, 0)
+			if err != nil {
+				err = unix.ENOENT
+			}
+		case fs == "/dev" && strings.HasPrefix(rest, "fd/"):
+			fd, err = unix.Open("/proc/"+strconv.Itoa(tid)+"/"+rest, unix.O_PATH|unix.O_CLOEXEC, 0)
+			if err != nil {
+				err = unix.ENOENT
+			}
+		case fs != "":
+			return fail(unix.EACCES) // devices and the kernel's files are not programs
+		default:
+			follow := depth > 0 || flags&unix.AT_SYMLINK_NOFOLLOW == 0
+			fd, err = r.OpenPath(abs, follow)
 		}
-		fd, err = k.rootOf(t).Open(abs, unix.O_RDONLY, 0)
 		if err != nil {
 			k.debugf("execve %s: %v", abs, err)
-			return err
+			return fail(err)
 		}
+		if plan.fd >= 0 {
+			unix.Close(plan.fd)
+		}
+		plan.fd = fd
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
-			unix.Close(fd)
-			return err
+			return fail(err)
 		}
-		if st.Mode&unix.S_IFMT != unix.S_IFREG {
-			unix.Close(fd)
-			return unix.EACCES
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+		case unix.S_IFLNK:
+			return fail(unix.ELOOP)
+		default:
+			return fail(unix.EACCES)
 		}
-		if st.Mode&0o111 == 0 {
-			unix.Close(fd)
-			return unix.EACCES
+		g := st
+		guestStat(fd, &g)
+		if g.Mode&0o111 == 0 {
+			return fail(unix.EACCES)
 		}
-		hdr := make([]byte, 256)
-		n, _ := unix.Pread(fd, hdr, 0)
-		hdr = hdr[:max(n, 0)]
+		hdr, err := readHeader(fd, 256)
+		if err != nil {
+			return fail(err)
+		}
 		if bytes.HasPrefix(hdr, []byte("#!")) {
 			interp, arg, err := parseShebang(hdr)
 			if err != nil {
-				unix.Close(fd)
-				return err
+				return fail(err)
 			}
 			// argv becomes: interp [arg] <path as passed> argv[1:]...
 			w := []string{interp}
 			if arg != "" {
 				w = append(w, arg)
 			}
-			if len(prefix) == 0 {
+			switch {
+			case len(plan.prefix) > 0:
+				w = append(w, plan.prefix...)
+			case byFD:
+				w = append(w, "/dev/fd/"+strconv.Itoa(int(dirfd)))
+			default:
 				w = append(w, p)
-			} else {
-				w = append(w, prefix...)
 			}
-			prefix, replaceArgv0 = w, true
-			unix.Close(fd)
+			plan.prefix = w
 			if abs, err = k.absPath(tid, unix.AT_FDCWD, interp); err != nil {
-				return err
+				return fail(err)
 			}
+			byFD = false
 			p = interp
 			continue
 		}
 		if !bytes.HasPrefix(hdr, []byte("\x7fELF")) {
-			unix.Close(fd)
-			return unix.ENOEXEC
+			return fail(unix.ENOEXEC)
 		}
 		if depth == 0 {
 			// the program itself (not a #! script, not ld.so): its set-id bits count
-			g := st
-			guestStat(fd, &g)
-			setid = execSetid{uid: g.Uid, gid: g.Gid, suid: g.Mode&unix.S_ISUID != 0, sgid: g.Mode&unix.S_ISGID != 0}
+			plan.setid = execSetid{uid: g.Uid, gid: g.Gid, suid: g.Mode&unix.S_ISUID != 0, sgid: g.Mode&unix.S_ISGID != 0}
+		}
+		plan.dev, plan.ino = st.Dev, st.Ino
+		if r == k.root {
+			return plan, nil // the host loads the interpreter, in the guest's root
 		}
 		interp, err := elfInterp(fd)
 		if err != nil {
-			unix.Close(fd)
-			return unix.ENOEXEC
+			return fail(unix.ENOEXEC)
 		}
 		if interp == "" {
-			break
+			return plan, nil
 		}
-		// A dynamic executable runs with the guest's own ld.so: run it as
-		// "ld.so <program> args..." with both paths resolved in the guest.
-		if len(prefix) == 0 {
-			prefix = []string{interp, p}
+		// chrooted: "ld.so <program> args..." with both resolved in the process's root
+		if len(plan.prefix) == 0 {
+			prog := p
+			if byFD {
+				prog = "/dev/fd/" + strconv.Itoa(int(dirfd))
+			}
+			plan.prefix = []string{interp, prog}
 		} else {
-			prefix = append([]string{interp}, prefix...)
+			plan.prefix = append([]string{interp}, plan.prefix...)
 		}
-		replaceArgv0 = true
-		unix.Close(fd)
 		if abs, err = k.absPath(tid, unix.AT_FDCWD, interp); err != nil {
-			return err
+			return fail(err)
 		}
+		byFD = false
 		p = interp
 	}
-	var st unix.Stat_t
-	unix.Fstat(fd, &st)
+}
 
-	// Build the scratch block: filename, argv strings, argv pointer array.
-	fn, link := k.execLink(fd, comm)
-	fn += "\x00"
-	var newArgv []uint64
+// readHeader reads the first n bytes of the file behind an O_PATH fd.
+func readHeader(fd int, n int) ([]byte, error) {
+	// a regular file (checked by the caller): opening it cannot block
+	rfd, err := unix.Open(selfFD(fd), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(rfd)
+	hdr := make([]byte, n)
+	m, _ := unix.Pread(rfd, hdr, 0)
+	return hdr[:max(m, 0)], nil
+}
+
+func (k *Kernel) prepareChdir(c *Call) (*tracePlan, error) {
+	p, err := readString(c.Tid, c.n.Data.Args[0], 4095)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := c.abs(unix.AT_FDCWD, p)
+	if err != nil {
+		return nil, err
+	}
+	var fd int
+	if fs, rest := special(abs); fs == "/proc" {
+		fd, err = k.openSpecial(c, fs, rest, unix.O_PATH|unix.O_DIRECTORY)
+	} else {
+		fd, err = c.root().Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		unix.Close(fd)
+		return nil, unix.ENOTDIR
+	}
+	return &tracePlan{kind: pendingChdir, fd: fd, gfd: -1, dev: st.Dev, ino: st.Ino}, nil
+}
+
+// rewrite changes the caller's registers, at its first stop, into the call that runs the
+// plan (see the top of the file). Argument words for a program run through an interpreter
+// are written below the caller's stack pointer (red zone excluded).
+func (k *Kernel) rewrite(t *Task, plan *tracePlan, regs *unix.PtraceRegs, sp uint64) error {
+	if plan.kind == pendingChdir {
+		regs.Orig_rax = unix.SYS_FCHDIR
+		regs.Rdi = uint64(plan.gfd)
+		return nil
+	}
+	tid := t.Tid
 	var strs bytes.Buffer
-	strs.WriteString(fn)
+	strs.WriteByte(0) // the empty path of AT_EMPTY_PATH
 	type fix struct{ idx, off int }
 	var fixes []fix
-	if replaceArgv0 {
-		old, err := readPtrs(tid, argvPtr, 1<<17)
+	var newArgv []uint64
+	if plan.prefix != nil {
+		old, err := readPtrs(tid, plan.argv, 1<<17)
 		if err != nil {
-			unix.Close(fd)
 			return err
 		}
-		for _, s := range prefix {
+		for _, s := range plan.prefix {
 			fixes = append(fixes, fix{len(newArgv), strs.Len()})
 			newArgv = append(newArgv, 0)
 			strs.WriteString(s + "\x00")
@@ -196,21 +304,18 @@ func (k *Kernel) traceExec(t *Task, regs *unix.PtraceRegs, sp uint64) error {
 		binary.LittleEndian.PutUint64(block[size+8*i:], v)
 	}
 	if err := writeMemForce(tid, base, block); err != nil {
-		os.Remove(link)
-		unix.Close(fd)
 		return unix.EFAULT
 	}
-	regs.Orig_rax = unix.SYS_EXECVE
-	regs.Rdi = base
-	if replaceArgv0 {
-		regs.Rsi = base + uint64(size)
+	regs.Orig_rax = unix.SYS_EXECVEAT
+	regs.Rdi = uint64(plan.gfd)
+	regs.Rsi = base
+	if plan.prefix != nil {
+		regs.Rdx = base + uint64(size)
 	} else {
-		regs.Rsi = argvPtr
+		regs.Rdx = plan.argv
 	}
-	regs.Rdx = envPtr
-	t.pendingFD, t.pendingKind, t.pendingLink = fd, pendingExec, link
-	t.pendingDev, t.pendingIno = st.Dev, st.Ino
-	t.pendingSetid = setid
+	regs.R10 = plan.envp
+	regs.R8 = unix.AT_EMPTY_PATH
 	return nil
 }
 
@@ -248,7 +353,7 @@ func parseShebang(hdr []byte) (string, string, error) {
 		return "", "", unix.ENOEXEC
 	}
 	s := strings.Trim(string(line), " \t")
-	if s == "" {
+	if s == "" || strings.IndexByte(s, 0) >= 0 {
 		return "", "", unix.ENOEXEC
 	}
 	interp, arg, _ := strings.Cut(s, " ")
@@ -258,123 +363,88 @@ func parseShebang(hdr []byte) (string, string, error) {
 	return interp, strings.Trim(arg, " \t"), nil
 }
 
-// elfInterp returns the PT_INTERP of an ELF file ("" for static executables).
+// elfInterp returns the PT_INTERP of an x86-64 ELF file ("" for static executables). The file
+// is the guest's and may be hostile: every size is checked before it is used, as Linux's
+// binfmt_elf does (ENOEXEC for what it would refuse).
 func elfInterp(fd int) (string, error) {
-	ef, err := elf.NewFile(fdReader(fd))
+	rfd, err := unix.Open(selfFD(fd), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", err
 	}
-	if ef.Machine != elf.EM_X86_64 || ef.Class != elf.ELFCLASS64 {
-		return "", unix.ENOEXEC
-	}
-	for _, pr := range ef.Progs {
-		if pr.Type == elf.PT_INTERP {
-			b := make([]byte, pr.Filesz)
-			if _, err := pr.ReadAt(b, 0); err != nil {
-				return "", err
-			}
-			return strings.TrimRight(string(b), "\x00"), nil
-		}
-	}
-	return "", nil
+	defer unix.Close(rfd)
+	return parseInterp(fdReader(rfd))
 }
 
-func (k *Kernel) traceChdir(t *Task, regs *unix.PtraceRegs, sp uint64) error {
-	p, err := readString(t.Tid, regs.Rdi, 4095)
-	if err != nil {
-		return err
+// parseInterp reads PT_INTERP from an ELF image (the fuzzed parser).
+func parseInterp(r io.ReaderAt) (string, error) {
+	var eh [64]byte
+	if n, _ := r.ReadAt(eh[:], 0); n < len(eh) {
+		return "", unix.ENOEXEC
 	}
-	abs, err := k.absPath(t.Tid, unix.AT_FDCWD, p)
-	if err != nil {
-		return err
+	le := binary.LittleEndian
+	if string(eh[:4]) != "\x7fELF" || eh[4] != 2 /* ELFCLASS64 */ || eh[5] != 1 /* little endian */ ||
+		le.Uint16(eh[18:]) != 62 /* EM_X86_64 */ {
+		return "", unix.ENOEXEC
 	}
-	fd, err := k.rootOf(t).Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return err
+	phoff, phentsize, phnum := le.Uint64(eh[32:]), le.Uint16(eh[54:]), le.Uint16(eh[56:])
+	if phentsize != 56 || phnum == 0 || phnum > 65536/56 || phoff > 1<<30 {
+		return "", unix.ENOEXEC
 	}
-	var st unix.Stat_t
-	unix.Fstat(fd, &st)
-	fn := []byte("/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd) + "\x00")
-	base := (sp - 128 - uint64(len(fn))) &^ 15
-	if err := writeMemForce(t.Tid, base, fn); err != nil {
-		unix.Close(fd)
-		return unix.EFAULT
+	ph := make([]byte, int(phnum)*56)
+	if n, _ := r.ReadAt(ph, int64(phoff)); n < len(ph) {
+		return "", unix.ENOEXEC
 	}
-	regs.Rdi = base
-	t.pendingFD, t.pendingKind = fd, pendingChdir
-	t.pendingDev, t.pendingIno = st.Dev, st.Ino
-	return nil
+	for i := 0; i < int(phnum); i++ {
+		e := ph[56*i:]
+		if le.Uint32(e) != 3 /* PT_INTERP */ {
+			continue
+		}
+		off, size := le.Uint64(e[8:]), le.Uint64(e[32:])
+		if size < 2 || size > 4096 || off > 1<<40 {
+			return "", unix.ENOEXEC
+		}
+		b := make([]byte, size)
+		if n, _ := r.ReadAt(b, int64(off)); n < len(b) {
+			return "", unix.ENOEXEC
+		}
+		if b[size-1] != 0 {
+			return "", unix.ENOEXEC
+		}
+		s := string(b[:size-1])
+		if s == "" || strings.IndexByte(s, 0) >= 0 {
+			return "", unix.ENOEXEC
+		}
+		return s, nil
+	}
+	return "", nil
 }
 
 // execEvent: the new image is in place and has not run; check it is the file the kernel
 // chose, or kill it. It reports whether the image may run.
 func (k *Kernel) execEvent(t *Task) bool {
-	if t.pendingKind != pendingExec {
+	if t.plan == nil || t.plan.kind != pendingExec {
 		k.debugf("execve by %d: not arranged by the kernel: killed", k.guestPid(t.Tid))
 		unix.Kill(t.Tid, unix.SIGKILL)
 		return false
 	}
 	var st unix.Stat_t
-	if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/exe", &st); err != nil || st.Dev != t.pendingDev || st.Ino != t.pendingIno {
+	if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/exe", &st); err != nil || st.Dev != t.plan.dev || st.Ino != t.plan.ino {
 		k.debugf("execve by %d: not the file the kernel chose (%v): killed", k.guestPid(t.Tid), err)
 		unix.Kill(t.Tid, unix.SIGKILL)
 		return false
 	}
-	k.execCred(t.Proc, t.pendingSetid)
+	k.execCred(t.Proc, t.plan.setid)
 	return true
 }
 
-// chdirDone checks, at the end of a chdir, that the new cwd is the directory the kernel chose.
-func (k *Kernel) chdirDone(t *Task) {
-	var regs unix.PtraceRegs
-	if unix.PtraceGetRegs(t.Tid, &regs) == nil && int64(regs.Rax) == 0 {
-		var st unix.Stat_t
-		if err := unix.Stat("/proc/"+strconv.Itoa(t.Tid)+"/cwd", &st); err != nil || st.Dev != t.pendingDev || st.Ino != t.pendingIno {
-			k.debugf("chdir by %d: not the directory the kernel chose (%v): killed", k.guestPid(t.Tid), err)
-			unix.Kill(t.Tid, unix.SIGKILL)
-		}
-	}
-}
-
+// clearPending forgets the call's plan (the kernel's fd of it; the caller's copy is the
+// trace's to close).
 func (k *Kernel) clearPending(t *Task) {
-	if t.pendingFD >= 0 {
-		unix.Close(t.pendingFD)
+	if t.plan != nil && t.plan.fd >= 0 {
+		unix.Close(t.plan.fd)
+		t.plan.fd = -1
 	}
-	if t.pendingLink != "" {
-		os.Remove(t.pendingLink)
-	}
-	t.pendingFD, t.pendingKind, t.pendingLink = -1, pendingNone, ""
-}
-
-// execLink returns the host path the guest's execve is pointed at: a symlink named like the
-// program (Linux names the process, /proc/PID/comm, after the last component of the path)
-// to the magic link /proc/<kernel pid>/fd/<fd>, in a kernel-private directory. Without a
-// private directory (it could not be made) the magic link itself is used.
-func (k *Kernel) execLink(fd int, comm string) (string, string) {
-	magic := "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd)
-	if comm == "" || comm == "/" || comm == "." || comm == ".." {
-		return magic, ""
-	}
-	k.execMu.Lock()
-	defer k.execMu.Unlock()
-	if k.execDir == "" {
-		d, err := os.MkdirTemp(k.cfg.RunDir, "gouml-exec-")
-		if err != nil {
-			return magic, ""
-		}
-		os.Chmod(d, 0o755)
-		k.execDir = d
-	}
-	dir := k.execDir + "/" + strconv.Itoa(fd) // fd numbers are unique while the exec is pending
-	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
-		return magic, ""
-	}
-	link := dir + "/" + comm
-	os.Remove(link)
-	if err := os.Symlink(magic, link); err != nil {
-		return magic, ""
-	}
-	return link, link
+	t.plan = nil
 }
 
 // fdReader reads a kernel fd with pread without taking ownership of it.

@@ -2,7 +2,10 @@ package kernel
 
 import (
 	"encoding/binary"
+
+	"github.com/gouml/gouml/lib/cmdline"
 	"github.com/gouml/gouml/lib/hostmeta"
+	"github.com/gouml/gouml/lib/ubd"
 	"os"
 	"path"
 	"strconv"
@@ -25,8 +28,12 @@ import (
 // guestStat turns the host's stat of an fd the kernel holds into the guest's.
 func guestStat(fd int, st *unix.Stat_t) { hostmeta.Apply(selfFD(fd), st, hostUID, hostGID) }
 
-// deviceOf returns the mode type and number of a device placeholder (0 if it is none).
+// deviceOf returns the mode type and number of a device file of the tree: a placeholder, or
+// a real device node (which the tree's nodev mount makes unusable as such) (0 if it is none).
 func deviceOf(fd int, st *unix.Stat_t) (uint32, uint64) {
+	if t := st.Mode & unix.S_IFMT; t == unix.S_IFCHR || t == unix.S_IFBLK {
+		return t, st.Rdev
+	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 {
 		return 0, 0
 	}
@@ -40,6 +47,17 @@ func deviceOf(fd int, st *unix.Stat_t) (uint32, uint64) {
 
 // kernelDeviceName maps a device number to the kernel's /dev name for it.
 func kernelDeviceName(typ uint32, dev uint64) string {
+	if typ == unix.S_IFBLK && unix.Major(dev) == ubd.Major {
+		n := unix.Minor(dev)
+		if n >= 16*cmdline.MaxUBD {
+			return ""
+		}
+		name := ubd.DiskName(int(n / 16))
+		if n%16 != 0 {
+			name += strconv.Itoa(int(n % 16))
+		}
+		return name
+	}
 	if typ != unix.S_IFCHR {
 		return ""
 	}
@@ -120,13 +138,6 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		}
 		return newFD(fd, cloexec)
 	}
-	if rt, _ := c.root().route(abs); rt.ReadOnly() && (flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_CREAT|unix.O_TRUNC) != 0) {
-		// O_CREAT of an existing file on a read-only fs is fine for reading: check first
-		if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0 || !c.k.exists(c.root(), abs) {
-			return errno(unix.EROFS)
-		}
-		flags &^= unix.O_CREAT
-	}
 	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
 		mode &^= procUmask(c.Tid)
 	}
@@ -134,8 +145,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	// block on open is then reopened on its own goroutine.
 	created := false
 	var fd int
-	if flags&unix.O_CREAT != 0 && flags&unix.O_EXCL == 0 && c.nonRootCreator() {
-		// only a file this call creates gets the creator as owner: find out which it is
+	if flags&unix.O_CREAT != 0 && flags&unix.O_EXCL == 0 && (c.nonRootCreator() || mode&0o7000 != 0) {
+		// only a file this call creates gets the creator as owner and the set-id bits
+		// asked for: find out which it is
 		fd, err = c.root().Open(abs, flags|unix.O_EXCL|unix.O_NONBLOCK, mode)
 		if err == nil {
 			created = true
@@ -144,7 +156,21 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		}
 	} else {
 		fd, err = c.root().Open(abs, flags|unix.O_NONBLOCK, mode)
-		created = flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0
+		created = flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0 || flags&unix.O_TMPFILE == unix.O_TMPFILE
+	}
+	if err == unix.EACCES || err == unix.EROFS {
+		// A device: a node copied into a directory root (the tree is mounted nodev), or a
+		// placeholder opened for writing on a read-only file system. Linux opens devices
+		// whatever the file system's mode; the kernel gives its own device of that number.
+		if pfd, perr := c.root().Open(abs, unix.O_PATH, 0); perr == nil {
+			var st unix.Stat_t
+			unix.Fstat(pfd, &st)
+			typ, dev := deviceOf(pfd, &st)
+			unix.Close(pfd)
+			if typ != 0 && flags&unix.O_PATH == 0 {
+				return c.openDevice(typ, dev, flags, cloexec)
+			}
+		}
 	}
 	if err != nil {
 		return fail(err)
@@ -154,32 +180,31 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		unix.Fstat(fd, &st)
 		if typ, dev := deviceOf(fd, &st); typ != 0 {
 			unix.Close(fd)
-			name := kernelDeviceName(typ, dev)
-			if name == "" {
-				return errno(unix.ENXIO) // no such device in this kernel
-			}
-			dfd, err := c.k.openSpecial(c, "/dev", name, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC))
-			if err != nil {
-				return fail(err)
-			}
-			return newFD(dfd, cloexec)
+			return c.openDevice(typ, dev, flags, cloexec)
+		}
+	}
+	if created && mode&0o7000 != 0 {
+		// the guest's set-id and sticky bits: in its metadata, never on the host file
+		if r := setGuestMode(fd, mode&0o7777); r.errno != 0 {
+			unix.Close(fd)
+			return r
 		}
 	}
 	if flags&unix.O_NONBLOCK == 0 && flags&unix.O_PATH == 0 {
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
-		if st.Mode&unix.S_IFMT == unix.S_IFIFO || st.Mode&unix.S_IFMT == unix.S_IFCHR {
-			unix.Close(fd)
-			r := c.root()
-			fifo := st.Mode&unix.S_IFMT == unix.S_IFIFO
+		if st.Mode&unix.S_IFMT == unix.S_IFIFO {
+			// reopened through the fd, never by the name, which a guest could change
+			obj := fd
 			return result{fd: -1, async: func() result {
+				defer unix.Close(obj)
 				type opened struct {
 					fd  int
 					err error
 				}
 				ch := make(chan opened, 1)
 				go func() {
-					fd, err := r.Open(abs, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC), mode)
+					fd, err := unix.Open(selfFD(obj), flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC|unix.O_NONBLOCK)|unix.O_CLOEXEC, 0)
 					ch <- opened{fd, err}
 				}()
 				tick := time.NewTicker(20 * time.Millisecond)
@@ -193,13 +218,13 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 						return newFD(o.fd, cloexec)
 					case <-tick.C:
 					}
-					if !fifo || !signalPending(c.Tid) {
+					if !signalPending(c.Tid) && !c.k.dying.Load() {
 						continue
 					}
 					// A FIFO open waiting for its peer is interrupted like Linux's: the
 					// kernel becomes the peer for a moment to release the waiting open,
 					// whose fd it then drops.
-					if peer, err := r.Open(abs, unix.O_RDWR|unix.O_NONBLOCK, 0); err == nil {
+					if peer, err := unix.Open(selfFD(obj), unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
 						o := <-ch
 						unix.Close(peer)
 						if o.err == nil {
@@ -218,6 +243,19 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		c.setCreatorOwner(fd)
 	}
 	return newFD(fd, cloexec)
+}
+
+// openDevice opens the kernel's device of a type and number for a device file of the tree.
+func (c *Call) openDevice(typ uint32, dev uint64, flags int, cloexec bool) result {
+	name := kernelDeviceName(typ, dev)
+	if name == "" {
+		return errno(unix.ENXIO) // no such device in this kernel
+	}
+	dfd, err := c.k.openSpecial(c, "/dev", name, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC))
+	if err != nil {
+		return fail(err)
+	}
+	return newFD(dfd, cloexec)
 }
 
 func (k *Kernel) exists(r *Root, abs string) bool {
@@ -621,6 +659,12 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 		if flags&unix.AT_EMPTY_PATH == 0 && c.fs != nfs {
 			return errno(unix.EXDEV)
 		}
+		// Only a file of the guest's trees gets another name there: never a file the
+		// kernel handed in (a ubd image, the memfd of a /proc file), whose inode is a host
+		// file's that the name would then expose to chmod and unlink.
+		if _, w := c.k.objPath(selfFD(src)); w != inTree {
+			return errno(unix.EXDEV)
+		}
 		if err := unix.Linkat(unix.AT_FDCWD, selfFD(src), nfd, nname, unix.AT_SYMLINK_FOLLOW); err != nil {
 			return fail(err)
 		}
@@ -689,7 +733,7 @@ func (c *Call) mknod(dirfd int32, pathArg int, mode uint32, dev uint64) result {
 			return errno(unix.EPERM)
 		}
 		// an empty placeholder file carrying the device number
-		fd, err := unix.Openat(pfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, perm)
+		fd, err := unix.Openat(pfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, perm&0o777)
 		if err != nil {
 			return fail(err)
 		}
@@ -707,8 +751,22 @@ func (c *Call) mknod(dirfd int32, pathArg int, mode uint32, dev uint64) result {
 	default:
 		return errno(unix.EINVAL)
 	}
-	if err := unix.Mknodat(pfd, name, mode&unix.S_IFMT|perm, int(dev)); err != nil {
+	if err := unix.Mknodat(pfd, name, mode&unix.S_IFMT|perm&0o777, int(dev)); err != nil {
 		return fail(err)
+	}
+	if perm&0o7000 != 0 || c.nonRootCreator() {
+		// set-id and sticky bits live in the guest's metadata only (Root.Open)
+		fd, err := unix.Openat(pfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fail(err)
+		}
+		defer unix.Close(fd)
+		if perm&0o7000 != 0 {
+			if r := setGuestMode(fd, perm); r.errno != 0 {
+				return r
+			}
+		}
+		c.setCreatorOwner(fd)
 	}
 	return ok(0)
 }
@@ -719,18 +777,50 @@ func sysMknodat(c *Call) result { return c.mknod(c.Int(0), 1, uint32(c.Arg(2)), 
 // ---- metadata ----
 
 func (c *Call) chmod(dirfd int32, pathArg int, mode uint32, flags int) result {
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return errno(unix.EINVAL)
+	}
 	fd, err := c.pathFD(dirfd, pathArg, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
 	if err != nil {
 		return fail(err)
 	}
 	defer unix.Close(fd)
-	if err := c.writable(); err != nil {
+	return c.chmodFD(fd, mode)
+}
+
+// chmodFD is chmod of a file the kernel holds an fd of: fchmod and chmod alike.
+func (c *Call) chmodFD(fd int, mode uint32) result {
+	if err := c.metaTarget(fd); err != nil {
 		return fail(err)
 	}
 	if err := c.mayChangeMeta(fd); err != nil {
 		return fail(err)
 	}
 	return setGuestMode(fd, mode&0o7777)
+}
+
+func sysFchmod(c *Call) result {
+	fd, err := c.guestFD(c.Int(0))
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	return c.chmodFD(fd, uint32(c.Arg(1)))
+}
+
+// metaTarget says whether the mode, owner or times of the file behind fd may be changed at
+// all: only files of the guest's trees have guest metadata. The kernel's objects (a host
+// device behind /dev/null, the memfd behind a /proc file, a pipe) are refused, so that no
+// call can reach a host file's metadata through them. A read-only mount refuses too.
+func (c *Call) metaTarget(fd int) error {
+	if _, w := c.k.objPath(selfFD(fd)); w != inTree {
+		return unix.EPERM
+	}
+	var sf unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sf); err == nil && sf.Flags&unix.ST_RDONLY != 0 {
+		return unix.EROFS
+	}
+	return nil
 }
 
 // setGuestMode gives a file the guest permission bits perm: the host file gets them without
@@ -781,7 +871,7 @@ func sysFchmodat(c *Call) result  { return c.chmod(c.Int(0), 1, uint32(c.Arg(2))
 func sysFchmodat2(c *Call) result { return c.chmod(c.Int(0), 1, uint32(c.Arg(2)), int(c.Arg(3))) }
 
 func (c *Call) chown(fd int, uid, gid uint32) result {
-	if err := c.writable(); err != nil {
+	if err := c.metaTarget(fd); err != nil {
 		return fail(err)
 	}
 	var st unix.Stat_t
@@ -846,8 +936,14 @@ func sysFchown(c *Call) result {
 
 // utimes: times is nil (now) or two timespecs.
 func (c *Call) utimes(fd int, ts []unix.Timespec) result {
-	if err := c.writable(); err != nil {
+	if err := c.metaTarget(fd); err != nil {
 		return fail(err)
+	}
+	if ts[0].Nsec != unix.UTIME_NOW && ts[0].Nsec != unix.UTIME_OMIT || ts[1].Nsec != unix.UTIME_NOW && ts[1].Nsec != unix.UTIME_OMIT {
+		// explicit times: the owner or root only, as on Linux
+		if err := c.mayChangeMeta(fd); err != nil {
+			return fail(err)
+		}
 	}
 	var st unix.Stat_t
 	unix.Fstat(fd, &st)
@@ -933,23 +1029,36 @@ func sysUtime(c *Call) result {
 }
 
 func sysTruncate(c *Call) result {
-	p, err := c.Str(0)
-	if err != nil {
-		return fail(err)
+	if int64(c.Arg(1)) < 0 {
+		return errno(unix.EINVAL)
 	}
-	abs, err := c.abs(unix.AT_FDCWD, p)
-	if err != nil {
-		return fail(err)
-	}
-	if err := c.writable(); err != nil {
-		return fail(err)
-	}
-	fd, err := c.root().Open(abs, unix.O_WRONLY, 0)
+	fd, err := c.pathFD(unix.AT_FDCWD, 0, true, false)
 	if err != nil {
 		return fail(err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Ftruncate(fd, int64(c.Arg(1))); err != nil {
+	// What it is first: opening a FIFO for writing would block, a directory cannot be, and
+	// the kernel's own files (/dev, /proc) are no files of the guest's.
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fail(err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFDIR:
+		return errno(unix.EISDIR)
+	default:
+		return errno(unix.EINVAL)
+	}
+	if _, w := c.k.objPath(selfFD(fd)); w != inTree {
+		return errno(unix.EACCES)
+	}
+	wfd, err := unix.Open(selfFD(fd), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(wfd)
+	if err := unix.Ftruncate(wfd, int64(c.Arg(1))); err != nil {
 		return fail(err)
 	}
 	return ok(0)
@@ -1021,11 +1130,12 @@ func sysChroot(c *Call) result {
 	if err != nil {
 		return fail(err)
 	}
-	nr, err := c.root().Sub(fd)
-	if err != nil {
+	g, w := c.k.objPath(selfFD(fd))
+	if w != inTree || strings.HasSuffix(g, " (deleted)") {
 		unix.Close(fd)
-		return fail(err)
+		return errno(unix.ENOENT)
 	}
+	nr := c.root().Sub(fd, g)
 	c.k.mu.Lock()
 	c.T.Proc.Root = nr
 	c.k.roots = append(c.k.roots, nr)
@@ -1048,7 +1158,9 @@ func sysMount(c *Call) result {
 	}
 	abs, _ := c.abs(unix.AT_FDCWD, target)
 	if flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
-		c.root().SetReadOnly(flags&unix.MS_RDONLY != 0)
+		if err := c.k.root.SetReadOnly(flags&unix.MS_RDONLY != 0); err != nil {
+			return fail(err)
+		}
 		return ok(0)
 	}
 	if flags&unix.MS_REMOUNT != 0 {

@@ -348,7 +348,7 @@ func sysSendmsg(c *Call) result {
 	for i := uint64(0); i < iovlen; i++ {
 		base := binary.LittleEndian.Uint64(vec[16*i:])
 		n := binary.LittleEndian.Uint64(vec[16*i+8:])
-		if uint64(len(data))+n > 1<<20 {
+		if n > 1<<20-uint64(len(data)) { // never overflows: len(data) <= 1<<20
 			unix.Close(s)
 			return errno(unix.EMSGSIZE)
 		}

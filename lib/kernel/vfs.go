@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -12,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Root is the guest's root file system on a host directory.
+// Root is the guest's root file system, or a directory a guest process chrooted into.
 //
 // Every guest path is resolved by the host kernel with openat2(RESOLVE_IN_ROOT) on a dirfd of
 // the root: "..", absolute symlinks and relative symlinks are all clamped to the root, atomically,
@@ -22,57 +21,101 @@ import (
 // the directory. Magic links (/proc/…/fd/N style) are refused during resolution
 // (RESOLVE_NO_MAGICLINKS), so a guest /proc could never be a way out either.
 //
-// A relative guest path is made absolute from the caller's working directory, which is the
-// guest process's real host cwd (set by chdir through ptrace, inherited by fork natively); its
-// guest name is the host path of /proc/TID/cwd minus the root's host path, so renames of
-// directories above it are always reflected.
+// The machine's root is not the host directory itself but a detached copy of its mount (a
+// mount in no namespace, made per boot with open_tree: jail.go). The guest's processes are
+// chrooted into the same copy, so every directory a guest holds, as an fd or as its working
+// directory, lies in a mount whose top has no parent: "..", natively or not, ends there.
+// The host path of the directory is never used after the copy is made, and the host kernel
+// names objects of the copy by their path inside it, which is the guest's path (objPath).
 type Root struct {
-	fd       int
-	HostPath string       // canonical (symlink-free) host path of the root
-	ro       *atomic.Bool // shared by the machine's root and every chroot below it
-	mounts   *mountTable  // file systems mounted in it (the machine's root only; mount.go)
+	fd     int          // directory fd every path is resolved below
+	clone  int          // the mount fd of a tree copy (machine root, ubd mounts); -1 for a chroot
+	mnt    uint64       // mount id of the tree copy
+	guest  string       // guest path of fd, seen from the machine's root ("/" for it)
+	ro     *atomic.Bool // shared by the machine's root and every chroot below it
+	mounts *mountTable  // file systems mounted in it (the machine's root only; mount.go)
 }
 
 // ReadOnly reports whether the root is mounted read-only.
 func (r *Root) ReadOnly() bool { return r.ro.Load() }
 
-// SetReadOnly remounts the root.
-func (r *Root) SetReadOnly(ro bool) { r.ro.Store(ro) }
+// SetReadOnly remounts the root: the tree copy's mount becomes read-only, so the host
+// kernel refuses every write below it (EROFS), whatever path a handler took to it.
+func (r *Root) SetReadOnly(ro bool) error {
+	if r.clone >= 0 {
+		var attr unix.MountAttr
+		if ro {
+			attr.Attr_set = unix.MOUNT_ATTR_RDONLY
+		} else {
+			attr.Attr_clr = unix.MOUNT_ATTR_RDONLY
+		}
+		if err := unix.MountSetattr(r.clone, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return err
+		}
+	}
+	r.ro.Store(ro)
+	return nil
+}
 
-// OpenRoot opens a host directory as a guest root.
-func OpenRoot(dir string, ro bool) (*Root, error) {
-	abs, err := filepath.Abs(dir)
+// cloneRoot makes a detached copy of the mount tree of the host directory dir (with the
+// mounts below it) and returns it as a root, read-only if ro.
+func cloneRoot(dir string, ro bool) (*Root, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 	if err != nil {
+		return nil, fmt.Errorf("copying the mount of %s: %w", dir, err)
+	}
+	r := &Root{fd: fd, clone: fd, guest: "/", ro: new(atomic.Bool)}
+	if r.mnt, err = mountID(fd); err != nil {
+		unix.Close(fd)
 		return nil, err
 	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, fmt.Errorf("root directory: %w", err)
+	// No device node of the tree opens a host device (the kernel serves its own devices
+	// for device files: sys_file.go), and no set-id bit of a host file takes effect for a
+	// guest process.
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("securing the mount of %s: %w", dir, err)
 	}
-	fd, err := unix.Open(real, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("root directory %s: %w", real, err)
+	if err := r.SetReadOnly(ro); err != nil {
+		unix.Close(fd)
+		return nil, err
 	}
-	r := &Root{fd: fd, HostPath: real, ro: new(atomic.Bool)}
-	r.ro.Store(ro)
 	return r, nil
 }
 
-// Sub makes the directory dirfd (inside r, owned by the caller afterwards) a root of its
-// own: what chroot gives a guest process.
-func (r *Root) Sub(dirfd int) (*Root, error) {
-	host, err := os.Readlink(selfFD(dirfd))
-	if err != nil {
-		return nil, err
+// mountID returns the id of the mount an fd lies in.
+func mountID(fd int) (uint64, error) {
+	var stx unix.Statx_t
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx); err != nil {
+		return 0, err
 	}
-	if _, ok := r.GuestPath(host); !ok {
-		return nil, unix.ENOENT
-	}
-	return &Root{fd: dirfd, HostPath: host, ro: r.ro}, nil
+	return stx.Mnt_id, nil
+}
+
+// Sub makes the directory dirfd (inside r, owned by the caller afterwards) whose guest path
+// from the machine's root is guest a root of its own: what chroot gives a guest process.
+func (r *Root) Sub(dirfd int, guest string) *Root {
+	return &Root{fd: dirfd, clone: -1, mnt: r.mnt, guest: guest, ro: r.ro}
 }
 
 // Close releases the root.
 func (r *Root) Close() { unix.Close(r.fd) }
+
+// rel turns a guest path seen from the machine's root into the path seen from r; ok is
+// false when it is not below r.
+func (r *Root) rel(p string) (string, bool) {
+	if r.guest == "/" {
+		return p, true
+	}
+	if p == r.guest {
+		return "/", true
+	}
+	if rest, ok := strings.CutPrefix(p, r.guest); ok && strings.HasPrefix(rest, "/") {
+		return rest, true
+	}
+	return "", false
+}
 
 const resolveFlags = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
 
@@ -83,22 +126,43 @@ const openFlagMask = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY
 	unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC | unix.O_PATH | unix.O_TMPFILE | unix.O_ASYNC
 
 // Open resolves a guest absolute path inside the root and opens it (always O_CLOEXEC on the
-// kernel's side).
+// kernel's side). A file it creates never gets a set-user-ID or set-group-ID bit on the
+// host: such bits live in the guest's metadata (hostmeta), never where a host user could
+// run them.
 func (r *Root) Open(guest string, flags int, mode uint32) (int, error) {
 	if rt, rest := r.route(guest); rt != r {
 		return rt.Open(rest, flags, mode)
 	}
 	how := unix.OpenHow{Flags: uint64(flags&openFlagMask) | unix.O_CLOEXEC, Resolve: resolveFlags}
 	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
-		how.Mode = uint64(mode & 0o7777)
+		how.Mode = uint64(mode & 0o777)
 	}
 	for i := 0; ; i++ {
 		fd, err := unix.Openat2(r.fd, guest, &how)
 		if err == unix.EAGAIN && i < 16 {
 			continue // a concurrent rename raced with ".." resolution: the host asks to retry
 		}
+		if err == nil && flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+			if err := noSetid(fd); err != nil {
+				unix.Close(fd)
+				return -1, err
+			}
+		}
 		return fd, err
 	}
+}
+
+// noSetid is the second check behind every mode the kernel gives a host file: a set-id bit
+// found on a file it just created or changed is taken off again.
+func noSetid(fd int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.Fchmodat(unix.AT_FDCWD, selfFD(fd), st.Mode&0o777, 0)
+	}
+	return nil
 }
 
 // OpenPath opens an O_PATH fd for a guest path, following a final symlink or not.
@@ -126,6 +190,9 @@ func (r *Root) Parent(guest string) (int, string, error) {
 	if name == "." || name == ".." {
 		return -1, "", unix.EINVAL
 	}
+	if len(name) > 255 {
+		return -1, "", unix.ENAMETOOLONG
+	}
 	if dir == "" {
 		dir = "."
 	}
@@ -136,53 +203,123 @@ func (r *Root) Parent(guest string) (int, string, error) {
 	return fd, name, nil
 }
 
-// GuestPath maps a host path to the guest's name for it; ok is false when it is not inside
-// the root.
-func (r *Root) GuestPath(host string) (string, bool) {
-	if g, ok := r.mounts.guestPath(host); ok {
-		return g, true
+// where says what kind of object a guest task holds.
+type where uint8
+
+const (
+	elsewhere where = iota // not a file of the guest's trees: a pipe, a memfd, a host device …
+	inTree                 // a file or directory of the root or of a mounted ubd device
+	inProc                 // a directory of the /proc listing (special.go)
+)
+
+// objPath returns the guest path, seen from the machine's root, of the object behind a
+// magic link (/proc/TID/cwd, /proc/TID/fd/N, /proc/self/fd/N), and where it lies. The
+// object's mount tells the tree: the host kernel names a file of a detached tree copy by
+// its path inside the copy, and a host file by its host path, so the path alone proves
+// nothing. A mount below the root's copy (a host mount inside the root directory) is
+// recognised by resolving the path again and finding the same file. A deleted file's path
+// keeps the host's " (deleted)" suffix.
+func (k *Kernel) objPath(link string) (string, where) {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, link, 0, unix.STATX_MNT_ID|unix.STATX_INO, &stx); err != nil {
+		return "", elsewhere
 	}
-	if r.HostPath == "/" {
-		return host, strings.HasPrefix(host, "/")
+	l, err := os.Readlink(link)
+	if err != nil || !strings.HasPrefix(l, "/") {
+		return l, elsewhere
 	}
-	if host == r.HostPath {
-		return "/", true
+	join := func(at, p string) string {
+		if p == "/" {
+			return at
+		}
+		if at == "/" {
+			return p
+		}
+		return at + p
 	}
-	if rest, ok := strings.CutPrefix(host, r.HostPath); ok && strings.HasPrefix(rest, "/") {
-		return rest, true
+	switch {
+	case stx.Mnt_id == k.root.mnt:
+		return l, inTree
+	case stx.Mnt_id == k.procMnt:
+		return join("/proc", l), inProc
 	}
-	return "", false
+	if m := k.root.mounts.byMount(stx.Mnt_id); m != nil {
+		return join(m.at, l), inTree
+	}
+	k.mu.Lock()
+	known := k.subMounts[stx.Mnt_id]
+	k.mu.Unlock()
+	if known {
+		return l, inTree
+	}
+	p := strings.TrimSuffix(l, " (deleted)")
+	fd, err := unix.Openat2(k.root.fd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveFlags})
+	if err != nil {
+		return l, elsewhere
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Ino != stx.Ino || st.Dev != unix.Mkdev(stx.Dev_major, stx.Dev_minor) {
+		return l, elsewhere
+	}
+	if m, err := mountID(fd); err == nil && m == stx.Mnt_id {
+		k.mu.Lock()
+		k.subMounts[m] = true
+		k.mu.Unlock()
+	}
+	return l, inTree
 }
 
-// cwd returns the guest name, seen from root r, of a task's working directory ("/" when the
-// host cwd is outside r: after a chroot without chdir, or with an inherited host directory fd;
-// so ".." can never climb out of a chroot, unlike on Linux).
+// cwd returns the guest name, seen from root r, of a task's working directory ("/" when it
+// is outside r: after a chroot without chdir; so ".." can never climb out of a chroot,
+// unlike on Linux).
 func (k *Kernel) cwd(r *Root, tid int) string {
-	l, err := os.Readlink("/proc/" + strconv.Itoa(tid) + "/cwd")
-	if err != nil {
-		return "/"
-	}
-	if g, ok := r.GuestPath(l); ok {
-		return g
+	p, w := k.objPath("/proc/" + strconv.Itoa(tid) + "/cwd")
+	switch w {
+	case inTree:
+		if g, ok := r.rel(strings.TrimSuffix(p, " (deleted)")); ok {
+			return g
+		}
+	case inProc:
+		if r.guest == "/" {
+			return p
+		}
 	}
 	return "/"
 }
 
-// fdPath returns the guest path, seen from root r, of a guest fd that must be inside r.
+// fdPath returns the guest path, seen from root r, of a guest fd that must be a file or
+// directory of r.
 func (k *Kernel) fdPath(r *Root, tid int, fd int32) (string, error) {
-	l, err := os.Readlink("/proc/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(int(fd)))
-	if err != nil {
+	link := "/proc/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(int(fd))
+	p, w := k.objPath(link)
+	if p == "" {
 		return "", unix.EBADF
 	}
-	g, ok := r.GuestPath(l)
-	if !ok {
-		return "", unix.ENOTDIR
+	switch w {
+	case inTree:
+		if g, ok := r.rel(strings.TrimSuffix(p, " (deleted)")); ok {
+			return g, nil
+		}
+	case inProc:
+		if r.guest == "/" {
+			return p, nil
+		}
 	}
-	return g, nil
+	return "", unix.ENOTDIR
 }
 
-// abs makes a guest path absolute relative to dirfd (AT_FDCWD = the cwd).
+// abs makes a guest path absolute relative to dirfd (AT_FDCWD = the cwd), with the /proc
+// and /dev links it goes through followed (special.go: procLinks).
 func (c *Call) abs(dirfd int32, p string) (string, error) {
+	a, err := c.abs1(dirfd, p)
+	if err != nil {
+		return "", err
+	}
+	return c.procLinks(a)
+}
+
+func (c *Call) abs1(dirfd int32, p string) (string, error) {
 	if p == "" {
 		return "", unix.ENOENT
 	}

@@ -1,9 +1,11 @@
 /* Run in the guest by TestGuestNamespaces: SysV shared memory, semaphores and message
- * queues between a parent and its child, an abstract Unix socket and a TCP connection over
- * the guest's own loopback. Prints one "name=ok" line per case. */
+ * queues between a parent and its child, a POSIX message queue, an abstract Unix socket and
+ * a TCP connection over the guest's own loopback. Prints one "name=ok" line per case. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -66,6 +68,21 @@ int main(void) {
 	if (a >= 0 && read(a, b, sizeof b) == 3 && memcmp(b, "tcp", 3) == 0) printf("tcp=ok\n");
 	int st;
 	waitpid(c, &st, 0);
+	struct mq_attr qa = {0, 4, 16, 0};
+	mqd_t q = mq_open("/guest-q", O_CREAT | O_EXCL | O_RDWR, 0600, &qa);
+	pid_t qc = fork();
+	if (qc == 0) {
+		mqd_t w = mq_open("/guest-q", O_WRONLY);
+		_exit(w == (mqd_t)-1 || mq_send(w, "posix", 5, 1) != 0);
+	}
+	waitpid(qc, &st, 0);
+	unsigned prio = 0;
+	memset(b, 0, sizeof b);
+	if (q != (mqd_t)-1 && mq_receive(q, b, sizeof b, &prio) == 5 && !memcmp(b, "posix", 5) && prio == 1 &&
+	    mq_unlink("/guest-q") == 0 && mq_open("/guest-q", O_RDONLY) == (mqd_t)-1 && errno == ENOENT)
+		printf("posix-mq=ok\n");
+	else
+		printf("posix-mq: %s\n", strerror(errno));
 	shmctl(shm, IPC_RMID, 0); semctl(sem, 0, IPC_RMID); msgctl(mq, IPC_RMID, 0);
 	return 0;
 }
