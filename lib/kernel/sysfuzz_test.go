@@ -35,7 +35,8 @@ import (
 // and linux as the unprivileged test user (who then owns the decoys, so only the kernel's
 // own walls keep the guest off them); otherwise the one run as the invoking user gets it
 // all. Each run uses a new seed unless GOUML_SYSFUZZ_SEED is set; a failure prints the
-// seed and the command line that replays it.
+// seed and the command line that replays it. GOUML_SYSFUZZ_OPS (the fuzzer's FUZZOPS, e.g.
+// "-fifo,-mknod") leaves ops or system calls out, to tell one failure from another by hand.
 func TestSyscallFuzz(t *testing.T) {
 	total := 60 * time.Second
 	if testing.Short() {
@@ -107,6 +108,9 @@ func sysfuzz(t *testing.T, asUser bool, fuzzTime time.Duration, seed uint64) {
 	args := []string{"ubd0=" + root, "ubd1=" + img, "rw", "init=/sysfuzz", "FUZZTIME=" + strconv.Itoa(secs),
 		"FUZZSEED=" + strconv.FormatUint(seed, 10), "FUZZHANG=" + strconv.Itoa(int(hangLimit/time.Second)),
 		"HOSTDIR=" + dir, "uml_dir=" + umlDir}
+	if ops := os.Getenv("GOUML_SYSFUZZ_OPS"); ops != "" {
+		args = append(args, "FUZZOPS="+ops)
+	}
 	// the fuzzing, then at most a hang's worth of waiting for workers to end, then the halt
 	limit := time.Duration(secs)*time.Second + hangLimit + 60*time.Second
 	res := runFuzz(t, args, asUser, limit)
@@ -150,6 +154,10 @@ func sysfuzz(t *testing.T, asUser bool, fuzzTime time.Duration, seed uint64) {
 		t.Logf("seed %d, %d s: %s", seed, secs, summaryLine(report))
 		return
 	}
+	replayTime := secs // GOUML_SYSFUZZ_TIME is the total, split in two as root
+	if os.Geteuid() == 0 {
+		replayTime *= 2
+	}
 	log := filepath.Join(os.TempDir(), fmt.Sprintf("gouml-sysfuzz-%d.log", seed))
 	os.WriteFile(log, []byte("linux "+strings.Join(args, " ")+"\n--- stdout ---\n"+res.out+"\n--- stderr ---\n"+res.errs), 0o644)
 	name := "self"
@@ -157,9 +165,9 @@ func sysfuzz(t *testing.T, asUser bool, fuzzTime time.Duration, seed uint64) {
 		name = "unprivileged"
 	}
 	t.Errorf("sysfuzz seed %d (%s, %d s of fuzzing, linux ran %v):\n  %s\n"+
-		"replay: GOUML_SYSFUZZ_SEED=%d GOUML_SYSFUZZ_TIME=%ds go test -run 'TestSyscallFuzz/%s' ./lib/kernel\n"+
+		"replay: GOUML_SYSFUZZ_SEED=%d GOUML_SYSFUZZ_TIME=%ds%s go test -run 'TestSyscallFuzz/%s' ./lib/kernel\n"+
 		"--- the fuzzer's report ---\n%s\n--- linux's stderr, the kernel's goroutines only ---\n%s\nfull output: %s",
-		seed, name, secs, res.elapsed.Round(time.Second), strings.Join(problems, "\n  "), seed, 2*secs, name,
+		seed, name, secs, res.elapsed.Round(time.Second), strings.Join(problems, "\n  "), seed, replayTime, opsEnv(), name,
 		report, kernelStacks(res.errs), log)
 }
 
@@ -479,6 +487,13 @@ func compareSnapshots(before, after map[string]fileState) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func opsEnv() string {
+	if ops := os.Getenv("GOUML_SYSFUZZ_OPS"); ops != "" {
+		return " GOUML_SYSFUZZ_OPS=" + ops
+	}
+	return ""
 }
 
 func summaryLine(report string) string {
