@@ -30,8 +30,7 @@
  * kernel.
  *
  * What it must not do, so that a failure is the kernel's: end the experiment (halt or reboot
- * before the end, signal the supervisor — as pid 1 it only receives signals it handles, and
- * it handles none — or stop processes), unmap or protect memory it uses, lower its own
+ * before the end, stop processes), unmap or protect memory it uses, lower its own
  * limits, or reach the console, which is the supervisor's report channel (a worker could
  * suspend its output with TCXONC or garble it with termios); workers' stdio is /dev/null
  * and no path in the pools names the console. Calls that would cripple a worker (seccomp
@@ -677,6 +676,9 @@ static long gen_pid(void) {
 		return mytid;
 	case 4: return ctl->slot[rn(ctl->nworkers)][0].pid;
 	case 5: return kids[rn(NELEM(kids))];
+	/* Signals to init stay in: pid 1 of a PID namespace only gets the signals it has a
+	 * handler for, and the supervisor has none of its own, so on Linux they do nothing;
+	 * kill(-1, …) spares init, and workers are respawned. */
 	case 6: return 1;
 	case 7: return -mypid;
 	case 8: return chance(20) ? -1 : 0; /* -1: every process but init and the caller */
@@ -1071,7 +1073,7 @@ static long gen_psig(void) {
 	psig[0] = gen_sigset();
 	psig[1] = gen_sigsetsize();
 	unsigned r = rn(100);
-	return r < 70 ? L(psig) : r < 95 ? 0 : bad_ptr();
+	return r < 70 ? L(psig) : r < 98 ? 0 : bad_ptr();
 }
 
 static long gen_ioctl(void) {
@@ -2551,8 +2553,8 @@ static void *helper(void *arg) {
 }
 
 static void print_call(const char *what, long nr, const long *a, const char *note_, const char *op, const char *where) {
-	say("sysfuzz: HANG %s %s(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx) \"%.70s\" [op %s, %s]", what, sysname(nr), a[0], a[1],
-	    a[2], a[3], a[4], a[5], note_, op, where);
+	say("sysfuzz: HANG %s %s nr=%ld args=(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx) \"%.70s\" [op %s, %s]", what, sysname(nr),
+	    nr, a[0], a[1], a[2], a[3], a[4], a[5], note_, op, where);
 }
 
 /* Reports every call that has taken longer than a second once one has taken longer than
@@ -2729,7 +2731,7 @@ int main(void) {
 		sleep_ms(50);
 	print_odd();
 
-	char line[1200];
+	char line[1800];
 	int n = 0;
 	uint64_t calls = 0, errs = 0;
 	for (int c = 0; c < NCLS; c++) {
@@ -2766,10 +2768,9 @@ int main(void) {
 	n += snprintf(line + n, sizeof line - n, "%s children=%llu child-alarms=%llu child-kills=%llu hangs=%d odd=%u",
 		      first ? "none" : "", (unsigned long long)ctl->children, (unsigned long long)ctl->child_alarm,
 		      (unsigned long long)ctl->child_stuck, hung, ctl->nodd);
-	say("%s", line);
-	n = snprintf(line, sizeof line, "sysfuzz: ops");
+	n += snprintf(line + n, sizeof line - n, " ops=");
 	for (size_t i = 0; i < NELEM(ops) && n < (int)sizeof line; i++)
-		n += snprintf(line + n, sizeof line - n, " %s=%llu", ops[i].name, (unsigned long long)ctl->opcount[i]);
+		n += snprintf(line + n, sizeof line - n, "%s%s:%llu", i ? "," : "", ops[i].name, (unsigned long long)ctl->opcount[i]);
 	say("%s", line);
 	say("sysfuzz: done");
 
