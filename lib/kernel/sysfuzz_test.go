@@ -147,8 +147,10 @@ func sysfuzz(t *testing.T, asUser bool, fuzzTime time.Duration, seed uint64) {
 			fail("only %d calls in %d s", n, secs)
 		}
 	}
-	// judged from the host: nothing outside the root changed, nothing appeared beside it
+	// judged from the host: nothing outside the root changed, nothing appeared beside it,
+	// and the set-id bits the guest gave its files stayed in its metadata
 	problems = append(problems, compareSnapshots(before, snapshot(t, dir))...)
+	problems = append(problems, setID(root)...)
 
 	if len(problems) == 0 {
 		t.Logf("seed %d, %d s: %s", seed, secs, summaryLine(report))
@@ -494,6 +496,19 @@ func opsEnv() string {
 		return " GOUML_SYSFUZZ_OPS=" + ops
 	}
 	return ""
+}
+
+// setID lists the host files below root with a set-user-ID or set-group-ID bit: one would
+// run with the identity of the user running linux (or root's) for anyone on the host.
+func setID(root string) []string {
+	var out []string
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 && !fi.IsDir() {
+			out = append(out, fmt.Sprintf("host file %s is %v", p, fi.Mode()))
+		}
+		return nil
+	})
+	return out
 }
 
 func summaryLine(report string) string {
