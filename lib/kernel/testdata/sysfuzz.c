@@ -2558,7 +2558,15 @@ static void print_call(const char *what, long nr, const long *a, const char *not
 }
 
 /* Reports every call that has taken longer than a second once one has taken longer than
- * FUZZHANG: the oldest is the likely culprit, the rest are what it took down with it. */
+ * FUZZHANG: the oldest is the likely culprit, the rest are what it took down with it. Only
+ * worker threads (which get the harness signal) and the helper count: a throwaway child may
+ * block for good by design (it may block every signal), and its parent, stuck itself, may
+ * no longer kill it. Children's calls are listed last, as context (one of them may have
+ * caused the hang). */
+static int kidrec(const struct slot *s) {
+	return (const char *)s >= (const char *)ctl->kidslot && (const char *)s < (const char *)ctl->kidslot + sizeof ctl->kidslot;
+}
+
 static int check_hangs(void) {
 	int64_t now = now_ns();
 	struct slot *all[2 * MAXW * MAXT + 1];
@@ -2570,18 +2578,20 @@ static int check_hangs(void) {
 		}
 	all[n++] = &ctl->helper;
 	for (int i = 0; i < n; i++)
-		if (__atomic_load_n(&all[i]->busy, __ATOMIC_ACQUIRE) && now - all[i]->since > hang_ns)
+		if (!kidrec(all[i]) && __atomic_load_n(&all[i]->busy, __ATOMIC_ACQUIRE) && now - all[i]->since > hang_ns)
 			over = 1;
 	if (!over)
 		return 0;
-	/* oldest first */
+	/* busy before idle, workers and helper before children, then oldest first */
 	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++)
-			if (!all[i]->busy || (all[j]->busy && all[j]->since < all[i]->since)) {
-				struct slot *x = all[i];
-				all[i] = all[j];
-				all[j] = x;
+		for (int j = i + 1; j < n; j++) {
+			struct slot *a = all[i], *b = all[j];
+			int ka = !a->busy * 2 + kidrec(a), kb = !b->busy * 2 + kidrec(b);
+			if (kb < ka || (kb == ka && b->since < a->since)) {
+				all[i] = b;
+				all[j] = a;
 			}
+		}
 	for (int i = 0; i < n; i++) {
 		struct slot *s = all[i];
 		if (!s->busy || now - s->since < 1000000000LL)
@@ -2592,8 +2602,8 @@ static int check_hangs(void) {
 		 * thread is stuck too); WNOWAIT leaves it for the helper */
 		int gone = s->pid > 1 && waitid(P_PID, s->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == s->pid;
 		snprintf(what, sizeof what, "%s%.1fs in", i == 0 ? "" : "also ", (now - s->since) / 1e9);
-		snprintf(where, sizeof where, "%spid %d tid %d%s", s >= &ctl->kidslot[0][0] ? "throwaway child, " : "", s->pid,
-			 s->tid, gone ? ", process exited since" : "");
+		snprintf(where, sizeof where, "%spid %d tid %d%s", kidrec(s) ? "throwaway child, " : "", s->pid, s->tid,
+			 gone ? ", process exited since" : "");
 		print_call(what, s->nr, s->arg, s->note, s->op, where);
 	}
 	unsigned nab = ctl->nab < NELEM(ctl->ab) ? ctl->nab : NELEM(ctl->ab);
