@@ -245,14 +245,18 @@ func runFuzz(t *testing.T, args []string, asUser bool, limit time.Duration) fuzz
 		}
 	}
 	if res.killed != "" {
-		tree := append(descendants(cmd.Process.Pid), cmd.Process.Pid)
-		// the kernel is the linux that the launcher (another linux) started (userns.go)
-		comm := func(p int) string {
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p))
-			return strings.TrimSpace(string(b))
+		tree := append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...)
+		// the kernel is what the launcher (the first linux, below runuser if any) started
+		// (jail.go); it may be named after its re-executed binary
+		outer := 0
+		for _, p := range tree {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p)); strings.TrimSpace(string(b)) == "linux" {
+				outer = p
+				break
+			}
 		}
 		for _, p := range tree {
-			if comm(p) == "linux" && comm(ppid(p)) == "linux" {
+			if outer != 0 && ppid(p) == outer {
 				unix.Kill(p, unix.SIGQUIT)
 			}
 		}
