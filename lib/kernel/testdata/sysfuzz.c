@@ -1902,12 +1902,14 @@ static void op_exec_fail(void) {
 		SC(C_PROC, SYS_execveat, gen_dirfd(), p, gen_argv(), 0, chance(50) ? 0 : AT_SYMLINK_NOFOLLOW);
 }
 
+/* A clone with any flags whose child exits at once, then a fork or vfork whose child execs
+ * (exec changes the process under the kernel's ptrace: the two race in the kernel). */
 static void op_exec(void) {
 	long pid = spawn(0);
-	(void)pid;
-	/* spawn(0) was a clone that exits; now one that execs */
-	if (depth >= 2)
+	if (depth >= 2) {
+		reap_child(pid, "clone child");
 		return;
+	}
 	long r = chance(50) ? SC(C_PROC, SYS_fork) : SC(C_PROC, SYS_vfork);
 	if (r == 0) {
 		become_child();
