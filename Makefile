@@ -55,7 +55,8 @@ install: build
 bench: build
 	./bench/run.sh
 
-# Short runs of every fuzz target (FUZZTIME per target).
+# Short runs of every fuzz target (FUZZTIME per target), then the guest syscall fuzzer
+# (TestSyscallFuzz) for 30 × FUZZTIME.
 FUZZTIME ?= 10s
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
