@@ -188,24 +188,71 @@ func (k *Kernel) logOnce(nr int, format string, a ...any) {
 // when the handler lacks SA_RESTART), exactly like an interrupted blocking call.
 const errRestart = unix.Errno(512)
 
-// signalPending reports whether a signal the task does not block is pending for it.
+// signalPending reports whether a signal would interrupt the task's blocking call now: one
+// pending for the task itself that it does not block, or one pending for its process that
+// Linux hands to this task. The answer that follows is ERESTARTSYS, which the host turns
+// into a restart or EINTR only for a task that has a signal to handle; a task that another
+// thread took the signal from would get 512 itself. So a signal of the process counts only
+// where Linux's choice (complete_signal) is sure to fall on this task: it is the leader and
+// does not block the signal, or no other thread can take it.
 func signalPending(tid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	st, err := taskSignals(tid)
 	if err != nil {
 		return true // gone: stop waiting for it
 	}
-	var pnd, blk uint64
-	for _, l := range strings.Split(string(b), "\n") {
-		key, val, _ := strings.Cut(l, ":")
-		v, _ := strconv.ParseUint(strings.TrimSpace(val), 16, 64)
-		switch key {
-		case "SigPnd", "ShdPnd":
-			pnd |= v
-		case "SigBlk":
-			blk = v
+	if st.pending&^st.blocked != 0 {
+		return true
+	}
+	shared := st.shared &^ st.blocked
+	if shared == 0 {
+		return false
+	}
+	if st.tgid == tid {
+		return true
+	}
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(st.tgid) + "/task")
+	if err != nil {
+		return true
+	}
+	for _, e := range ents {
+		other, err := strconv.Atoi(e.Name())
+		if err != nil || other == tid {
+			continue
+		}
+		if o, err := taskSignals(other); err == nil && shared&^o.blocked != 0 {
+			return false // that thread can take it, and the leader is preferred
 		}
 	}
-	return pnd&^blk != 0
+	return true
+}
+
+// taskSig is a task's signal state from /proc/TID/status.
+type taskSig struct {
+	tgid                     int
+	pending, shared, blocked uint64
+}
+
+func taskSignals(tid int) (taskSig, error) {
+	var s taskSig
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return s, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		key, val, _ := strings.Cut(l, ":")
+		val = strings.TrimSpace(val)
+		switch key {
+		case "Tgid":
+			s.tgid, _ = strconv.Atoi(val)
+		case "SigPnd":
+			s.pending, _ = strconv.ParseUint(val, 16, 64)
+		case "ShdPnd":
+			s.shared, _ = strconv.ParseUint(val, 16, 64)
+		case "SigBlk":
+			s.blocked, _ = strconv.ParseUint(val, 16, 64)
+		}
+	}
+	return s, nil
 }
 
 // waitInterruptible polls ready (which must not block) until it is done, sleeping on fd's

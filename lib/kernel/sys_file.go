@@ -131,7 +131,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		return fail(err)
 	}
 	cloexec := flags&unix.O_CLOEXEC != 0
-	if fs, rest := special(abs); fs != "" {
+	// The kernel's files; the rest of /dev is the root's own directory, opened like any
+	// (a FIFO there must not block the dispatcher either).
+	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
 		fd, err := c.k.openSpecial(c, fs, rest, flags)
 		if err != nil {
 			return fail(err)
@@ -702,6 +704,13 @@ func (c *Call) symlink(targetArg int, newdir int32, newArg int) result {
 	defer unix.Close(nfd)
 	if err := c.writable(); err != nil {
 		return fail(err)
+	}
+	// An image's file system holds a link target of less than one block (as Linux's
+	// ext2/3/4): refused now, not found out when the tree is written back.
+	if efs, _ := c.k.ext4Of(c.fs); efs != nil {
+		if st, err := efs.Statfs(); err == nil && int64(len(target)) >= st.Bsize {
+			return errno(unix.ENAMETOOLONG)
+		}
 	}
 	// The target is stored as the guest wrote it; it is only ever followed by RESOLVE_IN_ROOT.
 	if err := unix.Symlinkat(target, nfd, nname); err != nil {

@@ -298,28 +298,6 @@ func ppid(pid int) int {
 	return pp
 }
 
-// descendants returns every process below pid (from /proc).
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if p, err := strconv.Atoi(e.Name()); err == nil {
-			pp := ppid(p)
-			children[pp] = append(children[pp], p)
-		}
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for _, c := range children[p] {
-			out = append(out, c)
-			walk(c)
-		}
-	}
-	walk(pid)
-	return out
-}
-
 // makeUbdImage makes the guest's /dev/ubdb: a small ext4 file system when mkfs.ext4 is
 // there (the fuzzer mounts it, corrupts it and mounts it again), else zeros.
 func makeUbdImage(t *testing.T, img string) {

@@ -409,9 +409,23 @@ foreign:
 3:	jmp	*%r13
 dfl:
 	/*
-	 * SIG_DFL: reset the disposition and send the signal again. SA_NODEFER leaves
-	 * SIGSYS unblocked, so tgkill delivers it at once with the default action: the
-	 * process dies by SIGSYS as it would have without us.
+	 * SIG_DFL. Linux drops a signal with the default action sent to its namespace's
+	 * init from inside the namespace (init is unkillable that way; a seccomp trap is
+	 * forced, and kills it all the same): so does init here, or kill(1, SIGSYS) by
+	 * any guest process would end the machine.
+	 */
+	cmpl	$SYS_SECCOMP, SI_CODE(%rsi)
+	je	1f
+	mov	$SYS_getpid, %eax
+	call	g1
+	cmp	$1, %eax
+	jne	1f
+	ret
+1:
+	/*
+	 * Reset the disposition and send the signal again. SA_NODEFER leaves SIGSYS
+	 * unblocked, so tgkill delivers it at once with the default action: the process
+	 * dies by SIGSYS as it would have without us.
 	 */
 	mov	$SYS_rt_sigaction, %eax	/* rt_sigaction(SIGSYS, &sigdfl, NULL, 8) */
 	mov	$SIGSYS, %edi
