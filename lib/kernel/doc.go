@@ -19,7 +19,8 @@
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
 //	special.go    the kernel's own files: /dev and /proc (listings in a detached tmpfs)
-//	procfshelper.go  the helper that reads the guest's procfs for the confined kernel
+//	procfshelper.go  the helper that reads the guest's procfs and opens its POSIX message
+//	              queues for the confined kernel (mq_open, mq_unlink)
 //	blockdev.go   ubd block devices (/dev/ubdX, their ioctls, swapon)
 //	partition.go  partition devices (/dev/ubdX1 …) through stand-in files
 //	mount.go      mount/umount of ubd devices (unpacked by lib/shadow), path routing
