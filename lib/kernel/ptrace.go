@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,6 +79,7 @@ func (k *Kernel) traceFailed(c *Call) {
 // returned.
 func (k *Kernel) traceCallHere(c *Call) (ws unix.WaitStatus, ended bool) {
 	defer k.traceFailed(c)
+	k.releaseStrays(nil, 0) // anything an earlier trace on this thread left
 	tid, t, nr := c.Tid, c.T, int(c.n.Data.Nr)
 	var plan *tracePlan
 	if nr == unix.SYS_EXECVE || nr == unix.SYS_EXECVEAT || nr == unix.SYS_CHDIR {
@@ -159,6 +162,54 @@ type traceRun struct {
 	contNr   int
 	contArg0 uint64
 	plan     *tracePlan // execve/chdir: what the kernel resolved (sys_exec.go)
+	forkSeen bool       // the call's fork event came
+}
+
+// forks reports whether the call makes a new process.
+func (d *traceRun) forks() bool {
+	return d.nr == unix.SYS_FORK || d.nr == unix.SYS_VFORK || d.nr == unix.SYS_CLONE
+}
+
+// releaseStrays lets go every task stopped in a ptrace stop for this thread that no trace is
+// handling: a child auto-attached by a fork whose caller died before reporting it (or that a
+// trace on this thread left behind). It is recorded as a child of parent (when given) or of
+// its parent process, or killed when neither is known, and detached. It waits up to wait for
+// one to show up (a child stops at once when it first runs). Only stops are collected, so a
+// real child of this thread that exited (init, on the thread that forked it) is never reaped
+// here.
+func (k *Kernel) releaseStrays(parent *Task, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for {
+		var si unix.Siginfo
+		err := unix.Waitid(unix.P_ALL, 0, &si, unix.WSTOPPED|unix.WNOHANG|unix.WALL|unix.WNOTHREAD, nil)
+		pid := int(*(*int32)(unsafe.Add(unsafe.Pointer(&si), 16))) // si_pid
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || pid == 0 {
+			if err != nil || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		k.mu.Lock()
+		known := k.tasks[pid] != nil
+		k.mu.Unlock()
+		if !known {
+			if p := parent; p != nil {
+				k.newTask(p, pid)
+			} else if _, pp := procTgidPpid(pid); pp > 0 {
+				if pt := k.task(pp); pt != nil {
+					k.newTask(pt, pid)
+				} else {
+					unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+		}
+		k.debugf("released a stray tracee %d", pid)
+		unix.PtraceDetach(pid)
+	}
 }
 
 // closeGuestFD closes the plan's fd in the caller, which is stopped, where the call leaves it
@@ -169,6 +220,12 @@ func (d *traceRun) closeGuestFD() {
 	}
 	if _, err := inject(d.tid, shimAddr+shimSyscallOff, unix.SYS_CLOSE, uint64(d.plan.gfd)); err != nil {
 		d.k.debugf("%s by %d: closing fd %d: %v", sysName(d.nr), d.k.guestPid(d.tid), d.plan.gfd, err)
+		if err != errGone && err != unix.ESRCH {
+			// The guest took its shim away (another thread unmapped it): the fd, which may
+			// read a file the caller may only execute, must not stay with it, and without
+			// its shim the process cannot make another call anyway.
+			unix.Kill(d.tid, unix.SIGKILL)
+		}
 	}
 	d.plan.gfd = -1
 }
@@ -178,6 +235,12 @@ func (d *traceRun) run() {
 	defer func() {
 		if !d.detached {
 			k.clearPending(t) // the task died in the call
+		}
+		if d.forks() && !d.forkSeen {
+			// The caller may have died between making its child and reporting it: the
+			// child is attached to this thread all the same, and would wait in its first
+			// stop for a tracer that has gone back to the thread pool.
+			k.releaseStrays(t, 100*time.Millisecond)
 		}
 	}()
 	for {
@@ -230,6 +293,17 @@ func (d *traceRun) child(pid int, ws unix.WaitStatus) {
 	if !ws.Stopped() {
 		return
 	}
+	if !d.forks() {
+		// no child of this call: a tracee an earlier trace on this thread left behind
+		d.k.mu.Lock()
+		known := d.k.tasks[pid] != nil
+		d.k.mu.Unlock()
+		if !known {
+			unix.Kill(pid, unix.SIGKILL) // nothing says what its credentials are
+		}
+		unix.PtraceDetach(pid)
+		return
+	}
 	if d.seen == nil {
 		d.seen = map[int]bool{}
 	}
@@ -270,7 +344,8 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 			// POSIX allows).
 			regs.Orig_rax = unix.SYS_FORK
 		case unix.SYS_CLONE:
-			regs.Rdi &^= unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_SIGHAND
+			// and the child is the kernel's to see before it runs, CLONE_UNTRACED or not
+			regs.Rdi &^= unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_SIGHAND | unix.CLONE_UNTRACED
 		}
 		if err != nil {
 			// the call fails without running: no restart
@@ -346,6 +421,7 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 		d.detach(0)
 		return true
 	case sig == unix.SIGTRAP && (event == unix.PTRACE_EVENT_FORK || event == unix.PTRACE_EVENT_VFORK || event == unix.PTRACE_EVENT_CLONE):
+		d.forkSeen = true
 		if msg, err := unix.PtraceGetEventMsg(tid); err == nil {
 			k.newTask(t, int(msg))
 			if !d.seen[int(msg)] {
@@ -413,7 +489,25 @@ func (d *traceRun) detach(sig int) {
 	d.k.mu.Lock()
 	d.t.contNr = -1
 	d.k.mu.Unlock()
-	unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(d.tid), 0, uintptr(sig), 0, 0)
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(d.tid), 0, uintptr(sig), 0, 0); e == unix.ESRCH {
+		settle(d.tid)
+	}
+}
+
+// settle waits for a tracee that could not be detached because it was not in a stop: a
+// SIGKILL woke it, so it is on its way out, and its end must be collected by this thread
+// (its tracer) before its parent can see it. A thread of the pool that left it would
+// hold it as a zombie until its next trace. A stop it makes meanwhile is detached.
+func settle(tid int) {
+	for {
+		var ws unix.WaitStatus
+		if _, err := wait4Tid(tid, &ws); err != nil || ws.Exited() || ws.Signaled() {
+			return
+		}
+		if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(tid), 0, 0, 0, 0); e == 0 {
+			return
+		}
+	}
 }
 
 // newTask records a task created by a traced fork/vfork/clone of parent (before it runs).

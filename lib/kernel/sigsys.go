@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -47,6 +48,27 @@ func inject(tid int, site uint64, nr uint64, args ...uint64) (int64, error) {
 	return injectOne(tid, &saved, &lost, site, nr, args...)
 }
 
+// maxInjectStops bounds the signal stops one injected call may collect before it is given up.
+const maxInjectStops = 64
+
+// errInjectFault says an injected call could not be made: its instruction faulted.
+var errInjectFault = errors.New("the injected system call faulted (shim unmapped?)")
+
+// stepFault reports whether the signal a single-stepped task stopped with was raised by the
+// instruction it ran (a fault, si_code > 0), not sent by someone (si_code <= 0).
+func stepFault(tid int, sig unix.Signal) bool {
+	switch sig {
+	case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE, unix.SIGSYS, unix.SIGTRAP:
+	default:
+		return false
+	}
+	var si [128]byte
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(tid), 0, uintptr(unsafe.Pointer(&si[0])), 0, 0); e != 0 {
+		return true // cannot tell: giving up is the safe side
+	}
+	return int32(binary.LittleEndian.Uint32(si[8:])) > 0 // si_code
+}
+
 // injectOne makes one call from site with registers based on saved (not restored here).
 func injectOne(tid int, saved *unix.PtraceRegs, lost *[]unix.Signal, site uint64, nr uint64, args ...uint64) (int64, error) {
 	var a [6]uint64
@@ -57,7 +79,10 @@ func injectOne(tid int, saved *unix.PtraceRegs, lost *[]unix.Signal, site uint64
 	if err := unix.PtraceSetRegs(tid, &r); err != nil {
 		return 0, err
 	}
-	for {
+	for stops := 0; ; stops++ {
+		if stops == maxInjectStops {
+			return 0, errInjectFault // a storm of signals: the step never completes
+		}
 		if err := unix.PtraceSingleStep(tid); err != nil {
 			return 0, err
 		}
@@ -72,6 +97,11 @@ func injectOne(tid int, saved *unix.PtraceRegs, lost *[]unix.Signal, site uint64
 			break
 		}
 		if ws.Stopped() && ws>>16 == 0 {
+			if stepFault(tid, ws.StopSignal()) {
+				// The instruction at site faulted: another thread of the guest unmapped or
+				// replaced the shim. Stepping again would fault again, for ever.
+				return 0, errInjectFault
+			}
 			*lost = append(*lost, ws.StopSignal())
 		}
 	}
