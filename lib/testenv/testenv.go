@@ -386,3 +386,25 @@ func WaitFor(timeout time.Duration, cond func() bool) bool {
 	}
 	return cond()
 }
+
+// Listening reports whether a Unix stream socket is bound at path and listening. The socket
+// file appears at bind, before listen: a client that connects in between is refused (the
+// real uml_switch binds and listens in two steps), so waiting for the file is not enough.
+func Listening(path string) bool {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// Num RefCount Protocol Flags Type St Inode Path
+		f := strings.Fields(line)
+		if len(f) < 8 || f[7] != path {
+			continue
+		}
+		var flags uint64
+		if _, err := fmt.Sscanf(f[3], "%x", &flags); err == nil && flags&0x10000 != 0 { // __SO_ACCEPTCON
+			return true
+		}
+	}
+	return false
+}

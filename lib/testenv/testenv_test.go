@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -18,5 +20,30 @@ func TestRealUMLBootsBusyboxRoot(t *testing.T) {
 	}
 	if strings.Contains(out, "buffer too short") {
 		t.Fatalf("umid path too long for the kernel:\n%s", out)
+	}
+}
+
+// TestListening tells a bound socket from a listening one.
+func TestListening(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if Listening(path) {
+		t.Fatal("a bound socket that does not listen counts as listening")
+	}
+	if err := syscall.Listen(fd, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !Listening(path) {
+		t.Fatal("a listening socket is not seen")
+	}
+	if Listening(path + "x") {
+		t.Fatal("a path with no socket counts as listening")
 	}
 }

@@ -49,10 +49,9 @@ func startSwitch(t *testing.T, bin, ctl string, args ...string) *switchProc {
 	p := &switchProc{cmd: cmd, out: out, ctl: ctl}
 	t.Cleanup(func() { p.stop(t) })
 	if !testenv.WaitFor(10*time.Second, func() bool {
-		st, err := os.Stat(ctl)
-		return err == nil && st.Mode()&os.ModeSocket != 0
+		return testenv.Listening(ctl)
 	}) {
-		t.Fatalf("%s did not create %s; output:\n%s", bin, ctl, out.String())
+		t.Fatalf("%s did not listen on %s; output:\n%s", bin, ctl, out.String())
 	}
 	return p
 }
