@@ -55,7 +55,7 @@ type tracePlan struct {
 // absPath is Call.abs for the ptrace paths.
 func (k *Kernel) absPath(tid int, dirfd int32, p string) (string, error) {
 	c := &Call{k: k, Tid: tid, T: k.task(tid)}
-	return c.abs(dirfd, p)
+	return c.absFollow(dirfd, p)
 }
 
 // prepare resolves a Trace row's path while the caller waits in its notification.
@@ -87,7 +87,7 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 	byFD := p == "" && flags&unix.AT_EMPTY_PATH != 0
 	if byFD {
 		plan.comm = "" // the host names it after the file, as Linux does for fexecve
-	} else if abs, err = c.abs(dirfd, p); err != nil {
+	} else if abs, err = c.absOf(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*tracePlan, error) {
@@ -241,7 +241,7 @@ func (k *Kernel) prepareChdir(c *Call) (*tracePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	abs, err := c.abs(unix.AT_FDCWD, p)
+	abs, err := c.absFollow(unix.AT_FDCWD, p)
 	if err != nil {
 		return nil, err
 	}

@@ -126,7 +126,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	if err != nil {
 		return fail(err)
 	}
-	abs, err := c.abs(dirfd, p)
+	// O_CREAT|O_EXCL never follows a final symlink (EEXIST), O_NOFOLLOW refuses one (ELOOP)
+	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
+	abs, err := c.absOf(dirfd, p, follow)
 	if err != nil {
 		return fail(err)
 	}
@@ -302,7 +304,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 		}
 		return c.guestFD(dirfd)
 	}
-	abs, err := c.abs(dirfd, p)
+	abs, err := c.absOf(dirfd, p, follow)
 	if err != nil {
 		return -1, err
 	}
@@ -1122,7 +1124,7 @@ func (c *Call) adminPath(i int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return c.abs(unix.AT_FDCWD, p)
+	return c.absFollow(unix.AT_FDCWD, p)
 }
 
 // sysChroot gives the calling process a root of its own (inherited by its children). Paths
@@ -1165,7 +1167,7 @@ func sysMount(c *Call) result {
 	if !root {
 		return errno(unix.EPERM)
 	}
-	abs, _ := c.abs(unix.AT_FDCWD, target)
+	abs, _ := c.absFollow(unix.AT_FDCWD, target)
 	if flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
 		if err := c.k.root.SetReadOnly(flags&unix.MS_RDONLY != 0); err != nil {
 			return fail(err)
@@ -1191,7 +1193,7 @@ func sysMount(c *Call) result {
 			return ok(0)
 		}
 		if src, err := c.Str(0); err == nil && src != "" && c.T.Proc.Root == nil {
-			srcAbs, err := c.abs(unix.AT_FDCWD, src)
+			srcAbs, err := c.absFollow(unix.AT_FDCWD, src)
 			if err != nil {
 				return fail(err)
 			}

@@ -137,14 +137,15 @@ func sysBindConnect(c *Call) result {
 			return unix.Connect(s, name.sockaddr())
 		})
 	}
-	abs, err := c.abs(unix.AT_FDCWD, name.path)
+	abs, err := c.absOf(unix.AT_FDCWD, name.path, !bind)
 	if err != nil {
 		unix.Close(s)
 		return fail(err)
 	}
 	if bind {
 		defer unix.Close(s)
-		pfd, last, err := c.root().Parent(abs)
+		fs, rest := c.root().route(abs)
+		pfd, last, err := fs.Parent(rest)
 		if err != nil {
 			return fail(err)
 		}
@@ -153,7 +154,7 @@ func sysBindConnect(c *Call) result {
 		if len(host) > 107 {
 			return errno(unix.ENAMETOOLONG)
 		}
-		if c.root().ReadOnly() {
+		if fs.ReadOnly() {
 			return errno(unix.EROFS)
 		}
 		if err := unix.Bind(s, &unix.SockaddrUnix{Name: host}); err != nil {
@@ -256,7 +257,7 @@ func sysSendto(c *Call) result {
 	target := -1
 	to := name.sockaddr()
 	if !name.abstract {
-		abs, err := c.abs(unix.AT_FDCWD, name.path)
+		abs, err := c.absFollow(unix.AT_FDCWD, name.path)
 		if err != nil {
 			unix.Close(s)
 			return fail(err)

@@ -309,14 +309,220 @@ func (k *Kernel) fdPath(r *Root, tid int, fd int32) (string, error) {
 	return "", unix.ENOTDIR
 }
 
-// abs makes a guest path absolute relative to dirfd (AT_FDCWD = the cwd), with the /proc
-// and /dev links it goes through followed (special.go: procLinks).
-func (c *Call) abs(dirfd int32, p string) (string, error) {
+// abs makes a guest path absolute relative to dirfd (AT_FDCWD = the cwd), with the symlinks
+// before its last component and the /proc and /dev links it goes through followed
+// (canon; special.go: procLinks). The last component is the caller's to follow or not.
+func (c *Call) abs(dirfd int32, p string) (string, error) { return c.absOf(dirfd, p, false) }
+
+// absFollow is abs for calls that follow a final symlink (open without O_NOFOLLOW, stat,
+// chdir, execve …): a final symlink into /proc, /dev or a mounted file system must be
+// followed before the kernel chooses the file system.
+func (c *Call) absFollow(dirfd int32, p string) (string, error) { return c.absOf(dirfd, p, true) }
+
+func (c *Call) absOf(dirfd int32, p string, follow bool) (string, error) {
 	a, err := c.abs1(dirfd, p)
 	if err != nil {
 		return "", err
 	}
+	if a, err = c.canon(c.kernelDots(a), follow, 0); err != nil {
+		return "", err
+	}
+	if fs, rest := special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && c.k.kernelDevice(rest) {
+		return "", unix.ENOTDIR // a device is no directory, however it was named
+	}
 	return c.procLinks(a)
+}
+
+// kernelDots resolves the ".." components that follow a directory of the kernel's own
+// file systems (/proc/self/../../etc): the root's tree, where the host would look, has no
+// such directories. Components after a ".." that leaves them are the host's to resolve.
+func (c *Call) kernelDots(abs string) string {
+	if !strings.Contains(abs, "/..") {
+		return abs
+	}
+	parts := strings.Split(abs, "/")
+	out := "/"
+	for i, p := range parts {
+		switch {
+		case p == "" || p == ".":
+		case p != "..":
+			out = path.Join(out, p)
+		case out == "/":
+		case c.kernelServed(out):
+			out = path.Dir(out)
+		default:
+			rest := strings.Join(parts[i:], "/") // not cleaned: ".." after a symlink is the host's
+			if out == "/" {
+				return "/" + rest
+			}
+			return out + "/" + rest
+		}
+	}
+	return out + trailing(abs)
+}
+
+func trailing(p string) string {
+	if len(p) > 1 && strings.HasSuffix(p, "/") {
+		return "/"
+	}
+	return ""
+}
+
+// kernelServed: the guest path lies in /proc or is one of the kernel's /dev entries.
+func (c *Call) kernelServed(p string) bool {
+	fs, rest := special(p)
+	return fs == "/proc" || fs == "/dev" && rest != "/" && c.k.kernelDevice(rest)
+}
+
+// maxSymlinks is Linux's limit on the symlinks one lookup follows (ELOOP beyond it).
+const maxSymlinks = 40
+
+// canon returns the guest path abs (absolute, seen from the caller's root) with the symlinks
+// it goes through expanded, as far as the path exists: those before the last component, and
+// the last one too when follow. The kernel chooses the file system of a path (the root, a
+// mounted one, /proc, /dev) by its name, and the host then resolves the rest inside that one
+// tree; a symlink leading from one file system to another (Debian's /etc/mtab ->
+// ../proc/self/mounts, /dev/fd -> /proc/self/fd, a link into a mount point) must therefore be
+// followed first. The result only chooses the tree: the host still resolves the path inside
+// it with RESOLVE_IN_ROOT, so a guest racing its own symlinks can only misdirect itself.
+//
+// The common case costs one extra openat2: a path with no symlink on the way needs nothing
+// more. Otherwise the host resolves the parent directory in its tree and says where it landed
+// (its path inside the tree copy); only a parent that leads out of its tree is walked further,
+// a link at a time.
+func (c *Call) canon(abs string, follow bool, depth int) (string, error) {
+	r := c.root()
+	for links := 0; ; links++ {
+		if links+depth > maxSymlinks {
+			return "", unix.ELOOP
+		}
+		if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+			return abs, nil
+		}
+		rt, rel := r.route(abs)
+		if rt.probe(rel, follow) != unix.ELOOP {
+			return abs, nil // no symlink on the way (or an error the call itself will meet)
+		}
+		dir, name, slash := splitLast(abs)
+		cdir, err := c.canonDir(dir, depth+links)
+		if err != nil {
+			return "", err
+		}
+		if name == "" || name == "." || name == ".." {
+			abs = path.Join(cdir, name) // lexical from a real directory: what Linux does
+			continue
+		}
+		p := cdir + "/" + name
+		if cdir == "/" {
+			p = "/" + name
+		}
+		if !follow && !slash {
+			return p, nil
+		}
+		if fs, rest := special(p); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+			return withSlash(p, slash), nil
+		}
+		target, ok := c.readlinkIn(p)
+		if !ok {
+			return withSlash(p, slash), nil
+		}
+		if !strings.HasPrefix(target, "/") {
+			target = cdir + "/" + target
+		}
+		if slash {
+			target += "/"
+		}
+		abs = target
+	}
+}
+
+// canonDir returns where the guest directory path dir really is: the host resolves it in its
+// tree and names the directory it reached; a path that leads out of that tree (the host then
+// fails, or lands on an empty mount point whose name routing then corrects) is walked a link
+// at a time by canon.
+func (c *Call) canonDir(dir string, depth int) (string, error) {
+	if dir == "/" {
+		return "/", nil
+	}
+	if fs, rest := special(dir); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+		return path.Clean(dir), nil
+	}
+	r := c.root()
+	rt, rel := r.route(dir)
+	fd, err := rt.Open(rel, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			// a symlink on the way may lead into /proc, /dev or a mount: follow it by name
+			d, err := c.canon(dir, true, depth+1)
+			if err != nil {
+				return "", err
+			}
+			return path.Clean(d), nil
+		}
+		return "", err
+	}
+	defer unix.Close(fd)
+	p, w := c.k.objPath("/proc/self/fd/" + strconv.Itoa(fd))
+	if w == inTree {
+		if g, ok := r.rel(p); ok {
+			return g, nil
+		}
+	}
+	return path.Clean(dir), nil
+}
+
+// readlinkIn returns the target of the guest path p if it is a symlink of its tree.
+func (c *Call) readlinkIn(p string) (string, bool) {
+	rt, rel := c.root().route(p)
+	pfd, name, err := rt.Parent(rel)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(pfd)
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(pfd, name, buf)
+	if err != nil || n == 0 {
+		return "", false
+	}
+	return string(buf[:n]), true
+}
+
+// splitLast splits a guest absolute path into its directory and last component (name is ""
+// for "/"), and says whether it ended in a slash (a trailing slash makes Linux follow a final
+// symlink).
+func splitLast(abs string) (dir, name string, slash bool) {
+	g := strings.TrimRight(abs, "/")
+	slash = len(g) < len(abs) && g != ""
+	if g == "" {
+		return "/", "", false
+	}
+	i := strings.LastIndexByte(g, '/')
+	dir, name = g[:i], g[i+1:]
+	if dir == "" {
+		dir = "/"
+	}
+	return dir, name, slash
+}
+
+func withSlash(p string, slash bool) string {
+	if slash {
+		return p + "/"
+	}
+	return p
+}
+
+// probe resolves a path in r without following a symlink on the way (nor the last component
+// unless follow): ELOOP says it met one.
+func (r *Root) probe(guest string, follow bool) error {
+	fl := uint64(unix.O_PATH | unix.O_CLOEXEC)
+	if !follow {
+		fl |= unix.O_NOFOLLOW
+	}
+	fd, err := unix.Openat2(r.fd, guest, &unix.OpenHow{Flags: fl, Resolve: resolveFlags | unix.RESOLVE_NO_SYMLINKS})
+	if err == nil {
+		unix.Close(fd)
+	}
+	return err
 }
 
 func (c *Call) abs1(dirfd int32, p string) (string, error) {
