@@ -396,6 +396,11 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 	if err != nil {
 		return fail("tmpfs for /proc: %v", err)
 	}
+	// hostfs directories and tmpfs instances the guest may mount (trees.go)
+	trees, err := prepareTrees(c.HostFS, append(append([]string{}, c.InitEnv...), c.InitArgs...), c.Mem)
+	if err != nil {
+		return fail("%v", err)
+	}
 	abi, llErr := landlockABI()
 	switch {
 	case abi == 0 && !c.NoLandlock:
@@ -413,7 +418,7 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 		if err != nil {
 			return fail("%v", err)
 		}
-		err = kernelRules(rs, rootDir, work, os.Getenv(umidEnv), procDir, files, self, func(p string, a uint64) {
+		err = kernelRules(rs, rootDir, work, os.Getenv(umidEnv), procDir, trees, files, self, func(p string, a uint64) {
 			if c.Debug {
 				fmt.Fprintf(stderr, "linux: Landlock (ABI %d): %s: %#x\n", abi, p, a&rs.handled)
 			}
@@ -440,12 +445,13 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 	}
 	env = append(env, stageEnv+"=2", procDirEnv+"="+strconv.Itoa(procDir), ubdOKEnv+"="+strings.Join(ok, ","),
 		procfsHelperEnv+"="+strconv.Itoa(helper))
+	env = append(env, trees.env()...)
 	err = syscall.Exec(selfExe, os.Args, env)
 	return fail("re-executing the kernel: %v", err)
 }
 
 // kernelRules are the files the kernel process may use once it serves the guest.
-func kernelRules(rs *llRuleset, rootDir, work, umidDir string, procDir int, files []string, self string, log func(string, uint64)) error {
+func kernelRules(rs *llRuleset, rootDir, work, umidDir string, procDir int, trees extraTrees, files []string, self string, log func(string, uint64)) error {
 	all := []struct {
 		path   string
 		access uint64
@@ -490,6 +496,19 @@ func kernelRules(rs *llRuleset, rootDir, work, umidDir string, procDir int, file
 		}
 		log(r.path, r.access)
 	}
+	for _, fd := range trees.hostDirs {
+		p, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		log(p+" (hostfs)", llAll)
+		if err := rs.allowFD(fd, llAll); err != nil {
+			return err
+		}
+	}
+	for _, fd := range trees.tmpfs {
+		if err := rs.allowFD(fd, llAll); err != nil {
+			return err
+		}
+	}
+	log(fmt.Sprintf("(%d tmpfs instances)", len(trees.tmpfs)), llAll)
 	log("(the /proc listings' tmpfs)", llAll)
 	return rs.allowFD(procDir, llAll)
 }

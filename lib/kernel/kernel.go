@@ -32,6 +32,9 @@ type Config struct {
 	CmdLine  string       // the kernel command line, for /proc/cmdline
 	UBDs     []*blockDev  // block devices (blockdev.go), open for the whole run
 	Shadow   *shadow.Tree // the unpacked image root (imageroot.go); nil for a directory root
+	// HostFSPrefix is hostfs=: every hostfs mount lies below it ("" = below the directories
+	// the command line names: hostfs.go).
+	HostFSPrefix string
 
 	rootImage  *rootImage
 	Debug      bool
@@ -44,6 +47,9 @@ type Config struct {
 	work       string          // the private work directory (jail.go)
 	procHelper *procfsClient   // nil: the kernel reads procfs itself
 	procDir    int             // the detached tmpfs behind /proc listings (special.go)
+	trees      extraTrees      // hostfs directories and tmpfs instances (trees.go)
+	hostUID    uint32          // the host uid the kernel's uid 0 is (hostfs shows host ids)
+	hostGID    uint32
 
 	mc *mcHost // the management console, which outlives each boot
 }
@@ -73,9 +79,11 @@ type Kernel struct {
 	loopDone chan struct{}
 	dying    atomic.Bool // shutting down: kill every task that still shows up
 	procMu   sync.Mutex
-	procMnt  uint64          // mount id of the tmpfs behind the /proc listing (special.go)
-	sysctls  []*sysctlWriter // guests' open writable /proc/sys files (special.go)
-	roots    []*Root         // chroot roots, closed when the machine stops
+
+	tmpfsUsed [tmpfsSlots]bool // tmpfs instances mounted (k.mu)
+	procMnt   uint64           // mount id of the tmpfs behind the /proc listing (special.go)
+	sysctls   []*sysctlWriter  // guests' open writable /proc/sys files (special.go)
+	roots     []*Root          // chroot roots, closed when the machine stops
 	// mounts below the root's tree copy (host mounts inside the root directory), learnt
 	// by objPath (k.mu)
 	subMounts map[uint64]bool
@@ -268,6 +276,12 @@ func (k *Kernel) startInit() (int, error) {
 	}
 	slots := os.NewFile(uintptr(sfd), "slots")
 	defer slots.Close()
+	trees := k.cfg.trees.launcherFiles()
+	defer func() {
+		for _, f := range trees {
+			f.Close()
+		}
+	}()
 	args := append([]string{}, k.cfg.Inits...)
 	args = append(args, "--")
 	args = append(args, k.cfg.InitArgs...)
@@ -278,7 +292,7 @@ func (k *Kernel) startInit() (int, error) {
 		Stdin:      con,
 		Stdout:     con,
 		Stderr:     con,
-		ExtraFiles: []*os.File{theirs, treeRoot, slots},
+		ExtraFiles: append([]*os.File{theirs, treeRoot, slots}, trees...),
 		SysProcAttr: &unix.SysProcAttr{
 			Setsid:    true,
 			Pdeathsig: unix.SIGKILL,
@@ -296,6 +310,7 @@ func (k *Kernel) startInit() (int, error) {
 	if k.cfg.Debug {
 		cmd.Env = append(cmd.Env, "GOUML_DEBUG_FILTER=1")
 	}
+	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(len(trees)))
 	if err := cmd.Start(); err != nil {
 		theirs.Close()
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES) {

@@ -60,6 +60,8 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	os.Setenv("TMPDIR", filepath.Join(work, workTmp))
 	cfg.work = work
 	cfg.procDir, _ = strconv.Atoi(os.Getenv(procDirEnv))
+	cfg.trees = treesFromEnv()
+	cfg.hostUID, cfg.hostGID = hostIDs()
 	if n, err := strconv.Atoi(os.Getenv(procfsHelperEnv)); err == nil {
 		cfg.procHelper = &procfsClient{sock: n}
 	}
@@ -133,7 +135,7 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 // machine turns the parsed command line into a boot configuration, refusing what is parsed
 // but not implemented yet (only when it is actually used).
 func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Config, error) {
-	cfg := Config{ReadOnly: !c.RW, Mem: c.Mem, Debug: c.Debug, NoReboot: c.NoReboot, Stderr: stderr}
+	cfg := Config{ReadOnly: !c.RW, Mem: c.Mem, Debug: c.Debug, NoReboot: c.NoReboot, Stderr: stderr, HostFSPrefix: c.HostFS}
 	notYet := func(what string) error { return fmt.Errorf("%s: not supported yet", what) }
 	src, err := c.RootSource()
 	if err != nil {

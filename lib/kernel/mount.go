@@ -2,12 +2,14 @@ package kernel
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gouml/gouml/lib/ext4"
 	"github.com/gouml/gouml/lib/shadow"
@@ -17,31 +19,111 @@ import (
 // Mounts of block devices inside the guest (mount /dev/ubdb /mnt): the device's ext2/3/4
 // file system is unpacked into one of the work directory's mount slots (jail.go; lib/shadow),
 // a detached copy of the slot's mount becomes a Root of its own, and guest paths at or below
-// the mount point are routed to it (Root.route), by the lexically cleaned path, like /dev and
-// /proc (a symlink elsewhere that points below the mount point reaches the empty mount-point
-// directory instead, and an absolute symlink in the mounted file system resolves inside it,
-// not from the guest's root). A slot exists from the start so that the kernel's Landlock
+// the mount point are routed to it (Root.route), by the path with its symlinks followed first
+// (vfs.go: canon), like /dev and /proc: a symlink elsewhere that points below the mount point
+// reaches the mounted file system, and an absolute symlink in it resolves from the guest's
+// root, as on Linux. A slot exists from the start so that the kernel's Landlock
 // rules can name it; the copy keeps a guest's ".." inside the mounted tree. The slots are
 // private to the host user (mode 0700: they hold the guest's files with the guest's
 // permissions). Changes go back into the image at sync, umount and shutdown.
 
 type mountTable struct {
-	mu   sync.RWMutex
-	list []*mountPoint
+	mu     sync.RWMutex
+	list   []*mountPoint
+	hostfs atomic.Int32 // hostfs mounts in list: stat looks for them only then
 }
 
+// mountPoint is one file system mounted in the guest: a ubd device's (unpacked into a
+// mount slot), a host directory (hostfs.go) or a tmpfs instance (tmpfs.go). Whatever the
+// type, its files are reached through root, a Root of its own.
 type mountPoint struct {
 	at     string // guest path of the mount point
-	source string // guest name of the device
+	source string // guest name of the device ("none", "tmpfs" …)
 	fstype string
+	opts   string // options /proc/mounts shows after rw/ro and relatime
 	root   *Root
-	dev    *blockDev
-	part   int // partition number, 0 for the whole disk
-	fs     *ext4.FS
-	tree   *shadow.Tree
-	slot   int    // the work directory's mount slot it is unpacked in
 	mnt    uint64 // mount id of its tree copy
 	ro     bool
+	sub    string // hostfs: the mounted directory inside its tree copy ("" = the copy's top)
+
+	// ubd devices
+	dev  *blockDev
+	part int // partition number, 0 for the whole disk
+	fs   *ext4.FS
+	tree *shadow.Tree
+	slot int // the work directory's mount slot it is unpacked in; -1 for other types
+
+	tmpfs int // tmpfs: the instance (Config.trees.tmpfs index); -1 for other types
+}
+
+// guestPath turns the path the host gives a file of this mount's tree copy (its path inside
+// the copy) into the guest's path; ok is false for a path above the mounted directory.
+func (m *mountPoint) guestPath(p string) (string, bool) {
+	p, ok := m.inRoot(p)
+	if !ok {
+		return "", false
+	}
+	if p == "/" {
+		return m.at, true
+	}
+	if m.at == "/" {
+		return p, true
+	}
+	return m.at + p, true
+}
+
+// inRoot turns the path the host gives a file of this mount's tree copy into its path from
+// the mounted directory (m.root).
+func (m *mountPoint) inRoot(p string) (string, bool) {
+	if m.sub == "" {
+		return p, true
+	}
+	rest, found := strings.CutPrefix(p, m.sub)
+	if !found || rest != "" && rest[0] != '/' {
+		return "", false
+	}
+	if rest == "" {
+		rest = "/"
+	}
+	return rest, true
+}
+
+// add mounts m unless its mount point is taken.
+func (t *mountTable) add(m *mountPoint) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, x := range t.list {
+		if x.at == m.at {
+			return unix.EBUSY
+		}
+	}
+	t.list = append(t.list, m)
+	if m.fstype == "hostfs" {
+		t.hostfs.Add(1)
+	}
+	return nil
+}
+
+// mountTarget checks a mount point: a directory of a tree (not of /proc, nor a device).
+func (k *Kernel) mountTarget(c *Call, target string) (string, error) {
+	at := path.Clean(target)
+	if c.kernelServed(at) || at == "/proc" || at == "/" {
+		return "", unix.EBUSY
+	}
+	fd, err := c.root().OpenPath(at, true)
+	if err != nil {
+		return "", err
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err != nil {
+		return "", err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return "", unix.ENOTDIR
+	}
+	return at, nil
 }
 
 // byMount returns the mounted file system whose tree copy is mount id mnt.
@@ -115,20 +197,10 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 	if err := b.flushParts(true); err != nil {
 		return unix.EIO
 	}
-	fd, err := c.root().OpenPath(target, true)
+	at, err := k.mountTarget(c, target)
 	if err != nil {
 		return err
 	}
-	var st unix.Stat_t
-	err = unix.Fstat(fd, &st)
-	unix.Close(fd)
-	if err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return unix.ENOTDIR
-	}
-	at := path.Clean(target)
 	t := k.root.mounts
 	t.mu.RLock()
 	for _, m := range t.list {
@@ -158,11 +230,11 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 				fstype = "ext4"
 			}
 			sub.guest = at
-			m := &mountPoint{at: at, source: "/dev/" + rest, fstype: fstype, root: sub, dev: b, part: part, fs: efs, tree: tree, slot: slot, mnt: sub.mnt, ro: ro}
-			t.mu.Lock()
-			t.list = append(t.list, m)
-			t.mu.Unlock()
-			return nil
+			m := &mountPoint{at: at, source: "/dev/" + rest, fstype: fstype, root: sub, dev: b, part: part, fs: efs, tree: tree, slot: slot, mnt: sub.mnt, ro: ro, tmpfs: -1}
+			if err = t.add(m); err == nil {
+				return nil
+			}
+			sub.Close()
 		}
 	}
 	k.printk("EXT4-fs (%s): can't read the file system: %v", rest, err)
@@ -180,11 +252,14 @@ func (k *Kernel) umount(target string, flags int) error {
 	for i, x := range t.list {
 		if x.at == at {
 			m = x
-			if flags&unix.MNT_DETACH == 0 && k.mountBusy(x) {
+			if flags&unix.MNT_DETACH == 0 && (k.mountBusy(x) || t.hasBelow(at)) {
 				t.mu.Unlock()
 				return unix.EBUSY
 			}
 			t.list = append(t.list[:i], t.list[i+1:]...)
+			if x.fstype == "hostfs" {
+				t.hostfs.Add(-1)
+			}
 			break
 		}
 	}
@@ -192,8 +267,28 @@ func (k *Kernel) umount(target string, flags int) error {
 	if m == nil {
 		return unix.EINVAL
 	}
+	return k.release(m)
+}
+
+// hasBelow: another file system is mounted below at (the caller holds t.mu).
+func (t *mountTable) hasBelow(at string) bool {
+	for _, x := range t.list {
+		if strings.HasPrefix(x.at, at+"/") || at == "/" && x.at != "/" {
+			return true
+		}
+	}
+	return false
+}
+
+// release ends a mount: an image's changes go back to it, a tmpfs is emptied for the next.
+func (k *Kernel) release(m *mountPoint) error {
 	err := m.release()
-	k.freeSlot(m.slot)
+	if m.slot >= 0 {
+		k.freeSlot(m.slot)
+	}
+	if m.tmpfs >= 0 {
+		k.freeTmpfs(m.tmpfs)
+	}
 	return err
 }
 
@@ -216,10 +311,12 @@ func (k *Kernel) mountBusy(m *mountPoint) bool {
 
 func (m *mountPoint) release() error {
 	var err error
-	if !m.ro {
-		err = m.tree.WriteBack()
+	if m.tree != nil {
+		if !m.ro {
+			err = m.tree.WriteBack()
+		}
+		err = errors.Join(err, m.fs.Unmount())
 	}
-	err = errors.Join(err, m.fs.Unmount())
 	m.root.Close() // guests still in the tree keep the copy alive, detached from the image
 	return err
 }
@@ -230,12 +327,12 @@ func (k *Kernel) unmountAll() {
 	t.mu.Lock()
 	l := t.list
 	t.list = nil
+	t.hostfs.Store(0)
 	t.mu.Unlock()
 	for i := len(l) - 1; i >= 0; i-- {
-		if err := l[i].release(); err != nil {
+		if err := k.release(l[i]); err != nil {
 			k.printk("unmounting %s: %v", l[i].at, err)
 		}
-		k.freeSlot(l[i].slot)
 	}
 }
 
@@ -247,7 +344,7 @@ func (k *Kernel) syncMounts() error {
 	t.mu.RUnlock()
 	var err error
 	for _, m := range l {
-		if !m.ro {
+		if !m.ro && m.tree != nil {
 			err = errors.Join(err, m.tree.WriteBack())
 		}
 	}
@@ -265,7 +362,42 @@ func (k *Kernel) mountLines() string {
 		if m.ro {
 			mode = "ro"
 		}
-		b.WriteString(m.source + " " + m.at + " " + m.fstype + " " + mode + ",relatime 0 0\n")
+		opts := mode + ",relatime"
+		if m.opts != "" {
+			opts += "," + m.opts
+		}
+		b.WriteString(m.source + " " + m.at + " " + m.fstype + " " + opts + " 0 0\n")
+	}
+	return b.String()
+}
+
+// mountinfoLines are /proc/PID/mountinfo lines of the mounted file systems, numbered from
+// first; each one's parent is the mount its mount point lies in.
+func (k *Kernel) mountinfoLines(first int) string {
+	t := k.root.mounts
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var b strings.Builder
+	for i, m := range t.list {
+		parent := 1
+		for j, x := range t.list[:i] {
+			if strings.HasPrefix(m.at, x.at+"/") {
+				parent = first + j
+			}
+		}
+		mode := "rw"
+		if m.ro {
+			mode = "ro"
+		}
+		dev := "0:" + strconv.Itoa(32+i)
+		if m.dev != nil {
+			dev = "98:" + strconv.Itoa(m.dev.unit*16+m.part)
+		}
+		super := mode
+		if m.opts != "" {
+			super += "," + m.opts
+		}
+		fmt.Fprintf(&b, "%d %d %s / %s %s,relatime - %s %s %s\n", first+i, parent, dev, m.at, mode, m.fstype, m.source, super)
 	}
 	return b.String()
 }
@@ -311,6 +443,11 @@ func (k *Kernel) remount(target string, ro bool) error {
 	}
 	switch {
 	case ro == m.ro:
+	case m.tree == nil: // hostfs, tmpfs: the tree copy's mount flag is all there is
+		if err := m.root.SetReadOnly(ro); err != nil {
+			return err
+		}
+		m.ro = ro
 	case ro:
 		if err := m.tree.WriteBack(); err != nil {
 			return unix.EIO

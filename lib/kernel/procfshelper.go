@@ -40,6 +40,9 @@ const (
 	mqSetNS  = 'I' // the guest's IPC namespace (fd)
 	mqOpen   = 'Q' // flags u32, mode u32, has attr u8, struct mq_attr (64 bytes), name
 	mqUnlink = 'U' // name
+	// The size of a tmpfs the kernel mounts for the guest (tmpfs.go) is set by a remount,
+	// which Landlock refuses to the kernel: the fd is one of its tmpfs instances.
+	tmpfsSetSize = 'Z' // size in bytes (decimal)
 )
 
 const (
@@ -189,6 +192,17 @@ func procfsHelperMain() {
 			name, _ := unix.BytePtrFromString(string(buf[1:n]))
 			_, _, e := unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(name)), 0, 0)
 			reply(e, -1)
+		case tmpfsSetSize:
+			if len(fds) != 1 {
+				for _, fd := range fds {
+					unix.Close(fd)
+				}
+				reply(unix.EINVAL, -1)
+				continue
+			}
+			err := tmpfsResize(fds[0], string(buf[1:n]))
+			unix.Close(fds[0])
+			reply(errnoOf(err), -1)
 		default:
 			reply(unix.EINVAL, -1)
 		}

@@ -717,7 +717,15 @@ func (k *Kernel) guestMaps(c *Call, host int, b []byte) []byte {
 			ms := append([]*mountPoint(nil), k.root.mounts.list...)
 			k.root.mounts.mu.RUnlock()
 			for _, m := range ms {
-				if match(m.root, m.at) {
+				q, ok := m.inRoot(p)
+				if !ok {
+					continue
+				}
+				orig := p
+				p = q
+				hit := match(m.root, m.at)
+				p = orig
+				if hit {
 					break
 				}
 			}
@@ -775,7 +783,7 @@ func (k *Kernel) mountinfo() []byte {
 	}
 	return []byte("1 0 98:0 / / " + mode + ",relatime - hostfs /dev/root " + mode + "\n" +
 		"2 1 0:4 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n" +
-		"3 1 0:5 / /dev rw,relatime - devtmpfs devtmpfs rw\n")
+		"3 1 0:5 / /dev rw,relatime - devtmpfs devtmpfs rw\n" + k.mountinfoLines(4))
 }
 
 // readlinkSpecial answers readlink in /dev and /proc.

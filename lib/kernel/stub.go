@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -62,8 +63,8 @@ func StubMain() {
 	debug := os.Getenv("GOUML_DEBUG_FILTER") == "1"
 	var env []string
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "GOUML_DEBUG_FILTER=") {
-			env = append(env, e) // the launcher's own setting is not init's business
+		if !strings.HasPrefix(e, "GOUML_DEBUG_FILTER=") && !strings.HasPrefix(e, stubTreesEnv+"=") {
+			env = append(env, e) // the launcher's own settings are not init's business
 		}
 	}
 	// Everything the stub needs after the filter is in place is prepared now, so that
@@ -191,6 +192,13 @@ func guestLandlock() error {
 		err = rs.allowFD(fd, access)
 		unix.Close(fd)
 		if err != nil {
+			return err
+		}
+	}
+	// hostfs directories and tmpfs instances (trees.go)
+	n, _ := strconv.Atoi(os.Getenv(stubTreesEnv))
+	for fd := stubTreesFD; fd < stubTreesFD+n; fd++ {
+		if err := rs.allowFD(fd, access); err != nil {
 			return err
 		}
 	}

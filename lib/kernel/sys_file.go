@@ -344,7 +344,11 @@ func (c *Call) writeStat(fd int, addr uint64) result {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fail(err)
 	}
-	guestStat(fd, &st)
+	if c.k.onHostfs(fd) {
+		c.k.hostStat(&st)
+	} else {
+		guestStat(fd, &st)
+	}
 	c.k.blockStat(&st)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
 	if err := c.Write(addr, b); err != nil {
@@ -394,7 +398,11 @@ func sysStatx(c *Call) result {
 	st.Uid, st.Gid, st.Mode, st.Size = stx.Uid, stx.Gid, uint32(stx.Mode), int64(stx.Size)
 	st.Rdev = unix.Mkdev(stx.Rdev_major, stx.Rdev_minor)
 	st.Dev, st.Ino = unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino
-	guestStat(fd, &st)
+	if c.k.onHostfs(fd) {
+		c.k.hostStat(&st)
+	} else {
+		guestStat(fd, &st)
+	}
 	if c.k.blockStat(&st) {
 		stx.Size, stx.Blocks = 0, 0
 	}
@@ -889,6 +897,15 @@ func (c *Call) chown(fd int, uid, gid uint32) result {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fail(err)
 	}
+	if c.k.onHostfs(fd) {
+		// host files keep their host owner: as on the real kernel run by an ordinary
+		// user, only a change to what they already have succeeds
+		c.k.hostStat(&st)
+		if uid != noChange && uid != st.Uid || gid != noChange && gid != st.Gid {
+			return errno(unix.EPERM)
+		}
+		return ok(0)
+	}
 	ou, og := owner(fd, &st)
 	c.k.mu.Lock()
 	cr := *c.cred()
@@ -1191,6 +1208,28 @@ func sysMount(c *Call) result {
 		switch dir := path.Clean(abs); {
 		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev":
 			return ok(0)
+		case (fstype == "tmpfs" || fstype == "hostfs") && c.T.Proc.Root == nil:
+			src, _ := c.Str(0)
+			var data string
+			if c.Arg(4) != 0 {
+				if data, err = c.Str(4); err != nil {
+					return fail(err)
+				}
+			}
+			return result{fd: -1, async: func() result {
+				at, err := c.k.mountTarget(c, abs)
+				if err == nil {
+					if fstype == "tmpfs" {
+						err = c.k.mountTmpfs(c, src, at, flags, data)
+					} else {
+						err = c.k.mountHostfs(c, at, flags, data)
+					}
+				}
+				if err != nil {
+					return fail(err)
+				}
+				return ok(0)
+			}}
 		}
 		if src, err := c.Str(0); err == nil && src != "" && c.T.Proc.Root == nil {
 			srcAbs, err := c.absFollow(unix.AT_FDCWD, src)

@@ -100,7 +100,12 @@ func (r *Root) Sub(dirfd int, guest string) *Root {
 }
 
 // Close releases the root.
-func (r *Root) Close() { unix.Close(r.fd) }
+func (r *Root) Close() {
+	unix.Close(r.fd)
+	if r.clone >= 0 && r.clone != r.fd {
+		unix.Close(r.clone)
+	}
+}
 
 // rel turns a guest path seen from the machine's root into the path seen from r; ok is
 // false when it is not below r.
@@ -244,7 +249,10 @@ func (k *Kernel) objPath(link string) (string, where) {
 		return join("/proc", l), inProc
 	}
 	if m := k.root.mounts.byMount(stx.Mnt_id); m != nil {
-		return join(m.at, l), inTree
+		if g, ok := m.guestPath(l); ok {
+			return g, inTree
+		}
+		return m.at, inTree // above the mounted directory: the guest sees its top
 	}
 	k.mu.Lock()
 	known := k.subMounts[stx.Mnt_id]
@@ -449,6 +457,15 @@ func (c *Call) canonDir(dir string, depth int) (string, error) {
 	}
 	r := c.root()
 	rt, rel := r.route(dir)
+	if rt != r {
+		// in a mounted file system an absolute symlink leads to the guest's root, which
+		// the host, resolving inside the mount, cannot know: walk it by name
+		d, err := c.canon(dir, true, depth+1)
+		if err != nil {
+			return "", err
+		}
+		return path.Clean(d), nil
+	}
 	fd, err := rt.Open(rel, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err != nil {
 		if err == unix.ENOENT || err == unix.ENOTDIR {

@@ -1,0 +1,108 @@
+package kernel_test
+
+import (
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gouml/gouml/lib/testenv"
+)
+
+// mountScript mounts tmpfs and hostfs file systems the way Debian's init scripts and
+// Netkit's labs do, and prints what Linux would.
+const mountScript = `#!/bin/sh
+mkdir -p /mnt/t /mnt/h /mnt/s /mnt/x
+mount -t tmpfs -o size=1m,mode=0750 tmpfs /mnt/t && echo tmpfs=mounted
+grep ' /mnt/t ' /proc/mounts
+stat -c 'mode=%a' /mnt/t
+echo hello > /mnt/t/f && cat /mnt/t/f
+dd if=/dev/zero of=/mnt/t/big bs=64k count=32 2>/dev/null || echo tmpfs=full
+ln -s /etc/hostname /mnt/t/abs
+cat /mnt/t/abs
+ln -s /mnt/t/f /tlink
+cat /tlink
+cd /mnt/t && umount /mnt/t 2>/dev/null || echo umount=busy
+cd /
+umount /mnt/t && echo umount=ok
+ls -A /mnt/t | wc -l
+mount -t tmpfs tmpfs /mnt/t && ls -A /mnt/t | wc -l && umount /mnt/t
+mount -t hostfs none /mnt/h -o "$hostlab" && echo hostfs=mounted
+grep ' /mnt/h ' /proc/mounts | sed "s#$hostlab#LAB#"
+cat /mnt/h/lab.txt
+stat -c 'owner=%u' /mnt/h/lab.txt
+chown 0 /mnt/h/lab.txt 2>/dev/null || echo chown=EPERM
+echo guest > /mnt/h/new.txt
+cat /mnt/h/esc/hostname
+cat /mnt/h/up/secret.txt 2>/dev/null || echo up=ENOENT
+mount -t hostfs none /mnt/s -o "$hostlab/sub" && cat /mnt/s/s.txt
+ls /mnt/s/.. | grep -c '^[hstx]$'
+cat /mnt/s/../h/lab.txt
+mount -t hostfs none /mnt/x -o /etc 2>/dev/null || echo etc=EACCES
+mount -t hostfs none /mnt/x -o "$hostlab/../secret" 2>/dev/null || echo dotdot=EACCES
+mount -o remount,ro /mnt/h && { { echo no > /mnt/h/ro.txt; } 2>/dev/null || echo ro=EROFS; }
+umount /mnt/s && umount /mnt/h && echo hostfs=unmounted
+/bin/busybox poweroff -f
+`
+
+// TestTmpfsAndHostfsMounts: tmpfs mounts honour size= and start empty; hostfs mounts reach
+// the directories the command line names and nothing beside or above them, show host
+// owners, and follow symlinks as Linux does (an absolute one from the guest's root).
+func TestTmpfsAndHostfsMounts(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	root := filepath.Join(dir, "root")
+	if err := os.Rename(testenv.BusyboxRoot(t, map[string]string{"/t.sh": mountScript, "/etc/hostname": "guesthost\n"}), root); err != nil {
+		t.Fatal(err)
+	}
+	lab := filepath.Join(dir, "lab")
+	os.MkdirAll(filepath.Join(lab, "sub"), 0o755)
+	os.WriteFile(filepath.Join(lab, "lab.txt"), []byte("lab file\n"), 0o644)
+	os.WriteFile(filepath.Join(lab, "sub", "s.txt"), []byte("sub file\n"), 0o644)
+	os.Symlink("/etc", filepath.Join(lab, "esc"))
+	os.Symlink("../..", filepath.Join(lab, "up"))
+	os.Mkdir(filepath.Join(dir, "secret"), 0o755)
+	os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("SECRET\n"), 0o644)
+	r := run{args: []string{"ubd0=" + root, "rw", "mem=64M", "init=/t.sh", "hostlab=" + lab}}
+	owner := strings.TrimSpace(strings.Split(os.Getenv("UID"), " ")[0])
+	if os.Geteuid() == 0 {
+		r.args = append(r.args, "uml_dir="+unprivileged(t, root))
+		unprivileged(t, lab)
+		r.asUser = true
+		u, err := user.Lookup(testUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner = u.Uid
+	} else {
+		r.args = append(r.args, "uml_dir="+t.TempDir())
+		owner = strings.TrimSpace(strings.Fields(strings.ReplaceAll(readFile(t, "/proc/self/status"), "Uid:", "\n"))[1])
+	}
+	out, errs, status := r.do(t)
+	want := []string{
+		"tmpfs=mounted", "tmpfs /mnt/t tmpfs rw,relatime,size=1024k,mode=750 0 0", "mode=750", "hello",
+		"tmpfs=full", "guesthost", "hello", "umount=busy", "umount=ok", "0", "0",
+		"hostfs=mounted", "none /mnt/h hostfs rw,relatime,LAB 0 0", "lab file", "owner=" + owner,
+		"chown=EPERM", "guesthost", "up=ENOENT", "sub file", "4", "lab file", "etc=EACCES", "dotdot=EACCES",
+		"ro=EROFS", "hostfs=unmounted",
+	}
+	if status != 0 || strings.TrimRight(out, "\n") != strings.Join(want, "\n") {
+		t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, strings.Join(want, "\n"), errs)
+	}
+	if b, err := os.ReadFile(filepath.Join(lab, "new.txt")); err != nil || string(b) != "guest\n" {
+		t.Errorf("a file the guest wrote on hostfs: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(lab, "ro.txt")); err == nil {
+		t.Error("a read-only hostfs mount was written")
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
