@@ -21,8 +21,10 @@
 //     BLKFLSBUF/BLKRRPART and that the fd is writable for BLKDISCARD/BLKZEROOUT.
 //   - fsync/fdatasync/sync and shutdown: Device.Sync (it carries the stand-in's changes into
 //     the COW file), then Device.Close at halt.
-//   - /proc/partitions: ProcPartitions(devs...); /sys/block/ubdX/{size,ro,serial,dev} and
-//     queue/discard_max_bytes: SysfsSize, SysfsRO, SysfsSerial, SysfsDev, DiscardMaxBytes.
+//   - /proc/partitions: ProcPartitions(devs...). /sys/block/ubdX/{size,ro,serial,dev} and
+//     queue/discard_max_bytes: SysfsSize, SysfsRO, SysfsSerial, SysfsDev, DiscardMaxBytes,
+//     kept for a /sys the emulator does not serve yet (the interop tests compare them with
+//     the real kernel's).
 //   - An image-backed root or mount (lib/ext4) takes the Device or a Partition directly: both
 //     are io.ReaderAt + io.WriterAt + Size() int64 + Sync() error.
 package ubd
