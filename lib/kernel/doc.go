@@ -153,8 +153,9 @@
 //   - chroot gives a process a Root of its own (Process.Root, inherited at fork); unlike
 //     Linux a working directory left outside the new root counts as its "/", and the
 //     process's host root stays the machine's (an ELF interpreter is then run explicitly).
-//   - /dev and /proc are matched on the lexically cleaned path; /proc/PID/fd/N stats as the
-//     file it names (Linux's lstat shows a symlink). Reopening an fd through /proc or
+//   - /dev, /proc and mount points are chosen by name once the symlinks on the way are
+//     followed (vfs.go: canon), not by a mount table; /proc/PID/fd/N stats as the file it
+//     names (Linux's lstat shows a symlink). Reopening an fd through /proc or
 //     /dev/fd never gives more access than its open had (Linux checks the file's mode).
 //   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).
 //   - No network devices besides the namespace's loopback (getsockname shows the kernel's

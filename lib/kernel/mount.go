@@ -14,16 +14,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Mounts of block devices inside the guest (mount /dev/ubdb /mnt): the device's ext2/3/4
-// file system is unpacked into one of the work directory's mount slots (jail.go; lib/shadow),
-// a detached copy of the slot's mount becomes a Root of its own, and guest paths at or below
-// the mount point are routed to it (Root.route), by the lexically cleaned path, like /dev and
-// /proc (a symlink elsewhere that points below the mount point reaches the empty mount-point
-// directory instead, and an absolute symlink in the mounted file system resolves inside it,
-// not from the guest's root). A slot exists from the start so that the kernel's Landlock
-// rules can name it; the copy keeps a guest's ".." inside the mounted tree. The slots are
-// private to the host user (mode 0700: they hold the guest's files with the guest's
-// permissions). Changes go back into the image at sync, umount and shutdown.
+// Mounts of block devices inside the guest (mount /dev/ubdb /mnt): the device's ext2/3/4 file
+// system is unpacked into one of the work directory's mount slots (jail.go; lib/shadow), a
+// detached copy of the slot's mount becomes a Root of its own, and guest paths at or below the
+// mount point are routed to it (Root.route) by name, like /dev and /proc, once the symlinks on
+// the way are followed (vfs.go: canon), so a link elsewhere that points below the mount point
+// reaches the mounted tree. A slot exists from the start so that the kernel's Landlock rules
+// can name it; the copy keeps a guest's ".." inside the mounted tree. The slots are private to
+// the host user (mode 0700: they hold the guest's files with the guest's permissions). Changes
+// go back into the image at sync, umount and shutdown.
 
 type mountTable struct {
 	mu   sync.RWMutex
