@@ -1,6 +1,6 @@
 // Package cmdline parses the User-Mode Linux kernel command line (the argv of `linux`) into a
 // machine configuration, following the real Debian linux.uml 6.1 word by word
-// (spec/uml-interfaces.md §5, §6.1, §6.3, §7).
+// (docs/interfaces.md §5, §6.1, §6.3, §7).
 //
 // How UML treats a word, and so how Parse does:
 //   - UML's own options (ubdN=, mem=, umid=, con=, eth0= …) configure the machine. Like the real

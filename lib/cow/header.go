@@ -1,6 +1,6 @@
 // Package cow reads and writes UML's copy-on-write ("MOOO") block device overlay files, as the
-// real kernel and uml-utilities do: versions 1, 2, 3 and the broken 64-bit version 3 layout are
-// read; version 3 is written. The byte layout is in the project's spec (§1, "ubd COW file
+// real kernel and uml-utilities do: versions 1, 2, 3 and the broken 64-bit version 3 layout
+// are read; version 3 is written. The byte layout is in docs/interfaces.md (§1, "ubd COW file
 // format").
 //
 // A COW file is a header, a bitmap with one bit per 512-byte sector of the backing file (set:

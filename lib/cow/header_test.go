@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// oldHeader builds hand-made headers of every readable version, as the spec lays them out.
+// oldHeader builds hand-made headers of every readable version, as docs/interfaces.md §1 lays
+// them out.
 func oldHeader(version int, broken bool, path string, mtime uint32, size uint64, align uint32) []byte {
 	be, le := binary.BigEndian, binary.LittleEndian
 	switch {
@@ -49,8 +50,8 @@ func oldHeader(version int, broken bool, path string, mtime uint32, size uint64,
 	}
 }
 
-// TestLayoutWorkedExamples checks the spec's worked example (§1.7), verified against the real
-// kernel: an 8 MiB backing file in every version.
+// TestLayoutWorkedExamples checks docs/interfaces.md's worked example (§1.7), verified against
+// the real kernel: an 8 MiB backing file in every version.
 func TestLayoutWorkedExamples(t *testing.T) {
 	const size = 8 << 20
 	cases := []struct {
@@ -86,8 +87,8 @@ func TestLayoutWorkedExamples(t *testing.T) {
 	}
 }
 
-// TestMarshalMatchesObservedBytes compares with the header bytes the spec shows from the real
-// uml_mkcow (§1.2).
+// TestMarshalMatchesObservedBytes compares with the header bytes docs/interfaces.md shows from
+// the real uml_mkcow (§1.2).
 func TestMarshalMatchesObservedBytes(t *testing.T) {
 	h := &Header{Version: 3, BackingFile: "/srv/demo/cow/back.img", MTime: 1704164645, Size: 8 << 20, SectorSize: 512, Alignment: 4096}
 	b, err := h.MarshalBinary()

@@ -15,12 +15,12 @@ import (
 	"github.com/gouml/gouml/lib/testenv"
 )
 
-const backingSectors = 16384 // 8 MiB, the spec's worked example
+const backingSectors = 16384 // 8 MiB, docs/interfaces.md's worked example (§1.7)
 
 var backingMTime = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // makeBacking writes an 8 MiB image whose every 8 bytes name their sector ("B0000042"), with
-// a fixed mtime, as in the spec's recipe R3.
+// a fixed mtime, as in docs/interfaces.md's recipe R3.
 func makeBacking(t *testing.T, path string) {
 	t.Helper()
 	var b bytes.Buffer
@@ -172,7 +172,8 @@ func TestCOWAgainstRealKernelAndTools(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Bytes after the path's NUL are undefined in kernel-written headers (spec §1.2).
+		// Bytes after the path's NUL are undefined in kernel-written headers
+		// (docs/interfaces.md §1.2).
 		n := 32 + len(h.BackingFile) + 1
 		if !bytes.Equal(k[:n], o[:n]) || len(k) != len(o) {
 			t.Fatalf("headers differ in the first %d bytes or in length (%d vs %d)", n, len(k), len(o))

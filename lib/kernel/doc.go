@@ -1,5 +1,6 @@
 // Package kernel is gouml's Linux: a system-call emulator that runs an unmodified x86-64
-// userland as ordinary host processes of an unprivileged user (DESIGN.md, "The emulator").
+// userland as ordinary host processes of an unprivileged user. docs/architecture.md describes
+// gouml as a whole; this comment is the map of this package.
 //
 // # Where a system call is implemented
 //
@@ -26,6 +27,8 @@
 //	mount.go      mount/umount of ubd devices (unpacked by lib/shadow), path routing
 //	imageroot.go  image root file systems; sync/fsync write them back
 //	jail.go       the outer process, the kernel's two stages, its Landlock rules and filter
+//	stub.go       the launcher: chroot, Landlock layer, shim, filter, exec of init
+//	vfs.go        the guest's root: every path resolved inside its tree copy
 //	landlock.go   Landlock, used raw
 //	userns.go     small helpers of the outer process
 //	mconsole.go   the management console's commands (lib/mconsole serves the socket)
@@ -35,47 +38,54 @@
 // handler. A call with no row fails with ENOSYS; under the `debug` option it is trapped
 // instead and logged once.
 //
-// # Mechanism (chosen by the measurements in DESIGN.md)
+// # Mechanism
 //
-//   - Passthrough rows run natively: no trap, about 35 ns of filter per call. The filter is a
-//     binary search over runs of numbers with the same action, so it stays ~8 comparisons.
-//   - Notify rows trap through seccomp user notification (~4 µs): the handler reads the
-//     caller's memory with process_vm_readv, acts, and answers with a value, an errno,
-//     CONTINUE (run natively: only for calls whose checked arguments are all registers),
-//     or a new fd. A new fd is installed with SECCOMP_IOCTL_NOTIF_ADDFD *without* the SEND
-//     flag and then answered with NOTIF_SEND: Go's SIGURG preemption can interrupt and
-//     restart an ADDFD+SEND ioctl, after which the guest's open returns 0 with no fd
-//     (measured; TestManyOpens hammers this path). The filter has
-//     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: once the kernel received a call, only a fatal
-//     signal ends the caller's wait, so a signal can never separate what a handler did (a
-//     directory made, an fd installed) from its answer (TestSignalsDuringTrappedOpen).
-//     Handlers that may block for long (a FIFO open, a connect to a full backlog, a send to
-//     a full queue) run on their own goroutine, watch the caller for pending signals and
-//     then answer ERESTARTSYS, which the host turns into a restart or EINTR exactly as for
-//     an interrupted blocking call. The handlers run on the receiving goroutine (no
-//     cross-CPU wake-up). The listener has SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set.
+// The costs are those bench/emu measures, as README.md reports them (docs/architecture.md,
+// "Mechanisms by cost", orders the mechanisms by them).
+//
+//   - Passthrough rows run natively, untrapped: getppid costs 0.234 µs against 0.209 µs
+//     natively. The filter is a binary search over runs of numbers with the same action, so
+//     it stays ~8 comparisons.
+//   - Notify rows trap through seccomp user notification: two context switches (5.4 µs for a
+//     minimal C supervisor; getresuid, answered here with three writes into the caller,
+//     14 µs; stat 22 µs). The handler reads the caller's memory with process_vm_readv, acts,
+//     and answers with a value, an errno, CONTINUE (run natively: only for calls whose
+//     checked arguments are all registers), or a new fd. A new fd is installed with
+//     SECCOMP_IOCTL_NOTIF_ADDFD *without* the SEND flag and then answered with NOTIF_SEND:
+//     Go's SIGURG preemption can interrupt and restart an ADDFD+SEND ioctl, after which the
+//     guest's open returns 0 with no fd (measured; TestManyOpens hammers this path). The
+//     filter has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: once the kernel received a call,
+//     only a fatal signal ends the caller's wait, so a signal can never separate what a
+//     handler did (a directory made, an fd installed) from its answer
+//     (TestSignalsDuringTrappedOpen). Handlers that may block for long (a FIFO open, a
+//     connect to a full backlog, a send to a full queue) run on their own goroutine, watch
+//     the caller for pending signals and then answer ERESTARTSYS, which the host turns into
+//     a restart or EINTR exactly as for an interrupted blocking call. The other handlers run
+//     on the receiving goroutine (no cross-CPU wake-up). The listener has
+//     SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set.
 //   - InGuest rows never leave the caller's process. Every guest process has the shim mapped
 //     at a fixed address (shim.go, sigsys.go): a small SIGSYS handler and a data page. The
 //     filter answers get[e]uid/get[e]gid with SECCOMP_RET_TRAP, and the handler returns the
-//     ids the kernel last wrote into the page (a trap costs a signal delivery, ~3.5 µs here,
-//     instead of a notification's two context switches, ~14 µs). A seccomp trap finds
-//     SIGSYS blocked fatal, so rt_sigprocmask and rt_sigaction go to the shim too, which
-//     makes them natively from its own syscall site with SIGSYS taken out of every mask,
-//     and keeps the guest's own SIGSYS action. The guest can overwrite the shim: it then
-//     lies only to itself; the kernel's state is in the kernel.
+//     ids the kernel last wrote into the page: getuid costs 2.2 µs, one signal delivery and
+//     no context switch. A seccomp trap finds SIGSYS blocked fatal, so rt_sigprocmask,
+//     rt_sigaction and the waits with a signal mask go to the shim too, which makes them
+//     natively from its own syscall site with SIGSYS taken out of every mask, and keeps the
+//     guest's own SIGSYS action. The guest can overwrite the shim: it then lies only to
+//     itself; the kernel's state is in the kernel.
 //   - Trace rows (execve, execveat, chdir, fork, vfork and clone of a new process) need the
 //     caller's registers or must see the child before it runs, which a notification cannot.
 //     Guest tasks are not traced (a tracee stops in its tracer at every signal): the kernel
-//     attaches for the length of the call only (ptrace.go). From anywhere but the shim's
-//     second syscall site these calls go to the shim, which makes them from there and
-//     retries them when a signal interrupts the notification before it was received (Linux
-//     never fails them with EINTR). Every new process is thus created under ptrace and
-//     recorded with its parent's credentials before its first instruction; threads are
-//     created natively and learnt at their first trapped call. A new process is a copy:
-//     vfork and CLONE_VM are dropped, as the child would otherwise return through the
-//     shim's frame on the parent's stack. pidfds tell the kernel when tasks end (watch.go).
-//     init's own traced calls are served by the thread that forked it, which also waits for
-//     it: Linux hands a child's ptrace stops to any waiting thread of its parent's process. When `linux` dies, init dies
+//     attaches for the length of the call only (ptrace.go), about 0.3 ms (fork+wait takes
+//     466 µs against 129 µs natively). From anywhere but the shim's second syscall site
+//     these calls go to the shim, which makes them from there and retries them when a signal
+//     interrupts the notification before it was received (Linux never fails them with
+//     EINTR). Every new process is thus created under ptrace and recorded with its parent's
+//     credentials before its first instruction; threads are created natively and learnt at
+//     their first trapped call. A new process is a copy: vfork and CLONE_VM are dropped, as
+//     the child would otherwise return through the shim's frame on the parent's stack.
+//     pidfds tell the kernel when tasks end (watch.go). init's own traced calls are served
+//     by the thread that forked it, which also waits for it: Linux hands a child's ptrace
+//     stops to any waiting thread of its parent's process. When `linux` dies, init dies
 //     (PR_SET_PDEATHSIG through its parent), and with it the guest's PID namespace.
 //   - Errno and ArgRule rows are decided inside the filter: namespaces, io_uring (it would
 //     open paths behind the filter's back), file handles, TIOCSTI (typing into the host's
@@ -93,14 +103,15 @@
 // host uid, and sees a root-owned root directory through an id-mapped mount.
 //
 // Each boot, the kernel makes a detached copy of the root's mount (open_tree; nodev,
-// nosuid, read-only when the root is) and re-executes itself as "[gouml-init]" (stub.go) in
-// new user (below the kernel's), PID, mount, IPC and network namespaces: the stub is PID 1
-// there. On its main thread it chroots into the copy (so no directory a guest ever holds
-// leads to the host), makes a procfs instance of the new PID namespace (fsopen/fsmount,
-// attached nowhere), adds a Landlock layer for the guest, sets PR_SET_NO_NEW_PRIVS,
-// installs the filter with a new listener, passes the fd numbers to the kernel, which takes
-// them with pidfd_getfd; then it maps the shim, closes every fd above 2 and execve()s the
-// init candidates. Those execve calls are ordinary guest calls.
+// nosuid, read-only when the root is) and re-executes itself as "[gouml-init]", the
+// launcher (stub.go), in new user (below the kernel's), PID, mount, IPC and network
+// namespaces: the launcher is PID 1 there. On its one locked thread it chroots into the copy
+// (so no directory a guest ever holds leads to the host), makes a procfs instance of the new
+// PID namespace (fsopen/fsmount, attached nowhere), adds a Landlock layer for the guest,
+// maps the shim, sets PR_SET_NO_NEW_PRIVS and installs the filter with a new listener. It
+// passes the listener's and the procfs's fd numbers to the kernel, which takes both with
+// pidfd_getfd; then it closes every fd above 2 and execve()s the init candidates. Those
+// execve calls are ordinary guest calls.
 //
 // # Paths
 //
@@ -126,32 +137,40 @@
 // with paths made guest paths and credentials the guest's. SysV IPC and POSIX message queues
 // run natively in the guest's IPC namespace; Internet, netlink and packet sockets and
 // abstract Unix names in its network namespace, which has only a loopback device.
-// Credentials are the guest's own (sys_cred.go): every process starts as root; files owned
-// by the host user appear root-owned; chown inside stores "uid:gid" in the user.gouml.owner
-// extended attribute, so ownership survives reboots while the host sees the host user as
-// owner. mknod of a device makes an empty file with "c:MAJ:MIN" in user.gouml.dev: stat
-// shows the device, open gives the kernel's device of that number (ENXIO for numbers it
-// does not have).
 //
-// # Known limits of this first version
+// Credentials are the guest's own (sys_cred.go): every process starts as root, and files
+// owned by the host user appear root-owned. What a host file of the user cannot carry is
+// kept in lib/hostmeta's extended attributes, the scheme mkrootfs's directory output uses,
+// so it survives reboots while the host sees the host user as owner: chown stores
+// user.gouml.uid and user.gouml.gid; set-id and sticky bits live only in user.gouml.mode,
+// never on the host file (chmod and fchmod alike); mknod of a device makes an empty file
+// whose type and number are in user.gouml.mode and user.gouml.rdev, so stat shows the
+// device and open gives the kernel's device of that number (ENXIO for numbers it does not
+// have). The first version's user.gouml.owner and user.gouml.dev are still read.
+//
+// # Known limits
 //
 //   - chroot gives a process a Root of its own (Process.Root, inherited at fork); unlike
 //     Linux a working directory left outside the new root counts as its "/", and the
 //     process's host root stays the machine's (an ELF interpreter is then run explicitly).
-//   - /dev and /proc are matched on the lexically cleaned path; /proc/PID/fd/N stats as the
-//     file it names (Linux's lstat shows a symlink). Reopening an fd through /proc or
+//   - /dev, /proc and mount points are chosen by name once the symlinks on the way are
+//     followed (vfs.go: canon), not by a mount table; /proc/PID/fd/N stats as the file it
+//     names (Linux's lstat shows a symlink). Reopening an fd through /proc or
 //     /dev/fd never gives more access than its open had (Linux checks the file's mode).
 //   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).
 //   - No network devices besides the namespace's loopback (getsockname shows the kernel's
 //     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, mounts other
-//     than ubd devices and remounting /, enforcement of mem=. Image file
-//     systems (root or mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is SIGSTOP/SIGCONT to every guest
-//     process, which a guest parent can notice (SIGCHLD, WUNTRACED).
+//     than ubd devices and remounts, /sys, enforcement of mem=. Image file systems (root or
+//     mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is
+//     SIGSTOP/SIGCONT to every guest process, which a guest parent can notice (SIGCHLD,
+//     WUNTRACED).
 //   - No call whose checked arguments live in guest memory is CONTINUEd (a racing guest
 //     thread could change them between the check and the host's read; TestEscapes races
-//     sendmsg's msg_name). The one scratch area the kernel writes into the guest (execve and
-//     chdir arguments) could be raced too; the resulting executable or cwd is verified by
-//     inode before the guest runs again and the process is killed on a mismatch.
+//     sendmsg's msg_name). The one scratch area the kernel writes into the guest, below the
+//     stack pointer of an execve it rewrites (the empty path, a #! script's interpreter
+//     words), could be raced too; the new image is checked by device and inode before it
+//     runs, and the process is killed on a mismatch. chdir writes nothing: it becomes fchdir
+//     of an fd the kernel installed.
 //   - Permission checks for non-root guest users are done for access(), metadata changes
 //     and other users' private /proc entries only; open/unlink/… run with the host user's
 //     rights.
@@ -167,6 +186,4 @@
 //     SIGSYS is not kept across execve.
 //   - Signal permissions between guest users are not checked (every guest process is uid 0
 //     of the user namespace to the host), nor ptrace-style ones for pidfd_open.
-//   - Ownership xattrs differ from mkrootfs's directory scheme (user.gouml.uid/gid/mode/
-//     rdev, see lib/rootfs): the kernel should read that scheme too.
 package kernel

@@ -151,7 +151,7 @@ func escapes(t *testing.T, asUser bool) {
 }
 
 // TestManyOpens opens a file 100000 times through the trapped open path and checks every fd
-// (the ADDFD + SIGURG pitfall of DESIGN.md).
+// (the ADDFD + SIGURG pitfall: docs/architecture.md, "Mechanisms by cost").
 func TestManyOpens(t *testing.T) {
 	root := testenv.BusyboxRoot(t, map[string]string{
 		"/etc/f": "k\n",

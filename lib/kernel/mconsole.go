@@ -353,9 +353,9 @@ func (h *mcHost) stack(c *mconsole.Call) {
 	c.Error("stack dumps are not supported by gouml", 1)
 }
 
-// freeze stops every guest process (SIGSTOP, which the ptrace loop turns into a group-stop
-// it keeps listening on); thaw continues them. A process forked while the signals go out is
-// caught by the next pass.
+// freeze stops every guest process with SIGSTOP, a plain group stop (guest tasks are not
+// traced), which a guest parent can notice; thaw continues them. A process forked while the
+// signals go out is caught by the next pass.
 func (h *mcHost) freeze() {
 	k := h.machine()
 	if k == nil {

@@ -88,7 +88,8 @@ func notifIDValid(fd int, id uint64) bool {
 // notifAddfd installs srcfd in the trapped process and returns the guest's fd number. It is
 // used WITHOUT SECCOMP_ADDFD_FLAG_SEND: if Go's SIGURG interrupts an ADDFD+SEND ioctl, the
 // restarted call finds the notification answered and the guest's open returns 0 with no fd
-// (measured, DESIGN.md). Answering with a separate NOTIF_SEND is immune.
+// (measured; docs/architecture.md, "Mechanisms by cost"). Answering with a separate NOTIF_SEND
+// is immune.
 func notifAddfd(fd int, id uint64, srcfd int, cloexec bool) (int, error) {
 	a := seccompNotifAddfd{ID: id, Srcfd: uint32(srcfd)}
 	if cloexec {

@@ -17,8 +17,8 @@ import (
 // Kernel-provided files: /dev and /proc. The guest root's own /dev and /proc directories
 // stay visible for everything not listed here (so `ls /dev` lists the root's directory).
 // Files of /proc are generated at open into a memfd; the guest reads them natively.
-// Judged on the lexically cleaned path: a symlink elsewhere in the root that points into
-// /dev or /proc reaches the root's plain directories instead (to be lifted by a mount table).
+// Judged by name, once the symlinks on the way are followed (vfs.go: canon), so a link in
+// the root that points into /dev or /proc (Debian's /etc/mtab) reaches these files.
 
 var hostDevices = map[string]bool{"null": true, "zero": true, "full": true, "random": true, "urandom": true}
 

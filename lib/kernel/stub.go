@@ -21,14 +21,18 @@ import (
 //  1. chroots into the guest's tree: fd 4 is the kernel's detached copy of the root's mount
 //     (jail.go, vfs.go), so the host kernel itself keeps every guest process below it;
 //  2. makes a procfs instance of the new PID namespace (fsopen/fsmount, attached nowhere)
-//     whose fd the kernel takes with pidfd_getfd to generate the guest's /proc in guest
-//     numbers;
-//  3. adds a Landlock layer for the guest (it may run and read only files of its trees, and
-//     signal or reach abstract sockets of no process outside the guest);
-//  4. maps the shim, installs the seccomp filter on its own thread (no TSYNC: the filter and
-//     the listener follow the thread through execve, the stub's other Go threads die there),
-//     hands the listener's fd number to the kernel over fd 3, waits for the kernel to attach
-//     (pidfd_getfd of the listener), and then calls execve on the init candidates.
+//     from which the kernel generates the guest's /proc in guest numbers;
+//  3. adds a Landlock layer for the guest (it may run and read only files of its trees, fd
+//     5's mount slots included, and signal or reach abstract sockets of no process outside
+//     the guest);
+//  4. maps the shim, which must be in place before the first trapped call (its own execve);
+//  5. sets PR_SET_NO_NEW_PRIVS and installs the seccomp filter on its own thread (no TSYNC:
+//     the filter and the listener follow the thread through execve, the stub's other Go
+//     threads die there);
+//  6. hands the listener's and the procfs's fd numbers to the kernel over fd 3 and waits
+//     for the kernel, which takes both with pidfd_getfd, to say go;
+//  7. closes every fd above 2, so init inherits only the console, and calls execve on the
+//     init candidates.
 //
 // Those execve calls are guest system calls like any other: the kernel resolves the path
 // inside the guest root.
@@ -36,13 +40,14 @@ import (
 const stubArg0 = "[gouml-init]"
 
 // IsStub reports whether this process was started as one of linux's helpers: the launcher,
-// or the id-mapping helper (jail.go).
+// the id-mapping helper (jail.go) or the procfs helper (procfshelper.go).
 func IsStub() bool {
 	return len(os.Args) > 0 && (os.Args[0] == stubArg0 || os.Args[0] == idnsArg0 || os.Args[0] == procfsArg0)
 }
 
-// StubMain is the launcher. argv: stubArg0, candidate init paths..., "--", extra init args;
-// the environment is init's. It never returns.
+// StubMain is the launcher, or the helper os.Args[0] names. The launcher's argv: stubArg0,
+// candidate init paths..., "--", extra init args; the environment is init's. It never
+// returns.
 func StubMain() {
 	switch os.Args[0] {
 	case idnsArg0:

@@ -1171,7 +1171,9 @@ func sysChroot(c *Call) result {
 	return ok(0)
 }
 
-// mount: only remounting the root read-write/read-only is supported so far.
+// mount: a ubd device's ext2/3/4 file system (mount.go), remounting the root or such a mount
+// read-write or read-only, and proc on /proc or devtmpfs on /dev, which are always there.
+// Anything else is ENODEV.
 func sysMount(c *Call) result {
 	target, err := c.Str(1)
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// TestUmid follows spec §7.2: pid file content, a live owner keeps its umid (a random one is
-// used instead), a stale directory is taken over, and removal.
+// TestUmid follows docs/interfaces.md §7.2: pid file content, a live owner keeps its umid (a
+// random one is used instead), a stale directory is taken over, and removal.
 func TestUmid(t *testing.T) {
 	dir := t.TempDir() + "/"
 	var msg bytes.Buffer

@@ -16,7 +16,7 @@ import (
 )
 
 // kernelLike is a server answering like the real 6.1 kernel does (texts and err values from
-// spec §2.4), recording what the handlers were asked.
+// docs/interfaces.md §2.4), recording what the handlers were asked.
 type kernelLike struct {
 	mu      sync.Mutex
 	ubd     map[string]string

@@ -7,7 +7,7 @@ import (
 )
 
 func TestParseArgsAccepts(t *testing.T) {
-	// The command lines the real UML 6.1 kernel runs (spec R6).
+	// The command lines the real UML 6.1 kernel runs (docs/interfaces.md, recipe R6).
 	r, err := ParseArgs([]string{"4", "tuntap", "up", "192.168.250.1"})
 	if err != nil || r.Op != OpUp || !r.GateGiven || r.Gate.String() != "192.168.250.1" {
 		t.Errorf("up: %+v %v", r, err)

@@ -430,8 +430,8 @@ func TestUmlNetMessagesAgainstRealUmlNet(t *testing.T) {
 	}
 }
 
-// The R6 recipe of the spec: a real guest configures eth0 on a tuntap link made by the helper
-// and pings the host side.
+// The R6 recipe of docs/interfaces.md: a real guest configures eth0 on a tuntap link made by
+// the helper and pings the host side.
 const tapScript = `#!/bin/sh
 mount -t proc proc /proc
 ifconfig lo up

@@ -10,8 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The guest's /dev/ubdX must be a real host file descriptor (DESIGN.md, principle 3) so that
-// dd, mkfs and fsck in the guest do their read/write/pread/pwrite natively, without a trap.
+// The guest's /dev/ubdX must be a real host file descriptor (docs/architecture.md, principle 3)
+// so that dd, mkfs and fsck in the guest do their read/write/pread/pwrite natively, without a
+// trap.
 //
 // For a raw image that descriptor is simply the image file.
 //

@@ -1,7 +1,7 @@
 // Package ubd implements UML's block devices (ubda..ubdp) over host files, the way the real
-// Debian linux.uml 6.1 opens and uses them (spec/uml-interfaces.md §1.8, §6.1, §6.2): a raw
-// image, or a COW file (lib/cow's format) layered over a read-only backing file; the same
-// open sequence, host locks, size rules and console messages as the real kernel; MBR and GPT
+// Debian linux.uml 6.1 opens and uses them (docs/interfaces.md §1.8, §6.1, §6.2): a raw image,
+// or a COW file (lib/cow's format) layered over a read-only backing file; the same open
+// sequence, host locks, size rules and console messages as the real kernel; MBR and GPT
 // partitions as sub-devices; the block-device ioctls and the /proc and /sys texts a guest
 // reads; and a host file descriptor that can stand in for the device inside the guest.
 //
@@ -21,8 +21,10 @@
 //     BLKFLSBUF/BLKRRPART and that the fd is writable for BLKDISCARD/BLKZEROOUT.
 //   - fsync/fdatasync/sync and shutdown: Device.Sync (it carries the stand-in's changes into
 //     the COW file), then Device.Close at halt.
-//   - /proc/partitions: ProcPartitions(devs...); /sys/block/ubdX/{size,ro,serial,dev} and
-//     queue/discard_max_bytes: SysfsSize, SysfsRO, SysfsSerial, SysfsDev, DiscardMaxBytes.
+//   - /proc/partitions: ProcPartitions(devs...). /sys/block/ubdX/{size,ro,serial,dev} and
+//     queue/discard_max_bytes: SysfsSize, SysfsRO, SysfsSerial, SysfsDev, DiscardMaxBytes,
+//     kept for a /sys the emulator does not serve yet (the interop tests compare them with
+//     the real kernel's).
 //   - An image-backed root or mount (lib/ext4) takes the Device or a Partition directly: both
 //     are io.ReaderAt + io.WriterAt + Size() int64 + Sync() error.
 package ubd

@@ -15,7 +15,7 @@ import (
 )
 
 // TestRequestFromRealUML stands in for a switch and takes the attach request the real
-// linux.uml sends, checking it against the spec's layout (and our parser). With
+// linux.uml sends, checking it against docs/interfaces.md §3's layout (and our parser). With
 // GOUML_CAPTURE_DIR set it writes the bytes there as a fuzz corpus file.
 func TestRequestFromRealUML(t *testing.T) {
 	dir := t.TempDir()

@@ -4,7 +4,7 @@
 // connection carrying one request, then raw Ethernet frames as SOCK_DGRAM datagrams between
 // the guest's abstract data socket and the switch's. Guests of kernels without that transport
 // (UML 6.16+) attach over the vector driver's BESS transport (SOCK_SEQPACKET), and a host tap
-// device can be one more port. The byte layouts are in spec/uml-interfaces.md §3.
+// device can be one more port. The byte layouts are in docs/interfaces.md §3.
 package vswitch
 
 import (
