@@ -24,7 +24,11 @@
 //	              queues for the confined kernel (mq_open, mq_unlink)
 //	blockdev.go   ubd block devices (/dev/ubdX, their ioctls, swapon)
 //	partition.go  partition devices (/dev/ubdX1 …) through stand-in files
-//	mount.go      mount/umount of ubd devices (unpacked by lib/shadow), path routing
+//	mount.go      the mount table: mount/umount/remount, path routing, /proc/mounts
+//	              lines; ubd devices are unpacked by lib/shadow
+//	tmpfs.go      tmpfs mounts: host tmpfs instances made by stage 1
+//	hostfs.go     hostfs mounts of the directories the command line gives the machine
+//	trees.go      the trees stage 1 prepares for those two (Landlock needs them early)
 //	imageroot.go  image root file systems; sync/fsync write them back
 //	jail.go       the outer process, the kernel's two stages, its Landlock rules and filter
 //	stub.go       the launcher: chroot, Landlock layer, shim, filter, exec of init
@@ -154,13 +158,13 @@
 //     Linux a working directory left outside the new root counts as its "/", and the
 //     process's host root stays the machine's (an ELF interpreter is then run explicitly).
 //   - /dev, /proc and mount points are chosen by name once the symlinks on the way are
-//     followed (vfs.go: canon), not by a mount table; /proc/PID/fd/N stats as the file it
+//     followed (vfs.go: canon); /proc/PID/fd/N stats as the file it
 //     names (Linux's lstat shows a symlink). Reopening an fd through /proc or
 //     /dev/fd never gives more access than its open had (Linux checks the file's mode).
 //   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).
 //   - No network devices besides the namespace's loopback (getsockname shows the kernel's
-//     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, mounts other
-//     than ubd devices and remounts, /sys, enforcement of mem=. Image file systems (root or
+//     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, sysfs,
+//     devpts and bind mounts, /sys, enforcement of mem=. Image file systems (root or
 //     mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is
 //     SIGSTOP/SIGCONT to every guest process, which a guest parent can notice (SIGCHLD,
 //     WUNTRACED).
