@@ -361,6 +361,15 @@ func (c *Call) procLinks(abs string) (string, error) {
 			return abs, nil
 		}
 		parts := strings.Split(rest, "/")
+		if raw, ok := strings.CutPrefix(abs, fs+"/"); ok && strings.Contains(raw, "..") {
+			// not cleaned: ".." after a link (cwd/..) is that of what it names
+			parts = parts[:0]
+			for _, p := range strings.Split(raw, "/") {
+				if p != "" && p != "." {
+					parts = append(parts, p)
+				}
+			}
+		}
 		if fs == "/dev" {
 			if len(parts) < 3 || parts[0] != "fd" {
 				return abs, nil

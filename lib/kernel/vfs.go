@@ -338,6 +338,9 @@ func (c *Call) absOf(dirfd int32, p string, follow bool) (string, error) {
 	if fs, rest := special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && c.k.kernelDevice(rest) {
 		return "", unix.ENOTDIR // a device is no directory, however it was named
 	}
+	if follow && path.Clean(a) == "/dev/fd" {
+		a = "/proc/self/fd" // the link /dev/fd, followed: the caller's fds
+	}
 	return c.procLinks(a)
 }
 
@@ -345,6 +348,7 @@ func (c *Call) absOf(dirfd int32, p string, follow bool) (string, error) {
 // file systems (/proc/self/../../etc): the root's tree, where the host would look, has no
 // such directories. Components after a ".." that leaves them are the host's to resolve.
 func (c *Call) kernelDots(abs string) string {
+	abs = devFdLinks(abs)
 	if !strings.Contains(abs, "/..") {
 		return abs
 	}
@@ -356,6 +360,9 @@ func (c *Call) kernelDots(abs string) string {
 		case p != "..":
 			out = path.Join(out, p)
 		case out == "/":
+		case magicLink(out):
+			// ".." of what the link names (procLinks follows it)
+			return out + "/" + strings.Join(parts[i:], "/")
 		case c.kernelServed(out):
 			out = path.Dir(out)
 		default:
@@ -367,6 +374,40 @@ func (c *Call) kernelDots(abs string) string {
 		}
 	}
 	return out + trailing(abs)
+}
+
+// devFdLinks rewrites /dev/fd, /dev/stdin, /dev/stdout and /dev/stderr followed by more
+// components as the /proc/self/fd paths they link to on Linux: /dev/fd/../status is
+// /proc/self/status, and opendir("/dev/fd") lists the caller's fds.
+func devFdLinks(abs string) string {
+	for dev, fd := range map[string]string{"/dev/fd": "", "/dev/stdin": "/0", "/dev/stdout": "/1", "/dev/stderr": "/2"} {
+		rest, ok := strings.CutPrefix(abs, dev)
+		if ok && rest != "" && rest[0] == '/' && (fd == "" || strings.Trim(rest, "/") != "") {
+			return "/proc/self/fd" + fd + rest
+		}
+
+	}
+	return abs
+}
+
+// magicLink: the guest path names one of /proc's links to a task's objects (cwd, root,
+// exe, fd/N), whose ".." is that of the object.
+func magicLink(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/proc/")
+	if !ok {
+		return false
+	}
+	f := strings.Split(rest, "/")
+	if len(f) >= 3 && f[1] == "task" {
+		f = f[2:]
+	}
+	switch {
+	case len(f) == 2:
+		return f[1] == "cwd" || f[1] == "root" || f[1] == "exe"
+	case len(f) == 3:
+		return f[1] == "fd"
+	}
+	return false
 }
 
 func trailing(p string) string {
