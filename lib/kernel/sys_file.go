@@ -162,6 +162,19 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		fd, err = c.root().Open(abs, flags|unix.O_NONBLOCK, mode)
 		created = flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0 || flags&unix.O_TMPFILE == unix.O_TMPFILE
 	}
+	fifoWait := false
+	if err == unix.ENXIO && flags&(unix.O_NONBLOCK|unix.O_ACCMODE) == unix.O_WRONLY {
+		// A FIFO with no reader yet: the non-blocking probe fails where the guest's open
+		// waits for one. Take the FIFO by O_PATH and wait on its own goroutine (below).
+		if pfd, perr := c.root().Open(abs, unix.O_PATH, 0); perr == nil {
+			var st unix.Stat_t
+			if unix.Fstat(pfd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+				fd, err, fifoWait = pfd, nil, true
+			} else {
+				unix.Close(pfd)
+			}
+		}
+	}
 	if err == unix.EACCES || err == unix.EROFS {
 		// A device: a node copied into a directory root (the tree is mounted nodev), or a
 		// placeholder opened for writing on a read-only file system. Linux opens devices
@@ -179,7 +192,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	if err != nil {
 		return fail(err)
 	}
-	if flags&unix.O_PATH == 0 {
+	if flags&unix.O_PATH == 0 && !fifoWait {
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
 		if typ, dev := deviceOf(fd, &st); typ != 0 {
