@@ -119,11 +119,18 @@ func (k *Kernel) reopenFD(c *Call, tid int, n string, flags int) (int, error) {
 	if err != nil {
 		return -1, unix.ENOENT
 	}
-	if flags&unix.O_PATH == 0 {
-		have := orig & unix.O_ACCMODE
-		if orig&unix.O_PATH != 0 {
-			have = -1 // an O_PATH fd gives no access to reopen with
+	pathOnly := false
+	if orig&unix.O_PATH != 0 {
+		// An O_PATH fd is a name, not an access: reopening it is opening the file, as
+		// Linux does, which only a file of the guest's trees can be (a read-only mount
+		// stays read-only: the host refuses writes below it).
+		if _, w := k.objPath(link); w != inTree {
+			return -1, unix.EACCES
 		}
+		pathOnly = true
+	}
+	if flags&unix.O_PATH == 0 && !pathOnly {
+		have := orig & unix.O_ACCMODE
 		want := flags & unix.O_ACCMODE
 		readOK := have == unix.O_RDONLY || have == unix.O_RDWR
 		writeOK := have == unix.O_WRONLY || have == unix.O_RDWR

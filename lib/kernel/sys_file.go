@@ -133,6 +133,14 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		return fail(err)
 	}
 	cloexec := flags&unix.O_CLOEXEC != 0
+	if flags&unix.O_PATH != 0 {
+		if c.nativeOPath(dirfd, p, abs) {
+			return cont()
+		}
+		// a file the guest's own lookup would not find (in /proc, a mount, the kernel's
+		// chroot): a read-only descriptor of it stands in for the O_PATH one
+		flags = flags&^(unix.O_PATH|unix.O_ACCMODE|unix.O_CREAT|unix.O_TRUNC) | unix.O_RDONLY | unix.O_NONBLOCK
+	}
 	// The kernel's files; the rest of /dev is the root's own directory, opened like any
 	// (a FIFO there must not block the dispatcher either).
 	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
@@ -211,10 +219,20 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
 		if st.Mode&unix.S_IFMT == unix.S_IFIFO {
-			// reopened through the fd, never by the name, which a guest could change
+			// Reopened through the fd, never by the name, which a guest could change. A
+			// reader's probe is a reader already: a writer may have opened against it, and
+			// even written and gone, before the blocking reopen waits. It stays open until
+			// the reopen is done (so what was written stays in the pipe), and if it saw a
+			// writer first (data or a hang-up), it is the guest's reader itself.
 			obj := fd
+			readerProbe := !fifoWait && flags&unix.O_ACCMODE == unix.O_RDONLY
 			return result{fd: -1, async: func() result {
-				defer unix.Close(obj)
+				keep := false
+				defer func() {
+					if !keep {
+						unix.Close(obj)
+					}
+				}()
 				type opened struct {
 					fd  int
 					err error
@@ -224,6 +242,17 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 					fd, err := unix.Open(selfFD(obj), flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC|unix.O_NONBLOCK)|unix.O_CLOEXEC, 0)
 					ch <- opened{fd, err}
 				}()
+				release := func() {
+					// the kernel becomes the peer for a moment to release the waiting
+					// open, whose fd it then drops
+					if peer, err := unix.Open(selfFD(obj), unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
+						o := <-ch
+						unix.Close(peer)
+						if o.err == nil {
+							unix.Close(o.fd)
+						}
+					}
+				}
 				tick := time.NewTicker(20 * time.Millisecond)
 				defer tick.Stop()
 				for {
@@ -235,19 +264,22 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 						return newFD(o.fd, cloexec)
 					case <-tick.C:
 					}
+					if readerProbe {
+						pfd := []unix.PollFd{{Fd: int32(obj), Events: unix.POLLIN}}
+						if n, _ := unix.Poll(pfd, 0); n > 0 && pfd[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
+							release()
+							if fl, err := unix.FcntlInt(uintptr(obj), unix.F_GETFL, 0); err == nil {
+								unix.FcntlInt(uintptr(obj), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+							}
+							keep = true
+							return newFD(obj, cloexec)
+						}
+					}
 					if !signalPending(c.Tid) && !c.k.dying.Load() {
 						continue
 					}
-					// A FIFO open waiting for its peer is interrupted like Linux's: the
-					// kernel becomes the peer for a moment to release the waiting open,
-					// whose fd it then drops.
-					if peer, err := unix.Open(selfFD(obj), unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
-						o := <-ch
-						unix.Close(peer)
-						if o.err == nil {
-							unix.Close(o.fd)
-						}
-					}
+					// a FIFO open waiting for its peer is interrupted like Linux's
+					release()
 					return errno(errRestart)
 				}
 			}}
@@ -260,6 +292,33 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		c.setCreatorOwner(fd)
 	}
 	return newFD(fd, cloexec)
+}
+
+// nativeOPath says whether an O_PATH open may run in the guest itself. seccomp cannot install
+// an O_PATH file in the caller (ADDFD takes none), so a path of the machine's root tree is
+// left to the guest's own lookup: the host resolves it in the guest's chroot, a detached copy
+// of that same tree, where nothing else can be named, and an O_PATH descriptor gives no access
+// to the file's contents. A guest that changes the path meanwhile only gets another file of
+// its own tree. Paths the guest's chroot does not hold as the kernel sees them (/proc, /dev's
+// kernel devices, mounted file systems, a relative path from a directory of those, a chroot
+// of the kernel's) are the kernel's to open.
+func (c *Call) nativeOPath(dirfd int32, p, abs string) bool {
+	inRoot := func(g string) bool {
+		fs, rest := special(g)
+		if fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+			return false
+		}
+		rt, _ := c.k.root.route(g)
+		return rt == c.k.root
+	}
+	if c.root() != c.k.root || !inRoot(abs) {
+		return false
+	}
+	if strings.HasPrefix(p, "/") {
+		return true
+	}
+	base, err := c.abs1(dirfd, ".")
+	return err == nil && inRoot(base)
 }
 
 // openDevice opens the kernel's device of a type and number for a device file of the tree.
@@ -328,6 +387,17 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 	var rest string
 	c.fs, rest = c.root().route(abs)
 	return c.fs.OpenPath(rest, follow)
+}
+
+// guestFileFD is guestFD for the calls Linux refuses on an O_PATH descriptor (fchmod,
+// fchown, futimens): EBADF, as there.
+func (c *Call) guestFileFD(fd int32) (int, error) {
+	if fl, err := fdFlags(c.Tid, strconv.Itoa(int(fd))); err != nil {
+		return -1, unix.EBADF
+	} else if fl&unix.O_PATH != 0 {
+		return -1, unix.EBADF
+	}
+	return c.guestFD(fd)
 }
 
 // guestFD gives the kernel its own O_PATH handle on one of the caller's fds.
@@ -832,7 +902,7 @@ func (c *Call) chmodFD(fd int, mode uint32) result {
 }
 
 func sysFchmod(c *Call) result {
-	fd, err := c.guestFD(c.Int(0))
+	fd, err := c.guestFileFD(c.Int(0))
 	if err != nil {
 		return fail(err)
 	}
@@ -967,7 +1037,7 @@ func sysFchownat(c *Call) result {
 }
 
 func sysFchown(c *Call) result {
-	fd, err := c.guestFD(c.Int(0))
+	fd, err := c.guestFileFD(c.Int(0))
 	if err != nil {
 		return fail(err)
 	}
@@ -1007,7 +1077,7 @@ func sysUtimensat(c *Call) result {
 	var fd int
 	var err error
 	if c.Arg(1) == 0 {
-		fd, err = c.guestFD(c.Int(0)) // futimens
+		fd, err = c.guestFileFD(c.Int(0)) // futimens
 	} else {
 		fd, err = c.pathFD(c.Int(0), 1, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
 	}
