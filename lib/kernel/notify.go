@@ -18,6 +18,10 @@ type Call struct {
 	Tid int
 	T   *Task
 	fs  *Root // the file system the last path resolved in (a mount's, or the root's)
+	// the last path parent() resolved: its last component as written, and whether a
+	// slash followed it (the name must then be a directory)
+	last  string
+	slash bool
 }
 
 // Arg returns argument i.

@@ -530,6 +530,9 @@ func sysStatfs(c *Call) result {
 // ---- access ----
 
 func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
+	if mode&^7 != 0 || flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return errno(unix.EINVAL)
+	}
 	fd, err := c.pathFD(dirfd, pathArg, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
 	if err != nil {
 		return fail(err)
@@ -542,8 +545,14 @@ func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fail(err)
 	}
-	if mode&unix.W_OK != 0 && c.root().ReadOnly() && st.Mode&unix.S_IFMT != unix.S_IFCHR {
-		return errno(unix.EROFS)
+	if t := st.Mode & unix.S_IFMT; mode&unix.W_OK != 0 && t != unix.S_IFCHR && t != unix.S_IFBLK && t != unix.S_IFIFO && t != unix.S_IFSOCK {
+		if err := c.writable(); err != nil {
+			return fail(err)
+		}
+		var sf unix.Statfs_t
+		if unix.Fstatfs(fd, &sf) == nil && sf.Flags&unix.ST_RDONLY != 0 {
+			return errno(unix.EROFS)
+		}
 	}
 	c.k.mu.Lock()
 	cr := *c.cred()
@@ -597,6 +606,9 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	if err != nil {
 		return -1, "", err
 	}
+	trimmed := strings.TrimRight(abs, "/")
+	c.slash = trimmed != "" && len(trimmed) < len(abs)
+	c.last = trimmed[strings.LastIndexByte(trimmed, '/')+1:]
 	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
 		return -1, "", unix.EPERM // the kernel's own files cannot be renamed, removed or replaced
 	}
@@ -625,9 +637,41 @@ func (c *Call) readlink(dirfd int32, pathArg int, buf uint64, size int64) result
 	if size <= 0 {
 		return errno(unix.EINVAL)
 	}
+	if p == "" {
+		// readlinkat(fd, ""): the link the fd is (an O_PATH fd of it)
+		if dirfd == unix.AT_FDCWD {
+			return errno(unix.ENOENT)
+		}
+		h, err := c.guestFD(dirfd)
+		if err != nil {
+			return fail(err)
+		}
+		b := make([]byte, 4096)
+		n, err := unix.Readlinkat(h, "", b)
+		unix.Close(h)
+		if err != nil {
+			return fail(err)
+		}
+		return c.readlinkResult(buf, size, string(b[:n]))
+	}
 	abs, err := c.abs(dirfd, p)
 	if err != nil {
 		return fail(err)
+	}
+	if strings.HasSuffix(abs, "/") && strings.Trim(abs, "/") != "" {
+		// "link/" is what the link leads to, which is no link: EINVAL for a
+		// directory, ENOTDIR for anything else
+		fd, err := c.pathFD(dirfd, pathArg, true, false)
+		if err != nil {
+			return fail(err)
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(fd, &st)
+		unix.Close(fd)
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return errno(unix.EINVAL)
+		}
+		return errno(unix.ENOTDIR)
 	}
 	var target string
 	if fs, rest := special(abs); fs != "" {
@@ -647,6 +691,10 @@ func (c *Call) readlink(dirfd int32, pathArg int, buf uint64, size int64) result
 	if err != nil {
 		return fail(err)
 	}
+	return c.readlinkResult(buf, size, target)
+}
+
+func (c *Call) readlinkResult(buf uint64, size int64, target string) result {
 	if int64(len(target)) > size {
 		target = target[:size]
 	}
@@ -670,6 +718,10 @@ func (c *Call) mkdir(dirfd int32, pathArg int, mode uint32) result {
 		return fail(err)
 	}
 	defer unix.Close(pfd)
+	var st unix.Stat_t
+	if unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		return errno(unix.EEXIST) // before EROFS, as Linux
+	}
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}
@@ -687,11 +739,31 @@ func sysMkdir(c *Call) result   { return c.mkdir(unix.AT_FDCWD, 0, uint32(c.Arg(
 func sysMkdirat(c *Call) result { return c.mkdir(c.Int(0), 1, uint32(c.Arg(2))) }
 
 func (c *Call) unlink(dirfd int32, pathArg int, flags int) result {
+	if flags&^unix.AT_REMOVEDIR != 0 {
+		return errno(unix.EINVAL)
+	}
 	pfd, name, err := c.parent(dirfd, pathArg)
+	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
+		switch {
+		case flags == 0:
+			return errno(unix.EISDIR)
+		case c.last == "..":
+			return errno(unix.ENOTEMPTY) // as Linux says it
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
 	defer unix.Close(pfd)
+	if c.slash {
+		// "name/" must be a directory itself, not a link to one
+		if err := mustBeDir(pfd, name); err != nil {
+			return fail(err)
+		}
+		if flags == 0 {
+			return errno(unix.EISDIR)
+		}
+	}
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}
@@ -701,22 +773,60 @@ func (c *Call) unlink(dirfd int32, pathArg int, flags int) result {
 	return ok(0)
 }
 
+// mustBeDir checks a name followed by a slash: ENOENT if it does not exist, ENOTDIR if it is
+// not a directory itself (a symlink to one is not).
+func mustBeDir(pfd int, name string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	return nil
+}
+
+// newName checks the name a call is to create when a slash followed it: Linux then creates
+// nothing but a directory (EEXIST if the name exists, ENOENT if not).
+func (c *Call) newName(pfd int, name string) error {
+	if !c.slash {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		return unix.EEXIST
+	}
+	return unix.ENOENT
+}
+
 func sysUnlink(c *Call) result   { return c.unlink(unix.AT_FDCWD, 0, 0) }
 func sysRmdir(c *Call) result    { return c.unlink(unix.AT_FDCWD, 0, unix.AT_REMOVEDIR) }
-func sysUnlinkat(c *Call) result { return c.unlink(c.Int(0), 1, int(c.Arg(2))&unix.AT_REMOVEDIR) }
+func sysUnlinkat(c *Call) result { return c.unlink(c.Int(0), 1, int(c.Arg(2))) }
 
 func (c *Call) rename(olddir int32, oldArg int, newdir int32, newArg int, flags uint) result {
+	dots := func(err error) error {
+		if err == unix.EINVAL && (c.last == "." || c.last == "..") {
+			return unix.EBUSY // as Linux says it
+		}
+		return err
+	}
 	ofd, oname, err := c.parent(olddir, oldArg)
 	if err != nil {
-		return fail(err)
+		return fail(dots(err))
 	}
 	defer unix.Close(ofd)
-	ofs := c.fs
+	ofs, oslash := c.fs, c.slash
 	nfd, nname, err := c.parent(newdir, newArg)
 	if err != nil {
-		return fail(err)
+		return fail(dots(err))
 	}
 	defer unix.Close(nfd)
+	if oslash || c.slash {
+		// with a slash after either name, only a directory moves
+		if err := mustBeDir(ofd, oname); err != nil {
+			return fail(err)
+		}
+	}
 	if c.fs != ofs {
 		return errno(unix.EXDEV)
 	}
@@ -736,11 +846,20 @@ func sysRenameat2(c *Call) result {
 }
 
 func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags int) result {
+	if flags&^(unix.AT_SYMLINK_FOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return errno(unix.EINVAL)
+	}
 	nfd, nname, err := c.parent(newdir, newArg)
+	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
+		return errno(unix.EEXIST)
+	}
 	if err != nil {
 		return fail(err)
 	}
 	defer unix.Close(nfd)
+	if err := c.newName(nfd, nname); err != nil {
+		return fail(err)
+	}
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}
@@ -770,6 +889,12 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 		return fail(err)
 	}
 	defer unix.Close(ofd)
+	if c.slash {
+		if err := mustBeDir(ofd, oname); err != nil {
+			return fail(err)
+		}
+		return errno(unix.EPERM) // a directory gets no hard link
+	}
 	if c.fs != nfs {
 		return errno(unix.EXDEV)
 	}
@@ -791,10 +916,16 @@ func (c *Call) symlink(targetArg int, newdir int32, newArg int) result {
 		return errno(unix.ENOENT)
 	}
 	nfd, nname, err := c.parent(newdir, newArg)
+	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
+		return errno(unix.EEXIST)
+	}
 	if err != nil {
 		return fail(err)
 	}
 	defer unix.Close(nfd)
+	if err := c.newName(nfd, nname); err != nil {
+		return fail(err)
+	}
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}
@@ -817,10 +948,19 @@ func sysSymlinkat(c *Call) result { return c.symlink(0, c.Int(1), 2) }
 
 func (c *Call) mknod(dirfd int32, pathArg int, mode uint32, dev uint64) result {
 	pfd, name, err := c.parent(dirfd, pathArg)
+	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
+		return errno(unix.EEXIST)
+	}
 	if err != nil {
 		return fail(err)
 	}
 	defer unix.Close(pfd)
+	if err := c.newName(pfd, name); err != nil {
+		return fail(err)
+	}
+	if mode&unix.S_IFMT == unix.S_IFDIR {
+		return errno(unix.EPERM) // as Linux: mkdir makes directories
+	}
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}

@@ -465,8 +465,10 @@ func (c *Call) canon(abs string, follow bool, depth int) (string, error) {
 		if cdir == "/" {
 			p = "/" + name
 		}
-		if !follow && !slash {
-			return p, nil
+		if !follow {
+			// a call on the name itself (unlink, rename, lstat …): a slash after it is
+			// that call's to judge, the link is not followed to choose a file system
+			return withSlash(p, slash), nil
 		}
 		if fs, rest := special(p); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
 			return withSlash(p, slash), nil
