@@ -31,6 +31,11 @@ var knownGaps = map[string]string{
 	"proc_fd_reopen_mode": "reopening through /proc/self/fd never gives more access than the open had (doc.go, Known limits)",
 	"proc_fd_links":       "/proc/PID/fd/N stats as the file it names, lstat shows no symlink (doc.go, Known limits)",
 	"unix_socket_names":   "getsockname shows the kernel's names for path-bound Unix sockets (doc.go, Known limits)",
+	"chown_link":          "the owner of a symlink itself is not kept: user xattrs, which hold guest owners, cannot be set on symlinks",
+	"cwd": "a working directory that was removed: relative paths are resolved from its former name, " +
+		"so getcwd, stat(\".\") and chdir(\"..\") fail with ENOENT",
+	"path_long": "relative paths are made absolute before the host resolves them, so a path near PATH_MAX " +
+		"below a deep working directory fails with ENAMETOOLONG",
 }
 
 // conformNeedsHostRoot marks a program whose native run needs real host root (it makes

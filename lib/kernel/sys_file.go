@@ -157,7 +157,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	// block on open is then reopened on its own goroutine.
 	created := false
 	var fd int
-	if flags&unix.O_CREAT != 0 && flags&unix.O_EXCL == 0 && (c.nonRootCreator() || mode&0o7000 != 0) {
+	if flags&unix.O_CREAT != 0 && flags&unix.O_EXCL == 0 {
 		// only a file this call creates gets the creator as owner and the set-id bits
 		// asked for: find out which it is
 		fd, err = c.root().Open(abs, flags|unix.O_EXCL|unix.O_NONBLOCK, mode)
@@ -165,6 +165,11 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 			created = true
 		} else if err == unix.EEXIST {
 			fd, err = c.root().Open(abs, flags&^unix.O_CREAT|unix.O_NONBLOCK, mode)
+			var st unix.Stat_t
+			if err == nil && unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				unix.Close(fd)
+				fd, err = -1, unix.EISDIR // O_CREAT never opens a directory
+			}
 		}
 	} else {
 		fd, err = c.root().Open(abs, flags|unix.O_NONBLOCK, mode)
@@ -289,7 +294,10 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		}
 	}
 	if created {
-		c.setCreatorOwner(fd)
+		if pfd, _, err := c.root().Parent(abs); err == nil {
+			c.setCreatorOwner(fd, pfd)
+			unix.Close(pfd)
+		}
 	}
 	return newFD(fd, cloexec)
 }
@@ -343,23 +351,31 @@ func (k *Kernel) exists(r *Root, abs string) bool {
 	return true
 }
 
-// nonRootCreator reports whether files the caller creates need an owner record.
-func (c *Call) nonRootCreator() bool {
-	c.k.mu.Lock()
-	defer c.k.mu.Unlock()
-	cr := c.cred()
-	return cr.FSUID != 0 || cr.FSGID != 0
-}
 
-// setCreatorOwner records a non-root creator as the owner of a file the kernel created.
-func (c *Call) setCreatorOwner(fd int) {
+// setCreatorOwner records the owner of a file the kernel created in the directory pfd: the
+// creator, with the directory's group instead of the creator's when the directory is
+// set-group-ID (a new directory then is too), as on Linux. Root's own files need no record.
+func (c *Call) setCreatorOwner(fd, pfd int) {
 	c.k.mu.Lock()
 	cr := *c.cred()
 	c.k.mu.Unlock()
-	if cr.FSUID == 0 && cr.FSGID == 0 {
-		return
+	uid, gid := cr.FSUID, cr.FSGID
+	var pst unix.Stat_t
+	inherit := false
+	if unix.Fstat(pfd, &pst) == nil {
+		guestStat(pfd, &pst)
+		if pst.Mode&unix.S_ISGID != 0 {
+			gid, inherit = pst.Gid, true
+		}
 	}
-	setOwnerXattrs(fd, cr.FSUID, cr.FSGID)
+	if uid != 0 || gid != 0 {
+		setOwnerXattrs(fd, uid, gid)
+	}
+	var st unix.Stat_t
+	if inherit && unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		guestStat(fd, &st)
+		setGuestMode(fd, st.Mode&0o7777|unix.S_ISGID)
+	}
 }
 
 // ---- stat ----
@@ -463,11 +479,18 @@ func sysFstat(c *Call) result {
 
 func sysNewfstatat(c *Call) result {
 	fl := c.Arg(3)
+	if fl&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
+		return errno(unix.EINVAL)
+	}
 	return c.stat(c.Int(0), 1, fl&unix.AT_SYMLINK_NOFOLLOW == 0, fl&unix.AT_EMPTY_PATH != 0, c.Arg(2))
 }
 
 func sysStatx(c *Call) result {
 	fl := int(c.Arg(2))
+	if fl&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT|atStatxSyncType) != 0 ||
+		fl&atStatxSyncType == atStatxSyncType || uint32(c.Arg(3))&unix.STATX__RESERVED != 0 {
+		return errno(unix.EINVAL)
+	}
 	fd, err := c.pathFD(c.Int(0), 1, fl&unix.AT_SYMLINK_NOFOLLOW == 0, fl&unix.AT_EMPTY_PATH != 0)
 	if err != nil {
 		return fail(err)
@@ -579,6 +602,28 @@ func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
 		return errno(unix.EACCES)
 	}
 	return ok(0)
+}
+
+// mayWrite: the caller's guest credentials allow writing the file behind fd by its mode.
+func (c *Call) mayWrite(fd int) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	guestStat(fd, &st)
+	c.k.mu.Lock()
+	cr := *c.cred()
+	c.k.mu.Unlock()
+	if cr.FSUID == 0 {
+		return true
+	}
+	perm := st.Mode & 0o7
+	if st.Uid == cr.FSUID {
+		perm = (st.Mode >> 6) & 0o7
+	} else if st.Gid == cr.FSGID || containsID(cr.Groups, st.Gid) {
+		perm = (st.Mode >> 3) & 0o7
+	}
+	return perm&0o2 != 0
 }
 
 func containsID(ids []uint32, id uint32) bool {
@@ -729,7 +774,7 @@ func (c *Call) mkdir(dirfd int32, pathArg int, mode uint32) result {
 		return fail(err)
 	}
 	if fd, err := unix.Openat(pfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err == nil {
-		c.setCreatorOwner(fd)
+		c.setCreatorOwner(fd, pfd)
 		unix.Close(fd)
 	}
 	return ok(0)
@@ -988,7 +1033,7 @@ func (c *Call) mknod(dirfd int32, pathArg int, mode uint32, dev uint64) result {
 			unix.Unlinkat(pfd, name, 0)
 			return fail(err)
 		}
-		c.setCreatorOwner(fd)
+		c.setCreatorOwner(fd, pfd)
 		return ok(0)
 	default:
 		return errno(unix.EINVAL)
@@ -996,20 +1041,18 @@ func (c *Call) mknod(dirfd int32, pathArg int, mode uint32, dev uint64) result {
 	if err := unix.Mknodat(pfd, name, mode&unix.S_IFMT|perm&0o777, int(dev)); err != nil {
 		return fail(err)
 	}
-	if perm&0o7000 != 0 || c.nonRootCreator() {
-		// set-id and sticky bits live in the guest's metadata only (Root.Open)
-		fd, err := unix.Openat(pfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fail(err)
-		}
-		defer unix.Close(fd)
-		if perm&0o7000 != 0 {
-			if r := setGuestMode(fd, perm); r.errno != 0 {
-				return r
-			}
-		}
-		c.setCreatorOwner(fd)
+	// set-id and sticky bits live in the guest's metadata only (Root.Open)
+	fd, err := unix.Openat(pfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(err)
 	}
+	defer unix.Close(fd)
+	if perm&0o7000 != 0 {
+		if r := setGuestMode(fd, perm); r.errno != 0 {
+			return r
+		}
+	}
+	c.setCreatorOwner(fd, pfd)
 	return ok(0)
 }
 
@@ -1140,28 +1183,37 @@ func (c *Call) chown(fd int, uid, gid uint32) result {
 	if gid != noChange {
 		ng = gid
 	}
-	if cr.FSUID != 0 && (nu != ou || ou != cr.FSUID || (ng != og && ng != cr.FSGID && !containsID(cr.Groups, ng))) {
+	same := uid == noChange && gid == noChange // nothing to change: anyone may
+	if !same && cr.FSUID != 0 && (nu != ou || ou != cr.FSUID || (ng != og && ng != cr.FSGID && !containsID(cr.Groups, ng))) {
 		return errno(unix.EPERM)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 		return ok(0) // user xattrs cannot be set on symlinks; their owner is not kept yet
 	}
-	if nu == ou && ng == og {
-		return ok(0)
+	if nu != ou || ng != og {
+		if err := setOwnerXattrs(fd, nu, ng); err != nil {
+			return fail(err)
+		}
 	}
-	if err := setOwnerXattrs(fd, nu, ng); err != nil {
-		return fail(err)
-	}
-	// Like Linux, changing the owner of a file drops its set-id bits (for non-directories).
+	// Like Linux, any chown of a non-directory (root's too, same owner or not) drops its
+	// set-user-ID bit, and its set-group-ID bit when group execution makes it one.
 	g := st
 	guestStat(fd, &g)
-	if g.Mode&unix.S_IFMT != unix.S_IFDIR && g.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-		return setGuestMode(fd, g.Mode&0o1777)
+	if drop := uint32(unix.S_ISUID); g.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if g.Mode&unix.S_IXGRP != 0 {
+			drop |= unix.S_ISGID
+		}
+		if g.Mode&drop != 0 {
+			return setGuestMode(fd, g.Mode&0o7777&^drop)
+		}
 	}
 	return ok(0)
 }
 
 func (c *Call) chownPath(dirfd int32, pathArg int, uidArg, gidArg int, flags int) result {
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return errno(unix.EINVAL)
+	}
 	fd, err := c.pathFD(dirfd, pathArg, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
 	if err != nil {
 		return fail(err)
@@ -1195,14 +1247,14 @@ func (c *Call) utimes(fd int, ts []unix.Timespec) result {
 		if err := c.mayChangeMeta(fd); err != nil {
 			return fail(err)
 		}
+	} else if ts[0].Nsec != unix.UTIME_OMIT || ts[1].Nsec != unix.UTIME_OMIT {
+		// "now": the owner, root, or whoever may write the file
+		if err := c.mayChangeMeta(fd); err != nil && !c.mayWrite(fd) {
+			return errno(unix.EACCES)
+		}
 	}
-	var st unix.Stat_t
-	unix.Fstat(fd, &st)
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		// O_PATH fd of a symlink: the magic link would follow it
-		return ok(0)
-	}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, selfFD(fd), ts, 0); err != nil {
+	// on the fd itself: an O_PATH fd of a symlink names the link, not where it leads
+	if err := unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fail(err)
 	}
 	return ok(0)
@@ -1214,6 +1266,9 @@ func nowTimes() []unix.Timespec {
 
 func sysUtimensat(c *Call) result {
 	flags := int(c.Arg(3))
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return errno(unix.EINVAL)
+	}
 	var fd int
 	var err error
 	if c.Arg(1) == 0 {
@@ -1486,3 +1541,6 @@ func sysUmount(c *Call) result {
 		return ok(0)
 	}}
 }
+
+// atStatxSyncType is AT_STATX_SYNC_TYPE: statx's FORCE_SYNC and DONT_SYNC bits.
+const atStatxSyncType = unix.AT_STATX_FORCE_SYNC | unix.AT_STATX_DONT_SYNC

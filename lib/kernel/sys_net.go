@@ -160,6 +160,8 @@ func sysBindConnect(c *Call) result {
 		if err := unix.Bind(s, &unix.SockaddrUnix{Name: host}); err != nil {
 			return fail(err)
 		}
+		// the socket file's mode is the guest's umask's, not the kernel's
+		unix.Fchmodat(pfd, last, 0o777&^procUmask(c.Tid), 0)
 		return ok(0)
 	}
 	target, err := c.root().OpenPath(abs, true)

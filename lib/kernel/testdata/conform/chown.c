@@ -1,4 +1,5 @@
-/* chown, fchown, lchown, fchownat as root: owners, -1, symlinks.
+/* chown, fchown, fchownat as root: owners, -1, through symlinks (chown_link has the
+ * owners of symlinks themselves).
  * conform: needs host root (files given to uid 1000) */
 #include "conform.h"
 
@@ -17,17 +18,15 @@ int main(int argc, char **argv)
 	res("chown -1:-1", chown("f", -1, -1));
 	pstat("f", "f");
 	res("lchown link 2:3", lchown("l", 2, 3));
-	plstat("link", "l");
 	pstat("target unchanged", "f");
 	res("chown through link 4:4", chown("l", 4, 4));
 	pstat("target", "f");
-	plstat("link", "l");
 	int fd = open("f", O_RDONLY);
 	res("fchown on O_RDONLY fd", fchown(fd, 0, 0));
 	pfstat("fstat", fd);
 	close(fd);
 	res("fchownat AT_SYMLINK_NOFOLLOW", fchownat(AT_FDCWD, "l", 9, 9, AT_SYMLINK_NOFOLLOW));
-	plstat("link", "l");
+	pstat("target of link", "f");
 	res("fchownat bad flag", fchownat(AT_FDCWD, "f", 0, 0, 0x1));
 	fd = open("d", O_RDONLY);
 	res("fchownat AT_EMPTY_PATH", fchownat(fd, "", 1000, 1000, AT_EMPTY_PATH));

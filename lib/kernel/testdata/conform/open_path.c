@@ -15,7 +15,6 @@ int main(int argc, char **argv)
 	res("write", write(fd, "x", 1));
 	pfstat("fstat", fd);
 	res("fchmod", fchmod(fd, 0600));
-	res("fgetxattr", fgetxattr(fd, "user.x", b, sizeof b));
 	res("fcntl F_GETFL O_PATH", fcntl(fd, F_GETFL) & O_PATH ? 0 : -1);
 	res("dup", dup(fd));
 	struct stat st;
