@@ -258,7 +258,8 @@ func hashValue(h uint32, value []byte) uint32 {
 }
 
 // XattrHashOK reports whether stored is a valid e_hash for the attribute: either form, as
-// Linux and e2fsck accept both.
+// Linux and e2fsck accept both. (An entry in the inode may also carry 0, which e2fsprogs
+// writes there and e2fsck accepts; that is the caller's to allow.)
 func XattrHashOK(stored uint32, name string, value []byte) bool {
 	return stored == XattrHash(name, value) || stored == XattrHashSigned(name, value)
 }
