@@ -22,10 +22,10 @@ const imagePath = "testdata/e2fsprogs.img.gz"
 // Facts about the reference image, as debugfs reports them.
 const (
 	imgBlockSize = 1024
-	imgFileIno   = 12 // /file: 10240 bytes, in-inode and block attributes
-	imgDirIno    = 13 // /d
-	imgLinkIno   = 14 // /d/s -> /some/target
-	imgDevIno    = 15 // /d/n, char 4:5
+	imgFileIno   = 12         // /file: 10240 bytes, in-inode and block attributes
+	imgDirIno    = 13         // /d
+	imgLinkIno   = 14         // /d/s -> /some/target
+	imgDevIno    = 15         // /d/n, char 4:5
 	imgHighName  = "\xff\xfe" // in the attribute block, where e2fsprogs hashes it
 	imgUUID      = "0b1e2d3c-4a5b-6c7d-8e9f-a0b1c2d3e4f5"
 )

@@ -63,7 +63,7 @@ func CheckInode(b []byte) error {
 		return fmt.Errorf("inode of %d bytes", len(b))
 	}
 	if len(b) > GoodOldInodeSize {
-		ex := int(le.Uint16(b[0x80:]))
+		ex := Inode(b).ExtraIsize()
 		if ex > len(b)-GoodOldInodeSize || ex&3 != 0 {
 			return fmt.Errorf("inode extra size %d invalid", ex)
 		}
@@ -156,7 +156,7 @@ func (in Inode) IBlock() []byte { return in[0x28 : 0x28+IBlockSize] }
 
 // ExtraIsize is i_extra_isize, or 0 for a 128-byte inode.
 func (in Inode) ExtraIsize() int {
-	if len(in) <= GoodOldInodeSize {
+	if len(in) < GoodOldInodeSize+2 {
 		return 0
 	}
 	return int(le.Uint16(in[0x80:]))
@@ -164,7 +164,7 @@ func (in Inode) ExtraIsize() int {
 
 // SetExtraIsize sets i_extra_isize (no-op for a 128-byte inode).
 func (in Inode) SetExtraIsize(n uint16) {
-	if len(in) > GoodOldInodeSize {
+	if len(in) >= GoodOldInodeSize+2 {
 		le.PutUint16(in[0x80:], n)
 	}
 }

@@ -106,11 +106,13 @@ func XattrValueSize(n int) int { return align4(n) }
 
 // ParseXattrEntries decodes the entries in b[off:end], up to the 4 zero bytes that end the
 // list. Values are read from values at base+e_value_offs (an attribute block is both b and
-// values with base 0; an inode's region has base at its first entry). Values are copied.
+// values with base 0; an inode's region has base at its first entry). Values are copied;
+// values that together exceed the region (so some overlap) are refused.
 // An entry whose value is in an ea_inode comes back with ValueInum set and no value.
 func ParseXattrEntries(b []byte, off, end int, values []byte, base int) ([]XattrEntry, error) {
 	end = min(end, len(b))
 	var out []XattrEntry
+	total := 0
 	for {
 		if off < 0 || off+4 > end {
 			return nil, errors.New("extended attribute entries run past the end")
@@ -133,6 +135,12 @@ func ParseXattrEntries(b []byte, off, end int, values []byte, base int) ([]Xattr
 		if e.ValueInum == 0 {
 			if vsize > len(values) || base+voff < 0 || base+voff+vsize > len(values) {
 				return nil, errors.New("extended attribute value out of bounds")
+			}
+			// Values never share space (e2fsck calls that a collision), so together they fit
+			// in the region; entries pointing many times at one big value would otherwise
+			// make a 64 KiB block cost gigabytes of copies.
+			if total += vsize; total > len(values) {
+				return nil, errors.New("extended attribute values overlap")
 			}
 			e.Value = append([]byte(nil), values[base+voff:base+voff+vsize]...)
 		}
