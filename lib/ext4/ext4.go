@@ -39,6 +39,9 @@
 //	Getxattr / Setxattr(ino, name, value, XattrCreate|XattrReplace) / Listxattr / Removexattr
 //	Open(ino) / Release(ino) error
 //
+// The on-disk encodings (structures, checksums, hashes) are lib/extfmt's, which mkrootfs's
+// image writer (lib/rootfs/ext) shares, so the two cannot drift apart.
+//
 // Access times are not updated on reads (as with noatime). ReadDir returns "." and ".." and
 // uses byte positions as cookies, which stay valid while the directory changes.
 package ext4

@@ -10,6 +10,9 @@
 // contiguously in tree order, and blocks that are all zero are never written: the image file
 // stays sparse.
 //
+// The structures are encoded by lib/extfmt, the format layer the kernel's driver (lib/ext4)
+// reads them back with.
+//
 // What the writer stores is exactly what the tree says: owners, modes (setuid included),
 // device numbers, fast and slow symbolic links, hard link counts, times with nanoseconds and
 // extended attributes.
