@@ -1,6 +1,10 @@
 package ext4
 
-import "syscall"
+import (
+	"syscall"
+
+	"github.com/gouml/gouml/lib/extfmt"
+)
 
 func (fs *FS) groupStart(g uint32) uint64 { return fs.firstData + uint64(g)*uint64(fs.bpg) }
 
@@ -18,7 +22,7 @@ func testBit(b []byte, i uint64) bool { return b[i/8]&(1<<(i%8)) != 0 }
 // blockBitmap returns group g's block bitmap, building it if the group is BLOCK_UNINIT.
 func (fs *FS) blockBitmap(g uint32) ([]byte, uint64, error) {
 	blk := fs.gdBlockBitmap(g)
-	if fs.gdFlags(g)&bgBlockUninit == 0 || !(fs.csum || fs.gdtCsum) {
+	if fs.gdFlags(g)&extfmt.BgBlockUninit == 0 || !(fs.csum || fs.gdtCsum) {
 		b, err := fs.bread(blk)
 		return b, blk, err
 	}
@@ -46,7 +50,7 @@ func (fs *FS) blockBitmap(g uint32) ([]byte, uint64, error) {
 	for i := n; i < uint64(fs.bs)*8; i++ {
 		setBit(b, i)
 	}
-	fs.setGdFlags(g, fs.gdFlags(g)&^bgBlockUninit)
+	fs.setGdFlags(g, fs.gdFlags(g)&^extfmt.BgBlockUninit)
 	fs.blockBitmapCsum(g, b)
 	return b, blk, nil
 }
@@ -55,31 +59,21 @@ func (fs *FS) blockBitmapCsum(g uint32, b []byte) {
 	if !fs.csum {
 		return
 	}
-	c := crc32c(fs.seed, b[:fs.bpg/8])
-	d := fs.gd(g)
-	le.PutUint16(d[0x18:], uint16(c))
-	if fs.dsize >= 0x3A {
-		le.PutUint16(d[0x38:], uint16(c>>16))
-	}
-	fs.gdDirty[g] = true
+	c := extfmt.BitmapCsum(fs.seed, b, int(fs.bpg/8))
+	fs.updateGd(g, func(d *extfmt.GroupDesc) { d.BlockBitmapCsum = c })
 }
 
 func (fs *FS) inodeBitmapCsum(g uint32, b []byte) {
 	if !fs.csum {
 		return
 	}
-	c := crc32c(fs.seed, b[:fs.ipg/8])
-	d := fs.gd(g)
-	le.PutUint16(d[0x1A:], uint16(c))
-	if fs.dsize >= 0x3C {
-		le.PutUint16(d[0x3A:], uint16(c>>16))
-	}
-	fs.gdDirty[g] = true
+	c := extfmt.BitmapCsum(fs.seed, b, int(fs.ipg/8))
+	fs.updateGd(g, func(d *extfmt.GroupDesc) { d.InodeBitmapCsum = c })
 }
 
 func (fs *FS) inodeBitmap(g uint32) ([]byte, uint64, error) {
 	blk := fs.gdInodeBitmap(g)
-	if fs.gdFlags(g)&bgInodeUninit == 0 || !(fs.csum || fs.gdtCsum) {
+	if fs.gdFlags(g)&extfmt.BgInodeUninit == 0 || !(fs.csum || fs.gdtCsum) {
 		b, err := fs.bread(blk)
 		return b, blk, err
 	}
@@ -87,7 +81,7 @@ func (fs *FS) inodeBitmap(g uint32) ([]byte, uint64, error) {
 	for i := uint64(fs.ipg); i < uint64(fs.bs)*8; i++ {
 		setBit(b, i)
 	}
-	fs.setGdFlags(g, fs.gdFlags(g)&^bgInodeUninit)
+	fs.setGdFlags(g, fs.gdFlags(g)&^extfmt.BgInodeUninit)
 	fs.inodeBitmapCsum(g, b)
 	return b, blk, nil
 }
@@ -138,7 +132,7 @@ func (fs *FS) allocBlocks(goal uint64, want uint64) (uint64, uint64, error) {
 			}
 			fs.bdirty(blk)
 			fs.blockBitmapCsum(g, b)
-			fs.setGd64(g, 0xC, 0x2C, 2, fs.gdFreeBlocks(g)-cnt)
+			fs.updateGd(g, func(d *extfmt.GroupDesc) { d.FreeBlocks -= uint32(cnt) })
 			fs.setSbFreeBlocks(fs.sbFreeBlocks() - cnt)
 			start := fs.groupStart(g) + bit
 			for j := uint64(0); j < cnt; j++ {
@@ -191,7 +185,7 @@ func (fs *FS) freeBlocks(start, n uint64) error {
 		}
 		fs.bdirty(blk)
 		fs.blockBitmapCsum(g, b)
-		fs.setGd64(g, 0xC, 0x2C, 2, fs.gdFreeBlocks(g)+cnt)
+		fs.updateGd(g, func(d *extfmt.GroupDesc) { d.FreeBlocks += uint32(cnt) })
 		fs.setSbFreeBlocks(fs.sbFreeBlocks() + cnt)
 	}
 	return nil
@@ -202,7 +196,7 @@ func (fs *FS) allocInode(parent Ino, dir bool) (Ino, error) {
 	if fs.ro {
 		return 0, syscall.EROFS
 	}
-	if le.Uint32(fs.sb[0x10:]) == 0 {
+	if fs.super.FreeInodesCount == 0 {
 		return 0, syscall.ENOSPC
 	}
 	g0 := (uint32(parent) - 1) / fs.ipg
@@ -231,21 +225,21 @@ func (fs *FS) allocInode(parent Ino, dir bool) (Ino, error) {
 			setBit(b, bit)
 			fs.bdirty(blk)
 			fs.inodeBitmapCsum(g, b)
-			fs.setGd64(g, 0xE, 0x2E, 2, fs.gdFreeInodes(g)-1)
+			fs.updateGd(g, func(d *extfmt.GroupDesc) { d.FreeInodes-- })
 			if dir {
-				fs.setGd64(g, 0x10, 0x30, 2, fs.gdUsedDirs(g)+1)
+				fs.updateGd(g, func(d *extfmt.GroupDesc) { d.UsedDirs++ })
 			}
 			if fs.csum || fs.gdtCsum {
 				if un := fs.gdItableUnused(g); bit+1 > uint64(fs.ipg)-un {
-					fs.setGd64(g, 0x1C, 0x32, 2, uint64(fs.ipg)-(bit+1))
+					fs.updateGd(g, func(d *extfmt.GroupDesc) { d.ItableUnused = fs.ipg - uint32(bit+1) })
 				}
-				if fs.gdFlags(g)&bgBlockUninit != 0 {
+				if fs.gdFlags(g)&extfmt.BgBlockUninit != 0 {
 					if _, _, err := fs.blockBitmap(g); err != nil {
 						return 0, err
 					}
 				}
 			}
-			le.PutUint32(fs.sb[0x10:], le.Uint32(fs.sb[0x10:])-1)
+			fs.super.FreeInodesCount--
 			fs.sbDirty = true
 			return Ino(ino), nil
 		}
@@ -266,11 +260,11 @@ func (fs *FS) freeInodeBit(ino Ino, dir bool) error {
 	clearBit(b, bit)
 	fs.bdirty(blk)
 	fs.inodeBitmapCsum(g, b)
-	fs.setGd64(g, 0xE, 0x2E, 2, fs.gdFreeInodes(g)+1)
+	fs.updateGd(g, func(d *extfmt.GroupDesc) { d.FreeInodes++ })
 	if dir && fs.gdUsedDirs(g) > 0 {
-		fs.setGd64(g, 0x10, 0x30, 2, fs.gdUsedDirs(g)-1)
+		fs.updateGd(g, func(d *extfmt.GroupDesc) { d.UsedDirs-- })
 	}
-	le.PutUint32(fs.sb[0x10:], le.Uint32(fs.sb[0x10:])+1)
+	fs.super.FreeInodesCount++
 	fs.sbDirty = true
 	return nil
 }

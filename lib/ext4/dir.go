@@ -2,39 +2,9 @@ package ext4
 
 import (
 	"syscall"
-)
 
-// directory entry file types
-const (
-	ftUnknown = 0
-	ftReg     = 1
-	ftDir     = 2
-	ftChr     = 3
-	ftBlk     = 4
-	ftFifo    = 5
-	ftSock    = 6
-	ftLnk     = 7
+	"github.com/gouml/gouml/lib/extfmt"
 )
-
-func modeToFT(mode uint16) uint8 {
-	switch mode & sIFMT {
-	case sIFREG:
-		return ftReg
-	case sIFDIR:
-		return ftDir
-	case sIFCHR:
-		return ftChr
-	case sIFBLK:
-		return ftBlk
-	case sIFIFO:
-		return ftFifo
-	case sIFSOCK:
-		return ftSock
-	case sIFLNK:
-		return ftLnk
-	}
-	return ftUnknown
-}
 
 type dirent struct {
 	ino    Ino
@@ -43,43 +13,22 @@ type dirent struct {
 	ftype  uint8
 }
 
-func (fs *FS) recLen(b []byte, off int) int {
-	rl := int(le.Uint16(b[off+4:]))
-	if fs.bs >= 65536 && (rl == 65535 || rl == 0) {
-		return int(fs.bs)
-	}
-	return rl
-}
+func (fs *FS) recLen(b []byte, off int) int { return extfmt.RecLen(b, off, int(fs.bs)) }
 
-func (fs *FS) putRecLen(b []byte, off, rl int) {
-	if rl == 65536 {
-		rl = 65535
-	}
-	le.PutUint16(b[off+4:], uint16(rl))
-}
+func (fs *FS) putRecLen(b []byte, off, rl int) { extfmt.PutRecLen(b, off, rl) }
 
 // parseDirent validates and returns the entry at off within a directory region b.
 func (fs *FS) parseDirent(b []byte, off int) (dirent, error) {
-	if off+8 > len(b) {
-		return dirent{}, corrupt("directory entry at offset %d runs past the block", off)
+	e, err := extfmt.ParseDirent(b, off, int(fs.bs), fs.incompat&extfmt.IncompatFiletype != 0)
+	if err != nil {
+		return dirent{}, corrupt("%v", err)
 	}
-	rl := fs.recLen(b, off)
-	nl := int(b[off+6])
-	ft := b[off+7]
-	if fs.incompat&incompatFiletype == 0 {
-		nl |= int(ft) << 8
-		ft = 0
-	}
-	if rl < 8 || rl%4 != 0 || off+rl > len(b) || 8+nl > rl {
-		return dirent{}, corrupt("bad directory entry at offset %d (rec_len %d, name_len %d)", off, rl, nl)
-	}
-	ino := Ino(le.Uint32(b[off:]))
-	name := b[off+8 : off+8+nl]
+	ino, name := Ino(e.Inode), e.Name
 	if ino != 0 {
 		// A live entry's name reaches callers that turn it into host paths: it must be one
 		// path component, as the kernel's verify_dirent_name insists.
-		if nl == 0 || nl > 255 {
-			return dirent{}, corrupt("directory entry at offset %d has a name of %d bytes", off, nl)
+		if len(name) == 0 || len(name) > extfmt.MaxNameLen {
+			return dirent{}, corrupt("directory entry at offset %d has a name of %d bytes", off, len(name))
 		}
 		for _, c := range name {
 			if c == '/' || c == 0 {
@@ -90,7 +39,7 @@ func (fs *FS) parseDirent(b []byte, off int) (dirent, error) {
 			return dirent{}, corrupt("directory entry %q at offset %d: %s", name, off, err.(*Error).Msg)
 		}
 	}
-	return dirent{ino: ino, recLen: rl, name: name, ftype: ft}, nil
+	return dirent{ino: ino, recLen: e.RecLen, name: name, ftype: e.FileType}, nil
 }
 
 // checkEntryIno: a name may only refer to the root or to an ordinary inode; the reserved ones
@@ -127,17 +76,11 @@ func checkDots(dir *inode, d dirent, want string) error {
 	return nil
 }
 
-func (fs *FS) hasTail(b []byte) bool {
-	if !fs.csum || len(b) < 12 {
-		return false
-	}
-	t := b[len(b)-12:]
-	return le.Uint32(t[0:]) == 0 && le.Uint16(t[4:]) == 12 && t[6] == 0 && t[7] == 0xDE
-}
+func (fs *FS) hasTail(b []byte) bool { return fs.csum && extfmt.HasDirTail(b) }
 
 func (fs *FS) dirCsum(in *inode, b []byte) {
 	if fs.hasTail(b) {
-		le.PutUint32(b[len(b)-4:], crc32c(fs.inodeSeed(in.ino, in.generation()), b[:len(b)-12]))
+		extfmt.SetDirTailCsum(fs.inodeSeed(in.ino, in.generation()), b)
 	}
 }
 
@@ -168,7 +111,7 @@ func (fs *FS) dirBlock(in *inode, lblk uint64) ([]byte, uint64, error) {
 	}
 	err = fs.verifyOnce(p, func() error {
 		// leaf blocks carry a tail; htree index blocks (which have none) are not checked
-		if fs.hasTail(b) && le.Uint32(b[len(b)-4:]) != crc32c(fs.inodeSeed(in.ino, in.generation()), b[:len(b)-12]) {
+		if fs.hasTail(b) && extfmt.DirTailCsum(b) != extfmt.DirBlockCsum(fs.inodeSeed(in.ino, in.generation()), b) {
 			return corrupt("directory inode %d block %d: checksum mismatch", in.ino, lblk)
 		}
 		return nil
@@ -178,15 +121,16 @@ func (fs *FS) dirBlock(in *inode, lblk uint64) ([]byte, uint64, error) {
 
 // inlineDir returns the inline directory's two regions (after the parent inode number).
 func (fs *FS) inlineDir(in *inode) (parent Ino, regions [][]byte, err error) {
-	parent = Ino(le.Uint32(in.raw[0x28:]))
-	regions = [][]byte{in.raw[0x2C:0x64]}
+	// i_block holds the parent's inode number, then entries
+	parent = Ino(le.Uint32(in.raw.IBlock()))
+	regions = [][]byte{in.raw.IBlock()[4:]}
 	xs, _, err := fs.readXattrs(in)
 	if err != nil {
 		return 0, nil, err
 	}
 	for _, x := range xs {
-		if x.index == 7 && x.name == "data" && len(x.value) > 0 {
-			regions = append(regions, x.value)
+		if x.Index == extfmt.XattrIndexSystem && x.Name == "data" && len(x.Value) > 0 {
+			regions = append(regions, x.Value)
 		}
 	}
 	return parent, regions, nil
@@ -200,8 +144,6 @@ type DirEntry struct {
 	Next uint64 // cookie to continue after this entry
 }
 
-var ftToDT = [8]uint8{0, 8, 4, 2, 6, 1, 12, 10}
-
 // scanDir calls fn for each live entry from position cookie, in on-disk order. Positions are
 // byte offsets in the directory (for inline directories: 1 for "..", then offsets+2 into the
 // inline regions, with "." at 0).
@@ -209,7 +151,7 @@ func (fs *FS) scanDir(in *inode, cookie uint64, fn func(e dirent, pos, next uint
 	if !in.isDir() {
 		return syscall.ENOTDIR
 	}
-	if in.flags()&flagInline != 0 {
+	if in.flags()&extfmt.FlagInline != 0 {
 		parent, regions, err := fs.inlineDir(in)
 		if err != nil {
 			return err
@@ -217,10 +159,10 @@ func (fs *FS) scanDir(in *inode, cookie uint64, fn func(e dirent, pos, next uint
 		if err := fs.checkEntryIno(parent); err != nil {
 			return corrupt("inline directory inode %d: parent: %s", in.ino, err.(*Error).Msg)
 		}
-		if cookie == 0 && !fn(dirent{ino: in.ino, name: []byte("."), ftype: ftDir}, 0, 1) {
+		if cookie == 0 && !fn(dirent{ino: in.ino, name: []byte("."), ftype: extfmt.FTDir}, 0, 1) {
 			return nil
 		}
-		if cookie <= 1 && !fn(dirent{ino: parent, name: []byte(".."), ftype: ftDir}, 1, 2) {
+		if cookie <= 1 && !fn(dirent{ino: parent, name: []byte(".."), ftype: extfmt.FTDir}, 1, 2) {
 			return nil
 		}
 		base := uint64(2)
@@ -296,7 +238,7 @@ func (fs *FS) dirCacheFor(dir *inode) (*dirCache, error) {
 	if c := fs.dcache[dir.ino]; c != nil {
 		return c, nil
 	}
-	if dir.flags()&flagInline != 0 {
+	if dir.flags()&extfmt.FlagInline != 0 {
 		return nil, nil
 	}
 	c := &dirCache{names: map[string]nameEnt{}}
@@ -357,7 +299,7 @@ func (fs *FS) deindex(in *inode) error {
 		return err
 	}
 	var nodes []uint64
-	levels := int(b0[24+6])
+	levels := int(b0[extfmt.DxRootLevelsOff])
 	if levels > 2 {
 		return corrupt("directory inode %d: htree depth %d", in.ino, levels)
 	}
@@ -386,27 +328,22 @@ func (fs *FS) deindex(in *inode) error {
 			if err != nil {
 				return err
 			}
-			if err := walk(cb, 8, level-1); err != nil {
+			if err := walk(cb, extfmt.DxNodeEntriesOff, level-1); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := walk(b0, 32, levels); err != nil {
+	if err := walk(b0, extfmt.DxRootEntriesOff, levels); err != nil {
 		return err
 	}
 	tail := 0
 	if fs.csum {
-		tail = 12
+		tail = extfmt.DirTailSize
 	}
 	putTail := func(b []byte) {
 		if tail > 0 {
-			t := b[len(b)-12:]
-			for i := range t {
-				t[i] = 0
-			}
-			le.PutUint16(t[4:], 12)
-			t[7] = 0xDE
+			extfmt.PutDirTail(b)
 		}
 	}
 	for _, lb := range nodes {
@@ -429,22 +366,14 @@ func (fs *FS) deindex(in *inode) error {
 	putTail(b0)
 	fs.dirCsum(in, b0)
 	fs.bdirty(p0)
-	in.setFlags(in.flags() &^ flagIndex)
+	in.setFlags(in.flags() &^ extfmt.FlagIndex)
 	return fs.iput(in)
 }
 
-func (fs *FS) direntSize(nameLen int) int { return align4(8 + nameLen) }
+func (fs *FS) direntSize(nameLen int) int { return extfmt.DirentSize(nameLen) }
 
 func (fs *FS) putDirent(b []byte, off, rl int, ino Ino, name string, ft uint8) {
-	le.PutUint32(b[off:], uint32(ino))
-	fs.putRecLen(b, off, rl)
-	b[off+6] = byte(len(name))
-	if fs.incompat&incompatFiletype != 0 {
-		b[off+7] = ft
-	} else {
-		b[off+7] = 0
-	}
-	copy(b[off+8:], name)
+	extfmt.PutDirent(b, off, rl, uint32(ino), name, ft, fs.incompat&extfmt.IncompatFiletype != 0)
 }
 
 // addEntry links name to ino in dir (the name must not exist yet).
@@ -452,7 +381,7 @@ func (fs *FS) addEntry(dir *inode, name string, ino Ino, ft uint8) error {
 	if err := fs.uninline(dir); err != nil {
 		return err
 	}
-	if dir.flags()&flagIndex != 0 {
+	if dir.flags()&extfmt.FlagIndex != 0 {
 		if err := fs.deindex(dir); err != nil {
 			return err
 		}
@@ -484,7 +413,7 @@ func (fs *FS) addEntry(dir *inode, name string, ino Ino, ft uint8) error {
 		}
 		end := len(b)
 		if fs.hasTail(b) {
-			end -= 12
+			end -= extfmt.DirTailSize
 		}
 		maxFree := 0
 		for off := 0; off < end; {
@@ -540,10 +469,8 @@ func (fs *FS) addEntry(dir *inode, name string, ino Ino, ft uint8) error {
 func (fs *FS) initDirBlock(b []byte) {
 	tail := 0
 	if fs.csum {
-		tail = 12
-		t := b[len(b)-12:]
-		le.PutUint16(t[4:], 12)
-		t[7] = 0xDE
+		tail = extfmt.DirTailSize
+		extfmt.PutDirTail(b)
 	}
 	fs.putRecLen(b, 0, len(b)-tail)
 }
@@ -564,7 +491,7 @@ func (fs *FS) mapNewBlock(in *inode, lblk, goal uint64) (uint64, error) {
 
 // setMapping maps n logical blocks from lblk to fresh physical blocks from pblk.
 func (fs *FS) setMapping(in *inode, lblk, pblk, n uint64) error {
-	if in.flags()&flagExtents != 0 {
+	if in.flags()&extfmt.FlagExtents != 0 {
 		if err := fs.loadExtents(in); err != nil {
 			return err
 		}
@@ -592,7 +519,7 @@ func (fs *FS) removeEntry(dir *inode, name string) (Ino, error) {
 	if err := fs.uninline(dir); err != nil {
 		return 0, err
 	}
-	if dir.flags()&flagIndex != 0 {
+	if dir.flags()&extfmt.FlagIndex != 0 {
 		if err := fs.deindex(dir); err != nil {
 			return 0, err
 		}
@@ -657,7 +584,7 @@ func (fs *FS) setEntryIno(dir *inode, name string, ino Ino, ft uint8) error {
 					c.names[name] = nameEnt{ino, ft}
 				}
 				le.PutUint32(b[off:], uint32(ino))
-				if fs.incompat&incompatFiletype != 0 {
+				if fs.incompat&extfmt.IncompatFiletype != 0 {
 					b[off+7] = ft
 				}
 				fs.dirCsum(dir, b)

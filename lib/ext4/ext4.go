@@ -39,6 +39,9 @@
 //	Getxattr / Setxattr(ino, name, value, XattrCreate|XattrReplace) / Listxattr / Removexattr
 //	Open(ino) / Release(ino) error
 //
+// The on-disk encodings (structures, checksums, hashes) are lib/extfmt's, which mkrootfs's
+// image writer (lib/rootfs/ext) shares, so the two cannot drift apart.
+//
 // Access times are not updated on reads (as with noatime). ReadDir returns "." and ".." and
 // uses byte positions as cookies, which stay valid while the directory changes.
 package ext4
@@ -46,7 +49,6 @@ package ext4
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"syscall"
@@ -123,39 +125,6 @@ func corrupt(format string, a ...any) error {
 
 func ioErr(format string, a ...any) error {
 	return &Error{Errno: syscall.EIO, Msg: fmt.Sprintf(format, a...)}
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// crc32c is the kernel's raw crc32c_le (no pre- or post-inversion), which ext4 and jbd2 chain.
-func crc32c(c uint32, p []byte) uint32 { return ^crc32.Update(^c, castagnoli, p) }
-
-func crc32cU32(c, v uint32) uint32 {
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], v)
-	return crc32c(c, b[:])
-}
-
-var crc16Table = func() (t [256]uint16) {
-	for i := range t {
-		c := uint16(i)
-		for j := 0; j < 8; j++ {
-			if c&1 != 0 {
-				c = c>>1 ^ 0xA001
-			} else {
-				c >>= 1
-			}
-		}
-		t[i] = c
-	}
-	return
-}()
-
-func crc16(c uint16, p []byte) uint16 {
-	for _, b := range p {
-		c = c>>8 ^ crc16Table[byte(c)^b]
-	}
-	return c
 }
 
 var le = binary.LittleEndian

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gouml/gouml/lib/ext4/ext4test"
+	"github.com/gouml/gouml/lib/extfmt"
 	"github.com/gouml/gouml/lib/testenv"
 )
 
@@ -51,8 +52,8 @@ func walkAll(t *testing.T, fs *FS, budget int) {
 		fs.Listxattr(ino)
 		fs.Getxattr(ino, "user.k")
 		fs.Getxattr(ino, "security.capability")
-		switch a.Mode & sIFMT {
-		case sIFDIR:
+		switch a.Mode & extfmt.S_IFMT {
+		case extfmt.S_IFDIR:
 			ents, err := fs.ReadDir(ino, 0, 0)
 			if err != nil {
 				return
@@ -65,9 +66,9 @@ func walkAll(t *testing.T, fs *FS, budget int) {
 				fs.Lookup(ino, e.Name)
 				walk(e.Ino, depth+1)
 			}
-		case sIFLNK:
+		case extfmt.S_IFLNK:
 			fs.Readlink(ino)
-		case sIFREG:
+		case extfmt.S_IFREG:
 			buf := make([]byte, 64<<10)
 			fs.ReadAt(ino, buf, 0)
 			for off := int64(0); off < 3*4096; off += 4096 { // read-ahead path
@@ -148,7 +149,7 @@ func FuzzSuperblock(f *testing.F) {
 		if len(data) >= 2048 {
 			sb := make([]byte, 1024)
 			dev.ReadAt(sb, 1024)
-			binary.LittleEndian.PutUint32(sb[0x3FC:], crc32c(^uint32(0), sb[:0x3FC]))
+			binary.LittleEndian.PutUint32(sb[0x3FC:], extfmt.Crc32c(^uint32(0), sb[:0x3FC]))
 			dev.WriteAt(sb, 1024)
 		}
 		for _, ro := range []bool{true, false} {
@@ -177,7 +178,7 @@ func bareFS(dev Device) *FS {
 	fs.bpg = 8192
 	fs.ipg, fs.inodes = 64, 64
 	fs.isize, fs.dsize, fs.groups, fs.firstIno = 256, 64, 1, 11
-	fs.incompat = incompatFiletype | incompatExtents | incompat64bit
+	fs.incompat = extfmt.IncompatFiletype | extfmt.IncompatExtents | extfmt.Incompat64bit
 	fs.gdt = make([]byte, 64)
 	binary.LittleEndian.PutUint32(fs.gdt[0x8:], uint32(fs.blocks-16))
 	return fs
@@ -195,9 +196,9 @@ func FuzzExtents(f *testing.F) {
 		dev.WriteAt(data[60:min(len(data), 60+64*1024)], 1024)
 		fs := bareFS(dev)
 		in := &inode{ino: 12, raw: make([]byte, 256)}
-		binary.LittleEndian.PutUint16(in.raw[0:], sIFREG|0o644)
+		binary.LittleEndian.PutUint16(in.raw[0:], extfmt.S_IFREG|0o644)
 		in.setSize(1 << 40)
-		in.setFlags(flagExtents)
+		in.setFlags(extfmt.FlagExtents)
 		copy(in.raw[0x28:], data[:60])
 		fs.icache[12] = in
 		buf := make([]byte, 8192)
@@ -240,15 +241,15 @@ func FuzzDirBlock(f *testing.F) {
 			}
 		}
 		in := &inode{ino: dino, raw: make([]byte, 256), extLoaded: true}
-		binary.LittleEndian.PutUint16(in.raw[0:], sIFDIR|0o755)
+		binary.LittleEndian.PutUint16(in.raw[0:], extfmt.S_IFDIR|0o755)
 		in.setLinks(2)
 		in.setSize(uint64(fs.bs))
-		fl := uint32(flagExtents)
+		fl := uint32(extfmt.FlagExtents)
 		if index {
-			fl |= flagIndex
+			fl |= extfmt.FlagIndex
 		}
 		in.setFlags(fl)
-		in.ext = []extent{{lblk: 0, len: 1, pblk: 1}}
+		in.ext = []extent{{Logical: 0, Len: 1, Start: 1}}
 		fs.icache[dino] = in
 		if ents, err := fs.ReadDir(dino, 0, 0); err == nil {
 			checkListing(t, fs, dino, ents)
@@ -265,9 +266,9 @@ func FuzzDirBlock(f *testing.F) {
 		fs.lookup(in, "lost+found")
 		if first != "" {
 			fs.removeEntry(in, first)
-			fs.setEntryIno(in, "..", 2, ftDir)
+			fs.setEntryIno(in, "..", 2, extfmt.FTDir)
 		}
-		fs.addEntry(in, "a-new-name", 13, ftReg)
+		fs.addEntry(in, "a-new-name", 13, extfmt.FTReg)
 		fs.dirEmpty(in)
 	})
 }
@@ -286,10 +287,10 @@ func FuzzJournal(f *testing.F) {
 		fs := bareFS(dev)
 		binary.LittleEndian.PutUint32(fs.sb[0xE0:], 8)
 		in := &inode{ino: 8, raw: make([]byte, 256), extLoaded: true}
-		binary.LittleEndian.PutUint16(in.raw[0:], sIFREG|0o600)
+		binary.LittleEndian.PutUint16(in.raw[0:], extfmt.S_IFREG|0o600)
 		in.setSize(uint64(n) * 1024)
-		in.setFlags(flagExtents)
-		in.ext = []extent{{lblk: 0, len: uint32(n), pblk: 64}}
+		in.setFlags(extfmt.FlagExtents)
+		in.ext = []extent{{Logical: 0, Len: uint32(n), Start: 64}}
 		fs.icache[8] = in
 		done := make(chan bool)
 		go func() {
@@ -429,7 +430,7 @@ func TestGenerateFuzzSeeds(t *testing.T) {
 		binary.BigEndian.PutUint32(j[0x10:], 16)
 		if c.jo != "" {
 			binary.BigEndian.PutUint32(j[0xFC:], 0)
-			binary.BigEndian.PutUint32(j[0xFC:], crc32c(^uint32(0), j[:1024]))
+			binary.BigEndian.PutUint32(j[0xFC:], extfmt.Crc32c(^uint32(0), j[:1024]))
 		}
 		write("FuzzJournal", c.name, j)
 	}
@@ -491,11 +492,11 @@ func TestGenerateHostileSeeds(t *testing.T) {
 		}},
 		{"ext2-dir-self-link", func(b []byte, e []ent, d Ino) {
 			binary.LittleEndian.PutUint32(b[e[2].off:], uint32(d))
-			b[e[2].off+7] = ftDir
+			b[e[2].off+7] = extfmt.FTDir
 		}},
 		{"ext2-dir-root-link", func(b []byte, e []ent, _ Ino) {
 			binary.LittleEndian.PutUint32(b[e[2].off:], uint32(RootIno))
-			b[e[2].off+7] = ftDir
+			b[e[2].off+7] = extfmt.FTDir
 		}},
 		{"ext2-parent-loop", func(b []byte, e []ent, d Ino) {
 			binary.LittleEndian.PutUint32(b[e[1].off:], uint32(d))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gouml/gouml/lib/extfmt"
 )
 
 // dirBlockEntries lists the entries of a directory block as offsets, for patching.
@@ -129,7 +131,7 @@ func TestHostileInlineDir(t *testing.T) {
 			must(t, err)
 			in, err := fs.iget(ino)
 			must(t, err)
-			if in.flags()&flagInline == 0 {
+			if in.flags()&extfmt.FlagInline == 0 {
 				t.Skip("mkfs did not make an inline directory")
 			}
 			blk, off, err := fs.inodeLoc(ino)

@@ -3,12 +3,14 @@ package ext4
 import (
 	"io"
 	"syscall"
+
+	"github.com/gouml/gouml/lib/extfmt"
 )
 
 // uninline moves an inline-data file or directory into ordinary blocks, so that it can be
 // modified with the normal code paths.
 func (fs *FS) uninline(in *inode) error {
-	if in.flags()&flagInline == 0 {
+	if in.flags()&extfmt.FlagInline == 0 {
 		return nil
 	}
 	if fs.ro {
@@ -23,7 +25,7 @@ func (fs *FS) uninline(in *inode) error {
 	var ents []ent
 	var parent Ino
 	switch in.ftype() {
-	case sIFREG, sIFLNK:
+	case extfmt.S_IFREG, extfmt.S_IFLNK:
 		if in.size() > uint64(fs.bs) {
 			return corrupt("inline inode %d claims %d bytes", in.ino, in.size())
 		}
@@ -33,7 +35,7 @@ func (fs *FS) uninline(in *inode) error {
 			return err
 		}
 		data = data[:n]
-	case sIFDIR:
+	case extfmt.S_IFDIR:
 		err := fs.scanDir(in, 0, func(d dirent, _, _ uint64) bool {
 			switch string(d.name) {
 			case ".":
@@ -54,20 +56,20 @@ func (fs *FS) uninline(in *inode) error {
 	if err != nil {
 		return err
 	}
-	var keep []xattr
+	var keep []extfmt.Xattr
 	for _, x := range xs {
-		if !(x.index == 7 && x.name == "data") {
+		if !isInlineData(x) {
 			keep = append(keep, x)
 		}
 	}
 	if err := fs.writeXattrs(in, keep); err != nil {
 		return err
 	}
-	fl := in.flags() &^ flagInline
-	clear(in.raw[0x28:0x64])
+	fl := in.flags() &^ extfmt.FlagInline
+	clear(in.raw.IBlock())
 	in.ext, in.treeBlocks, in.extLoaded = nil, nil, true
-	if fs.incompat&incompatExtents != 0 {
-		fl |= flagExtents
+	if fs.incompat&extfmt.IncompatExtents != 0 {
+		fl |= extfmt.FlagExtents
 		in.setFlags(fl)
 		initExtentRoot(in)
 	} else {
@@ -76,7 +78,7 @@ func (fs *FS) uninline(in *inode) error {
 	in.setSize(0)
 	delete(fs.dcache, in.ino)
 	fs.dropReadAhead(in.ino)
-	if in.ftype() != sIFDIR {
+	if in.ftype() != extfmt.S_IFDIR {
 		if _, err := fs.writeData(in, data, 0); err != nil {
 			return err
 		}
@@ -90,8 +92,8 @@ func (fs *FS) uninline(in *inode) error {
 	b := fs.bnew(p)
 	fs.initDirBlock(b)
 	rl := fs.recLen(b, 0)
-	fs.putDirent(b, 0, 12, in.ino, ".", ftDir)
-	fs.putDirent(b, 12, rl-12, parent, "..", ftDir)
+	fs.putDirent(b, 0, 12, in.ino, ".", extfmt.FTDir)
+	fs.putDirent(b, 12, rl-12, parent, "..", extfmt.FTDir)
 	fs.dirCsum(in, b)
 	in.setSize(uint64(fs.bs))
 	if err := fs.iput(in); err != nil {

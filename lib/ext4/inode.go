@@ -2,36 +2,18 @@ package ext4
 
 import (
 	"math/rand"
+
 	"syscall"
 	"time"
-)
 
-// inode flags
-const (
-	flagIndex    = 0x1000
-	flagHugeFile = 0x40000
-	flagExtents  = 0x80000
-	flagEAInode  = 0x200000
-	flagInline   = 0x10000000
-)
-
-// file type bits of the mode
-const (
-	sIFMT   = 0xF000
-	sIFSOCK = 0xC000
-	sIFLNK  = 0xA000
-	sIFREG  = 0x8000
-	sIFBLK  = 0x6000
-	sIFDIR  = 0x4000
-	sIFCHR  = 0x2000
-	sIFIFO  = 0x1000
+	"github.com/gouml/gouml/lib/extfmt"
 )
 
 // inode is an in-memory copy of an on-disk inode; changes are made to raw and written
 // back to the inode table block in the cache by iput.
 type inode struct {
 	ino Ino
-	raw []byte
+	raw extfmt.Inode
 
 	ext        []extent // extent list, when extLoaded
 	extLoaded  bool
@@ -62,15 +44,12 @@ func (fs *FS) iget(ino Ino) (*inode, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &inode{ino: ino, raw: append([]byte(nil), b[off:off+fs.isize]...)}
-	if fs.isize > 128 {
-		ex := int(le.Uint16(in.raw[0x80:]))
-		if ex > fs.isize-128 || ex&3 != 0 {
-			return nil, corrupt("inode %d: extra size %d invalid", ino, ex)
-		}
+	in := &inode{ino: ino, raw: append(extfmt.Inode(nil), b[off:off+fs.isize]...)}
+	if err := extfmt.CheckInode(in.raw); err != nil {
+		return nil, corrupt("inode %d: %v", ino, err)
 	}
 	if fs.csum && !fs.skipCsum && (in.links() > 0 || in.mode() != 0) {
-		if got, want := fs.inodeCsumStored(in), fs.inodeCsum(in); got != want {
+		if got, want := in.raw.Checksum(), in.raw.ComputeChecksum(fs.seed, uint32(ino)); got != want {
 			return nil, corrupt("inode %d checksum %#x does not match its contents (%#x)", ino, got, want)
 		}
 	}
@@ -78,34 +57,9 @@ func (fs *FS) iget(ino Ino) (*inode, error) {
 	return in, nil
 }
 
-func (in *inode) hasCsumHi(fs *FS) bool {
-	return fs.isize > 128 && le.Uint16(in.raw[0x80:]) >= 4
-}
-
-func (fs *FS) inodeCsumStored(in *inode) uint32 {
-	v := uint32(le.Uint16(in.raw[0x7C:]))
-	if in.hasCsumHi(fs) {
-		v |= uint32(le.Uint16(in.raw[0x82:])) << 16
-	}
-	return v
-}
-
+// inodeSeed is the checksum seed of the blocks inode ino owns.
 func (fs *FS) inodeSeed(ino Ino, gen uint32) uint32 {
-	return crc32cU32(crc32cU32(fs.seed, uint32(ino)), gen)
-}
-
-func (fs *FS) inodeCsum(in *inode) uint32 {
-	r := append([]byte(nil), in.raw...)
-	r[0x7C], r[0x7D] = 0, 0
-	hi := in.hasCsumHi(fs)
-	if hi {
-		r[0x82], r[0x83] = 0, 0
-	}
-	c := crc32c(fs.inodeSeed(in.ino, in.generation()), r)
-	if !hi {
-		c &= 0xFFFF
-	}
-	return c
+	return extfmt.InodeCsumSeed(fs.seed, uint32(ino), gen)
 }
 
 // iput writes the inode back into its inode table block (in the cache).
@@ -114,11 +68,7 @@ func (fs *FS) iput(in *inode) error {
 		return syscall.EROFS
 	}
 	if fs.csum {
-		c := fs.inodeCsum(in)
-		le.PutUint16(in.raw[0x7C:], uint16(c))
-		if in.hasCsumHi(fs) {
-			le.PutUint16(in.raw[0x82:], uint16(c>>16))
-		}
+		in.raw.SetChecksum(fs.seed, uint32(in.ino))
 	}
 	blk, off, err := fs.inodeLoc(in.ino)
 	if err != nil {
@@ -134,51 +84,31 @@ func (fs *FS) iput(in *inode) error {
 	return nil
 }
 
-func (in *inode) mode() uint16       { return le.Uint16(in.raw[0:]) }
-func (in *inode) ftype() uint16      { return in.mode() & sIFMT }
-func (in *inode) isDir() bool        { return in.ftype() == sIFDIR }
-func (in *inode) links() uint16      { return le.Uint16(in.raw[0x1A:]) }
-func (in *inode) setLinks(n int)     { le.PutUint16(in.raw[0x1A:], uint16(n)) }
-func (in *inode) flags() uint32      { return le.Uint32(in.raw[0x20:]) }
-func (in *inode) setFlags(f uint32)  { le.PutUint32(in.raw[0x20:], f) }
-func (in *inode) generation() uint32 { return le.Uint32(in.raw[0x64:]) }
-func (in *inode) uid() uint32 {
-	return uint32(le.Uint16(in.raw[0x2:])) | uint32(le.Uint16(in.raw[0x78:]))<<16
-}
-func (in *inode) gid() uint32 {
-	return uint32(le.Uint16(in.raw[0x18:])) | uint32(le.Uint16(in.raw[0x7A:]))<<16
-}
-func (in *inode) setUID(v uint32) {
-	le.PutUint16(in.raw[0x2:], uint16(v))
-	le.PutUint16(in.raw[0x78:], uint16(v>>16))
-}
-func (in *inode) setGID(v uint32) {
-	le.PutUint16(in.raw[0x18:], uint16(v))
-	le.PutUint16(in.raw[0x7A:], uint16(v>>16))
-}
-func (in *inode) size() uint64 {
-	return uint64(le.Uint32(in.raw[0x4:])) | uint64(le.Uint32(in.raw[0x6C:]))<<32
-}
-func (in *inode) setSize(v uint64) {
-	le.PutUint32(in.raw[0x4:], uint32(v))
-	le.PutUint32(in.raw[0x6C:], uint32(v>>32))
-}
-func (in *inode) fileACL() uint64 {
-	return uint64(le.Uint32(in.raw[0x68:])) | uint64(le.Uint16(in.raw[0x76:]))<<32
-}
-func (in *inode) setFileACL(v uint64) {
-	le.PutUint32(in.raw[0x68:], uint32(v))
-	le.PutUint16(in.raw[0x76:], uint16(v>>32))
-}
+func (in *inode) mode() uint16        { return in.raw.Mode() }
+func (in *inode) ftype() uint16       { return in.mode() & extfmt.S_IFMT }
+func (in *inode) isDir() bool         { return in.ftype() == extfmt.S_IFDIR }
+func (in *inode) links() uint16       { return in.raw.Links() }
+func (in *inode) setLinks(n int)      { in.raw.SetLinks(uint16(n)) }
+func (in *inode) flags() uint32       { return in.raw.Flags() }
+func (in *inode) setFlags(f uint32)   { in.raw.SetFlags(f) }
+func (in *inode) generation() uint32  { return in.raw.Generation() }
+func (in *inode) uid() uint32         { return in.raw.UID() }
+func (in *inode) gid() uint32         { return in.raw.GID() }
+func (in *inode) setUID(v uint32)     { in.raw.SetUID(v) }
+func (in *inode) setGID(v uint32)     { in.raw.SetGID(v) }
+func (in *inode) size() uint64        { return in.raw.Size() }
+func (in *inode) setSize(v uint64)    { in.raw.SetSize(v) }
+func (in *inode) fileACL() uint64     { return in.raw.FileACL() }
+func (in *inode) setFileACL(v uint64) { in.raw.SetFileACL(v) }
 
 // blocks512 is i_blocks in 512-byte units.
 func (fs *FS) blocks512(in *inode) uint64 {
-	v := uint64(le.Uint32(in.raw[0x1C:]))
-	if fs.rocompat&rocompatHugeFile != 0 {
-		v |= uint64(le.Uint16(in.raw[0x74:])) << 32
-		if in.flags()&flagHugeFile != 0 {
-			v *= uint64(fs.bs / 512)
-		}
+	v := in.raw.BlocksRaw()
+	if fs.rocompat&extfmt.RoCompatHugeFile == 0 {
+		return v & (1<<32 - 1) // the high half is not i_blocks without huge_file
+	}
+	if in.flags()&extfmt.FlagHugeFile != 0 {
+		v *= uint64(fs.bs / 512)
 	}
 	return v
 }
@@ -189,66 +119,11 @@ func (fs *FS) addBlocks(in *inode, n int64) {
 	if v < 0 {
 		v = 0
 	}
-	in.setFlags(in.flags() &^ flagHugeFile)
-	le.PutUint32(in.raw[0x1C:], uint32(v))
-	if fs.rocompat&rocompatHugeFile != 0 {
-		le.PutUint16(in.raw[0x74:], uint16(uint64(v)>>32))
+	in.setFlags(in.flags() &^ extfmt.FlagHugeFile)
+	if fs.rocompat&extfmt.RoCompatHugeFile == 0 {
+		v = int64(uint32(v)) | int64(in.raw.BlocksRaw()&^(1<<32-1))
 	}
-}
-
-// time fields: base offset and extra offset (0 if none)
-const (
-	tAtime  = 0x08
-	tCtime  = 0x0C
-	tMtime  = 0x10
-	tCrtime = 0x90
-)
-
-func extraOff(field int) int {
-	switch field {
-	case tAtime:
-		return 0x8C
-	case tCtime:
-		return 0x84
-	case tMtime:
-		return 0x88
-	case tCrtime:
-		return 0x94
-	}
-	return 0
-}
-
-func (fs *FS) fits(in *inode, off int) bool {
-	return fs.isize > 128 && 0x80+int(le.Uint16(in.raw[0x80:])) >= off+4
-}
-
-func (fs *FS) getTime(in *inode, field int) time.Time {
-	if field == tCrtime && !fs.fits(in, tCrtime) {
-		return time.Time{}
-	}
-	sec := int64(int32(le.Uint32(in.raw[field:])))
-	var ns int64
-	if x := extraOff(field); fs.fits(in, x) {
-		e := le.Uint32(in.raw[x:])
-		sec += int64(e&3) << 32
-		ns = int64(e >> 2)
-		if ns > 999999999 {
-			ns = 999999999
-		}
-	}
-	return time.Unix(sec, ns)
-}
-
-func (fs *FS) setTime(in *inode, field int, t time.Time) {
-	if field == tCrtime && !fs.fits(in, tCrtime) {
-		return
-	}
-	sec := t.Unix()
-	le.PutUint32(in.raw[field:], uint32(sec))
-	if x := extraOff(field); fs.fits(in, x) {
-		epoch := uint32((sec-int64(int32(uint32(sec))))>>32) & 3
-		le.PutUint32(in.raw[x:], uint32(t.Nanosecond())<<2|epoch)
-	}
+	in.raw.SetBlocksRaw(uint64(v))
 }
 
 // Attr is an inode's metadata, as stat(2) reports it.
@@ -270,65 +145,45 @@ type Attr struct {
 
 func (fs *FS) attr(in *inode) Attr {
 	a := Attr{Ino: in.ino, Mode: uint32(in.mode()), Nlink: uint32(in.links()), UID: in.uid(), GID: in.gid(),
-		Size: in.size(), Blocks: fs.blocks512(in), Atime: fs.getTime(in, tAtime), Mtime: fs.getTime(in, tMtime),
-		Ctime: fs.getTime(in, tCtime), Crtime: fs.getTime(in, tCrtime), Generation: in.generation(), Flags: in.flags()}
-	if t := in.ftype(); t == sIFCHR || t == sIFBLK {
-		a.Rdev = decodeDev(in)
+		Size: in.size(), Blocks: fs.blocks512(in), Atime: in.raw.Time(extfmt.Atime), Mtime: in.raw.Time(extfmt.Mtime),
+		Ctime: in.raw.Time(extfmt.Ctime), Crtime: in.raw.Time(extfmt.Crtime), Generation: in.generation(), Flags: in.flags()}
+	if t := in.ftype(); t == extfmt.S_IFCHR || t == extfmt.S_IFBLK {
+		a.Rdev = Mkdev(in.raw.Dev())
 	}
-	if in.isDir() && a.Nlink == 1 && fs.rocompat&rocompatDirNlink != 0 {
+	if in.isDir() && a.Nlink == 1 && fs.rocompat&extfmt.RoCompatDirNlink != 0 {
 		a.Nlink = 1 // dir_nlink: more than 65000 subdirectories
 	}
 	return a
 }
 
-func decodeDev(in *inode) uint64 {
-	if old := le.Uint32(in.raw[0x28:]); old != 0 {
-		return Mkdev(old>>8&0xff, old&0xff)
-	}
-	n := le.Uint32(in.raw[0x2C:])
-	return Mkdev((n&0xfff00)>>8, n&0xff|(n>>12)&0xfff00)
-}
-
-func encodeDev(in *inode, dev uint64) {
-	ma, mi := Major(dev), Minor(dev)
-	for i := 0x28; i < 0x64; i++ {
-		in.raw[i] = 0
-	}
-	if ma < 256 && mi < 256 {
-		le.PutUint32(in.raw[0x28:], ma<<8|mi)
-		return
-	}
-	le.PutUint32(in.raw[0x2C:], mi&0xff|ma<<8|(mi&^0xff)<<12)
-}
-
 // newInode allocates and initialises an inode with the given mode.
 func (fs *FS) newInode(parent Ino, mode uint16, uid, gid uint32) (*inode, error) {
-	ino, err := fs.allocInode(parent, mode&sIFMT == sIFDIR)
+	ino, err := fs.allocInode(parent, mode&extfmt.S_IFMT == extfmt.S_IFDIR)
 	if err != nil {
 		return nil, err
 	}
-	in := &inode{ino: ino, raw: make([]byte, fs.isize), extLoaded: true}
-	le.PutUint16(in.raw[0:], mode)
+	in := &inode{ino: ino, raw: make(extfmt.Inode, fs.isize), extLoaded: true}
+	in.raw.SetMode(mode)
 	in.setUID(uid)
 	in.setGID(gid)
 	if fs.isize > 128 {
-		want := int(le.Uint16(fs.sb[0x15E:]))
+		want := int(fs.super.WantExtraIsize)
 		if want < 32 {
 			want = 32
 		}
 		if want > fs.isize-128 {
 			want = (fs.isize - 128) &^ 3
 		}
-		le.PutUint16(in.raw[0x80:], uint16(want))
+		in.raw.SetExtraIsize(uint16(want))
 	}
-	le.PutUint32(in.raw[0x64:], rand.Uint32())
+	in.raw.SetGeneration(rand.Uint32())
 	now := time.Now()
-	for _, f := range []int{tAtime, tCtime, tMtime, tCrtime} {
-		fs.setTime(in, f, now)
+	for _, f := range []extfmt.TimeField{extfmt.Atime, extfmt.Ctime, extfmt.Mtime, extfmt.Crtime} {
+		in.raw.SetTime(f, now)
 	}
-	t := mode & sIFMT
-	if fs.incompat&incompatExtents != 0 && (t == sIFREG || t == sIFDIR || t == sIFLNK) {
-		in.setFlags(flagExtents)
+	t := mode & extfmt.S_IFMT
+	if fs.incompat&extfmt.IncompatExtents != 0 && (t == extfmt.S_IFREG || t == extfmt.S_IFDIR || t == extfmt.S_IFLNK) {
+		in.setFlags(extfmt.FlagExtents)
 		initExtentRoot(in)
 	}
 	fs.icache[ino] = in
@@ -337,17 +192,13 @@ func (fs *FS) newInode(parent Ino, mode uint16, uid, gid uint32) (*inode, error)
 }
 
 func initExtentRoot(in *inode) {
-	r := in.raw[0x28:0x64]
-	for i := range r {
-		r[i] = 0
-	}
-	le.PutUint16(r[0:], extMagic)
-	le.PutUint16(r[4:], 4)
+	clear(in.raw.IBlock())
+	extfmt.ExtentHeader{Max: extfmt.ExtentRootEntries}.MarshalTo(in.raw.IBlock())
 }
 
 // freeInode releases everything the inode owns and clears it in the bitmap.
 func (fs *FS) freeInode(in *inode) error {
-	if in.flags()&flagInline == 0 && (in.ftype() == sIFREG || in.ftype() == sIFDIR || (in.ftype() == sIFLNK && !fs.fastSymlink(in))) {
+	if in.flags()&extfmt.FlagInline == 0 && (in.ftype() == extfmt.S_IFREG || in.ftype() == extfmt.S_IFDIR || (in.ftype() == extfmt.S_IFLNK && !fs.fastSymlink(in))) {
 		if err := fs.truncateBlocks(in, 0); err != nil {
 			return err
 		}
@@ -360,7 +211,7 @@ func (fs *FS) freeInode(in *inode) error {
 	}
 	isDir := in.isDir()
 	in.setLinks(0)
-	le.PutUint32(in.raw[0x14:], uint32(time.Now().Unix()))
+	in.raw.SetDtime(uint32(time.Now().Unix()))
 	if err := fs.iput(in); err != nil {
 		return err
 	}
@@ -372,10 +223,10 @@ func (fs *FS) freeInode(in *inode) error {
 }
 
 func (fs *FS) fastSymlink(in *inode) bool {
-	if in.ftype() != sIFLNK || in.flags()&flagInline != 0 {
+	if in.ftype() != extfmt.S_IFLNK || in.flags()&extfmt.FlagInline != 0 {
 		return false
 	}
-	if in.flags()&flagExtents != 0 {
+	if in.flags()&extfmt.FlagExtents != 0 {
 		return false
 	}
 	ea := uint64(0)

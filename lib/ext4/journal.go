@@ -2,6 +2,8 @@ package ext4
 
 import (
 	"syscall"
+
+	"github.com/gouml/gouml/lib/extfmt"
 )
 
 // jbd2 on-disk constants (all journal fields are big-endian)
@@ -68,7 +70,7 @@ func (j *journal) read(n uint64) ([]byte, error) {
 }
 
 func (fs *FS) openJournal() (*journal, error) {
-	jino := Ino(le.Uint32(fs.sb[0xE0:]))
+	jino := Ino(fs.super.JournalInum)
 	if jino == 0 {
 		return nil, &Error{syscall.EINVAL, "the journal is on an external device, which is not supported"}
 	}
@@ -116,10 +118,10 @@ func (fs *FS) openJournal() (*journal, error) {
 		}
 		c := append([]byte(nil), sb[:1024]...)
 		be.PutUint32(c[0xFC:], 0)
-		if crc32c(^uint32(0), c) != be.Uint32(sb[0xFC:]) {
+		if extfmt.Crc32c(^uint32(0), c) != be.Uint32(sb[0xFC:]) {
 			return nil, corrupt("journal superblock checksum mismatch")
 		}
-		j.seed = crc32c(^uint32(0), sb[0x30:0x40])
+		j.seed = extfmt.Crc32c(^uint32(0), sb[0x30:0x40])
 	}
 	return j, nil
 }
@@ -153,7 +155,7 @@ func (j *journal) blockCsumOK(b []byte) bool {
 	}
 	c := append([]byte(nil), b...)
 	be.PutUint32(c[len(c)-4:], 0)
-	return crc32c(j.seed, c) == be.Uint32(b[len(b)-4:])
+	return extfmt.Crc32c(j.seed, c) == be.Uint32(b[len(b)-4:])
 }
 
 // scan walks the log from its start and returns the complete (committed) transactions,
@@ -221,7 +223,7 @@ func (j *journal) scan() ([]jtxn, uint32, error) {
 			if j.csumOn() {
 				c := append([]byte(nil), b...)
 				be.PutUint32(c[16:], 0)
-				if crc32c(j.seed, c) != be.Uint32(b[16:]) {
+				if extfmt.Crc32c(j.seed, c) != be.Uint32(b[16:]) {
 					break
 				}
 			}
@@ -291,7 +293,7 @@ func (fs *FS) replayJournal() error {
 			if j.csumOn() {
 				var s [4]byte
 				be.PutUint32(s[:], t.seq)
-				c := crc32c(crc32c(j.seed, s[:]), b)
+				c := extfmt.Crc32c(extfmt.Crc32c(j.seed, s[:]), b)
 				if j.incompat&jIncompatCsumV3 == 0 {
 					c &= 0xFFFF
 				}
@@ -313,7 +315,7 @@ func (fs *FS) replayJournal() error {
 	be.PutUint32(j.sb[0x18:], endSeq+1)
 	if j.csumOn() {
 		be.PutUint32(j.sb[0xFC:], 0)
-		be.PutUint32(j.sb[0xFC:], crc32c(^uint32(0), j.sb[:1024]))
+		be.PutUint32(j.sb[0xFC:], extfmt.Crc32c(^uint32(0), j.sb[:1024]))
 	}
 	p, _, _, err := fs.mapBlock(j.in, 0)
 	if err != nil {

@@ -3,22 +3,12 @@ package ext4
 import (
 	"sort"
 	"syscall"
+
+	"github.com/gouml/gouml/lib/extfmt"
 )
 
-const (
-	extMagic    = 0xF30A
-	maxExtDepth = 5
-	maxInitLen  = 32768
-)
-
-type extent struct {
-	lblk      uint32
-	len       uint32
-	pblk      uint64
-	unwritten bool
-}
-
-func (e extent) end() uint64 { return uint64(e.lblk) + uint64(e.len) }
+// extent is a leaf extent of the in-memory extent list.
+type extent = extfmt.Extent
 
 // loadExtents reads the whole extent tree of in into in.ext, validating it: headers, depth,
 // ordering, ranges, and that no tree block is referenced twice (so a hostile tree cannot loop).
@@ -31,32 +21,24 @@ func (fs *FS) loadExtents(in *inode) error {
 	seen := map[uint64]bool{}
 	var walk func(node []byte, depth int, where string) error
 	walk = func(node []byte, depth int, where string) error {
-		if le.Uint16(node[0:]) != extMagic {
-			return corrupt("inode %d: bad extent header magic in %s", in.ino, where)
+		n, err := extfmt.ParseExtentNode(node)
+		if err != nil {
+			return corrupt("inode %d: %s: %v", in.ino, where, err)
 		}
-		n, max, d := int(le.Uint16(node[2:])), int(le.Uint16(node[4:])), int(le.Uint16(node[6:]))
-		if n > max || 12+12*max > len(node) || (depth >= 0 && d != depth) || d > maxExtDepth {
-			return corrupt("inode %d: bad extent header in %s (entries %d, max %d, depth %d)", in.ino, where, n, max, d)
+		if depth >= 0 && int(n.Header.Depth) != depth {
+			return corrupt("inode %d: extent node in %s has depth %d, want %d", in.ino, where, n.Header.Depth, depth)
 		}
-		for i := 0; i < n; i++ {
-			e := node[12+12*i:]
-			if d == 0 {
-				x := extent{lblk: le.Uint32(e[0:]), len: uint32(le.Uint16(e[4:])),
-					pblk: uint64(le.Uint16(e[6:]))<<32 | uint64(le.Uint32(e[8:]))}
-				if x.len > maxInitLen {
-					x.len -= maxInitLen
-					x.unwritten = true
-				}
-				if x.len == 0 || x.pblk < fs.firstData || x.pblk+uint64(x.len) > fs.blocks || x.end() > 1<<32 {
-					return corrupt("inode %d: extent %d+%d at block %d out of range", in.ino, x.lblk, x.len, x.pblk)
-				}
-				if k := len(list); k > 0 && list[k-1].end() > uint64(x.lblk) {
-					return corrupt("inode %d: extents overlap or are out of order at logical block %d", in.ino, x.lblk)
-				}
-				list = append(list, x)
-				continue
+		for _, x := range n.Extents {
+			if x.Len == 0 || x.Start < fs.firstData || x.Start+uint64(x.Len) > fs.blocks || x.End() > 1<<32 {
+				return corrupt("inode %d: extent %d+%d at block %d out of range", in.ino, x.Logical, x.Len, x.Start)
 			}
-			child := uint64(le.Uint16(e[8:]))<<32 | uint64(le.Uint32(e[4:]))
+			if k := len(list); k > 0 && list[k-1].End() > uint64(x.Logical) {
+				return corrupt("inode %d: extents overlap or are out of order at logical block %d", in.ino, x.Logical)
+			}
+			list = append(list, x)
+		}
+		for _, x := range n.Index {
+			child := x.Leaf
 			if err := fs.checkBlock(child, "extent tree"); err != nil {
 				return err
 			}
@@ -70,9 +52,9 @@ func (fs *FS) loadExtents(in *inode) error {
 				return err
 			}
 			err = fs.verifyOnce(child, func() error {
-				max := int(le.Uint16(b[4:]))
-				if off := 12 + 12*max; le.Uint16(b[0:]) == extMagic && off+4 <= len(b) &&
-					le.Uint32(b[off:]) != crc32c(fs.inodeSeed(in.ino, in.generation()), b[:off]) {
+				h, err := extfmt.ParseExtentHeader(b)
+				if off := h.TailOffset(); err == nil && off+4 <= len(b) &&
+					le.Uint32(b[off:]) != extfmt.ExtentBlockCsum(fs.inodeSeed(in.ino, in.generation()), b, h) {
 					return corrupt("inode %d: extent tree block %d checksum mismatch", in.ino, child)
 				}
 				return nil
@@ -80,13 +62,13 @@ func (fs *FS) loadExtents(in *inode) error {
 			if err != nil {
 				return err
 			}
-			if err := walk(b, d-1, "block "+uitoa(child, 10)); err != nil {
+			if err := walk(b, int(n.Header.Depth)-1, "block "+uitoa(child, 10)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := walk(in.raw[0x28:0x64], -1, "inode"); err != nil {
+	if err := walk(in.raw.IBlock(), -1, "inode"); err != nil {
 		return err
 	}
 	in.ext, in.treeBlocks, in.extLoaded = list, tree, true
@@ -97,20 +79,20 @@ func (fs *FS) loadExtents(in *inode) error {
 // following logical blocks map contiguously the same way (at least 1), and whether the range
 // is unwritten (reads as zeros).
 func (fs *FS) mapBlock(in *inode, lblk uint64) (pblk, run uint64, unwritten bool, err error) {
-	if in.flags()&flagExtents != 0 {
+	if in.flags()&extfmt.FlagExtents != 0 {
 		if err := fs.loadExtents(in); err != nil {
 			return 0, 0, false, err
 		}
 		l := in.ext
-		i := sort.Search(len(l), func(i int) bool { return l[i].end() > lblk })
+		i := sort.Search(len(l), func(i int) bool { return l[i].End() > lblk })
 		if i == len(l) {
 			return 0, 1 << 32, false, nil
 		}
-		if uint64(l[i].lblk) > lblk {
-			return 0, uint64(l[i].lblk) - lblk, false, nil
+		if uint64(l[i].Logical) > lblk {
+			return 0, uint64(l[i].Logical) - lblk, false, nil
 		}
-		off := lblk - uint64(l[i].lblk)
-		return l[i].pblk + off, uint64(l[i].len) - off, l[i].unwritten, nil
+		off := lblk - uint64(l[i].Logical)
+		return l[i].Start + off, uint64(l[i].Len) - off, l[i].Unwritten, nil
 	}
 	p, run, err := fs.indMap(in, lblk)
 	return p, run, false, err
@@ -147,7 +129,7 @@ func (fs *FS) indMap(in *inode, lblk uint64) (uint64, uint64, error) {
 		return 0, 1 << 32, nil
 	}
 	p := fs.perBlock()
-	b := uint64(le.Uint32(in.raw[0x28+4*slot:]))
+	b := uint64(le.Uint32(in.raw.IBlock()[4*slot:]))
 	rest := func(i int) uint64 { // blocks left in the subtree entered at level i
 		r := uint64(0)
 		s := uint64(1)
@@ -187,8 +169,8 @@ func (fs *FS) indMap(in *inode, lblk uint64) (uint64, uint64, error) {
 // shared (every pointer of the triple indirect block naming one double indirect block, and
 // so on) would otherwise cost a step for each of up to (blocksize/4)^3 blocks.
 func (fs *FS) indSeek(in *inode, from uint64, hole bool) (uint64, bool, error) {
-	for i := from; i < 12; i++ {
-		if (le.Uint32(in.raw[0x28+4*i:]) == 0) == hole {
+	for i := from; i < extfmt.NDirBlocks; i++ {
+		if (le.Uint32(in.raw.IBlock()[4*i:]) == 0) == hole {
 			return i, true, nil
 		}
 	}
@@ -237,7 +219,7 @@ func (fs *FS) indSeek(in *inode, from uint64, hole bool) (uint64, bool, error) {
 	base, span := uint64(12), p
 	for level := 1; level <= 3; level++ {
 		if base+span > from {
-			b := uint64(le.Uint32(in.raw[0x28+4*(11+level):]))
+			b := uint64(le.Uint32(in.raw.IBlock()[4*(extfmt.IndBlock-1+level):]))
 			if r, ok, err := walk(b, level, base, span); err != nil || ok {
 				return r, ok, err
 			}
@@ -255,10 +237,10 @@ func (fs *FS) indSet(in *inode, lblk, pblk uint64) error {
 		return err
 	}
 	if len(offs) == 0 {
-		le.PutUint32(in.raw[0x28+4*slot:], uint32(pblk))
+		le.PutUint32(in.raw.IBlock()[4*slot:], uint32(pblk))
 		return nil
 	}
-	ptr := in.raw[0x28+4*slot:]
+	ptr := in.raw.IBlock()[4*slot:]
 	parent := uint64(0)
 	for _, o := range offs {
 		b := uint64(le.Uint32(ptr))
@@ -292,13 +274,13 @@ func (fs *FS) indSet(in *inode, lblk, pblk uint64) error {
 // indTruncate frees every block at or beyond logical block from.
 func (fs *FS) indTruncate(in *inode, from uint64) error {
 	p := fs.perBlock()
-	for i := from; i < 12; i++ {
-		if b := uint64(le.Uint32(in.raw[0x28+4*i:])); b != 0 {
+	for i := from; i < extfmt.NDirBlocks; i++ {
+		if b := uint64(le.Uint32(in.raw.IBlock()[4*i:])); b != 0 {
 			if err := fs.freeBlocks(b, 1); err != nil {
 				return err
 			}
 			fs.addBlocks(in, -1)
-			le.PutUint32(in.raw[0x28+4*i:], 0)
+			le.PutUint32(in.raw.IBlock()[4*i:], 0)
 		}
 	}
 	// level-l tree at slot covers span blocks starting at base
@@ -359,13 +341,13 @@ func (fs *FS) indTruncate(in *inode, from uint64) error {
 	base, span := uint64(12), p
 	for level := 1; level <= 3; level++ {
 		slot := 11 + level
-		if b := uint64(le.Uint32(in.raw[0x28+4*slot:])); b != 0 && base+span > from {
+		if b := uint64(le.Uint32(in.raw.IBlock()[4*slot:])); b != 0 && base+span > from {
 			e, err := rec(b, level, base, span)
 			if err != nil {
 				return err
 			}
 			if e {
-				le.PutUint32(in.raw[0x28+4*slot:], 0)
+				le.PutUint32(in.raw.IBlock()[4*slot:], 0)
 			}
 		}
 		base += span
@@ -382,28 +364,28 @@ func setExtent(l []extent, lblk uint64, n uint64, pblk uint64) []extent {
 	end := lblk + n
 	var out []extent
 	for _, e := range l {
-		if e.end() <= lblk || uint64(e.lblk) >= end {
+		if e.End() <= lblk || uint64(e.Logical) >= end {
 			out = append(out, e)
 			continue
 		}
-		if uint64(e.lblk) < lblk {
-			out = append(out, extent{e.lblk, uint32(lblk - uint64(e.lblk)), e.pblk, e.unwritten})
+		if uint64(e.Logical) < lblk {
+			out = append(out, extent{Logical: e.Logical, Len: uint32(lblk - uint64(e.Logical)), Start: e.Start, Unwritten: e.Unwritten})
 		}
-		if e.end() > end {
-			off := end - uint64(e.lblk)
-			out = append(out, extent{uint32(end), uint32(e.end() - end), e.pblk + off, e.unwritten})
+		if e.End() > end {
+			off := end - uint64(e.Logical)
+			out = append(out, extent{Logical: uint32(end), Len: uint32(e.End() - end), Start: e.Start + off, Unwritten: e.Unwritten})
 		}
 	}
-	out = append(out, extent{lblk: uint32(lblk), len: uint32(n), pblk: pblk})
-	sort.Slice(out, func(i, j int) bool { return out[i].lblk < out[j].lblk })
+	out = append(out, extent{Logical: uint32(lblk), Len: uint32(n), Start: pblk})
+	sort.Slice(out, func(i, j int) bool { return out[i].Logical < out[j].Logical })
 	// merge
 	m := out[:0]
 	for _, e := range out {
 		if k := len(m); k > 0 {
 			p := &m[k-1]
-			if p.end() == uint64(e.lblk) && p.pblk+uint64(p.len) == e.pblk && p.unwritten == e.unwritten &&
-				uint64(p.len)+uint64(e.len) <= maxInitLen-1 {
-				p.len += e.len
+			if p.End() == uint64(e.Logical) && p.Start+uint64(p.Len) == e.Start && p.Unwritten == e.Unwritten &&
+				uint64(p.Len)+uint64(e.Len) <= extfmt.ExtentInitMax-1 {
+				p.Len += e.Len
 				continue
 			}
 		}
@@ -414,110 +396,92 @@ func setExtent(l []extent, lblk uint64, n uint64, pblk uint64) []extent {
 
 // storeExtents writes in.ext back as a tree, reusing the old tree blocks where possible.
 func (fs *FS) storeExtents(in *inode) error {
-	capRoot := 4
-	capBlk := int((fs.bs - 12) / 12)
-	type entry struct {
-		lblk uint32
-		b    []byte // 12 bytes
-	}
-	var level []entry
-	for _, e := range in.ext {
-		b := make([]byte, 12)
-		le.PutUint32(b[0:], e.lblk)
-		l := e.len
-		if e.unwritten {
-			l += maxInitLen
-		}
-		le.PutUint16(b[4:], uint16(l))
-		le.PutUint16(b[6:], uint16(e.pblk>>32))
-		le.PutUint32(b[8:], uint32(e.pblk))
-		level = append(level, entry{e.lblk, b})
-	}
-	// count the tree blocks needed
+	capBlk := int((fs.bs - extfmt.ExtentHeaderSize) / extfmt.ExtentEntrySize)
 	need := 0
-	for n := len(level); n > capRoot; n = (n + capBlk - 1) / capBlk {
+	for n := len(in.ext); n > extfmt.ExtentRootEntries; n = (n + capBlk - 1) / capBlk {
 		need += (n + capBlk - 1) / capBlk
 	}
-	old := in.treeBlocks
-	var blocks []uint64
-	if need > len(old) {
-		goal := uint64(0)
-		if len(in.ext) > 0 {
-			goal = in.ext[0].pblk
-		}
-		var fresh []uint64
-		for len(old)+len(fresh) < need {
-			b, _, err := fs.allocBlocks(goal, 1)
-			if err != nil {
-				for _, f := range fresh {
-					fs.freeBlocks(f, 1)
-				}
-				return err
-			}
-			fresh = append(fresh, b)
-		}
-		fs.addBlocks(in, int64(len(fresh)))
-		blocks = append(append(blocks, old...), fresh...)
-	} else {
-		blocks = append(blocks, old[:need]...)
-		for _, b := range old[need:] {
-			if err := fs.freeBlocks(b, 1); err != nil {
-				return err
-			}
-		}
-		fs.addBlocks(in, -int64(len(old)-need))
+	blocks, err := fs.treeBlocksFor(in, need)
+	if err != nil {
+		return err
 	}
-	next := 0
-	depth := 0
-	for len(level) > capRoot {
-		var up []entry
-		for i := 0; i < len(level); i += capBlk {
-			j := min(i+capBlk, len(level))
+	// Build bottom-up: each level's nodes, until what is left fits in i_block.
+	var index []extfmt.ExtentIndex
+	next, depth, count := 0, 0, len(in.ext)
+	for count > extfmt.ExtentRootEntries {
+		var up []extfmt.ExtentIndex
+		for i := 0; i < count; i += capBlk {
+			j := min(i+capBlk, count)
+			node := extfmt.ExtentNode{Header: extfmt.ExtentHeader{Max: uint16(capBlk), Depth: uint16(depth)}}
+			first := uint32(0)
+			if depth == 0 {
+				node.Extents, first = in.ext[i:j], in.ext[i].Logical
+			} else {
+				node.Index, first = index[i:j], index[i].Logical
+			}
 			blk := blocks[next]
 			next++
 			buf := fs.bnew(blk)
-			le.PutUint16(buf[0:], extMagic)
-			le.PutUint16(buf[2:], uint16(j-i))
-			le.PutUint16(buf[4:], uint16(capBlk))
-			le.PutUint16(buf[6:], uint16(depth))
-			for k := i; k < j; k++ {
-				copy(buf[12+12*(k-i):], level[k].b)
-			}
+			node.MarshalTo(buf)
 			if fs.csum {
-				off := 12 + 12*capBlk
-				le.PutUint32(buf[off:], crc32c(fs.inodeSeed(in.ino, in.generation()), buf[:off]))
+				le.PutUint32(buf[node.Header.TailOffset():], extfmt.ExtentBlockCsum(fs.inodeSeed(in.ino, in.generation()), buf, node.Header))
 			}
-			ib := make([]byte, 12)
-			le.PutUint32(ib[0:], level[i].lblk)
-			le.PutUint32(ib[4:], uint32(blk))
-			le.PutUint16(ib[8:], uint16(blk>>32))
-			up = append(up, entry{level[i].lblk, ib})
+			up = append(up, extfmt.ExtentIndex{Logical: first, Leaf: blk})
 		}
-		level = up
+		index, count = up, len(up)
 		depth++
 	}
-	r := in.raw[0x28:0x64]
-	for i := range r {
-		r[i] = 0
+	root := extfmt.ExtentNode{Header: extfmt.ExtentHeader{Max: extfmt.ExtentRootEntries, Depth: uint16(depth)}}
+	if depth == 0 {
+		root.Extents = in.ext
+	} else {
+		root.Index = index
 	}
-	le.PutUint16(r[0:], extMagic)
-	le.PutUint16(r[2:], uint16(len(level)))
-	le.PutUint16(r[4:], uint16(capRoot))
-	le.PutUint16(r[6:], uint16(depth))
-	for k, e := range level {
-		copy(r[12+12*k:], e.b)
-	}
+	clear(in.raw.IBlock())
+	root.MarshalTo(in.raw.IBlock())
 	in.treeBlocks = blocks
 	return nil
+}
+
+// treeBlocksFor returns need blocks for the inode's extent tree: its old tree blocks, plus
+// fresh ones or minus freed ones.
+func (fs *FS) treeBlocksFor(in *inode, need int) ([]uint64, error) {
+	old := in.treeBlocks
+	if need <= len(old) {
+		for _, b := range old[need:] {
+			if err := fs.freeBlocks(b, 1); err != nil {
+				return nil, err
+			}
+		}
+		fs.addBlocks(in, -int64(len(old)-need))
+		return append([]uint64(nil), old[:need]...), nil
+	}
+	goal := uint64(0)
+	if len(in.ext) > 0 {
+		goal = in.ext[0].Start
+	}
+	var fresh []uint64
+	for len(old)+len(fresh) < need {
+		b, _, err := fs.allocBlocks(goal, 1)
+		if err != nil {
+			for _, f := range fresh {
+				fs.freeBlocks(f, 1)
+			}
+			return nil, err
+		}
+		fresh = append(fresh, b)
+	}
+	fs.addBlocks(in, int64(len(fresh)))
+	return append(append([]uint64(nil), old...), fresh...), nil
 }
 
 // truncateBlocks frees every data block at or beyond logical block from (and the tree blocks
 // that become unnecessary).
 func (fs *FS) truncateBlocks(in *inode, from uint64) error {
-	if in.flags()&flagInline != 0 {
+	if in.flags()&extfmt.FlagInline != 0 {
 		return syscall.EOPNOTSUPP
 	}
-	if in.flags()&flagExtents == 0 {
+	if in.flags()&extfmt.FlagExtents == 0 {
 		return fs.indTruncate(in, from)
 	}
 	if err := fs.loadExtents(in); err != nil {
@@ -526,20 +490,20 @@ func (fs *FS) truncateBlocks(in *inode, from uint64) error {
 	var out []extent
 	changed := false
 	for _, e := range in.ext {
-		if e.end() <= from {
+		if e.End() <= from {
 			out = append(out, e)
 			continue
 		}
 		changed = true
 		keep := uint64(0)
-		if uint64(e.lblk) < from {
-			keep = from - uint64(e.lblk)
-			out = append(out, extent{e.lblk, uint32(keep), e.pblk, e.unwritten})
+		if uint64(e.Logical) < from {
+			keep = from - uint64(e.Logical)
+			out = append(out, extent{Logical: e.Logical, Len: uint32(keep), Start: e.Start, Unwritten: e.Unwritten})
 		}
-		if err := fs.freeBlocks(e.pblk+keep, uint64(e.len)-keep); err != nil {
+		if err := fs.freeBlocks(e.Start+keep, uint64(e.Len)-keep); err != nil {
 			return err
 		}
-		fs.addBlocks(in, -int64(uint64(e.len)-keep))
+		fs.addBlocks(in, -int64(uint64(e.Len)-keep))
 	}
 	if !changed {
 		return nil

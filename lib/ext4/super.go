@@ -2,54 +2,20 @@ package ext4
 
 import (
 	"sort"
+
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gouml/gouml/lib/extfmt"
 )
 
-// feature flags (superblock s_feature_*)
-const (
-	compatHasJournal = 0x4
-	compatExtAttr    = 0x8
-	compatResizeIno  = 0x10
-	compatDirIndex   = 0x20
-	compatSparse2    = 0x200
-
-	incompatFiletype   = 0x2
-	incompatRecover    = 0x4
-	incompatJournalDev = 0x8
-	incompatMetaBG     = 0x10
-	incompatExtents    = 0x40
-	incompat64bit      = 0x80
-	incompatMMP        = 0x100
-	incompatFlexBG     = 0x200
-	incompatCsumSeed   = 0x2000
-	incompatLargedir   = 0x4000
-	incompatInline     = 0x8000
-
-	rocompatSparse    = 0x1
-	rocompatLargeFile = 0x2
-	rocompatBtreeDir  = 0x4
-	rocompatHugeFile  = 0x8
-	rocompatGdtCsum   = 0x10
-	rocompatDirNlink  = 0x20
-	rocompatExtraIsz  = 0x40
-	rocompatCsum      = 0x400
-	rocompatOrphanPr  = 0x10000
-)
-
-const supportedIncompat = incompatFiletype | incompatRecover | incompatMetaBG | incompatExtents |
-	incompat64bit | incompatFlexBG | incompatCsumSeed | incompatLargedir | incompatInline | incompatMMP
+const supportedIncompat = extfmt.IncompatFiletype | extfmt.IncompatRecover | extfmt.IncompatMetaBG | extfmt.IncompatExtents |
+	extfmt.Incompat64bit | extfmt.IncompatFlexBG | extfmt.IncompatCsumSeed | extfmt.IncompatLargedir | extfmt.IncompatInlineData | extfmt.IncompatMMP
 
 // read-only compat features whose on-disk structures we keep consistent when writing
-const writableRocompat = rocompatSparse | rocompatLargeFile | rocompatBtreeDir | rocompatHugeFile |
-	rocompatGdtCsum | rocompatDirNlink | rocompatExtraIsz | rocompatCsum
-
-// group descriptor flags
-const (
-	bgInodeUninit = 1
-	bgBlockUninit = 2
-)
+const writableRocompat = extfmt.RoCompatSparseSuper | extfmt.RoCompatLargeFile | extfmt.RoCompatBtreeDir | extfmt.RoCompatHugeFile |
+	extfmt.RoCompatGdtCsum | extfmt.RoCompatDirNlink | extfmt.RoCompatExtraIsize | extfmt.RoCompatMetadataCsum
 
 // Options tune Mount.
 type Options struct {
@@ -72,7 +38,8 @@ type FS struct {
 	dev Device
 	ro  bool
 
-	sb        []byte // primary superblock (1024 bytes)
+	sb        []byte            // primary superblock as read (1024 bytes)
+	super     extfmt.Superblock // its decoded fields; encoded back into sb when written
 	sbDirty   bool
 	bs        int64 // block size
 	blocks    uint64
@@ -152,7 +119,7 @@ func Mount(dev Device, opts Options) (*FS, error) {
 	if err := fs.loadSuper(); err != nil {
 		return nil, err
 	}
-	if fs.incompat&incompatRecover != 0 && fs.compat&compatHasJournal != 0 {
+	if fs.incompat&extfmt.IncompatRecover != 0 && fs.compat&extfmt.CompatHasJournal != 0 {
 		if opts.ReadOnly && !opts.NoLoad {
 			return nil, &Error{syscall.EROFS, "file system needs journal recovery, which a read-only mount cannot do (use NoLoad to ignore the journal)"}
 		}
@@ -166,22 +133,21 @@ func Mount(dev Device, opts Options) (*FS, error) {
 			if err := fs.loadSuper(); err != nil {
 				return nil, err
 			}
-			fs.incompat &^= incompatRecover
-			le.PutUint32(fs.sb[0x60:], fs.incompat)
+			fs.incompat &^= extfmt.IncompatRecover
+			fs.super.FeatureIncompat &^= extfmt.IncompatRecover
 			fs.sbDirty = true
 		}
 	}
 	if !fs.ro {
-		if fs.incompat&incompatMetaBG != 0 || fs.incompat&incompatMMP != 0 || fs.rocompat&^writableRocompat != 0 {
+		if fs.incompat&extfmt.IncompatMetaBG != 0 || fs.incompat&extfmt.IncompatMMP != 0 || fs.rocompat&^writableRocompat != 0 {
 			return nil, &Error{syscall.EROFS, "file system has features this driver cannot keep consistent when writing (meta_bg, mmp or an unknown ro_compat feature); mount it read-only"}
 		}
-		if fs.compat&compatHasJournal != 0 && fs.incompat&incompatRecover == 0 {
+		if fs.compat&extfmt.CompatHasJournal != 0 && fs.incompat&extfmt.IncompatRecover == 0 {
 			// Writes are not journaled: the journal must stay empty, which it is once replayed.
 		}
-		st := le.Uint16(fs.sb[0x3A:])
-		le.PutUint16(fs.sb[0x3A:], st&^1) // not clean while mounted
-		le.PutUint16(fs.sb[0x34:], le.Uint16(fs.sb[0x34:])+1)
-		le.PutUint32(fs.sb[0x2C:], uint32(time.Now().Unix()))
+		fs.super.State &^= extfmt.StateValid // not clean while mounted
+		fs.super.MntCount++
+		fs.super.Mtime = uint32(time.Now().Unix())
 		fs.sbDirty = true
 		if err := fs.flush(true); err != nil {
 			return nil, err
@@ -191,73 +157,67 @@ func Mount(dev Device, opts Options) (*FS, error) {
 }
 
 func (fs *FS) loadSuper() error {
-	sb := make([]byte, 1024)
+	sb := make([]byte, extfmt.SuperblockSize)
 	if fs.dev.Size() < 2048 {
 		return corrupt("device too small (%d bytes) for an ext2/3/4 superblock", fs.dev.Size())
 	}
-	if _, err := fs.dev.ReadAt(sb, 1024); err != nil {
+	if _, err := fs.dev.ReadAt(sb, extfmt.SuperblockOffset); err != nil {
 		return ioErr("reading superblock: %v", err)
 	}
-	if le.Uint16(sb[0x38:]) != 0xEF53 {
-		return corrupt("no ext2/3/4 superblock (bad magic %#x)", le.Uint16(sb[0x38:]))
+	s, err := extfmt.ParseSuperblock(sb)
+	if err != nil {
+		return corrupt("%v", err)
 	}
-	fs.sb = sb
-	fs.compat = le.Uint32(sb[0x5C:])
-	fs.incompat = le.Uint32(sb[0x60:])
-	fs.rocompat = le.Uint32(sb[0x64:])
-	if le.Uint32(sb[0x4C:]) == 0 { // good old revision
+	fs.sb, fs.super = sb, s
+	fs.compat, fs.incompat, fs.rocompat = s.FeatureCompat, s.FeatureIncompat, s.FeatureRoCompat
+	if s.RevLevel == 0 { // good old revision
 		fs.compat, fs.incompat, fs.rocompat = 0, 0, 0
 	}
-	fs.csum = fs.rocompat&rocompatCsum != 0
-	fs.gdtCsum = !fs.csum && fs.rocompat&rocompatGdtCsum != 0
+	fs.csum = fs.rocompat&extfmt.RoCompatMetadataCsum != 0
+	fs.gdtCsum = !fs.csum && fs.rocompat&extfmt.RoCompatGdtCsum != 0
 	if fs.csum {
-		if sb[0x175] != 1 {
-			return corrupt("unknown metadata checksum type %d", sb[0x175])
+		if s.ChecksumType != extfmt.CsumTypeCrc32c {
+			return corrupt("unknown metadata checksum type %d", s.ChecksumType)
 		}
-		if want, got := crc32c(^uint32(0), sb[:0x3FC]), le.Uint32(sb[0x3FC:]); want != got && !fs.skipCsum {
+		if want, got := extfmt.SuperblockChecksum(sb), s.Checksum; want != got && !fs.skipCsum {
 			return corrupt("superblock checksum %#x does not match its contents (%#x)", got, want)
 		}
-		if fs.incompat&incompatCsumSeed != 0 {
-			fs.seed = le.Uint32(sb[0x270:])
-		} else {
-			fs.seed = crc32c(^uint32(0), sb[0x68:0x78])
-		}
+		fs.seed = s.MetadataCsumSeed()
 	}
 	if un := fs.incompat &^ supportedIncompat; un != 0 {
 		return &Error{syscall.EINVAL, "unsupported incompatible features " + hex(un)}
 	}
-	if fs.incompat&incompatJournalDev != 0 {
+	if fs.incompat&extfmt.IncompatJournalDev != 0 {
 		return &Error{syscall.EINVAL, "this is an external journal device, not a file system"}
 	}
-	lbs := le.Uint32(sb[0x18:])
-	if lbs > 6 {
-		return corrupt("block size 1024<<%d out of range", lbs)
+	fs.bs = s.BlockSize()
+	if fs.bs == 0 {
+		return corrupt("block size 1024<<%d out of range", s.LogBlockSize)
 	}
-	fs.bs = 1024 << lbs
-	if le.Uint32(sb[0x1C:]) != lbs && fs.rocompat&0x200 == 0 {
+	if s.LogClusterSize != s.LogBlockSize && fs.rocompat&extfmt.RoCompatBigalloc == 0 {
 		return corrupt("cluster size differs from block size without bigalloc")
 	}
-	if fs.rocompat&0x200 != 0 {
+	if fs.rocompat&extfmt.RoCompatBigalloc != 0 {
 		return &Error{syscall.EINVAL, "bigalloc is not supported"}
 	}
-	fs.blocks = uint64(le.Uint32(sb[0x4:]))
-	if fs.incompat&incompat64bit != 0 {
-		fs.blocks |= uint64(le.Uint32(sb[0x150:])) << 32
+	fs.blocks = s.BlocksCount
+	if fs.incompat&extfmt.Incompat64bit == 0 {
+		fs.blocks &= 1<<32 - 1
 	}
-	fs.firstData = uint64(le.Uint32(sb[0x14:]))
-	fs.bpg = le.Uint32(sb[0x20:])
-	fs.ipg = le.Uint32(sb[0x28:])
-	fs.inodes = le.Uint32(sb[0x0:])
-	fs.isize = 128
-	fs.firstIno = 11
-	if le.Uint32(sb[0x4C:]) >= 1 {
-		fs.isize = int(le.Uint16(sb[0x58:]))
-		fs.firstIno = le.Uint32(sb[0x54:])
+	fs.firstData = uint64(s.FirstDataBlock)
+	fs.bpg = s.BlocksPerGroup
+	fs.ipg = s.InodesPerGroup
+	fs.inodes = s.InodesCount
+	fs.isize = extfmt.GoodOldInodeSize
+	fs.firstIno = extfmt.GoodOldFirstIno
+	if s.RevLevel >= 1 {
+		fs.isize = int(s.InodeSize)
+		fs.firstIno = s.FirstIno
 	}
-	fs.dsize = 32
-	if fs.incompat&incompat64bit != 0 {
-		fs.dsize = int(le.Uint16(sb[0xFE:]))
-		if fs.dsize < 64 || fs.dsize > 1024 || fs.dsize&(fs.dsize-1) != 0 {
+	fs.dsize = extfmt.GroupDescSize
+	if fs.incompat&extfmt.Incompat64bit != 0 {
+		fs.dsize = int(s.DescSize)
+		if fs.dsize < extfmt.GroupDescSize64 || fs.dsize > 1024 || fs.dsize&(fs.dsize-1) != 0 {
 			return corrupt("group descriptor size %d invalid", fs.dsize)
 		}
 	}
@@ -283,7 +243,7 @@ func (fs *FS) loadSuper() error {
 	fs.groups = uint32(g)
 	dpb := uint64(fs.bs) / uint64(fs.dsize)
 	fs.gdtBlocks = (g + dpb - 1) / dpb
-	fs.resGdt = uint64(le.Uint16(sb[0xCE:]))
+	fs.resGdt = uint64(s.ReservedGdtBlocks)
 	fs.gdtBlock0 = fs.firstData + 1
 	if fs.gdtBlock0+fs.gdtBlocks > fs.blocks {
 		return corrupt("group descriptors do not fit in the file system")
@@ -308,7 +268,7 @@ func (fs *FS) loadSuper() error {
 			return corrupt("group %d: bitmap or inode table location out of range (%d, %d, %d)", i, bb, ib, it)
 		}
 		if (fs.csum || fs.gdtCsum) && !fs.skipCsum {
-			if want, got := fs.gdChecksum(i), le.Uint16(fs.gd(i)[0x1E:]); want != got {
+			if want, got := fs.gdChecksum(i), fs.gdesc(i).Checksum; want != got {
 				return corrupt("group %d descriptor checksum %#x does not match its contents (%#x)", i, got, want)
 			}
 		}
@@ -335,27 +295,18 @@ func (fs *FS) hasSuper(g uint64) bool {
 	if g <= 1 {
 		return true
 	}
-	if fs.compat&compatSparse2 != 0 {
-		return g == uint64(le.Uint32(fs.sb[0x24C:])) || g == uint64(le.Uint32(fs.sb[0x250:]))
+	if fs.compat&extfmt.CompatSparse2 != 0 {
+		return g == uint64(fs.super.BackupBgs[0]) || g == uint64(fs.super.BackupBgs[1])
 	}
-	if fs.rocompat&rocompatSparse == 0 {
+	if fs.rocompat&extfmt.RoCompatSparseSuper == 0 {
 		return true
 	}
-	for _, b := range []uint64{3, 5, 7} {
-		n := b
-		for n < g {
-			n *= b
-		}
-		if n == g {
-			return true
-		}
-	}
-	return false
+	return extfmt.HasSuperSparse(g)
 }
 
 // gdtBlockLoc is the block holding descriptor block i (meta_bg aware).
 func (fs *FS) gdtBlockLoc(i uint64) (uint64, error) {
-	if fs.incompat&incompatMetaBG == 0 || i < uint64(le.Uint32(fs.sb[0x104:])) {
+	if fs.incompat&extfmt.IncompatMetaBG == 0 || i < uint64(fs.super.FirstMetaBg) {
 		return fs.gdtBlock0 + i, nil
 	}
 	dpb := uint64(fs.bs) / uint64(fs.dsize)
@@ -372,100 +323,52 @@ func (fs *FS) gdtBlockLoc(i uint64) (uint64, error) {
 
 func (fs *FS) gd(g uint32) []byte { return fs.gdt[uint64(g)*uint64(fs.dsize):][:fs.dsize] }
 
-func (fs *FS) gd64(g uint32, lo, hi int, hiSize int) uint64 {
-	d := fs.gd(g)
-	var v uint64
-	if hiSize == 4 {
-		v = uint64(le.Uint32(d[lo:]))
-		if fs.dsize >= 64 {
-			v |= uint64(le.Uint32(d[hi:])) << 32
-		}
-	} else {
-		v = uint64(le.Uint16(d[lo:]))
-		if fs.dsize >= 64 {
-			v |= uint64(le.Uint16(d[hi:])) << 16
-		}
-	}
-	return v
+// gdesc decodes group g's descriptor (its size was checked at mount).
+func (fs *FS) gdesc(g uint32) extfmt.GroupDesc {
+	d, _ := extfmt.ParseGroupDesc(fs.gd(g))
+	return d
 }
 
-func (fs *FS) setGd64(g uint32, lo, hi int, hiSize int, v uint64) {
-	d := fs.gd(g)
-	if hiSize == 4 {
-		le.PutUint32(d[lo:], uint32(v))
-		if fs.dsize >= 64 {
-			le.PutUint32(d[hi:], uint32(v>>32))
-		}
-	} else {
-		le.PutUint16(d[lo:], uint16(v))
-		if fs.dsize >= 64 {
-			le.PutUint16(d[hi:], uint16(v>>16))
-		}
-	}
+// updateGd changes group g's descriptor through fn and marks it for writing.
+func (fs *FS) updateGd(g uint32, fn func(d *extfmt.GroupDesc)) {
+	d := fs.gdesc(g)
+	fn(&d)
+	d.MarshalTo(fs.gd(g))
 	fs.gdDirty[g] = true
 }
 
-func (fs *FS) gdBlockBitmap(g uint32) uint64 { return fs.gd64(g, 0x0, 0x20, 4) }
-func (fs *FS) gdInodeBitmap(g uint32) uint64 { return fs.gd64(g, 0x4, 0x24, 4) }
-func (fs *FS) gdInodeTable(g uint32) uint64  { return fs.gd64(g, 0x8, 0x28, 4) }
-func (fs *FS) gdFreeBlocks(g uint32) uint64  { return fs.gd64(g, 0xC, 0x2C, 2) }
-func (fs *FS) gdFreeInodes(g uint32) uint64  { return fs.gd64(g, 0xE, 0x2E, 2) }
-func (fs *FS) gdUsedDirs(g uint32) uint64    { return fs.gd64(g, 0x10, 0x30, 2) }
+func (fs *FS) gdBlockBitmap(g uint32) uint64 { return fs.gdesc(g).BlockBitmap }
+func (fs *FS) gdInodeBitmap(g uint32) uint64 { return fs.gdesc(g).InodeBitmap }
+func (fs *FS) gdInodeTable(g uint32) uint64  { return fs.gdesc(g).InodeTable }
+func (fs *FS) gdFreeBlocks(g uint32) uint64  { return uint64(fs.gdesc(g).FreeBlocks) }
+func (fs *FS) gdFreeInodes(g uint32) uint64  { return uint64(fs.gdesc(g).FreeInodes) }
+func (fs *FS) gdUsedDirs(g uint32) uint64    { return uint64(fs.gdesc(g).UsedDirs) }
 func (fs *FS) gdItableUnused(g uint32) uint64 {
-	return fs.gd64(g, 0x1C, 0x32, 2)
+	return uint64(fs.gdesc(g).ItableUnused)
 }
-func (fs *FS) gdFlags(g uint32) uint16 { return le.Uint16(fs.gd(g)[0x12:]) }
+func (fs *FS) gdFlags(g uint32) uint16 { return fs.gdesc(g).Flags }
 func (fs *FS) setGdFlags(g uint32, f uint16) {
-	le.PutUint16(fs.gd(g)[0x12:], f)
-	fs.gdDirty[g] = true
+	fs.updateGd(g, func(d *extfmt.GroupDesc) { d.Flags = f })
 }
 
 func (fs *FS) gdChecksum(g uint32) uint16 {
-	d := fs.gd(g)
-	if fs.csum {
-		c := crc32cU32(fs.seed, g)
-		c = crc32c(c, d[:0x1E])
-		c = crc32c(c, []byte{0, 0})
-		c = crc32c(c, d[0x20:])
-		return uint16(c)
-	}
-	if fs.gdtCsum {
-		c := crc16(0xFFFF, fs.sb[0x68:0x78])
-		var b [4]byte
-		le.PutUint32(b[:], g)
-		c = crc16(c, b[:])
-		c = crc16(c, d[:0x1E])
-		if fs.dsize > 0x20 && fs.incompat&incompat64bit != 0 {
-			c = crc16(c, d[0x20:])
-		}
-		return c
+	switch {
+	case fs.csum:
+		return extfmt.GroupDescCsum(fs.seed, g, fs.gd(g))
+	case fs.gdtCsum:
+		return extfmt.GroupDescCsum16(fs.super.UUID, g, fs.gd(g), fs.incompat&extfmt.Incompat64bit != 0)
 	}
 	return 0
 }
 
-func (fs *FS) sbFreeBlocks() uint64 {
-	v := uint64(le.Uint32(fs.sb[0xC:]))
-	if fs.incompat&incompat64bit != 0 {
-		v |= uint64(le.Uint32(fs.sb[0x158:])) << 32
-	}
-	return v
-}
+func (fs *FS) sbFreeBlocks() uint64 { return fs.super.FreeBlocksCount }
 
 func (fs *FS) setSbFreeBlocks(v uint64) {
-	le.PutUint32(fs.sb[0xC:], uint32(v))
-	if fs.incompat&incompat64bit != 0 {
-		le.PutUint32(fs.sb[0x158:], uint32(v>>32))
-	}
+	fs.super.FreeBlocksCount = v
 	fs.sbDirty = true
 }
 
-func (fs *FS) reservedBlocks() uint64 {
-	v := uint64(le.Uint32(fs.sb[0x8:]))
-	if fs.incompat&incompat64bit != 0 {
-		v |= uint64(le.Uint32(fs.sb[0x154:])) << 32
-	}
-	return v
-}
+func (fs *FS) reservedBlocks() uint64 { return fs.super.RBlocksCount }
 
 // --- block cache ---
 
@@ -541,7 +444,9 @@ func (fs *FS) flush(sync bool) error {
 		blocks := map[uint64]bool{}
 		for g := range fs.gdDirty {
 			if fs.csum || fs.gdtCsum {
-				le.PutUint16(fs.gd(g)[0x1E:], fs.gdChecksum(g))
+				d := fs.gdesc(g)
+				d.Checksum = fs.gdChecksum(g)
+				d.MarshalTo(fs.gd(g))
 			}
 			blocks[uint64(g)/dpb] = true
 		}
@@ -559,11 +464,12 @@ func (fs *FS) flush(sync bool) error {
 		fs.gdDirty = map[uint32]bool{}
 	}
 	if fs.sbDirty {
-		le.PutUint32(fs.sb[0x30:], uint32(time.Now().Unix()))
+		fs.super.Wtime = uint32(time.Now().Unix())
+		fs.super.MarshalTo(fs.sb)
 		if fs.csum {
-			le.PutUint32(fs.sb[0x3FC:], crc32c(^uint32(0), fs.sb[:0x3FC]))
+			extfmt.SetSuperblockChecksum(fs.sb)
 		}
-		if _, err := fs.dev.WriteAt(fs.sb, 1024); err != nil {
+		if _, err := fs.dev.WriteAt(fs.sb, extfmt.SuperblockOffset); err != nil {
 			return ioErr("writing superblock: %v", err)
 		}
 		fs.sbDirty = false
@@ -624,7 +530,7 @@ func (fs *FS) Unmount() error {
 			}
 		}
 		fs.orphans = map[Ino]bool{}
-		le.PutUint16(fs.sb[0x3A:], le.Uint16(fs.sb[0x3A:])|1)
+		fs.super.State |= extfmt.StateValid
 		fs.sbDirty = true
 		if err := fs.flush(true); err != nil {
 			return err
@@ -662,9 +568,9 @@ func (fs *FS) Statfs() (Statfs, error) {
 	st.Bfree = free
 	st.Bavail = avail
 	st.Files = uint64(fs.inodes)
-	st.Ffree = uint64(le.Uint32(fs.sb[0x10:]))
+	st.Ffree = uint64(fs.super.FreeInodesCount)
 	st.Namelen = 255
-	u := fs.sb[0x68:0x78]
+	u := fs.super.UUID[:]
 	st.Fsid[0] = le.Uint32(u[0:]) ^ le.Uint32(u[4:])
 	st.Fsid[1] = le.Uint32(u[8:]) ^ le.Uint32(u[12:])
 	return st, nil

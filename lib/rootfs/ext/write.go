@@ -2,11 +2,12 @@ package ext
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
+	"github.com/gouml/gouml/lib/extfmt"
 	"github.com/gouml/gouml/lib/rootfs/fstree"
 )
 
@@ -134,20 +135,8 @@ func (w *writer) writeInodeData(in *inodeInfo) error {
 		}
 	}
 	if w.o.Ext4 && len(in.meta) > 0 {
-		// extent leaves
-		perLeaf := (blockSize - 12) / 12
-		logical := uint32(0)
-		for l, b := range in.meta {
-			leaf := make([]byte, blockSize)
-			rs := in.runs[l*perLeaf : min(len(in.runs), (l+1)*perLeaf)]
-			putExtentHeader(leaf, uint16(len(rs)), uint16(perLeaf), 0)
-			for i, r := range rs {
-				putExtent(leaf[12+12*i:], logical, r)
-				logical += r.len
-			}
-			if err := w.writeAt(leaf, int64(b)); err != nil {
-				return err
-			}
+		if err := w.writeExtentLeaves(in); err != nil {
+			return err
 		}
 	}
 	for b, c := range in.metaData {
@@ -158,29 +147,39 @@ func (w *writer) writeInodeData(in *inodeInfo) error {
 	return nil
 }
 
-func unixTime(in *fstree.Inode, which byte) (uint32, uint32) {
-	t := in.Mtime
-	switch which {
-	case 'a':
-		if !in.Atime.IsZero() {
-			t = in.Atime
-		}
-	case 'c':
-		if !in.Ctime.IsZero() {
-			t = in.Ctime
+// writeExtentLeaves writes the leaf blocks extentTree allocated.
+func (w *writer) writeExtentLeaves(in *inodeInfo) error {
+	all := extents(in.runs)
+	for l, b := range in.meta {
+		leaf := make([]byte, blockSize)
+		n := extfmt.ExtentNode{Header: extfmt.ExtentHeader{Max: perLeaf},
+			Extents: all[l*perLeaf : min(len(all), (l+1)*perLeaf)]}
+		n.MarshalTo(leaf)
+		if err := w.writeAt(leaf, int64(b)); err != nil {
+			return err
 		}
 	}
-	s := t.Unix()
-	// extra: two epoch bits extend the 32-bit seconds, 30 bits of nanoseconds
-	epoch := uint32((s-int64(int32(s)))>>32) & 3
-	return uint32(s), uint32(t.Nanosecond())<<2 | epoch
+	return nil
+}
+
+// times returns the inode's access and change times, each defaulting to the modification
+// time when the tree leaves it unset.
+func times(in *fstree.Inode) (a, c, m time.Time) {
+	a, c, m = in.Atime, in.Ctime, in.Mtime
+	if a.IsZero() {
+		a = m
+	}
+	if c.IsZero() {
+		c = m
+	}
+	return a, c, m
 }
 
 func (w *writer) inodeBytes(in *inodeInfo) []byte {
-	b := make([]byte, inodeSize)
-	le := binary.LittleEndian
-	le.PutUint16(b[0:], uint16(in.in.Mode))
-	le.PutUint16(b[2:], uint16(in.in.UID))
+	b := make(extfmt.Inode, inodeSize)
+	b.SetMode(uint16(in.in.Mode))
+	b.SetUID(in.in.UID)
+	b.SetGID(in.in.GID)
 	size := uint64(0)
 	switch in.in.Type() {
 	case fstree.TypeReg:
@@ -190,47 +189,38 @@ func (w *writer) inodeBytes(in *inodeInfo) []byte {
 	case fstree.TypeLink:
 		size = uint64(len(in.in.Target))
 	}
-	le.PutUint32(b[4:], uint32(size))
-	le.PutUint32(b[108:], uint32(size>>32))
-	a, ax := unixTime(in.in, 'a')
-	c, cx := unixTime(in.in, 'c')
-	m, mx := unixTime(in.in, 'm')
-	le.PutUint32(b[8:], a)
-	le.PutUint32(b[12:], c)
-	le.PutUint32(b[16:], m)
-	le.PutUint16(b[24:], uint16(in.in.GID))
-	le.PutUint16(b[26:], uint16(in.nlink))
-	le.PutUint32(b[28:], uint32(in.blocks))
-	le.PutUint16(b[116:], uint16(in.blocks>>32))
+	b.SetSize(size)
+	b.SetExtraIsize(extraIsize)
+	a, c, m := times(in.in)
+	b.SetTime(extfmt.Atime, a)
+	b.SetTime(extfmt.Ctime, c)
+	b.SetTime(extfmt.Mtime, m)
+	b.SetTime(extfmt.Crtime, c) // when the file was made is unknown; use ctime
+	b.SetLinks(uint16(in.nlink))
+	b.SetBlocksRaw(uint64(in.blocks))
+	slow := in.in.Type() == fstree.TypeLink && len(in.runs) > 0
 	flags := uint32(0)
-	if w.o.Ext4 && (in.in.Type() == fstree.TypeReg || in.in.Type() == fstree.TypeDir || (in.in.Type() == fstree.TypeLink && len(in.runs) > 0)) {
-		flags |= inodeFlagExtents
+	if w.o.Ext4 && (in.in.Type() == fstree.TypeReg || in.in.Type() == fstree.TypeDir || slow) {
+		flags |= extfmt.FlagExtents
 	}
-	if w.o.Ext4 && in.in.Type() == fstree.TypeLink && len(in.runs) > 0 {
+	if w.o.Ext4 && slow {
 		// slow symlink with extents: i_block holds an extent header for its one block
-		putExtentHeader(in.iblock[:], 1, 4, 0)
-		putExtent(in.iblock[12:], 0, in.runs[0])
-	} else if !w.o.Ext4 && in.in.Type() == fstree.TypeLink && len(in.runs) > 0 {
+		extfmt.ExtentNode{Header: extfmt.ExtentHeader{Max: extfmt.ExtentRootEntries}, Extents: extents(in.runs[:1])}.MarshalTo(in.iblock[:])
+	} else if !w.o.Ext4 && slow {
 		le.PutUint32(in.iblock[0:], in.runs[0].start)
 	}
-	le.PutUint32(b[32:], flags)
-	copy(b[40:100], in.iblock[:])
-	le.PutUint32(b[104:], in.xblock)
-	le.PutUint16(b[120:], uint16(in.in.UID>>16))
-	le.PutUint16(b[122:], uint16(in.in.GID>>16))
-	le.PutUint16(b[128:], extraIsize)
-	le.PutUint32(b[132:], cx)
-	le.PutUint32(b[136:], mx)
-	le.PutUint32(b[140:], ax)
-	le.PutUint32(b[144:], c) // crtime: when the image was made is unknown; use ctime
-	le.PutUint32(b[148:], cx)
+	b.SetFlags(flags)
+	copy(b.IBlock(), in.iblock[:])
+	if t := in.in.Type(); t == fstree.TypeChr || t == fstree.TypeBlk {
+		b.SetDev(in.in.Major, in.in.Minor)
+	}
+	b.SetFileACL(uint64(in.xblock))
 	return b
 }
 
 func (w *writer) writeMetadata() (*Result, error) {
 	g := w.g
 	a := w.a
-	le := binary.LittleEndian
 	// inode tables
 	var maxIno uint32
 	dirsPerGroup := make([]int64, g.groups)
@@ -286,13 +276,10 @@ func (w *writer) writeMetadata() (*Result, error) {
 		if err := w.writeAt(ib, g.inodeBitmap(grp)); err != nil {
 			return nil, err
 		}
-		d := gdt[grp*32:]
-		le.PutUint32(d[0:], uint32(g.blockBitmap(grp)))
-		le.PutUint32(d[4:], uint32(g.inodeBitmap(grp)))
-		le.PutUint32(d[8:], uint32(g.inodeTable(grp)))
-		le.PutUint16(d[12:], uint16(gb-used))
-		le.PutUint16(d[14:], uint16(g.ipg-usedIn))
-		le.PutUint16(d[16:], uint16(dirsPerGroup[grp]))
+		d := extfmt.GroupDesc{BlockBitmap: uint64(g.blockBitmap(grp)), InodeBitmap: uint64(g.inodeBitmap(grp)),
+			InodeTable: uint64(g.inodeTable(grp)), FreeBlocks: uint32(gb - used), FreeInodes: uint32(g.ipg - usedIn),
+			UsedDirs: uint32(dirsPerGroup[grp])}
+		d.MarshalTo(gdt[grp*extfmt.GroupDescSize:][:extfmt.GroupDescSize])
 		freeBlocks += gb - used
 		freeInodes += g.ipg - usedIn
 	}
@@ -301,13 +288,13 @@ func (w *writer) writeMetadata() (*Result, error) {
 		if !hasSuper(grp) {
 			continue
 		}
-		le.PutUint16(sb[90:], uint16(grp))
+		sb.BlockGroupNr = uint16(grp)
 		blk := make([]byte, blockSize)
 		off := 0
 		if grp == 0 {
-			off = 1024
+			off = extfmt.SuperblockOffset
 		}
-		copy(blk[off:], sb)
+		sb.MarshalTo(blk[off:])
 		if err := w.writeAt(blk, grp*blocksPerGrp); err != nil {
 			return nil, err
 		}
@@ -325,59 +312,54 @@ func setBits(b []byte, from, to int64) {
 	}
 }
 
-func (w *writer) superblock(freeBlocks, freeInodes int64) []byte {
+func (w *writer) superblock(freeBlocks, freeInodes int64) *extfmt.Superblock {
 	g := w.g
-	le := binary.LittleEndian
-	sb := make([]byte, 1024)
 	now := uint32(w.o.Now.Unix())
-	le.PutUint32(sb[0:], uint32(g.inodes))
-	le.PutUint32(sb[4:], uint32(g.blocks))
-	le.PutUint32(sb[8:], uint32(float64(g.blocks)*w.o.ReservedPercent/100))
-	le.PutUint32(sb[12:], uint32(freeBlocks))
-	le.PutUint32(sb[16:], uint32(freeInodes))
-	le.PutUint32(sb[20:], 0) // first data block: 0 with 4 KiB blocks
-	le.PutUint32(sb[24:], logBlockSize)
-	le.PutUint32(sb[28:], logBlockSize)
-	le.PutUint32(sb[32:], blocksPerGrp)
-	le.PutUint32(sb[36:], blocksPerGrp)
-	le.PutUint32(sb[40:], uint32(g.ipg))
-	le.PutUint32(sb[44:], 0)
-	le.PutUint32(sb[48:], now)
-	le.PutUint16(sb[52:], 0)
-	le.PutUint16(sb[54:], 0xFFFF) // max mount count -1: no forced checks
-	le.PutUint16(sb[56:], 0xEF53)
-	le.PutUint16(sb[58:], 1) // clean
-	le.PutUint16(sb[60:], 1) // errors: continue
-	le.PutUint32(sb[64:], now)
-	le.PutUint32(sb[76:], 1) // dynamic revision
-	le.PutUint32(sb[84:], firstIno)
-	le.PutUint16(sb[88:], inodeSize)
-	compat := uint32(compatExtAttr)
+	sb := &extfmt.Superblock{
+		InodesCount:      uint32(g.inodes),
+		BlocksCount:      uint64(g.blocks),
+		RBlocksCount:     uint64(float64(g.blocks) * w.o.ReservedPercent / 100),
+		FreeBlocksCount:  uint64(freeBlocks),
+		FreeInodesCount:  uint32(freeInodes),
+		FirstDataBlock:   0, // with 4 KiB blocks
+		LogBlockSize:     logBlockSize,
+		LogClusterSize:   logBlockSize,
+		BlocksPerGroup:   blocksPerGrp,
+		ClustersPerGroup: blocksPerGrp,
+		InodesPerGroup:   uint32(g.ipg),
+		Wtime:            now,
+		MaxMntCount:      0xFFFF, // -1: no forced checks
+		Magic:            extfmt.SuperMagic,
+		State:            extfmt.StateValid,
+		Errors:           1, // continue
+		Lastcheck:        now,
+		RevLevel:         1, // dynamic
+		FirstIno:         firstIno,
+		InodeSize:        inodeSize,
+		FeatureCompat:    extfmt.CompatExtAttr,
+		FeatureIncompat:  extfmt.IncompatFiletype,
+		FeatureRoCompat:  extfmt.RoCompatSparseSuper | extfmt.RoCompatLargeFile,
+		UUID:             w.o.UUID,
+		DescSize:         0, // 32-byte group descriptors
+		MkfsTime:         now,
+		MinExtraIsize:    extraIsize,
+		WantExtraIsize:   extraIsize,
+	}
+	copy(sb.VolumeName[:], w.o.Label)
 	if j := w.journal(); j != nil {
-		compat |= compatHasJournal
-		le.PutUint32(sb[224:], journalIno)
-		sb[253] = 1 // s_jnl_blocks holds a copy of the journal inode's i_block and size
+		sb.FeatureCompat |= extfmt.CompatHasJournal
+		sb.JournalInum = journalIno
+		sb.JnlBackupType = 1 // s_jnl_blocks holds a copy of the journal inode's i_block and size
 		for i := 0; i < 15; i++ {
-			copy(sb[268+4*i:], j.iblock[4*i:4*i+4])
+			sb.JnlBlocks[i] = le.Uint32(j.iblock[4*i:])
 		}
-		le.PutUint32(sb[268+15*4:], uint32(uint64(j.in.Size)>>32))
-		le.PutUint32(sb[268+16*4:], uint32(j.in.Size))
+		sb.JnlBlocks[15] = uint32(uint64(j.in.Size) >> 32)
+		sb.JnlBlocks[16] = uint32(j.in.Size)
 	}
-	incompat := uint32(incompatFiletype)
-	ro := uint32(roCompatSparse | roCompatLargeFile)
 	if w.o.Ext4 {
-		incompat |= incompatExtents
-		ro |= roCompatDirNlink | roCompatExtraIsize
+		sb.FeatureIncompat |= extfmt.IncompatExtents
+		sb.FeatureRoCompat |= extfmt.RoCompatDirNlink | extfmt.RoCompatExtraIsize
 	}
-	le.PutUint32(sb[92:], compat)
-	le.PutUint32(sb[96:], incompat)
-	le.PutUint32(sb[100:], ro)
-	copy(sb[104:120], w.o.UUID[:])
-	copy(sb[120:136], w.o.Label)
-	le.PutUint16(sb[254:], 0) // 32-byte group descriptors
-	le.PutUint32(sb[264:], now)
-	le.PutUint16(sb[348:], extraIsize)
-	le.PutUint16(sb[350:], extraIsize)
 	return sb
 }
 
