@@ -158,7 +158,12 @@
 //     Linux a working directory left outside the new root counts as its "/", and the
 //     process's host root stays the machine's (an ELF interpreter is then run explicitly).
 //   - /dev, /proc and mount points are chosen by name once the symlinks on the way are
-//     followed (vfs.go: canon); /proc/PID/fd/N stats as the file it
+//     followed (vfs.go: canon). O_PATH opens of the root's tree run in the guest (seccomp
+//     cannot install an O_PATH file); elsewhere (/proc, a mount) the guest gets a read-only
+//     fd instead. The owner of a symlink itself is not kept (user xattrs cannot be set on
+//     symlinks). Relative paths are made absolute first: a removed working directory, or a
+//     path near PATH_MAX below a deep one, fails with ENOENT or ENAMETOOLONG where Linux
+//     resolves it. /proc/PID/fd/N stats as the file it
 //     names (Linux's lstat shows a symlink). Reopening an fd through /proc or
 //     /dev/fd never gives more access than its open had (Linux checks the file's mode).
 //   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).

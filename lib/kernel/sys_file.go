@@ -351,7 +351,6 @@ func (k *Kernel) exists(r *Root, abs string) bool {
 	return true
 }
 
-
 // setCreatorOwner records the owner of a file the kernel created in the directory pfd: the
 // creator, with the directory's group instead of the creator's when the directory is
 // set-group-ID (a new directory then is too), as on Linux. Root's own files need no record.
