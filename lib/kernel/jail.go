@@ -353,37 +353,9 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 	}
 	// Every ubd file, opened once here: COW files are created and backing files found, so
 	// that the ruleset can name each; stage 2 opens them again.
-	files := []string{}
-	var ok []string
-	rootUnit := -1
-	if src, err := c.RootSource(); err == nil && src.Kind == "ubd" {
-		rootUnit = src.Unit
-	}
-	for unit := 0; unit < cmdline.MaxUBD; unit++ {
-		spec := c.UBD[unit]
-		if unit == rootUnit && cfg.rootImage != nil {
-			spec = cfg.rootImage.spec
-		}
-		if spec == nil || unit == rootUnit && cfg.rootImage == nil {
-			continue
-		}
-		_, statErr := os.Stat(spec.File)
-		d, err := ubd.Open(spec, c.UBDSync, cfg.Stdout)
-		if err != nil {
-			if unit == rootUnit {
-				return fail("root device ubd%c: %v", 'a'+unit, err)
-			}
-			continue // like UML: lib/ubd said why; the device is left out and the machine boots on
-		}
-		files = append(files, d.File())
-		if b := d.BackingFile(); b != "" {
-			files = append(files, b)
-		}
-		d.Close()
-		if os.IsNotExist(statErr) && os.Getenv(rootEnv) == "1" {
-			os.Chown(spec.File, 1, 1) // a COW file a root-started machine made stays root's
-		}
-		ok = append(ok, strconv.Itoa(unit))
+	files, ok, err := stage1UBDs(c, cfg)
+	if err != nil {
+		return fail("%v", err)
 	}
 	// The helper that reads the guest's procfs for the confined kernel (procfshelper.go).
 	helper, err := startProcfsHelper()
@@ -448,6 +420,42 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 	env = append(env, trees.env()...)
 	err = syscall.Exec(selfExe, os.Args, env)
 	return fail("re-executing the kernel: %v", err)
+}
+
+// stage1UBDs opens every ubd file of the command line once and returns the host files the
+// machine will use and the units that opened.
+func stage1UBDs(c *cmdline.Config, cfg Config) (files, ok []string, err error) {
+	rootUnit := -1
+	if src, err := c.RootSource(); err == nil && src.Kind == "ubd" {
+		rootUnit = src.Unit
+	}
+	for unit := 0; unit < cmdline.MaxUBD; unit++ {
+		spec := c.UBD[unit]
+		if unit == rootUnit && cfg.rootImage != nil {
+			spec = cfg.rootImage.spec
+		}
+		if spec == nil || unit == rootUnit && cfg.rootImage == nil {
+			continue
+		}
+		_, statErr := os.Stat(spec.File)
+		d, err := ubd.Open(spec, c.UBDSync, cfg.Stdout)
+		if err != nil {
+			if unit == rootUnit {
+				return nil, nil, fmt.Errorf("root device ubd%c: %v", 'a'+unit, err)
+			}
+			continue // like UML: lib/ubd said why; the device is left out and the machine boots on
+		}
+		files = append(files, d.File())
+		if b := d.BackingFile(); b != "" {
+			files = append(files, b)
+		}
+		d.Close()
+		if os.IsNotExist(statErr) && os.Getenv(rootEnv) == "1" {
+			os.Chown(spec.File, 1, 1) // a COW file a root-started machine made stays root's
+		}
+		ok = append(ok, strconv.Itoa(unit))
+	}
+	return files, ok, nil
 }
 
 // kernelRules are the files the kernel process may use once it serves the guest.

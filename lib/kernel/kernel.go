@@ -246,6 +246,25 @@ func (k *Kernel) tracer(res chan<- error) {
 	k.initLoop(initPid)
 }
 
+// launcherFiles are the launcher's fds from 4 on: the root's tree copy (stubRootFD), the
+// mount slots (stubSlotsFD) and the hostfs and tmpfs trees (stubTreesFD …), for its
+// Landlock layer. The caller closes them once the launcher started.
+func (k *Kernel) launcherFiles() ([]*os.File, error) {
+	rfd, err := unix.Dup(k.root.fd)
+	if err != nil {
+		return nil, err
+	}
+	sfd, err := unix.Open(filepath.Join(k.cfg.work, workMnt), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(rfd)
+		return nil, err
+	}
+	files := []*os.File{os.NewFile(uintptr(rfd), "root"), os.NewFile(uintptr(sfd), "slots")}
+	return append(files, k.cfg.trees.launcherFiles()...), nil
+}
+
+// startInit starts the launcher (stub.go), which becomes the guest's init, and returns
+// its host pid.
 func (k *Kernel) startInit() (int, error) {
 	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -260,25 +279,13 @@ func (k *Kernel) startInit() (int, error) {
 	ours := os.NewFile(uintptr(sp[0]), "stub-ctl")
 	theirs := os.NewFile(uintptr(sp[1]), "stub-ctl")
 	defer ours.Close()
-	// the launcher's root: the tree copy (fd 4), and the mount slots for its Landlock layer
-	// (fd 5)
-	rfd, err := unix.Dup(k.root.fd)
+	files, err := k.launcherFiles()
 	if err != nil {
 		theirs.Close()
 		return 0, err
 	}
-	treeRoot := os.NewFile(uintptr(rfd), "root")
-	defer treeRoot.Close()
-	sfd, err := unix.Open(filepath.Join(k.cfg.work, workMnt), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		theirs.Close()
-		return 0, err
-	}
-	slots := os.NewFile(uintptr(sfd), "slots")
-	defer slots.Close()
-	trees := k.cfg.trees.launcherFiles()
 	defer func() {
-		for _, f := range trees {
+		for _, f := range files {
 			f.Close()
 		}
 	}()
@@ -292,7 +299,7 @@ func (k *Kernel) startInit() (int, error) {
 		Stdin:      con,
 		Stdout:     con,
 		Stderr:     con,
-		ExtraFiles: append([]*os.File{theirs, treeRoot, slots}, trees...),
+		ExtraFiles: append([]*os.File{theirs}, files...),
 		SysProcAttr: &unix.SysProcAttr{
 			Setsid:    true,
 			Pdeathsig: unix.SIGKILL,
@@ -310,7 +317,7 @@ func (k *Kernel) startInit() (int, error) {
 	if k.cfg.Debug {
 		cmd.Env = append(cmd.Env, "GOUML_DEBUG_FILTER=1")
 	}
-	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(len(trees)))
+	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(len(files)-2))
 	if err := cmd.Start(); err != nil {
 		theirs.Close()
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES) {

@@ -110,103 +110,104 @@ func procfsHelperMain() {
 				}
 			}
 		}
-		switch buf[0] {
-		case procfsSet:
-			var sf unix.Statfs_t
-			if len(fds) != 1 || unix.Fstatfs(fds[0], &sf) != nil || sf.Type != unix.PROC_SUPER_MAGIC {
-				for _, fd := range fds {
-					unix.Close(fd)
-				}
-				reply(unix.EINVAL, -1)
-				continue
-			}
-			if procfs >= 0 {
-				unix.Close(procfs)
-			}
-			procfs = fds[0]
-			reply(0, -1)
-		case procfsOpen, procfsDir:
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			if procfs < 0 {
-				reply(unix.ENOENT, -1)
-				continue
-			}
-			how := procHow
-			how.Flags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
-			if buf[0] == procfsDir {
-				how.Flags |= unix.O_DIRECTORY
-			}
-			fd, err := unix.Openat2(procfs, string(buf[1:n]), &how)
-			if err != nil {
-				e, _ := err.(unix.Errno)
-				if e == 0 {
-					e = unix.EIO
-				}
-				reply(e, -1)
-				continue
-			}
-			reply(0, fd)
-		case mqSetNS:
-			if len(fds) != 1 || !guestIPCNamespace(fds[0]) {
-				for _, fd := range fds {
-					unix.Close(fd)
-				}
-				reply(unix.EINVAL, -1)
-				continue
-			}
-			err := unix.Setns(fds[0], unix.CLONE_NEWIPC)
-			unix.Close(fds[0])
-			reply(errnoOf(err), -1)
-		case mqOpen:
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			const head = 1 + 4 + 4 + 1 + 64
-			if n <= head || !validName(string(buf[head:n])) {
-				reply(unix.EINVAL, -1)
-				continue
-			}
-			flags := binary.LittleEndian.Uint32(buf[1:])
-			mode := binary.LittleEndian.Uint32(buf[5:])
-			attr := uintptr(0)
-			if buf[9] != 0 {
-				attr = uintptr(unsafe.Pointer(&buf[10]))
-			}
-			name, _ := unix.BytePtrFromString(string(buf[head:n]))
-			r, _, e := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(name)), uintptr(flags|unix.O_CLOEXEC), uintptr(mode), attr, 0, 0)
-			if e != 0 {
-				reply(e, -1)
-				continue
-			}
-			reply(0, int(r))
-		case mqUnlink:
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			if !validName(string(buf[1:n])) {
-				reply(unix.EINVAL, -1)
-				continue
-			}
-			name, _ := unix.BytePtrFromString(string(buf[1:n]))
-			_, _, e := unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(name)), 0, 0)
-			reply(e, -1)
-		case tmpfsSetSize:
-			if len(fds) != 1 {
-				for _, fd := range fds {
-					unix.Close(fd)
-				}
-				reply(unix.EINVAL, -1)
-				continue
-			}
-			err := tmpfsResize(fds[0], string(buf[1:n]))
-			unix.Close(fds[0])
-			reply(errnoOf(err), -1)
-		default:
-			reply(unix.EINVAL, -1)
-		}
+		e, fd := helperRequest(buf[0], buf[1:n], fds, &procfs)
+		reply(e, fd)
 	}
+}
+
+// helperRequest serves one request of the kernel: an errno and an fd to send (-1: none).
+// The fds that came with it are the request's to close or keep.
+func helperRequest(op byte, body []byte, fds []int, procfs *int) (unix.Errno, int) {
+	switch op {
+	case procfsSet:
+		var sf unix.Statfs_t
+		if len(fds) != 1 || unix.Fstatfs(fds[0], &sf) != nil || sf.Type != unix.PROC_SUPER_MAGIC {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return unix.EINVAL, -1
+		}
+		if *procfs >= 0 {
+			unix.Close(*procfs)
+		}
+		*procfs = fds[0]
+		return 0, -1
+	case procfsOpen, procfsDir:
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		if *procfs < 0 {
+			return unix.ENOENT, -1
+		}
+		how := procHow
+		how.Flags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+		if op == procfsDir {
+			how.Flags |= unix.O_DIRECTORY
+		}
+		fd, err := unix.Openat2(*procfs, string(body), &how)
+		if err != nil {
+			e, _ := err.(unix.Errno)
+			if e == 0 {
+				e = unix.EIO
+			}
+			return e, -1
+		}
+		return 0, fd
+	case mqSetNS:
+		if len(fds) != 1 || !guestIPCNamespace(fds[0]) {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return unix.EINVAL, -1
+		}
+		err := unix.Setns(fds[0], unix.CLONE_NEWIPC)
+		unix.Close(fds[0])
+		return errnoOf(err), -1
+	case mqOpen:
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		const head = 1 + 4 + 4 + 1 + 64
+		if len(body)+1 <= head || !validName(string(body[head-1:])) {
+			return unix.EINVAL, -1
+		}
+		flags := binary.LittleEndian.Uint32(body[0:])
+		mode := binary.LittleEndian.Uint32(body[4:])
+		attr := uintptr(0)
+		if body[8] != 0 {
+			attr = uintptr(unsafe.Pointer(&body[9]))
+		}
+		name, _ := unix.BytePtrFromString(string(body[head-1:]))
+		r, _, e := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(name)), uintptr(flags|unix.O_CLOEXEC), uintptr(mode), attr, 0, 0)
+		if e != 0 {
+			return e, -1
+		}
+		return 0, int(r)
+	case mqUnlink:
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		if !validName(string(body)) {
+			return unix.EINVAL, -1
+		}
+		name, _ := unix.BytePtrFromString(string(body))
+		_, _, e := unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(name)), 0, 0)
+		return e, -1
+	case tmpfsSetSize:
+		if len(fds) != 1 {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return unix.EINVAL, -1
+		}
+		err := tmpfsResize(fds[0], string(body))
+		unix.Close(fds[0])
+		return errnoOf(err), -1
+	}
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+	return unix.EINVAL, -1
 }
 
 // guestIPCNamespace reports whether fd is an IPC namespace owned by a user namespace other

@@ -323,55 +323,7 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 	switch {
 	case d.phase == 0 && event == unix.PTRACE_EVENT_STOP && sig == unix.SIGTRAP:
 		// our interrupt: the call has not run (it returned ERESTARTNOINTR)
-		var regs unix.PtraceRegs
-		if err := unix.PtraceGetRegs(tid, &regs); err != nil {
-			return true
-		}
-		if int(regs.Orig_rax) != d.nr || int64(regs.Rax) != -int64(errRestartNoIntr) {
-			d.closeGuestFD()
-			d.detach(0)
-			return true
-		}
-		d.saved = regs
-		var err error
-		switch d.nr {
-		case unix.SYS_EXECVE, unix.SYS_EXECVEAT, unix.SYS_CHDIR:
-			err = k.rewrite(t, d.plan, &regs, scratchSP(tid, &regs))
-		case unix.SYS_VFORK:
-			// The call comes from the shim, inside a signal handler on the caller's stack:
-			// a child sharing that stack would return through the handler's frame and
-			// wreck it for the parent. Every new process is a copy (vfork is a fork, as
-			// POSIX allows).
-			regs.Orig_rax = unix.SYS_FORK
-		case unix.SYS_CLONE:
-			// and the child is the kernel's to see before it runs, CLONE_UNTRACED or not
-			regs.Rdi &^= unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_SIGHAND | unix.CLONE_UNTRACED
-		}
-		if err != nil {
-			// the call fails without running: no restart
-			k.debugf("%s by %d: %v", sysName(d.nr), k.guestPid(tid), err)
-			e, ok := err.(unix.Errno)
-			if !ok {
-				e = unix.EIO
-			}
-			if err == errGone {
-				e = unix.ESRCH
-			}
-			d.closeGuestFD()
-			regs.Orig_rax = ^uint64(0)
-			regs.Rax = uint64(-int64(e))
-			unix.PtraceSetRegs(tid, &regs)
-			d.detach(0)
-			return true
-		}
-		if err := unix.PtraceSetRegs(tid, &regs); err != nil {
-			d.closeGuestFD()
-			d.detach(0)
-			return true
-		}
-		d.contNr, d.contArg0 = int(regs.Orig_rax), regs.Rdi
-		d.phase = 1
-		unix.PtraceSyscall(tid, 0)
+		return d.interrupted()
 	case d.phase == 1 && sig == unix.SIGTRAP|0x80:
 		// The restarted call entered; its notification is let through once. Only now:
 		// the task makes no other call until its exit stop, where this is undone again.
@@ -395,31 +347,7 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 		return true
 	case sig == unix.SIGTRAP|0x80:
 		// the syscall-exit stop: the call is over
-		var regs unix.PtraceRegs
-		if unix.PtraceGetRegs(tid, &regs) == nil && isRestart(int64(regs.Rax)) {
-			// A signal cut the notification short: the host restarts the call (or the
-			// shim retries it), which must be the caller's own, not the rewritten one.
-			r := d.saved
-			r.Rax = regs.Rax
-			unix.PtraceSetRegs(tid, &r)
-			d.closeGuestFD()
-			d.detach(0)
-			return true
-		}
-		switch {
-		case d.execed:
-			// the new image, about to run its first instruction, gets the shim and its name;
-			// the program's fd went with the old image (close-on-exec)
-			d.plan.gfd = -1
-			if err := k.execDone(t, d.plan.comm); err != nil {
-				k.debugf("execve by %d: mapping the shim: %v", k.guestPid(tid), err)
-				unix.Kill(tid, unix.SIGKILL)
-			}
-		default:
-			d.closeGuestFD()
-		}
-		d.detach(0)
-		return true
+		return d.exited()
 	case sig == unix.SIGTRAP && (event == unix.PTRACE_EVENT_FORK || event == unix.PTRACE_EVENT_VFORK || event == unix.PTRACE_EVENT_CLONE):
 		d.forkSeen = true
 		if msg, err := unix.PtraceGetEventMsg(tid); err == nil {
@@ -447,6 +375,93 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 		unix.PtraceSyscall(tid, int(sig))
 	}
 	return false
+}
+
+// interrupted handles the stop of the kernel's interrupt: the call has not run yet. It is
+// rewritten (exec and chdir to their fd, a new process made a copy) and restarted under
+// ptrace; true when the run is over.
+func (d *traceRun) interrupted() bool {
+	k, t, tid := d.k, d.t, d.tid
+	var regs unix.PtraceRegs
+	if err := unix.PtraceGetRegs(tid, &regs); err != nil {
+		return true
+	}
+	if int(regs.Orig_rax) != d.nr || int64(regs.Rax) != -int64(errRestartNoIntr) {
+		d.closeGuestFD()
+		d.detach(0)
+		return true
+	}
+	d.saved = regs
+	var err error
+	switch d.nr {
+	case unix.SYS_EXECVE, unix.SYS_EXECVEAT, unix.SYS_CHDIR:
+		err = k.rewrite(t, d.plan, &regs, scratchSP(tid, &regs))
+	case unix.SYS_VFORK:
+		// The call comes from the shim, inside a signal handler on the caller's stack:
+		// a child sharing that stack would return through the handler's frame and
+		// wreck it for the parent. Every new process is a copy (vfork is a fork, as
+		// POSIX allows).
+		regs.Orig_rax = unix.SYS_FORK
+	case unix.SYS_CLONE:
+		// and the child is the kernel's to see before it runs, CLONE_UNTRACED or not
+		regs.Rdi &^= unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_SIGHAND | unix.CLONE_UNTRACED
+	}
+	if err != nil {
+		// the call fails without running: no restart
+		k.debugf("%s by %d: %v", sysName(d.nr), k.guestPid(tid), err)
+		e, ok := err.(unix.Errno)
+		if !ok {
+			e = unix.EIO
+		}
+		if err == errGone {
+			e = unix.ESRCH
+		}
+		d.closeGuestFD()
+		regs.Orig_rax = ^uint64(0)
+		regs.Rax = uint64(-int64(e))
+		unix.PtraceSetRegs(tid, &regs)
+		d.detach(0)
+		return true
+	}
+	if err := unix.PtraceSetRegs(tid, &regs); err != nil {
+		d.closeGuestFD()
+		d.detach(0)
+		return true
+	}
+	d.contNr, d.contArg0 = int(regs.Orig_rax), regs.Rdi
+	d.phase = 1
+	unix.PtraceSyscall(tid, 0)
+	return false
+}
+
+// exited handles the syscall-exit stop of the traced call and ends the run.
+func (d *traceRun) exited() bool {
+	k, t, tid := d.k, d.t, d.tid
+	var regs unix.PtraceRegs
+	if unix.PtraceGetRegs(tid, &regs) == nil && isRestart(int64(regs.Rax)) {
+		// A signal cut the notification short: the host restarts the call (or the
+		// shim retries it), which must be the caller's own, not the rewritten one.
+		r := d.saved
+		r.Rax = regs.Rax
+		unix.PtraceSetRegs(tid, &r)
+		d.closeGuestFD()
+		d.detach(0)
+		return true
+	}
+	switch {
+	case d.execed:
+		// the new image, about to run its first instruction, gets the shim and its name;
+		// the program's fd went with the old image (close-on-exec)
+		d.plan.gfd = -1
+		if err := k.execDone(t, d.plan.comm); err != nil {
+			k.debugf("execve by %d: mapping the shim: %v", k.guestPid(tid), err)
+			unix.Kill(tid, unix.SIGKILL)
+		}
+	default:
+		d.closeGuestFD()
+	}
+	d.detach(0)
+	return true
 }
 
 // scratchSP returns the stack pointer below which a traced call's rewritten arguments may

@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"path"
 	"strconv"
@@ -100,38 +101,9 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 		if depth > maxInterpDepth {
 			return fail(unix.ELOOP)
 		}
-		var fd int
-		switch fs, rest := special(abs); {
-		case byFD && depth == 0:
-			fd, err = unix.Open("/proc/"+strconv.Itoa(tid)+"/fd/"+strconv.Itoa(int(dirfd)), unix.O_PATH|unix.O_CLOEXEC, 0)
-			if err != nil {
-				err = unix.EBADF
-			}
-		case fs == "/proc":
-			// /proc/PID/exe (busybox runs its applets that way) and /proc/PID/fd/N: the
-			// file the task holds
-			first, sub, _ := strings.Cut(rest, "/")
-			host, _, perr := k.procPid(c, first)
-			if perr != nil || host == 0 || sub != "exe" && !(strings.HasPrefix(sub, "fd/") && strings.Count(sub, "/") == 1) {
-				return fail(unix.EACCES)
-			}
-			if !k.mayInspect(c, host) {
-				return fail(unix.EACCES)
-			}
-			fd, err = unix.Open("/proc/"+strconv.Itoa(host)+"/"+sub, unix.O_PATH|unix.O_CLOEXEC, 0)
-			if err != nil {
-				err = unix.ENOENT
-			}
-		case fs == "/dev" && strings.HasPrefix(rest, "fd/"):
-			fd, err = unix.Open("/proc/"+strconv.Itoa(tid)+"/"+rest, unix.O_PATH|unix.O_CLOEXEC, 0)
-			if err != nil {
-				err = unix.ENOENT
-			}
-		case fs != "":
-			return fail(unix.EACCES) // devices and the kernel's files are not programs
-		default:
-			follow := depth > 0 || flags&unix.AT_SYMLINK_NOFOLLOW == 0
-			fd, err = r.OpenPath(abs, follow)
+		fd, err := k.execOpen(c, r, abs, byFD && depth == 0, dirfd, depth > 0 || flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+		if err == errNotProgram {
+			return fail(unix.EACCES)
 		}
 		if err != nil {
 			k.debugf("execve %s: %v", abs, err)
@@ -206,21 +178,67 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 			return plan, nil
 		}
 		// chrooted: "ld.so <program> args..." with both resolved in the process's root
-		if len(plan.prefix) == 0 {
-			prog := p
-			if byFD {
-				prog = "/dev/fd/" + strconv.Itoa(int(dirfd))
-			}
-			plan.prefix = []string{interp, prog}
-		} else {
-			plan.prefix = append([]string{interp}, plan.prefix...)
-		}
+		plan.prefix = interpPrefix(plan.prefix, interp, p, byFD, dirfd)
 		if abs, err = k.absPath(tid, unix.AT_FDCWD, interp); err != nil {
 			return fail(err)
 		}
 		byFD = false
 		p = interp
 	}
+}
+
+// interpPrefix puts an ELF interpreter in front of what an execve runs: the program p (or
+// the fd it was given as) and its arguments, or the #! words already in front of them.
+func interpPrefix(prefix []string, interp, p string, byFD bool, dirfd int32) []string {
+	if len(prefix) > 0 {
+		return append([]string{interp}, prefix...)
+	}
+	if byFD {
+		p = "/dev/fd/" + strconv.Itoa(int(dirfd))
+	}
+	return []string{interp, p}
+}
+
+// errNotProgram: the path names one of the kernel's files, which are not programs.
+var errNotProgram = errors.New("not a program")
+
+// execOpen opens (O_PATH) the file an execve names: the caller's fd dirfd (byFD), the file a
+// task holds (/proc/PID/exe, /proc/PID/fd/N, /dev/fd/N), or a file of the caller's root r.
+func (k *Kernel) execOpen(c *Call, r *Root, abs string, byFD bool, dirfd int32, follow bool) (int, error) {
+	tid := c.Tid
+	switch fs, rest := special(abs); {
+	case byFD:
+		fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/fd/"+strconv.Itoa(int(dirfd)), unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, unix.EBADF
+		}
+		return fd, nil
+	case fs == "/proc":
+		// /proc/PID/exe (busybox runs its applets that way) and /proc/PID/fd/N: the
+		// file the task holds
+		first, sub, _ := strings.Cut(rest, "/")
+		host, _, perr := k.procPid(c, first)
+		if perr != nil || host == 0 || sub != "exe" && !(strings.HasPrefix(sub, "fd/") && strings.Count(sub, "/") == 1) {
+			return -1, errNotProgram
+		}
+		if !k.mayInspect(c, host) {
+			return -1, errNotProgram
+		}
+		fd, err := unix.Open("/proc/"+strconv.Itoa(host)+"/"+sub, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, unix.ENOENT
+		}
+		return fd, nil
+	case fs == "/dev" && strings.HasPrefix(rest, "fd/"):
+		fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/"+rest, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, unix.ENOENT
+		}
+		return fd, nil
+	case fs != "":
+		return -1, errNotProgram // devices and the kernel's files are not programs
+	}
+	return r.OpenPath(abs, follow)
 }
 
 // readHeader reads the first n bytes of the file behind an O_PATH fd.

@@ -1,0 +1,185 @@
+package kernel
+
+import (
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// getcwd, inotify, chroot, mount and umount.
+
+func sysGetcwd(c *Call) result {
+	cwd := c.k.cwd(c.root(), c.Tid)
+	b := append([]byte(cwd), 0)
+	if uint64(len(b)) > c.Arg(1) {
+		return errno(unix.ERANGE)
+	}
+	if err := c.Write(c.Arg(0), b); err != nil {
+		return fail(err)
+	}
+	return ok(int64(len(b)))
+}
+
+func sysInotifyAddWatch(c *Call) result {
+	mask := uint32(c.Arg(2))
+	fd, err := c.pathFD(unix.AT_FDCWD, 1, mask&unix.IN_DONT_FOLLOW == 0, false)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(fd)
+	pidfd, err := unix.PidfdOpen(c.T.Proc.Tgid, 0)
+	if err != nil {
+		return fail(err)
+	}
+	ifd, err := unix.PidfdGetfd(pidfd, int(c.Int(0)), 0)
+	unix.Close(pidfd)
+	if err != nil {
+		return errno(unix.EBADF)
+	}
+	defer unix.Close(ifd)
+	wd, err := unix.InotifyAddWatch(ifd, selfFD(fd), mask|unix.IN_DONT_FOLLOW)
+	if err != nil {
+		return fail(err)
+	}
+	return ok(int64(wd))
+}
+
+// adminPath reads path argument i of a call only guest root may make (chroot, umount,
+// swapon …) and makes it absolute.
+func (c *Call) adminPath(i int) (string, error) {
+	c.k.mu.Lock()
+	root := c.cred().EUID == 0
+	c.k.mu.Unlock()
+	if !root {
+		return "", unix.EPERM
+	}
+	p, err := c.Str(i)
+	if err != nil {
+		return "", err
+	}
+	return c.absFollow(unix.AT_FDCWD, p)
+}
+
+// sysChroot gives the calling process a root of its own (inherited by its children). Paths
+// are then resolved inside that directory exactly as inside the machine's root.
+func sysChroot(c *Call) result {
+	abs, err := c.adminPath(0)
+	if err != nil {
+		return fail(err)
+	}
+	if fs, _ := special(abs); fs != "" {
+		return errno(unix.EPERM) // chroot into /proc or /dev: not supported
+	}
+	fd, err := c.root().Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fail(err)
+	}
+	g, w := c.k.objPath(selfFD(fd))
+	if w != inTree || strings.HasSuffix(g, " (deleted)") {
+		unix.Close(fd)
+		return errno(unix.ENOENT)
+	}
+	nr := c.root().Sub(fd, g)
+	c.k.mu.Lock()
+	c.T.Proc.Root = nr
+	c.k.roots = append(c.k.roots, nr)
+	c.k.mu.Unlock()
+	return ok(0)
+}
+
+// mount: a ubd device's ext2/3/4 file system (mount.go), remounting the root or such a mount
+// read-write or read-only, and proc on /proc or devtmpfs on /dev, which are always there.
+// Anything else is ENODEV.
+func sysMount(c *Call) result {
+	target, err := c.Str(1)
+	if err != nil {
+		return fail(err)
+	}
+	flags := c.Arg(3)
+	c.k.mu.Lock()
+	root := c.cred().EUID == 0
+	c.k.mu.Unlock()
+	if !root {
+		return errno(unix.EPERM)
+	}
+	abs, _ := c.absFollow(unix.AT_FDCWD, target)
+	if flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
+		if err := c.k.root.SetReadOnly(flags&unix.MS_RDONLY != 0); err != nil {
+			return fail(err)
+		}
+		return ok(0)
+	}
+	if flags&unix.MS_REMOUNT != 0 {
+		if rt, _ := c.root().route(abs); rt != c.root() && path.Clean(abs) != "/" {
+			return result{fd: -1, async: func() result {
+				if err := c.k.remount(abs, flags&unix.MS_RDONLY != 0); err != nil {
+					return fail(err)
+				}
+				return ok(0)
+			}}
+		}
+	}
+	fstype, _ := c.Str(2)
+	if flags&(unix.MS_REMOUNT|unix.MS_BIND|unix.MS_MOVE) == 0 {
+		// The kernel's own /proc and /dev are always there: mounting them where they are
+		// (as every init does) succeeds without changing anything.
+		switch dir := path.Clean(abs); {
+		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev":
+			return ok(0)
+		case (fstype == "tmpfs" || fstype == "hostfs") && c.T.Proc.Root == nil:
+			src, _ := c.Str(0)
+			var data string
+			if c.Arg(4) != 0 {
+				if data, err = c.Str(4); err != nil {
+					return fail(err)
+				}
+			}
+			return result{fd: -1, async: func() result {
+				at, err := c.k.mountTarget(c, abs)
+				if err == nil {
+					if fstype == "tmpfs" {
+						err = c.k.mountTmpfs(c, src, at, flags, data)
+					} else {
+						err = c.k.mountHostfs(c, at, flags, data)
+					}
+				}
+				if err != nil {
+					return fail(err)
+				}
+				return ok(0)
+			}}
+		}
+		if src, err := c.Str(0); err == nil && src != "" && c.T.Proc.Root == nil {
+			srcAbs, err := c.absFollow(unix.AT_FDCWD, src)
+			if err != nil {
+				return fail(err)
+			}
+			// unpacking a file system takes a while: not on the dispatcher's goroutine
+			return result{fd: -1, async: func() result {
+				if err := c.k.mountBlock(c, path.Clean(srcAbs), abs, fstype, flags); err != nil {
+					return fail(err)
+				}
+				return ok(0)
+			}}
+		}
+	}
+	return errno(unix.ENODEV)
+}
+
+func sysUmount(c *Call) result {
+	abs, err := c.adminPath(0)
+	if err != nil {
+		return fail(err)
+	}
+	flags := int(c.Arg(1))
+	return result{fd: -1, async: func() result {
+		if err := c.k.umount(abs, flags); err != nil {
+			return fail(err)
+		}
+		return ok(0)
+	}}
+}
+
+// atStatxSyncType is AT_STATX_SYNC_TYPE: statx's FORCE_SYNC and DONT_SYNC bits.
+const atStatxSyncType = unix.AT_STATX_FORCE_SYNC | unix.AT_STATX_DONT_SYNC
