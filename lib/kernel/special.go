@@ -37,15 +37,107 @@ func (k *Kernel) kernelDevice(rest string) bool {
 
 func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
 
+// kernelNodes knows the host objects behind the kernel's own /dev entries and /proc links by
+// device and inode, and how the guest must see each. The host's objects say the wrong
+// thing: the host's /dev/null is host root's (uid 1 in the kernel's namespace of a
+// root-started linux), where Linux's devtmpfs makes every node root's; the console is a pty
+// of the host's devpts (136:N), where the guest has /dev/console (5:1), /dev/tty (5:0) and
+// /dev/tty0 (4:0). Stat of an object is corrected by its identity, so a path's stat and the
+// fstat of an fd opened through it agree (ttyname compares them).
+type kernelNodes struct {
+	once     sync.Once
+	nodes    map[[2]uint64]devNode // by {dev, ino}
+	standIns map[string]int        // memfds that stand in for /dev/tty and /dev/tty0 in stat
+}
+
+// devNode is a /dev node as devtmpfs makes it: root's, with a mode and number.
+type devNode struct {
+	mode uint32 // type and permission bits
+	rdev uint64
+}
+
+// devNodes learns the identities once per machine.
+func (k *Kernel) devNodes() *kernelNodes {
+	n := &k.nodes
+	n.once.Do(func() {
+		n.nodes = map[[2]uint64]devNode{}
+		n.standIns = map[string]int{}
+		var st unix.Stat_t
+		for name := range hostDevices {
+			// mem_devnode: 0666 for all five; the number is the host's own
+			if unix.Stat("/dev/"+name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR {
+				n.nodes[[2]uint64{st.Dev, st.Ino}] = devNode{unix.S_IFCHR | 0o666, st.Rdev}
+			}
+		}
+		if k.cfg.Console != nil {
+			// the fds the guest holds on its console: /dev/console's node (tty_devnode
+			// leaves it 0600)
+			if fd, err := k.cfg.Console.Open(unix.O_PATH); err == nil {
+				if unix.Fstat(fd, &st) == nil {
+					n.nodes[[2]uint64{st.Dev, st.Ino}] = devNode{unix.S_IFCHR | 0o600, unix.Mkdev(5, 1)}
+				}
+				unix.Close(fd)
+			}
+		}
+		// /dev/tty and /dev/tty0 open the console too, but stat as nodes of their own
+		// (tty_devnode makes /dev/tty 0666): an empty memfd each, never handed out but as
+		// O_PATH
+		for name, d := range map[string]devNode{"tty": {unix.S_IFCHR | 0o666, unix.Mkdev(5, 0)},
+			"tty0": {unix.S_IFCHR | 0o600, unix.Mkdev(4, 0)}} {
+			fd, err := unix.MemfdCreate("gouml-dev-"+name, unix.MFD_CLOEXEC)
+			if err != nil {
+				continue
+			}
+			if unix.Fstat(fd, &st) != nil {
+				unix.Close(fd)
+				continue
+			}
+			n.standIns[name] = fd
+			n.nodes[[2]uint64{st.Dev, st.Ino}] = d
+		}
+	})
+	return n
+}
+
+// closeDevNodes closes the stand-ins when the machine stops.
+func (k *Kernel) closeDevNodes() {
+	n := k.devNodes()
+	for _, fd := range n.standIns {
+		unix.Close(fd)
+	}
+	n.standIns = map[string]int{}
+}
+
+// kernelStat makes the stat of an object the kernel serves (fd is the kernel's handle on it,
+// st its host stat) what Linux shows: /dev nodes as devtmpfs has them.
+func (k *Kernel) kernelStat(fd int, st *unix.Stat_t) {
+	n := k.devNodes()
+	if d, ok := n.nodes[[2]uint64{st.Dev, st.Ino}]; ok {
+		st.Mode, st.Rdev, st.Uid, st.Gid = d.mode, d.rdev, 0, 0
+		st.Size, st.Blocks, st.Nlink = 0, 0, 1
+	}
+}
+
 func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY) | unix.O_CLOEXEC
 	if fs == "/dev" {
-		if b, part, ok := k.blockDevByName(rest); ok && b != nil {
+		b, part, ok := k.blockDevByName(rest)
+		isDev := ok && b != nil || hostDevices[rest] || rest == "console" || rest == "tty" || rest == "tty0"
+		if isDev && flags&unix.O_DIRECTORY != 0 {
+			return -1, unix.ENOTDIR // the host would not say so for the console or a device's stand-in
+		}
+		if ok && b != nil {
 			return k.openBlockDev(b, part, flags)
 		}
 		switch {
 		case hostDevices[rest]:
 			return unix.Open("/dev/"+rest, acc, 0)
+		case (rest == "tty" || rest == "tty0") && flags&unix.O_PATH != 0:
+			// a node of its own to stat (kernelNodes); opened, it is the console
+			if fd, ok := k.devNodes().standIns[rest]; ok {
+				return unix.Open(selfFD(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
+			}
+			return k.openConsole(flags)
 		case rest == "console" || rest == "tty" || rest == "tty0":
 			return k.openConsole(flags)
 		case rest == "stdin" || rest == "stdout" || rest == "stderr":
@@ -176,8 +268,11 @@ func (k *Kernel) openConsole(flags int) (int, error) {
 	return k.cfg.Console.Open(flags)
 }
 
+// procMemfdName names the memfds of generated /proc files.
+const procMemfdName = "gouml-proc"
+
 func memfdWith(data []byte) (int, error) {
-	fd, err := unix.MemfdCreate("gouml-proc", unix.MFD_CLOEXEC)
+	fd, err := unix.MemfdCreate(procMemfdName, unix.MFD_CLOEXEC)
 	if err != nil {
 		return -1, err
 	}

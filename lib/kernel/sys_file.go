@@ -350,6 +350,7 @@ func (c *Call) writeStat(fd int, addr uint64) result {
 		guestStat(fd, &st)
 	}
 	c.k.blockStat(&st)
+	c.k.kernelStat(fd, &st)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
 	if err := c.Write(addr, b); err != nil {
 		return fail(err)
@@ -398,14 +399,15 @@ func sysStatx(c *Call) result {
 	st.Uid, st.Gid, st.Mode, st.Size = stx.Uid, stx.Gid, uint32(stx.Mode), int64(stx.Size)
 	st.Rdev = unix.Mkdev(stx.Rdev_major, stx.Rdev_minor)
 	st.Dev, st.Ino = unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino
+	st.Nlink, st.Blocks = uint64(stx.Nlink), int64(stx.Blocks)
 	if c.k.onHostfs(fd) {
 		c.k.hostStat(&st)
 	} else {
 		guestStat(fd, &st)
 	}
-	if c.k.blockStat(&st) {
-		stx.Size, stx.Blocks = 0, 0
-	}
+	c.k.blockStat(&st)
+	c.k.kernelStat(fd, &st)
+	stx.Size, stx.Blocks, stx.Nlink = uint64(st.Size), uint64(st.Blocks), uint32(st.Nlink)
 	stx.Uid, stx.Gid, stx.Mode = st.Uid, st.Gid, uint16(st.Mode)
 	stx.Rdev_major, stx.Rdev_minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&stx)), unsafe.Sizeof(stx))
