@@ -158,9 +158,8 @@
 //     Linux a working directory left outside the new root counts as its "/", and the
 //     process's host root stays the machine's (an ELF interpreter is then run explicitly).
 //   - /dev, /proc and mount points are chosen by name once the symlinks on the way are
-//     followed (vfs.go: canon); /proc/PID/fd/N stats as the file it
-//     names (Linux's lstat shows a symlink). Reopening an fd through /proc or
-//     /dev/fd never gives more access than its open had (Linux checks the file's mode).
+//     followed (vfs.go: canon). Reopening an fd through /proc or /dev/fd never gives
+//     more access than its open had (Linux checks the file's mode).
 //   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).
 //   - No network devices besides the namespace's loopback (getsockname shows the kernel's
 //     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, sysfs,

@@ -46,6 +46,7 @@ func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
 // fstat of an fd opened through it agree (ttyname compares them).
 type kernelNodes struct {
 	once     sync.Once
+	procDev  uint64                // the tmpfs behind /proc listings (its links: kernelStat)
 	nodes    map[[2]uint64]devNode // by {dev, ino}
 	standIns map[string]int        // memfds that stand in for /dev/tty and /dev/tty0 in stat
 }
@@ -63,6 +64,9 @@ func (k *Kernel) devNodes() *kernelNodes {
 		n.nodes = map[[2]uint64]devNode{}
 		n.standIns = map[string]int{}
 		var st unix.Stat_t
+		if unix.Fstat(k.cfg.procDir, &st) == nil {
+			n.procDev = st.Dev
+		}
 		for name := range hostDevices {
 			// mem_devnode: 0666 for all five; the number is the host's own
 			if unix.Stat("/dev/"+name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR {
@@ -109,13 +113,46 @@ func (k *Kernel) closeDevNodes() {
 }
 
 // kernelStat makes the stat of an object the kernel serves (fd is the kernel's handle on it,
-// st its host stat) what Linux shows: /dev nodes as devtmpfs has them.
+// st its host stat) what Linux shows: /dev nodes as devtmpfs has them, /proc's links as
+// procfs has them.
 func (k *Kernel) kernelStat(fd int, st *unix.Stat_t) {
 	n := k.devNodes()
 	if d, ok := n.nodes[[2]uint64{st.Dev, st.Ino}]; ok {
 		st.Mode, st.Rdev, st.Uid, st.Gid = d.mode, d.rdev, 0, 0
 		st.Size, st.Blocks, st.Nlink = 0, 0, 1
+		return
 	}
+	if st.Dev == n.procDev && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		b := make([]byte, 32)
+		m, err := unix.Readlinkat(fd, "", b)
+		if err != nil {
+			return
+		}
+		if perm, size, ok := parseProcLink(string(b[:m])); ok {
+			st.Mode, st.Size, st.Blocks = unix.S_IFLNK|perm, size, 0
+		}
+	}
+}
+
+// procLinkTarget is the target the kernel gives a symlink of its /proc listings: never
+// followed (readlinkSpecial answers for the link), it records the mode and size procfs
+// shows for it (a fd link's mode is its file's access, its size 64), which a stat of the
+// link reports (kernelStat). It names nothing in the tmpfs.
+func procLinkTarget(perm uint32, size int64) string {
+	return strconv.FormatUint(uint64(perm&0o777), 8) + ":" + strconv.FormatInt(size, 10)
+}
+
+func parseProcLink(t string) (uint32, int64, bool) {
+	p, s, ok := strings.Cut(t, ":")
+	if !ok {
+		return 0, 0, false
+	}
+	perm, err1 := strconv.ParseUint(p, 8, 32)
+	size, err2 := strconv.ParseInt(s, 10, 64)
+	if err1 != nil || err2 != nil || perm > 0o777 || size < 0 {
+		return 0, 0, false
+	}
+	return uint32(perm), size, true
 }
 
 func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
@@ -149,6 +186,10 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		return c.root().Open("/dev/"+strings.TrimPrefix(rest, "/"), flags, 0)
 	}
 	// /proc
+	nofollow := flags&(unix.O_PATH|unix.O_NOFOLLOW) == unix.O_PATH|unix.O_NOFOLLOW
+	if nofollow && (rest == "self" || rest == "thread-self" || rest == "net") {
+		return k.procLink("", rest) // the links themselves, for lstat
+	}
 	if rest == "net" || strings.HasPrefix(rest, "net/") {
 		rest = "self/" + rest // Linux's /proc/net is a link to self/net
 	}
@@ -183,6 +224,20 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		return -1, unix.ENOENT
 	}
 	return memfdWith(data)
+}
+
+// nofollowSpecial is the O_NOFOLLOW a path call that does not follow a final symlink (lstat,
+// readlink's checks, AT_SYMLINK_NOFOLLOW) passes to openSpecial: a final "/", "." or ".."
+// makes Linux follow the link before it anyway (special cleans those away).
+func nofollowSpecial(abs string, follow bool) int {
+	if follow {
+		return 0
+	}
+	last := abs[strings.LastIndexByte(abs, '/')+1:]
+	if last == "" || last == "." || last == ".." {
+		return 0
+	}
+	return unix.O_NOFOLLOW
 }
 
 // reopenFD opens fd n of host task tid again, as /proc/PID/fd/N and /dev/fd/N do. It never
@@ -354,6 +409,17 @@ func (k *Kernel) openProcPid(c *Call, host, guest int, sub string, flags int) (i
 		}
 	}
 	first, _, _ := strings.Cut(sub, "/")
+	if flags&(unix.O_PATH|unix.O_NOFOLLOW) == unix.O_PATH|unix.O_NOFOLLOW && sub != "" {
+		// lstat of one of procfs's links (cwd, exe, root, fd/N, ns/…): the link itself. As on
+		// Linux, anyone may look at PID/cwd; only fd/N lies in a private directory.
+		if st, err := k.procfsStat(guest, sub); err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			dir, name := path.Split(sub)
+			if dir != "" && private[first] && !k.mayInspect(c, host) {
+				return -1, unix.EACCES
+			}
+			return k.procLink(path.Join(strconv.Itoa(guest), dir), name)
+		}
+	}
 	if private[first] && !k.mayInspect(c, host) {
 		return -1, unix.EACCES
 	}
@@ -1028,41 +1094,79 @@ var procEntries = []string{"cmdline", "partitions", "swaps", "meminfo", "uptime"
 func (k *Kernel) openProcDir(rel string, flags int) (int, error) {
 	k.procMu.Lock()
 	defer k.procMu.Unlock()
-	top, err := unix.Openat(k.cfg.procDir, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dir, err := k.procDirAt(rel, true)
 	if err != nil {
 		return -1, err
 	}
-	dir := top
-	defer func() { unix.Close(dir) }()
-	if rel == "" {
-		if err := unix.Fstatat(top, "self", &unix.Stat_t{}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			for _, e := range procEntries {
-				if fd, err := unix.Openat(top, e, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
-					unix.Close(fd)
-				}
-			}
-			for _, l := range []string{"self", "thread-self", "net"} {
-				unix.Symlinkat(".", top, l)
-			}
-		}
-	} else {
-		for _, name := range strings.Split(rel, "/") {
-			if !validName(name) {
-				return -1, unix.ENOENT
-			}
-			unix.Mkdirat(dir, name, 0o755)
-			next, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return -1, unix.ENOENT
-			}
-			unix.Close(dir)
-			dir = next
-		}
-	}
+	defer unix.Close(dir)
 	if err := k.mirrorProcfs(rel, dir); err != nil {
 		return -1, err
 	}
 	return unix.Openat(dir, ".", flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NONBLOCK)|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// procDirAt opens the listing directory rel ("" = the top) in the tmpfs, making the missing
+// ones when create is set (k.procMu held). The top always has /proc's own entries.
+func (k *Kernel) procDirAt(rel string, create bool) (int, error) {
+	dir, err := unix.Openat(k.cfg.procDir, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if unix.Fstatat(dir, "self", &unix.Stat_t{}, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		for _, e := range procEntries {
+			if fd, err := unix.Openat(dir, e, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
+				unix.Close(fd)
+			}
+		}
+		for l, size := range map[string]int64{"self": 0, "thread-self": 0, "net": int64(len("self/net"))} {
+			unix.Symlinkat(procLinkTarget(0o777, size), dir, l)
+		}
+	}
+	if rel == "" {
+		return dir, nil
+	}
+	for _, name := range strings.Split(rel, "/") {
+		if !validName(name) {
+			unix.Close(dir)
+			return -1, unix.ENOENT
+		}
+		if create {
+			unix.Mkdirat(dir, name, 0o555) // its mode is procfs's once it is mirrored
+		}
+		next, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		unix.Close(dir)
+		if err != nil {
+			return -1, unix.ENOENT
+		}
+		dir = next
+	}
+	return dir, nil
+}
+
+// procLink gives an O_PATH handle on the link name of the listing directory rel, as the
+// guest's procfs has it now, for lstat (kernelStat shows its mode and size).
+func (k *Kernel) procLink(rel, name string) (int, error) {
+	var dir int
+	var err error
+	if rel == "" {
+		k.procMu.Lock()
+		dir, err = k.procDirAt("", false)
+		k.procMu.Unlock()
+	} else {
+		dir, err = k.openProcDir(rel, unix.O_PATH)
+	}
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(dir)
+	if !validName(name) {
+		return -1, unix.ENOENT
+	}
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, unix.ENOENT
+	}
+	return fd, nil
 }
 
 // validName reports whether name is one path component (no "/", not "." or "..").
@@ -1070,8 +1174,15 @@ func validName(name string) bool {
 	return name != "" && name != "." && name != ".." && len(name) <= 255 && !strings.ContainsAny(name, "/\x00")
 }
 
+// procEnt is an entry of a listing: its kind and, for a link, its target (procLinkTarget).
+type procEnt struct {
+	typ  os.FileMode
+	link string
+}
+
 // mirrorProcfs makes dir's entries those of rel in the guest's procfs: at the top only the
-// PID directories (the rest of /proc is the kernel's own); below, every entry with its kind.
+// PID directories (the rest of /proc is the kernel's own); below, every entry with its kind,
+// and links with procfs's mode and size. dir takes procfs's mode (fd is 0500, ns 0511 …).
 func (k *Kernel) mirrorProcfs(rel string, dir int) error {
 	src := "."
 	if rel != "" {
@@ -1082,15 +1193,19 @@ func (k *Kernel) mirrorProcfs(rel string, dir int) error {
 		return unix.ENOENT
 	}
 	f := os.NewFile(uintptr(fd), src)
+	defer f.Close()
 	ents, err := f.ReadDir(-1)
-	f.Close()
 	if err != nil && len(ents) == 0 {
 		return unix.ENOENT
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil {
+		unix.Fchmod(dir, st.Mode&0o777)
 	}
 	// a PID directory (PID or PID/task/TID) lists what procPidFile serves
 	parts := strings.Split(rel, "/")
 	pidDir := len(parts) == 1 && rel != "" || len(parts) == 3 && parts[1] == "task"
-	want := map[string]os.FileMode{}
+	want := map[string]procEnt{}
 	for _, e := range ents {
 		if !validName(e.Name()) {
 			continue
@@ -1103,7 +1218,15 @@ func (k *Kernel) mirrorProcfs(rel string, dir int) error {
 		if pidDir && !procPidFiles[e.Name()] && !procPidOther[e.Name()] {
 			continue
 		}
-		want[e.Name()] = e.Type()
+		pe := procEnt{typ: e.Type()}
+		if pe.typ&os.ModeSymlink != 0 {
+			// never through os.DirEntry.Info, which would look the name up by a path
+			pe.link = procLinkTarget(0o777, 0)
+			if unix.Fstatat(fd, e.Name(), &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				pe.link = procLinkTarget(st.Mode&0o777, st.Size)
+			}
+		}
+		want[e.Name()] = pe
 	}
 	dup, err := unix.Dup(dir)
 	if err != nil {
@@ -1112,24 +1235,30 @@ func (k *Kernel) mirrorProcfs(rel string, dir int) error {
 	d := os.NewFile(uintptr(dup), "proc")
 	have, _ := d.ReadDir(-1)
 	d.Close()
+	b := make([]byte, 32)
 	for _, e := range have {
 		if rel == "" {
 			if _, err := strconv.Atoi(e.Name()); err != nil {
 				continue // the kernel's own entries
 			}
 		}
-		if t, ok := want[e.Name()]; ok && t == e.Type() {
+		pe, ok := want[e.Name()]
+		if ok && pe.typ == e.Type() && pe.link != "" {
+			n, err := unix.Readlinkat(dir, e.Name(), b)
+			ok = err == nil && string(b[:n]) == pe.link
+		}
+		if ok && pe.typ == e.Type() {
 			delete(want, e.Name())
 		} else {
 			removeAt(dir, e.Name())
 		}
 	}
-	for name, t := range want {
+	for name, pe := range want {
 		switch {
-		case t.IsDir():
-			unix.Mkdirat(dir, name, 0o755) // filled when it is opened
-		case t&os.ModeSymlink != 0:
-			unix.Symlinkat(".", dir, name) // never followed: readlinkSpecial answers for it
+		case pe.typ.IsDir():
+			unix.Mkdirat(dir, name, 0o555) // filled when it is opened
+		case pe.typ&os.ModeSymlink != 0:
+			unix.Symlinkat(pe.link, dir, name) // never followed: readlinkSpecial answers for it
 		default:
 			if fd, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
 				unix.Close(fd)

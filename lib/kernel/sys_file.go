@@ -309,7 +309,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 		return -1, err
 	}
 	if fs, rest := special(abs); fs != "" {
-		return c.k.openSpecial(c, fs, rest, unix.O_PATH)
+		return c.k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, follow))
 	}
 	// route once: the file system's Root resolves the rest (c.fs is writable()'s)
 	var rest string

@@ -61,6 +61,10 @@ int main(int argc, char **argv)
 	readlink(p, b, sizeof b);
 	say("pipe fd link starts pipe:[: %s\n", yesno(strncmp(b, "pipe:[", 6) == 0));
 	pcount("entries in /proc/self/fd (0-2, f, pipe, the listing)", "/proc/self/fd");
+	pstat("/proc/self/fd", "/proc/self/fd");
+	pstat("/proc/self/ns", "/proc/self/ns");
+	pstat("/proc/self/task", "/proc/self/task");
+	pstat("/proc", "/proc");
 	field("/proc/self/status", "Name");
 	field("/proc/self/status", "State");
 	field("/proc/self/status", "Umask");
