@@ -18,6 +18,9 @@ type Call struct {
 	Tid int
 	T   *Task
 	fs  *Root // the file system the last path resolved in (a mount's, or the root's)
+	// installed, when set, is told the number the handler's new fd got in the caller, before
+	// the caller's call returns (a /proc/self/fd listing adds its own fd: special.go)
+	installed func(gfd int)
 }
 
 // Arg returns argument i.
@@ -43,6 +46,8 @@ type result struct {
 	async   func() result // run in its own goroutine (the call may block)
 	// answered: the handler has passed the notification on and it will be answered there
 	answered bool
+	// installed is Call.installed, told the fd's number once it is installed
+	installed func(gfd int)
 }
 
 type handler func(c *Call) result
@@ -114,6 +119,9 @@ func (k *Kernel) dispatch(n *seccompNotif) {
 	if r.answered {
 		return
 	}
+	if r.fd >= 0 {
+		r.installed = c.installed
+	}
 	if r.async != nil {
 		f := r.async
 		go func() {
@@ -162,6 +170,9 @@ func (k *Kernel) respond(id uint64, tid int, r result) {
 			break
 		}
 		resp.Val = int64(gfd)
+		if r.installed != nil {
+			r.installed(int(gfd))
+		}
 	case r.errno != 0:
 		resp.Error = -int32(r.errno)
 	default:

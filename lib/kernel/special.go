@@ -459,7 +459,12 @@ func (k *Kernel) openProcPid(c *Call, host, guest int, sub string, flags int) (i
 		if sub != "" {
 			rel += "/" + sub
 		}
-		return k.openProcDir(rel, flags)
+		fd, err := k.openProcDir(rel, flags)
+		if err == nil && c != nil && (sub == "fd" || sub == "fdinfo") && nsTgid(host) == c.T.Proc.Tgid {
+			// the caller's own fds: the listing shows the fd it is read through
+			c.installed = func(gfd int) { k.addOwnFD(rel, gfd, flags) }
+		}
+		return fd, err
 	}
 	data, err := k.procPidFile(c, host, guest, sub)
 	if err != nil {
@@ -1167,6 +1172,34 @@ func (k *Kernel) procLink(rel, name string) (int, error) {
 		return -1, unix.ENOENT
 	}
 	return fd, nil
+}
+
+// addOwnFD adds to the listing rel (a PID/fd or PID/fdinfo of the caller's own process) the
+// fd the guest was just given on it: Linux lists the fd a listing is read through, which
+// the guest's procfs did not have when the listing was mirrored. It runs after the fd is
+// installed and before the caller's open returns, so the number is the real one.
+func (k *Kernel) addOwnFD(rel string, gfd int, flags int) {
+	k.procMu.Lock()
+	defer k.procMu.Unlock()
+	dir, err := k.procDirAt(rel, false)
+	if err != nil {
+		return
+	}
+	defer unix.Close(dir)
+	name := strconv.Itoa(gfd)
+	removeAt(dir, name)
+	if strings.HasSuffix(rel, "/fdinfo") {
+		if fd, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
+			unix.Close(fd)
+		}
+		return
+	}
+	// a fd link's mode is its file's access: a directory is opened for reading, or O_PATH
+	var perm uint32 = 0o500
+	if flags&unix.O_PATH != 0 {
+		perm = 0
+	}
+	unix.Symlinkat(procLinkTarget(perm, 64), dir, name)
 }
 
 // validName reports whether name is one path component (no "/", not "." or "..").

@@ -61,6 +61,8 @@ int main(int argc, char **argv)
 	readlink(p, b, sizeof b);
 	say("pipe fd link starts pipe:[: %s\n", yesno(strncmp(b, "pipe:[", 6) == 0));
 	pcount("entries in /proc/self/fd (0-2, f, pipe, the listing)", "/proc/self/fd");
+	pcount("entries in /proc/self/fdinfo (0-2, f, pipe, the listing)", "/proc/self/fdinfo");
+	pcount("entries in /proc/thread-self/fd (0-2, f, pipe, the listing)", "/proc/thread-self/fd");
 	pstat("/proc/self/fd", "/proc/self/fd");
 	pstat("/proc/self/ns", "/proc/self/ns");
 	pstat("/proc/self/task", "/proc/self/task");
