@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -800,7 +801,20 @@ var procPidOther = map[string]bool{
 }
 
 func (k *Kernel) procPidFile(c *Call, host, guest int, sub string) ([]byte, error) {
+	// The caller is parked in its seccomp wait while the kernel reads procfs for it, which
+	// shows it sleeping; a task reading its own state sees itself running on Linux.
+	self := c != nil && host == c.Tid
 	switch {
+	case sub == "stat" && self:
+		b, err := k.procfsRead(guest, sub)
+		if err != nil {
+			return nil, err
+		}
+		// "pid (comm) S …": comm may hold anything, the state follows its last ')'
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+1] == ' ' {
+			b[i+2] = 'R'
+		}
+		return b, nil
 	case procPidFiles[sub], strings.HasPrefix(sub, "net/"), strings.HasPrefix(sub, "fdinfo/"):
 		// the guest's own network namespace; positions and flags of its fds
 		return k.procfsRead(guest, sub)
@@ -833,6 +847,10 @@ func (k *Kernel) procPidFile(c *Call, host, guest int, sub string) ([]byte, erro
 			switch key {
 			case "TracerPid":
 				l = "TracerPid:\t0"
+			case "State":
+				if self {
+					l = "State:\tR (running)"
+				}
 			case "Uid":
 				l = fmt.Sprintf("Uid:\t%d\t%d\t%d\t%d", cr.UID, cr.EUID, cr.SUID, cr.FSUID)
 			case "Gid":
