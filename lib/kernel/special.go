@@ -241,6 +241,22 @@ func nofollowSpecial(abs string, follow bool) int {
 	return unix.O_NOFOLLOW
 }
 
+// specialNameErr is the error of a call that would create, remove or rename the name abs
+// (fs, rest: special's) of the kernel's own files. Linux's procfs fails a name that does not
+// exist with ENOENT (its lookup fails before the operation is tried) and refuses the rest
+// with EPERM; devtmpfs nodes are the kernel's here, never the guest's to replace.
+func (k *Kernel) specialNameErr(c *Call, fs, rest, abs string) error {
+	if fs != "/proc" || rest == "/" {
+		return unix.EPERM
+	}
+	fd, err := k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, false))
+	if err != nil {
+		return err
+	}
+	unix.Close(fd)
+	return unix.EPERM
+}
+
 // reopenFD opens fd n of host task tid again, as /proc/PID/fd/N and /dev/fd/N do. It never
 // gives more access than the original open had (a read-only fd of a file, or of a device
 // the command line made read-only, stays read-only whatever the guest asks), it never
