@@ -438,6 +438,8 @@ func sysStatfs(c *Call) result {
 		}
 	} else if err := unix.Fstatfs(fd, &sf); err != nil {
 		return fail(err)
+	} else {
+		c.k.kernelStatfs(fd, &sf)
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&sf)), unsafe.Sizeof(sf))
 	if err := c.Write(c.Arg(1), b); err != nil {
