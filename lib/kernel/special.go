@@ -227,9 +227,10 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 	return memfdWith(data)
 }
 
-// nofollowSpecial is the O_NOFOLLOW a path call that does not follow a final symlink (lstat,
-// readlink's checks, AT_SYMLINK_NOFOLLOW) passes to openSpecial: a final "/", "." or ".."
-// makes Linux follow the link before it anyway (special cleans those away).
+// nofollowSpecial is the O_NOFOLLOW a path call that does not follow a final symlink
+// (lstat, fstatat and statx with AT_SYMLINK_NOFOLLOW, access with it) passes to
+// openSpecial: a final "/", "." or ".." makes Linux follow the link before it anyway
+// (special cleans those away).
 func nofollowSpecial(abs string, follow bool) int {
 	if follow {
 		return 0
@@ -1151,7 +1152,8 @@ var procEntries = []string{"cmdline", "partitions", "swaps", "meminfo", "uptime"
 // openProcDir returns a directory fd listing /proc (rel "") or a directory below it
 // (rel "PID/…"), so that getdents runs natively on it. The directories live in a small
 // tmpfs attached nowhere (jail.go), brought up to date at every open from the guest's procfs:
-// names and kinds of entries only, every path below /proc is served by procFile. Only the
+// names and kinds of entries, directory modes, and for links the mode and size a stat
+// shows (procLinkTarget); every path below /proc is served by procFile. Only the
 // kernel names anything in it, by fds and single checked names: no host path is involved,
 // and a guest holding one of its directories cannot climb out of the tmpfs.
 func (k *Kernel) openProcDir(rel string, flags int) (int, error) {
