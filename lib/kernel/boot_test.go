@@ -454,14 +454,20 @@ func TestProcAndPs(t *testing.T) {
 }
 
 // TestConsoleIsATty: the guest's console is a terminal of its own even when linux's
-// stdin/stdout are pipes, and, like the real UML's, it turns "\n" into "\r\n".
+// stdin/stdout are pipes, and, like the real UML's, it turns "\n" into "\r\n". Its nodes
+// stat as devtmpfs makes them (the host pty behind them is 136:N), and an fd of the console
+// stats as /dev/console, which ttyname relies on.
 func TestConsoleIsATty(t *testing.T) {
 	root := testenv.BusyboxRoot(t, map[string]string{
-		"/t.sh": "#!/bin/sh\n[ -t 0 ] && [ -t 1 ] && echo tty=$(tty)\n/bin/busybox poweroff -f\n",
+		"/t.sh": "#!/bin/sh\n[ -t 0 ] && [ -t 1 ] && echo tty=$(tty)\n" +
+			"stat -c '%n %a %u:%g %t:%T' /dev/console /dev/tty /dev/tty0 /dev/null\n" +
+			"stat -L -c 'fd0 %a %t:%T' /proc/self/fd/0\n/bin/busybox poweroff -f\n",
 	})
 	out, errs, status := run{raw: true, args: []string{"ubd0=" + root, "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
-	if status != 0 || out != "tty=/dev/console\r\n" {
-		t.Fatalf("status %d stdout %q stderr %q", status, out, errs)
+	want := "tty=/dev/console\r\n/dev/console 600 0:0 5:1\r\n/dev/tty 666 0:0 5:0\r\n/dev/tty0 600 0:0 4:0\r\n" +
+		"/dev/null 666 0:0 1:3\r\nfd0 600 5:1\r\n"
+	if status != 0 || out != want {
+		t.Fatalf("status %d stdout %q, want %q; stderr %q", status, out, want, errs)
 	}
 }
 

@@ -29,7 +29,6 @@ var knownGaps = map[string]string{
 	"nonroot_perm": "discretionary access control between guest users: open, create, unlink, rename … " +
 		"run with the host user's rights (doc.go, Known limits; the guest-DAC issue)",
 	"proc_fd_reopen_mode": "reopening through /proc/self/fd never gives more access than the open had (doc.go, Known limits)",
-	"proc_fd_links":       "/proc/PID/fd/N stats as the file it names, lstat shows no symlink (doc.go, Known limits)",
 	"unix_socket_names":   "getsockname shows the kernel's names for path-bound Unix sockets (doc.go, Known limits)",
 	"chown_link":          "the owner of a symlink itself is not kept: user xattrs, which hold guest owners, cannot be set on symlinks",
 	"cwd": "a working directory that was removed: relative paths are resolved from its former name, " +

@@ -163,9 +163,8 @@
 //     fd instead. The owner of a symlink itself is not kept (user xattrs cannot be set on
 //     symlinks). Relative paths are made absolute first: a removed working directory, or a
 //     path near PATH_MAX below a deep one, fails with ENOENT or ENAMETOOLONG where Linux
-//     resolves it. /proc/PID/fd/N stats as the file it
-//     names (Linux's lstat shows a symlink). Reopening an fd through /proc or
-//     /dev/fd never gives more access than its open had (Linux checks the file's mode).
+//     resolves it. Reopening an fd through /proc or /dev/fd never gives more access than
+//     its open had (Linux checks the file's mode).
 //   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).
 //   - No network devices besides the namespace's loopback (getsockname shows the kernel's
 //     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, sysfs,

@@ -79,6 +79,7 @@ type Kernel struct {
 	loopDone chan struct{}
 	dying    atomic.Bool // shutting down: kill every task that still shows up
 	procMu   sync.Mutex
+	nodes    kernelNodes // the host objects behind /dev entries and /proc links (special.go)
 
 	tmpfsUsed [tmpfsSlots]bool // tmpfs instances mounted (k.mu)
 	procMnt   uint64           // mount id of the tmpfs behind the /proc listing (special.go)
@@ -197,6 +198,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 	if k.procfs >= 0 {
 		unix.Close(k.procfs)
 	}
+	k.closeDevNodes()
 	for _, r := range k.roots {
 		r.Close()
 	}

@@ -22,6 +22,9 @@ type Call struct {
 	// slash followed it (the name must then be a directory)
 	last  string
 	slash bool
+	// installed, when set, is told the number the handler's new fd got in the caller, before
+	// the caller's call returns (a /proc/self/fd listing adds its own fd: special.go)
+	installed func(gfd int)
 }
 
 // Arg returns argument i.
@@ -47,6 +50,8 @@ type result struct {
 	async   func() result // run in its own goroutine (the call may block)
 	// answered: the handler has passed the notification on and it will be answered there
 	answered bool
+	// installed is Call.installed, told the fd's number once it is installed
+	installed func(gfd int)
 }
 
 type handler func(c *Call) result
@@ -118,6 +123,9 @@ func (k *Kernel) dispatch(n *seccompNotif) {
 	if r.answered {
 		return
 	}
+	if r.fd >= 0 {
+		r.installed = c.installed
+	}
 	if r.async != nil {
 		f := r.async
 		go func() {
@@ -166,6 +174,9 @@ func (k *Kernel) respond(id uint64, tid int, r result) {
 			break
 		}
 		resp.Val = int64(gfd)
+		if r.installed != nil {
+			r.installed(int(gfd))
+		}
 	case r.errno != 0:
 		resp.Error = -int32(r.errno)
 	default:

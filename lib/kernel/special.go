@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -37,15 +38,144 @@ func (k *Kernel) kernelDevice(rest string) bool {
 
 func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
 
+// kernelNodes knows the host objects behind the kernel's own /dev entries and /proc links by
+// device and inode, and how the guest must see each. The host's objects say the wrong
+// thing: the host's /dev/null is host root's (uid 1 in the kernel's namespace of a
+// root-started linux), where Linux's devtmpfs makes every node root's; the console is a pty
+// of the host's devpts (136:N), where the guest has /dev/console (5:1), /dev/tty (5:0) and
+// /dev/tty0 (4:0). Stat of an object is corrected by its identity, so a path's stat and the
+// fstat of an fd opened through it agree (ttyname compares them).
+type kernelNodes struct {
+	once     sync.Once
+	procDev  uint64                // the tmpfs behind /proc listings (its links: kernelStat)
+	nodes    map[[2]uint64]devNode // by {dev, ino}
+	standIns map[string]int        // memfds that stand in for /dev/tty and /dev/tty0 in stat
+}
+
+// devNode is a /dev node as devtmpfs makes it: root's, with a mode and number.
+type devNode struct {
+	mode uint32 // type and permission bits
+	rdev uint64
+}
+
+// devNodes learns the identities once per machine.
+func (k *Kernel) devNodes() *kernelNodes {
+	n := &k.nodes
+	n.once.Do(func() {
+		n.nodes = map[[2]uint64]devNode{}
+		n.standIns = map[string]int{}
+		var st unix.Stat_t
+		if unix.Fstat(k.cfg.procDir, &st) == nil {
+			n.procDev = st.Dev
+		}
+		for name := range hostDevices {
+			// mem_devnode: 0666 for all five; the number is the host's own
+			if unix.Stat("/dev/"+name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR {
+				n.nodes[[2]uint64{st.Dev, st.Ino}] = devNode{unix.S_IFCHR | 0o666, st.Rdev}
+			}
+		}
+		if k.cfg.Console != nil {
+			// the fds the guest holds on its console: /dev/console's node (tty_devnode
+			// leaves it 0600)
+			if fd, err := k.cfg.Console.Open(unix.O_PATH); err == nil {
+				if unix.Fstat(fd, &st) == nil {
+					n.nodes[[2]uint64{st.Dev, st.Ino}] = devNode{unix.S_IFCHR | 0o600, unix.Mkdev(5, 1)}
+				}
+				unix.Close(fd)
+			}
+		}
+		// /dev/tty and /dev/tty0 open the console too, but stat as nodes of their own
+		// (tty_devnode makes /dev/tty 0666): an empty memfd each, never handed out but as
+		// O_PATH
+		for name, d := range map[string]devNode{"tty": {unix.S_IFCHR | 0o666, unix.Mkdev(5, 0)},
+			"tty0": {unix.S_IFCHR | 0o600, unix.Mkdev(4, 0)}} {
+			fd, err := unix.MemfdCreate("gouml-dev-"+name, unix.MFD_CLOEXEC)
+			if err != nil {
+				continue
+			}
+			if unix.Fstat(fd, &st) != nil {
+				unix.Close(fd)
+				continue
+			}
+			n.standIns[name] = fd
+			n.nodes[[2]uint64{st.Dev, st.Ino}] = d
+		}
+	})
+	return n
+}
+
+// closeDevNodes closes the stand-ins when the machine stops.
+func (k *Kernel) closeDevNodes() {
+	n := k.devNodes()
+	for _, fd := range n.standIns {
+		unix.Close(fd)
+	}
+	n.standIns = map[string]int{}
+}
+
+// kernelStat makes the stat of an object the kernel serves (fd is the kernel's handle on it,
+// st its host stat) what Linux shows: /dev nodes as devtmpfs has them, /proc's links as
+// procfs has them.
+func (k *Kernel) kernelStat(fd int, st *unix.Stat_t) {
+	n := k.devNodes()
+	if d, ok := n.nodes[[2]uint64{st.Dev, st.Ino}]; ok {
+		st.Mode, st.Rdev, st.Uid, st.Gid = d.mode, d.rdev, 0, 0
+		st.Size, st.Blocks, st.Nlink = 0, 0, 1
+		return
+	}
+	if st.Dev == n.procDev && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		b := make([]byte, 32)
+		m, err := unix.Readlinkat(fd, "", b)
+		if err != nil {
+			return
+		}
+		if perm, size, ok := parseProcLink(string(b[:m])); ok {
+			st.Mode, st.Size, st.Blocks = unix.S_IFLNK|perm, size, 0
+		}
+	}
+}
+
+// procLinkTarget is the target the kernel gives a symlink of its /proc listings: never
+// followed (readlinkSpecial answers for the link), it records the mode and size procfs
+// shows for it (a fd link's mode is its file's access, its size 64), which a stat of the
+// link reports (kernelStat). It names nothing in the tmpfs.
+func procLinkTarget(perm uint32, size int64) string {
+	return strconv.FormatUint(uint64(perm&0o777), 8) + ":" + strconv.FormatInt(size, 10)
+}
+
+func parseProcLink(t string) (uint32, int64, bool) {
+	p, s, ok := strings.Cut(t, ":")
+	if !ok {
+		return 0, 0, false
+	}
+	perm, err1 := strconv.ParseUint(p, 8, 32)
+	size, err2 := strconv.ParseInt(s, 10, 64)
+	if err1 != nil || err2 != nil || perm > 0o777 || size < 0 {
+		return 0, 0, false
+	}
+	return uint32(perm), size, true
+}
+
 func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY) | unix.O_CLOEXEC
 	if fs == "/dev" {
-		if b, part, ok := k.blockDevByName(rest); ok && b != nil {
+		b, part, ok := k.blockDevByName(rest)
+		isDev := ok && b != nil || hostDevices[rest] || rest == "console" || rest == "tty" || rest == "tty0"
+		if isDev && flags&unix.O_DIRECTORY != 0 {
+			return -1, unix.ENOTDIR // the host would not say so for the console or a device's stand-in
+		}
+		if ok && b != nil {
 			return k.openBlockDev(b, part, flags)
 		}
 		switch {
 		case hostDevices[rest]:
 			return unix.Open("/dev/"+rest, acc, 0)
+		case (rest == "tty" || rest == "tty0") && flags&unix.O_PATH != 0:
+			// a node of its own to stat (kernelNodes); opened, it is the console
+			if fd, ok := k.devNodes().standIns[rest]; ok {
+				return unix.Open(selfFD(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
+			}
+			return k.openConsole(flags)
 		case rest == "console" || rest == "tty" || rest == "tty0":
 			return k.openConsole(flags)
 		case rest == "stdin" || rest == "stdout" || rest == "stderr":
@@ -57,6 +187,10 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		return c.root().Open("/dev/"+strings.TrimPrefix(rest, "/"), flags, 0)
 	}
 	// /proc
+	nofollow := flags&(unix.O_PATH|unix.O_NOFOLLOW) == unix.O_PATH|unix.O_NOFOLLOW
+	if nofollow && (rest == "self" || rest == "thread-self" || rest == "net") {
+		return k.procLink("", rest) // the links themselves, for lstat
+	}
 	if rest == "net" || strings.HasPrefix(rest, "net/") {
 		rest = "self/" + rest // Linux's /proc/net is a link to self/net
 	}
@@ -91,6 +225,61 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		return -1, unix.ENOENT
 	}
 	return memfdWith(data)
+}
+
+// nofollowSpecial is the O_NOFOLLOW a path call that does not follow a final symlink
+// (lstat, fstatat and statx with AT_SYMLINK_NOFOLLOW, access with it) passes to
+// openSpecial: a final "/", "." or ".." makes Linux follow the link before it anyway
+// (special cleans those away).
+func nofollowSpecial(abs string, follow bool) int {
+	if follow {
+		return 0
+	}
+	last := abs[strings.LastIndexByte(abs, '/')+1:]
+	if last == "" || last == "." || last == ".." {
+		return 0
+	}
+	return unix.O_NOFOLLOW
+}
+
+// specialNameErr is the error of a call that would create, remove or rename the name abs
+// (fs, rest: special's) of the kernel's own files. Linux's procfs fails a name that does not
+// exist with ENOENT (its lookup fails before the operation is tried) and refuses the rest
+// with EPERM; devtmpfs nodes are the kernel's here, never the guest's to replace.
+func (k *Kernel) specialNameErr(c *Call, fs, rest, abs string) error {
+	if fs != "/proc" || rest == "/" {
+		return unix.EPERM
+	}
+	fd, err := k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, false))
+	if err != nil {
+		return err
+	}
+	unix.Close(fd)
+	return unix.EPERM
+}
+
+// procStatfs is statfs of /proc as Linux fills it (simple_statfs, the mount flags /proc/mounts
+// shows, the fsid of the 0:4 that mountinfo gives it).
+var procStatfs = unix.Statfs_t{Type: unix.PROC_SUPER_MAGIC, Bsize: 4096, Frsize: 4096, Namelen: 255,
+	Fsid:  unix.Fsid{Val: [2]int32{4, 0}},
+	Flags: 0x20 | unix.ST_NOSUID | unix.ST_NODEV | unix.ST_NOEXEC | unix.ST_RELATIME} // 0x20: ST_VALID
+
+// kernelStatfs makes statfs of a /proc object (fd, the kernel's handle on what the path
+// named: a directory or link of the listings' tmpfs, or a generated file's memfd) that of
+// procfs; other objects keep the host's answer.
+func (k *Kernel) kernelStatfs(fd int, sf *unix.Statfs_t) {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return
+	}
+	if st.Dev == k.devNodes().procDev {
+		*sf = procStatfs
+		return
+	}
+	if l, err := os.Readlink(selfFD(fd)); err == nil && strings.HasPrefix(l, "/memfd:"+procMemfdName+" ") {
+		// a file generated by the kernel (a guest's own memfd of that name only fools itself)
+		*sf = procStatfs
+	}
 }
 
 // reopenFD opens fd n of host task tid again, as /proc/PID/fd/N and /dev/fd/N do. It never
@@ -183,8 +372,11 @@ func (k *Kernel) openConsole(flags int) (int, error) {
 	return k.cfg.Console.Open(flags)
 }
 
+// procMemfdName names the memfds of generated /proc files.
+const procMemfdName = "gouml-proc"
+
 func memfdWith(data []byte) (int, error) {
-	fd, err := unix.MemfdCreate("gouml-proc", unix.MFD_CLOEXEC)
+	fd, err := unix.MemfdCreate(procMemfdName, unix.MFD_CLOEXEC)
 	if err != nil {
 		return -1, err
 	}
@@ -266,6 +458,17 @@ func (k *Kernel) openProcPid(c *Call, host, guest int, sub string, flags int) (i
 		}
 	}
 	first, _, _ := strings.Cut(sub, "/")
+	if flags&(unix.O_PATH|unix.O_NOFOLLOW) == unix.O_PATH|unix.O_NOFOLLOW && sub != "" {
+		// lstat of one of procfs's links (cwd, exe, root, fd/N, ns/…): the link itself. As on
+		// Linux, anyone may look at PID/cwd; only fd/N lies in a private directory.
+		if st, err := k.procfsStat(guest, sub); err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			dir, name := path.Split(sub)
+			if dir != "" && private[first] && !k.mayInspect(c, host) {
+				return -1, unix.EACCES
+			}
+			return k.procLink(path.Join(strconv.Itoa(guest), dir), name)
+		}
+	}
 	if private[first] && !k.mayInspect(c, host) {
 		return -1, unix.EACCES
 	}
@@ -305,7 +508,12 @@ func (k *Kernel) openProcPid(c *Call, host, guest int, sub string, flags int) (i
 		if sub != "" {
 			rel += "/" + sub
 		}
-		return k.openProcDir(rel, flags)
+		fd, err := k.openProcDir(rel, flags)
+		if err == nil && c != nil && (sub == "fd" || sub == "fdinfo") && nsTgid(host) == c.T.Proc.Tgid {
+			// the caller's own fds: the listing shows the fd it is read through
+			c.installed = func(gfd int) { k.addOwnFD(rel, gfd, flags) }
+		}
+		return fd, err
 	}
 	data, err := k.procPidFile(c, host, guest, sub)
 	if err != nil {
@@ -641,7 +849,20 @@ var procPidOther = map[string]bool{
 }
 
 func (k *Kernel) procPidFile(c *Call, host, guest int, sub string) ([]byte, error) {
+	// The caller is parked in its seccomp wait while the kernel reads procfs for it, which
+	// shows it sleeping; a task reading its own state sees itself running on Linux.
+	self := c != nil && host == c.Tid
 	switch {
+	case sub == "stat" && self:
+		b, err := k.procfsRead(guest, sub)
+		if err != nil {
+			return nil, err
+		}
+		// "pid (comm) S …": comm may hold anything, the state follows its last ')'
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+1] == ' ' {
+			b[i+2] = 'R'
+		}
+		return b, nil
 	case procPidFiles[sub], strings.HasPrefix(sub, "net/"), strings.HasPrefix(sub, "fdinfo/"):
 		// the guest's own network namespace; positions and flags of its fds
 		return k.procfsRead(guest, sub)
@@ -674,6 +895,10 @@ func (k *Kernel) procPidFile(c *Call, host, guest int, sub string) ([]byte, erro
 			switch key {
 			case "TracerPid":
 				l = "TracerPid:\t0"
+			case "State":
+				if self {
+					l = "State:\tR (running)"
+				}
 			case "Uid":
 				l = fmt.Sprintf("Uid:\t%d\t%d\t%d\t%d", cr.UID, cr.EUID, cr.SUID, cr.FSUID)
 			case "Gid":
@@ -934,47 +1159,114 @@ var procEntries = []string{"cmdline", "partitions", "swaps", "meminfo", "uptime"
 // openProcDir returns a directory fd listing /proc (rel "") or a directory below it
 // (rel "PID/…"), so that getdents runs natively on it. The directories live in a small
 // tmpfs attached nowhere (jail.go), brought up to date at every open from the guest's procfs:
-// names and kinds of entries only, every path below /proc is served by procFile. Only the
+// names and kinds of entries, directory modes, and for links the mode and size a stat
+// shows (procLinkTarget); every path below /proc is served by procFile. Only the
 // kernel names anything in it, by fds and single checked names: no host path is involved,
 // and a guest holding one of its directories cannot climb out of the tmpfs.
 func (k *Kernel) openProcDir(rel string, flags int) (int, error) {
 	k.procMu.Lock()
 	defer k.procMu.Unlock()
-	top, err := unix.Openat(k.cfg.procDir, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dir, err := k.procDirAt(rel, true)
 	if err != nil {
 		return -1, err
 	}
-	dir := top
-	defer func() { unix.Close(dir) }()
-	if rel == "" {
-		if err := unix.Fstatat(top, "self", &unix.Stat_t{}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			for _, e := range procEntries {
-				if fd, err := unix.Openat(top, e, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
-					unix.Close(fd)
-				}
-			}
-			for _, l := range []string{"self", "thread-self", "net"} {
-				unix.Symlinkat(".", top, l)
-			}
-		}
-	} else {
-		for _, name := range strings.Split(rel, "/") {
-			if !validName(name) {
-				return -1, unix.ENOENT
-			}
-			unix.Mkdirat(dir, name, 0o755)
-			next, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return -1, unix.ENOENT
-			}
-			unix.Close(dir)
-			dir = next
-		}
-	}
+	defer unix.Close(dir)
 	if err := k.mirrorProcfs(rel, dir); err != nil {
 		return -1, err
 	}
 	return unix.Openat(dir, ".", flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NONBLOCK)|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// procDirAt opens the listing directory rel ("" = the top) in the tmpfs, making the missing
+// ones when create is set (k.procMu held). The top always has /proc's own entries.
+func (k *Kernel) procDirAt(rel string, create bool) (int, error) {
+	dir, err := unix.Openat(k.cfg.procDir, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if unix.Fstatat(dir, "self", &unix.Stat_t{}, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		for _, e := range procEntries {
+			if fd, err := unix.Openat(dir, e, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
+				unix.Close(fd)
+			}
+		}
+		for l, size := range map[string]int64{"self": 0, "thread-self": 0, "net": int64(len("self/net"))} {
+			unix.Symlinkat(procLinkTarget(0o777, size), dir, l)
+		}
+	}
+	if rel == "" {
+		return dir, nil
+	}
+	for _, name := range strings.Split(rel, "/") {
+		if !validName(name) {
+			unix.Close(dir)
+			return -1, unix.ENOENT
+		}
+		if create {
+			unix.Mkdirat(dir, name, 0o555) // its mode is procfs's once it is mirrored
+		}
+		next, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		unix.Close(dir)
+		if err != nil {
+			return -1, unix.ENOENT
+		}
+		dir = next
+	}
+	return dir, nil
+}
+
+// procLink gives an O_PATH handle on the link name of the listing directory rel, as the
+// guest's procfs has it now, for lstat (kernelStat shows its mode and size).
+func (k *Kernel) procLink(rel, name string) (int, error) {
+	var dir int
+	var err error
+	if rel == "" {
+		k.procMu.Lock()
+		dir, err = k.procDirAt("", false)
+		k.procMu.Unlock()
+	} else {
+		dir, err = k.openProcDir(rel, unix.O_PATH)
+	}
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(dir)
+	if !validName(name) {
+		return -1, unix.ENOENT
+	}
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, unix.ENOENT
+	}
+	return fd, nil
+}
+
+// addOwnFD adds to the listing rel (a PID/fd or PID/fdinfo of the caller's own process) the
+// fd the guest was just given on it: Linux lists the fd a listing is read through, which
+// the guest's procfs did not have when the listing was mirrored. It runs after the fd is
+// installed and before the caller's open returns, so the number is the real one.
+func (k *Kernel) addOwnFD(rel string, gfd int, flags int) {
+	k.procMu.Lock()
+	defer k.procMu.Unlock()
+	dir, err := k.procDirAt(rel, false)
+	if err != nil {
+		return
+	}
+	defer unix.Close(dir)
+	name := strconv.Itoa(gfd)
+	removeAt(dir, name)
+	if strings.HasSuffix(rel, "/fdinfo") {
+		if fd, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
+			unix.Close(fd)
+		}
+		return
+	}
+	// a fd link's mode is its file's access: a directory is opened for reading, or O_PATH
+	var perm uint32 = 0o500
+	if flags&unix.O_PATH != 0 {
+		perm = 0
+	}
+	unix.Symlinkat(procLinkTarget(perm, 64), dir, name)
 }
 
 // validName reports whether name is one path component (no "/", not "." or "..").
@@ -982,8 +1274,15 @@ func validName(name string) bool {
 	return name != "" && name != "." && name != ".." && len(name) <= 255 && !strings.ContainsAny(name, "/\x00")
 }
 
+// procEnt is an entry of a listing: its kind and, for a link, its target (procLinkTarget).
+type procEnt struct {
+	typ  os.FileMode
+	link string
+}
+
 // mirrorProcfs makes dir's entries those of rel in the guest's procfs: at the top only the
-// PID directories (the rest of /proc is the kernel's own); below, every entry with its kind.
+// PID directories (the rest of /proc is the kernel's own); below, every entry with its kind,
+// and links with procfs's mode and size. dir takes procfs's mode (fd is 0500, ns 0511 …).
 func (k *Kernel) mirrorProcfs(rel string, dir int) error {
 	src := "."
 	if rel != "" {
@@ -994,15 +1293,19 @@ func (k *Kernel) mirrorProcfs(rel string, dir int) error {
 		return unix.ENOENT
 	}
 	f := os.NewFile(uintptr(fd), src)
+	defer f.Close()
 	ents, err := f.ReadDir(-1)
-	f.Close()
 	if err != nil && len(ents) == 0 {
 		return unix.ENOENT
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil {
+		unix.Fchmod(dir, st.Mode&0o777)
 	}
 	// a PID directory (PID or PID/task/TID) lists what procPidFile serves
 	parts := strings.Split(rel, "/")
 	pidDir := len(parts) == 1 && rel != "" || len(parts) == 3 && parts[1] == "task"
-	want := map[string]os.FileMode{}
+	want := map[string]procEnt{}
 	for _, e := range ents {
 		if !validName(e.Name()) {
 			continue
@@ -1015,7 +1318,15 @@ func (k *Kernel) mirrorProcfs(rel string, dir int) error {
 		if pidDir && !procPidFiles[e.Name()] && !procPidOther[e.Name()] {
 			continue
 		}
-		want[e.Name()] = e.Type()
+		pe := procEnt{typ: e.Type()}
+		if pe.typ&os.ModeSymlink != 0 {
+			// never through os.DirEntry.Info, which would look the name up by a path
+			pe.link = procLinkTarget(0o777, 0)
+			if unix.Fstatat(fd, e.Name(), &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				pe.link = procLinkTarget(st.Mode&0o777, st.Size)
+			}
+		}
+		want[e.Name()] = pe
 	}
 	dup, err := unix.Dup(dir)
 	if err != nil {
@@ -1024,24 +1335,30 @@ func (k *Kernel) mirrorProcfs(rel string, dir int) error {
 	d := os.NewFile(uintptr(dup), "proc")
 	have, _ := d.ReadDir(-1)
 	d.Close()
+	b := make([]byte, 32)
 	for _, e := range have {
 		if rel == "" {
 			if _, err := strconv.Atoi(e.Name()); err != nil {
 				continue // the kernel's own entries
 			}
 		}
-		if t, ok := want[e.Name()]; ok && t == e.Type() {
+		pe, ok := want[e.Name()]
+		if ok && pe.typ == e.Type() && pe.link != "" {
+			n, err := unix.Readlinkat(dir, e.Name(), b)
+			ok = err == nil && string(b[:n]) == pe.link
+		}
+		if ok && pe.typ == e.Type() {
 			delete(want, e.Name())
 		} else {
 			removeAt(dir, e.Name())
 		}
 	}
-	for name, t := range want {
+	for name, pe := range want {
 		switch {
-		case t.IsDir():
-			unix.Mkdirat(dir, name, 0o755) // filled when it is opened
-		case t&os.ModeSymlink != 0:
-			unix.Symlinkat(".", dir, name) // never followed: readlinkSpecial answers for it
+		case pe.typ.IsDir():
+			unix.Mkdirat(dir, name, 0o555) // filled when it is opened
+		case pe.typ&os.ModeSymlink != 0:
+			unix.Symlinkat(pe.link, dir, name) // never followed: readlinkSpecial answers for it
 		default:
 			if fd, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
 				unix.Close(fd)

@@ -26,7 +26,7 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	c.slash = trimmed != "" && len(trimmed) < len(abs)
 	c.last = trimmed[strings.LastIndexByte(trimmed, '/')+1:]
 	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
-		return -1, "", unix.EPERM // the kernel's own files cannot be renamed, removed or replaced
+		return -1, "", c.k.specialNameErr(c, fs, rest, abs)
 	}
 	var rest string
 	c.fs, rest = c.root().route(abs)

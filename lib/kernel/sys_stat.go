@@ -30,7 +30,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 		return -1, err
 	}
 	if fs, rest := special(abs); fs != "" {
-		return c.k.openSpecial(c, fs, rest, unix.O_PATH)
+		return c.k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, follow))
 	}
 	// route once: the file system's Root resolves the rest (c.fs is writable()'s)
 	var rest string
@@ -82,6 +82,7 @@ func (c *Call) writeStat(fd int, addr uint64) result {
 		guestStat(fd, &st)
 	}
 	c.k.blockStat(&st)
+	c.k.kernelStat(fd, &st)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
 	if err := c.Write(addr, b); err != nil {
 		return fail(err)
@@ -137,14 +138,15 @@ func sysStatx(c *Call) result {
 	st.Uid, st.Gid, st.Mode, st.Size = stx.Uid, stx.Gid, uint32(stx.Mode), int64(stx.Size)
 	st.Rdev = unix.Mkdev(stx.Rdev_major, stx.Rdev_minor)
 	st.Dev, st.Ino = unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino
+	st.Nlink, st.Blocks = uint64(stx.Nlink), int64(stx.Blocks)
 	if c.k.onHostfs(fd) {
 		c.k.hostStat(&st)
 	} else {
 		guestStat(fd, &st)
 	}
-	if c.k.blockStat(&st) {
-		stx.Size, stx.Blocks = 0, 0
-	}
+	c.k.blockStat(&st)
+	c.k.kernelStat(fd, &st)
+	stx.Size, stx.Blocks, stx.Nlink = uint64(st.Size), uint64(st.Blocks), uint32(st.Nlink)
 	stx.Uid, stx.Gid, stx.Mode = st.Uid, st.Gid, uint16(st.Mode)
 	stx.Rdev_major, stx.Rdev_minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&stx)), unsafe.Sizeof(stx))
@@ -175,6 +177,8 @@ func sysStatfs(c *Call) result {
 		}
 	} else if err := unix.Fstatfs(fd, &sf); err != nil {
 		return fail(err)
+	} else {
+		c.k.kernelStatfs(fd, &sf)
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&sf)), unsafe.Sizeof(sf))
 	if err := c.Write(c.Arg(1), b); err != nil {

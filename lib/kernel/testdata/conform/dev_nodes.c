@@ -43,6 +43,11 @@ int main(int argc, char **argv)
 	pstat("/dev/null still", "/dev/null");
 	res("truncate /dev/null", truncate("/dev/null", 0));
 	resfd("O_DIRECTORY on /dev/null", open("/dev/null", O_RDONLY | O_DIRECTORY), 0);
+	resfd("O_PATH|O_DIRECTORY on /dev/zero", open("/dev/zero", O_PATH | O_DIRECTORY), 0);
+	resfd("O_DIRECTORY on /dev/tty", open("/dev/tty", O_RDONLY | O_DIRECTORY), 0);
+	fd = open("/dev/null", O_RDONLY);
+	pfstat("fstat of an fd of /dev/null", fd);
+	close(fd);
 	struct stat st;
 	stat("/dev", &st);
 	say("/dev is a dir: %s\n", yesno(S_ISDIR(st.st_mode)));

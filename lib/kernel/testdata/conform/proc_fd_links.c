@@ -1,5 +1,5 @@
-/* /proc/self/fd/N are symlinks to lstat (gouml documents that they stat as the file they
- * name: doc.go, "Known limits"). */
+/* /proc/self/fd/N, cwd and exe are symlinks to lstat, with procfs's modes and sizes (a fd
+ * link's mode is its file's access), and stat goes through them. */
 #include "conform.h"
 
 int main(int argc, char **argv)
@@ -18,5 +18,26 @@ int main(int argc, char **argv)
 	say("fstatat nofollow is a link: %s\n", yesno(S_ISLNK(st.st_mode)));
 	plstat("lstat /proc/self/cwd", "/proc/self/cwd");
 	plstat("lstat /proc/self/exe", "/proc/self/exe");
+	plstat("lstat /proc/self/root", "/proc/self/root");
+	plstat("lstat /proc/self", "/proc/self");
+	plstat("lstat /proc/self/ (the directory)", "/proc/self/");
+	plstat("lstat /proc/self/. (the directory)", "/proc/self/.");
+	plstat("lstat /proc/thread-self", "/proc/thread-self");
+	plstat("lstat /proc/net", "/proc/net");
+	plstat("lstat /proc/self/ns/net", "/proc/self/ns/net");
+	plstat("lstat /proc/self/fd/99", "/proc/self/fd/99");
+	/* a fd link's mode is its file's access */
+	int w = open("f", O_WRONLY), rw = open("f", O_RDWR);
+	snprintf(p, sizeof p, "/proc/self/fd/%d", w);
+	plstat("lstat of write-only fd link", p);
+	snprintf(p, sizeof p, "/proc/self/fd/%d", rw);
+	plstat("lstat of read-write fd link", p);
+	struct statx x;
+	int r = statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &x);
+	say("statx nofollow: %d %s mode=%04o size=%llu nlink=%u\n", r, ftype(x.stx_mode), x.stx_mode & 07777,
+	    (unsigned long long)x.stx_size, x.stx_nlink);
+	r = statx(AT_FDCWD, p, 0, STATX_BASIC_STATS, &x);
+	say("statx: %d %s mode=%04o size=%llu nlink=%u\n", r, ftype(x.stx_mode), x.stx_mode & 07777,
+	    (unsigned long long)x.stx_size, x.stx_nlink);
 	return 0;
 }

@@ -61,6 +61,12 @@ int main(int argc, char **argv)
 	readlink(p, b, sizeof b);
 	say("pipe fd link starts pipe:[: %s\n", yesno(strncmp(b, "pipe:[", 6) == 0));
 	pcount("entries in /proc/self/fd (0-2, f, pipe, the listing)", "/proc/self/fd");
+	pcount("entries in /proc/self/fdinfo (0-2, f, pipe, the listing)", "/proc/self/fdinfo");
+	pcount("entries in /proc/thread-self/fd (0-2, f, pipe, the listing)", "/proc/thread-self/fd");
+	pstat("/proc/self/fd", "/proc/self/fd");
+	pstat("/proc/self/ns", "/proc/self/ns");
+	pstat("/proc/self/task", "/proc/self/task");
+	pstat("/proc", "/proc");
 	field("/proc/self/status", "Name");
 	field("/proc/self/status", "State");
 	field("/proc/self/status", "Umask");
@@ -83,6 +89,12 @@ int main(int argc, char **argv)
 	say("/proc/thread-self is a link: %s\n", yesno(lstat("/proc/thread-self", &st) == 0 && S_ISLNK(st.st_mode)));
 	resfd("open /proc/self/status for writing", open("/proc/self/status", O_WRONLY), 0);
 	res("mkdir in /proc/self", mkdir("/proc/self/x", 0755));
+	res("mkdir in /proc", mkdir("/proc/x", 0755));
+	res("mkdir in /proc/self/fd", mkdir("/proc/self/fd/x", 0755));
+	res("unlink /proc/self/status", unlink("/proc/self/status"));
+	res("unlink /proc/meminfo", unlink("/proc/meminfo"));
+	res("unlink /proc/self/x", unlink("/proc/self/x"));
+	res("symlink in /proc/self", symlink("a", "/proc/self/x"));
 	res("creat in /proc", open("/proc/newfile", O_CREAT | O_WRONLY, 0644));
 	return 0;
 }

@@ -20,6 +20,13 @@ int main(int argc, char **argv)
 	say("/proc type is procfs: %s\n", yesno(a.f_type == 0x9fa0));
 	res("statfs /proc/self", statfs("/proc/self", &a));
 	say("/proc/self type is procfs: %s\n", yesno(a.f_type == 0x9fa0));
+	res("statfs /proc/self/fd", statfs("/proc/self/fd", &a));
+	say("/proc/self/fd type is procfs: %s, bsize %ld, blocks %lu, files %lu, namelen %ld\n", yesno(a.f_type == 0x9fa0),
+	    (long)a.f_bsize, (unsigned long)a.f_blocks, (unsigned long)a.f_files, (long)a.f_namelen);
+	res("statfs /proc/meminfo", statfs("/proc/meminfo", &a));
+	say("/proc/meminfo type is procfs: %s\n", yesno(a.f_type == 0x9fa0));
+	res("statfs /proc/self/status", statfs("/proc/self/status", &a));
+	say("/proc/self/status type is procfs: %s\n", yesno(a.f_type == 0x9fa0));
 	res("statfs read-only mount", statfs(ro, &a));
 	say("read-only flag: %s\n", yesno(a.f_flags & ST_RDONLY));
 	struct statvfs v;
