@@ -7,7 +7,11 @@
 // table.go holds THE system call table: one row per call with its disposition and, for
 // trapped calls, the handler. Handlers live in one file per family:
 //
-//	sys_file.go   open/stat/mkdir/rename/link/symlink/chmod/chown/utimes/… (paths)
+//	sys_file.go   open (FIFOs, O_PATH, devices), the owner of what is created
+//	sys_stat.go   stat, statx, statfs, access
+//	sys_names.go  mkdir, unlink, rename, link, symlink, mknod, readlink (calls on names)
+//	sys_meta.go   chmod, chown, utimes, truncate (fd twins share the code)
+//	sys_mount.go  getcwd, inotify, chroot, mount, umount
 //	sys_exec.go   execve, execveat, chdir (an fd installed in the caller, the call rewritten
 //	              at a ptrace stop into execveat/fchdir of it: ptrace.go)
 //	sys_proc.go   setsid (the rest of process identity is native)
@@ -19,7 +23,9 @@
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
-//	special.go    the kernel's own files: /dev and /proc (listings in a detached tmpfs)
+//	special.go    the kernel's own files: /dev, and the dispatch of /dev and /proc paths
+//	proc.go       /proc's files, and the links of tasks followed as guest paths
+//	proclist.go   /proc's directories and links (a detached tmpfs kept in step)
 //	procfshelper.go  the helper that reads the guest's procfs and opens its POSIX message
 //	              queues for the confined kernel (mq_open, mq_unlink)
 //	blockdev.go   ubd block devices (/dev/ubdX, their ioctls, swapon)
@@ -32,7 +38,8 @@
 //	imageroot.go  image root file systems; sync/fsync write them back
 //	jail.go       the outer process, the kernel's two stages, its Landlock rules and filter
 //	stub.go       the launcher: chroot, Landlock layer, shim, filter, exec of init
-//	vfs.go        the guest's root: every path resolved inside its tree copy
+//	vfs.go        the guest's root: every path resolved inside its tree copy, symlinks
+//	              across file systems followed first (canon)
 //	landlock.go   Landlock, used raw
 //	userns.go     small helpers of the outer process
 //	mconsole.go   the management console's commands (lib/mconsole serves the socket)
