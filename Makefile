@@ -24,9 +24,13 @@ $(PROGRAMS):
 test:
 	./scripts/test.sh
 
+# staticcheck's version is pinned: a newer one may bring new checks, which is a change of ours.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # The main job: boot the default guest (u-root, as a directory root) on this terminal.
 run: build rootfs

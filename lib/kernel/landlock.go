@@ -55,6 +55,7 @@ func landlockABI() (int, error) {
 		case unix.ENOSYS:
 			return 0, errors.New("the host kernel has no Landlock (CONFIG_SECURITY_LANDLOCK)")
 		case unix.EOPNOTSUPP:
+			//lint:ignore ST1005 Landlock is a name
 			return 0, errors.New("Landlock is disabled on the host (add landlock to the lsm= boot parameter)")
 		}
 		return 0, e

@@ -81,10 +81,6 @@ func notifSend(fd int, r *seccompNotifResp) error {
 	return ioctlPtr(fd, ioctlNotifSend, unsafe.Pointer(r))
 }
 
-func notifIDValid(fd int, id uint64) bool {
-	return ioctlPtr(fd, ioctlNotifIDValid, unsafe.Pointer(&id)) == nil
-}
-
 // notifAddfd installs srcfd in the trapped process and returns the guest's fd number. It is
 // used WITHOUT SECCOMP_ADDFD_FLAG_SEND: if Go's SIGURG interrupts an ADDFD+SEND ioctl, the
 // restarted call finds the notification answered and the guest's open returns 0 with no fd

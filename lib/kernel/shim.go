@@ -37,9 +37,6 @@ import "encoding/binary"
 const (
 	shimAddr     = 0x6ffff0000000
 	shimPageSize = 4096
-	// shimSize is what the supervisor maps at shimAddr: page 0 and page 1.
-	shimSize = 2 * shimPageSize
-
 	// shimSigactionOff is what to pass to rt_sigaction(SIGSYS, shimAddr+shimSigactionOff, NULL, 8).
 	shimSigactionOff = 0x800
 	shimSigdflOff    = 0x820

@@ -343,15 +343,6 @@ func (c *Call) openDevice(typ uint32, dev uint64, flags int, cloexec bool) resul
 	return newFD(dfd, cloexec)
 }
 
-func (k *Kernel) exists(r *Root, abs string) bool {
-	fd, err := r.OpenPath(abs, true)
-	if err != nil {
-		return false
-	}
-	unix.Close(fd)
-	return true
-}
-
 // setCreatorOwner records the owner of a file the kernel created in the directory pfd: the
 // creator, with the directory's group instead of the creator's when the directory is
 // set-group-ID (a new directory then is too), as on Linux. Root's own files need no record.

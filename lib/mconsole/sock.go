@@ -36,30 +36,6 @@ func fullAddr(name string) (sockAddr, error) {
 	return a, nil
 }
 
-// path returns the address as a string: a filesystem path up to its NUL, or an abstract name
-// (leading NUL kept, trailing NULs cut) for messages.
-func (a *sockAddr) path() string {
-	n := int(a.len) - 2
-	if n <= 0 {
-		return ""
-	}
-	b := make([]byte, 0, n)
-	for i := 0; i < n && i < sunPathLen; i++ {
-		if a.sa.Path[i] == 0 && i > 0 {
-			if a.sa.Path[0] != 0 {
-				break
-			}
-		}
-		b = append(b, byte(a.sa.Path[i]))
-	}
-	if len(b) > 0 && b[0] == 0 {
-		for len(b) > 1 && b[len(b)-1] == 0 {
-			b = b[:len(b)-1]
-		}
-	}
-	return string(b)
-}
-
 // dgram is a non-blocking AF_UNIX datagram socket served by Go's poller, so reads honour
 // deadlines and Close wakes a blocked reader.
 type dgram struct {

@@ -197,7 +197,7 @@ func importTarEntry(t *fstree.Tree, tr *tar.Reader, h *tar.Header, dest string, 
 		}
 	}
 	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, typeRegA, tar.TypeGNUSparse:
 		in.Mode |= fstree.TypeReg
 		in.Size = h.Size
 		c, err := sp.store(tr, h.Size)
@@ -544,3 +544,7 @@ func ImportCPIO(t *fstree.Tree, f *os.File, dest string) error {
 func isNotExist(err error) bool {
 	return errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOENT)
 }
+
+// typeRegA is the old tar type '\x00' of a regular file, still found in archives made by
+// old tools (archive/tar's TypeRegA is deprecated, the byte is not).
+const typeRegA = '\x00'

@@ -108,12 +108,12 @@ func TestUnpackAndWriteBack(t *testing.T) {
 
 	fs, dev := mount(t, img)
 	dir := t.TempDir()
-	tree, err := Unpack(fs, filepath.Join(dir, "r"))
-	if err == nil {
+	if _, err := Unpack(fs, filepath.Join(dir, "r")); err == nil {
 		t.Fatal("Unpack into a missing directory must fail")
 	}
 	os.Mkdir(filepath.Join(dir, "r"), 0o755)
-	if tree, err = Unpack(fs, filepath.Join(dir, "r")); err != nil {
+	tree, err := Unpack(fs, filepath.Join(dir, "r"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	r := tree.Dir

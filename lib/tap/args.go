@@ -257,6 +257,7 @@ func ValidIfName(s string) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			//lint:ignore ST1005 the real uml_net's message, word for word
 			return fmt.Errorf("Device doesn't contain only alphanumeric characters")
 		}
 	}

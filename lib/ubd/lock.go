@@ -54,9 +54,6 @@ type handle struct {
 	write bool
 }
 
-// errLocked is returned (wrapped) when another process holds a conflicting lock.
-var errLocked = unix.EAGAIN
-
 // setLock applies lock type typ to the whole file through f's open file description; on
 // conflict it logs UML's message and returns the errno of the failed lock.
 func setLock(f *os.File, typ int16, log io.Writer) error {

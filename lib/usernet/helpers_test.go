@@ -157,7 +157,7 @@ func neighborAdvert(mac tcpip.LinkAddress, addr netip.Addr, f []byte) []byte {
 	}
 	ip := header.IPv6(f[header.EthernetMinimumSize:])
 	body := ip.Payload()
-	if ip.TransportProtocol() != header.ICMPv6ProtocolNumber || len(body) < header.ICMPv6NeighborSolicitMinimumSize ||
+	if proto, _ := ip.TryParseTransportProtocol(); proto != header.ICMPv6ProtocolNumber || len(body) < header.ICMPv6NeighborSolicitMinimumSize ||
 		header.ICMPv6(body).Type() != header.ICMPv6NeighborSolicit || netip.AddrFrom16([16]byte(body[8:24])) != addr {
 		return nil
 	}

@@ -90,7 +90,7 @@ func (g *Gateway) inputARP(frame, payload []byte, pktType tcpip.PacketType) {
 
 func (g *Gateway) inputIPv4(p *Port, frame, payload []byte, bcast bool, pktType tcpip.PacketType) {
 	ip := header.IPv4(payload)
-	if len(payload) < header.IPv4MinimumSize || ip.IsValid(len(payload)) == false {
+	if len(payload) < header.IPv4MinimumSize || !ip.IsValid(len(payload)) {
 		g.logf("usernet: drop: malformed ipv4 header")
 		return
 	}

@@ -99,7 +99,8 @@ func isICMPv6(typ header.ICMPv6Type) func([]byte) bool {
 			return false
 		}
 		ip := header.IPv6(f[header.EthernetMinimumSize:])
-		return ip.TransportProtocol() == header.ICMPv6ProtocolNumber && header.ICMPv6(ip.Payload()).Type() == typ
+		proto, _ := ip.TryParseTransportProtocol()
+		return proto == header.ICMPv6ProtocolNumber && header.ICMPv6(ip.Payload()).Type() == typ
 	}
 }
 

@@ -98,7 +98,7 @@ const (
 
 // Errors for requests the real switch refuses, with its messages.
 var (
-	ErrVersion2 = errors.New("Version 2 is not supported")
+	ErrVersion2 = errors.New("Version 2 is not supported") //lint:ignore ST1005 the real uml_switch's message
 )
 
 // Marshal returns the request in its version's layout.
@@ -190,6 +190,7 @@ func UnmarshalRequest(b []byte) (Request, error) {
 	}
 	r.Sock, _ = UnmarshalSockaddr(sock)
 	if r.Type != ReqNewControl {
+		//lint:ignore ST1005 the real uml_switch's message, word for word
 		return r, fmt.Errorf("Bad request type : %d", r.Type)
 	}
 	if r.Sock.Family != afUnix {

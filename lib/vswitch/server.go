@@ -89,6 +89,7 @@ func claimPath(path, network, what string) error {
 		return fmt.Errorf("testing the %s socket '%s': %v", what, path, err)
 	}
 	if err := os.Remove(path); err != nil {
+		//lint:ignore ST1005 the real uml_switch's message, word for word
 		return fmt.Errorf("Failed to removed unused socket '%s': %v", path, err)
 	}
 	return nil
@@ -229,6 +230,7 @@ func (s *Server) bindAll() error {
 		s.dataAddr = abstractDataAddr()
 	}
 	if err := bindRaw(s.dataFD, &s.dataAddr); err != nil {
+		//lint:ignore ST1005 the real uml_switch's message, word for word
 		return fmt.Errorf("Binding to data socket: %v", err)
 	}
 	if s.Cfg.BESS != "" {

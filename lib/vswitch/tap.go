@@ -16,6 +16,7 @@ func OpenTap(name string) (*os.File, error) {
 	}
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
+		//lint:ignore ST1005 the real uml_switch's message, word for word
 		return nil, fmt.Errorf("Failed to open /dev/net/tun: %v", err)
 	}
 	var ifr [40]byte
