@@ -23,6 +23,8 @@
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
+//	devices.go    the device registry: every device by number and /dev name, how it opens,
+//	              its node, the ioctl requests it answers (the filter traps those)
 //	special.go    the kernel's own files: /dev, and the dispatch of /dev and /proc paths
 //	proc.go       /proc's files, and the links of tasks followed as guest paths
 //	proclist.go   /proc's directories and links (a detached tmpfs kept in step)

@@ -19,6 +19,43 @@ const (
 	retShim = unix.SECCOMP_RET_TRAP | shimTrapData
 )
 
+// ioctlRefused are ioctl requests refused to every guest fd: they type into, or take over,
+// the host's terminal (the console is a host pty).
+var ioctlRefused = []uint32{unix.TIOCSTI, unix.TIOCLINUX, unix.TIOCCONS, unix.TIOCSETD}
+
+// ioctlRule emits the ioctl row's program: refused requests fail with EPERM, the requests
+// of the device classes trap, everything else is allowed.
+func (p *prog) ioctlRule(refused []uint32, classes []devClass) {
+	var exact, types []uint32
+	for _, c := range classes {
+		exact = append(exact, c.ioctls...)
+		types = append(types, c.ioctlTyp...)
+	}
+	// layout: LD; JEQ refused…; JEQ exact…; AND; JEQ type…; RET allow; RET EPERM; RET notify
+	n := 1 + len(refused) + len(exact) + 1 + len(types)
+	eperm, notify := n+1, n+2 // RET allow is at n, reached by falling through
+	at := 1
+	jump := func(k uint32, to int) {
+		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, k, uint8(to-at-1), 0)
+		at++
+	}
+	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+8)
+	for _, r := range refused {
+		jump(r, eperm)
+	}
+	for _, r := range exact {
+		jump(r, notify)
+	}
+	p.stmt(unix.BPF_ALU|unix.BPF_AND|unix.BPF_K, 0xff00)
+	at++
+	for _, t := range types {
+		jump(t<<8, notify)
+	}
+	p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+	p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
+	p.stmt(unix.BPF_RET|unix.BPF_K, retNotify)
+}
+
 // hdioGetgeo is HDIO_GETGEO, the disk-geometry ioctl fdisk asks block devices.
 const hdioGetgeo = 0x0301
 
@@ -150,20 +187,10 @@ func (p *prog) leaf(l leaf) {
 	case ruleNone:
 		p.stmt(unix.BPF_RET|unix.BPF_K, l.ret)
 	case ruleIoctl:
-		// The request is an unsigned int: compare the low 32 bits of args[1].
-		// Block-device requests (type 0x12, and HDIO_GETGEO) trap: the guest's ubd devices
-		// are regular host files (blockdev.go).
-		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+8)
-		refused := []uint32{unix.TIOCSTI, unix.TIOCLINUX, unix.TIOCCONS, unix.TIOCSETD}
-		for i, req := range refused {
-			p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, req, uint8(len(refused)-i-1+4), 0)
-		}
-		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, hdioGetgeo, 4, 0)
-		p.stmt(unix.BPF_ALU|unix.BPF_AND|unix.BPF_K, 0xff00)
-		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0x1200, 2, 0)
-		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
-		p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
-		p.stmt(unix.BPF_RET|unix.BPF_K, retNotify)
+		// The request is an unsigned int: compare the low 32 bits of args[1]. Requests
+		// that reach the host's terminal are refused; those the kernel's devices answer
+		// themselves trap (devices.go: devClasses); the rest run natively on the fd.
+		p.ioctlRule(ioctlRefused, devClasses)
 	case ruleClone:
 		const ns = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 			unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET

@@ -124,6 +124,8 @@ func TestFilterArgRules(t *testing.T) {
 		{"ioctl TIOCSTI high bits", unix.SYS_IOCTL, []uint64{0, 1<<32 | unix.TIOCSTI}, eperm},
 		{"ioctl TIOCLINUX", unix.SYS_IOCTL, []uint64{0, unix.TIOCLINUX}, eperm},
 		{"ioctl TIOCSETD", unix.SYS_IOCTL, []uint64{0, unix.TIOCSETD}, eperm},
+		{"ioctl TIOCCONS", unix.SYS_IOCTL, []uint64{0, unix.TIOCCONS}, eperm},
+		{"ioctl BLKFLSBUF", unix.SYS_IOCTL, []uint64{3, unix.BLKFLSBUF}, retNotify},
 		{"ioctl BLKGETSIZE64", unix.SYS_IOCTL, []uint64{3, unix.BLKGETSIZE64}, retNotify},
 		{"ioctl BLKSSZGET", unix.SYS_IOCTL, []uint64{3, unix.BLKSSZGET}, retNotify},
 		{"ioctl HDIO_GETGEO", unix.SYS_IOCTL, []uint64{3, 0x0301}, retNotify},
@@ -369,5 +371,46 @@ func TestKernelFilterRefusesOnlyWhatGuestsCannot(t *testing.T) {
 	}
 	if refused < 10 {
 		t.Errorf("only %d calls refused", refused)
+	}
+}
+
+// TestDeviceRegistry: every device of the registry is found by its name and by its number,
+// and the filter traps exactly the ioctl requests the device classes answer.
+func TestDeviceRegistry(t *testing.T) {
+	k := &Kernel{}
+	for _, d := range charDevices {
+		if got := k.deviceByName(d.name); got != d {
+			t.Errorf("deviceByName(%q) = %v", d.name, got)
+		}
+		if got := k.deviceByNum(d.num); got != d {
+			t.Errorf("deviceByNum(%v) = %v, want %s", d.num, got, d.name)
+		}
+		if got := k.kernelDeviceName(unix.S_IFCHR, d.num.rdev()); got != d.name {
+			t.Errorf("kernelDeviceName(%v) = %q, want %q", d.num, got, d.name)
+		}
+		if got := k.kernelDeviceName(unix.S_IFBLK, d.num.rdev()); got != "" {
+			t.Errorf("block %v names %q: a character device's number is not a block device's", d.num, got)
+		}
+	}
+	for _, n := range []devNum{{false, 1, 4}, {false, 136, 0}, {true, 98, 0}, {true, 7, 0}} {
+		if d := k.deviceByNum(n); d != nil {
+			t.Errorf("deviceByNum(%v) = %s, want none (no ubd devices here)", n, d.name)
+		}
+	}
+	prog := buildFilter(false)
+	for _, c := range devClasses {
+		for _, req := range c.ioctls {
+			if got := runBPF(t, prog, seccompInput(unix.SYS_IOCTL, unix.AUDIT_ARCH_X86_64, 3, uint64(req))); got != retNotify {
+				t.Errorf("%s ioctl %#x: %#x, want the kernel's", c.name, req, got)
+			}
+		}
+		for _, typ := range c.ioctlTyp {
+			for _, nr := range []uint32{0, 0x72, 0xff} {
+				req := typ<<8 | nr | 2<<30 | 8<<16
+				if got := runBPF(t, prog, seccompInput(unix.SYS_IOCTL, unix.AUDIT_ARCH_X86_64, 3, uint64(req))); got != retNotify {
+					t.Errorf("%s ioctl %#x: %#x, want the kernel's", c.name, req, got)
+				}
+			}
+		}
 	}
 }

@@ -117,7 +117,7 @@ func (k *Kernel) linkName(c *Call, link string) (string, error) {
 			return name, nil
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFCHR {
-			if n := kernelDeviceName(unix.S_IFCHR, st.Rdev); n != "" {
+			if n := k.kernelDeviceName(unix.S_IFCHR, st.Rdev); n != "" {
 				return "/dev/" + n, nil
 			}
 		}

@@ -16,19 +16,10 @@ import (
 // Judged by name, once the symlinks on the way are followed (vfs.go: canon), so a link in
 // the root that points into /dev or /proc (Debian's /etc/mtab) reaches these files.
 
-var hostDevices = map[string]bool{"null": true, "zero": true, "full": true, "random": true, "urandom": true}
-
-// kernelDevice reports whether a name under /dev is provided by the kernel.
+// kernelDevice reports whether a name under /dev is provided by the kernel: a device of
+// the registry (devices.go) or a link to the caller's fds.
 func (k *Kernel) kernelDevice(rest string) bool {
-	if b, _, ok := k.blockDevByName(rest); ok && b != nil {
-		return true
-	}
-	switch {
-	case hostDevices[rest], rest == "console", rest == "tty", rest == "tty0", rest == "stdin",
-		rest == "stdout", rest == "stderr", rest == "fd", strings.HasPrefix(rest, "fd/"):
-		return true
-	}
-	return false
+	return devLink(rest) || k.deviceByName(rest) != nil
 }
 
 func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
@@ -63,10 +54,10 @@ func (k *Kernel) devNodes() *kernelNodes {
 		if unix.Fstat(k.cfg.procDir, &st) == nil {
 			n.procDev = st.Dev
 		}
-		for name := range hostDevices {
-			// mem_devnode: 0666 for all five; the number is the host's own
-			if unix.Stat("/dev/"+name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR {
-				n.nodes[[2]uint64{st.Dev, st.Ino}] = devNode{unix.S_IFCHR | 0o666, st.Rdev}
+		for _, d := range charDevices {
+			// the host's own nodes (mem_devnode: 0666; the numbers are the same)
+			if d.host && unix.Stat("/dev/"+d.name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR {
+				n.nodes[[2]uint64{st.Dev, st.Ino}] = devNode{unix.S_IFCHR | d.perm, d.num.rdev()}
 			}
 		}
 		if k.cfg.Console != nil {
@@ -82,8 +73,9 @@ func (k *Kernel) devNodes() *kernelNodes {
 		// /dev/tty and /dev/tty0 open the console too, but stat as nodes of their own
 		// (tty_devnode makes /dev/tty 0666): an empty memfd each, never handed out but as
 		// O_PATH
-		for name, d := range map[string]devNode{"tty": {unix.S_IFCHR | 0o666, unix.Mkdev(5, 0)},
-			"tty0": {unix.S_IFCHR | 0o600, unix.Mkdev(4, 0)}} {
+		for _, name := range []string{"tty", "tty0"} {
+			dv := k.deviceByName(name)
+			d := devNode{unix.S_IFCHR | dv.perm, dv.num.rdev()}
 			fd, err := unix.MemfdCreate("gouml-dev-"+name, unix.MFD_CLOEXEC)
 			if err != nil {
 				continue
@@ -152,27 +144,14 @@ func parseProcLink(t string) (uint32, int64, bool) {
 }
 
 func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
-	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY) | unix.O_CLOEXEC
 	if fs == "/dev" {
-		b, part, ok := k.blockDevByName(rest)
-		isDev := ok && b != nil || hostDevices[rest] || rest == "console" || rest == "tty" || rest == "tty0"
-		if isDev && flags&unix.O_DIRECTORY != 0 {
-			return -1, unix.ENOTDIR // the host would not say so for the console or a device's stand-in
-		}
-		if ok && b != nil {
-			return k.openBlockDev(b, part, flags)
+		if d := k.deviceByName(rest); d != nil {
+			if flags&unix.O_DIRECTORY != 0 {
+				return -1, unix.ENOTDIR // the host would not say so for the console or a device's stand-in
+			}
+			return d.open(k, c, flags)
 		}
 		switch {
-		case hostDevices[rest]:
-			return unix.Open("/dev/"+rest, acc, 0)
-		case (rest == "tty" || rest == "tty0") && flags&unix.O_PATH != 0:
-			// a node of its own to stat (kernelNodes); opened, it is the console
-			if fd, ok := k.devNodes().standIns[rest]; ok {
-				return unix.Open(selfFD(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
-			}
-			return k.openConsole(flags)
-		case rest == "console" || rest == "tty" || rest == "tty0":
-			return k.openConsole(flags)
 		case rest == "stdin" || rest == "stdout" || rest == "stderr":
 			n := map[string]string{"stdin": "0", "stdout": "1", "stderr": "2"}[rest]
 			return k.reopenFD(c, c.Tid, n, flags)

@@ -7,9 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gouml/gouml/lib/cmdline"
 	"github.com/gouml/gouml/lib/hostmeta"
-	"github.com/gouml/gouml/lib/ubd"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,39 +40,10 @@ func deviceOf(fd int, st *unix.Stat_t) (uint32, uint64) {
 	return 0, 0
 }
 
-// kernelDeviceName maps a device number to the kernel's /dev name for it.
-func kernelDeviceName(typ uint32, dev uint64) string {
-	if typ == unix.S_IFBLK && unix.Major(dev) == ubd.Major {
-		n := unix.Minor(dev)
-		if n >= 16*cmdline.MaxUBD {
-			return ""
-		}
-		name := ubd.DiskName(int(n / 16))
-		if n%16 != 0 {
-			name += strconv.Itoa(int(n % 16))
-		}
-		return name
-	}
-	if typ != unix.S_IFCHR {
-		return ""
-	}
-	switch [2]uint32{unix.Major(dev), unix.Minor(dev)} {
-	case [2]uint32{1, 3}:
-		return "null"
-	case [2]uint32{1, 5}:
-		return "zero"
-	case [2]uint32{1, 7}:
-		return "full"
-	case [2]uint32{1, 8}:
-		return "random"
-	case [2]uint32{1, 9}:
-		return "urandom"
-	case [2]uint32{5, 0}:
-		return "tty"
-	case [2]uint32{5, 1}:
-		return "console"
-	case [2]uint32{4, 0}:
-		return "tty0"
+// kernelDeviceName maps a device number to the kernel's /dev name for it ("" = none).
+func (k *Kernel) kernelDeviceName(typ uint32, dev uint64) string {
+	if d := k.deviceByNum(devNum{typ == unix.S_IFBLK, unix.Major(dev), unix.Minor(dev)}); d != nil && (typ == unix.S_IFBLK || typ == unix.S_IFCHR) {
+		return d.name
 	}
 	return ""
 }
@@ -332,7 +301,7 @@ func (c *Call) nativeOPath(dirfd int32, p, abs string) bool {
 
 // openDevice opens the kernel's device of a type and number for a device file of the tree.
 func (c *Call) openDevice(typ uint32, dev uint64, flags int, cloexec bool) result {
-	name := kernelDeviceName(typ, dev)
+	name := c.k.kernelDeviceName(typ, dev)
 	if name == "" {
 		return errno(unix.ENXIO) // no such device in this kernel
 	}

@@ -1,0 +1,144 @@
+package kernel
+
+import (
+	"strconv"
+
+	"github.com/gouml/gouml/lib/cmdline"
+	"github.com/gouml/gouml/lib/ubd"
+	"golang.org/x/sys/unix"
+)
+
+// The kernel's devices, in one registry keyed by number and by /dev name: a /dev path, a
+// device node the guest made with mknod (its number in the metadata), the stat of an open
+// device and the seccomp filter's ioctl rule all look a device up here. A device says how it
+// opens, how its node looks (devtmpfs's mode; root's), and which ioctl requests it answers
+// itself, so that the filter traps exactly those.
+
+// devNum is a device number of the guest's: block or character, major and minor.
+type devNum struct {
+	block        bool
+	major, minor uint32
+}
+
+// rdev is the number as stat's st_rdev.
+func (n devNum) rdev() uint64 { return unix.Mkdev(n.major, n.minor) }
+
+// device is one device the kernel serves.
+type device struct {
+	name string // under /dev
+	num  devNum
+	perm uint32 // the permission bits of its devtmpfs node
+	// open gives the kernel's fd of the device (flags are the guest's open flags)
+	open func(k *Kernel, c *Call, flags int) (int, error)
+	// host: the device is the host's own node of that name (its identity is learnt for
+	// stat, kernelNodes)
+	host bool
+}
+
+// devClass is a kind of device and the ioctl requests its devices answer in the kernel
+// (trapped by the filter: ruleIoctl); any other request of a guest fd runs natively on it.
+type devClass struct {
+	name     string
+	ioctls   []uint32 // exact requests
+	ioctlTyp []uint32 // request types (the _IOC type byte, bits 8-15): every request of it
+}
+
+// devClasses are the classes whose requests the filter traps. Block devices: the guest's
+// ubd devices are regular host files (blockdev.go), so their requests (type 0x12: BLKGETSIZE64,
+// BLKFLSBUF, BLKRRPART, BLKDISCARD …, and fdisk's HDIO_GETGEO) are answered by lib/ubd.
+var devClasses = []devClass{
+	{name: "ubd", ioctls: []uint32{hdioGetgeo}, ioctlTyp: []uint32{0x12}},
+}
+
+// charDevices are the character devices every machine has (filled by init: their open
+// functions refer back to the registry).
+var charDevices []*device
+
+func init() {
+	charDevices = []*device{
+		{name: "null", num: devNum{false, 1, 3}, perm: 0o666, open: openHostDev("null"), host: true},
+		{name: "zero", num: devNum{false, 1, 5}, perm: 0o666, open: openHostDev("zero"), host: true},
+		{name: "full", num: devNum{false, 1, 7}, perm: 0o666, open: openHostDev("full"), host: true},
+		{name: "random", num: devNum{false, 1, 8}, perm: 0o666, open: openHostDev("random"), host: true},
+		{name: "urandom", num: devNum{false, 1, 9}, perm: 0o666, open: openHostDev("urandom"), host: true},
+		// the console and the two names that lead to it (tty_devnode: /dev/tty 0666, the rest 0600)
+		{name: "tty", num: devNum{false, 5, 0}, perm: 0o666, open: openConsoleAs("tty")},
+		{name: "console", num: devNum{false, 5, 1}, perm: 0o600, open: openConsoleAs("console")},
+		{name: "tty0", num: devNum{false, 4, 0}, perm: 0o600, open: openConsoleAs("tty0")},
+	}
+}
+
+// openHostDev opens the host's device of that name: the five memory devices are the same
+// everywhere, and the kernel's Landlock rules allow exactly them (jail.go).
+func openHostDev(name string) func(*Kernel, *Call, int) (int, error) {
+	return func(k *Kernel, c *Call, flags int) (int, error) {
+		acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY) | unix.O_CLOEXEC
+		return unix.Open("/dev/"+name, acc, 0)
+	}
+}
+
+// openConsoleAs opens the console for one of its names; an O_PATH open of /dev/tty or
+// /dev/tty0 gets the node of its own that stat shows (kernelNodes).
+func openConsoleAs(name string) func(*Kernel, *Call, int) (int, error) {
+	return func(k *Kernel, c *Call, flags int) (int, error) {
+		if flags&unix.O_PATH != 0 && name != "console" {
+			if fd, ok := k.devNodes().standIns[name]; ok {
+				return unix.Open(selfFD(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
+			}
+		}
+		return k.openConsole(flags)
+	}
+}
+
+// deviceByName returns the kernel's device of a /dev name (nil: none).
+func (k *Kernel) deviceByName(name string) *device {
+	for _, d := range charDevices {
+		if d.name == name {
+			return d
+		}
+	}
+	if b, part, ok := k.blockDevByName(name); ok && b != nil {
+		return k.blockDevice(b, part, name)
+	}
+	return nil
+}
+
+// deviceByNum returns the kernel's device of a number (nil: none, ENXIO for the guest).
+func (k *Kernel) deviceByNum(n devNum) *device {
+	if !n.block {
+		for _, d := range charDevices {
+			if d.num == n {
+				return d
+			}
+		}
+		return nil
+	}
+	if n.major != ubd.Major || n.minor >= 16*cmdline.MaxUBD {
+		return nil
+	}
+	name := ubd.DiskName(int(n.minor / 16))
+	if n.minor%16 != 0 {
+		name += strconv.Itoa(int(n.minor % 16))
+	}
+	return k.deviceByName(name)
+}
+
+// blockDevice is the registry's view of a ubd disk or partition.
+func (k *Kernel) blockDevice(b *blockDev, part int, name string) *device {
+	return &device{
+		name: name,
+		num:  devNum{true, ubd.Major, uint32(b.unit*16 + part)},
+		perm: 0o660,
+		open: func(k *Kernel, c *Call, flags int) (int, error) { return k.openBlockDev(b, part, flags) },
+	}
+}
+
+// devLink reports whether a /dev name is one of the links to the caller's fds (Linux's
+// /dev/stdin, stdout, stderr and fd are symlinks into /proc/self/fd).
+func devLink(name string) bool {
+	switch name {
+	case "stdin", "stdout", "stderr", "fd":
+		return true
+	}
+	return len(name) > 3 && name[:3] == "fd/"
+}
