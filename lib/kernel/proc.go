@@ -299,50 +299,8 @@ func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 	} else if host != 0 {
 		return k.procPidFile(c, host, guest, sub)
 	}
-	switch rest {
-	case "meminfo":
-		total := k.cfg.Mem / 1024
-		var si unix.Sysinfo_t
-		unix.Sysinfo(&si)
-		free := uint64(si.Freeram) * uint64(max(si.Unit, 1)) / 1024
-		free = min(free, total*9/10)
-		return []byte(fmt.Sprintf("MemTotal:       %8d kB\nMemFree:        %8d kB\nMemAvailable:   %8d kB\n"+
-			"Buffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\n"+
-			"SwapTotal:             0 kB\nSwapFree:              0 kB\nShmem:                 0 kB\n",
-			total, free, free)), nil
-	case "uptime":
-		up := k.uptime().Seconds()
-		return []byte(fmt.Sprintf("%.2f %.2f\n", up, up)), nil
-	case "cmdline":
-		return []byte(k.cfg.CmdLine + "\n"), nil
-	case "partitions":
-		return k.procPartitions(), nil
-	case "swaps":
-		return k.procSwaps(), nil
-	case "version":
-		return []byte("Linux version " + Release + " (gouml) " + Version + "\n"), nil
-	case "mounts":
-		return k.mounts(), nil
-	case "filesystems":
-		return []byte("nodev\tproc\nnodev\tdevtmpfs\n\thostfs\n\text4\n\text3\n\text2\n"), nil
-	case "cpuinfo", "stat":
-		return os.ReadFile("/proc/" + rest)
-	case "loadavg":
-		return k.loadavg()
-	case "sys/kernel/hostname":
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		return []byte(k.hostname + "\n"), nil
-	case "sys/kernel/osrelease":
-		return []byte(Release + "\n"), nil
-	case "sys/kernel/ostype":
-		return []byte("Linux\n"), nil
-	case "sys/kernel/ctrl-alt-del":
-		k.syncSysctls()
-		if k.cadOff.Load() {
-			return []byte("0\n"), nil
-		}
-		return []byte("1\n"), nil
+	if n := procLookup(rest); n != nil && !n.dir() {
+		return n.read(k)
 	}
 	return nil, nil
 }
@@ -350,15 +308,8 @@ func (k *Kernel) procFile(c *Call, rest string, flags int) ([]byte, error) {
 // sysctlWriter returns what a write to a writable /proc/sys file does with the written
 // text, or nil when the file is not writable.
 func (k *Kernel) sysctlWriter(rest string) func(string) {
-	switch rest {
-	case "sys/kernel/ctrl-alt-del":
-		return func(v string) {
-			// like proc_dointvec: the number written; 0 means "signal init" (cad)
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err == nil {
-				k.cadOff.Store(n == 0)
-			}
-		}
+	if n := procLookup(rest); n != nil && n.write != nil {
+		return func(v string) { n.write(k, v) }
 	}
 	return nil
 }

@@ -139,9 +139,6 @@ func (k *Kernel) readlinkRoot(r *Root, abs string) (string, error) {
 	return string(b[:n]), nil
 }
 
-// procEntries are the files listed in /proc besides the pid directories.
-var procEntries = []string{"cmdline", "partitions", "swaps", "meminfo", "uptime", "version", "mounts", "filesystems", "cpuinfo", "loadavg", "stat"}
-
 // openProcDir returns a directory fd listing /proc (rel "") or a directory below it
 // (rel "PID/…"), so that getdents runs natively on it. The directories live in a small
 // tmpfs attached nowhere (jail.go), brought up to date at every open from the guest's procfs:
@@ -157,7 +154,13 @@ func (k *Kernel) openProcDir(rel string, flags int) (int, error) {
 		return -1, err
 	}
 	defer unix.Close(dir)
-	if err := k.mirrorProcfs(rel, dir); err != nil {
+	first, _, _ := strings.Cut(rel, "/")
+	if n := procLookup(rel); rel != "" && n != nil && !procfsOwned(first) {
+		if !n.dir() {
+			return -1, unix.ENOTDIR
+		}
+		fillProcDir(n, dir) // the tree's own directory (/proc/sys …)
+	} else if err := k.mirrorProcfs(rel, dir); err != nil {
 		return -1, err
 	}
 	return unix.Openat(dir, ".", flags&(unix.O_PATH|unix.O_DIRECTORY|unix.O_NONBLOCK)|unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -171,11 +174,7 @@ func (k *Kernel) procDirAt(rel string, create bool) (int, error) {
 		return -1, err
 	}
 	if unix.Fstatat(dir, "self", &unix.Stat_t{}, unix.AT_SYMLINK_NOFOLLOW) != nil {
-		for _, e := range procEntries {
-			if fd, err := unix.Openat(dir, e, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444); err == nil {
-				unix.Close(fd)
-			}
-		}
+		fillProcDir(procTree, dir)
 		for l, size := range map[string]int64{"self": 0, "thread-self": 0, "net": int64(len("self/net"))} {
 			unix.Symlinkat(procLinkTarget(0o777, size), dir, l)
 		}

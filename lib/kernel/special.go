@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -179,6 +180,13 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		if host != 0 {
 			return k.openProcPid(c, host, guest, sub, flags)
 		}
+	}
+	if n := procLookup(rest); n != nil && n.dir() {
+		return k.openProcDir(strings.Trim(rest, "/"), flags) // /proc/sys …
+	} else if n != nil && flags&unix.O_PATH != 0 {
+		// for stat: the listing's entry, with the mode and size procfs shows (0)
+		dir, name := path.Split(strings.Trim(rest, "/"))
+		return k.procLink(strings.TrimSuffix(dir, "/"), name)
 	}
 	if flags&unix.O_ACCMODE != unix.O_RDONLY {
 		if w := k.sysctlWriter(rest); w != nil {
