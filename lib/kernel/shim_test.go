@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -291,4 +293,53 @@ func TestShimHandler(t *testing.T) {
 		})
 	}
 
+}
+
+// TestShimDispatchMatchesTable: the system calls the shim's handler dispatches (shimsrc/
+// shim.S) are exactly those the table sends to the shim (Trace rows and the clone rule,
+// which the shim forwards from its second site, and the in-guest rows with a rule, which it
+// wraps), and the numbers shim.S uses are the table's.
+func TestShimDispatchMatchesTable(t *testing.T) {
+	src, err := os.ReadFile("shimsrc/shim.S")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nums := map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*\.set\s+SYS_(\w+),\s*(\d+)`).FindAllStringSubmatch(string(src), -1) {
+		n, _ := strconv.Atoi(m[2])
+		nums[m[1]] = n
+	}
+	dispatched := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\S*\s*cmp\s+\$SYS_(\w+),\s*%eax`).FindAllStringSubmatch(string(src), -1) {
+		dispatched[m[1]] = true
+	}
+	if len(dispatched) == 0 {
+		t.Fatal("no dispatch found in shim.S: has its form changed?")
+	}
+	for name := range dispatched {
+		n, ok := nums[name]
+		if !ok {
+			t.Errorf("shim.S dispatches SYS_%s without a number", name)
+			continue
+		}
+		if sysName(n) != name {
+			t.Errorf("shim.S: SYS_%s is %d, which is %s", name, n, sysName(n))
+		}
+	}
+	want := map[string]bool{}
+	for _, s := range table {
+		if s.Disp == Trace || s.Rule == ruleClone || s.Rule == ruleShimRoute || s.Disp == InGuest && s.Rule != ruleNone {
+			want[s.Name()] = true
+		}
+	}
+	for name := range want {
+		if !dispatched[name] {
+			t.Errorf("the table sends %s to the shim, which does not dispatch it (ENOSYS)", name)
+		}
+	}
+	for name := range dispatched {
+		if !want[name] {
+			t.Errorf("shim.S dispatches %s, which the table never sends it", name)
+		}
+	}
 }
