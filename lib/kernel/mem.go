@@ -1,161 +1,22 @@
 package kernel
 
-import (
-	"bytes"
-	"os"
-	"strconv"
-	"strings"
-	"unsafe"
+import "github.com/gouml/gouml/lib/kernel/internal/guestmem"
 
-	"golang.org/x/sys/unix"
-)
+// Guest memory and task figures come from internal/guestmem (mechanism only); these are
+// the kernel's short names for them.
 
-// Guest memory is read and written with process_vm_readv/writev (about 1 µs per call here;
-// PTRACE_PEEKDATA would cost 32 µs per word). The ptrace paths that must write below the
-// stack pointer use /proc/PID/mem, which is not limited to mapped-writable pages.
+var errGone = guestmem.ErrGone
 
-func readMem(tid int, addr uint64, buf []byte) error {
-	if len(buf) == 0 {
-		return nil
-	}
-	if addr == 0 {
-		return unix.EFAULT
-	}
-	local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(buf)}}
-	n, err := unix.ProcessVMReadv(tid, local, remote, 0)
-	if err != nil {
-		if err == unix.ESRCH {
-			return errGone
-		}
-		return unix.EFAULT
-	}
-	if n != len(buf) {
-		return unix.EFAULT
-	}
-	return nil
-}
-
-func writeMem(tid int, addr uint64, buf []byte) error {
-	if len(buf) == 0 {
-		return nil
-	}
-	if addr == 0 {
-		return unix.EFAULT
-	}
-	local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(buf)}}
-	n, err := unix.ProcessVMWritev(tid, local, remote, 0)
-	if err != nil || n != len(buf) {
-		return unix.EFAULT
-	}
-	return nil
-}
-
-// readString reads a NUL-terminated string of at most max bytes (not counting the NUL),
-// one page-bounded chunk at a time so a string at the end of a mapping still reads.
+func readMem(tid int, addr uint64, buf []byte) error  { return guestmem.Read(tid, addr, buf) }
+func writeMem(tid int, addr uint64, buf []byte) error { return guestmem.Write(tid, addr, buf) }
 func readString(tid int, addr uint64, max int) (string, error) {
-	if addr == 0 {
-		return "", unix.EFAULT
-	}
-	var out []byte
-	for len(out) <= max {
-		n := 4096 - int(addr%4096)
-		if n > 256 && len(out) == 0 {
-			n = 256 // most paths are short: do not read a whole page for them
-		}
-		chunk := make([]byte, n)
-		if err := readMem(tid, addr, chunk); err != nil {
-			return "", err
-		}
-		if i := bytes.IndexByte(chunk, 0); i >= 0 {
-			out = append(out, chunk[:i]...)
-			if len(out) > max {
-				break
-			}
-			return string(out), nil
-		}
-		out = append(out, chunk...)
-		addr += uint64(len(chunk))
-	}
-	return "", unix.ENAMETOOLONG
+	return guestmem.ReadString(tid, addr, max)
 }
-
-// readPtrs reads a NULL-terminated array of pointers (argv, envp).
 func readPtrs(tid int, addr uint64, max int) ([]uint64, error) {
-	var out []uint64
-	if addr == 0 {
-		return nil, nil
-	}
-	for {
-		var b [8 * 32]byte
-		if err := readMem(tid, addr, b[:]); err != nil {
-			// the array may end right before an unmapped page: fall back to single words
-			if err := readMem(tid, addr, b[:8]); err != nil {
-				return nil, err
-			}
-			v := *(*uint64)(unsafe.Pointer(&b[0]))
-			if v == 0 {
-				return out, nil
-			}
-			out = append(out, v)
-			addr += 8
-			continue
-		}
-		for i := 0; i < 32; i++ {
-			v := *(*uint64)(unsafe.Pointer(&b[8*i]))
-			if v == 0 {
-				return out, nil
-			}
-			out = append(out, v)
-			if len(out) > max {
-				return nil, unix.E2BIG
-			}
-		}
-		addr += 8 * 32
-	}
+	return guestmem.ReadPtrs(tid, addr, max)
 }
-
-// writeMemForce writes through /proc/PID/mem (used on stopped tracees only).
 func writeMemForce(tid int, addr uint64, buf []byte) error {
-	f, err := os.OpenFile("/proc/"+strconv.Itoa(tid)+"/mem", os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = f.WriteAt(buf, int64(addr))
-	return err
+	return guestmem.WriteForce(tid, addr, buf)
 }
-
-// procTgidPpid reads Tgid and PPid of a host task.
-func procTgidPpid(tid int) (tgid, ppid int) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
-	if err != nil {
-		return 0, 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "Tgid:"); ok {
-			tgid, _ = strconv.Atoi(strings.TrimSpace(v))
-		} else if v, ok := strings.CutPrefix(l, "PPid:"); ok {
-			ppid, _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	return tgid, ppid
-}
-
-// procUmask reads a task's umask (needed when the kernel creates files for it).
-func procUmask(tid int) uint32 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
-	if err != nil {
-		return 0o022
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "Umask:"); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
-			if err == nil {
-				return uint32(n)
-			}
-		}
-	}
-	return 0o022
-}
+func procTgidPpid(tid int) (tgid, ppid int) { return guestmem.TgidPpid(tid) }
+func procUmask(tid int) uint32              { return guestmem.Umask(tid) }

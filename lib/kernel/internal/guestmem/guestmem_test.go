@@ -1,0 +1,90 @@
+package guestmem
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The tests read and write this process's own memory, which process_vm_readv allows.
+
+func addr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }
+
+func TestReadWrite(t *testing.T) {
+	pid := os.Getpid()
+	src := []byte("hello, guest")
+	got := make([]byte, len(src))
+	if err := Read(pid, addr(src), got); err != nil || string(got) != string(src) {
+		t.Fatalf("Read: %q, %v", got, err)
+	}
+	dst := make([]byte, 5)
+	if err := Write(pid, addr(dst), []byte("abcde")); err != nil || string(dst) != "abcde" {
+		t.Fatalf("Write: %q, %v", dst, err)
+	}
+	if err := Read(pid, 0, got); !errors.Is(err, unix.EFAULT) {
+		t.Errorf("Read at 0: %v, want EFAULT", err)
+	}
+	if err := Read(pid, 1<<47-4096, got); !errors.Is(err, unix.EFAULT) {
+		t.Errorf("Read of an unmapped page: %v, want EFAULT", err)
+	}
+	runtime.KeepAlive(src)
+}
+
+func TestReadString(t *testing.T) {
+	pid := os.Getpid()
+	s := []byte("/etc/passwd\x00junk")
+	if got, err := ReadString(pid, addr(s), 4095); err != nil || got != "/etc/passwd" {
+		t.Errorf("ReadString: %q, %v", got, err)
+	}
+	if _, err := ReadString(pid, addr(s), 5); !errors.Is(err, unix.ENAMETOOLONG) {
+		t.Errorf("ReadString past max: %v, want ENAMETOOLONG", err)
+	}
+	// a string that ends right before an unmapped page still reads
+	page, err := unix.Mmap(-1, 0, 2*4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(page)
+	unix.Mprotect(page[4096:], unix.PROT_NONE)
+	copy(page[4096-4:], "abc\x00")
+	if got, err := ReadString(pid, addr(page)+4096-4, 100); err != nil || got != "abc" {
+		t.Errorf("ReadString at a page's end: %q, %v", got, err)
+	}
+	copy(page[4096-3:], "abc")
+	if _, err := ReadString(pid, addr(page)+4096-3, 100); !errors.Is(err, unix.EFAULT) {
+		t.Errorf("ReadString running into an unmapped page: %v, want EFAULT", err)
+	}
+}
+
+func TestReadPtrs(t *testing.T) {
+	pid := os.Getpid()
+	ptrs := []uint64{1, 2, 3, 0, 9}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&ptrs[0])), 8*len(ptrs))
+	got, err := ReadPtrs(pid, addr(b), 10)
+	if err != nil || len(got) != 3 || got[2] != 3 {
+		t.Errorf("ReadPtrs: %v, %v", got, err)
+	}
+	if _, err := ReadPtrs(pid, addr(b), 1); !errors.Is(err, unix.E2BIG) {
+		t.Errorf("ReadPtrs past max: %v, want E2BIG", err)
+	}
+	runtime.KeepAlive(ptrs)
+}
+
+func TestStatus(t *testing.T) {
+	tgid, ppid := TgidPpid(os.Getpid())
+	if tgid != os.Getpid() || ppid != os.Getppid() {
+		t.Errorf("TgidPpid: %d %d, want %d %d", tgid, ppid, os.Getpid(), os.Getppid())
+	}
+	old := unix.Umask(0o027)
+	defer unix.Umask(old)
+	if got := Umask(os.Getpid()); got != 0o027 {
+		t.Errorf("Umask: %o, want 027", got)
+	}
+	if tgid, _ := TgidPpid(1 << 30); tgid != 0 {
+		t.Errorf("TgidPpid of no task: %d", tgid)
+	}
+}
