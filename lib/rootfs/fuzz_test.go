@@ -156,7 +156,7 @@ func FuzzImportCPIO(f *testing.F) {
 		}
 		defer in.Close()
 		tree := fstree.New(time.Unix(0, 0))
-		if err := ImportCPIO(tree, in, "/"); err != nil {
+		if err := ImportCPIO(tree, in, int64(len(data)), "/"); err != nil {
 			return
 		}
 		img, err := os.Create(filepath.Join(work, "img"))
