@@ -163,3 +163,31 @@ func TestCaptureIntoFIFOReadByTcpdump(t *testing.T) {
 		t.Errorf("the frame sent before the reader came was not kept for it:\n%s", tdOut.String())
 	}
 }
+
+// TestCaptureHeaderAtOnce: the pcap file header reaches a pipe's reader as soon as the switch
+// runs, before any frame, since capture tools (wireshark -k -i -) start on it.
+func TestCaptureHeaderAtOnce(t *testing.T) {
+	ctl := filepath.Join(t.TempDir(), "sw.ctl")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	sw := exec.Command(testenv.Program(t, "uml_switch"), "-unix", ctl, "-pcap", "-")
+	msgs := &testenv.SafeBuffer{}
+	sw.Stdout, sw.Stderr = pw, msgs
+	if err := sw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	p := &switchProc{cmd: sw, out: msgs, ctl: ctl}
+	t.Cleanup(func() { p.stop(t) })
+	_ = pr.SetReadDeadline(time.Now().Add(20 * time.Second))
+	h := make([]byte, 24)
+	if _, err := io.ReadFull(pr, h); err != nil {
+		t.Fatalf("no pcap header without frames: %v\nmessages:\n%s", err, msgs.String())
+	}
+	if !bytes.Equal(h[:4], []byte{0xd4, 0xc3, 0xb2, 0xa1}) || h[20] != 1 {
+		t.Errorf("header %x", h)
+	}
+}

@@ -137,6 +137,10 @@ func (c *Capture) run(open func() (io.Writer, error)) {
 	if err == nil {
 		p, err = NewPcapWriter(w)
 	}
+	if err == nil {
+		// the header at once: a reader (wireshark -k -i -) starts on it, not on a frame
+		err = p.Flush()
+	}
 	if err != nil {
 		c.fail(err)
 	}
