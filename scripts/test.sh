@@ -29,6 +29,9 @@ declare -A need=(
   # cross-checks of our output with third-party tools (lib/rootfs, lib/vswitch)
   [bzip2]=bzip2
   [tcpdump]=tcpdump
+  # read and write mkrootfs's streams (lib/rootfs)
+  [cpio]=cpio
+  [xz]=xz-utils
 )
 missing_pkgs() {
   local p pkgs=()

@@ -36,6 +36,9 @@ func Mkcow(argv []string, stderr io.Writer) int {
 		// The real tool ignores them silently; a warning costs nothing.
 		fmt.Fprintf(stderr, "uml_mkcow: ignoring extra arguments: %s\n", strings.Join(args[2:], " "))
 	}
+	if refuseDash(stderr, "uml_mkcow", map[string]string{"COW file": args[0], "backing file": args[1]}) {
+		return 1
+	}
 	if _, err := cow.Create(args[0], args[1], force); err != nil {
 		fmt.Fprintf(stderr, "uml_mkcow: %v\n", err)
 		return 1
@@ -82,6 +85,13 @@ func Moo(argv []string, stderr *os.File) int {
 		return 1
 	}
 	cowPath := args[0]
+	named := map[string]string{"COW file": cowPath, "backing file": backing}
+	if !inPlace {
+		named["new image"] = args[1]
+	}
+	if refuseDash(stderr, "uml_moo", named) {
+		return 1
+	}
 	if h, err := cow.ReadHeader(cowPath); err == nil && h.Broken64 {
 		fmt.Fprintln(stderr, "uml_moo: read_cow_header - broken V3 file with 64-bit layout - recovering content.")
 	}
@@ -111,6 +121,21 @@ func Moo(argv []string, stderr *os.File) int {
 		return 1
 	}
 	return 0
+}
+
+// refuseDash refuses "-" as any of the named files, with one line naming why: the Unix
+// habit of "-" for standard input or output cannot work for COW files, backing files and
+// merged images, which are read and written at offsets (the header, the bitmap, then
+// sectors anywhere), and the real tools would quietly take "-" as a file name in the
+// current directory. A file of that name is still reachable as ./-.
+func refuseDash(stderr io.Writer, prog string, named map[string]string) bool {
+	for _, what := range []string{"COW file", "backing file", "new image"} {
+		if named[what] == "-" {
+			fmt.Fprintf(stderr, "%s: the %s cannot be '-' (standard input or output): COW files and images are read and written at offsets, which a pipe cannot do; name a file (./- for one called '-')\n", prog, what)
+			return true
+		}
+	}
+	return false
 }
 
 // progress draws one self-overwriting line on a terminal, at most ten times a second.

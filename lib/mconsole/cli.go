@@ -79,8 +79,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if code, ok := m.interactiveTTY(f); ok {
 			return code
 		}
+		return m.interactivePlain(stdin, m.stdout)
 	}
-	return m.interactivePlain(stdin)
+	return m.interactivePlain(stdin, m.stderr)
 }
 
 func (m *cli) prompt() string { return "(" + m.name + ") " }
@@ -111,19 +112,22 @@ func (m *cli) interactiveTTY(f *os.File) (int, bool) {
 	}
 }
 
-// interactivePlain is readline's behaviour on a non-terminal: each line is echoed after the
-// prompt; at end of input the prompt and a newline are printed.
-func (m *cli) interactivePlain(in io.Reader) int {
+// interactivePlain reads commands one per line from a non-terminal (a pipe, a file, a
+// here-document). readline, which the real tool uses, writes the prompt and echoes each
+// line on standard output there; that transcript goes to transcript instead (standard
+// error), so standard output holds the replies alone, for scripts to read. At end of input
+// the prompt and a newline end the transcript.
+func (m *cli) interactivePlain(in io.Reader, transcript io.Writer) int {
 	r := bufio.NewReader(in)
 	for {
-		fmt.Fprint(m.stdout, m.prompt())
+		fmt.Fprint(transcript, m.prompt())
 		line, err := r.ReadString('\n')
 		if line == "" && err != nil {
-			fmt.Fprintln(m.stdout)
+			fmt.Fprintln(transcript)
 			return 0
 		}
 		line = strings.TrimSuffix(line, "\n")
-		fmt.Fprintln(m.stdout, line)
+		fmt.Fprintln(transcript, line)
 		if code, quit := m.issue(line); quit {
 			return code
 		}

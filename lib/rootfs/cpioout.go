@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/u-root/mkuimage/cpio"
@@ -16,7 +15,7 @@ import (
 // links share an inode number, and the content travels with the first name, which the
 // kernel's initramfs unpacker and cpio -i both accept. Extended attributes have no place in
 // newc: a warning names each file that loses them.
-func WriteCPIO(t *fstree.Tree, f *os.File, progress func(done, total int64), warn func(string)) error {
+func WriteCPIO(t *fstree.Tree, f io.Writer, progress func(done, total int64), warn func(string)) error {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	w := cpio.Newc.Writer(bw)
 	st := t.Stats()

@@ -81,6 +81,38 @@ func (s *Spool) store(r io.Reader, n int64) (fstree.Content, error) {
 	return &fstree.Section{R: s.f, Off: off}, nil
 }
 
+// storeAll copies r to its end into the spool and returns the bytes as a reader, for formats
+// read at random offsets (a newc cpio) that arrived as a stream.
+func (s *Spool) storeAll(r io.Reader) (*io.SectionReader, error) {
+	off := s.off
+	buf := make([]byte, 64<<10)
+	var got int64
+	for {
+		k, err := io.ReadFull(r, buf)
+		if k > 0 {
+			if !allZero(buf[:k]) {
+				if _, werr := s.f.WriteAt(buf[:k], off+got); werr != nil {
+					return nil, werr
+				}
+			}
+			got += int64(k)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.off = off + got
+	if st, err := s.f.Stat(); err == nil && st.Size() < s.off {
+		if err := s.f.Truncate(s.off); err != nil {
+			return nil, err
+		}
+	}
+	return io.NewSectionReader(s.f, off, got), nil
+}
+
 func allZero(b []byte) bool {
 	for _, c := range b {
 		if c != 0 {
@@ -144,6 +176,10 @@ func ImportTar(t *fstree.Tree, r io.Reader, dest string, sp *Spool, warn func(st
 		return err
 	}
 	defer done()
+	return importPlainTar(t, plain, dest, sp, warn)
+}
+
+func importPlainTar(t *fstree.Tree, plain io.Reader, dest string, sp *Spool, warn func(string)) error {
 	tr := tar.NewReader(plain)
 	entries := 0
 	for {
@@ -162,6 +198,41 @@ func ImportTar(t *fstree.Tree, r io.Reader, dest string, sp *Spool, warn func(st
 			return fmt.Errorf("member %q: %w", h.Name, err)
 		}
 	}
+}
+
+// StreamFormat names what ImportStream found: "tar" or "cpio".
+type StreamFormat string
+
+// ErrEmptyStream is ImportStream's error for a stream without a single byte.
+var ErrEmptyStream = errors.New("empty input")
+
+// ImportStream reads an archive that can only be read once, front to back (a pipe), into t
+// at dest: a tarball or a newc cpio archive, either one plain or compressed (gzip, xz, zstd,
+// bzip2), told apart by their bytes. A cpio archive is read at random offsets, so it is
+// copied into the spool first. It returns the format it found, also with an error about the
+// archive's content.
+func ImportStream(t *fstree.Tree, r io.Reader, dest string, sp *Spool, warn func(string)) (StreamFormat, error) {
+	plain, done, err := Decompress(r)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	br := bufio.NewReaderSize(plain, 1<<16)
+	magic, err := br.Peek(6)
+	if len(magic) == 0 {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		return "", ErrEmptyStream
+	}
+	if m := string(magic); m == "070701" || m == "070702" {
+		sec, err := sp.storeAll(br)
+		if err != nil {
+			return "cpio", err
+		}
+		return "cpio", ImportCPIO(t, sec, sec.Size(), dest)
+	}
+	return "tar", importPlainTar(t, br, dest, sp, warn)
 }
 
 func importTarEntry(t *fstree.Tree, tr *tar.Reader, h *tar.Header, dest string, sp *Spool, warn func(string)) error {
@@ -445,14 +516,9 @@ func getXattr(p, name string) ([]byte, error) {
 	}
 }
 
-// ImportCPIO reads a newc cpio archive (what the u-root builder writes, or an initramfs)
-// into t. File contents stay in f and are read when the output is written.
-func ImportCPIO(t *fstree.Tree, f *os.File, dest string) error {
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	end := st.Size()
+// ImportCPIO reads a newc cpio archive of end bytes (what the u-root builder writes, or an
+// initramfs) into t. File contents stay in f and are read when the output is written.
+func ImportCPIO(t *fstree.Tree, f io.ReaderAt, end int64, dest string) error {
 	type key struct{ ino, maj, min uint64 }
 	links := map[key]*fstree.Inode{}
 	var off int64

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cheggaaa/pb/v3"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/gouml/gouml/lib/rootfs/ext"
@@ -27,8 +28,8 @@ const prog = "mkrootfs"
 
 // Config is one build.
 type Config struct {
-	Output       string
-	Format       string // "dir", "ext2", "ext4"
+	Output       string // a path, or "-" for Stdout
+	Format       string // "dir", "ext2", "ext4", "cpio", "tar"
 	Size         int64
 	Inodes       int64
 	Reserved     float64
@@ -47,6 +48,8 @@ type Config struct {
 	Quiet        bool
 	TempDir      string
 	Now          time.Time
+	Stdin        io.Reader // the source "-"
+	Stdout       io.Writer // the output "-"
 	Stderr       io.Writer
 	progress     bool
 	succeeded    bool
@@ -60,15 +63,15 @@ func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 const usage = `Usage: mkrootfs -o OUTPUT [options] [SOURCE...]
 
 Builds a root file system for User-Mode Linux without root privileges.
-SOURCEs are layered in order; each is a directory, a tarball (tar, tar.gz, tar.xz,
-tar.zst, tar.bz2), a newc cpio archive, or "u-root" (u-root's core commands and init;
-needs go on PATH).
+SOURCEs are layered in order; each is a directory, a tarball or a newc cpio archive
+(plain, gzip, xz, zstd or bzip2), "-" for such an archive on standard input, or
+"u-root" (u-root's core commands and init; needs go on PATH).
 Without a SOURCE the default guest is built: u-root.
 
 Options:
-  -o, --output PATH        where to write (required)
+  -o, --output PATH        where to write (required); "-" is standard output
   -t, --format FMT         ext4 (default), ext2, dir (a directory for hostfs roots),
-                           or cpio (a newc initramfs for initrd=)
+                           cpio (a newc initramfs for initrd=) or tar (an archive)
   -s, --size SIZE          image size (512M, 2G, bytes); default: content + headroom
       --inodes N           number of inodes in the image
   -m, --reserved PCT       blocks reserved for root, percent (default 0)
@@ -91,6 +94,9 @@ Options:
 // Main runs mkrootfs with args (without the program name) and returns the exit status.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c, err := parse(args, stdout, stderr)
+	if err == nil && c != nil {
+		err = checkStreams(c, stdin, stdout)
+	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -111,9 +117,36 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if !c.Quiet {
-		fmt.Fprintln(stdout, sum)
+		if c.Output == "-" {
+			fmt.Fprintln(stderr, sum) // standard output holds the image
+		} else {
+			fmt.Fprintln(stdout, sum)
+		}
 	}
 	return 0
+}
+
+// checkStreams refuses a terminal where an archive or image would be read or written (the
+// bytes mean nothing to a person, and a terminal cannot end the input), and a second "-"
+// source (standard input can be read once).
+func checkStreams(c *Config, stdin io.Reader, stdout io.Writer) error {
+	c.Stdin, c.Stdout = stdin, stdout
+	dash := 0
+	for _, s := range c.Sources {
+		if s == "-" {
+			dash++
+		}
+	}
+	if dash > 1 {
+		return errors.New("source - given more than once (standard input can be read only once)")
+	}
+	if f, ok := stdin.(*os.File); ok && dash > 0 && term.IsTerminal(int(f.Fd())) {
+		return errors.New("source -: standard input is a terminal; pipe a tar or cpio archive into it")
+	}
+	if f, ok := stdout.(*os.File); ok && c.Output == "-" && term.IsTerminal(int(f.Fd())) {
+		return fmt.Errorf("-o -: standard output is a terminal; redirect it to a file or a pipe for the %s output", c.Format)
+	}
+	return nil
 }
 
 func parse(args []string, stdout, stderr io.Writer) (*Config, error) {
@@ -186,16 +219,19 @@ func parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 		return nil, errors.New("no output given (-o PATH)")
 	}
 	switch c.Format {
-	case "ext4", "ext2", "dir", "cpio":
+	case "ext4", "ext2", "dir", "cpio", "tar":
 	default:
-		return nil, fmt.Errorf("unknown format %q (ext4, ext2, dir or cpio)", c.Format)
+		return nil, fmt.Errorf("unknown format %q (ext4, ext2, dir, cpio or tar)", c.Format)
+	}
+	if c.Output == "-" && c.Format == "dir" {
+		return nil, errors.New("-o - (standard output) takes an archive or an image: -t tar, cpio, ext4 or ext2")
 	}
 	if size != "" {
 		n, err := ParseSize(size)
 		if err != nil {
 			return nil, err
 		}
-		if c.Format == "dir" || c.Format == "cpio" {
+		if c.Format == "dir" || c.Format == "cpio" || c.Format == "tar" {
 			return nil, errors.New("--size applies to ext2/ext4 images")
 		}
 		c.Size = n
@@ -249,44 +285,21 @@ func Build(c *Config) (string, error) {
 		c.Stderr = io.Discard
 	}
 	warn := func(s string) { fmt.Fprintf(c.Stderr, "%s: warning: %s\n", prog, s) }
-	// Check the output's directory before spending minutes on the sources.
-	outDir := filepath.Dir(filepath.Clean(c.Output))
-	if _, err := os.Stat(outDir); isNotExist(err) {
-		// mkrootfs -o build/rootfs.img in a fresh checkout: make build/, and take it away
-		// again if the build fails.
-		made, err := mkdirAll(outDir)
+	if c.Output == "-" {
+		if c.Stdout == nil {
+			return "", errors.New("-o -: no standard output to write to")
+		}
+	} else {
+		undo, err := c.checkOutput()
 		if err != nil {
-			return "", fmt.Errorf("output %s: cannot create directory %s: %w", c.Output, outDir, unwrapPath(err))
+			return "", err
 		}
 		defer func() {
 			if !c.succeeded {
-				for i := len(made) - 1; i >= 0; i-- {
-					os.Remove(made[i])
-				}
+				undo()
 			}
 		}()
 	}
-	if st, err := os.Stat(outDir); err != nil {
-		return "", fmt.Errorf("output %s: %w", c.Output, unwrapPath(err))
-	} else if !st.IsDir() {
-		return "", fmt.Errorf("output %s: %s is not a directory", c.Output, outDir)
-	}
-	if err := checkWritable(outDir); err != nil {
-		return "", fmt.Errorf("output %s: cannot write in %s: %w", c.Output, outDir, err)
-	}
-	if c.Format == "dir" {
-		if st, err := os.Lstat(c.Output); err == nil {
-			if !c.Force {
-				return "", fmt.Errorf("output %s exists (use --force to replace it)", c.Output)
-			}
-			if !st.IsDir() {
-				return "", fmt.Errorf("output %s exists and is not a directory", c.Output)
-			}
-		}
-	} else if st, err := os.Stat(c.Output); err == nil && st.IsDir() {
-		return "", fmt.Errorf("output %s is a directory (use -t dir for a directory output)", c.Output)
-	}
-
 	t := fstree.New(c.Now)
 	sp, err := NewSpool(c.TempDir)
 	if err != nil {
@@ -317,6 +330,52 @@ func Build(c *Config) (string, error) {
 	sum, err := c.write(t, warn)
 	c.succeeded = err == nil
 	return sum, err
+}
+
+// checkOutput checks the output's directory before minutes are spent on the sources.
+// It returns what removes the directories it made, for a build that fails.
+func (c *Config) checkOutput() (undo func(), err error) {
+	undo = func() {}
+	outDir := filepath.Dir(filepath.Clean(c.Output))
+	if _, err := os.Stat(outDir); isNotExist(err) {
+		// mkrootfs -o build/rootfs.img in a fresh checkout: make build/, and take it away
+		// again if the build fails.
+		made, err := mkdirAll(outDir)
+		if err != nil {
+			return undo, fmt.Errorf("output %s: cannot create directory %s: %w", c.Output, outDir, unwrapPath(err))
+		}
+		undo = func() {
+			for i := len(made) - 1; i >= 0; i-- {
+				os.Remove(made[i])
+			}
+		}
+		defer func() {
+			if err != nil {
+				undo()
+			}
+		}()
+	}
+	if st, err := os.Stat(outDir); err != nil {
+		return undo, fmt.Errorf("output %s: %w", c.Output, unwrapPath(err))
+	} else if !st.IsDir() {
+		return undo, fmt.Errorf("output %s: %s is not a directory", c.Output, outDir)
+	}
+	if err := checkWritable(outDir); err != nil {
+		return undo, fmt.Errorf("output %s: cannot write in %s: %w", c.Output, outDir, err)
+	}
+	if c.Format == "dir" {
+		if st, err := os.Lstat(c.Output); err == nil {
+			if !c.Force {
+				return undo, fmt.Errorf("output %s exists (use --force to replace it)", c.Output)
+			}
+			if !st.IsDir() {
+				return undo, fmt.Errorf("output %s exists and is not a directory", c.Output)
+			}
+		}
+	} else if st, err := os.Stat(c.Output); err == nil && st.IsDir() {
+		return undo, fmt.Errorf("output %s is a directory (use -t dir for a directory output)", c.Output)
+	}
+	return undo, nil
 }
 
 // mkdirAll is os.MkdirAll that reports the directories it made, parents first.
@@ -365,6 +424,12 @@ func (c *Config) importSource(t *fstree.Tree, s, dest string, sp *Spool, warn fu
 	if s == "u-root" || s == "uroot" {
 		return c.importURoot(t, dest)
 	}
+	if s == "-" {
+		if c.Stdin == nil {
+			return errors.New("source -: no standard input to read")
+		}
+		return c.importStream(t, c.Stdin, "-", "standard input", -1, dest, sp, warn)
+	}
 	st, err := os.Stat(s)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", s, unwrapPath(err))
@@ -380,29 +445,42 @@ func (c *Config) importSource(t *fstree.Tree, s, dest string, sp *Spool, warn fu
 		return fmt.Errorf("source %s: %w", s, unwrapPath(err))
 	}
 	var magic [6]byte
-	if n, _ := f.ReadAt(magic[:], 0); n == 6 && (string(magic[:]) == "070701" || string(magic[:]) == "070702") {
-		// a newc cpio (an initramfs); its records are read when the output is written, so
-		// the file stays open until mkrootfs exits
-		if err := ImportCPIO(t, f, dest); err != nil {
+	if n, _ := f.ReadAt(magic[:], 0); n == 6 && (string(magic[:]) == "070701" || string(magic[:]) == "070702") && st.Mode().IsRegular() {
+		// a plain newc cpio (an initramfs); its records are read when the output is
+		// written, so the file stays open until mkrootfs exits
+		if err := ImportCPIO(t, f, st.Size(), dest); err != nil {
 			return fmt.Errorf("source %s: corrupt cpio archive: %w", s, err)
 		}
 		return nil
 	}
 	defer f.Close()
-	var r io.Reader = f
+	size := int64(-1)
+	if st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	return c.importStream(t, f, s, filepath.Base(s), size, dest, sp, warn)
+}
+
+// importStream reads an archive read once, front to back (a compressed file or a pipe).
+func (c *Config) importStream(t *fstree.Tree, r io.Reader, name, short string, size int64, dest string, sp *Spool, warn func(string)) error {
 	var bar *pb.ProgressBar
 	if c.progress {
-		bar = c.newBar(st.Size(), "reading "+filepath.Base(s))
-		r = bar.NewProxyReader(f)
+		bar = c.newBar(max(size, 0), "reading "+short)
+		r = bar.NewProxyReader(r)
 	}
-	err = ImportTar(t, r, dest, sp, warn)
+	format, err := ImportStream(t, r, dest, sp, warn)
 	if bar != nil {
 		bar.Finish()
 	}
-	if err != nil {
-		return fmt.Errorf("source %s: corrupt or unsupported tarball: %w", s, err)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrEmptyStream):
+		return fmt.Errorf("source %s: empty input, want a tar or cpio archive", name)
+	case format == "cpio":
+		return fmt.Errorf("source %s: corrupt cpio archive: %w", name, err)
 	}
-	return nil
+	return fmt.Errorf("source %s: corrupt or unsupported tarball: %w", name, err)
 }
 
 func (c *Config) importURoot(t *fstree.Tree, dest string) error {
@@ -423,7 +501,11 @@ func (c *Config) importURoot(t *fstree.Tree, dest string) error {
 		return err
 	}
 	// The records read lazily from f until the output is written; f stays open until exit.
-	if err := ImportCPIO(t, f, dest); err != nil {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := ImportCPIO(t, f, st.Size(), dest); err != nil {
 		return fmt.Errorf("source u-root: reading its archive: %w", err)
 	}
 	return nil
@@ -518,6 +600,9 @@ func (c *Config) write(t *fstree.Tree, warn func(string)) (string, error) {
 		}
 		return fmt.Sprintf("%s: %s: directory, %d files, %s of file data", prog, c.Output, st.Files, human(st.Bytes)), nil
 	}
+	if c.Output == "-" {
+		return c.writeStream(t, progress, finish, warn)
+	}
 	f, err := os.CreateTemp(dir, "."+base+".mkrootfs-")
 	if err != nil {
 		return "", fmt.Errorf("output %s: %w", c.Output, unwrapPath(err))
@@ -529,41 +614,16 @@ func (c *Config) write(t *fstree.Tree, warn func(string)) (string, error) {
 		os.Remove(tmp)
 		return "", err
 	}
-	if c.Format == "cpio" {
-		err := WriteCPIO(t, f, progress, warn)
-		if err == nil {
-			err = f.Sync()
-		}
-		if err == nil {
-			err = f.Chmod(0o644)
-		}
-		if err != nil {
-			return fail(fmt.Errorf("writing %s: %w", c.Output, err))
-		}
-		if err := f.Close(); err != nil {
-			return fail(err)
-		}
-		finish()
-		if err := os.Rename(tmp, abs); err != nil {
-			os.Remove(tmp)
-			return "", fmt.Errorf("output %s: %w", c.Output, unwrapPath(err))
-		}
-		size := int64(0)
-		if st, err := os.Stat(abs); err == nil {
-			size = st.Size()
-		}
-		return fmt.Sprintf("%s: %s: cpio initramfs, %d files, %s of file data, archive %s", prog, c.Output, st.Files, human(st.Bytes), human(size)), nil
+	var res *ext.Result
+	if c.Format == "cpio" || c.Format == "tar" {
+		err = c.writeArchive(t, f, progress, warn)
+	} else {
+		res, err = ext.Write(f, t, c.extOptions(progress))
 	}
-	var uuid [16]byte
-	_, _ = rand.Read(uuid[:])
-	uuid[6] = uuid[6]&0x0f | 0x40
-	uuid[8] = uuid[8]&0x3f | 0x80
-	res, err := ext.Write(f, t, ext.Options{Ext4: c.Format == "ext4", Journal: !c.NoJournal, Size: c.Size, Inodes: c.Inodes,
-		ReservedPercent: c.Reserved, Label: c.Label, UUID: uuid, Now: c.Now, Progress: progress})
+	if err == nil {
+		err = f.Sync()
+	}
 	if err != nil {
-		return fail(fmt.Errorf("writing %s: %w", c.Output, err))
-	}
-	if err := f.Sync(); err != nil {
 		return fail(fmt.Errorf("writing %s: %w", c.Output, err))
 	}
 	if err := f.Chmod(0o644); err != nil {
@@ -577,9 +637,96 @@ func (c *Config) write(t *fstree.Tree, warn func(string)) (string, error) {
 		os.Remove(tmp)
 		return "", fmt.Errorf("output %s: %w", c.Output, unwrapPath(err))
 	}
+	size := int64(0)
+	if st, err := os.Stat(abs); err == nil {
+		size = st.Size()
+	}
+	return c.summary(st, res, size), nil
+}
+
+// writeStream writes the output to standard output, front to back.
+func (c *Config) writeStream(t *fstree.Tree, progress func(done, total int64), finish func(), warn func(string)) (string, error) {
+	cw := &countWriter{w: c.Stdout}
+	var res *ext.Result
+	var err error
+	if f := sparseTarget(c.Stdout); f != nil && c.Format != "cpio" && c.Format != "tar" {
+		// -o - > img: a file after all, so the image can keep its holes
+		res, err = ext.Write(f, t, c.extOptions(progress))
+		if err == nil {
+			cw.n = res.Size
+		}
+	} else if c.Format == "cpio" || c.Format == "tar" {
+		err = c.writeArchive(t, cw, progress, warn)
+	} else {
+		res, err = ext.WriteStream(cw, t, c.extOptions(progress))
+	}
+	finish()
+	if err != nil {
+		return "", fmt.Errorf("writing to standard output: %w", err)
+	}
+	return c.summary(t.Stats(), res, cw.n), nil
+}
+
+func (c *Config) writeArchive(t *fstree.Tree, w io.Writer, progress func(done, total int64), warn func(string)) error {
+	if c.Format == "tar" {
+		return WriteTar(t, w, progress, warn)
+	}
+	return WriteCPIO(t, w, progress, warn)
+}
+
+func (c *Config) extOptions(progress func(done, total int64)) ext.Options {
+	var uuid [16]byte
+	_, _ = rand.Read(uuid[:])
+	uuid[6] = uuid[6]&0x0f | 0x40
+	uuid[8] = uuid[8]&0x3f | 0x80
+	return ext.Options{Ext4: c.Format == "ext4", Journal: !c.NoJournal, Size: c.Size, Inodes: c.Inodes,
+		ReservedPercent: c.Reserved, Label: c.Label, UUID: uuid, Now: c.Now, Progress: progress}
+}
+
+// summary is the line printed after a build; size is what was written.
+func (c *Config) summary(st fstree.Stats, res *ext.Result, size int64) string {
+	switch c.Format {
+	case "cpio":
+		return fmt.Sprintf("%s: %s: cpio initramfs, %d files, %s of file data, archive %s", prog, c.Output, st.Files, human(st.Bytes), human(size))
+	case "tar":
+		return fmt.Sprintf("%s: %s: tar archive, %d files, %s of file data, archive %s", prog, c.Output, st.Files, human(st.Bytes), human(size))
+	}
 	used := (res.Blocks - res.FreeBlocks) * 4096
 	return fmt.Sprintf("%s: %s: %s image, %d files, %s of file data, image %s (%s used)", prog, c.Output,
-		c.Format, st.Files, human(st.Bytes), human(res.Size), human(used)), nil
+		c.Format, st.Files, human(st.Bytes), human(res.Size), human(used))
+}
+
+// sparseTarget returns standard output when it is a regular file opened at its start and
+// not for appending, where an image can be written at offsets, with holes.
+func sparseTarget(w io.Writer) *os.File {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_APPEND != 0 {
+		return nil
+	}
+	if off, err := f.Seek(0, io.SeekCurrent); err != nil || off != 0 {
+		return nil
+	}
+	return f
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // newBar starts a progress bar on the terminal that stderr is.

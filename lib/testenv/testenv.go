@@ -48,6 +48,8 @@ var packages = map[string]string{
 	"nsenter":      "util-linux",
 	"bzip2":        "bzip2",
 	"tcpdump":      "tcpdump",
+	"cpio":         "cpio",
+	"xz":           "xz-utils",
 }
 
 // Required reports whether missing real tools must fail the tests instead of skipping them.

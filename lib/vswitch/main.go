@@ -95,18 +95,29 @@ func Main(argv []string, stdin *os.File, stdout, stderr io.Writer) int {
 	if len(argv) > 0 {
 		prog, argv = argv[0], argv[1:]
 	}
-	log := NewLog(prog, stdout, stderr)
-	defer log.Close()
 	natCfg, nat, rest, err := usernet.ParseOptions(argv)
 	if err != nil {
-		log.Errorf("%v\n", err)
-		log.Flush()
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return usage(prog, stderr)
 	}
+	// With -pcap - standard output is the capture: the switch's messages, which the real
+	// switch prints there, go to standard error instead. The command line is read once
+	// quietly to know that before the first message.
+	out := stdout
+	if probe, _, _ := ParseArgs(prog, rest, io.Discard); probe.Pcap == "-" {
+		out = stderr
+		// A reader that goes away (tcpdump quits) must end the capture, not the switch.
+		signal.Ignore(syscall.SIGPIPE)
+	}
+	log := NewLog(prog, out, stderr)
+	defer log.Close()
 	cfg, daemon, ok := ParseArgs(prog, rest, &logWriter{log})
 	if !ok {
 		log.Flush()
 		return usage(prog, stderr)
+	}
+	if cfg.Pcap == "-" {
+		cfg.PcapOut = stdout
 	}
 	if nat {
 		if cfg.Debug {

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -65,6 +68,117 @@ func (p *PcapWriter) Flush() error {
 	p.err = p.w.Flush()
 	return p.err
 }
+
+// Capture records frames into a pcap stream from a goroutine of its own, so that the
+// switch never waits for the capture's reader: a live capture in a pipe (uml_switch -pcap
+// - | tcpdump -r -) is read as slowly as its reader reads, and a reader that stops or goes
+// away must not stop the forwarding. Frames that find the queue full are dropped and
+// counted; what is queued is written and flushed as soon as the queue runs empty, so a
+// reader sees each frame as it passes. When the destination fails (EPIPE: the reader went
+// away), the capture stops with one message and the switch goes on.
+type Capture struct {
+	mu      sync.RWMutex
+	closed  bool
+	q       chan capFrame
+	stopped atomic.Bool
+	dropped atomic.Uint64
+	done    chan struct{}
+	onErr   func(error)
+}
+
+type capFrame struct {
+	t     time.Time
+	frame []byte
+}
+
+// captureQueue is how many frames may wait for a slow capture reader.
+const captureQueue = 4096
+
+// NewCapture starts the writer: it calls open (which may block, as opening a FIFO for
+// writing waits for a reader; frames queue meanwhile), writes the pcap file header and then
+// the frames. onErr is called once, from the writer's goroutine, when opening or writing
+// fails.
+func NewCapture(open func() (io.Writer, error), onErr func(error)) *Capture {
+	c := &Capture{q: make(chan capFrame, captureQueue), done: make(chan struct{}), onErr: onErr}
+	go c.run(open)
+	return c
+}
+
+// Add queues a copy of frame; it never blocks.
+func (c *Capture) Add(t time.Time, frame []byte) {
+	if c.stopped.Load() {
+		return
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return
+	}
+	select {
+	case c.q <- capFrame{t, append([]byte(nil), frame...)}:
+	default:
+		c.dropped.Add(1)
+	}
+}
+
+// Dropped is the number of frames left out because the reader was too slow.
+func (c *Capture) Dropped() uint64 { return c.dropped.Load() }
+
+func (c *Capture) fail(err error) {
+	if !c.stopped.Swap(true) && c.onErr != nil {
+		c.onErr(err)
+	}
+}
+
+func (c *Capture) run(open func() (io.Writer, error)) {
+	defer close(c.done)
+	var p *PcapWriter
+	w, err := open()
+	if err == nil {
+		p, err = NewPcapWriter(w)
+	}
+	if err == nil {
+		// the header at once: a reader (wireshark -k -i -) starts on it, not on a frame
+		err = p.Flush()
+	}
+	if err != nil {
+		c.fail(err)
+	}
+	for f := range c.q {
+		if c.stopped.Load() {
+			continue // drain what is queued
+		}
+		p.WritePacket(f.t, f.frame)
+		if len(c.q) > 0 {
+			continue
+		}
+		if err := p.Flush(); err != nil {
+			c.fail(err)
+		}
+	}
+	if !c.stopped.Load() {
+		if err := p.Flush(); err != nil {
+			c.fail(err)
+		}
+	}
+}
+
+// Close writes out what is queued, waiting at most wait for a reader that does not read.
+func (c *Capture) Close(wait time.Duration) {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.q)
+	}
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+	case <-time.After(wait):
+	}
+}
+
+// IsReaderGone reports whether a capture write failed because nobody reads the pipe any more.
+func IsReaderGone(err error) bool { return errors.Is(err, syscall.EPIPE) }
 
 // PcapRecord is one frame read back from a capture.
 type PcapRecord struct {

@@ -27,7 +27,9 @@ type Config struct {
 	Hub      bool
 	Tap      string // tap uplink interface, if any
 	BESS     string // SOCK_SEQPACKET socket for vector-driver guests, if any
-	Pcap     string // capture file, if any
+	Pcap     string // capture file or FIFO, "-" for PcapOut; none if empty
+	// PcapOut is where -pcap - writes (standard output).
+	PcapOut io.Writer
 	// Debug logs every decision of the NAT gateway.
 	Debug bool
 	// NAT, when set, attaches a user-mode NAT gateway (lib/usernet) as one more port.
@@ -46,7 +48,9 @@ type Server struct {
 	dataFD   int
 	dataAddr rawAddr
 	tapFile  *os.File
-	pcapFile *os.File
+	pcapFile *os.File // a regular capture file, opened by Listen
+	pcapFIFO string   // a capture FIFO, opened by the capture when a reader comes
+	capture  *Capture
 	nat      *usernet.Gateway
 	natDone  chan struct{} // ends the goroutine feeding the gateway
 
@@ -126,17 +130,23 @@ func Listen(cfg Config, log *Log, inh *Inherited) (*Server, error) {
 			return nil, err
 		}
 	}
-	if cfg.Pcap != "" {
+	switch {
+	case cfg.Pcap == "-":
+		if cfg.PcapOut == nil {
+			return nil, errors.New("-pcap -: no standard output")
+		}
+	case cfg.Pcap != "":
+		// A FIFO is opened when the capture starts: opening it for writing waits for its
+		// reader, and a -daemon parent must not be the writer its reader sees go away.
+		if st, err := os.Stat(cfg.Pcap); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
+			s.pcapFIFO = cfg.Pcap
+			break
+		}
 		f, err := os.OpenFile(cfg.Pcap, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			return nil, err
 		}
 		s.pcapFile = f
-		w, err := NewPcapWriter(f)
-		if err != nil {
-			return nil, err
-		}
-		s.Sw.SetPcap(w)
 	}
 	if cfg.NAT != nil {
 		// Made here, not in Serve, so a bad option or a forwarded port already in use is
@@ -310,6 +320,7 @@ func (s *Server) DataAddr() Sockaddr {
 
 // Serve runs the switch until Close. It returns once every goroutine has started.
 func (s *Server) Serve() {
+	s.startCapture()
 	s.wg.Add(3)
 	go s.dataLoop()
 	go s.acceptLoop(s.ctl, "", s.serveControl)
@@ -336,7 +347,6 @@ func (s *Server) ageLoop() {
 			return
 		}
 		s.Sw.Expire(s.Sw.now())
-		s.Sw.FlushPcap()
 	}
 }
 
@@ -582,10 +592,7 @@ func (s *Server) cleanup() {
 		if s.Cfg.CompatV0 && s.dataFD >= 0 {
 			_ = os.Remove(s.Cfg.Data)
 		}
-		if s.pcapFile != nil {
-			s.Sw.FlushPcap()
-			_ = s.pcapFile.Close()
-		}
+		s.stopCapture()
 		s.Log.Flush()
 	})
 }
@@ -595,6 +602,62 @@ func (s *Server) cleanup() {
 func (s *Server) Unlink() {
 	s.closing.Store(true)
 	s.cleanup()
+}
+
+// startCapture starts recording frames for -pcap.
+func (s *Server) startCapture() {
+	var open func() (io.Writer, error)
+	switch {
+	case s.pcapFile != nil:
+		open = func() (io.Writer, error) { return s.pcapFile, nil }
+	case s.pcapFIFO != "":
+		open = func() (io.Writer, error) {
+			f, err := os.OpenFile(s.pcapFIFO, os.O_WRONLY, 0)
+			if err != nil {
+				return nil, err
+			}
+			s.mu.Lock()
+			s.pcapFile = f
+			s.mu.Unlock()
+			return f, nil
+		}
+	case s.Cfg.Pcap == "-":
+		open = func() (io.Writer, error) { return s.Cfg.PcapOut, nil }
+	default:
+		return
+	}
+	s.capture = NewCapture(open, func(err error) {
+		if IsReaderGone(err) {
+			s.Log.Errorf("the capture's reader went away; capture stopped, switching goes on\n")
+			return
+		}
+		s.Log.Errorf("writing the capture: %v; capture stopped\n", err)
+	})
+	s.Sw.SetPcap(s.capture)
+}
+
+// captureWait bounds how long the end of the switch waits for a capture reader that does
+// not read.
+const captureWait = 2 * time.Second
+
+// stopCapture writes out the captured frames still queued and closes the destination.
+func (s *Server) stopCapture() {
+	if s.capture != nil {
+		if s.pcapFIFO != "" {
+			// A capture still waiting for a FIFO's reader is let through: opening the
+			// FIFO for reading ourselves ends its wait (what it then writes goes nowhere).
+			if r, err := os.OpenFile(s.pcapFIFO, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+				defer r.Close()
+			}
+		}
+		s.capture.Close(captureWait)
+	}
+	s.mu.Lock()
+	f := s.pcapFile
+	s.mu.Unlock()
+	if f != nil {
+		_ = f.Close()
+	}
 }
 
 func rawSockname(fd int) (rawAddr, error) {

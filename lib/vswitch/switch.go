@@ -71,14 +71,13 @@ type macEntry struct {
 type Switch struct {
 	Hub bool
 
-	mu         sync.Mutex
-	ports      []*Port
-	byAddr     map[[SockaddrLen]byte]*Port
-	macs       map[MAC]*macEntry
-	now        func() time.Time
-	log        *Log
-	pcap       *PcapWriter
-	pcapFailed bool
+	mu     sync.Mutex
+	ports  []*Port
+	byAddr map[[SockaddrLen]byte]*Port
+	macs   map[MAC]*macEntry
+	now    func() time.Time
+	log    *Log
+	pcap   *Capture
 
 	// UnknownSender is how frames from an address that is no port are handled: the real
 	// switch logs and floods them.
@@ -94,7 +93,7 @@ func NewSwitch(hub bool, log *Log) *Switch {
 }
 
 // SetPcap makes the switch record every frame it receives from a port.
-func (s *Switch) SetPcap(w *PcapWriter) {
+func (s *Switch) SetPcap(w *Capture) {
 	s.mu.Lock()
 	s.pcap = w
 	s.mu.Unlock()
@@ -184,7 +183,7 @@ func (s *Switch) input(in *Port, frame []byte, out *OutBatch) {
 		return
 	}
 	if s.pcap != nil {
-		s.pcap.WritePacket(s.now(), frame)
+		s.pcap.Add(s.now(), frame)
 	}
 	if in == nil {
 		s.log.Printf("Unknown connection for packet, shouldn't happen.\n")
@@ -334,16 +333,7 @@ func (s *Switch) WriteStatus(w io.Writer) {
 			p.TxDrops.Load(), p.RxErrors.Load(), learned[p])
 	}
 	fmt.Fprintf(w, "%d ports, %d learned addresses\n", len(ports), nmacs)
-}
-
-// FlushPcap writes buffered captured frames to the capture file.
-func (s *Switch) FlushPcap() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.pcap != nil {
-		if err := s.pcap.Flush(); err != nil && !s.pcapFailed {
-			s.pcapFailed = true
-			s.log.Errorf("writing the capture file: %v\n", err)
-		}
+		fmt.Fprintf(w, "capture: %d frames dropped (its reader was too slow)\n", s.pcap.Dropped())
 	}
 }

@@ -8,7 +8,7 @@
 // indirect blocks; ext4 files with extents. Extended attributes go to one attribute block per
 // inode. Every block is allocated by one forward-moving allocator, so file data is laid out
 // contiguously in tree order, and blocks that are all zero are never written: the image file
-// stays sparse.
+// stays sparse. The same order lets WriteStream emit an image front to back, to a pipe.
 //
 // The structures are encoded by lib/extfmt, the format layer the kernel's driver (lib/ext4)
 // reads them back with.
@@ -21,6 +21,7 @@ package ext
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"time"
@@ -212,6 +213,34 @@ func (a *allocator) one() (uint32, error) {
 
 // Write lays the tree out into f, which it truncates to the image size.
 func Write(f *os.File, t *fstree.Tree, o Options) (*Result, error) {
+	w, err := plan(t, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Truncate(0); err != nil {
+		return nil, err
+	}
+	if err := f.Truncate(w.g.blocks * blockSize); err != nil {
+		return nil, err
+	}
+	w.out = fileSink{f}
+	return w.write()
+}
+
+// WriteStream writes the image front to back to out, for outputs that cannot seek (a pipe):
+// the blocks a file image leaves as holes are written as zeros, so all Result.Size bytes
+// go out. Metadata is held in memory until the data reaches it.
+func WriteStream(out io.Writer, t *fstree.Tree, o Options) (*Result, error) {
+	w, err := plan(t, o)
+	if err != nil {
+		return nil, err
+	}
+	w.out = newStreamSink(out, w.g.blocks)
+	return w.write()
+}
+
+// plan sizes the image and allocates every block; nothing is written yet.
+func plan(t *fstree.Tree, o Options) (*writer, error) {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
@@ -269,14 +298,7 @@ func Write(f *os.File, t *fstree.Tree, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	if err := f.Truncate(0); err != nil {
-		return nil, err
-	}
-	if err := f.Truncate(g.blocks * blockSize); err != nil {
-		return nil, err
-	}
-	w := &writer{f: f, g: g, a: a, o: o, infos: infos, order: order}
-	return w.write()
+	return &writer{g: g, a: a, o: o, infos: infos, order: order}, nil
 }
 
 // collect numbers the inodes: root 2, lost+found 11, the rest from 12 in tree order.

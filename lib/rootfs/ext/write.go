@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/gouml/gouml/lib/extfmt"
@@ -12,7 +13,7 @@ import (
 )
 
 type writer struct {
-	f     *os.File
+	out   sink
 	g     *geometry
 	o     Options
 	a     *allocator
@@ -23,11 +24,27 @@ type writer struct {
 	buf   []byte
 }
 
+// sink is where the image's blocks go. All metadata (inode tables, bitmaps, superblocks,
+// group descriptors, attribute blocks, extent leaves, indirect blocks) is given before any
+// file data, and file data comes in increasing block order (the allocator only moves
+// forward), so a stream can emit the image front to back. p is a whole number of blocks,
+// except that a file's last run may end early.
+type sink interface {
+	meta(p []byte, b int64) error
+	data(p []byte, b int64) error
+	finish() error
+}
+
 var zeroBlock [blockSize]byte
 
-// writeAt writes p at block b, leaving all-zero blocks unwritten so the image stays sparse
-// (the file was truncated to its size, so unwritten blocks read as zeros).
-func (w *writer) writeAt(p []byte, b int64) error {
+// fileSink writes into a file truncated to the image size, leaving all-zero blocks
+// unwritten so the image stays sparse (unwritten blocks read as zeros).
+type fileSink struct{ f *os.File }
+
+func (s fileSink) meta(p []byte, b int64) error { return s.data(p, b) }
+func (s fileSink) finish() error                { return nil }
+
+func (s fileSink) data(p []byte, b int64) error {
 	for len(p) > 0 {
 		// coalesce runs of non-zero blocks into one write
 		n := 0
@@ -36,7 +53,7 @@ func (w *writer) writeAt(p []byte, b int64) error {
 		}
 		n = min(n, len(p))
 		if n > 0 {
-			if _, err := w.f.WriteAt(p[:n], b*blockSize); err != nil {
+			if _, err := s.f.WriteAt(p[:n], b*blockSize); err != nil {
 				return err
 			}
 			p = p[n:]
@@ -50,11 +67,120 @@ func (w *writer) writeAt(p []byte, b int64) error {
 	return nil
 }
 
+// streamSink emits the image front to back to a writer that cannot seek (a pipe): metadata
+// is held in memory (all-zero blocks left out) until the data reaches it, and every block
+// nothing was written to goes out as zeros.
+type streamSink struct {
+	w      io.Writer
+	blocks int64 // image size in blocks
+	next   int64 // the next block to emit
+	staged map[int64][]byte
+	keys   []int64 // staged block numbers in order, once data starts
+	zeros  []byte
+}
+
+func newStreamSink(w io.Writer, blocks int64) *streamSink {
+	return &streamSink{w: w, blocks: blocks, staged: map[int64][]byte{}}
+}
+
+func (s *streamSink) meta(p []byte, b int64) error {
+	if s.keys != nil {
+		return fmt.Errorf("internal error: metadata block %d after file data on a stream", b)
+	}
+	for ; len(p) > 0; b++ {
+		k := min(blockSize, len(p))
+		if !bytes.Equal(p[:k], zeroBlock[:k]) {
+			blk := make([]byte, blockSize)
+			copy(blk, p[:k])
+			s.staged[b] = blk
+		}
+		p = p[k:]
+	}
+	return nil
+}
+
+func (s *streamSink) data(p []byte, b int64) error {
+	if s.keys == nil {
+		s.keys = make([]int64, 0, len(s.staged))
+		for k := range s.staged {
+			s.keys = append(s.keys, k)
+		}
+		sort.Slice(s.keys, func(i, j int) bool { return s.keys[i] < s.keys[j] })
+	}
+	if b < s.next {
+		return fmt.Errorf("internal error: block %d written after block %d on a stream", b, s.next)
+	}
+	if err := s.fill(b); err != nil {
+		return err
+	}
+	n := (int64(len(p)) + blockSize - 1) / blockSize
+	if len(s.keys) > 0 && s.keys[0] < b+n {
+		return fmt.Errorf("internal error: file data over metadata block %d", s.keys[0])
+	}
+	if _, err := s.w.Write(p); err != nil {
+		return err
+	}
+	if tail := int(n*blockSize) - len(p); tail > 0 {
+		if _, err := s.w.Write(zeroBlock[:tail]); err != nil {
+			return err
+		}
+	}
+	s.next = b + n
+	return nil
+}
+
+// fill emits staged blocks and zeros up to block end.
+func (s *streamSink) fill(end int64) error {
+	if s.zeros == nil {
+		s.zeros = make([]byte, 1<<20)
+	}
+	for s.next < end {
+		if len(s.keys) > 0 && s.keys[0] == s.next {
+			if _, err := s.w.Write(s.staged[s.next]); err != nil {
+				return err
+			}
+			delete(s.staged, s.next)
+			s.keys = s.keys[1:]
+			s.next++
+			continue
+		}
+		stop := end
+		if len(s.keys) > 0 && s.keys[0] < stop {
+			stop = s.keys[0]
+		}
+		k := min((stop-s.next)*blockSize, int64(len(s.zeros)))
+		if _, err := s.w.Write(s.zeros[:k]); err != nil {
+			return err
+		}
+		s.next += k / blockSize
+	}
+	return nil
+}
+
+func (s *streamSink) finish() error {
+	if err := s.data(nil, s.blocks); err != nil {
+		return err
+	}
+	if len(s.keys) > 0 {
+		return fmt.Errorf("internal error: metadata block %d beyond the image's %d blocks", s.keys[0], s.blocks)
+	}
+	return nil
+}
+
 func (w *writer) write() (*Result, error) {
 	for _, in := range w.order {
 		if in.in.Type() == fstree.TypeReg && in.ino != journalIno {
 			w.total += in.in.Size
 		}
+	}
+	for _, in := range w.order {
+		if err := w.writeInodeMeta(in); err != nil {
+			return nil, err
+		}
+	}
+	res, err := w.writeMetadata()
+	if err != nil {
+		return nil, err
 	}
 	w.buf = make([]byte, 1<<20)
 	for _, in := range w.order {
@@ -62,7 +188,7 @@ func (w *writer) write() (*Result, error) {
 			return nil, err
 		}
 	}
-	return w.writeMetadata()
+	return res, w.out.finish()
 }
 
 func (w *writer) writeRuns(in *inodeInfo, r io.Reader, size int64) error {
@@ -84,7 +210,7 @@ func (w *writer) writeRuns(in *inodeInfo, r io.Reader, size int64) error {
 				return fmt.Errorf("%s: %w", in.node.Path(), err)
 			}
 			clear(w.buf[n:chunk])
-			if err := w.writeAt(w.buf[:chunk], blk); err != nil {
+			if err := w.out.data(w.buf[:chunk], blk); err != nil {
 				return err
 			}
 			written += int64(n)
@@ -129,8 +255,13 @@ func (w *writer) writeInodeData(in *inodeInfo) error {
 			}
 		}
 	}
+	return nil
+}
+
+// writeInodeMeta writes an inode's attribute block, extent leaves and indirect blocks.
+func (w *writer) writeInodeMeta(in *inodeInfo) error {
 	if in.xblock != 0 {
-		if err := w.writeAt(in.xattr, int64(in.xblock)); err != nil {
+		if err := w.out.meta(in.xattr, int64(in.xblock)); err != nil {
 			return err
 		}
 	}
@@ -140,7 +271,7 @@ func (w *writer) writeInodeData(in *inodeInfo) error {
 		}
 	}
 	for b, c := range in.metaData {
-		if err := w.writeAt(c, int64(b)); err != nil {
+		if err := w.out.meta(c, int64(b)); err != nil {
 			return err
 		}
 	}
@@ -155,7 +286,7 @@ func (w *writer) writeExtentLeaves(in *inodeInfo) error {
 		n := extfmt.ExtentNode{Header: extfmt.ExtentHeader{Max: perLeaf},
 			Extents: all[l*perLeaf : min(len(all), (l+1)*perLeaf)]}
 		n.MarshalTo(leaf)
-		if err := w.writeAt(leaf, int64(b)); err != nil {
+		if err := w.out.meta(leaf, int64(b)); err != nil {
 			return err
 		}
 	}
@@ -240,7 +371,7 @@ func (w *writer) writeMetadata() (*Result, error) {
 		maxIno = max(maxIno, in.ino)
 	}
 	for grp, t := range tables {
-		if err := w.writeAt(t, g.inodeTable(grp)); err != nil {
+		if err := w.out.meta(t, g.inodeTable(grp)); err != nil {
 			return nil, err
 		}
 	}
@@ -270,10 +401,10 @@ func (w *writer) writeMetadata() (*Result, error) {
 		}
 		setBits(ib, 0, usedIn)
 		setBits(ib, g.ipg, blockSize*8)
-		if err := w.writeAt(bb, g.blockBitmap(grp)); err != nil {
+		if err := w.out.meta(bb, g.blockBitmap(grp)); err != nil {
 			return nil, err
 		}
-		if err := w.writeAt(ib, g.inodeBitmap(grp)); err != nil {
+		if err := w.out.meta(ib, g.inodeBitmap(grp)); err != nil {
 			return nil, err
 		}
 		d := extfmt.GroupDesc{BlockBitmap: uint64(g.blockBitmap(grp)), InodeBitmap: uint64(g.inodeBitmap(grp)),
@@ -295,10 +426,10 @@ func (w *writer) writeMetadata() (*Result, error) {
 			off = extfmt.SuperblockOffset
 		}
 		sb.MarshalTo(blk[off:])
-		if err := w.writeAt(blk, grp*blocksPerGrp); err != nil {
+		if err := w.out.meta(blk, grp*blocksPerGrp); err != nil {
 			return nil, err
 		}
-		if err := w.writeAt(gdt, grp*blocksPerGrp+1); err != nil {
+		if err := w.out.meta(gdt, grp*blocksPerGrp+1); err != nil {
 			return nil, err
 		}
 	}
