@@ -65,8 +65,7 @@ type Kernel struct {
 	tasks    map[int]*Task    // host tid -> task
 	procs    map[int]*Process // host tgid -> process
 	initTgid int              // host pid of guest init
-	hostname string
-	domain   string
+	uts      utsNames         // host and domain name, under a lock of their own
 
 	listener   int           // seccomp notification fd
 	procfs     int           // procfs of the guest's PID namespace (not reachable by the guest)
@@ -81,14 +80,12 @@ type Kernel struct {
 	procMu   sync.Mutex
 	nodes    kernelNodes // the host objects behind /dev entries and /proc links (special.go)
 
-	tmpfsUsed [tmpfsSlots]bool // tmpfs instances mounted (k.mu)
 	procMnt   uint64           // mount id of the tmpfs behind the /proc listing (special.go)
 	sysctls   []*sysctlWriter  // guests' open writable /proc/sys files (special.go)
 	roots     []*Root          // chroot roots, closed when the machine stops
 	// mounts below the root's tree copy (host mounts inside the root directory), learnt
 	// by objPath (k.mu)
 	subMounts map[uint64]bool
-	slots     []bool      // the work directory's ubd mount slots in use (mount.go; k.mu)
 	cadOff    atomic.Bool // reboot(2) CAD_OFF: Ctrl-Alt-Del signals init instead of restarting
 	swapMu    sync.Mutex
 	swaps     map[int]bool // ubd units swapon'ed (blockdev.go)
@@ -100,6 +97,29 @@ type Kernel struct {
 	epfd, epWake int               // the task watch (watch.go); epfd < 0: not running
 	watch        map[int32]watched // pidfd -> what it watches (k.mu)
 	watchDone    chan struct{}
+}
+
+// utsNames are the machine's host and domain names (uname, sethostname, /proc/sys/kernel).
+type utsNames struct {
+	mu               sync.Mutex
+	hostname, domain string
+}
+
+func (u *utsNames) get() (hostname, domain string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.hostname, u.domain
+}
+
+func (u *utsNames) set(hostname, domain *string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if hostname != nil {
+		u.hostname = *hostname
+	}
+	if domain != nil {
+		u.domain = *domain
+	}
 }
 
 type shutdownReq struct {
@@ -148,13 +168,13 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 	k := &Kernel{
 		cfg: cfg, root: root, self: self, start: time.Now(),
 		tasks: map[int]*Task{}, procs: map[int]*Process{},
-		hostname: cfg.Hostname, domain: "(none)", logged: map[int]bool{},
+		uts: utsNames{hostname: cfg.Hostname, domain: "(none)"}, logged: map[int]bool{},
 		shutdown: make(chan shutdownReq, 1), listener: -1, procfs: -1, loopDone: make(chan struct{}),
-		epfd: -1, procMnt: procMnt, subMounts: map[uint64]bool{}, slots: make([]bool, mountSlots),
+		epfd: -1, procMnt: procMnt, subMounts: map[uint64]bool{},
 		procHelper: cfg.procHelper,
 	}
-	if k.hostname == "" {
-		k.hostname = "(none)"
+	if k.uts.hostname == "" {
+		k.uts.hostname = "(none)"
 	}
 	// Files the kernel creates for the guest get exactly the guest's mode bits: the guest's
 	// umask is applied by the handlers.

@@ -128,9 +128,7 @@ func (h *mcHost) printk(s string) {
 func (h *mcHost) version(c *mconsole.Call) {
 	nodename := "(none)"
 	if k := h.machine(); k != nil {
-		k.mu.Lock()
-		nodename = k.hostname
-		k.mu.Unlock()
+		nodename, _ = k.uts.get()
 	}
 	c.OK(strings.Join([]string{"Linux", nodename, Release, Version, "x86_64"}, " "))
 }

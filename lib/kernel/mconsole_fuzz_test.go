@@ -36,7 +36,7 @@ func FuzzMconsoleCommand(f *testing.F) {
 	}
 	defer h.close()
 	k := &Kernel{cfg: Config{Mem: 64 << 20, RootDir: dir}, root: root, start: time.Now(), tasks: map[int]*Task{},
-		procs: map[int]*Process{}, hostname: "(none)", domain: "(none)", logged: map[int]bool{},
+		procs: map[int]*Process{}, uts: utsNames{hostname: "(none)", domain: "(none)"}, logged: map[int]bool{},
 		shutdown: make(chan shutdownReq, 1), listener: -1}
 	h.attach(k)
 	c, err := mconsole.Dial(h.path)

@@ -31,6 +31,10 @@ type mountTable struct {
 	mu     sync.RWMutex
 	list   []*mountPoint
 	hostfs atomic.Int32 // hostfs mounts in list: stat looks for them only then
+	// what backs the file systems: the work directory's ubd mount slots and the tmpfs
+	// instances in use (mu)
+	slots [mountSlots]bool
+	tmpfs [tmpfsSlots]bool
 }
 
 // mountPoint is one file system mounted in the guest: a ubd device's (unpacked into a
@@ -484,11 +488,12 @@ func (k *Kernel) remount(target string, ro bool) error {
 
 // takeSlot reserves a free mount slot (-1: none left).
 func (k *Kernel) takeSlot() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for i := 0; i < mountSlots; i++ {
-		if !k.slots[i] {
-			k.slots[i] = true
+	t := k.root.mounts
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range t.slots {
+		if !t.slots[i] {
+			t.slots[i] = true
 			return i
 		}
 	}
@@ -504,9 +509,10 @@ func (k *Kernel) freeSlot(i int) {
 			os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
-	k.mu.Lock()
-	k.slots[i] = false
-	k.mu.Unlock()
+	t := k.root.mounts
+	t.mu.Lock()
+	t.slots[i] = false
+	t.mu.Unlock()
 }
 
 func (k *Kernel) slotDir(i int) string { return filepath.Join(k.cfg.work, workMnt, slotName(i)) }

@@ -69,25 +69,17 @@ func init() {
 		procDir("sys",
 			procDir("kernel",
 				&procNode{name: "hostname", read: func(k *Kernel) ([]byte, error) {
-					k.mu.Lock()
-					defer k.mu.Unlock()
-					return []byte(k.hostname + "\n"), nil
+					h, _ := k.uts.get()
+					return []byte(h + "\n"), nil
 				}, write: func(k *Kernel, v string) {
 					// like the sysctl: the text up to the newline, at most 64 bytes
 					v, _, _ = strings.Cut(v, "\n")
 					if len(v) <= 64 {
-						k.mu.Lock()
-						k.hostname = v
-						k.mu.Unlock()
+						k.uts.set(&v, nil)
 					}
 				}},
 				&procNode{name: "domainname", read: func(k *Kernel) ([]byte, error) {
-					k.mu.Lock()
-					defer k.mu.Unlock()
-					d := k.domain
-					if d == "" {
-						d = "(none)"
-					}
+					_, d := k.uts.get()
 					return []byte(d + "\n"), nil
 				}},
 				procText("osrelease", Release+"\n"),

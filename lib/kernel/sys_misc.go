@@ -18,14 +18,13 @@ const Version = "#1 gouml"
 func sysUname(c *Call) result {
 	var u unix.Utsname
 	put := func(dst *[65]byte, s string) { copy(dst[:64], s) }
-	c.k.mu.Lock()
+	host, domain := c.k.uts.get()
 	put(&u.Sysname, "Linux")
-	put(&u.Nodename, c.k.hostname)
+	put(&u.Nodename, host)
 	put(&u.Release, Release)
 	put(&u.Version, Version)
 	put(&u.Machine, "x86_64")
-	put(&u.Domainname, c.k.domain)
-	c.k.mu.Unlock()
+	put(&u.Domainname, domain)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&u)), unsafe.Sizeof(u))
 	if err := c.Write(c.Arg(0), b); err != nil {
 		return fail(err)
@@ -33,7 +32,7 @@ func sysUname(c *Call) result {
 	return ok(0)
 }
 
-func (c *Call) setName(dst *string) result {
+func (c *Call) setName(host bool) result {
 	n := c.Int(1)
 	if n < 0 || n > 64 {
 		return errno(unix.EINVAL)
@@ -43,16 +42,22 @@ func (c *Call) setName(dst *string) result {
 		return fail(err)
 	}
 	c.k.mu.Lock()
-	defer c.k.mu.Unlock()
-	if c.cred().EUID != 0 {
+	root := c.cred().EUID == 0
+	c.k.mu.Unlock()
+	if !root {
 		return errno(unix.EPERM)
 	}
-	*dst = string(b)
+	name := string(b)
+	if host {
+		c.k.uts.set(&name, nil)
+	} else {
+		c.k.uts.set(nil, &name)
+	}
 	return ok(0)
 }
 
-func sysSethostname(c *Call) result   { return c.setName(&c.k.hostname) }
-func sysSetdomainname(c *Call) result { return c.setName(&c.k.domain) }
+func sysSethostname(c *Call) result   { return c.setName(true) }
+func sysSetdomainname(c *Call) result { return c.setName(false) }
 
 // sysinfo: host figures, with the guest's memory size (mem=).
 func sysSysinfo(c *Call) result {

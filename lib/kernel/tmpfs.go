@@ -219,11 +219,12 @@ func tmpfsResize(fd int, size string) error {
 
 // takeTmpfs reserves a free tmpfs instance (-1: none left).
 func (k *Kernel) takeTmpfs() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	t := k.root.mounts
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	for i := range k.cfg.trees.tmpfs {
-		if !k.tmpfsUsed[i] {
-			k.tmpfsUsed[i] = true
+		if i < len(t.tmpfs) && !t.tmpfs[i] {
+			t.tmpfs[i] = true
 			return i
 		}
 	}
@@ -239,7 +240,8 @@ func (k *Kernel) freeTmpfs(i int) {
 			os.RemoveAll(dir + "/" + e.Name())
 		}
 	}
-	k.mu.Lock()
-	k.tmpfsUsed[i] = false
-	k.mu.Unlock()
+	t := k.root.mounts
+	t.mu.Lock()
+	t.tmpfs[i] = false
+	t.mu.Unlock()
 }
