@@ -42,6 +42,10 @@ ls /mnt/s/.. | grep -c '^[hstx]$'
 cat /mnt/s/../h/lab.txt
 mount -t hostfs none /mnt/x -o /etc 2>/dev/null || echo etc=EACCES
 mount -t hostfs none /mnt/x -o "$hostlab/../secret" 2>/dev/null || echo dotdot=EACCES
+mount --bind /mnt/h /mnt/x 2>/dev/null || echo bind=refused
+{ echo pwned > /mnt/h/up/../../pwned; echo pwned > /mnt/s/../../pwned2; } 2>/dev/null
+cat /pwned /pwned2
+ln -s /etc/hostname /mnt/h/lnk && cat /mnt/h/lnk
 mount -o remount,ro /mnt/h && { { echo no > /mnt/h/ro.txt; } 2>/dev/null || echo ro=EROFS; }
 umount /mnt/s && umount /mnt/h && echo hostfs=unmounted
 /bin/busybox poweroff -f
@@ -86,7 +90,7 @@ func TestTmpfsAndHostfsMounts(t *testing.T) {
 		"tmpfs=full", "guesthost", "hello", "umount=busy", "umount=ok", "0", "0",
 		"hostfs=mounted", "none /mnt/h hostfs rw,relatime,LAB 0 0", "lab file", "owner=" + owner,
 		"chown=EPERM", "guesthost", "up=ENOENT", "sub file", "4", "lab file", "etc=EACCES", "dotdot=EACCES",
-		"ro=EROFS", "hostfs=unmounted",
+		"bind=refused", "pwned", "pwned", "guesthost", "ro=EROFS", "hostfs=unmounted",
 	}
 	if status != 0 || strings.TrimRight(out, "\n") != strings.Join(want, "\n") {
 		t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, strings.Join(want, "\n"), errs)
@@ -96,5 +100,20 @@ func TestTmpfsAndHostfsMounts(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(lab, "ro.txt")); err == nil {
 		t.Error("a read-only hostfs mount was written")
+	}
+	// nothing beside or above the lab directory changed: the decoys and the listing
+	if b, err := os.ReadFile(filepath.Join(dir, "secret.txt")); err != nil || string(b) != "SECRET\n" {
+		t.Errorf("decoy secret.txt: %q, %v", b, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, " "); got != "lab root secret secret.txt uml" && got != "lab root secret secret.txt" {
+		t.Errorf("beside the lab directory: %s", got)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "secret")); len(ents) != 0 {
+		t.Errorf("the decoy directory beside the lab got %d entries", len(ents))
 	}
 }

@@ -332,7 +332,7 @@ func (c *Call) absOf(dirfd int32, p string, follow bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if a, err = c.canon(c.kernelDots(a), follow, 0); err != nil {
+	if a, err = c.canon(c.resolveDots(c.kernelDots(a)), follow, 0); err != nil {
 		return "", err
 	}
 	if fs, rest := special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && c.k.kernelDevice(rest) {
@@ -374,6 +374,64 @@ func (c *Call) kernelDots(abs string) string {
 		}
 	}
 	return out + trailing(abs)
+}
+
+// resolveDots resolves each ".." of a path of the trees once what precedes it is followed: a
+// symlink before a ".." changes where it leads (/mnt/h/up/.. with up -> ../..), and the
+// kernel chooses the tree by the name before the host resolves anything. A ".." after a
+// directory of /proc or /dev is kernelDots's.
+func (c *Call) resolveDots(abs string) string {
+	for n := 0; n < maxSymlinks; n++ {
+		parts := strings.Split(abs, "/")
+		i := -1
+		for j, p := range parts {
+			if p == ".." {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return abs
+		}
+		prefix := "/" + strings.Join(parts[:i], "/")
+		if c.kernelServed(path.Clean(prefix)) || magicLink(path.Clean(prefix)) {
+			return abs
+		}
+		d, err := c.canonDir(path.Clean(prefix), 0)
+		if err != nil || !c.isDir(d) {
+			return abs // the call meets the error itself (ENOENT, ENOTDIR)
+		}
+		up := path.Dir(d)
+		rest := strings.Join(parts[i+1:], "/")
+		switch {
+		case rest == "":
+			// a last ".." stays the name's (rename and rmdir judge it): after what it
+			// really follows
+			if d == "/" {
+				return "/.."
+			}
+			return d + "/.."
+		case up == "/":
+			abs = "/" + rest
+		default:
+			abs = up + "/" + rest
+		}
+	}
+	return abs
+}
+
+// isDir: the guest path names a directory (of a tree, or of the kernel's).
+func (c *Call) isDir(g string) bool {
+	if c.kernelServed(g) {
+		return true
+	}
+	rt, rel := c.root().route(g)
+	fd, err := rt.Open(rel, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }
 
 // devFdLinks rewrites /dev/fd, /dev/stdin, /dev/stdout and /dev/stderr followed by more
