@@ -80,9 +80,9 @@ type Kernel struct {
 	procMu   sync.Mutex
 	nodes    kernelNodes // the host objects behind /dev entries and /proc links (special.go)
 
-	procMnt   uint64           // mount id of the tmpfs behind the /proc listing (special.go)
-	sysctls   []*sysctlWriter  // guests' open writable /proc/sys files (special.go)
-	roots     []*Root          // chroot roots, closed when the machine stops
+	procMnt uint64          // mount id of the tmpfs behind the /proc listing (special.go)
+	sysctls []*sysctlWriter // guests' open writable /proc/sys files (special.go)
+	roots   []*Root         // chroot roots, closed when the machine stops
 	// mounts below the root's tree copy (host mounts inside the root directory), learnt
 	// by objPath (k.mu)
 	subMounts map[uint64]bool
