@@ -22,6 +22,7 @@
 //	console.go    con0: the guest's console pty and its relay to the host channels
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot
+//	klog.go       the kernel log: syslog(2) for dmesg
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
 //	devices.go    the device registry: every device by number and /dev name, how it opens,
 //	              its node, the ioctl requests it answers (the filter traps those)

@@ -50,7 +50,9 @@ func (k *Kernel) mountHostfs(c *Call, at string, flags uint64, data string) erro
 			}
 		}
 		if best < 0 || !strings.HasPrefix(req, "/") {
-			fmt.Fprintf(k.cfg.Stderr, "hostfs: %s is not given to this machine: a hostfs mount reaches only the hostfs= directory or the directories the command line names\n", data)
+			msg := "hostfs: " + data + " is not given to this machine: a hostfs mount reaches only the hostfs= directory or the directories the command line names"
+			fmt.Fprintln(k.cfg.Stderr, msg)
+			k.log.add(4, msg)
 			return unix.EACCES
 		}
 		base = dirs[best]

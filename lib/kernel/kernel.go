@@ -66,6 +66,7 @@ type Kernel struct {
 	procs    map[int]*Process // host tgid -> process
 	initTgid int              // host pid of guest init
 	uts      utsNames         // host and domain name, under a lock of their own
+	log      klog             // the kernel log (klog.go)
 
 	listener   int           // seccomp notification fd
 	procfs     int           // procfs of the guest's PID namespace (not reachable by the guest)
@@ -176,6 +177,10 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 	if k.uts.hostname == "" {
 		k.uts.hostname = "(none)"
 	}
+	// the first records of the kernel log, as the real kernel's boot begins (dmesg)
+	k.log.add(5, "Linux version "+Release+" (gouml) "+Version)
+	k.log.add(6, "Kernel command line: "+cfg.CmdLine)
+	k.log.add(6, fmt.Sprintf("Memory: %dK available", cfg.Mem>>10))
 	// Files the kernel creates for the guest get exactly the guest's mode bits: the guest's
 	// umask is applied by the handlers.
 	unix.Umask(0)

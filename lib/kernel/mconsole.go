@@ -123,6 +123,9 @@ func (h *mcHost) printk(s string) {
 	h.logMu.Lock()
 	io.WriteString(h.stderr, s)
 	h.logMu.Unlock()
+	if k := h.machine(); k != nil {
+		k.log.add(6, s)
+	}
 }
 
 func (h *mcHost) version(c *mconsole.Call) {

@@ -406,7 +406,9 @@ func (k *Kernel) mountinfoLines(first int) string {
 	return b.String()
 }
 
+// printk adds a message to the kernel log (dmesg), and shows it under debug.
 func (k *Kernel) printk(format string, a ...any) {
+	k.log.add(6, fmt.Sprintf(format, a...))
 	k.debugf(format, a...)
 }
 

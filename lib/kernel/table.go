@@ -250,7 +250,7 @@ var table = []Syscall{
 	trap(unix.SYS_UNAME, sysUname), trap(unix.SYS_SETHOSTNAME, sysSethostname),
 	trap(unix.SYS_SETDOMAINNAME, sysSetdomainname), trap(unix.SYS_SYSINFO, sysSysinfo),
 	trap(unix.SYS_REBOOT, sysReboot),
-	deny(unix.SYS_SYSLOG, unix.EPERM, "not supported yet"),
+	trap(unix.SYS_SYSLOG, sysSyslog),
 	deny(unix.SYS_KEXEC_LOAD, unix.EPERM, "not supported"), deny(unix.SYS_KEXEC_FILE_LOAD, unix.EPERM, "not supported"),
 	deny(unix.SYS_INIT_MODULE, unix.EPERM, "no modules"), deny(unix.SYS_FINIT_MODULE, unix.EPERM, "no modules"),
 	deny(unix.SYS_DELETE_MODULE, unix.EPERM, "no modules"), deny(unix.SYS_BPF, unix.EPERM, "not supported"),
