@@ -25,6 +25,8 @@ type Call struct {
 	// installed, when set, is told the number the handler's new fd got in the caller, before
 	// the caller's call returns (a /proc/self/fd listing adds its own fd: special.go)
 	installed func(gfd int)
+	// trace is a Trace row's own part of the call (table.go: traced)
+	trace *traceHooks
 }
 
 // Arg returns argument i.

@@ -42,12 +42,18 @@ const (
 		unix.PTRACE_O_TRACEVFORK | unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_EXITKILL
 )
 
-// sysTraced is the handler of every Trace row: the call is served by traceCall on a thread of
-// its own (ptrace requests must come from the thread that attached), which also answers the
-// notification.
-func sysTraced(c *Call) result {
-	go c.k.traceCall(c)
-	return result{fd: -1, answered: true}
+// tracedBy is the handler of a Trace row whose own part is h: the call is served by
+// traceCall on a thread of its own (ptrace requests must come from the thread that
+// attached), which also answers the notification.
+func tracedBy(h *traceHooks) handler {
+	if h == nil {
+		h = &traceHooks{}
+	}
+	return func(c *Call) result {
+		c.trace = h
+		go c.k.traceCall(c)
+		return result{fd: -1, answered: true}
+	}
 }
 
 // traceCall serves one Trace call (see the top of this file) on a thread of its own, or
@@ -82,13 +88,14 @@ func (k *Kernel) traceCallHere(c *Call) (ws unix.WaitStatus, ended bool) {
 	k.releaseStrays(nil, 0) // anything an earlier trace on this thread left
 	tid, t, nr := c.Tid, c.T, int(c.n.Data.Nr)
 	var plan *tracePlan
-	if nr == unix.SYS_EXECVE || nr == unix.SYS_EXECVEAT || nr == unix.SYS_CHDIR {
+	hooks := c.trace
+	if hooks.prepare != nil {
 		// Resolved while the caller waits in the notification: a call that fails now
 		// (most execve calls of a PATH search) is answered without ptrace. The file is
 		// installed in the caller before the answer, while the notification still lets
 		// the kernel do that.
 		var err error
-		if plan, err = k.prepare(c); err != nil {
+		if plan, err = hooks.prepare(k, c); err != nil {
 			k.respond(c.n.ID, tid, fail(err))
 			return 0, false
 		}
@@ -135,7 +142,7 @@ func (k *Kernel) traceCallHere(c *Call) (ws unix.WaitStatus, ended bool) {
 	}
 	k.respond(c.n.ID, tid, errno(errRestartNoIntr))
 	t.plan = plan
-	d := &traceRun{k: k, t: t, tid: tid, nr: nr, plan: plan}
+	d := &traceRun{k: k, t: t, tid: tid, nr: nr, plan: plan, hooks: hooks}
 	d.run()
 	return d.endStatus, d.ended
 }
@@ -146,6 +153,7 @@ type traceRun struct {
 	t     *Task
 	tid   int
 	nr    int
+	hooks *traceHooks
 	phase int // 0: until the interrupt stop, 1: until the call re-enters, 2: in the call
 	saved unix.PtraceRegs
 	// children reported by a fork event whose first stop has not been seen yet: they are
@@ -393,18 +401,8 @@ func (d *traceRun) interrupted() bool {
 	}
 	d.saved = regs
 	var err error
-	switch d.nr {
-	case unix.SYS_EXECVE, unix.SYS_EXECVEAT, unix.SYS_CHDIR:
-		err = k.rewrite(t, d.plan, &regs, scratchSP(tid, &regs))
-	case unix.SYS_VFORK:
-		// The call comes from the shim, inside a signal handler on the caller's stack:
-		// a child sharing that stack would return through the handler's frame and
-		// wreck it for the parent. Every new process is a copy (vfork is a fork, as
-		// POSIX allows).
-		regs.Orig_rax = unix.SYS_FORK
-	case unix.SYS_CLONE:
-		// and the child is the kernel's to see before it runs, CLONE_UNTRACED or not
-		regs.Rdi &^= unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_SIGHAND | unix.CLONE_UNTRACED
+	if d.hooks.rewrite != nil {
+		err = d.hooks.rewrite(k, t, d.plan, &regs, scratchSP(tid, &regs))
 	}
 	if err != nil {
 		// the call fails without running: no restart

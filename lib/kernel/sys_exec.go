@@ -59,14 +59,6 @@ func (k *Kernel) absPath(tid int, dirfd int32, p string) (string, error) {
 	return c.absFollow(dirfd, p)
 }
 
-// prepare resolves a Trace row's path while the caller waits in its notification.
-func (k *Kernel) prepare(c *Call) (*tracePlan, error) {
-	if int(c.n.Data.Nr) == unix.SYS_CHDIR {
-		return k.prepareChdir(c)
-	}
-	return k.prepareExec(c)
-}
-
 func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 	t, tid := c.T, c.Tid
 	a := c.n.Data.Args

@@ -63,6 +63,33 @@ type Syscall struct {
 	Note    string     // what is partial or why it is refused
 }
 
+// traceHooks are a Trace row's own part. prepare resolves what the call names while the
+// caller still waits in its notification (a call that fails there is answered without
+// ptrace) and returns the plan the other hooks get; rewrite changes the call's registers at
+// the stop before it is restarted (sp: where arguments may be written below the stack).
+type traceHooks struct {
+	prepare func(k *Kernel, c *Call) (*tracePlan, error)
+	rewrite func(k *Kernel, t *Task, plan *tracePlan, regs *unix.PtraceRegs, sp uint64) error
+}
+
+// The Trace rows' hooks.
+var (
+	execHooks  = &traceHooks{prepare: (*Kernel).prepareExec, rewrite: (*Kernel).rewrite}
+	chdirHooks = &traceHooks{prepare: (*Kernel).prepareChdir, rewrite: (*Kernel).rewrite}
+	// The call comes from the shim, inside a signal handler on the caller's stack: a child
+	// sharing that stack would return through the handler's frame and wreck it for the
+	// parent. Every new process is a copy (vfork is a fork, as POSIX allows), and the child
+	// is the kernel's to see before it runs, CLONE_UNTRACED or not.
+	vforkHooks = &traceHooks{rewrite: func(k *Kernel, t *Task, _ *tracePlan, regs *unix.PtraceRegs, _ uint64) error {
+		regs.Orig_rax = unix.SYS_FORK
+		return nil
+	}}
+	cloneHooks = &traceHooks{rewrite: func(k *Kernel, t *Task, _ *tracePlan, regs *unix.PtraceRegs, _ uint64) error {
+		regs.Rdi &^= unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_SIGHAND | unix.CLONE_UNTRACED
+		return nil
+	}}
+)
+
 // Name returns the system call's name.
 func (s *Syscall) Name() string { return sysName(s.Nr) }
 
@@ -85,7 +112,12 @@ func itoa(n int) string {
 
 func pass(nr int) Syscall            { return Syscall{Nr: nr, Disp: Passthrough} }
 func trap(nr int, h handler) Syscall { return Syscall{Nr: nr, Disp: Notify, Handler: h} }
-func traced(nr int) Syscall          { return Syscall{Nr: nr, Disp: Trace, Handler: sysTraced} }
+
+// traced is a Trace row: h is what the call does around the ptrace mechanics of ptrace.go,
+// which knows only the mechanics (nil: the call runs as the guest made it, e.g. fork).
+func traced(nr int, h *traceHooks) Syscall {
+	return Syscall{Nr: nr, Disp: Trace, Handler: tracedBy(h)}
+}
 func deny(nr int, e unix.Errno, n string) Syscall {
 	return Syscall{Nr: nr, Disp: Errno, Errno: e, Note: n}
 }
@@ -209,7 +241,7 @@ var table = []Syscall{
 	trap(unix.SYS_TRUNCATE, sysTruncate), trap(unix.SYS_MKNOD, sysMknod), trap(unix.SYS_MKNODAT, sysMknodat),
 	trap(unix.SYS_GETCWD, sysGetcwd), trap(unix.SYS_STATFS, sysStatfs),
 	trap(unix.SYS_INOTIFY_ADD_WATCH, sysInotifyAddWatch),
-	traced(unix.SYS_CHDIR), traced(unix.SYS_EXECVE), traced(unix.SYS_EXECVEAT),
+	traced(unix.SYS_CHDIR, chdirHooks), traced(unix.SYS_EXECVE, execHooks), traced(unix.SYS_EXECVEAT, execHooks),
 	trap(unix.SYS_CHROOT, sysChroot), trap(unix.SYS_MOUNT, sysMount), trap(unix.SYS_UMOUNT2, sysUmount),
 	deny(unix.SYS_SETXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_LSETXATTR, unix.ENOTSUP, "not supported yet"),
 	deny(unix.SYS_FSETXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_GETXATTR, unix.ENOTSUP, "not supported yet"),
@@ -222,9 +254,10 @@ var table = []Syscall{
 	deny(unix.SYS_FANOTIFY_INIT, unix.EPERM, "not supported"),
 
 	// Processes (sys_proc.go). The guest has its own PID namespace: numbers and signals are native.
-	ruleTrap(unix.SYS_CLONE, ruleClone, sysTraced, "namespace flags are refused; a new process is created under ptrace"),
+	{Nr: unix.SYS_CLONE, Disp: ArgRule, Rule: ruleClone, Handler: tracedBy(cloneHooks),
+		Note: "namespace flags are refused; a new process is created under ptrace"},
 	deny(unix.SYS_CLONE3, unix.ENOSYS, "its flags are in memory the filter cannot read; libc falls back to clone"),
-	traced(unix.SYS_FORK), traced(unix.SYS_VFORK), pass(unix.SYS_WAIT4), pass(unix.SYS_WAITID),
+	traced(unix.SYS_FORK, nil), traced(unix.SYS_VFORK, vforkHooks), pass(unix.SYS_WAIT4), pass(unix.SYS_WAITID),
 	pass(unix.SYS_GETPID), pass(unix.SYS_GETPPID), pass(unix.SYS_GETTID),
 	pass(unix.SYS_GETPGID), pass(unix.SYS_GETPGRP), pass(unix.SYS_GETSID),
 	trap(unix.SYS_SETSID, sysSetsid), pass(unix.SYS_SETPGID),
