@@ -18,7 +18,7 @@
 //	ptrace.go     Trace rows: ptrace attached for the length of one call
 //	watch.go      pidfds of every known task and process: the kernel forgets the ended
 //	sigsys.go     the shim: mapped into every guest process, its data kept up to date
-//	shim.go       the shim's page (code generated from shimsrc/shim.S)
+//	shim.go       the shim (internal/shim: its page, code generated from src/shim.S)
 //	console.go    con0: the guest's console pty and its relay to the host channels
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot

@@ -1,135 +1,32 @@
 package kernel
 
-import "encoding/binary"
+import "github.com/gouml/gouml/lib/kernel/internal/shim"
 
-// The shim is the in-guest fast path for emulated system calls that need no round
-// trip through the supervisor, and the guard that keeps guests from ever blocking
-// SIGSYS. The seccomp filter answers the calls it handles with
-// SECCOMP_RET_TRAP|shimTrapData; the kernel then delivers SIGSYS to the guest thread,
-// and the handler (shimsrc/shim.S) works out the result and writes it into the saved
-// rax:
-//
-//   - get[e]uid, get[e]gid (102..108): answered from page 1's values.
-//   - rt_sigprocmask: done on the saved mask that rt_sigreturn restores, without
-//     SIGSYS (a seccomp trap while SIGSYS is blocked kills the process).
-//   - rt_sigaction: made through G1 with SIGSYS taken out of sa_mask; SIGSYS's own
-//     disposition is only recorded in page 1 and applied to SIGSYS that is not ours.
-//   - rt_sigsuspend, ppoll, pselect6, epoll_pwait, epoll_pwait2: made through G1 with
-//     SIGSYS taken out of the temporary mask, which handlers run under while they wait
-//     (the filter should send them here only when their mask argument is not NULL).
-//   - fork, vfork, clone, execve, execveat, chdir: remade at G2, from where the filter
-//     sends them to the supervisor, and retried when a signal interrupts them.
-//
-// Two pages sit at the fixed address shimAddr, because the code reaches its data with
-// absolute addresses. Page 0 is PROT_READ|PROT_EXEC, page 1 PROT_READ|PROT_WRITE (the
-// handler writes the guest's SIGSYS disposition there), both private and anonymous.
-//
-// Layout:
-//
-//	page 0 0x000-0x7ff  code (shimCode): shim_handler at 0, shim_restorer, G1, G2
-//	page 0 0x800        struct kernel_sigaction installing shim_handler for SIGSYS
-//	page 0 0x820        struct kernel_sigaction for SIG_DFL (all zero), used by the handler
-//	page 1 0x000        int64 values[7]: return value of syscall 102+i
-//	page 1 0x040        the guest's own SIGSYS struct kernel_sigaction (handler 0
-//	                    SIG_DFL, 1 SIG_IGN), written by the handler; zero at first
-//	page 1 0x100        the process name the kernel gives a new image (16 bytes; the
-//	                    handler never reads it)
+// The shim (its code, generated from internal/shim/src/shim.S, its page layout and the ids
+// page) is mechanism only and lives in internal/shim; these are the kernel's short names.
+
 const (
-	shimAddr     = 0x6ffff0000000
-	shimPageSize = 4096
-	// shimSigactionOff is what to pass to rt_sigaction(SIGSYS, shimAddr+shimSigactionOff, NULL, 8).
-	shimSigactionOff = 0x800
-	shimSigdflOff    = 0x820
-
-	// shimPage1Off is where page 1 starts; the other offsets below are within it.
-	shimPage1Off = 0x1000
-	// shimValuesOff is where shimValues goes: rewrite it there to change a running guest's ids.
-	shimValuesOff = 0x0
-	// shimGuestSigsysOff holds the guest's SIGSYS sigaction (32 bytes).
-	shimGuestSigsysOff = 0x40
-	// shimCommOff holds the name prctl(PR_SET_NAME) gives a new image (sigsys.go).
-	shimCommOff = 0x100
-
-	// shimFirstNR is the syscall number of values[0]; the handler answers the
-	// shimNValues numbers from there.
-	shimFirstNR = 102 // getuid
-	shimNValues = 7   // getuid .. getegid
-
-	// shimTrapData is the SECCOMP_RET_DATA the filter must put in SECCOMP_RET_TRAP
-	// for calls the handler answers; the kernel passes it to it in si_errno.
-	shimTrapData = 0x5547
-
-	// Kernel ABI values for the sigaction at shimSigactionOff. SA_NODEFER keeps
-	// SIGSYS unblocked in the handler, so a trap in a guest SIGSYS handler it jumps
-	// to, or in anything nested, is still delivered.
-	shimSASiginfo  = 0x4
-	shimSAOnstack  = 0x08000000
-	shimSARestorer = 0x04000000
-	shimSANodefer  = 0x40000000
-	shimSAFlags    = shimSASiginfo | shimSAOnstack | shimSARestorer | shimSANodefer
-
-	shimENOSYS = 38
+	shimAddr           = shim.Addr
+	shimCommOff        = shim.CommOff
+	shimFirstNR        = shim.FirstNR
+	shimG1RetOff       = shim.G1RetOff
+	shimG2Off          = shim.G2Off
+	shimG2RetOff       = shim.G2RetOff
+	shimGuestSigsysOff = shim.GuestSigsysOff
+	shimHandlerOff     = shim.HandlerOff
+	shimNValues        = shim.NValues
+	shimPage1Off       = shim.Page1Off
+	shimPageSize       = shim.PageSize
+	shimRestorerOff    = shim.RestorerOff
+	shimSigactionOff   = shim.SigactionOff
+	shimSigdflOff      = shim.SigdflOff
+	shimSyscallOff     = shim.SyscallOff
+	shimTrapData       = shim.TrapData
+	shimValuesOff      = shim.ValuesOff
 )
 
-// shim.S is assembled with its own copy of the layout; these fail to compile
-// (constant overflow) when the two disagree, rather than corrupting guests.
-const (
-	_ = uint64(shimAddr-shimAsmAddr) + uint64(shimAsmAddr-shimAddr)
-	_ = uint64(shimSigactionOff-shimAsmSigactionOff) + uint64(shimAsmSigactionOff-shimSigactionOff)
-	_ = uint64(shimSigdflOff-shimAsmSigdflOff) + uint64(shimAsmSigdflOff-shimSigdflOff)
-	_ = uint64(shimPage1Off-shimAsmPage1Off) + uint64(shimAsmPage1Off-shimPage1Off)
-	_ = uint64(shimValuesOff-shimAsmValuesOff) + uint64(shimAsmValuesOff-shimValuesOff)
-	_ = uint64(shimGuestSigsysOff-shimAsmGuestOff) + uint64(shimAsmGuestOff-shimGuestSigsysOff)
-	_ = uint64(shimFirstNR-shimAsmFirstNR) + uint64(shimAsmFirstNR-shimFirstNR)
-	_ = uint64(shimNValues-shimAsmNValues) + uint64(shimAsmNValues-shimNValues)
-	_ = uint64(shimTrapData-shimAsmTrapData) + uint64(shimAsmTrapData-shimTrapData)
-	_ = uint64(-shimHandlerOff) // shim_handler must be at offset 0
-	// The instructions after G1 and G2 are the syscall instruction (2 bytes) later.
-	_ = uint64(shimG1RetOff-shimSyscallOff-2) + uint64(shimSyscallOff+2-shimG1RetOff)
-	_ = uint64(shimG2RetOff-shimG2Off-2) + uint64(shimG2Off+2-shimG2RetOff)
-	// The code must end before the sigactions, the values before the guest's sigaction.
-	_ = uint64(shimSigactionOff - shimG1RetOff - 1)
-	_ = uint64(shimGuestSigsysOff - shimValuesOff - 8*shimNValues)
-)
+var shimCode = shim.Code
 
-// shimValues returns the values[] array of page 1: what each syscall 102..108 returns,
-// little endian; write it at shimAddr+shimPage1Off+shimValuesOff to update a running
-// guest. Ids are returned as the kernel does, zero-extended (uid 4294967295 stays
-// positive); the other numbers in the range get -ENOSYS.
-func shimValues(uid, euid, gid, egid uint32) []byte {
-	var v [shimNValues]int64
-	for i := range v {
-		v[i] = -shimENOSYS
-	}
-	v[102-shimFirstNR] = int64(uid)  // getuid
-	v[104-shimFirstNR] = int64(gid)  // getgid
-	v[107-shimFirstNR] = int64(euid) // geteuid
-	v[108-shimFirstNR] = int64(egid) // getegid
-	b := make([]byte, 8*shimNValues)
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(b[8*i:], uint64(x))
-	}
-	return b
-}
-
-// shimPage0 returns the contents of page 0 (code and sigactions), the same for every guest.
-func shimPage0() []byte {
-	p := make([]byte, shimPageSize)
-	copy(p, shimCode)
-	le := binary.LittleEndian
-	// struct kernel_sigaction { handler, flags, restorer, mask } (x86-64).
-	le.PutUint64(p[shimSigactionOff:], shimAddr+shimHandlerOff)
-	le.PutUint64(p[shimSigactionOff+8:], shimSAFlags)
-	le.PutUint64(p[shimSigactionOff+16:], shimAddr+shimRestorerOff)
-	le.PutUint64(p[shimSigactionOff+24:], 0)
-	// shimSigdflOff stays all zero: SIG_DFL.
-	return p
-}
-
-// shimPage1 returns the contents of page 1 for a guest process with these ids. The
-// guest's SIGSYS disposition starts as SIG_DFL (zero), as after execve.
-func shimPage1(uid, euid, gid, egid uint32) []byte {
-	p := make([]byte, shimPageSize)
-	copy(p[shimValuesOff:], shimValues(uid, euid, gid, egid))
-	return p
-}
+func shimPage0() []byte                             { return shim.Page0() }
+func shimPage1(uid, euid, gid, egid uint32) []byte  { return shim.Page1(uid, euid, gid, egid) }
+func shimValues(uid, euid, gid, egid uint32) []byte { return shim.Values(uid, euid, gid, egid) }

@@ -18,27 +18,28 @@ import (
 	"github.com/gouml/gouml/lib/testenv"
 )
 
-// TestShimBlobUpToDate checks that shim_blob.go is what shimsrc/gen.sh makes of shim.S.
+// TestShimBlobUpToDate checks that internal/shim/blob.go is what its src/gen.sh makes of
+// shim.S.
 func TestShimBlobUpToDate(t *testing.T) {
 	for _, tool := range []string{"sh", "as", "objcopy", "nm", "od", "awk"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not on PATH (binutils needed to regenerate shim_blob.go)", tool)
+			t.Skipf("%s not on PATH (binutils needed to regenerate internal/shim/blob.go)", tool)
 		}
 	}
-	out := filepath.Join(t.TempDir(), "shim_blob.go")
-	if b, err := exec.Command("sh", "shimsrc/gen.sh", out).CombinedOutput(); err != nil {
-		t.Fatalf("shimsrc/gen.sh: %v\n%s", err, b)
+	out := filepath.Join(t.TempDir(), "blob.go")
+	if b, err := exec.Command("sh", "internal/shim/src/gen.sh", out).CombinedOutput(); err != nil {
+		t.Fatalf("internal/shim/src/gen.sh: %v\n%s", err, b)
 	}
 	want, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile("shim_blob.go")
+	got, err := os.ReadFile("internal/shim/blob.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("shim_blob.go is stale: run lib/kernel/shimsrc/gen.sh\nfresh output:\n%s", want)
+		t.Errorf("internal/shim/blob.go is stale: run lib/kernel/internal/shim/src/gen.sh\nfresh output:\n%s", want)
 	}
 }
 
@@ -115,7 +116,7 @@ func TestShimPageLayout(t *testing.T) {
 }
 
 // shimHarness builds testdata/shimharness.c, which maps the shim pages and traps like
-// gouml. The offsets come from this package, so the harness follows shim_blob.go.
+// gouml. The offsets come from this package, so the harness follows internal/shim/blob.go.
 func shimHarness(t *testing.T) string {
 	t.Helper()
 	gcc := testenv.Tool(t, "gcc")
@@ -295,12 +296,12 @@ func TestShimHandler(t *testing.T) {
 
 }
 
-// TestShimDispatchMatchesTable: the system calls the shim's handler dispatches (shimsrc/
+// TestShimDispatchMatchesTable: the system calls the shim's handler dispatches (internal/shim/src/
 // shim.S) are exactly those the table sends to the shim (Trace rows and the clone rule,
 // which the shim forwards from its second site, and the in-guest rows with a rule, which it
 // wraps), and the numbers shim.S uses are the table's.
 func TestShimDispatchMatchesTable(t *testing.T) {
-	src, err := os.ReadFile("shimsrc/shim.S")
+	src, err := os.ReadFile("internal/shim/src/shim.S")
 	if err != nil {
 		t.Fatal(err)
 	}

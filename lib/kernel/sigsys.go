@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The shim (shim.go, shimsrc/shim.S) is mapped into every guest process at shimAddr: by the
+// The shim (internal/shim, its src/shim.S) is mapped into every guest process at shimAddr: by the
 // launcher into itself before it execs init, and by the kernel into every new image at the
 // end of a traced execve, before the image runs an instruction. Fork copies it and threads
 // share it. It answers get[e]uid/get[e]gid from its data page, which the kernel rewrites

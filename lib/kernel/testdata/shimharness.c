@@ -2,7 +2,7 @@
  * a guest process, without the supervisor: maps the pages built by the Go test at
  * SHIM_ADDR, installs their SIGSYS handler and a seccomp filter that routes calls like
  * gouml's, then reports what the trapped system calls did (TestShimHandler).
- * The test compiles it with -D for the offsets below, so they track shim_blob.go.
+ * The test compiles it with -D for the offsets below, so they track internal/shim/blob.go.
  *
  * usage: shimharness MODE PAGESFILE [DATAFILE DATAOFF]
  *   ids              print the results of the trapped calls
