@@ -3,6 +3,7 @@ package kernel
 import (
 	"unsafe"
 
+	"github.com/gouml/gouml/lib/kernel/internal/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,7 +26,7 @@ var ioctlRefused = []uint32{unix.TIOCSTI, unix.TIOCLINUX, unix.TIOCCONS, unix.TI
 
 // ioctlRule emits the ioctl row's program: refused requests fail with EPERM, the requests
 // of the device classes trap, everything else is allowed.
-func (p *prog) ioctlRule(refused []uint32, classes []devClass) {
+func ioctlRule(p *seccomp.Prog, refused []uint32, classes []devClass) {
 	var exact, types []uint32
 	for _, c := range classes {
 		exact = append(exact, c.ioctls...)
@@ -36,24 +37,24 @@ func (p *prog) ioctlRule(refused []uint32, classes []devClass) {
 	eperm, notify := n+1, n+2 // RET allow is at n, reached by falling through
 	at := 1
 	jump := func(k uint32, to int) {
-		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, k, uint8(to-at-1), 0)
+		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, k, uint8(to-at-1), 0)
 		at++
 	}
-	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+8)
+	p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+8)
 	for _, r := range refused {
 		jump(r, eperm)
 	}
 	for _, r := range exact {
 		jump(r, notify)
 	}
-	p.stmt(unix.BPF_ALU|unix.BPF_AND|unix.BPF_K, 0xff00)
+	p.Stmt(unix.BPF_ALU|unix.BPF_AND|unix.BPF_K, 0xff00)
 	at++
 	for _, t := range types {
 		jump(t<<8, notify)
 	}
-	p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
-	p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
-	p.stmt(unix.BPF_RET|unix.BPF_K, retNotify)
+	p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+	p.Stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
+	p.Stmt(unix.BPF_RET|unix.BPF_K, retNotify)
 }
 
 // hdioGetgeo is HDIO_GETGEO, the disk-geometry ioctl fdisk asks block devices.
@@ -106,127 +107,91 @@ func leafFor(nr int, debug bool) leaf {
 	return leaf{ret: retErrno(unix.ENOSYS)}
 }
 
-type run struct {
-	lo int // first number of the run
-	l  leaf
-}
-
 // maxNr bounds the numbers the filter distinguishes; anything above is ENOSYS.
 const maxNr = 512
 
 // buildFilter returns the BPF program.
 func buildFilter(debug bool) []unix.SockFilter {
-	var runs []run
+	var runs []seccomp.Run[leaf]
 	for nr := 0; nr < maxNr; nr++ {
 		l := leafFor(nr, debug)
-		if len(runs) > 0 && runs[len(runs)-1].l == l {
+		if len(runs) > 0 && runs[len(runs)-1].Leaf == l {
 			continue
 		}
-		runs = append(runs, run{lo: nr, l: l})
+		runs = append(runs, seccomp.Run[leaf]{Lo: uint32(nr), Leaf: l})
 	}
 	high := leafFor(-1, debug) // numbers >= maxNr (and x32's, which have bit 30 set)
-	var p prog
-	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch)
-	p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, unix.AUDIT_ARCH_X86_64, 1, 0)
-	p.stmt(unix.BPF_RET|unix.BPF_K, retKill) // i386/x32 entry points would bypass the table
-	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offNr)
+	var p seccomp.Prog
+	p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch)
+	p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, unix.AUDIT_ARCH_X86_64, 1, 0)
+	p.Stmt(unix.BPF_RET|unix.BPF_K, retKill) // i386/x32 entry points would bypass the table
+	p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offNr)
 	// numbers >= maxNr
-	p.jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, maxNr, 0, 1)
-	p.stmt(unix.BPF_RET|unix.BPF_K, high.ret)
-	p.tree(runs)
-	return p.ins
+	p.Jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, maxNr, 0, 1)
+	p.Stmt(unix.BPF_RET|unix.BPF_K, high.ret)
+	seccomp.Tree(&p, runs, emitLeaf)
+	return p.Ins
 }
-
-type prog struct{ ins []unix.SockFilter }
 
 // fromSite returns yes when the call comes from the shim's syscall site at offset off (the
 // instruction pointer is the address after its syscall instruction), no otherwise. Anyone
 // may jump to that site; what it allows is what the shim itself may do, never more than
 // the caller could do to itself.
-func (p *prog) fromSite(off uint32, yes, no uint32) {
+func fromSite(p *seccomp.Prog, off uint32, yes, no uint32) {
 	ip := uint64(shimAddr) + uint64(off)
-	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offIP)
-	p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, uint32(ip), 0, 3)
-	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offIP+4)
-	p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, uint32(ip>>32), 0, 1)
-	p.stmt(unix.BPF_RET|unix.BPF_K, yes)
-	p.stmt(unix.BPF_RET|unix.BPF_K, no)
+	p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offIP)
+	p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, uint32(ip), 0, 3)
+	p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offIP+4)
+	p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, uint32(ip>>32), 0, 1)
+	p.Stmt(unix.BPF_RET|unix.BPF_K, yes)
+	p.Stmt(unix.BPF_RET|unix.BPF_K, no)
 }
 
-func (p *prog) stmt(code uint16, k uint32) {
-	p.ins = append(p.ins, unix.SockFilter{Code: code, K: k})
-}
-
-func (p *prog) jump(code uint16, k uint32, jt, jf uint8) {
-	p.ins = append(p.ins, unix.SockFilter{Code: code, K: k, Jt: jt, Jf: jf})
-}
-
-// tree emits a binary search over runs (A holds the number).
-func (p *prog) tree(runs []run) {
-	if len(runs) == 1 {
-		p.leaf(runs[0].l)
-		return
-	}
-	mid := len(runs) / 2
-	var left prog
-	left.tree(runs[:mid])
-	n := len(left.ins)
-	if n <= 255 {
-		// if A >= runs[mid].lo skip the left subtree
-		p.jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, uint32(runs[mid].lo), uint8(n), 0)
-	} else {
-		p.jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, uint32(runs[mid].lo), 0, 1)
-		p.stmt(unix.BPF_JMP|unix.BPF_JA, uint32(n))
-	}
-	p.ins = append(p.ins, left.ins...)
-	p.tree(runs[mid:])
-}
-
-func (p *prog) leaf(l leaf) {
+func emitLeaf(p *seccomp.Prog, l leaf) {
 	switch l.rule {
 	case ruleNone:
-		p.stmt(unix.BPF_RET|unix.BPF_K, l.ret)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, l.ret)
 	case ruleIoctl:
 		// The request is an unsigned int: compare the low 32 bits of args[1]. Requests
 		// that reach the host's terminal are refused; those the kernel's devices answer
 		// themselves trap (devices.go: devClasses); the rest run natively on the fd.
-		p.ioctlRule(ioctlRefused, devClasses)
+		ioctlRule(p, ioctlRefused, devClasses)
 	case ruleClone:
 		const ns = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 			unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
 		// A new thread runs natively; a new process is created under ptrace (ptrace.go), which
 		// is how the kernel learns it before it runs.
-		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0)
-		p.jump(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, ns, 0, 1)
-		p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
-		p.jump(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, unix.CLONE_THREAD, 0, 1)
-		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
-		p.fromSite(shimG2RetOff, retNotify, retShim)
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0)
+		p.Jump(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, ns, 0, 1)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
+		p.Jump(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, unix.CLONE_THREAD, 0, 1)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+		fromSite(p, shimG2RetOff, retNotify, retShim)
 	case ruleShimRoute:
-		p.fromSite(shimG2RetOff, retNotify, retShim)
+		fromSite(p, shimG2RetOff, retNotify, retShim)
 	case ruleShimNative:
-		p.fromSite(shimG1RetOff, retAllow, retShim)
+		fromSite(p, shimG1RetOff, retAllow, retShim)
 	case ruleShimMask3, ruleShimMask4, ruleShimMask5:
 		off := uint32(offArg0) + 8*uint32(3+l.rule-ruleShimMask3)
 		// both halves of the mask pointer zero: no mask, run natively
-		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off)
-		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 3)
-		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off+4)
-		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 1)
-		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
-		p.fromSite(shimG1RetOff, retAllow, retShim)
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off)
+		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 3)
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off+4)
+		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 1)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+		fromSite(p, shimG1RetOff, retAllow, retShim)
 	case ruleSelfArg0, ruleSelfArg1:
 		off := uint32(offArg0)
 		if l.rule == ruleSelfArg1 {
 			off += 8
 		}
 		// both halves must be zero
-		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off)
-		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 2)
-		p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off+4)
-		p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 1, 0)
-		p.stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
-		p.stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off)
+		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 2)
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off+4)
+		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 1, 0)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
 	}
 }
 
@@ -255,21 +220,21 @@ func buildKernelFilter() []unix.SockFilter {
 		}
 		return leaf{ret: retAllow}
 	}
-	var runs []run
+	var runs []seccomp.Run[leaf]
 	for nr := 0; nr < maxNr; nr++ {
 		l := leafOf(nr)
-		if len(runs) > 0 && runs[len(runs)-1].l == l {
+		if len(runs) > 0 && runs[len(runs)-1].Leaf == l {
 			continue
 		}
-		runs = append(runs, run{lo: nr, l: l})
+		runs = append(runs, seccomp.Run[leaf]{Lo: uint32(nr), Leaf: l})
 	}
-	var p prog
-	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch)
-	p.jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, unix.AUDIT_ARCH_X86_64, 1, 0)
-	p.stmt(unix.BPF_RET|unix.BPF_K, retKill)
-	p.stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offNr)
-	p.tree(runs)
-	return p.ins
+	var p seccomp.Prog
+	p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch)
+	p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, unix.AUDIT_ARCH_X86_64, 1, 0)
+	p.Stmt(unix.BPF_RET|unix.BPF_K, retKill)
+	p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offNr)
+	seccomp.Tree(&p, runs, emitLeaf)
+	return p.Ins
 }
 
 // installKernelFilter loads the kernel's own filter on the calling thread (stage 1 then
