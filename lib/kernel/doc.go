@@ -23,12 +23,6 @@
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	klog.go       the kernel log: syslog(2) for dmesg
-//
-// Mechanisms that know nothing of files or credentials are packages of their own:
-// internal/seccomp (the notification ABI, installing a filter, the BPF assembler whose
-// binary search filter.go fills from the table), internal/guestmem (guest memory, a task's
-// tgid/parent/umask) and internal/shim (the code and pages mapped into every guest process).
-//
 //	sys_net.go    socket, bind, connect, sendto, sendmsg
 //	devices.go    the device registry: every device by number and /dev name, how it opens,
 //	              its node, the ioctl requests it answers (the filter traps those)
@@ -52,6 +46,11 @@
 //	landlock.go   Landlock, used raw
 //	userns.go     small helpers of the outer process
 //	mconsole.go   the management console's commands (lib/mconsole serves the socket)
+//
+// Mechanisms that know nothing of files or credentials are packages of their own:
+// internal/seccomp (the notification ABI, installing a filter, the BPF assembler whose
+// binary search filter.go fills from the table), internal/guestmem (guest memory, a task's
+// tgid/parent/umask) and internal/shim (the code and pages mapped into every guest process).
 //
 // The same table generates the seccomp filter (filter.go), drives the dispatcher
 // (notify.go) and prints `linux --showconfig`. Adding a system call is one row plus one
