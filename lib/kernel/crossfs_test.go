@@ -42,13 +42,16 @@ ln -s loop /loop
 cat /loop 2>/dev/null || echo loop=ELOOP
 ls -d /nul/ 2>/dev/null || echo nul/=ENOTDIR
 ls -d /dev/null/ 2>/dev/null || echo null/=ENOTDIR
+[ -h /dev/fd ] && [ -h /dev/stdin ] && echo devlinks=symlinks
+readlink /dev/fd; readlink /dev/stdin
+ln -s /proc/self/fd /dev/fd 2>/dev/null || echo ln=EEXIST
 /bin/busybox poweroff -f
 `
 
 var crossWant = []string{
 	"mtab=ok", "cat", "cat", "guesthost", "guesthost", "guesthost", "0", "devl=ok",
 	"guesthost", "fdl=ok", "/", "t.sh", "guesthost", "dangle=ENOENT", "loop=ELOOP", "nul/=ENOTDIR",
-	"null/=ENOTDIR",
+	"null/=ENOTDIR", "devlinks=symlinks", "/proc/self/fd", "/proc/self/fd/0", "ln=EEXIST",
 }
 
 // TestSymlinksAcrossFileSystems: a symlink in the root that leads into /proc or /dev (or ".."

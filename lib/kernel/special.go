@@ -152,7 +152,12 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 			}
 			return d.open(k, c, flags)
 		}
+		nofollow := flags&(unix.O_PATH|unix.O_NOFOLLOW) == unix.O_PATH|unix.O_NOFOLLOW
 		switch {
+		case nofollow && (rest == "fd" || rest == "stdin" || rest == "stdout" || rest == "stderr"):
+			// the links themselves, for lstat: Linux's are symlinks into /proc/self/fd,
+			// which init scripts test with [ -h ] before they make them
+			return k.procLink("", "self")
 		case rest == "stdin" || rest == "stdout" || rest == "stderr":
 			n := map[string]string{"stdin": "0", "stdout": "1", "stderr": "2"}[rest]
 			return k.reopenFD(c, c.Tid, n, flags)
@@ -229,6 +234,9 @@ func nofollowSpecial(abs string, follow bool) int {
 // exist with ENOENT (its lookup fails before the operation is tried) and refuses the rest
 // with EPERM; devtmpfs nodes are the kernel's here, never the guest's to replace.
 func (k *Kernel) specialNameErr(c *Call, fs, rest, abs string) error {
+	if fs == "/dev" && (rest == "fd" || rest == "stdin" || rest == "stdout" || rest == "stderr") {
+		return unix.EEXIST // the links exist (creating them, as init scripts do, says so)
+	}
 	if fs != "/proc" || rest == "/" {
 		return unix.EPERM
 	}
