@@ -395,6 +395,13 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "linux: Landlock (ABI %d): %s: %#x\n", abi, p, a&rs.handled)
 			}
 		})
+		if err == nil {
+			err = netRules(rs, c.Eth, func(p string, a uint64) {
+				if c.Debug {
+					fmt.Fprintf(stderr, "linux: Landlock (ABI %d): %s: %#x\n", abi, p, a&rs.handled)
+				}
+			})
+		}
 		if err != nil {
 			return fail("Landlock rules: %v", err)
 		}

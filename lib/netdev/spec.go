@@ -357,3 +357,10 @@ func (s *Spec) Backend() string {
 
 // Name returns the guest interface name of the device.
 func (s *Spec) Name() string { return "eth" + strconv.Itoa(s.Index) }
+
+// Kind returns the transport a spec names ("" when none the kernel knows), without parsing
+// the rest or saying anything: the kernel orders devices by it.
+func Kind(spec string) string {
+	name, _, _ := transport(spec)
+	return name
+}
