@@ -264,3 +264,48 @@ route add default gw $router dev $interface
 		}
 	}
 }
+
+// Malformed and unknown specs are reported as the real kernel reports them and left out;
+// the machine boots on. A reboot makes the devices again (the relays of the first boot were
+// stopped at its halt).
+func TestNetSpecsAndReboot(t *testing.T) {
+	script := `#!/bin/sh
+mount -t proc proc /proc
+echo "LINKS=$(ip -o link | cut -d: -f2 | sort | tr -d '\n')"
+if [ ! -e /rebooted ]; then touch /rebooted; /bin/busybox reboot -f; fi
+ifconfig eth3 10.9.0.1 netmask 255.255.255.0 up && echo UP
+/bin/busybox poweroff -f
+`
+	root := testenv.BusyboxRoot(t, map[string]string{"/r.sh": script})
+	p := freeUDPPort(t)
+	r := run{args: []string{"ubd0=" + root, "rw", "init=/r.sh", "eth0=mcast,,,abc", "eth1=bogus",
+		"eth2=ucast,,127.0.0.1,1,2,3", fmt.Sprintf("eth3=ucast,fe:fd:0:0:0:3,127.0.0.1,%d,%d", p, p), "ethX=daemon"},
+		timeout: 60 * time.Second}
+	out, errs, status := r.do(t)
+	if status != 0 || strings.Count(out, "LINKS= eth3 lo\n") != 2 || !strings.Contains(out, "UP\n") {
+		t.Errorf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	for _, want := range []string{"mcast_setup - Bad port : 'abc'\n", "ucast_setup - Extra garbage on specification : '3'\n",
+		"eth_setup - Couldn't parse 'X=daemon' : Bad device number\n",
+		fmt.Sprintf("Configured ucast device: :%d -> 127.0.0.1:%d\nNetdevice 3 (fe:fd:00:00:00:03) : \n"+
+			"ucast backend address: 127.0.0.1:%d listen port: %d\n", p, p, p, p)} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("no %q in\n%s", want, errs)
+		}
+	}
+}
+
+// A user who may not open /dev/net/tun gets a machine without the device, told why.
+func TestNetWithoutTunAccess(t *testing.T) {
+	var st unix.Stat_t
+	if unix.Stat("/dev/net/tun", &st) != nil || os.Geteuid() != 0 || st.Mode&0o006 == 0o006 {
+		t.Skip("needs root, and a /dev/net/tun that other users may not open")
+	}
+	root := testenv.BusyboxRoot(t, map[string]string{"/r.sh": "#!/bin/sh\necho BOOTED\n/bin/busybox poweroff -f\n"})
+	umlDir := unprivileged(t, root)
+	out, errs, status := run{asUser: true, args: []string{"ubd0=" + root, "rw", "init=/r.sh", "uml_dir=" + umlDir + "/",
+		"eth0=usernet"}}.do(t)
+	if status != 0 || !strings.Contains(out, "BOOTED") || !strings.Contains(errs, "linux: eth0: /dev/net/tun: permission denied") {
+		t.Errorf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+}

@@ -3,6 +3,7 @@ package netdev
 import (
 	"bytes"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -176,4 +177,68 @@ func TestNetUsernetRelay(t *testing.T) {
 		}
 	}
 	t.Fatal("no ARP reply from the gateway")
+}
+
+// FuzzRelayFromWire: whatever datagrams arrive, the relay survives and passes the guest only
+// frames of a length a tap takes.
+func FuzzRelayFromWire(f *testing.F) {
+	f.Add([]byte{}, []byte{1, 2, 3})
+	f.Add(frame(1, 60), frame(2, MaxFrame+1))
+	f.Add(frame(1, MaxFrame), frame(1, 13))
+	var (
+		r     *Relay
+		guest int
+		peer  *net.UDPConn
+	)
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if r == nil {
+			p := freeUDPPort(t)
+			tr, err := Open(Parse(0, "ucast,,127.0.0.1,"+itoa(p)+","+itoa(p+1), func(string) {}), RandomMAC())
+			if err != nil {
+				t.Skip(err)
+			}
+			sp, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+			unix.SetNonblock(sp[0], true)
+			unix.SetNonblock(sp[1], true)
+			guest = sp[1]
+			if r, err = Start(os.NewFile(uintptr(sp[0]), "tap"), tr); err != nil {
+				t.Fatal(err)
+			}
+			if peer, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		marker := frame(9, 64) // sent last: everything before it has been handled
+		if bytes.Equal(a, marker) || bytes.Equal(b, marker) {
+			return
+		}
+		want := uint64(0)
+		for _, d := range [][]byte{a, b} {
+			peer.Write(d)
+			if len(d) >= minFrame && len(d) <= MaxFrame {
+				want++
+			}
+		}
+		peer.Write(marker)
+		buf := make([]byte, 4096)
+		got := uint64(0)
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+			n, err := unix.Read(guest, buf)
+			if err != nil {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			if n < minFrame || n > MaxFrame {
+				t.Fatalf("a %d-byte frame reached the guest", n)
+			}
+			if bytes.Equal(buf[:n], marker) {
+				if got != want {
+					t.Fatalf("%d frames reached the guest, want %d", got, want)
+				}
+				return
+			}
+			got++
+		}
+		t.Fatal("the marker frame never arrived")
+	})
 }

@@ -208,9 +208,8 @@ func (t *Transport) openMcast() error {
 		return fmt.Errorf("umcast_open: IP_MULTICAST_LOOP failed, error = %d", errnoOf(err))
 	}
 	if err := unix.SetsockoptIPMreq(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, &unix.IPMreq{Multiaddr: group}); err != nil {
-		return fmt.Errorf("umcast_open: IP_ADD_MEMBERSHIP failed, error = %d\n"+
-			"There appears not to be a multicast-capable network interface on the host.\n"+
-			"eth0 should be configured in order to use the multicast transport.", errnoOf(err))
+		return fmt.Errorf("umcast_open: IP_ADD_MEMBERSHIP failed, error = %d (the host has no multicast-capable "+
+			"network interface with a route for the group)", errnoOf(err))
 	}
 	t.to = inetAddr(group, s.LPort)
 	return nil
