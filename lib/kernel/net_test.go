@@ -309,3 +309,48 @@ func TestNetWithoutTunAccess(t *testing.T) {
 		t.Errorf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
 }
+
+// ethN=tuntap,IFNAME: a host tap, opened by the outer process, here in a network namespace
+// of the test's own so the host's interfaces are left alone. The guest pings the tap's host
+// side and fetches a page from an httpd listening there.
+func TestNetTuntap(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("making a tap needs root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
+	script := `#!/bin/sh
+mount -t proc proc /proc
+ifconfig eth0 10.7.0.2 netmask 255.255.255.0 up
+i=0; until ping -c 1 -W 1 10.7.0.1 >/dev/null 2>&1 || [ $i -ge 60 ]; do i=$((i+1)); done
+ping -c 3 -W 2 10.7.0.1 >/dev/null; echo "PINGRC=$?"
+wget -q -O - http://10.7.0.1:8080/; echo "WGET=$?"
+/bin/busybox poweroff -f
+`
+	root := testenv.BusyboxRoot(t, map[string]string{"/t.sh": script})
+	www := t.TempDir()
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("page of the host side\n"), 0o644)
+	bb := testenv.Tool(t, "busybox")
+	user := ""
+	linuxArgs := "ubd0=" + root + " rw init=/t.sh eth0=tuntap,gtap0 uml_dir=" + t.TempDir() + "/"
+	if netAsUser(t) {
+		user = " user " + testUser
+		linuxArgs = "ubd0=" + root + " rw init=/t.sh eth0=tuntap,gtap0 uml_dir=" + unprivileged(t, root) + "/"
+	}
+	run := testenv.Program(t, "linux") + " " + linuxArgs
+	if user != "" {
+		run = "runuser -u " + testUser + " -- " + run
+	}
+	sh := "set -e; ip tuntap add dev gtap0 mode tap" + user + "; ip addr add 10.7.0.1/24 dev gtap0; ip link set gtap0 up; " +
+		// httpd in the foreground, killed at the end: nothing outlives the test's namespace
+		bb + " httpd -f -p 10.7.0.1:8080 -h " + www + " & h=$!; set +e; " + run + "; rc=$?; kill $h; exit $rc"
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "unshare", "--net", "--", "sh", "-c", sh).CombinedOutput()
+	for _, want := range []string{"TUN/TAP backend - \n", "PINGRC=0", "page of the host side", "WGET=0"} {
+		if !strings.Contains(strings.ReplaceAll(string(out), "\r\n", "\n"), want) {
+			t.Errorf("no %q (%v)\n%s", want, err, out)
+		}
+	}
+}

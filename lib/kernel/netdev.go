@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/gouml/gouml/lib/netdev"
@@ -79,7 +81,13 @@ func (k *Kernel) startNet(initPid int) {
 		if s.Transport == netdev.Daemon || s.Transport == netdev.Slirp {
 			say("")
 		}
-		tr, err := netdev.Open(s, mac)
+		var tr *netdev.Transport
+		var err error
+		if s.Transport == netdev.TunTap {
+			tr, err = hostTapTransport(s)
+		} else {
+			tr, err = netdev.Open(s, mac)
+		}
 		if err != nil {
 			say(err.Error())
 			continue
@@ -191,4 +199,85 @@ func ioctlIfreq(fd int, req uint, r *ifreq) error {
 		return e
 	}
 	return nil
+}
+
+// tapFDsEnv tells the kernel's stages which inherited fds are the host taps the outer
+// process opened for ethN=tuntap,IFNAME: "N=FD,…", or "N=-ERRNO" where the open failed.
+const tapFDsEnv = "GOUML_TAP_FDS"
+
+// openHostTaps is the outer process's part of ethN=tuntap,IFNAME. The tap is a host
+// interface; attaching to it takes the host's permission (its owner, or CAP_NET_ADMIN over
+// the host's network namespace), which only the outer process, as the user started it,
+// holds: the kernel runs in a user namespace of its own, and a root-started kernel as an
+// unprivileged uid. first is the fd number the first returned file will have in the kernel.
+func openHostTaps(eth map[int]string, first int) ([]*os.File, string) {
+	idx := make([]int, 0, len(eth))
+	for n := range eth {
+		idx = append(idx, n)
+	}
+	sort.Ints(idx)
+	var files []*os.File
+	var ents []string
+	for _, n := range idx {
+		s := netdev.Parse(n, eth[n], func(string) {}) // the kernel prints the messages
+		if s == nil || s.Transport != netdev.TunTap || s.HostIf == "" {
+			continue
+		}
+		fd, err := unix.Open(tunDevice, unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err == nil {
+			var r ifreq
+			copy(r.name[:unix.IFNAMSIZ-1], s.HostIf)
+			*(*uint16)(unsafe.Pointer(&r.data[0])) = unix.IFF_TAP | unix.IFF_NO_PI
+			if err = ioctlIfreq(fd, unix.TUNSETIFF, &r); err != nil {
+				unix.Close(fd)
+			}
+		}
+		if errno, ok := err.(unix.Errno); ok {
+			ents = append(ents, fmt.Sprintf("%d=-%d", n, int(errno)))
+			continue
+		}
+		ents = append(ents, fmt.Sprintf("%d=%d", n, first+len(files)))
+		files = append(files, os.NewFile(uintptr(fd), s.HostIf))
+	}
+	return files, tapFDsEnv + "=" + strings.Join(ents, ",")
+}
+
+// hostTaps are the host taps of this run, adopted from the outer process once: a reboot
+// uses them again.
+var hostTaps struct {
+	once  sync.Once
+	files map[int]*os.File
+	errs  map[int]unix.Errno
+}
+
+// hostTapTransport returns the transport of ethN=tuntap,IFNAME: the host tap the outer
+// process opened.
+func hostTapTransport(s *netdev.Spec) (*netdev.Transport, error) {
+	if s.HostIf == "" {
+		return nil, fmt.Errorf("tuntap: the uml_net helper mode is not supported yet; name a host tap (eth%d=tuntap,IFNAME)", s.Index)
+	}
+	hostTaps.once.Do(func() {
+		hostTaps.files, hostTaps.errs = map[int]*os.File{}, map[int]unix.Errno{}
+		for _, e := range strings.Split(os.Getenv(tapFDsEnv), ",") {
+			k, v, ok := strings.Cut(e, "=")
+			n, err1 := strconv.Atoi(k)
+			fd, err2 := strconv.Atoi(v)
+			switch {
+			case !ok || err1 != nil || err2 != nil:
+			case fd < 0:
+				hostTaps.errs[n] = unix.Errno(-fd)
+			default:
+				unix.CloseOnExec(fd) // the launcher and helpers have no business with it
+				unix.SetNonblock(fd, true)
+				hostTaps.files[n] = os.NewFile(uintptr(fd), "tap")
+			}
+		}
+	})
+	if f := hostTaps.files[s.Index]; f != nil {
+		return netdev.OpenDevice(s, f)
+	}
+	if e, ok := hostTaps.errs[s.Index]; ok {
+		return nil, fmt.Errorf("tuntap: TUNSETIFF %s failed, errno = %d", s.HostIf, int(e))
+	}
+	return nil, fmt.Errorf("tuntap: host tap %s was not opened", s.HostIf)
 }

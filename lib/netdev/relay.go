@@ -152,6 +152,18 @@ func (r *Relay) send(f *frames, n int) {
 		r.TxFrames.Add(uint64(n))
 		return
 	}
+	if r.tr.dev != nil {
+		_ = r.tr.rc.Control(func(fd uintptr) {
+			for i := 0; i < n; i++ {
+				if _, err := unix.Write(int(fd), f.buf(i)[:f.lens[i]]); err != nil {
+					r.TxDrops.Add(1) // the host tap is down, or its queue full
+					continue
+				}
+				r.TxFrames.Add(1)
+			}
+		})
+		return
+	}
 	for i := 0; i < n; i++ {
 		f.iovs[i].SetLen(f.lens[i])
 	}
@@ -187,6 +199,10 @@ func (r *Relay) fromWire() {
 	for {
 		n := 0
 		err := r.tr.rc.Read(func(fd uintptr) bool {
+			if r.tr.dev != nil {
+				n = readFrames(int(fd), f)
+				return n > 0
+			}
 			for i := range f.msgs {
 				f.msgs[i].n = 0
 				f.msgs[i].hdr.Flags = 0
@@ -219,6 +235,25 @@ func (r *Relay) fromWire() {
 			}
 		}
 	}
+}
+
+// readFrames reads frames from a device that gives one per read, until it has none left or
+// the batch is full, recording their lengths where recvmmsg would.
+func readFrames(fd int, f *frames) int {
+	n := 0
+	for n < batch {
+		m, err := unix.Read(fd, f.buf(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			break
+		}
+		f.msgs[n].n = uint32(m)
+		f.msgs[n].hdr.Flags = 0
+		n++
+	}
+	return n
 }
 
 // toTap writes one frame to the guest; a frame the tap refuses (the interface is down) is

@@ -28,6 +28,21 @@ type Transport struct {
 	ctl  net.Conn         // daemon: the control connection, held for the port's life
 	gw   *usernet.Gateway // the built-in NAT
 	self [6]byte          // mcast: the device's own MAC, to drop its own looped-back frames
+	// dev is a host tap (tuntap): frames are read and written one per call. It outlives
+	// the relay (it is opened once per run, outside the kernel), so Close leaves it open.
+	dev *os.File
+}
+
+// OpenDevice makes the transport of a device whose frames go to a host tap already open
+// (ethN=tuntap,IFNAME: the outer process opened it in the host's network namespace). dev
+// must be non-blocking; it stays open when the relay stops, for the next boot.
+func OpenDevice(s *Spec, dev *os.File) (*Transport, error) {
+	rc, err := dev.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	_ = dev.SetReadDeadline(time.Time{}) // the last boot's Stop set one
+	return &Transport{spec: s, dev: dev, rc: rc}, nil
 }
 
 // dialTimeout bounds the daemon transport's connection and its reply: a switch that
@@ -69,6 +84,9 @@ func Open(s *Spec, mac [6]byte) (*Transport, error) {
 
 // Close releases the transport (the daemon's switch sees its port disconnect).
 func (t *Transport) Close() {
+	if t.dev != nil {
+		_ = t.dev.SetReadDeadline(time.Now()) // wakes the relay's reader; the tap stays open
+	}
 	if t.sock != nil {
 		t.sock.Close()
 	}
