@@ -279,9 +279,12 @@ func (c *Config) word(w string, umidSet *bool) (keep bool, err error) {
 	case strings.HasPrefix(w, "con"):
 		return true, c.line(w, w[3:], "con", MaxCon, c.Con, &c.ConDefault)
 	case strings.HasPrefix(w, "eth"):
-		n, spec, err := devSpec(w[3:], '=')
-		if err != nil {
-			return false, bad(err.Error())
+		// Like the real kernel, a malformed ethN word is reported and the machine boots
+		// without that device.
+		n, spec, msg := ethSpec(w[3:])
+		if msg != "" {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("eth_setup - Couldn't parse '%s' : %s", w[3:], msg))
+			return true, nil
 		}
 		c.Eth[n] = spec
 		return true, nil
@@ -618,6 +621,40 @@ func devSpec(s string, sep byte) (int, string, error) {
 		return 0, "", fmt.Errorf("device number out of range")
 	}
 	return n, s[i+1:], nil
+}
+
+// ethSpec parses "<n>=<spec>" of ethN= as eth_parse does: n in C's bases (0x… hex, 0…
+// octal), then '='. msg is the real kernel's complaint.
+func ethSpec(s string) (int, string, string) {
+	base, i := 10, 0
+	switch {
+	case len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && isHex(s[2]):
+		base, i = 16, 2
+	case len(s) > 0 && s[0] == '0':
+		base = 8
+	}
+	start := i
+	var n uint64
+	for ; i < len(s); i++ {
+		d := strings.IndexByte("0123456789abcdef", s[i]|0x20)
+		if d < 0 || d >= base || (s[i] < '0' || s[i] > '9') && base != 16 {
+			break
+		}
+		n = n*uint64(base) + uint64(d)
+		if n > 1<<16 {
+			n = 1<<16 + 1 // far beyond any device; keeps the arithmetic from wrapping
+		}
+	}
+	if i == start {
+		return 0, "", "Bad device number"
+	}
+	if i == len(s) || s[i] != '=' {
+		return 0, "", "Expected '=' after device number"
+	}
+	if n > 1<<16 {
+		return 0, "", "Bad device number"
+	}
+	return int(n), s[i+1:], ""
 }
 
 // ConsoleLine returns the channel pair of console n: conN=, else con=, else the default

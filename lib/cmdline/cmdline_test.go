@@ -225,7 +225,19 @@ func TestOtherOptions(t *testing.T) {
 		c.Initrd != "/tmp/i" || !c.SSLNonRaw || !c.NoSysemu {
 		t.Fatalf("%+v", c)
 	}
-	for _, w := range []string{"eth=x", "ethX=x", "eth0", "vec0=x", "mconsole=foo", "mconsole=notify:", "hostfs=/a,bogus", "iomem=x", "init="} {
+	for w, msg := range map[string]string{"eth=x": "eth_setup - Couldn't parse '=x' : Bad device number",
+		"ethX=x": "eth_setup - Couldn't parse 'X=x' : Bad device number",
+		"eth0":   "eth_setup - Couldn't parse '0' : Expected '=' after device number"} {
+		c, err := Parse([]string{w})
+		if err != nil || len(c.Eth) != 0 || len(c.Warnings) != 1 || c.Warnings[0] != msg {
+			t.Errorf("%s: %v %q", w, err, c.Warnings)
+		}
+	}
+	// The device number is read in C's bases, as the real kernel reads it.
+	if c, _ := Parse([]string{"eth0x10=mcast", "eth012=ucast"}); c.Eth[16] != "mcast" || c.Eth[10] != "ucast" {
+		t.Errorf("%v", c.Eth)
+	}
+	for _, w := range []string{"vec0=x", "mconsole=foo", "mconsole=notify:", "hostfs=/a,bogus", "iomem=x", "init="} {
 		if _, err := Parse([]string{w}); err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("%s: %v", w, err)
 		}

@@ -46,6 +46,8 @@
 //	landlock.go   Landlock, used raw
 //	userns.go     small helpers of the outer process
 //	mconsole.go   the management console's commands (lib/mconsole serves the socket)
+//	netdev.go     ethN devices: taps made in the guest's network namespace at each boot,
+//	              relayed by lib/netdev to their transports, stopped at halt
 //
 // Mechanisms that know nothing of files or credentials are packages of their own:
 // internal/seccomp (the notification ABI, installing a filter, the BPF assembler whose
@@ -155,7 +157,8 @@
 // The guest's /proc is generated from the guest namespace's own procfs instance (special.go),
 // with paths made guest paths and credentials the guest's. SysV IPC and POSIX message queues
 // run natively in the guest's IPC namespace; Internet, netlink and packet sockets and
-// abstract Unix names in its network namespace, which has only a loopback device.
+// abstract Unix names in its network namespace, whose devices are its loopback and the
+// ethN taps of the command line (netdev.go).
 //
 // Credentials are the guest's own (sys_cred.go): every process starts as root, and files
 // owned by the host user appear root-owned. What a host file of the user cannot carry is
@@ -181,7 +184,7 @@
 //     resolves it. Reopening an fd through /proc or /dev/fd never gives more access than
 //     its open had (Linux checks the file's mode).
 //   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).
-//   - No network devices besides the namespace's loopback (getsockname shows the kernel's
+//   - No vecN or tuntap network devices, no hot-plugged ones (getsockname shows the kernel's
 //     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, sysfs,
 //     devpts and bind mounts, /sys, enforcement of mem=. Image file systems (root or
 //     mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is

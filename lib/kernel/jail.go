@@ -201,7 +201,9 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 	}
 	defer os.RemoveAll(work)
 	extra := inheritedFiles()
-	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work)
+	taps, tapEnv := openHostTaps(c.Eth, 3+len(extra)) // ethN=tuntap,IFNAME (netdev.go)
+	extra = append(extra, taps...)
+	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work, tapEnv)
 	attr := &syscall.SysProcAttr{
 		Pdeathsig:  syscall.SIGKILL, // the caller's thread is locked (cmd/linux): it never exits first
 		Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
@@ -248,7 +250,7 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 		fmt.Fprintf(stderr, "linux: starting the kernel in a new user namespace: %v (gouml needs unprivileged user namespaces: check sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone and kernel.apparmor_restrict_unprivileged_userns)\n", err)
 		return 1
 	}
-	for _, f := range extra[len(extra)-boolInt(rootMode && cfg.rootImage == nil):] {
+	for _, f := range append(taps, extra[len(extra)-boolInt(rootMode && cfg.rootImage == nil):]...) {
 		f.Close()
 	}
 	done := make(chan struct{})
@@ -395,6 +397,13 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "linux: Landlock (ABI %d): %s: %#x\n", abi, p, a&rs.handled)
 			}
 		})
+		if err == nil {
+			err = netRules(rs, c.Eth, func(p string, a uint64) {
+				if c.Debug {
+					fmt.Fprintf(stderr, "linux: Landlock (ABI %d): %s: %#x\n", abi, p, a&rs.handled)
+				}
+			})
+		}
 		if err != nil {
 			return fail("Landlock rules: %v", err)
 		}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gouml/gouml/lib/netdev"
 	"github.com/gouml/gouml/lib/shadow"
 	"golang.org/x/sys/unix"
 )
@@ -35,6 +36,8 @@ type Config struct {
 	// HostFSPrefix is hostfs=: every hostfs mount lies below it ("" = below the directories
 	// the command line names: hostfs.go).
 	HostFSPrefix string
+	// Eth is the ethN= specs of the command line, raw (netdev.go makes the devices).
+	Eth map[int]string
 
 	rootImage  *rootImage
 	Debug      bool
@@ -98,6 +101,8 @@ type Kernel struct {
 	epfd, epWake int               // the task watch (watch.go); epfd < 0: not running
 	watch        map[int32]watched // pidfd -> what it watches (k.mu)
 	watchDone    chan struct{}
+
+	nets []*netdev.Relay // the network devices' relays (netdev.go)
 }
 
 // utsNames are the machine's host and domain names (uname, sethostname, /proc/sys/kernel).
@@ -209,6 +214,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		req = shutdownReq{status: 1}
 	}
 	k.killAll()
+	k.stopNet()
 	select {
 	case <-k.loopDone:
 	case <-time.After(loopGrace):
@@ -401,6 +407,7 @@ func (k *Kernel) startInit() (int, error) {
 	k.watchTask(t)
 	k.mu.Unlock()
 	go k.serve()
+	k.startNet(pid) // before init runs, so that its first scripts see ethN
 	if _, err := ours.Write([]byte{1}); err != nil {
 		return fail(err)
 	}

@@ -170,9 +170,7 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 		}
 		cfg.RootDir = file
 	}
-	for n, e := range c.Eth {
-		return cfg, notYet(fmt.Sprintf("eth%d=%s (network devices)", n, e))
-	}
+	cfg.Eth = c.Eth
 	for n, e := range c.Vec {
 		return cfg, notYet(fmt.Sprintf("vec%d:%s (network devices)", n, e))
 	}
@@ -288,7 +286,7 @@ func (u *umid) remove() { os.RemoveAll(u.dir) }
 // ShowConfig prints the configuration report derived from the system call table.
 func ShowConfig(w io.Writer) {
 	fmt.Fprintf(w, "#\n# gouml linux %s configuration\n#\nCONFIG_UML=y\nCONFIG_64BIT=y\nCONFIG_X86_64=y\n"+
-		"CONFIG_HOSTFS=y\nCONFIG_PROC_FS=y\nCONFIG_UML_NET=n\nCONFIG_BLK_DEV_UBD=y\n#\n# System calls (x86-64): number name handling [note]\n#\n", Release)
+		"CONFIG_HOSTFS=y\nCONFIG_PROC_FS=y\nCONFIG_UML_NET=y\nCONFIG_UML_NET_DAEMON=y\nCONFIG_UML_NET_MCAST=y\nCONFIG_UML_NET_SLIRP=y\nCONFIG_BLK_DEV_UBD=y\n#\n# System calls (x86-64): number name handling [note]\n#\n", Release)
 	for _, s := range Table() {
 		note := ""
 		if s.Note != "" {
@@ -323,6 +321,13 @@ Supported:
     quiet, debug            debug logs unsupported system calls once each
     noreboot                reboot ends linux instead of restarting init
     nolandlock              run on a host without Landlock (refused otherwise)
+    ethN=daemon[,<mac>[,unix[,<ctl>]]]
+    ethN=mcast[,<mac>[,<group>[,<port>[,<ttl>]]]]
+    ethN=ucast[,<mac>[,<remote>[,<lport>[,<rport>]]]]
+    ethN=slirp[,<mac>], ethN=usernet[,<mac>]
+                            network device ethN (a tap in the guest's namespace) on a
+                            uml_switch, a multicast group, a UDP peer, or the built-in
+                            NAT (10.0.2.0/24, gateway 10.0.2.2 = the host's 127.0.0.1)
     mconsole=notify:<socket>
                             tell <socket> the management console's path (the
                             console is <uml_dir><umid>/mconsole) and about panics
@@ -331,7 +336,8 @@ Supported:
     <word>                  (unknown) goes to init's argv
 Parsed, not supported yet (an error when given):
     tmpfs, sysfs, devpts and bind mounts
-    ethN=..., vecN:...      network devices
+    ethN=tuntap,..., ethN=slirp,,<program>, vecN:...
+                            network devices
     initrd=, iomem=, virtio_uml.device=, hostfs=<dir>,append
 Accepted without effect: xterm=, stderr=, ssl-non-raw, nosysemu, console=
 `

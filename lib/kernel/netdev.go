@@ -1,0 +1,283 @@
+package kernel
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/gouml/gouml/lib/netdev"
+	"golang.org/x/sys/unix"
+)
+
+// Network devices. The guest's network stack is the host kernel's, in the guest's own
+// network namespace (stub.go): each ethN of the command line is a tap device inside that
+// namespace, named ethN, and lib/netdev relays its frames to the transport the command line
+// names (a uml_switch, mcast, ucast, the built-in NAT). The kernel makes the taps: it owns
+// the guest's user namespace, so it has CAP_NET_ADMIN over the network namespace without
+// any host privilege. Devices are made at every boot before init's first instruction and
+// stopped at halt, so a reboot makes them again, as the real kernel's re-execution does.
+
+// tunDevice is the host's tun/tap control device; the kernel's Landlock rules name it when
+// the command line has network devices (jail.go).
+const tunDevice = "/dev/net/tun"
+
+func init() {
+	// The relays send batches with sendmmsg, which the guest table refuses for now: the
+	// kernel's own filter must let it through.
+	kernelNeeds[unix.SYS_SENDMMSG] = true
+}
+
+// netRules adds what the network devices need to the kernel's Landlock rules: the tun
+// device (the transports' sockets are not file accesses Landlock restricts at the ABIs we
+// know; the daemon transport's control socket is connected at each boot by path).
+func netRules(rs *llRuleset, eth map[int]string, log func(string, uint64)) error {
+	if len(eth) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(tunDevice); err != nil {
+		return nil // each device will say why it cannot be made
+	}
+	log(tunDevice, llRW)
+	return rs.allow(tunDevice, llRW)
+}
+
+// startNet makes the machine's network devices in the namespace of the launcher initPid,
+// printing what the real kernel prints for each, and starts their relays. A device that
+// cannot be made is left out, as by the real kernel; the machine boots on.
+func (k *Kernel) startNet(initPid int) {
+	if len(k.cfg.Eth) == 0 {
+		return
+	}
+	say := func(s string) { fmt.Fprintln(k.cfg.Stderr, s) }
+	// The real kernel configures devices transport by transport, in the order its
+	// transports register, and each transport's devices in command-line order.
+	idx := make([]int, 0, len(k.cfg.Eth))
+	for n := range k.cfg.Eth {
+		idx = append(idx, n)
+	}
+	sort.Slice(idx, func(i, j int) bool {
+		oi, oj := netdev.Order(netdev.Kind(k.cfg.Eth[idx[i]])), netdev.Order(netdev.Kind(k.cfg.Eth[idx[j]]))
+		return oi < oj || oi == oj && idx[i] < idx[j]
+	})
+	type dev struct {
+		spec *netdev.Spec
+		mac  [6]byte
+		tr   *netdev.Transport
+	}
+	var devs []dev
+	for _, n := range idx {
+		s := netdev.Parse(n, k.cfg.Eth[n], say)
+		if s == nil {
+			continue
+		}
+		mac := s.MAC(say)
+		say(fmt.Sprintf("Netdevice %d (%s) : ", n, netdev.FormatMAC(mac)))
+		say(s.Backend())
+		if s.Transport == netdev.Daemon || s.Transport == netdev.Slirp {
+			say("")
+		}
+		var tr *netdev.Transport
+		var err error
+		if s.Transport == netdev.TunTap {
+			tr, err = hostTapTransport(s)
+		} else {
+			tr, err = netdev.Open(s, mac)
+		}
+		if err != nil {
+			say(err.Error())
+			continue
+		}
+		devs = append(devs, dev{s, mac, tr})
+	}
+	names := make([]string, len(devs))
+	macs := make([][6]byte, len(devs))
+	for i, d := range devs {
+		names[i], macs[i] = d.spec.Name(), d.mac
+	}
+	taps, errs := makeTaps(initPid, names, macs)
+	for i, d := range devs {
+		if errs[i] != nil {
+			say(fmt.Sprintf("linux: %s: %v", names[i], errs[i]))
+			d.tr.Close()
+			continue
+		}
+		r, err := netdev.Start(taps[i], d.tr)
+		if err != nil {
+			say(fmt.Sprintf("linux: %s: %v", names[i], err))
+			taps[i].Close()
+			d.tr.Close()
+			continue
+		}
+		k.nets = append(k.nets, r)
+	}
+}
+
+// stopNet stops the relays (the switch sees the port go, the NAT its flows end).
+func (k *Kernel) stopNet() {
+	for _, r := range k.nets {
+		r.Stop()
+	}
+	k.nets = nil
+}
+
+// makeTaps creates one tap per name in the network namespace of pid, with the given MACs,
+// left down as the real kernel leaves ethN until the guest configures it. It returns
+// non-blocking fds of them, or why each could not be made.
+func makeTaps(pid int, names []string, macs [][6]byte) ([]*os.File, []error) {
+	taps := make([]*os.File, len(names))
+	errs := make([]error, len(names))
+	if len(names) == 0 {
+		return taps, errs
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// This thread joins the guest's network namespace and is never unlocked: it ends
+		// with the goroutine instead of going back to the runtime in the wrong namespace.
+		runtime.LockOSThread()
+		fail := func(err error) {
+			for i := range errs {
+				errs[i] = err
+			}
+		}
+		ns, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fail(fmt.Errorf("the guest's network namespace: %w", err))
+			return
+		}
+		err = unix.Setns(ns, unix.CLONE_NEWNET)
+		unix.Close(ns)
+		if err != nil {
+			fail(fmt.Errorf("joining the guest's network namespace: %w", err))
+			return
+		}
+		for i, name := range names {
+			taps[i], errs[i] = makeTap(name, macs[i])
+		}
+	}()
+	<-done
+	return taps, errs
+}
+
+// ifreq is struct ifreq: a name and, for the requests used here, flags or an address.
+type ifreq struct {
+	name [unix.IFNAMSIZ]byte
+	data [24]byte
+}
+
+// makeTap opens /dev/net/tun in the calling thread's network namespace and attaches it to
+// a new tap device of that name and MAC.
+func makeTap(name string, mac [6]byte) (*os.File, error) {
+	fd, err := unix.Open(tunDevice, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tunDevice, err)
+	}
+	var r ifreq
+	copy(r.name[:unix.IFNAMSIZ-1], name)
+	*(*uint16)(unsafe.Pointer(&r.data[0])) = unix.IFF_TAP | unix.IFF_NO_PI
+	if err := ioctlIfreq(fd, unix.TUNSETIFF, &r); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("TUNSETIFF: %w", err)
+	}
+	r.data = [24]byte{}
+	*(*uint16)(unsafe.Pointer(&r.data[0])) = unix.ARPHRD_ETHER
+	copy(r.data[2:], mac[:])
+	if err := ioctlIfreq(fd, unix.SIOCSIFHWADDR, &r); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("setting the MAC: %w", err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+func ioctlIfreq(fd int, req uint, r *ifreq) error {
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(unsafe.Pointer(r))); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// tapFDsEnv tells the kernel's stages which inherited fds are the host taps the outer
+// process opened for ethN=tuntap,IFNAME: "N=FD,…", or "N=-ERRNO" where the open failed.
+const tapFDsEnv = "GOUML_TAP_FDS"
+
+// openHostTaps is the outer process's part of ethN=tuntap,IFNAME. The tap is a host
+// interface; attaching to it takes the host's permission (its owner, or CAP_NET_ADMIN over
+// the host's network namespace), which only the outer process, as the user started it,
+// holds: the kernel runs in a user namespace of its own, and a root-started kernel as an
+// unprivileged uid. first is the fd number the first returned file will have in the kernel.
+func openHostTaps(eth map[int]string, first int) ([]*os.File, string) {
+	idx := make([]int, 0, len(eth))
+	for n := range eth {
+		idx = append(idx, n)
+	}
+	sort.Ints(idx)
+	var files []*os.File
+	var ents []string
+	for _, n := range idx {
+		s := netdev.Parse(n, eth[n], func(string) {}) // the kernel prints the messages
+		if s == nil || s.Transport != netdev.TunTap || s.HostIf == "" {
+			continue
+		}
+		fd, err := unix.Open(tunDevice, unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err == nil {
+			var r ifreq
+			copy(r.name[:unix.IFNAMSIZ-1], s.HostIf)
+			*(*uint16)(unsafe.Pointer(&r.data[0])) = unix.IFF_TAP | unix.IFF_NO_PI
+			if err = ioctlIfreq(fd, unix.TUNSETIFF, &r); err != nil {
+				unix.Close(fd)
+			}
+		}
+		if errno, ok := err.(unix.Errno); ok {
+			ents = append(ents, fmt.Sprintf("%d=-%d", n, int(errno)))
+			continue
+		}
+		ents = append(ents, fmt.Sprintf("%d=%d", n, first+len(files)))
+		files = append(files, os.NewFile(uintptr(fd), s.HostIf))
+	}
+	return files, tapFDsEnv + "=" + strings.Join(ents, ",")
+}
+
+// hostTaps are the host taps of this run, adopted from the outer process once: a reboot
+// uses them again.
+var hostTaps struct {
+	once  sync.Once
+	files map[int]*os.File
+	errs  map[int]unix.Errno
+}
+
+// hostTapTransport returns the transport of ethN=tuntap,IFNAME: the host tap the outer
+// process opened.
+func hostTapTransport(s *netdev.Spec) (*netdev.Transport, error) {
+	if s.HostIf == "" {
+		return nil, fmt.Errorf("tuntap: the uml_net helper mode is not supported yet; name a host tap (eth%d=tuntap,IFNAME)", s.Index)
+	}
+	hostTaps.once.Do(func() {
+		hostTaps.files, hostTaps.errs = map[int]*os.File{}, map[int]unix.Errno{}
+		for _, e := range strings.Split(os.Getenv(tapFDsEnv), ",") {
+			k, v, ok := strings.Cut(e, "=")
+			n, err1 := strconv.Atoi(k)
+			fd, err2 := strconv.Atoi(v)
+			switch {
+			case !ok || err1 != nil || err2 != nil:
+			case fd < 0:
+				hostTaps.errs[n] = unix.Errno(-fd)
+			default:
+				unix.CloseOnExec(fd) // the launcher and helpers have no business with it
+				unix.SetNonblock(fd, true)
+				hostTaps.files[n] = os.NewFile(uintptr(fd), "tap")
+			}
+		}
+	})
+	if f := hostTaps.files[s.Index]; f != nil {
+		return netdev.OpenDevice(s, f)
+	}
+	if e, ok := hostTaps.errs[s.Index]; ok {
+		return nil, fmt.Errorf("tuntap: TUNSETIFF %s failed, errno = %d", s.HostIf, int(e))
+	}
+	return nil, fmt.Errorf("tuntap: host tap %s was not opened", s.HostIf)
+}

@@ -1,0 +1,279 @@
+package netdev
+
+import (
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Frame limits. The real kernel accepts frames of up to 1526 bytes from its transports
+// (ETH_MAX_PACKET + ETH_HEADER_OTHER, docs/interfaces.md §3.1); longer ones, and ones too
+// short to hold an Ethernet header, are dropped in both directions.
+const (
+	MaxFrame = 1526
+	minFrame = 14
+	// bufSize leaves room to tell a frame that is too long from one that fits.
+	bufSize = 2048
+	// batch is how many frames one system call moves at most.
+	batch = 64
+)
+
+// Stats counts a device's traffic. Drops are frames lost to a full queue on the way,
+// a transport error or a bad length: the relay never waits for the guest or the wire.
+type Stats struct {
+	TxFrames, TxDrops atomic.Uint64 // guest → transport
+	RxFrames, RxDrops atomic.Uint64 // transport → guest
+}
+
+// Relay moves frames between a tap device and a transport: one goroutine per direction.
+type Relay struct {
+	Stats
+	tap     *os.File
+	tapRC   syscall.RawConn
+	tr      *Transport
+	deliver func([]byte) // the NAT's input; nil: frames from the tap go to the socket
+	wg      sync.WaitGroup
+}
+
+// Start starts relaying between tap (the guest's ethN, a non-blocking fd of /dev/net/tun
+// attached with IFF_TAP|IFF_NO_PI) and the transport. The relay owns both from now on.
+func Start(tap *os.File, tr *Transport) (*Relay, error) {
+	rc, err := tap.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	r := &Relay{tap: tap, tapRC: rc, tr: tr}
+	if tr.gw != nil {
+		// The gateway emits frames from its own goroutines; each is written to the tap at
+		// once (a tap write never waits).
+		r.deliver = tr.gw.AttachPort(func(frame []byte) error {
+			r.toTap(frame)
+			return nil
+		}).Deliver
+	} else {
+		r.wg.Add(1)
+		go r.fromWire()
+	}
+	r.wg.Add(1)
+	go r.fromTap()
+	return r, nil
+}
+
+// Stop ends the relay and closes the tap and the transport; it returns once both
+// goroutines have.
+func (r *Relay) Stop() {
+	r.tap.Close() // wakes a goroutine waiting for the tap
+	r.tr.Close()  // … and one waiting for the socket, and stops the gateway
+	r.wg.Wait()
+}
+
+// frames is a batch of frame buffers with the headers recvmmsg/sendmmsg use, allocated
+// once per direction.
+type frames struct {
+	bufs []byte // batch × bufSize
+	lens [batch]int
+	iovs [batch]unix.Iovec
+	msgs [batch]mmsghdr
+}
+
+// mmsghdr is struct mmsghdr.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+	_   [4]byte
+}
+
+func newFrames(to []byte) *frames {
+	f := &frames{bufs: make([]byte, batch*bufSize)}
+	for i := range f.msgs {
+		f.iovs[i].Base = &f.bufs[i*bufSize]
+		f.iovs[i].SetLen(bufSize)
+		f.msgs[i].hdr.Iov = &f.iovs[i]
+		f.msgs[i].hdr.Iovlen = 1
+		if to != nil {
+			f.msgs[i].hdr.Name = &to[0]
+			f.msgs[i].hdr.Namelen = uint32(len(to))
+		}
+	}
+	return f
+}
+
+func (f *frames) buf(i int) []byte { return f.bufs[i*bufSize : (i+1)*bufSize] }
+
+// fromTap reads the guest's frames, as many as are queued up to a batch, and sends them
+// with one sendmmsg (or hands them to the NAT).
+func (r *Relay) fromTap() {
+	defer r.wg.Done()
+	f := newFrames(r.tr.to)
+	for {
+		n, done := 0, false
+		err := r.tapRC.Read(func(fd uintptr) bool {
+			for n < batch {
+				m, err := unix.Read(int(fd), f.buf(n))
+				if err == unix.EINTR {
+					continue
+				}
+				if err != nil {
+					// EAGAIN: wait for the tap (unless frames are in hand); anything else:
+					// the device is gone (its namespace ended).
+					done = err != unix.EAGAIN
+					return n > 0 || done
+				}
+				if m < minFrame || m > MaxFrame {
+					r.TxDrops.Add(1)
+					continue
+				}
+				f.lens[n] = m
+				n++
+			}
+			return true
+		})
+		if err != nil || n == 0 && done {
+			return
+		}
+		r.send(f, n)
+		if done {
+			return
+		}
+	}
+}
+
+// send passes n frames on; what the transport does not take at once is dropped.
+func (r *Relay) send(f *frames, n int) {
+	if r.deliver != nil {
+		for i := 0; i < n; i++ {
+			r.deliver(f.buf(i)[:f.lens[i]])
+		}
+		r.TxFrames.Add(uint64(n))
+		return
+	}
+	if r.tr.dev != nil {
+		_ = r.tr.rc.Control(func(fd uintptr) {
+			for i := 0; i < n; i++ {
+				if _, err := unix.Write(int(fd), f.buf(i)[:f.lens[i]]); err != nil {
+					r.TxDrops.Add(1) // the host tap is down, or its queue full
+					continue
+				}
+				r.TxFrames.Add(1)
+			}
+		})
+		return
+	}
+	for i := 0; i < n; i++ {
+		f.iovs[i].SetLen(f.lens[i])
+	}
+	sent := 0
+	_ = r.tr.rc.Control(func(fd uintptr) {
+		for sent < n {
+			k, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&f.msgs[sent])), uintptr(n-sent),
+				unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+			switch {
+			case e == unix.EINTR:
+				continue
+			case e != 0:
+				// Full queue, peer gone (ECONNREFUSED) …: this frame is lost, try the rest.
+				r.TxDrops.Add(1)
+				sent++
+				continue
+			}
+			sent += int(k)
+			r.TxFrames.Add(uint64(k))
+		}
+	})
+	runtime.KeepAlive(f)
+	for i := 0; i < n; i++ {
+		f.iovs[i].SetLen(bufSize)
+	}
+}
+
+// fromWire receives frames from the transport's socket in batches and writes each to the
+// tap.
+func (r *Relay) fromWire() {
+	defer r.wg.Done()
+	f := newFrames(nil)
+	for {
+		n := 0
+		err := r.tr.rc.Read(func(fd uintptr) bool {
+			if r.tr.dev != nil {
+				n = readFrames(int(fd), f)
+				return n > 0
+			}
+			for i := range f.msgs {
+				f.msgs[i].n = 0
+				f.msgs[i].hdr.Flags = 0
+			}
+			k, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&f.msgs[0])), batch,
+				unix.MSG_DONTWAIT, 0, 0)
+			switch e {
+			case 0:
+				n = int(k)
+				return true
+			case unix.EAGAIN, unix.EINTR:
+				return false
+			}
+			return true // an error queued on the socket (ECONNREFUSED …): read past it
+		})
+		runtime.KeepAlive(f)
+		if err != nil {
+			return // the socket was closed: Stop
+		}
+		for i := 0; i < n; i++ {
+			m := int(f.msgs[i].n)
+			frame := f.buf(i)[:min(m, bufSize)]
+			switch {
+			case m < minFrame || m > MaxFrame || f.msgs[i].hdr.Flags&unix.MSG_TRUNC != 0:
+				r.RxDrops.Add(1)
+			case r.tr.spec.Transport == Mcast && [6]byte(frame[6:12]) == r.tr.self:
+				// our own frame, looped back by the host: not for the guest
+			default:
+				r.toTap(frame)
+			}
+		}
+	}
+}
+
+// readFrames reads frames from a device that gives one per read, until it has none left or
+// the batch is full, recording their lengths where recvmmsg would.
+func readFrames(fd int, f *frames) int {
+	n := 0
+	for n < batch {
+		m, err := unix.Read(fd, f.buf(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			break
+		}
+		f.msgs[n].n = uint32(m)
+		f.msgs[n].hdr.Flags = 0
+		n++
+	}
+	return n
+}
+
+// toTap writes one frame to the guest; a frame the tap refuses (the interface is down) is
+// dropped.
+func (r *Relay) toTap(frame []byte) {
+	if len(frame) < minFrame || len(frame) > MaxFrame {
+		r.RxDrops.Add(1)
+		return
+	}
+	var werr error
+	if err := r.tapRC.Control(func(fd uintptr) {
+		for {
+			_, werr = unix.Write(int(fd), frame)
+			if werr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil || werr != nil {
+		r.RxDrops.Add(1)
+		return
+	}
+	r.RxFrames.Add(1)
+}
