@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gouml/gouml/lib/netdev"
 	"github.com/gouml/gouml/lib/shadow"
 	"golang.org/x/sys/unix"
 )
@@ -102,7 +101,8 @@ type Kernel struct {
 	watch        map[int32]watched // pidfd -> what it watches (k.mu)
 	watchDone    chan struct{}
 
-	nets []*netdev.Relay // the network devices' relays (netdev.go)
+	netMu sync.Mutex
+	nets  []netDevice // the network devices and their relays (netdev.go; netMu)
 }
 
 // utsNames are the machine's host and domain names (uname, sethostname, /proc/sys/kernel).

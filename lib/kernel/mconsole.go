@@ -265,6 +265,10 @@ func (h *mcHost) config(c *mconsole.Call) {
 		return
 	}
 	rest := c.Args[len(dev):]
+	if num, spec, ok := strings.Cut(rest, "="); ok && dev == "eth" {
+		h.configEth(c, num, spec)
+		return
+	}
 	if strings.Contains(rest, "=") {
 		c.Error(dev+" hot-plug is not supported by gouml yet", 1)
 		return
@@ -304,6 +308,21 @@ func (h *mcHost) config(c *mconsole.Call) {
 	}
 }
 
+// configEth plugs a network device into the running machine (netplug.go).
+func (h *mcHost) configEth(c *mconsole.Call, num, spec string) {
+	n, err := strconv.ParseUint(num, 0, 31)
+	k := h.machine()
+	if err != nil || k == nil {
+		c.Error("", 1)
+		return
+	}
+	if msg, code := k.plugNet(int(n), spec); code != 0 {
+		c.Error(msg, code)
+		return
+	}
+	c.OK("")
+}
+
 func (h *mcHost) remove(c *mconsole.Call) {
 	dev := findDev(c.Args)
 	if dev == "" {
@@ -329,6 +348,18 @@ func (h *mcHost) remove(c *mconsole.Call) {
 		c.Error("Device doesn't exist", -int32(unix.ENODEV))
 	case "mem":
 		c.Error("Memory doesn't support the remove operation", -int32(unix.EBUSY))
+	case "eth":
+		n, err := strconv.ParseUint(rest, 0, 31)
+		k := h.machine()
+		if err != nil || k == nil {
+			c.Error(mcDevNotExist, -int32(unix.ENODEV))
+			return
+		}
+		if msg, code := k.unplugNet("eth" + strconv.FormatUint(n, 10)); code != 0 {
+			c.Error(msg, code)
+			return
+		}
+		c.OK("")
 	default:
 		c.Error("Device doesn't exist", -int32(unix.ENODEV))
 	}

@@ -57,15 +57,25 @@ func netAsUser(t *testing.T) bool {
 // startOurs boots our linux in the background with eth0=eth0.
 func startOurs(t *testing.T, eth0, ip, peer string) *netGuest {
 	t.Helper()
-	g := &netGuest{root: testenv.BusyboxRoot(t, map[string]string{"/n.sh": netScript}), ip: ip}
-	args := []string{"ubd0=" + g.root, "rw", "init=/n.sh", "eth0=" + eth0, "myip=" + ip, "peer=" + peer}
+	g, _ := startOursWith(t, netScript, ip, "eth0="+eth0, "myip="+ip, "peer="+peer)
+	return g
+}
+
+// startOursWith boots our linux in the background on a busybox root whose init is script,
+// with more command-line words; it returns the guest and its uml_dir.
+func startOursWith(t *testing.T, script, ip string, words ...string) (*netGuest, string) {
+	t.Helper()
+	g := &netGuest{root: testenv.BusyboxRoot(t, map[string]string{"/n.sh": script}), ip: ip}
+	args := append([]string{"ubd0=" + g.root, "rw", "init=/n.sh"}, words...)
 	argv := []string{testenv.Program(t, "linux")}
+	var umlDir string
 	if netAsUser(t) {
-		args = append(args, "uml_dir="+unprivileged(t, g.root)+"/")
+		umlDir = unprivileged(t, g.root)
 		argv = append([]string{"runuser", "-u", testUser, "--"}, argv...)
 	} else {
-		args = append(args, "uml_dir="+t.TempDir()+"/")
+		umlDir = t.TempDir()
 	}
+	args = append(args, "uml_dir="+umlDir+"/")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
 	g.cmd = exec.CommandContext(ctx, argv[0], append(argv[1:], args...)...)
@@ -81,7 +91,7 @@ func startOurs(t *testing.T, eth0, ip, peer string) *netGuest {
 			g.cmd.Wait()
 		}
 	})
-	return g
+	return g, umlDir
 }
 
 // startReal boots the real linux.uml in the background with eth0=eth0.
@@ -352,5 +362,51 @@ wget -q -O - http://10.7.0.1:8080/; echo "WGET=$?"
 		if !strings.Contains(strings.ReplaceAll(string(out), "\r\n", "\n"), want) {
 			t.Errorf("no %q (%v)\n%s", want, err, out)
 		}
+	}
+}
+
+// hotplugScript waits (bounded) for eth1, which the test plugs in through the management
+// console, and then does what netScript does on it.
+var hotplugScript = strings.Replace(strings.Replace(netScript, "ifconfig eth0 $myip",
+	"i=0; until ifconfig eth1 >/dev/null 2>&1 || [ $i -ge 300 ]; do i=$((i+1)); sleep 0.1; done\nifconfig eth1 $myip", 1),
+	"ifconfig lo up", "ifconfig lo up", 1)
+
+// TestNetHotplug: uml_mconsole config eth1=daemon,... plugs a device into a running guest of
+// ours, which configures it and reaches a guest on the same switch; a second config of eth1
+// and a remove of a device that is not there get the real kernel's answers.
+func TestNetHotplug(t *testing.T) {
+	ctl := startSwitch(t, testenv.Program(t, "uml_switch"))
+	b := startOurs(t, "daemon,,unix,"+ctl, "10.0.5.2", "10.0.5.1")
+	a, umlDir := startOursWith(t, hotplugScript, "10.0.5.1", "umid=hotplug", "myip=10.0.5.1", "peer=10.0.5.2")
+	sock := filepath.Join(umlDir, "hotplug", "mconsole")
+	if !testenv.WaitFor(30*time.Second, func() bool { _, err := os.Stat(sock); return err == nil }) {
+		t.Fatalf("no mconsole socket\n%s", a.out.String())
+	}
+	mc := func(cmd string) string {
+		out, _ := exec.Command(testenv.Program(t, "uml_mconsole"), sock, cmd).Output()
+		return strings.TrimSpace(string(out))
+	}
+	if got := mc("config eth1=daemon,,unix," + ctl); got != "OK" {
+		t.Fatalf("config eth1: %q\n%s", got, a.out.String())
+	}
+	ra, rb := a.result(t), b.result(t)
+	if got := mc("config eth1=daemon,,unix," + ctl); !strings.Contains(got, "Device already configured") {
+		t.Errorf("config of a configured eth1: %q", got)
+	}
+	if got := mc("config eth2=bogus"); !strings.HasPrefix(got, "ERR") {
+		t.Errorf("config eth2=bogus: %q", got)
+	}
+	if got := mc("remove eth1"); got != "OK" {
+		t.Errorf("remove eth1: %q", got)
+	}
+	if got := mc("remove eth1"); !strings.Contains(got, "Device doesn't exist") {
+		t.Errorf("remove of a removed eth1: %q", got)
+	}
+	finish(t, a, b)
+	if want := "PINGRC=0 PAGE=page of 10.0.5.2"; ra != want {
+		t.Errorf("hot-plugged guest: %q, want %q\n--- console ---\n%s", ra, want, a.out.String())
+	}
+	if want := "PINGRC=0 PAGE=page of 10.0.5.1"; rb != want {
+		t.Errorf("its peer: %q, want %q\n--- console ---\n%s", rb, want, b.out.String())
 	}
 }

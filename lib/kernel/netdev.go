@@ -22,8 +22,8 @@ import (
 // any host privilege. Devices are made at every boot before init's first instruction and
 // stopped at halt, so a reboot makes them again, as the real kernel's re-execution does.
 
-// tunDevice is the host's tun/tap control device; the kernel's Landlock rules name it when
-// the command line has network devices (jail.go).
+// tunDevice is the host's tun/tap control device; the kernel's Landlock rules name it
+// (jail.go), for the command line's devices and those mconsole plugs in later.
 const tunDevice = "/dev/net/tun"
 
 func init() {
@@ -36,9 +36,6 @@ func init() {
 // device (the transports' sockets are not file accesses Landlock restricts at the ABIs we
 // know; the daemon transport's control socket is connected at each boot by path).
 func netRules(rs *llRuleset, eth map[int]string, log func(string, uint64)) error {
-	if len(eth) == 0 {
-		return nil
-	}
 	if _, err := os.Stat(tunDevice); err != nil {
 		return nil // each device will say why it cannot be made
 	}
@@ -113,14 +110,24 @@ func (k *Kernel) startNet(initPid int) {
 			d.tr.Close()
 			continue
 		}
-		k.nets = append(k.nets, r)
+		k.netMu.Lock()
+		k.nets = append(k.nets, netDevice{names[i], r})
+		k.netMu.Unlock()
 	}
+}
+
+// netDevice is a network device of the running machine.
+type netDevice struct {
+	name  string // ethN
+	relay *netdev.Relay
 }
 
 // stopNet stops the relays (the switch sees the port go, the NAT its flows end).
 func (k *Kernel) stopNet() {
-	for _, r := range k.nets {
-		r.Stop()
+	k.netMu.Lock()
+	defer k.netMu.Unlock()
+	for _, d := range k.nets {
+		d.relay.Stop()
 	}
 	k.nets = nil
 }

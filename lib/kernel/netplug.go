@@ -1,0 +1,92 @@
+package kernel
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gouml/gouml/lib/netdev"
+	"golang.org/x/sys/unix"
+)
+
+// Network devices plugged in and out of a running machine by the management console
+// (uml_mconsole config ethN=SPEC, remove ethN), answered as the real kernel answers
+// (docs/interfaces.md §2.5): a spec it cannot parse is error 1 with no text, a device that
+// exists is "Device already configured", a transport that cannot be opened still answers OK
+// (the device is just not made, and the reason goes where kernel messages go).
+
+// errDevExists and the others are the answers' texts.
+const (
+	mcDevExists   = "Device already configured"
+	mcDevNotExist = "Device doesn't exist"
+)
+
+// plugNet makes device ethN with spec in the running machine. It returns the error text and
+// code to answer, "" and 0 for OK.
+func (k *Kernel) plugNet(n int, spec string) (string, int32) {
+	name := "eth" + strconv.Itoa(n)
+	k.netMu.Lock()
+	for _, d := range k.nets {
+		if d.name == name {
+			k.netMu.Unlock()
+			return mcDevExists, -int32(unix.EINVAL)
+		}
+	}
+	k.netMu.Unlock()
+	var msgs []string
+	say := func(s string) { msgs = append(msgs, s) }
+	s := netdev.Parse(n, spec, say)
+	if s == nil {
+		for _, m := range msgs {
+			fmt.Fprintln(k.cfg.Stderr, m)
+		}
+		return "", 1
+	}
+	report := func(s string) { fmt.Fprintln(k.cfg.Stderr, s); k.log.add(6, s) }
+	if s.Transport == netdev.TunTap {
+		// a host tap is opened by the outer process, which only does so at start
+		report(name + ": a host tap can only be given on the command line")
+		return "", 0
+	}
+	mac := s.MAC(report)
+	tr, err := netdev.Open(s, mac)
+	if err != nil {
+		report(fmt.Sprintf("%s: %v", name, err))
+		return "", 0
+	}
+	k.mu.Lock()
+	init := k.initTgid
+	k.mu.Unlock()
+	taps, errs := makeTaps(init, []string{name}, [][6]byte{mac})
+	if errs[0] != nil {
+		report(fmt.Sprintf("%s: %v", name, errs[0]))
+		tr.Close()
+		return "", 0
+	}
+	r, err := netdev.Start(taps[0], tr)
+	if err != nil {
+		report(fmt.Sprintf("%s: %v", name, err))
+		taps[0].Close()
+		tr.Close()
+		return "", 0
+	}
+	k.netMu.Lock()
+	k.nets = append(k.nets, netDevice{name, r})
+	k.netMu.Unlock()
+	report(fmt.Sprintf("Netdevice %d (%s) : %s", n, netdev.FormatMAC(mac), strings.TrimSpace(s.Backend())))
+	return "", 0
+}
+
+// unplugNet removes device name: its relay stops and its tap goes with the last fd.
+func (k *Kernel) unplugNet(name string) (string, int32) {
+	k.netMu.Lock()
+	defer k.netMu.Unlock()
+	for i, d := range k.nets {
+		if d.name == name {
+			d.relay.Stop()
+			k.nets = append(k.nets[:i], k.nets[i+1:]...)
+			return "", 0
+		}
+	}
+	return mcDevNotExist, -int32(unix.ENODEV)
+}
