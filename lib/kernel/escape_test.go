@@ -59,7 +59,8 @@ func escapes(t *testing.T, asUser bool) {
 	defer ds.Close()
 	got := make(chan string, 3)
 	// a host abstract socket and a host loopback listener the guest must not reach
-	as, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "@gouml-escape-test", Net: "unixgram"})
+	// per test process: two runs of the suite on one host must not meet there
+	as, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "@gouml-escape-test-" + strconv.Itoa(os.Getpid()), Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}

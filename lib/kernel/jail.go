@@ -52,7 +52,7 @@ const (
 	idmapEnv   = "GOUML_IDMAP_FD"   // root mode: fd of the id-mapped root tree
 	procDirEnv = "GOUML_PROCDIR_FD" // stage 2: fd of the detached tmpfs behind /proc listings
 	ubdOKEnv   = "GOUML_UBD_OK"     // stage 2: the ubd units stage 1 opened, comma-separated
-	rootEnv    = "GOUML_ROOT_MODE"  // "1": started by root (host root is uid 1 of the namespace)
+	rootEnv    = "GOUML_ROOT_MODE"  // "1": started by root (host root is id rootIDRange of the namespace)
 )
 
 // Work directory layout (made by stage 1, below the directory the outer process made).
@@ -76,8 +76,15 @@ const selfExe = "/proc/self/exe"
 // gives root no range: just above systemd's container range (524288…1879048191).
 const defaultGuestID = 1879048192
 
+// rootIDRange is how many ids a root-started machine's user namespace maps from its
+// unprivileged start (X): the ids a root-owned Debian tree uses (shadow, utmp, staff …)
+// then map as themselves, X+id on the host, and stay writable; host root comes after them,
+// as id rootIDRange.
+const rootIDRange = 65536
+
 // rootGuestIDs returns the unprivileged host ids a machine started by root runs as: the
-// first of root's subordinate ids (/etc/subuid, /etc/subgid), else defaultGuestID.
+// first of root's subordinate ids (/etc/subuid, /etc/subgid) when root has rootIDRange of
+// them, else defaultGuestID.
 func rootGuestIDs() (uid, gid int) {
 	first := func(file string) int {
 		f, err := os.Open(file)
@@ -93,7 +100,7 @@ func rootGuestIDs() (uid, gid int) {
 			}
 			start, err1 := strconv.Atoi(fl[1])
 			n, err2 := strconv.Atoi(fl[2])
-			if err1 == nil && err2 == nil && start > 0 && n > 0 && start < 1<<31 {
+			if err1 == nil && err2 == nil && start > 0 && n >= rootIDRange && start < 1<<31-rootIDRange {
 				return start
 			}
 		}
@@ -125,8 +132,8 @@ func idmappedTree(dir string, uid, gid int) (int, error) {
 	h.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  unix.CLONE_NEWUSER,
 		Pdeathsig:   syscall.SIGKILL,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: int(st.Uid), HostID: uid, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: int(st.Gid), HostID: gid, Size: 1}},
+		UidMappings: idmapFor(int(st.Uid), uid),
+		GidMappings: idmapFor(int(st.Gid), gid),
 	}
 	if err := h.Start(); err != nil {
 		r.Close()
@@ -151,6 +158,17 @@ func idmappedTree(dir string, uid, gid int) (int, error) {
 		return -1, fmt.Errorf("%s: its file system cannot be id-mapped (%v); run linux as an ordinary user", dir, err)
 	}
 	return fd, nil
+}
+
+// idmapFor is the id-mapped mount's map of one kind of id: the ids below rootIDRange on disk
+// show as x+id (the owner root as x itself, a group such as shadow as x+42: the kernel's
+// namespace maps them back to themselves); a tree whose owner is beyond that range gets
+// only its owner mapped, to x.
+func idmapFor(owner, x int) []syscall.SysProcIDMap {
+	if owner < rootIDRange && owner == 0 {
+		return []syscall.SysProcIDMap{{ContainerID: 0, HostID: x, Size: rootIDRange}}
+	}
+	return []syscall.SysProcIDMap{{ContainerID: owner, HostID: x, Size: 1}}
 }
 
 // idnsMain is the id-mapping helper: it holds its user namespace until its stdin closes.
@@ -209,9 +227,11 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 		Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
 	}
 	if rootMode {
-		// The kernel is uid 0 of its namespace = host uid X, an id without privilege; host
-		// root is mapped too (as 1), so that the kernel may open the root-owned files the
-		// command line names, but the kernel never has root's identity.
+		// The kernel is uid 0 of its namespace = host uid X, an id without privilege, and
+		// ids 1… of it are X+1… (a root-owned tree's other owners and groups, through the
+		// id-mapped mount); host root is mapped too (as rootIDRange), so that the kernel
+		// may open the root-owned files the command line names, but the kernel never has
+		// root's identity.
 		x, xg := rootGuestIDs()
 		for _, d := range []string{u.dir, work} {
 			if err := os.Chown(d, x, xg); err != nil {
@@ -219,8 +239,8 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 				return 1
 			}
 		}
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: x, Size: 1}, {ContainerID: 1, HostID: 0, Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: xg, Size: 1}, {ContainerID: 1, HostID: 0, Size: 1}}
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: x, Size: rootIDRange}, {ContainerID: rootIDRange, HostID: 0, Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: xg, Size: rootIDRange}, {ContainerID: rootIDRange, HostID: 0, Size: 1}}
 		attr.GidMappingsEnableSetgroups = true
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 		env = append(env, rootEnv+"=1")
@@ -460,7 +480,7 @@ func stage1UBDs(c *cmdline.Config, cfg Config) (files, ok []string, err error) {
 		}
 		d.Close()
 		if os.IsNotExist(statErr) && os.Getenv(rootEnv) == "1" {
-			os.Chown(spec.File, 1, 1) // a COW file a root-started machine made stays root's
+			os.Chown(spec.File, rootIDRange, rootIDRange) // a COW file a root-started machine made stays root's
 		}
 		ok = append(ok, strconv.Itoa(unit))
 	}

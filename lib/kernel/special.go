@@ -27,7 +27,7 @@ func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
 
 // kernelNodes knows the host objects behind the kernel's own /dev entries and /proc links by
 // device and inode, and how the guest must see each. The host's objects say the wrong
-// thing: the host's /dev/null is host root's (uid 1 in the kernel's namespace of a
+// thing: the host's /dev/null is host root's (id rootIDRange in the kernel's namespace of a
 // root-started linux), where Linux's devtmpfs makes every node root's; the console is a pty
 // of the host's devpts (136:N), where the guest has /dev/console (5:1), /dev/tty (5:0) and
 // /dev/tty0 (4:0). Stat of an object is corrected by its identity, so a path's stat and the

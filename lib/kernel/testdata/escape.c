@@ -227,10 +227,11 @@ int main(void) {
 		expect_fail("sendto-unix-hostpath", sendto(s, "ESCAPED", 7, 0, (void *)&a, sizeof a), 0);
 		expect_fail("connect-unix-hostpath", connect(s, (void *)&a, sizeof a), 0);
 		struct sockaddr_un ab = {.sun_family = AF_UNIX};
-		memcpy(ab.sun_path, "\0gouml-escape-test", 18);
-		/* abstract names are the guest's own: the host's "gouml-escape-test" (the test
+		const char *hp = getenv("HOSTPID");
+		int an = snprintf(ab.sun_path + 1, sizeof ab.sun_path - 1, "gouml-escape-test-%s", hp ? hp : "");
+		/* abstract names are the guest's own: the host's "gouml-escape-test-PID" (the test
 		 * listens there) is not reachable */
-		expect_fail("sendto-abstract-host", sendto(s, "ESCAPED", 7, 0, (void *)&ab, sizeof(sa_family_t) + 18), ECONNREFUSED);
+		expect_fail("sendto-abstract-host", sendto(s, "ESCAPED", 7, 0, (void *)&ab, sizeof(sa_family_t) + 1 + an), ECONNREFUSED);
 		struct msghdr m = {0};
 		struct iovec v = {"ESCAPED", 7};
 		m.msg_name = &a; m.msg_namelen = sizeof a; m.msg_iov = &v; m.msg_iovlen = 1;
