@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -35,14 +36,18 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 	k.netMu.Unlock()
 	var msgs []string
 	say := func(s string) { msgs = append(msgs, s) }
+	stderr := k.cfg.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	s := netdev.Parse(n, spec, say)
 	if s == nil {
 		for _, m := range msgs {
-			fmt.Fprintln(k.cfg.Stderr, m)
+			fmt.Fprintln(stderr, m)
 		}
 		return "", 1
 	}
-	report := func(s string) { fmt.Fprintln(k.cfg.Stderr, s); k.log.add(6, s) }
+	report := func(s string) { fmt.Fprintln(stderr, s); k.log.add(6, s) }
 	if s.Transport == netdev.TunTap {
 		// a host tap is opened by the outer process, which only does so at start
 		report(name + ": a host tap can only be given on the command line")
@@ -57,6 +62,11 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 	k.mu.Lock()
 	init := k.initTgid
 	k.mu.Unlock()
+	if init <= 0 {
+		tr.Close()
+		report(name + ": the machine has no init to plug it into")
+		return "", 0
+	}
 	taps, errs := makeTaps(init, []string{name}, [][6]byte{mac})
 	if errs[0] != nil {
 		report(fmt.Sprintf("%s: %v", name, errs[0]))
