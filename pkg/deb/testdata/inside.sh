@@ -40,8 +40,31 @@ common_checks() {
 	# The harddog driver's handshake: one ready byte, end of input ends it with status 0.
 	check "uml_watchdog answers the harddog protocol" sh -c '[ "$(uml_watchdog -pid $$ </dev/null | od -An -tx1 | tr -d " ")" = 00 ]'
 	check "uml_watchdog refuses a dead pid with status 1" sh -c 'uml_watchdog -pid 999999999 </dev/null 2>/dev/null; [ $? = 1 ]'
+	check "the systemd unit's commands run a switch" unit_commands
 	check "conffiles belong to gouml-utils" sh -c '[ "$(dpkg -S /etc/init.d/uml-utilities | cut -d: -f1)" = gouml-utils ]'
 }
+
+# No systemd runs in the tree, so uml-utilities.service's commands are run the way systemd
+# would: $$ made $, the Environment= and EnvironmentFile= settings exported, ExecStart in the
+# background; then the socket must be there with mode 777 and the switch run as uml-net.
+unit_commands() (
+	unit=/lib/systemd/system/uml-utilities.service
+	line() { sed -n "s/^$1=[+]*//p" "$unit" | sed 's/[$][$]/$/g'; }
+	set -a
+	eval "$(line Environment)"
+	. /etc/default/uml-utilities
+	set +a
+	eval "$(line ExecCondition)" || return 1
+	eval "$(line ExecStartPre)" || return 1
+	eval "exec $(line ExecStart)" &
+	pid=$!
+	eval "$(line ExecStartPost)" || { kill $pid; return 1; }
+	ok=0
+	[ "$(stat -c %a "$UML_SWITCH_CTL")" = 777 ] && [ "$(stat -c %U /proc/$pid/)" = uml-net ] || ok=1
+	kill $pid
+	wait $pid
+	[ $ok = 0 ] && [ ! -e "$UML_SWITCH_CTL" ]
+)
 
 case "$1" in
 fresh)
