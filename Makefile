@@ -4,6 +4,16 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+# Helpers the kernel runs by a fixed path (port-helper), as Debian installs them.
+UMLLIBDIR ?= $(PREFIX)/lib/uml
+# install-system: the init script, its defaults, ifupdown hooks and systemd units.
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+# INSTALL_MODES=yes makes uml_net setuid root, group uml-net, mode 4754, as Debian's package
+# does (the group must exist: addgroup --system uml-net). Packagers building as non-root
+# (fakeroot) say INSTALL_MODES=no and set the mode at installation time instead (the Debian
+# package does it with dpkg-statoverride in its postinst).
+INSTALL_MODES ?= yes
 GO      ?= go
 GOFLAGS ?= -trimpath
 export CGO_ENABLED ?= 0
@@ -11,7 +21,7 @@ export CGO_ENABLED ?= 0
 PROGRAMS := $(notdir $(patsubst %/,%,$(wildcard cmd/*/)))
 MANPAGES := $(wildcard man/*.[0-9])
 
-.PHONY: all build test run install bench fuzz clean check rootfs $(PROGRAMS)
+.PHONY: all build test run install install-system bench fuzz clean check rootfs dist deb deb-test $(PROGRAMS)
 
 all: build
 
@@ -50,11 +60,48 @@ build/rootfs.img: build/rootfs/init
 bin/mkrootfs:
 	$(MAKE) mkrootfs
 
+# Every program into BINDIR but port-helper (UMLLIBDIR, where the kernel runs it from); the
+# kernel also answers to linux.uml, the name of Debian's real kernel, which scripts use.
 install: build
-	install -d $(DESTDIR)$(BINDIR)
-	for p in $(PROGRAMS); do install -m 0755 bin/$$p $(DESTDIR)$(BINDIR)/$$p; done
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UMLLIBDIR)
+	for p in $(filter-out port-helper,$(PROGRAMS)); do install -m 0755 bin/$$p $(DESTDIR)$(BINDIR)/$$p; done
+	install -m 0755 bin/port-helper $(DESTDIR)$(UMLLIBDIR)/port-helper
+	ln -sf linux $(DESTDIR)$(BINDIR)/linux.uml
 	for m in $(MANPAGES); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+ifeq ($(INSTALL_MODES),yes)
+	@getent group uml-net >/dev/null || { echo "make install: no group uml-net for uml_net:" \
+		"addgroup --system uml-net, or INSTALL_MODES=no" >&2; exit 1; }
+	chown root:uml-net $(DESTDIR)$(BINDIR)/uml_net
+	chmod 4754 $(DESTDIR)$(BINDIR)/uml_net
+endif
+
+# What uml-utilities installs besides programs: the boot-time uml_switch (init script, its
+# settings, systemd units) and the ifupdown hooks for tunctl_user and uml_proxy_arp.
+install-system:
+	install -d $(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(SYSCONFDIR)/default \
+		$(DESTDIR)$(SYSCONFDIR)/network/if-pre-up.d $(DESTDIR)$(SYSCONFDIR)/network/if-up.d \
+		$(DESTDIR)$(UNITDIR)
+	install -m 0755 etc/init.d/uml-utilities $(DESTDIR)$(SYSCONFDIR)/init.d/
+	install -m 0644 etc/default/uml-utilities $(DESTDIR)$(SYSCONFDIR)/default/
+	install -m 0755 etc/network/if-pre-up.d/uml-utilities $(DESTDIR)$(SYSCONFDIR)/network/if-pre-up.d/
+	install -m 0755 etc/network/if-up.d/uml-utilities $(DESTDIR)$(SYSCONFDIR)/network/if-up.d/
+	install -m 0644 etc/systemd/*.service $(DESTDIR)$(UNITDIR)/
+
+# A source tarball with the Go modules vendored, the same bytes for the same commit: the
+# files of HEAD plus vendor/, sorted, owned by 0:0, dated at the commit, gzip without a name
+# or time stamp. Written to build/gouml-VERSION.tar.gz.
+dist:
+	./scripts/dist.sh
+
+# The Debian packages (see debian/README.Debian), into build/deb/, checked with lintian.
+deb:
+	./scripts/deb.sh
+
+# Installs the packages built by make deb into scratch Debian bookworm trees (as root):
+# see pkg/deb.
+deb-test: deb
+	GOUML_DEB_TEST=1 $(GO) test -count=1 -v -timeout 30m ./pkg/deb
 
 bench: build
 	./bench/run.sh

@@ -15,6 +15,7 @@ declare -A need=(
   [uml_mconsole]=uml-utilities
   [uml_net]=uml-utilities
   [tunctl]=uml-utilities
+  [uml_watchdog]=uml-utilities
   [mkfs.ext4]=e2fsprogs
   [busybox]=busybox-static
   [sfdisk]=fdisk

@@ -32,6 +32,8 @@ var packages = map[string]string{
 	"uml_mconsole": "uml-utilities",
 	"uml_net":      "uml-utilities",
 	"tunctl":       "uml-utilities",
+	"uml_watchdog": "uml-utilities",
+	"port-helper":  "uml-utilities",
 	"mkfs.ext4":    "e2fsprogs",
 	"e2fsck":       "e2fsprogs",
 	"debugfs":      "e2fsprogs",
