@@ -101,8 +101,19 @@ func (c *Client) Recv(buf []byte, timeout time.Duration) (int, error) {
 		tv = unix.Timeval{Usec: 1}
 	}
 	_ = unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	n, _, err := unix.Recvfrom(c.fd, buf, 0)
-	return n, err
+	deadline := time.Now().Add(timeout)
+	for {
+		n, _, err := unix.Recvfrom(c.fd, buf, 0)
+		if err != unix.EINTR || time.Now().After(deadline) {
+			return n, err
+		}
+		// a signal for the process (Go's preemption, SIGCHLD) cut the wait short: wait on
+		// for what is left of the timeout
+		if left := time.Until(deadline); left > 0 {
+			tv = unix.NsecToTimeval(int64(left))
+			_ = unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		}
+	}
 }
 
 // CloseControl closes only the control connection: the switch drops the port, and what is
