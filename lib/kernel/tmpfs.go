@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/gouml/gouml/lib/cmdline"
 	"golang.org/x/sys/unix"
 )
 
@@ -108,32 +109,14 @@ func tmpfsSize(v string, mem uint64) (uint64, error) {
 		}
 		return mem / 100 * n, nil
 	}
-	shift := 0
-	switch v[len(v)-1] {
-	case 'k', 'K':
-		shift = 10
-	case 'm', 'M':
-		shift = 20
-	case 'g', 'G':
-		shift = 30
-	case 't', 'T':
-		shift = 40
-	case 'p', 'P':
-		shift = 50
-	case 'e', 'E':
-		shift = 60
-	}
-	if shift > 0 {
-		v = v[:len(v)-1]
-	}
-	n, err := strconv.ParseUint(v, 10, 64)
+	n, err := cmdline.Memparse(v) // the kernel's memparse: k, m, g … suffixes
 	if err != nil {
+		if strings.Contains(err.Error(), "too large") {
+			return ^uint64(0), nil // larger than anything: capped at mem= by the caller
+		}
 		return 0, unix.EINVAL
 	}
-	if n > ^uint64(0)>>shift {
-		return ^uint64(0), nil // larger than anything: capped at mem= by the caller
-	}
-	return n << shift, nil
+	return n, nil
 }
 
 // mountTmpfs mounts a tmpfs at the guest directory at.
