@@ -33,9 +33,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 		return c.k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, follow))
 	}
 	// route once: the file system's Root resolves the rest (c.fs is writable()'s)
-	var rest string
-	c.fs, rest = c.root().route(abs)
-	return c.fs.OpenPath(rest, follow)
+	return c.openPathAs(abs, follow)
 }
 
 // guestFileFD is guestFD for the calls Linux refuses on an O_PATH descriptor (fchmod,
