@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -234,6 +236,112 @@ static void scenarios(void)
 		printf("home/bob/sg mode %04o\n", st.st_mode & 07777);
 }
 
+/* A target process with the ids r/e/s (uid and gid alike), waiting to be killed; alone in
+ * a session of its own if newSession, else in a process group of its own (pgrp 0) or in
+ * the group pgrp. */
+static pid_t target(uid_t r, uid_t e, uid_t s, int newSession, pid_t pgrp)
+{
+	int p[2];
+	char c;
+	if (pipe(p) < 0)
+		die("pipe");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		if (newSession)
+			setsid();
+		else
+			setpgid(0, pgrp);
+		signal(SIGWINCH, SIG_IGN);
+		if (setgroups(0, NULL) < 0 || setresgid(r, e, s) < 0 || setresuid(r, e, s) < 0)
+			_exit(1);
+		close(p[0]);
+		close(p[1]); /* ready */
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) < 0)
+		die("read");
+	close(p[0]);
+	return pid;
+}
+
+static pid_t sigTargetPid, sigTargetTid;
+static int sigNo;
+static int op_kill(const char *a, const char *b) { return kill(sigTargetPid, sigNo); }
+static int op_killpg(const char *a, const char *b) { return kill(-sigTargetPid, sigNo); }
+static int op_tgkill(const char *a, const char *b) { return syscall(SYS_tgkill, sigTargetPid, sigTargetTid, sigNo); }
+static int op_tkill(const char *a, const char *b) { return syscall(SYS_tkill, sigTargetTid, sigNo); }
+static int op_sigqueue(const char *a, const char *b)
+{
+	union sigval v = {0};
+	return sigqueue(sigTargetPid, sigNo, v);
+}
+static int op_pidfd(const char *a, const char *b)
+{
+	int fd = syscall(SYS_pidfd_open, sigTargetPid, 0);
+	if (fd < 0)
+		return fd;
+	return syscall(SYS_pidfd_send_signal, fd, sigNo, NULL, 0);
+}
+
+/* Signals between users: who may signal a process of which real, effective, saved ids. */
+static void signals(void)
+{
+	static const struct {
+		const char *name;
+		uid_t r, e, s;
+		int newSession;
+	} targets[] = {
+		{"1001/1001/1001", 1001, 1001, 1001, 0},
+		{"1002/1001/1001", 1002, 1001, 1001, 0},
+		{"1003/1003/1004", 1003, 1003, 1004, 0},
+		{"0/0/0", 0, 0, 0, 0},
+		{"1001/1001/1001 other session", 1001, 1001, 1001, 1},
+	};
+	static const struct {
+		const char *name;
+		op_fn fn;
+	} ops[] = {
+		{"kill", op_kill}, {"kill -pgrp", op_killpg}, {"tgkill", op_tgkill}, {"tkill", op_tkill},
+		{"sigqueue", op_sigqueue}, {"pidfd_send_signal", op_pidfd},
+	};
+	static const struct who senders[] = {
+		{"root", 0, 0, 0, {0}},
+		{"1001", 1001, 1001, 0, {0}},
+		{"1002", 1002, 1002, 0, {0}},
+		{"1004", 1004, 1004, 0, {0}},
+	};
+	static const int sigs[] = {0, SIGWINCH, SIGCONT};
+	char label[160];
+	for (size_t t = 0; t < sizeof targets / sizeof *targets; t++) {
+		sigTargetPid = sigTargetTid = target(targets[t].r, targets[t].e, targets[t].s, targets[t].newSession, 0);
+		for (size_t o = 0; o < sizeof ops / sizeof *ops; o++)
+			for (size_t g = 0; g < sizeof sigs / sizeof *sigs; g++)
+				for (size_t w = 0; w < sizeof senders / sizeof *senders; w++) {
+					sigNo = sigs[g];
+					snprintf(label, sizeof label, "signal %d by %s to %s", sigNo, ops[o].name, targets[t].name);
+					try(label, &senders[w], ops[o].fn, NULL, NULL);
+				}
+		kill(sigTargetPid, SIGKILL);
+		waitpid(sigTargetPid, NULL, 0);
+	}
+	/* a group of two users' processes: the sender may signal one of them */
+	pid_t a = target(1001, 1001, 1001, 0, 0);
+	pid_t b = target(1002, 1002, 1002, 0, a);
+	sigTargetPid = a;
+	sigNo = SIGWINCH;
+	try("signal to a group of 1001 and 1002", &senders[1], op_killpg, NULL, NULL);
+	try("signal to a group of 1001 and 1002", &senders[3], op_killpg, NULL, NULL);
+	kill(a, SIGKILL);
+	kill(b, SIGKILL);
+	waitpid(a, NULL, 0);
+	waitpid(b, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
 	char p[256], label[128];
@@ -298,5 +406,6 @@ int main(int argc, char **argv)
 				try(label, &whos[w], dirOps[o].fn, a, b);
 			}
 	scenarios();
+	signals();
 	return 0;
 }
