@@ -551,3 +551,17 @@ func (c *Call) mayLink(src int) error {
 	}
 	return nil
 }
+
+// socketFile opens (O_PATH) the socket file a connect or sendto names: Linux asks a non-root
+// caller for search permission on the way and for w on the socket.
+func (c *Call) socketFile(abs string) (int, error) {
+	fd, err := c.openPathAs(abs, true)
+	if err != nil || c.privileged() {
+		return fd, err
+	}
+	if err := c.mayOn(c.fsCred(), fd, mayWrite); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}

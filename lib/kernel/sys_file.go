@@ -101,6 +101,16 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	cloexec := flags&unix.O_CLOEXEC != 0
 	if flags&unix.O_PATH != 0 {
 		if c.nativeOPath(dirfd, p, abs) {
+			if !c.privileged() {
+				// the host does not check a guest user's search permission: the kernel
+				// does first (a guest racing renames can at most get an O_PATH fd, which
+				// gives no access to the file)
+				fd, err := c.lookupObj(c.fsCred(), abs, follow)
+				if err != nil {
+					return fail(err)
+				}
+				unix.Close(fd)
+			}
 			return cont()
 		}
 		// a file the guest's own lookup would not find (in /proc, a mount, the kernel's

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,6 +111,18 @@ static int op_link(const char *a, const char *b) { return link(a, b); }
 static int op_chdir(const char *a, const char *b) { return chdir(a); }
 static int op_readlink(const char *a, const char *b) { char t[64]; return readlink(a, t, sizeof t); }
 static int op_access_r(const char *a, const char *b) { return access(a, R_OK); }
+static int op_opath(const char *a, const char *b) { return open(a, O_PATH); }
+static int sockAt(const char *a, int bindIt)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s < 0)
+		return s;
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", a);
+	return bindIt ? bind(s, (struct sockaddr *)&sa, sizeof sa) : connect(s, (struct sockaddr *)&sa, sizeof sa);
+}
+static int op_bind(const char *a, const char *b) { return sockAt(a, 1); }
+static int op_connect(const char *a, const char *b) { return sockAt(a, 0); }
 static int op_chmod_sgid(const char *a, const char *b) { return chmod(a, 02755); }
 static int op_exec(const char *a, const char *b)
 {
@@ -228,6 +242,22 @@ static void scenarios(void)
 	try("read in alice's group dir", &alice, op_read, "home/alice/f", NULL);
 	try("read in alice's group dir", &bob, op_read, "home/alice/f", NULL);
 	try("read in alice's group dir", &bobShadow, op_read, "home/alice/f", NULL);
+	try("O_PATH in /root", &bob, op_opath, "root/.profile", NULL);
+	try("O_PATH of /root", &bob, op_opath, "root", NULL);
+	try("bind a socket in /root", &bob, op_bind, "root/sock", NULL);
+	try("bind a socket in /tmp", &bob, op_bind, "tmp/sock", NULL);
+	/* a listening socket of root's: connecting needs w on it */
+	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "etc/sock");
+	if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 16) < 0)
+		die("listen");
+	chmod("etc/sock", 0600);
+	try("connect to root's 0600 socket", &bob, op_connect, "etc/sock", NULL);
+	try("connect to root's 0600 socket", &whos[0], op_connect, "etc/sock", NULL);
+	chmod("etc/sock", 0666);
+	try("connect to root's 0666 socket", &bob, op_connect, "etc/sock", NULL);
+	close(ls);
 	/* set-group-ID by a non-member is dropped */
 	mk("home/bob/sg", 0, 0755, 1002, 50, NULL);
 	try("chmod g+s, group not ours", &bob, op_chmod_sgid, "home/bob/sg", NULL);
