@@ -395,11 +395,16 @@ func (c *Call) openChecked(cr *Cred, abs string, flags int, mode uint32, follow 
 			w.close()
 			continue
 		}
-		if created && w.dir >= 0 {
-			dir := w.dir
-			w.dir = -1
+		if created {
+			// the directory the file was made in: for O_TMPFILE the one the path named
+			dir := &w.dir
+			if flags&unix.O_TMPFILE == unix.O_TMPFILE {
+				dir = &w.obj
+			}
+			d := *dir
+			*dir = -1
 			w.close()
-			return fd, true, dir, err
+			return fd, true, d, err
 		}
 		w.close()
 		return fd, created, -1, err
@@ -564,4 +569,34 @@ func (c *Call) socketFile(abs string) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// linkSourceFirst looks a non-root caller's link source up before the new name, as Linux's
+// linkat does: a missing source is ENOENT even where the new name's directory may not be
+// searched. (The link is then made on the fds that the checked lookups after it hold.)
+func (c *Call) linkSourceFirst(olddir int32, oldArg int, flags int) error {
+	if c.privileged() {
+		return nil
+	}
+	p, err := c.Str(oldArg)
+	if err != nil {
+		return err
+	}
+	if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
+		return nil
+	}
+	follow := flags&unix.AT_SYMLINK_FOLLOW != 0
+	abs, err := c.absOf(olddir, p, follow)
+	if err != nil {
+		return err
+	}
+	if fs, _ := special(abs); fs != "" {
+		return nil // the kernel's files: the call says what it says of them
+	}
+	fd, err := c.lookupObj(c.fsCred(), abs, follow)
+	if err != nil {
+		return err
+	}
+	unix.Close(fd)
+	return nil
 }

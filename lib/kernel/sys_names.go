@@ -272,6 +272,9 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 	if flags&^(unix.AT_SYMLINK_FOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return errno(unix.EINVAL)
 	}
+	if err := c.linkSourceFirst(olddir, oldArg, flags); err != nil {
+		return fail(err)
+	}
 	nfd, nname, err := c.parent(newdir, newArg)
 	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
 		return errno(unix.EEXIST)
@@ -284,9 +287,6 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 		return fail(err)
 	}
 	if err := c.writable(); err != nil {
-		return fail(err)
-	}
-	if err := c.mayCreate(nfd); err != nil {
 		return fail(err)
 	}
 	nfs := c.fs
@@ -305,7 +305,11 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 		if _, w := c.k.objPath(selfFD(src)); w != inTree {
 			return errno(unix.EXDEV)
 		}
+		// protected_hardlinks before the directory's permission, as Linux's linkat
 		if err := c.mayLink(src); err != nil {
+			return fail(err)
+		}
+		if err := c.mayCreate(nfd); err != nil {
 			return fail(err)
 		}
 		if err := unix.Linkat(unix.AT_FDCWD, selfFD(src), nfd, nname, unix.AT_SYMLINK_FOLLOW); err != nil {
@@ -327,12 +331,19 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 	if c.fs != nfs {
 		return errno(unix.EXDEV)
 	}
-	if src, err := unix.Openat(ofd, oname, walkOpen, 0); err == nil {
-		err = c.mayLink(src)
-		unix.Close(src)
-		if err != nil {
-			return fail(err)
-		}
+	// the source is looked up first (ENOENT before EACCES), and protected_hardlinks is
+	// judged before the directory's permission, as Linux's linkat
+	src, err := unix.Openat(ofd, oname, walkOpen, 0)
+	if err != nil {
+		return fail(err)
+	}
+	err = c.mayLink(src)
+	unix.Close(src)
+	if err != nil {
+		return fail(err)
+	}
+	if err := c.mayCreate(nfd); err != nil {
+		return fail(err)
 	}
 	if err := unix.Linkat(ofd, oname, nfd, nname, 0); err != nil {
 		return fail(err)

@@ -215,6 +215,10 @@ static void scenarios(void)
 	try("truncate /etc/passwd", &bob, op_truncate, "etc/passwd", NULL);
 	try("chmod /etc/passwd", &bob, op_chmod, "etc/passwd", NULL);
 	try("link /etc/passwd into /tmp", &bob, op_link, "etc/passwd", "tmp/pw");
+	try("link /etc/shadow into /etc", &bob, op_link, "etc/shadow", "etc/l");
+	try("link a missing file into /etc", &bob, op_link, "etc/none", "etc/l");
+	try("link a missing file into /root", &bob, op_link, "tmp/none", "root/l");
+	try("link own file into /root", &bob, op_link, "home/bob/f", "root/l");
 	try("read group file", &alice, op_read, "etc/staff", NULL);
 	try("read group file", &bob, op_read, "etc/staff", NULL);
 	try("stat /root", &bob, op_stat, "root", NULL);
