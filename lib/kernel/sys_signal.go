@@ -104,6 +104,9 @@ func (c *Call) signalTask(guest, sig int) result {
 	if guest <= 0 || sig < 0 || sig > 64 {
 		return cont() // the host's EINVAL or ESRCH
 	}
+	if guest == c.k.guestPid(c.Tid) || guest == c.k.guestPid(c.T.Proc.Tgid) {
+		return cont() // itself (raise, abort, kill(getpid())): always allowed
+	}
 	t, ok := c.k.signalTarget(guest)
 	if !ok {
 		return cont() // no such task (ESRCH), or a zombie, which no signal reaches
@@ -116,18 +119,31 @@ func (c *Call) signalTask(guest, sig int) result {
 
 // sigTarget is what a permission check needs of a target process.
 type sigTarget struct {
-	host    int // host tgid
-	guest   int // guest tgid
-	cred    *Cred
-	pgrp    int // guest numbers
-	session int
+	host  int // host tgid
+	guest int // guest tgid
+	cred  *Cred
+	pgrp  int // guest number (group kills)
 }
 
 // signalTarget finds the process of a guest task: ok is false for no task or a zombie.
-// A task whose process the kernel does not know gets no credentials (nobody may signal it
-// but root); it cannot happen unless the filter is wrong (kernel.go: taskLocked).
+// A task the kernel knows is found by its table and the host's /proc; any other (a thread
+// not seen yet, a zombie) through the guest's procfs. A task whose process the kernel does
+// not know gets no credentials (nobody may signal it but root); it cannot happen unless the
+// filter is wrong (kernel.go: taskLocked).
 func (k *Kernel) signalTarget(guest int) (sigTarget, bool) {
 	t := sigTarget{guest: guest}
+	if host, ok := k.hostPid(guest); ok {
+		if tgid, _ := procTgidPpid(host); tgid != 0 {
+			k.mu.Lock()
+			if p := k.procs[tgid]; p != nil {
+				t.host, t.cred = tgid, p.Cred.clone()
+			}
+			k.mu.Unlock()
+			if t.host != 0 {
+				return t, true
+			}
+		}
+	}
 	b, err := k.procfsRead(guest, "status")
 	if err != nil {
 		return t, false
@@ -156,7 +172,7 @@ func (k *Kernel) signalTarget(guest int) (sigTarget, bool) {
 	return t, true
 }
 
-// statOf reads a guest process's group and session from the guest's procfs.
+// statOf reads a guest process's group from the guest's procfs.
 func (k *Kernel) statOf(t *sigTarget) bool {
 	b, err := k.procfsRead(t.guest, "stat")
 	if err != nil {
@@ -171,7 +187,6 @@ func (k *Kernel) statOf(t *sigTarget) bool {
 		return false
 	}
 	t.pgrp, _ = strconv.Atoi(f[2])
-	t.session, _ = strconv.Atoi(f[3])
 	return true
 }
 
@@ -186,11 +201,30 @@ func (c *Call) maySignal(t sigTarget, sig int) bool {
 	if tc := t.cred; tc != nil && (me.EUID == tc.SUID || me.EUID == tc.UID || me.UID == tc.SUID || me.UID == tc.UID) {
 		return true
 	}
-	if sig != int(unix.SIGCONT) {
+	if sig != int(unix.SIGCONT) || t.host == 0 {
 		return false
 	}
-	self := sigTarget{guest: c.k.guestPid(c.T.Proc.Tgid)}
-	return self.guest != 0 && c.k.statOf(&self) && self.session == t.session
+	s := hostSession(c.T.Proc.Tgid)
+	return s != 0 && s == hostSession(t.host)
+}
+
+// hostSession reads the session of a host process (in the kernel's numbering, the same for
+// every guest process); 0 if it cannot.
+func hostSession(host int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(host) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:])) // state ppid pgrp session …
+	if len(f) < 4 {
+		return 0
+	}
+	s, _ := strconv.Atoi(f[3])
+	return s
 }
 
 // signalGroup answers kill(0), kill(-1) and kill(-pgrp) of a non-root sender. Linux signals
@@ -224,7 +258,7 @@ func (c *Call) signalGroup(pid, sig int) result {
 			continue
 		}
 		t, ok := c.k.signalTarget(g)
-		if !ok || t.host != h {
+		if !ok || t.host != h || !c.k.statOf(&t) {
 			continue
 		}
 		if pid == -1 && (g == 1 || h == c.T.Proc.Tgid) || pid != -1 && t.pgrp != want {
