@@ -35,6 +35,9 @@ const (
 
 // privileged: the caller's FSUID is 0, which overrides every permission the modes deny.
 func (c *Call) privileged() bool {
+	if c.as != nil {
+		return c.as.FSUID == 0
+	}
 	if c.T == nil {
 		return true // the kernel's own calls
 	}
@@ -46,6 +49,9 @@ func (c *Call) privileged() bool {
 // fsCred returns a copy of the caller's credentials: setgroups changes the groups in place,
 // and another thread of the caller may run it while a check reads them.
 func (c *Call) fsCred() *Cred {
+	if c.as != nil {
+		return c.as.clone()
+	}
 	if c.T == nil {
 		return rootCred()
 	}

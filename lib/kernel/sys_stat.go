@@ -191,6 +191,13 @@ func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
 	if mode&^7 != 0 || flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return errno(unix.EINVAL)
 	}
+	if flags&unix.AT_EACCESS == 0 {
+		// the path is searched with the real ids too, as Linux's access does
+		c.k.mu.Lock()
+		c.as = c.cred().clone()
+		c.k.mu.Unlock()
+		c.as.FSUID, c.as.FSGID = c.as.UID, c.as.GID
+	}
 	fd, err := c.pathFD(dirfd, pathArg, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
 	if err != nil {
 		return fail(err)

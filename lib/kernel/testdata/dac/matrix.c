@@ -111,6 +111,17 @@ static int op_link(const char *a, const char *b) { return link(a, b); }
 static int op_chdir(const char *a, const char *b) { return chdir(a); }
 static int op_readlink(const char *a, const char *b) { char t[64]; return readlink(a, t, sizeof t); }
 static int op_access_r(const char *a, const char *b) { return access(a, R_OK); }
+/* a set-user-ID-like process: real ids bob's (1002), effective ids alice's (1001) */
+static int asBobAlice(void)
+{
+	return setgroups(0, NULL) < 0 || setresgid(1002, 1001, 1001) < 0 || setresuid(1002, 1001, 1001) < 0 ? -1 : 0;
+}
+static int op_access_real(const char *a, const char *b) { return asBobAlice() < 0 ? -1 : access(a, R_OK); }
+static int op_access_eff(const char *a, const char *b)
+{
+	return asBobAlice() < 0 ? -1 : faccessat(AT_FDCWD, a, R_OK, AT_EACCESS);
+}
+static int op_read_eff(const char *a, const char *b) { return asBobAlice() < 0 ? -1 : open(a, O_RDONLY); }
 static int op_opath(const char *a, const char *b) { return open(a, O_PATH); }
 static int sockAt(const char *a, int bindIt)
 {
@@ -262,6 +273,9 @@ static void scenarios(void)
 	chmod("etc/sock", 0666);
 	try("connect to root's 0666 socket", &bob, op_connect, "etc/sock", NULL);
 	close(ls);
+	try("access (real ids: bob) in alice's group dir", &whos[0], op_access_real, "home/alice/f", NULL);
+	try("access AT_EACCESS (effective: alice) in alice's group dir", &whos[0], op_access_eff, "home/alice/f", NULL);
+	try("open (effective: alice) in alice's group dir", &whos[0], op_read_eff, "home/alice/f", NULL);
 	/* set-group-ID by a non-member is dropped */
 	mk("home/bob/sg", 0, 0755, 1002, 50, NULL);
 	try("chmod g+s, group not ours", &bob, op_chmod_sgid, "home/bob/sg", NULL);
