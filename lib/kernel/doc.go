@@ -200,10 +200,11 @@
 //   - Permission checks for non-root guest users (dac.go, sys_signal.go; docs/security.md,
 //     "Between guest users") are made on paths made absolute: the directories above a
 //     relative path's starting point (the working directory, a dirfd) are searched too,
-//     where Linux would start from the directory it holds. An O_PATH open of a file a non-root caller may not read
-//     fails with EACCES where the kernel, not the guest, opens it (in /proc, a mount): the
-//     read-only fd that stands in for the O_PATH one must not give more. The kernel's own
-//     files of /dev and /proc are checked only for other users' private /proc entries.
+//     where Linux would start from the directory it holds. An O_PATH open of a file a
+//     non-root caller may not read fails with EACCES where the kernel, not the guest, opens
+//     it (in /proc, a mount): the read-only fd that stands in for the O_PATH one must not
+//     give more. The kernel's own files of /dev and /proc are checked only for other
+//     users' private /proc entries.
 //   - A trapped call that has not been received yet can still be interrupted: a signal
 //     whose handler lacks SA_RESTART arriving in that window makes e.g. an open fail with
 //     EINTR, where Linux would not interrupt it (no side effect is lost: nothing was done).
