@@ -137,7 +137,11 @@ const walkOpen = unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC
 // follow (or a slash follows it) — and refuses with EACCES to look a name up in a directory
 // that does not grant the caller search permission. Each step is an openat2 of a single
 // component below the directory fd the walk holds (RESOLVE_BENEATH: never out of it), so the
-// directory checked is the directory searched.
+// directory checked is the directory searched. A ".." below the top is the host's: in a
+// chroot of the kernel's, a directory another process moves out of it meanwhile leads the
+// walk above the chroot, as on Linux, but never out of the machine's tree (whose top has no
+// parent). Symlinks followed are not judged by fs.protected_symlinks: the guest owner of a
+// symlink is not kept (doc.go, Known limits).
 func (c *Call) walk(cr *Cred, rt *Root, p string, follow bool) (walked, error) {
 	w := walked{dir: -1, obj: -1}
 	var top unix.Stat_t
@@ -509,6 +513,9 @@ func (c *Call) mayRename(ofd int, oname string, nfd int, nname string, flags uin
 	}
 	var nst unix.Stat_t
 	exists := unix.Fstatat(nfd, nname, &nst, unix.AT_SYMLINK_NOFOLLOW) == nil
+	if exists && flags&unix.RENAME_NOREPLACE != 0 {
+		return nil // EEXIST, which Linux says before any permission
+	}
 	if exists {
 		if err := c.mayDelete(nfd, nname); err != nil {
 			return err
