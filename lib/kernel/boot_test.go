@@ -513,11 +513,11 @@ func TestGuestUsers(t *testing.T) {
 		"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:100:u:/tmp:/bin/sh\n",
 		"/etc/group":  "root:x:0:\nusers:x:100:\n",
 		"/t.sh": "#!/bin/sh\necho r > /tmp/rootfile\n" +
-			"su user -c 'id; echo u >> /tmp/rootfile; touch /tmp/userfile; mkdir /tmp/userdir; mknod /tmp/n c 1 3 2>/dev/null || echo mknod-denied; chown 0 /tmp/userfile 2>/dev/null || echo chown-denied'\n" +
+			"su user -c 'id; { echo u >> /tmp/rootfile; } 2>/dev/null || echo append-denied; touch /tmp/userfile; mkdir /tmp/userdir; mknod /tmp/n c 1 3 2>/dev/null || echo mknod-denied; chown 0 /tmp/userfile 2>/dev/null || echo chown-denied'\n" +
 			"stat -c '%n %u:%g' /tmp/rootfile /tmp/userfile /tmp/userdir\n/bin/busybox poweroff -f\n",
 	})
 	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
-	want := "uid=1000(user) gid=100(users) groups=100(users)\nmknod-denied\nchown-denied\n" +
+	want := "uid=1000(user) gid=100(users) groups=100(users)\nappend-denied\nmknod-denied\nchown-denied\n" +
 		"/tmp/rootfile 0:0\n/tmp/userfile 1000:100\n/tmp/userdir 1000:100\n"
 	if status != 0 || out != want {
 		t.Fatalf("status %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)

@@ -15,6 +15,10 @@
 //	sys_exec.go   execve, execveat, chdir (an fd installed in the caller, the call rewritten
 //	              at a ptrace stop into execveat/fchdir of it: ptrace.go)
 //	sys_proc.go   setsid (the rest of process identity is native)
+//	sys_signal.go kill, tkill, tgkill, rt_[tg]sigqueueinfo, pidfd_send_signal: permission
+//	              between guest users, then CONTINUE
+//	dac.go        guest discretionary access control for non-root callers: the checked
+//	              path walk and the permission checks of open and the calls on names
 //	ptrace.go     Trace rows: ptrace attached for the length of one call
 //	watch.go      pidfds of every known task and process: the kernel forgets the ended
 //	sigsys.go     the shim: mapped into every guest process, its data kept up to date
@@ -108,6 +112,9 @@
 //     by the thread that forked it, which also waits for it: Linux hands a child's ptrace
 //     stops to any waiting thread of its parent's process. When `linux` dies, init dies
 //     (PR_SET_PDEATHSIG through its parent), and with it the guest's PID namespace.
+//     The signal senders (sys_signal.go) take the same route through the shim, which
+//     retries them, but are served as plain notifications: Linux never fails a kill with
+//     EINTR.
 //   - Errno and ArgRule rows are decided inside the filter: namespaces, io_uring (it would
 //     open paths behind the filter's back), file handles, TIOCSTI (typing into the host's
 //     terminal), other processes' scheduling/limits.
@@ -151,7 +158,8 @@
 // # Identity
 //
 // The guest's PID namespace gives it Linux's own numbering: init is 1, fork returns guest
-// numbers, wait4/waitid/kill/tgkill/setpgid/siginfo/orphan reparenting all run natively, and
+// numbers, wait4/waitid/setpgid/siginfo/orphan reparenting all run natively (kill and the
+// other signal senders too, once their permission between guest users is checked), and
 // no host process can be named. The kernel keeps host tids (ptrace, notifications and
 // /proc/TID on the host use them) and maps them to guest numbers with NSpid (kernel.go).
 // The guest's /proc is generated from the guest namespace's own procfs instance (special.go),
@@ -197,9 +205,14 @@
 //     words), could be raced too; the new image is checked by device and inode before it
 //     runs, and the process is killed on a mismatch. chdir writes nothing: it becomes fchdir
 //     of an fd the kernel installed.
-//   - Permission checks for non-root guest users are done for access(), metadata changes
-//     and other users' private /proc entries only; open/unlink/… run with the host user's
-//     rights.
+//   - Permission checks for non-root guest users (dac.go, sys_signal.go; docs/security.md,
+//     "Between guest users") are made on paths made absolute: the directories above a
+//     relative path's starting point (the working directory, a dirfd) are searched too,
+//     where Linux would start from the directory it holds. An O_PATH open of a file a
+//     non-root caller may not read fails with EACCES where the kernel, not the guest, opens
+//     it (in /proc, a mount): the read-only fd that stands in for the O_PATH one must not
+//     give more. The kernel's own files of /dev and /proc are checked only for other
+//     users' private /proc entries.
 //   - A trapped call that has not been received yet can still be interrupted: a signal
 //     whose handler lacks SA_RESTART arriving in that window makes e.g. an open fail with
 //     EINTR, where Linux would not interrupt it (no side effect is lost: nothing was done).
@@ -210,6 +223,11 @@
 //   - The shim reads the sets and actions given to rt_sigprocmask, rt_sigaction(SIGSYS) and
 //     the masked waits itself: a bad pointer there is a SIGSEGV, not EFAULT. SIG_IGN for
 //     SIGSYS is not kept across execve.
-//   - Signal permissions between guest users are not checked (every guest process is uid 0
-//     of the user namespace to the host), nor ptrace-style ones for pidfd_open.
+//   - Signals between guest users are checked against the target's credentials, then
+//     CONTINUEd: a target that ends and whose number a new process takes in between gets
+//     the signal unchecked (numbers are reused only after the namespace's pid_max). When a
+//     group kill (kill(0), kill(-pgrp), kill(-1)) may reach only some of its targets, the
+//     kernel signals those itself, and they see the kernel as the sender (si_pid 0).
+//     pidfd_open has no ptrace-style check. The six signal calls always trap (the filter
+//     cannot tell root from a user): root's cost one notification more than natively.
 package kernel

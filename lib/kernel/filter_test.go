@@ -92,6 +92,8 @@ func TestFilterMatchesTable(t *testing.T) {
 				want = retShim // from anywhere but the shim's own sites
 			case s.Disp == ArgRule && nr == unix.SYS_CLONE:
 				want = retShim // a new process (no CLONE_THREAD), not from the shim
+			case s.Disp == ArgRule && s.Rule == ruleShimRoute:
+				want = retShim // a signal sender, not from the shim
 			case s.Disp == Errno:
 				want = retErrno(s.Errno)
 			case s.Disp == ArgRule:

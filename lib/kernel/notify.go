@@ -22,6 +22,9 @@ type Call struct {
 	// slash followed it (the name must then be a directory)
 	last  string
 	slash bool
+	// as, when set, are the credentials the call's permission checks use instead of the
+	// caller's (access() checks with the real ids: dac.go)
+	as *Cred
 	// installed, when set, is told the number the handler's new fd got in the caller, before
 	// the caller's call returns (a /proc/self/fd listing adds its own fd: special.go)
 	installed func(gfd int)

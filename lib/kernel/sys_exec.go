@@ -118,7 +118,7 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 		}
 		g := st
 		guestStat(fd, &g)
-		if g.Mode&0o111 == 0 {
+		if !permits(c.fsCred(), &g, mayExec) {
 			return fail(unix.EACCES)
 		}
 		hdr, err := readHeader(fd, 256)
@@ -230,7 +230,10 @@ func (k *Kernel) execOpen(c *Call, r *Root, abs string, byFD bool, dirfd int32, 
 	case fs != "":
 		return -1, errNotProgram // devices and the kernel's files are not programs
 	}
-	return r.OpenPath(abs, follow)
+	if r != c.root() {
+		return r.OpenPath(abs, follow)
+	}
+	return c.openPathAs(abs, follow)
 }
 
 // readHeader reads the first n bytes of the file behind an O_PATH fd.
@@ -259,7 +262,7 @@ func (k *Kernel) prepareChdir(c *Call) (*tracePlan, error) {
 	if fs, rest := special(abs); fs == "/proc" {
 		fd, err = k.openSpecial(c, fs, rest, unix.O_PATH|unix.O_DIRECTORY)
 	} else {
-		fd, err = c.root().Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
+		fd, err = c.openPathAs(abs, true)
 	}
 	if err != nil {
 		return nil, err
@@ -268,6 +271,12 @@ func (k *Kernel) prepareChdir(c *Call) (*tracePlan, error) {
 	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		unix.Close(fd)
 		return nil, unix.ENOTDIR
+	}
+	if !c.privileged() {
+		if err := c.mayOn(c.fsCred(), fd, mayExec); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
 	}
 	return &tracePlan{kind: pendingChdir, fd: fd, gfd: -1, dev: st.Dev, ino: st.Ino}, nil
 }

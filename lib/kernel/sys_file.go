@@ -101,6 +101,16 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	cloexec := flags&unix.O_CLOEXEC != 0
 	if flags&unix.O_PATH != 0 {
 		if c.nativeOPath(dirfd, p, abs) {
+			if !c.privileged() {
+				// the host does not check a guest user's search permission: the kernel
+				// does first (a guest racing renames can at most get an O_PATH fd, which
+				// gives no access to the file)
+				fd, err := c.lookupObj(c.fsCred(), abs, follow)
+				if err != nil {
+					return fail(err)
+				}
+				unix.Close(fd)
+			}
 			return cont()
 		}
 		// a file the guest's own lookup would not find (in /proc, a mount, the kernel's
@@ -121,31 +131,18 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// Open non-blocking first: a FIFO would block the notification loop. Anything that can
 	// block on open is then reopened on its own goroutine.
-	created := false
-	var fd int
-	if flags&unix.O_CREAT != 0 && flags&unix.O_EXCL == 0 {
-		// only a file this call creates gets the creator as owner and the set-id bits
-		// asked for: find out which it is
-		fd, err = c.root().Open(abs, flags|unix.O_EXCL|unix.O_NONBLOCK, mode)
-		if err == nil {
-			created = true
-		} else if err == unix.EEXIST {
-			fd, err = c.root().Open(abs, flags&^unix.O_CREAT|unix.O_NONBLOCK, mode)
-			var st unix.Stat_t
-			if err == nil && unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-				unix.Close(fd)
-				fd, err = -1, unix.EISDIR // O_CREAT never opens a directory
-			}
-		}
-	} else {
-		fd, err = c.root().Open(abs, flags|unix.O_NONBLOCK, mode)
-		created = flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0 || flags&unix.O_TMPFILE == unix.O_TMPFILE
+	fd, created, cdir, err := c.openFile(abs, flags|unix.O_NONBLOCK, mode, follow)
+	if err == errDenied {
+		return errno(unix.EACCES) // by the guest's modes: no device is looked for
+	}
+	if cdir >= 0 {
+		defer unix.Close(cdir)
 	}
 	fifoWait := false
 	if err == unix.ENXIO && flags&(unix.O_NONBLOCK|unix.O_ACCMODE) == unix.O_WRONLY {
 		// A FIFO with no reader yet: the non-blocking probe fails where the guest's open
 		// waits for one. Take the FIFO by O_PATH and wait on its own goroutine (below).
-		if pfd, perr := c.root().Open(abs, unix.O_PATH, 0); perr == nil {
+		if pfd, perr := c.openPathAs(abs, true); perr == nil {
 			var st unix.Stat_t
 			if unix.Fstat(pfd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
 				fd, err, fifoWait = pfd, nil, true
@@ -158,7 +155,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		// A device: a node copied into a directory root (the tree is mounted nodev), or a
 		// placeholder opened for writing on a read-only file system. Linux opens devices
 		// whatever the file system's mode; the kernel gives its own device of that number.
-		if pfd, perr := c.root().Open(abs, unix.O_PATH, 0); perr == nil {
+		if pfd, perr := c.openPathAs(abs, true); perr == nil {
 			var st unix.Stat_t
 			unix.Fstat(pfd, &st)
 			typ, dev := deviceOf(pfd, &st)
@@ -196,7 +193,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 			unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
 		}
 	}
-	if created {
+	if created && cdir >= 0 {
+		c.setCreatorOwner(fd, cdir)
+	} else if created {
 		if pfd, _, err := c.root().Parent(abs); err == nil {
 			c.setCreatorOwner(fd, pfd)
 			unix.Close(pfd)

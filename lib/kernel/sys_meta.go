@@ -32,6 +32,15 @@ func (c *Call) chmodFD(fd int, mode uint32) result {
 	if err := c.mayChangeMeta(fd); err != nil {
 		return fail(err)
 	}
+	if mode&unix.S_ISGID != 0 && !c.privileged() {
+		// Linux drops set-group-ID when the caller is not of the file's group (without
+		// CAP_FSETID): the owner could otherwise make a program run as a group he is not in
+		cr := c.fsCred()
+		var st unix.Stat_t
+		if c.k.guestAttr(fd, &st) == nil && st.Gid != cr.FSGID && !containsID(cr.Groups, st.Gid) {
+			mode &^= unix.S_ISGID
+		}
+	}
 	return setGuestMode(fd, mode&0o7777)
 }
 
@@ -309,6 +318,12 @@ func sysTruncate(c *Call) result {
 	}
 	if _, w := c.k.objPath(selfFD(fd)); w != inTree {
 		return errno(unix.EACCES)
+	}
+	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	if !c.mayWrite(fd) {
+		return errno(unix.EACCES) // the guest's modes: w, as Linux's vfs_truncate asks
 	}
 	wfd, err := unix.Open(selfFD(fd), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -28,6 +28,12 @@ func sysInotifyAddWatch(c *Call) result {
 		return fail(err)
 	}
 	defer unix.Close(fd)
+	if !c.privileged() {
+		// Linux asks for read permission on what is watched
+		if err := c.mayOn(c.fsCred(), fd, mayRead); err != nil {
+			return fail(err)
+		}
+	}
 	pidfd, err := unix.PidfdOpen(c.T.Proc.Tgid, 0)
 	if err != nil {
 		return fail(err)

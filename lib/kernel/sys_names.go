@@ -28,9 +28,7 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
 		return -1, "", c.k.specialNameErr(c, fs, rest, abs)
 	}
-	var rest string
-	c.fs, rest = c.root().route(abs)
-	return c.fs.Parent(rest)
+	return c.parentAs(abs)
 }
 
 // writable: the file system of the path resolved last is mounted read-write.
@@ -95,7 +93,7 @@ func (c *Call) readlink(dirfd int32, pathArg int, buf uint64, size int64) result
 	} else {
 		var pfd int
 		var name string
-		pfd, name, err = c.root().Parent(abs)
+		pfd, name, err = c.parentAs(abs)
 		if err == nil {
 			b := make([]byte, 4096)
 			var n int
@@ -141,6 +139,9 @@ func (c *Call) mkdir(dirfd int32, pathArg int, mode uint32) result {
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}
+	if err := c.mayCreate(pfd); err != nil {
+		return fail(err)
+	}
 	if err := unix.Mkdirat(pfd, name, mode&0o7777&^procUmask(c.Tid)); err != nil {
 		return fail(err)
 	}
@@ -181,6 +182,9 @@ func (c *Call) unlink(dirfd int32, pathArg int, flags int) result {
 		}
 	}
 	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	if err := c.mayDelete(pfd, name); err != nil {
 		return fail(err)
 	}
 	if err := unix.Unlinkat(pfd, name, flags); err != nil {
@@ -249,6 +253,9 @@ func (c *Call) rename(olddir int32, oldArg int, newdir int32, newArg int, flags 
 	if err := c.writable(); err != nil {
 		return fail(err)
 	}
+	if err := c.mayRename(ofd, oname, nfd, nname, flags); err != nil {
+		return fail(err)
+	}
 	if err := unix.Renameat2(ofd, oname, nfd, nname, flags); err != nil {
 		return fail(err)
 	}
@@ -264,6 +271,9 @@ func sysRenameat2(c *Call) result {
 func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags int) result {
 	if flags&^(unix.AT_SYMLINK_FOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return errno(unix.EINVAL)
+	}
+	if err := c.linkSourceFirst(olddir, oldArg, flags); err != nil {
+		return fail(err)
 	}
 	nfd, nname, err := c.parent(newdir, newArg)
 	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
@@ -295,6 +305,13 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 		if _, w := c.k.objPath(selfFD(src)); w != inTree {
 			return errno(unix.EXDEV)
 		}
+		// protected_hardlinks before the directory's permission, as Linux's linkat
+		if err := c.mayLink(src); err != nil {
+			return fail(err)
+		}
+		if err := c.mayCreate(nfd); err != nil {
+			return fail(err)
+		}
 		if err := unix.Linkat(unix.AT_FDCWD, selfFD(src), nfd, nname, unix.AT_SYMLINK_FOLLOW); err != nil {
 			return fail(err)
 		}
@@ -313,6 +330,20 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 	}
 	if c.fs != nfs {
 		return errno(unix.EXDEV)
+	}
+	// the source is looked up first (ENOENT before EACCES), and protected_hardlinks is
+	// judged before the directory's permission, as Linux's linkat
+	src, err := unix.Openat(ofd, oname, walkOpen, 0)
+	if err != nil {
+		return fail(err)
+	}
+	err = c.mayLink(src)
+	unix.Close(src)
+	if err != nil {
+		return fail(err)
+	}
+	if err := c.mayCreate(nfd); err != nil {
+		return fail(err)
 	}
 	if err := unix.Linkat(ofd, oname, nfd, nname, 0); err != nil {
 		return fail(err)
@@ -343,6 +374,9 @@ func (c *Call) symlink(targetArg int, newdir int32, newArg int) result {
 		return fail(err)
 	}
 	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	if err := c.mayCreate(nfd); err != nil {
 		return fail(err)
 	}
 	// An image's file system holds a link target of less than one block (as Linux's
@@ -378,6 +412,9 @@ func (c *Call) mknod(dirfd int32, pathArg int, mode uint32, dev uint64) result {
 		return errno(unix.EPERM) // as Linux: mkdir makes directories
 	}
 	if err := c.writable(); err != nil {
+		return fail(err)
+	}
+	if err := c.mayCreate(pfd); err != nil {
 		return fail(err)
 	}
 	perm := mode & 0o7777 &^ procUmask(c.Tid)

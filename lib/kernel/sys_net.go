@@ -144,18 +144,21 @@ func sysBindConnect(c *Call) result {
 	}
 	if bind {
 		defer unix.Close(s)
-		fs, rest := c.root().route(abs)
-		pfd, last, err := fs.Parent(rest)
+		pfd, last, err := c.parentAs(abs)
 		if err != nil {
 			return fail(err)
 		}
 		defer unix.Close(pfd)
+		fs := c.fs
 		host := selfFD(pfd) + "/" + last
 		if len(host) > 107 {
 			return errno(unix.ENAMETOOLONG)
 		}
 		if fs.ReadOnly() {
 			return errno(unix.EROFS)
+		}
+		if err := c.mayCreate(pfd); err != nil {
+			return fail(err)
 		}
 		if err := unix.Bind(s, &unix.SockaddrUnix{Name: host}); err != nil {
 			return fail(err)
@@ -164,7 +167,7 @@ func sysBindConnect(c *Call) result {
 		unix.Fchmodat(pfd, last, 0o777&^procUmask(c.Tid), 0)
 		return ok(0)
 	}
-	target, err := c.root().OpenPath(abs, true)
+	target, err := c.socketFile(abs)
 	if err != nil {
 		unix.Close(s)
 		return fail(err)
@@ -264,7 +267,7 @@ func sysSendto(c *Call) result {
 			unix.Close(s)
 			return fail(err)
 		}
-		if target, err = c.root().OpenPath(abs, true); err != nil {
+		if target, err = c.socketFile(abs); err != nil {
 			unix.Close(s)
 			return fail(err)
 		}

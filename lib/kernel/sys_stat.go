@@ -33,9 +33,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 		return c.k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, follow))
 	}
 	// route once: the file system's Root resolves the rest (c.fs is writable()'s)
-	var rest string
-	c.fs, rest = c.root().route(abs)
-	return c.fs.OpenPath(rest, follow)
+	return c.openPathAs(abs, follow)
 }
 
 // guestFileFD is guestFD for the calls Linux refuses on an O_PATH descriptor (fchmod,
@@ -192,6 +190,13 @@ func sysStatfs(c *Call) result {
 func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
 	if mode&^7 != 0 || flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return errno(unix.EINVAL)
+	}
+	if flags&unix.AT_EACCESS == 0 {
+		// the path is searched with the real ids too, as Linux's access does
+		c.k.mu.Lock()
+		c.as = c.cred().clone()
+		c.k.mu.Unlock()
+		c.as.FSUID, c.as.FSGID = c.as.UID, c.as.GID
 	}
 	fd, err := c.pathFD(dirfd, pathArg, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
 	if err != nil {

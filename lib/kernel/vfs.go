@@ -186,26 +186,36 @@ func (r *Root) Parent(guest string) (int, string, error) {
 	if rt, rest := r.route(guest); rt != r {
 		return rt.Parent(rest)
 	}
-	g := strings.TrimRight(guest, "/")
-	if g == "" {
-		return -1, "", unix.EBUSY // the root itself
-	}
-	i := strings.LastIndexByte(g, '/')
-	dir, name := g[:i+1], g[i+1:]
-	if name == "." || name == ".." {
-		return -1, "", unix.EINVAL
-	}
-	if len(name) > 255 {
-		return -1, "", unix.ENAMETOOLONG
-	}
-	if dir == "" {
-		dir = "."
+	dir, name, err := splitParent(guest)
+	if err != nil {
+		return -1, "", err
 	}
 	fd, err := r.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return -1, "", err
 	}
 	return fd, name, nil
+}
+
+// splitParent splits a guest path into its directory and last component, refusing what no
+// call on a name takes: the root itself (EBUSY), "." and ".." (EINVAL), an overlong name.
+func splitParent(guest string) (dir, name string, err error) {
+	g := strings.TrimRight(guest, "/")
+	if g == "" {
+		return "", "", unix.EBUSY // the root itself
+	}
+	i := strings.LastIndexByte(g, '/')
+	dir, name = g[:i+1], g[i+1:]
+	if name == "." || name == ".." {
+		return "", "", unix.EINVAL
+	}
+	if len(name) > 255 {
+		return "", "", unix.ENAMETOOLONG
+	}
+	if dir == "" {
+		dir = "."
+	}
+	return dir, name, nil
 }
 
 // where says what kind of object a guest task holds.

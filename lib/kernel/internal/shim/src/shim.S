@@ -13,8 +13,10 @@
  *   G1 shim_syscall  rt_sigaction/rt_sigprocmask (and the waits with a temporary
  *                    mask) are allowed natively only here;
  *                    the shim calls it, the supervisor single-steps over it.
- *   G2 shim_g2       fork/vfork/clone/execve/execveat/chdir from here go to the
- *                    supervisor; from anywhere else they trap to this handler.
+ *   G2 shim_g2       fork/vfork/clone/execve/execveat/chdir and the signal
+ *                    senders (kill, tkill, tgkill, rt_[tg]sigqueueinfo,
+ *                    pidfd_send_signal) from here go to the supervisor; from
+ *                    anywhere else they trap to this handler.
  *
  * Regenerate lib/kernel/shim_blob.go with shimsrc/gen.sh after editing.
  */
@@ -71,6 +73,11 @@
 	.set	SYS_getpid, 39
 	.set	SYS_gettid, 186
 	.set	SYS_tgkill, 234
+	.set	SYS_kill, 62
+	.set	SYS_tkill, 200
+	.set	SYS_rt_sigqueueinfo, 129
+	.set	SYS_rt_tgsigqueueinfo, 297
+	.set	SYS_pidfd_send_signal, 424
 	.set	SIG_BLOCK, 0
 	.set	SIG_UNBLOCK, 1
 	.set	SIG_SETMASK, 2
@@ -128,6 +135,18 @@ shim_handler:
 	cmp	$SYS_chdir, %eax
 	je	forward
 	cmp	$SYS_execveat, %eax
+	je	forward
+	cmp	$SYS_kill, %eax
+	je	forward
+	cmp	$SYS_tgkill, %eax
+	je	forward
+	cmp	$SYS_tkill, %eax
+	je	forward
+	cmp	$SYS_rt_sigqueueinfo, %eax
+	je	forward
+	cmp	$SYS_rt_tgsigqueueinfo, %eax
+	je	forward
+	cmp	$SYS_pidfd_send_signal, %eax
 	je	forward
 	cmp	$SYS_rt_sigsuspend, %eax
 	je	sigsuspend
@@ -319,8 +338,9 @@ loadargs:
 	ret
 
 /*
- * fork, vfork, clone, execve, execveat, chdir: the supervisor must see them, and
- * its filter sends them to it only from G2. Made here, inline: a clone child
+ * fork, vfork, clone, execve, execveat, chdir and the signal senders: the
+ * supervisor must see them, and its filter sends them to it only from G2 (a
+ * signal sender, which Linux never fails with EINTR, is retried like the rest). Made here, inline: a clone child
  * starts right after the syscall with rsp = the child stack, and must find the
  * rest of this code in registers the kernel copies (rbx, r12, r13).
  */
