@@ -268,6 +268,28 @@ func sysRenameat2(c *Call) result {
 	return c.rename(c.Int(0), 1, c.Int(2), 3, uint(c.Arg(4)))
 }
 
+// newEntry resolves where a call makes a new name (link, symlink): the parent directory and
+// the name, refusing "." and "..", a name followed by a slash and a read-only file system,
+// in Linux's order.
+func (c *Call) newEntry(dirfd int32, arg int) (int, string, error) {
+	pfd, name, err := c.parent(dirfd, arg)
+	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
+		return -1, "", unix.EEXIST
+	}
+	if err != nil {
+		return -1, "", err
+	}
+	if err := c.newName(pfd, name); err != nil {
+		unix.Close(pfd)
+		return -1, "", err
+	}
+	if err := c.writable(); err != nil {
+		unix.Close(pfd)
+		return -1, "", err
+	}
+	return pfd, name, nil
+}
+
 func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags int) result {
 	if flags&^(unix.AT_SYMLINK_FOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return errno(unix.EINVAL)
@@ -275,20 +297,11 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 	if err := c.linkSourceFirst(olddir, oldArg, flags); err != nil {
 		return fail(err)
 	}
-	nfd, nname, err := c.parent(newdir, newArg)
-	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
-		return errno(unix.EEXIST)
-	}
+	nfd, nname, err := c.newEntry(newdir, newArg)
 	if err != nil {
 		return fail(err)
 	}
 	defer unix.Close(nfd)
-	if err := c.newName(nfd, nname); err != nil {
-		return fail(err)
-	}
-	if err := c.writable(); err != nil {
-		return fail(err)
-	}
 	nfs := c.fs
 	if flags&unix.AT_SYMLINK_FOLLOW != 0 || flags&unix.AT_EMPTY_PATH != 0 {
 		src, err := c.pathFD(olddir, oldArg, true, flags&unix.AT_EMPTY_PATH != 0)
@@ -362,20 +375,11 @@ func (c *Call) symlink(targetArg int, newdir int32, newArg int) result {
 	if target == "" {
 		return errno(unix.ENOENT)
 	}
-	nfd, nname, err := c.parent(newdir, newArg)
-	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
-		return errno(unix.EEXIST)
-	}
+	nfd, nname, err := c.newEntry(newdir, newArg)
 	if err != nil {
 		return fail(err)
 	}
 	defer unix.Close(nfd)
-	if err := c.newName(nfd, nname); err != nil {
-		return fail(err)
-	}
-	if err := c.writable(); err != nil {
-		return fail(err)
-	}
 	if err := c.mayCreate(nfd); err != nil {
 		return fail(err)
 	}
