@@ -117,6 +117,19 @@ func (g *netGuest) result(t *testing.T) string {
 	return strings.TrimSpace(string(res))
 }
 
+// resultWith is result, with the console of the other guest too when there is none (what
+// went wrong may show on either side).
+func (g *netGuest) resultWith(t *testing.T, other *netGuest) string {
+	t.Helper()
+	if !testenv.WaitFor(100*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(g.root, "result"))
+		return err == nil
+	}) {
+		t.Fatalf("guest %s wrote no result\n--- its console ---\n%s\n--- %s's console ---\n%s", g.ip, g.out.String(), other.ip, other.out.String())
+	}
+	return g.result(t)
+}
+
 // finish lets the guests power off and checks that each halted by itself.
 func finish(t *testing.T, gs ...*netGuest) {
 	t.Helper()
@@ -389,7 +402,8 @@ func TestNetHotplug(t *testing.T) {
 	if got := mc("config eth1=daemon,,unix," + ctl); got != "OK" {
 		t.Fatalf("config eth1: %q\n%s", got, a.out.String())
 	}
-	ra, rb := a.result(t), b.result(t)
+	ra := a.result(t)
+	rb := b.resultWith(t, a)
 	if got := mc("config eth1=daemon,,unix," + ctl); !strings.Contains(got, "Device already configured") {
 		t.Errorf("config of a configured eth1: %q", got)
 	}
