@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gouml/gouml/lib/netdev"
 	"golang.org/x/sys/unix"
@@ -59,9 +60,18 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 		report(fmt.Sprintf("%s: %v", name, err))
 		return "", 0
 	}
-	k.mu.Lock()
-	init := k.initTgid
-	k.mu.Unlock()
+	// The management console answers from the machine's first moment, before init exists
+	// (a script may plug a device as soon as the socket appears): the device goes into
+	// init's namespace once there is one.
+	var init int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		k.mu.Lock()
+		init = k.initTgid
+		k.mu.Unlock()
+		if init > 0 || time.Now().After(deadline) || k.dying.Load() || k.loopDone == nil {
+			break
+		}
+	}
 	if init <= 0 {
 		tr.Close()
 		report(name + ": the machine has no init to plug it into")
