@@ -11,7 +11,8 @@ import (
 
 // umlSetup adds what a guest needs to come up under UML: device nodes the kernel and init
 // open before anything can create them, /etc/fstab for the root device, a console for
-// busybox-style inits, the hostname, network configuration and root's password.
+// busybox-style inits, a getty on the console for sysvinit, the hostname (and /etc/hosts
+// naming it), network configuration and root's password.
 func (c *Config) umlSetup(t *fstree.Tree) error {
 	put := func(p string, mode uint32, content string) error {
 		in := &fstree.Inode{Mode: fstree.TypeReg | mode, Size: int64(len(content)), Data: fstree.Bytes(content),
@@ -100,6 +101,13 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 			return err
 		}
 	}
+	if c.Hostname != "" {
+		if n, err := t.Lookup("/etc/hosts"); err != nil || n.Inode.Type() == fstree.TypeReg {
+			if err := put("/etc/hosts", 0o644, hostsWithName(read("/etc/hosts"), c.Hostname)); err != nil {
+				return err
+			}
+		}
+	}
 	// u-root puts its init at /init, where an initramfs kernel looks; a kernel booting from
 	// a disk or hostfs looks in /sbin/init, /etc/init, /bin/init, then /bin/sh.
 	if n, err := t.Lookup("/init"); err == nil && n.Inode.Type() != fstree.TypeDir &&
@@ -135,6 +143,10 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 			return err
 		}
 	}
+	// A sysvinit root (Debian's sysvinit-core) gets a getty on the console.
+	if err := c.sysvSetup(t, read, exists, put); err != nil {
+		return err
+	}
 	if c.Net != "" {
 		iface := "auto lo\niface lo inet loopback\n\nauto eth0\n"
 		if c.Net == "dhcp" {
@@ -166,7 +178,7 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 			return err
 		}
 	}
-	if c.RootPassword != "" {
+	if c.RootPassword != "" || c.RootHash != "" {
 		if err := c.setRootPassword(t, read, exists, put); err != nil {
 			return err
 		}
@@ -175,7 +187,10 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 }
 
 func (c *Config) setRootPassword(t *fstree.Tree, read func(string) string, exists func(string) bool, put func(string, uint32, string) error) error {
-	hash := SHA512Crypt(c.RootPassword, "")
+	hash := c.RootHash
+	if hash == "" {
+		hash = SHA512Crypt(c.RootPassword, "")
+	}
 	if !exists("/etc/passwd") {
 		if err := put("/etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\n"); err != nil {
 			return err

@@ -54,6 +54,18 @@ var packages = map[string]string{
 	"xz":           "xz-utils",
 }
 
+// FreshDebianTarball is the path of the Debian bookworm tree that scripts/fresh-machine.sh
+// makes with debootstrap and caches (minbase plus ca-certificates, git, make, gcc and
+// libc6-dev, tarred with owners and xattrs): in /var/cache/gouml-fresh, or $GOUML_FRESH_CACHE.
+// It may not exist; tests that use it skip without it, saying so.
+func FreshDebianTarball() string {
+	dir := "/var/cache/gouml-fresh"
+	if d := os.Getenv("GOUML_FRESH_CACHE"); d != "" {
+		dir = d
+	}
+	return filepath.Join(dir, "bookworm-minbase-ca-certificates+git+make+gcc+libc6-dev.tar.gz")
+}
+
 // Required reports whether missing real tools must fail the tests instead of skipping them.
 func Required() bool { return os.Getenv("GOUML_INTEROP") == "require" }
 

@@ -13,15 +13,6 @@ import (
 	"github.com/gouml/gouml/lib/testenv"
 )
 
-// The cached debootstrap tree of scripts/fresh-machine.sh (its default cache and name).
-func freshTarball() string {
-	dir := "/var/cache/gouml-fresh"
-	if d := os.Getenv("GOUML_FRESH_CACHE"); d != "" {
-		dir = d
-	}
-	return filepath.Join(dir, "bookworm-minbase-ca-certificates+git+make+gcc+libc6-dev.tar.gz")
-}
-
 // required: make deb-test (GOUML_DEB_TEST=1), which builds the packages before the test.
 func required() bool { return os.Getenv("GOUML_DEB_TEST") == "1" }
 
@@ -43,7 +34,7 @@ func TestPackages(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root (a scratch Debian tree, mounts, dpkg)")
 	}
-	tarball := freshTarball()
+	tarball := testenv.FreshDebianTarball()
 	if _, err := os.Stat(tarball); err != nil {
 		t.Skip("no cached Debian bookworm tree " + tarball + ": scripts/fresh-machine.sh makes it (with debootstrap)")
 	}
