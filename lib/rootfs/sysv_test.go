@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -196,5 +197,45 @@ func TestRootPasswordHashOption(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.HasPrefix(out, "mkrootfs: "+c.want) {
 			t.Errorf("mkrootfs %v: %v\n%s", c.args, err, out)
 		}
+	}
+}
+
+// TestContainerAndTemplateRoots: a root shaped like a "docker export" of a Debian container
+// with sysvinit-core unpacked without its maintainer scripts: empty /etc/hostname and
+// /etc/hosts (the container engine's placeholders), no /etc/inittab but sysvinit's
+// template. The machine gets a hostname and a hosts file naming it, and the template,
+// adapted, becomes /etc/inittab.
+func TestContainerAndTemplateRoots(t *testing.T) {
+	root := t.TempDir()
+	for p, content := range map[string]string{
+		".dockerenv": "", "etc/hostname": "", "etc/hosts": "", "etc/resolv.conf": "",
+		"sbin/init": "#!/bin/sh\n", "usr/share/sysvinit/inittab": debianStyleInittab,
+	} {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tarball := filepath.Join(t.TempDir(), "export.tar")
+	tarOf(t, root, tarball)
+	img := filepath.Join(t.TempDir(), "img")
+	if out := mustMkrootfs(t, "-q", "-o", img, tarball); out != "" {
+		t.Errorf("mkrootfs printed %q", out)
+	}
+	if got := imageCat(t, img, "/etc/hostname"); got != "gouml\n" {
+		t.Errorf("hostname %q", got)
+	}
+	if got := imageCat(t, img, "/etc/hosts"); !strings.HasPrefix(got, "127.0.0.1\tlocalhost\n127.0.1.1\tgouml\n") {
+		t.Errorf("hosts %q", got)
+	}
+	tab := imageCat(t, img, "/etc/inittab")
+	if want, _ := sysvConsoleInittab(debianStyleInittab); tab != want {
+		t.Errorf("inittab:\n%s\nwant:\n%s", tab, want)
+	}
+	if got := imageCat(t, img, "/usr/share/sysvinit/inittab"); got != debianStyleInittab {
+		t.Errorf("the template changed:\n%s", got)
 	}
 }

@@ -92,18 +92,22 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 			return err
 		}
 	}
-	hostname := c.Hostname
-	if hostname == "" && !exists("/etc/hostname") {
+	// A "docker export" tarball has /etc/hostname and /etc/hosts as empty files (the
+	// container engine mounts its own over them): empty counts as missing.
+	hostname, had := c.Hostname, strings.TrimSpace(read("/etc/hostname"))
+	if n, err := t.Lookup("/etc/hostname"); hostname == "" && (err != nil || n.Inode.Type() == fstree.TypeReg && had == "") {
 		hostname = "gouml"
 	}
 	if hostname != "" {
 		if err := put("/etc/hostname", 0o644, hostname+"\n"); err != nil {
 			return err
 		}
+	} else {
+		hostname = had
 	}
-	if c.Hostname != "" {
+	if hosts := read("/etc/hosts"); c.Hostname != "" || strings.TrimSpace(hosts) == "" {
 		if n, err := t.Lookup("/etc/hosts"); err != nil || n.Inode.Type() == fstree.TypeReg {
-			if err := put("/etc/hosts", 0o644, hostsWithName(read("/etc/hosts"), c.Hostname)); err != nil {
+			if err := put("/etc/hosts", 0o644, hostsWithName(hosts, hostname)); err != nil {
 				return err
 			}
 		}
