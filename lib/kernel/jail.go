@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -219,9 +220,16 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 	}
 	defer os.RemoveAll(work)
 	extra := inheritedFiles()
-	taps, tapEnv := openHostTaps(c.Eth, 3+len(extra)) // ethN=tuntap,IFNAME (netdev.go)
+	var helpers sync.WaitGroup // uml_net's address hooks, served until the kernel ends
+	defer helpers.Wait()
+	taps, tapEnv, helper := openHostTaps(c.Eth, 3+len(extra), &helpers) // ethN=tuntap (netdev.go)
+	if helper != nil {
+		defer helper.Close() // before helpers.Wait, if the kernel never started
+		taps = append(taps, helper)
+	}
 	extra = append(extra, taps...)
-	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work, tapEnv)
+	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work)
+	env = append(env, tapEnv...)
 	attr := &syscall.SysProcAttr{
 		Pdeathsig:  syscall.SIGKILL, // the caller's thread is locked (cmd/linux): it never exits first
 		Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS,

@@ -103,6 +103,8 @@ type Kernel struct {
 
 	netMu sync.Mutex
 	nets  []netDevice // the network devices and their relays (netdev.go; netMu)
+	// addrWatch runs uml_net's address hooks for helper-made taps (netaddr.go; netMu)
+	addrWatch *addrWatch
 }
 
 // utsNames are the machine's host and domain names (uname, sethostname, /proc/sys/kernel).

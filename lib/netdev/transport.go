@@ -190,9 +190,9 @@ func errnoOf(err error) int {
 	return int(unix.EIO)
 }
 
-// inet4 parses a dotted quad as the kernel's in_aton would be given one; ok is false for
+// Inet4 parses a dotted quad as the kernel's in_aton would be given one; ok is false for
 // anything else.
-func inet4(s string) ([4]byte, bool) {
+func Inet4(s string) ([4]byte, bool) {
 	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Is4() {
 		return [4]byte{}, false
@@ -204,7 +204,7 @@ func inet4(s string) ([4]byte, bool) {
 // with IP_MULTICAST_LOOP, which is how guests on one host meet).
 func (t *Transport) openMcast() error {
 	s := t.spec
-	group, ok := inet4(s.Addr)
+	group, ok := Inet4(s.Addr)
 	if !ok || group[0]&0xf0 != 0xe0 {
 		return fmt.Errorf("umcast_open : %q is not a multicast address", s.Addr)
 	}
@@ -236,7 +236,7 @@ func (t *Transport) openMcast() error {
 // openUcast binds the listen port on every host address and sends to the remote.
 func (t *Transport) openUcast() error {
 	s := t.spec
-	remote, ok := inet4(s.Addr)
+	remote, ok := Inet4(s.Addr)
 	if !ok || remote == [4]byte{} {
 		return fmt.Errorf("umcast_open : bad remote address '%s'", s.Addr)
 	}
