@@ -90,6 +90,9 @@ func (k *Kernel) startNet(initPid int) {
 			say(err.Error())
 			continue
 		}
+		if s.Transport == netdev.Vde {
+			say("vde backend - connection opened")
+		}
 		devs = append(devs, dev{s, mac, tr})
 	}
 	names := make([]string, len(devs))

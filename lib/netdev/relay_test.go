@@ -76,7 +76,13 @@ func startPair(t *testing.T, a, b *Spec) (ga, gb int, ra, rb *Relay) {
 // the limits are dropped and counted.
 func exchange(t *testing.T, ga, gb int, ra, rb *Relay) {
 	t.Helper()
-	for _, size := range []int{42, 1514, MaxFrame} {
+	exchangeUpTo(t, MaxFrame, ga, gb, ra, rb)
+}
+
+// exchangeUpTo is exchange through a wire whose largest frame is largest.
+func exchangeUpTo(t *testing.T, largest int, ga, gb int, ra, rb *Relay) {
+	t.Helper()
+	for _, size := range []int{42, 1514, largest} {
 		f := frame(1, size)
 		unix.Write(ga, f)
 		if got := readFrame(t, gb); !bytes.Equal(got, f) {

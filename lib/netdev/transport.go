@@ -60,6 +60,8 @@ func Open(s *Spec, mac [6]byte) (*Transport, error) {
 	switch {
 	case s.Transport == Daemon:
 		err = t.openDaemon()
+	case s.Transport == Vde:
+		err = t.openVDE()
 	case s.Transport == Mcast:
 		err = t.openMcast()
 	case s.Transport == Ucast:

@@ -40,6 +40,8 @@ var packages = map[string]string{
 	"busybox":      "busybox-static",
 	"sfdisk":       "fdisk",
 	"sgdisk":       "gdisk",
+	"vde_switch":   "vde2",
+	"slirp":        "slirp",
 	"gcc":          "gcc",
 	"ifconfig":     "net-tools", // the next four: run by the real uml_net
 	"route":        "net-tools",
