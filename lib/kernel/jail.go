@@ -228,6 +228,11 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 		taps = append(taps, helper)
 	}
 	extra = append(extra, taps...)
+	slirps, slirpEnv, progs := startSlirps(c.Eth, 3+len(extra), stderr) // ethN=slirp,MAC,PROGRAM
+	defer stopSlirps(progs)
+	taps = append(taps, slirps...)
+	extra = append(extra, slirps...)
+	tapEnv = append(tapEnv, slirpEnv)
 	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work)
 	env = append(env, tapEnv...)
 	attr := &syscall.SysProcAttr{

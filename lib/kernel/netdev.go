@@ -81,9 +81,12 @@ func (k *Kernel) startNet(initPid int) {
 		}
 		var tr *netdev.Transport
 		var err error
-		if s.Transport == netdev.TunTap {
+		switch {
+		case s.Transport == netdev.TunTap:
 			tr, err = hostTapTransport(s, say)
-		} else {
+		case s.IPLink():
+			tr, err = slirpTransport(s)
+		default:
 			tr, err = netdev.Open(s, mac)
 		}
 		if err != nil {
@@ -97,10 +100,11 @@ func (k *Kernel) startNet(initPid int) {
 	}
 	names := make([]string, len(devs))
 	macs := make([][6]byte, len(devs))
+	ipLink := make([]bool, len(devs))
 	for i, d := range devs {
-		names[i], macs[i] = d.spec.Name(), d.mac
+		names[i], macs[i], ipLink[i] = d.spec.Name(), d.mac, d.spec.IPLink()
 	}
-	taps, errs := makeTaps(initPid, names, macs)
+	taps, errs := makeTaps(initPid, names, macs, ipLink)
 	helperDevs, gates := map[string]uint32{}, map[uint32][4]byte{}
 	for i, d := range devs {
 		if errs[i] != nil {
@@ -157,7 +161,7 @@ func (k *Kernel) stopNet() {
 // makeTaps creates one tap per name in the network namespace of pid, with the given MACs,
 // left down as the real kernel leaves ethN until the guest configures it. It returns
 // non-blocking fds of them, or why each could not be made.
-func makeTaps(pid int, names []string, macs [][6]byte) ([]*os.File, []error) {
+func makeTaps(pid int, names []string, macs [][6]byte, ipLink []bool) ([]*os.File, []error) {
 	taps := make([]*os.File, len(names))
 	errs := make([]error, len(names))
 	if len(names) == 0 {
@@ -186,7 +190,7 @@ func makeTaps(pid int, names []string, macs [][6]byte) ([]*os.File, []error) {
 			return
 		}
 		for i, name := range names {
-			taps[i], errs[i] = makeTap(name, macs[i])
+			taps[i], errs[i] = makeTap(name, macs[i], ipLink[i])
 		}
 	}()
 	<-done
@@ -200,18 +204,26 @@ type ifreq struct {
 }
 
 // makeTap opens /dev/net/tun in the calling thread's network namespace and attaches it to
-// a new tap device of that name and MAC.
-func makeTap(name string, mac [6]byte) (*os.File, error) {
+// a new tap device of that name and MAC, or, for an IP link (slirp), a tun device, which
+// has no MAC.
+func makeTap(name string, mac [6]byte, ipLink bool) (*os.File, error) {
 	fd, err := unix.Open(tunDevice, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", tunDevice, err)
 	}
 	var r ifreq
 	copy(r.name[:unix.IFNAMSIZ-1], name)
-	*(*uint16)(unsafe.Pointer(&r.data[0])) = unix.IFF_TAP | unix.IFF_NO_PI
+	kind := uint16(unix.IFF_TAP)
+	if ipLink {
+		kind = unix.IFF_TUN
+	}
+	*(*uint16)(unsafe.Pointer(&r.data[0])) = kind | unix.IFF_NO_PI
 	if err := ioctlIfreq(fd, unix.TUNSETIFF, &r); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("TUNSETIFF: %w", err)
+	}
+	if ipLink {
+		return os.NewFile(uintptr(fd), name), nil
 	}
 	r.data = [24]byte{}
 	*(*uint16)(unsafe.Pointer(&r.data[0])) = unix.ARPHRD_ETHER
@@ -355,4 +367,33 @@ func hostTapTransport(s *netdev.Spec, say func(string)) (*netdev.Transport, erro
 		return nil, fmt.Errorf("tuntap: TUNSETIFF %s failed, errno = %d", s.HostIf, int(e))
 	}
 	return nil, fmt.Errorf("tuntap: host tap %s was not opened", s.HostIf)
+}
+
+// slirpStreams are the streams to the slirp programs the outer process started, adopted
+// once: a reboot uses them again.
+var slirpStreams struct {
+	once  sync.Once
+	files map[int]*os.File
+}
+
+// slirpTransport returns the transport of ethN=slirp,MAC,PROGRAM: the stream to the program.
+func slirpTransport(s *netdev.Spec) (*netdev.Transport, error) {
+	slirpStreams.once.Do(func() {
+		slirpStreams.files = map[int]*os.File{}
+		for _, e := range strings.Split(os.Getenv(slirpFDsEnv), ",") {
+			k, v, _ := strings.Cut(e, "=")
+			n, err1 := strconv.Atoi(k)
+			fd, err2 := strconv.Atoi(v)
+			if err1 != nil || err2 != nil || fd < 3 {
+				continue
+			}
+			unix.CloseOnExec(fd)
+			unix.SetNonblock(fd, true)
+			slirpStreams.files[n] = os.NewFile(uintptr(fd), "slirp")
+		}
+	})
+	if f := slirpStreams.files[s.Index]; f != nil {
+		return netdev.OpenStream(s, f)
+	}
+	return nil, fmt.Errorf("slirp: the program '%s' is not running", s.Argv[0])
 }

@@ -10,10 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/gouml/gouml/lib/netdev"
 	"golang.org/x/sys/unix"
 )
 
@@ -240,4 +243,61 @@ func parseHelperTapValue(v string) (fd, name, text string) {
 	name, h, _ := strings.Cut(rest, ":")
 	b, _ := hex.DecodeString(h)
 	return fd, name, string(b)
+}
+
+// slirpFDsEnv tells the kernel which inherited fds are the streams to the slirp programs of
+// ethN=slirp,MAC,PROGRAM: "N=FD,…".
+const slirpFDsEnv = "GOUML_SLIRP_FDS"
+
+// startSlirps is the outer process's part of ethN=slirp,MAC,PROGRAM ARGS: it runs each
+// program, found through PATH as the real kernel's execvp finds it, with its stdin and
+// stdout one end of a stream socket whose other end goes to the kernel (first is its fd
+// number there). The kernel could not run it: it may run no host program. The programs
+// run for the machine's life (the real kernel runs one per bringing up of the interface)
+// and are killed when it ends. A program that cannot be started is reported and its
+// device left out.
+func startSlirps(eth map[int]string, first int, stderr io.Writer) (files []*os.File, env string, progs []*exec.Cmd) {
+	idx := make([]int, 0, len(eth))
+	for n := range eth {
+		idx = append(idx, n)
+	}
+	sort.Ints(idx)
+	var ents []string
+	for _, n := range idx {
+		s := netdev.Parse(n, eth[n], func(string) {})
+		if s == nil || !s.IPLink() || len(s.Argv) == 0 || s.Argv[0] == "" {
+			continue
+		}
+		sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			fmt.Fprintf(stderr, "slirp_tramp : socketpair failed, errno = %d\n", int(errnoOf(err)))
+			continue
+		}
+		mine, theirs := os.NewFile(uintptr(sp[0]), "slirp"), os.NewFile(uintptr(sp[1]), "slirp")
+		cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = theirs, theirs, stderr
+		// its own session (no signals from the tty), and gone with the outer process even if
+		// that is killed (this thread, locked by cmd/linux, lives as long as it does)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+		err = cmd.Start()
+		theirs.Close()
+		if err != nil {
+			mine.Close()
+			fmt.Fprintf(stderr, "linux: eth%d: the slirp program: %v\n", n, err)
+			continue
+		}
+		ents = append(ents, fmt.Sprintf("%d=%d", n, first+len(files)))
+		files = append(files, mine)
+		progs = append(progs, cmd)
+	}
+	return files, slirpFDsEnv + "=" + strings.Join(ents, ","), progs
+}
+
+// stopSlirps kills the slirp programs once the machine has ended, as the real kernel kills
+// its at the interface's close.
+func stopSlirps(progs []*exec.Cmd) {
+	for _, c := range progs {
+		c.Process.Kill()
+		c.Wait()
+	}
 }

@@ -49,9 +49,9 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 		return "", 1
 	}
 	report := func(s string) { fmt.Fprintln(stderr, s); k.log.add(6, s) }
-	if s.Transport == netdev.TunTap {
-		// a host tap is opened by the outer process, which only does so at start
-		report(name + ": a host tap can only be given on the command line")
+	if s.Transport == netdev.TunTap || s.IPLink() {
+		// a host tap is opened, a slirp program run, by the outer process, at start only
+		report(name + ": " + s.Transport + " devices can only be given on the command line")
 		return "", 0
 	}
 	mac := s.MAC(report)
@@ -77,7 +77,7 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 		report(name + ": the machine has no init to plug it into")
 		return "", 0
 	}
-	taps, errs := makeTaps(init, []string{name}, [][6]byte{mac})
+	taps, errs := makeTaps(init, []string{name}, [][6]byte{mac}, []bool{false})
 	if errs[0] != nil {
 		report(fmt.Sprintf("%s: %v", name, errs[0]))
 		tr.Close()
