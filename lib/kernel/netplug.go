@@ -3,9 +3,11 @@ package kernel
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/gouml/gouml/lib/netdev"
 	"golang.org/x/sys/unix"
@@ -21,6 +23,7 @@ import (
 const (
 	mcDevExists   = "Device already configured"
 	mcDevNotExist = "Device doesn't exist"
+	mcDevOpen     = "Device is currently open"
 )
 
 // plugNet makes device ethN with spec in the running machine. It returns the error text and
@@ -97,16 +100,60 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 	return "", 0
 }
 
-// unplugNet removes device name: its relay stops and its tap goes with the last fd.
+// unplugNet removes device name: its relay stops and its tap goes with the last fd. A
+// device the guest has up is refused, as the real kernel refuses it (the guest must take
+// it down first).
 func (k *Kernel) unplugNet(name string) (string, int32) {
 	k.netMu.Lock()
 	defer k.netMu.Unlock()
 	for i, d := range k.nets {
 		if d.name == name {
+			k.mu.Lock()
+			init := k.initTgid
+			k.mu.Unlock()
+			if init > 0 && interfaceUp(init, name) {
+				return mcDevOpen, -int32(unix.EBUSY)
+			}
 			d.relay.Stop()
 			k.nets = append(k.nets[:i], k.nets[i+1:]...)
 			return "", 0
 		}
 	}
 	return mcDevNotExist, -int32(unix.ENODEV)
+}
+
+// interfaceUp reports whether interface name is up in the network namespace of pid (false
+// when that cannot be read: the namespace is going away).
+func interfaceUp(pid int, name string) bool {
+	up := make(chan bool, 1)
+	go func() {
+		// This thread joins the guest's namespace and is never unlocked: it ends with the
+		// goroutine.
+		runtime.LockOSThread()
+		ns, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			up <- false
+			return
+		}
+		err = unix.Setns(ns, unix.CLONE_NEWNET)
+		unix.Close(ns)
+		if err != nil {
+			up <- false
+			return
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			up <- false
+			return
+		}
+		defer unix.Close(fd)
+		var r ifreq
+		copy(r.name[:unix.IFNAMSIZ-1], name)
+		if ioctlIfreq(fd, unix.SIOCGIFFLAGS, &r) != nil {
+			up <- false
+			return
+		}
+		up <- *(*uint16)(unsafe.Pointer(&r.data[0]))&unix.IFF_UP != 0
+	}()
+	return <-up
 }
