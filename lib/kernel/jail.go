@@ -232,7 +232,10 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 	defer stopSlirps(progs)
 	taps = append(taps, slirps...)
 	extra = append(extra, slirps...)
-	tapEnv = append(tapEnv, slirpEnv)
+	vecs, vecEnv := openVecs(c.Vec, 3+len(extra), stderr) // vecN: (netvec.go)
+	taps = append(taps, vecs...)
+	extra = append(extra, vecs...)
+	tapEnv = append(tapEnv, slirpEnv, vecEnv)
 	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work)
 	env = append(env, tapEnv...)
 	attr := &syscall.SysProcAttr{

@@ -37,6 +37,9 @@ type Config struct {
 	HostFSPrefix string
 	// Eth is the ethN= specs of the command line, raw (netdev.go makes the devices).
 	Eth map[int]string
+	// Vec is the vecN: specs, raw (their host sides are opened by the outer process:
+	// netvec.go).
+	Vec map[int]string
 
 	rootImage  *rootImage
 	Debug      bool

@@ -48,7 +48,7 @@ func netRules(rs *llRuleset, eth map[int]string, log func(string, uint64)) error
 // printing what the real kernel prints for each, and starts their relays. A device that
 // cannot be made is left out, as by the real kernel; the machine boots on.
 func (k *Kernel) startNet(initPid int) {
-	if len(k.cfg.Eth) == 0 {
+	if len(k.cfg.Eth)+len(k.cfg.Vec) == 0 {
 		return
 	}
 	say := func(s string) { fmt.Fprintln(k.cfg.Stderr, s) }
@@ -97,6 +97,23 @@ func (k *Kernel) startNet(initPid int) {
 			say("vde backend - connection opened")
 		}
 		devs = append(devs, dev{s, mac, tr})
+	}
+	// Vector devices after the ethN ones; the outer process said why any is missing.
+	vidx := make([]int, 0, len(k.cfg.Vec))
+	for n := range k.cfg.Vec {
+		vidx = append(vidx, n)
+	}
+	sort.Ints(vidx)
+	for _, n := range vidx {
+		s, err := netdev.ParseVec(n, k.cfg.Vec[n])
+		if err != nil {
+			continue
+		}
+		tr, err := vecTransport(s)
+		if err != nil {
+			continue
+		}
+		devs = append(devs, dev{s, s.MAC(say), tr})
 	}
 	names := make([]string, len(devs))
 	macs := make([][6]byte, len(devs))

@@ -53,6 +53,10 @@ type Spec struct {
 	VdeGroup, Descr string
 	VdeMode         uint32
 	VdeModeGiven    bool
+	// vecN: the key=value pairs, and the transport they name (VecTap, VecRaw, VecBess).
+	Vec     map[string]string
+	VecKind string
+
 	// DataDir is where the vde transport makes its data socket ("" = the temporary
 	// directory): the caller's to set, not the command line's.
 	DataDir string
@@ -80,6 +84,13 @@ func Order(transport string) int {
 func Parse(index int, spec string, log func(string)) *Spec {
 	name, rest, ok := transport(spec)
 	if !ok {
+		if r, found := strings.CutPrefix(spec, "pcap"); found && (r == "" || r[0] == ',') {
+			// Debian's kernel leaves pcap out and ignores the device without a word; one
+			// line saying so, and what to use instead, costs nothing.
+			log(fmt.Sprintf("eth%d=pcap: the pcap transport is not built in (as in Debian's linux.uml); "+
+				"vec%d:transport=raw,ifname=IF attaches a guest to a host interface (as root: it takes CAP_NET_RAW on the host)",
+				index, index))
+		}
 		return nil
 	}
 	s := &Spec{Index: index, Transport: name}
@@ -405,7 +416,12 @@ func (s *Spec) Backend() string {
 }
 
 // Name returns the guest interface name of the device.
-func (s *Spec) Name() string { return "eth" + strconv.Itoa(s.Index) }
+func (s *Spec) Name() string {
+	if s.Transport == Vector {
+		return "vec" + strconv.Itoa(s.Index)
+	}
+	return "eth" + strconv.Itoa(s.Index)
+}
 
 // Kind returns the transport a spec names ("" when none the kernel knows), without parsing
 // the rest or saying anything: the kernel orders devices by it.
