@@ -157,8 +157,9 @@ func pair(t *testing.T, a, b *netGuest) {
 	}
 }
 
-// startSwitch starts a uml_switch program (ours or Debian's) on a fresh control socket.
-func startSwitch(t *testing.T, prog string) string {
+// startSwitch starts a uml_switch program (ours or Debian's) on a fresh control socket, with
+// more options (-hub) if given.
+func startSwitch(t *testing.T, prog string, extra ...string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "sw")
 	if err != nil {
@@ -167,7 +168,7 @@ func startSwitch(t *testing.T, prog string) string {
 	os.Chmod(dir, 0o777)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	ctl := filepath.Join(dir, "ctl")
-	cmd := exec.Command(prog, "-unix", ctl)
+	cmd := exec.Command(prog, append([]string{"-unix", ctl}, extra...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package kernel
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -125,35 +124,20 @@ func (k *Kernel) unplugNet(name string) (string, int32) {
 // interfaceUp reports whether interface name is up in the network namespace of pid (false
 // when that cannot be read: the namespace is going away).
 func interfaceUp(pid int, name string) bool {
-	up := make(chan bool, 1)
-	go func() {
-		// This thread joins the guest's namespace and is never unlocked: it ends with the
-		// goroutine.
-		runtime.LockOSThread()
-		ns, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			up <- false
-			return
-		}
-		err = unix.Setns(ns, unix.CLONE_NEWNET)
-		unix.Close(ns)
-		if err != nil {
-			up <- false
-			return
-		}
+	up := false
+	_ = inNetns(pid, func() error {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			up <- false
-			return
+			return err
 		}
 		defer unix.Close(fd)
 		var r ifreq
 		copy(r.name[:unix.IFNAMSIZ-1], name)
-		if ioctlIfreq(fd, unix.SIOCGIFFLAGS, &r) != nil {
-			up <- false
-			return
+		if err := ioctlIfreq(fd, unix.SIOCGIFFLAGS, &r); err != nil {
+			return err
 		}
-		up <- *(*uint16)(unsafe.Pointer(&r.data[0]))&unix.IFF_UP != 0
-	}()
-	return <-up
+		up = *(*uint16)(unsafe.Pointer(&r.data[0]))&unix.IFF_UP != 0
+		return nil
+	})
+	return up
 }
