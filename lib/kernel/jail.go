@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -220,22 +219,9 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 	}
 	defer os.RemoveAll(work)
 	extra := inheritedFiles()
-	var helpers sync.WaitGroup // uml_net's address hooks, served until the kernel ends
-	defer helpers.Wait()
-	taps, tapEnv, helper := openHostTaps(c.Eth, 3+len(extra), &helpers) // ethN=tuntap (netdev.go)
-	if helper != nil {
-		defer helper.Close() // before helpers.Wait, if the kernel never started
-		taps = append(taps, helper)
-	}
+	taps, tapEnv, endNet := openHostNet(c, 3+len(extra), stderr)
+	defer endNet()
 	extra = append(extra, taps...)
-	slirps, slirpEnv, progs := startSlirps(c.Eth, 3+len(extra), stderr) // ethN=slirp,MAC,PROGRAM
-	defer stopSlirps(progs)
-	taps = append(taps, slirps...)
-	extra = append(extra, slirps...)
-	vecs, vecEnv := openVecs(c.Vec, 3+len(extra), stderr) // vecN: (netvec.go)
-	taps = append(taps, vecs...)
-	extra = append(extra, vecs...)
-	tapEnv = append(tapEnv, slirpEnv, vecEnv)
 	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work)
 	env = append(env, tapEnv...)
 	attr := &syscall.SysProcAttr{

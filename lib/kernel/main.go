@@ -52,6 +52,7 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	// Stage 2: the kernel (jail.go). Guests must not be able to ptrace it, even as the same
 	// host user.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	netFDsCloseOnExec()
 	work := os.Getenv(workEnv)
 	if work == "" {
 		fmt.Fprintln(stderr, "linux: started without its outer process")

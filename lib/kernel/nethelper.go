@@ -11,11 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/gouml/gouml/lib/cmdline"
 	"github.com/gouml/gouml/lib/netdev"
 	"golang.org/x/sys/unix"
 )
@@ -299,5 +301,56 @@ func stopSlirps(progs []*exec.Cmd) {
 	for _, c := range progs {
 		c.Process.Kill()
 		c.Wait()
+	}
+}
+
+// openHostNet is the outer process's part of the network devices (the host taps, uml_net,
+// the slirp programs, the vector devices' host sides): the files to hand the kernel, the
+// first of which will be its fd first, the environment naming them, and what to do once the
+// kernel has ended (stop the slirp programs; wait for the address hooks' server, which ends
+// when the kernel's end of its socket closes). The caller closes its copies of the files
+// once the kernel has started.
+func openHostNet(c *cmdline.Config, first int, stderr io.Writer) ([]*os.File, []string, func()) {
+	var helpers sync.WaitGroup
+	files, env, helper := openHostTaps(c.Eth, first, &helpers) // ethN=tuntap
+	if helper != nil {
+		files = append(files, helper)
+	}
+	slirps, slirpEnv, progs := startSlirps(c.Eth, first+len(files), stderr) // ethN=slirp,MAC,PROGRAM
+	files = append(files, slirps...)
+	vecs, vecEnv := openVecs(c.Vec, first+len(files), stderr) // vecN: (netvec.go)
+	files = append(files, vecs...)
+	return files, append(env, slirpEnv, vecEnv), func() {
+		if helper != nil {
+			helper.Close() // if the kernel never started, its end is still ours
+		}
+		stopSlirps(progs)
+		// The server ends when the kernel's end closes, with the kernel; a copy of it that
+		// something else kept must not hold the outer process.
+		done := make(chan struct{})
+		go func() { helpers.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(helperTimeout):
+		}
+	}
+}
+
+// netFDsCloseOnExec marks the fds the outer process handed in for the network devices
+// close-on-exec, at the start of stage 2 (stage 1 passed them on through its exec): the
+// programs the kernel starts have no business with them, and the outer process learns that
+// the kernel has ended from the last copy of the helper socket closing.
+func netFDsCloseOnExec() {
+	for _, env := range []string{tapFDsEnv, slirpFDsEnv, vecFDsEnv} {
+		for _, e := range strings.Split(os.Getenv(env), ",") {
+			_, v, _ := strings.Cut(e, "=")
+			v, _, _ = strings.Cut(v, ":")
+			if fd, err := strconv.Atoi(v); err == nil && fd > 2 {
+				unix.CloseOnExec(fd)
+			}
+		}
+	}
+	if fd, err := strconv.Atoi(os.Getenv(netHelperEnv)); err == nil && fd > 2 {
+		unix.CloseOnExec(fd)
 	}
 }
