@@ -12,13 +12,29 @@ import (
 	"github.com/gouml/gouml/lib/testenv"
 )
 
-// ethN=tuntap,,MAC,GATE: the outer process runs our uml_net (first in PATH), which makes the
-// host's tap and gives it GATE; the guest configures eth0 and pings GATE; the address hook
-// routes the guest's address to the tap, so the host side pings the guest; the guest takes
-// eth0 down and the hook undoes the route. All of it in a network namespace of the test's
-// own. linux is started by root (a root-started linux runs its kernel unprivileged): an
-// ordinary user would need the setuid uml_net of the package.
+// ethN=tuntap,,MAC,GATE: the outer process runs uml_net (first in PATH; ours, and Debian's),
+// which makes the host's tap and gives it GATE; the guest configures eth0 and pings GATE;
+// the address hook routes the guest's address to the tap, so the host side pings the guest;
+// the guest takes eth0 down and the hook undoes the route. All of it in a network namespace
+// of the test's own. linux is started by root (a root-started linux runs its kernel
+// unprivileged): an ordinary user would need the setuid uml_net of the package.
 func TestNetTuntapHelper(t *testing.T) {
+	t.Run("ours", func(t *testing.T) { tuntapHelper(t, testenv.BinDir(t, "uml_net")) })
+	t.Run("debian", func(t *testing.T) {
+		// the real helper runs net-tools' ifconfig and route
+		for _, tool := range []string{"uml_net", "ifconfig", "route"} {
+			testenv.Tool(t, tool)
+		}
+		dir := t.TempDir()
+		if err := os.Symlink(testenv.Tool(t, "uml_net"), filepath.Join(dir, "uml_net")); err != nil {
+			t.Fatal(err)
+		}
+		tuntapHelper(t, dir+":/usr/sbin:/sbin")
+	})
+}
+
+// tuntapHelper is TestNetTuntapHelper with the uml_net found first in helperPath.
+func tuntapHelper(t *testing.T, helperPath string) {
 	if os.Geteuid() != 0 {
 		t.Skip("making a tap needs root")
 	}
@@ -38,12 +54,12 @@ ifconfig eth0 down
 /bin/busybox poweroff -f
 `
 	root := testenv.BusyboxRoot(t, map[string]string{"/t.sh": script})
-	bin := testenv.BinDir(t, "linux", "uml_net")
+	bin := testenv.BinDir(t, "linux")
 	bb := testenv.Tool(t, "busybox")
 	linux := filepath.Join(bin, "linux") + " ubd0=" + root + " rw init=/t.sh eth0=tuntap,,fe:fd:0a:08:00:02,10.8.0.1 uml_dir=" +
 		t.TempDir() + "/"
 	sh := `ip link set lo up
-PATH=` + bin + `:$PATH ` + linux + ` </dev/null 2>&1 &
+PATH=` + helperPath + `:$PATH ` + linux + ` </dev/null 2>&1 &
 l=$!
 i=0; until [ -e ` + root + `/result ] || [ $i -ge 900 ]; do sleep 0.1; i=$((i+1)); done
 cat ` + root + `/result
