@@ -122,7 +122,8 @@ func TestBackend(t *testing.T) {
 // FuzzParse: any spec parses without a panic, and what it yields is consistent.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"daemon,,unix,/tmp/x", "mcast,0x12:0x34:56:78:9a:bc:de,239.1.2.3,70000,300",
-		"ucast,,127.0.0.1,5000,5001", "tuntap,tap0,,10.0.0.1", "slirp,,a_b,c", "usernet,fe:fd:0:0:0:1", ",,,", "mcast,,,,,"} {
+		"ucast,,127.0.0.1,5000,5001", "tuntap,tap0,,10.0.0.1", "slirp,,a_b,c", "usernet,fe:fd:0:0:0:1", ",,,", "mcast,,,,,",
+		"vde,/sw,fe:fd:0:0:0:1,3,7,660,d", "vde,,,,,,,,x", "pcap,eth0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, spec string) {
