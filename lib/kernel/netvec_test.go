@@ -13,7 +13,8 @@ import (
 )
 
 // vec0:transport=bess to our uml_switch -bess: a guest of ours on a vector device and one on
-// the switch's daemon port ping and fetch each other's page.
+// the switch's daemon port ping and fetch each other's page; the management console refuses
+// to remove vec0 while it is up, and to plug a vector device in.
 func TestNetVecBess(t *testing.T) {
 	dir, err := os.MkdirTemp("", "bess")
 	if err != nil {
@@ -33,10 +34,28 @@ func TestNetVecBess(t *testing.T) {
 	os.Chmod(ctl, 0o777)
 	os.Chmod(bess, 0o777)
 	a := startOurs(t, "daemon,fe:fd:0a:00:07:01,unix,"+ctl, "10.0.7.1", "10.0.7.2")
-	b, _ := startOursWith(t, strings.ReplaceAll(netScript, "eth0", "vec0"), "10.0.7.2",
+	b, umlDir := startOursWith(t, strings.ReplaceAll(netScript, "eth0", "vec0"), "10.0.7.2",
 		"vec0:transport=bess,src="+filepath.Join(dir, "b.sock")+",dst="+bess+",mac=fe:fd:0a:00:07:02",
-		"myip=10.0.7.2", "peer=10.0.7.1")
-	pair(t, a, b)
+		"myip=10.0.7.2", "peer=10.0.7.1", "umid=vecb")
+	ra, rb := a.result(t), b.resultWith(t, a)
+	// the management console knows vecN as the real kernel does
+	mc := func(cmd string) string {
+		out, _ := exec.Command(testenv.Program(t, "uml_mconsole"), filepath.Join(umlDir, "vecb", "mconsole"), cmd).Output()
+		return strings.TrimSpace(string(out))
+	}
+	if got := mc("remove vec0"); !strings.Contains(got, "Device is currently open") {
+		t.Errorf("remove vec0 while it is up: %q", got)
+	}
+	if got := mc("config vec1:transport=tap"); !strings.Contains(got, "only be given on the command line") {
+		t.Errorf("config vec1: %q", got)
+	}
+	finish(t, a, b)
+	if want := "PINGRC=0 PAGE=page of 10.0.7.2"; ra != want {
+		t.Errorf("daemon guest: %q, want %q\n%s", ra, want, a.out.String())
+	}
+	if want := "PINGRC=0 PAGE=page of 10.0.7.1"; rb != want {
+		t.Errorf("vec guest: %q, want %q\n%s", rb, want, b.out.String())
+	}
 }
 
 // What needs host privilege fails with one line saying why, and so does what gouml does not
