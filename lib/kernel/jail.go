@@ -219,9 +219,11 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 	}
 	defer os.RemoveAll(work)
 	extra := inheritedFiles()
-	taps, tapEnv := openHostTaps(c.Eth, 3+len(extra)) // ethN=tuntap,IFNAME (netdev.go)
+	taps, tapEnv, endNet := openHostNet(c, 3+len(extra), stderr)
+	defer endNet()
 	extra = append(extra, taps...)
-	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work, tapEnv)
+	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work)
+	env = append(env, tapEnv...)
 	attr := &syscall.SysProcAttr{
 		Pdeathsig:  syscall.SIGKILL, // the caller's thread is locked (cmd/linux): it never exits first
 		Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS,

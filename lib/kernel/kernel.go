@@ -37,6 +37,9 @@ type Config struct {
 	HostFSPrefix string
 	// Eth is the ethN= specs of the command line, raw (netdev.go makes the devices).
 	Eth map[int]string
+	// Vec is the vecN: specs, raw (their host sides are opened by the outer process:
+	// netvec.go).
+	Vec map[int]string
 
 	rootImage  *rootImage
 	Debug      bool
@@ -103,6 +106,8 @@ type Kernel struct {
 
 	netMu sync.Mutex
 	nets  []netDevice // the network devices and their relays (netdev.go; netMu)
+	// addrWatch runs uml_net's address hooks for helper-made taps (netaddr.go; netMu)
+	addrWatch *addrWatch
 }
 
 // utsNames are the machine's host and domain names (uname, sethostname, /proc/sys/kernel).

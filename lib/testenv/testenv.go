@@ -40,6 +40,8 @@ var packages = map[string]string{
 	"busybox":      "busybox-static",
 	"sfdisk":       "fdisk",
 	"sgdisk":       "gdisk",
+	"vde_switch":   "vde2",
+	"slirp":        "slirp",
 	"gcc":          "gcc",
 	"ifconfig":     "net-tools", // the next four: run by the real uml_net
 	"route":        "net-tools",
@@ -137,14 +139,8 @@ var (
 	built    = map[string]string{}
 )
 
-// Program builds ./cmd/<name> once per test binary and returns the executable's path.
-func Program(t testing.TB, name string) string {
-	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if p, ok := built[name]; ok {
-		return p
-	}
+// ensureBuildDir makes the directory programs are built into; buildMu is held.
+func ensureBuildDir(t testing.TB) string {
 	if buildDir == "" {
 		d, err := os.MkdirTemp("", "gouml-bin-")
 		if err != nil {
@@ -154,7 +150,18 @@ func Program(t testing.TB, name string) string {
 		_ = os.Chmod(d, 0o755)
 		buildDir = d
 	}
-	out := filepath.Join(buildDir, name)
+	return buildDir
+}
+
+// Program builds ./cmd/<name> once per test binary and returns the executable's path.
+func Program(t testing.TB, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[name]; ok {
+		return p
+	}
+	out := filepath.Join(ensureBuildDir(t), name)
 	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
 	cmd.Dir = ModuleRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -162,6 +169,28 @@ func Program(t testing.TB, name string) string {
 		t.Fatalf("building %s: %v\n%s", name, err, b)
 	}
 	built[name] = out
+	return out
+}
+
+// Helper builds the package in dir (relative to the module root; a testdata directory is
+// fine) once per test binary as a program called name, beside Program's, and returns its
+// path.
+func Helper(t testing.TB, dir, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	key := "helper:" + dir
+	if p, ok := built[key]; ok {
+		return p
+	}
+	out := filepath.Join(ensureBuildDir(t), name)
+	cmd := exec.Command("go", "build", "-o", out, "./"+dir)
+	cmd.Dir = ModuleRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", dir, err, b)
+	}
+	built[key] = out
 	return out
 }
 
