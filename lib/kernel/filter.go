@@ -180,11 +180,24 @@ func emitLeaf(p *seccomp.Prog, l leaf) {
 		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 1)
 		p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
 		fromSite(p, shimG1RetOff, retAllow, retShim)
-	case ruleSelfArg0, ruleSelfArg1:
-		off := uint32(offArg0)
-		if l.rule == ruleSelfArg1 {
-			off += 8
+	case ruleTrapArg0:
+		// both halves zero: the caller itself, natively
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0)
+		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 2)
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+4)
+		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 1, 0)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retNotify)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+	case ruleTrapArgs01:
+		// args[0] and args[1] zero (four halves): natively; anything else traps
+		for i := uint32(0); i < 4; i++ {
+			p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+4*i)
+			p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, uint8(7-2*i)) // to RET notify
 		}
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retNotify)
+	case ruleSelfArg0:
+		off := uint32(offArg0)
 		// both halves must be zero
 		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off)
 		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 2)

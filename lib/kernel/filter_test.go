@@ -138,10 +138,18 @@ func TestFilterArgRules(t *testing.T) {
 		{"clone newuser", unix.SYS_CLONE, []uint64{unix.CLONE_NEWUSER}, eperm},
 		{"clone newnet", unix.SYS_CLONE, []uint64{unix.CLONE_NEWNET | uint64(unix.SIGCHLD)}, eperm},
 		{"prlimit self", unix.SYS_PRLIMIT64, []uint64{0}, retAllow},
-		{"prlimit other", unix.SYS_PRLIMIT64, []uint64{1}, eperm},
-		{"prlimit other high", unix.SYS_PRLIMIT64, []uint64{1 << 32}, eperm},
+		{"prlimit other", unix.SYS_PRLIMIT64, []uint64{1}, retNotify},
+		{"prlimit other high", unix.SYS_PRLIMIT64, []uint64{1 << 32}, retNotify},
 		{"setpriority self", unix.SYS_SETPRIORITY, []uint64{0, 0}, retAllow},
-		{"setpriority other", unix.SYS_SETPRIORITY, []uint64{0, 77}, eperm},
+		{"setpriority other", unix.SYS_SETPRIORITY, []uint64{0, 77}, retNotify},
+		{"setpriority other high", unix.SYS_SETPRIORITY, []uint64{0, 1 << 32}, retNotify},
+		{"setpriority own pgrp", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_PGRP, 0}, retNotify},
+		{"setpriority own user", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_USER, 0}, retNotify},
+		{"setpriority which high", unix.SYS_SETPRIORITY, []uint64{1 << 32, 0}, retNotify},
+		{"getpriority self", unix.SYS_GETPRIORITY, []uint64{0, 0}, retAllow},
+		{"sched_setaffinity other", unix.SYS_SCHED_SETAFFINITY, []uint64{5}, retNotify},
+		{"sched_getaffinity other", unix.SYS_SCHED_GETAFFINITY, []uint64{5}, retAllow},
+		{"get_robust_list other", unix.SYS_GET_ROBUST_LIST, []uint64{5}, eperm},
 	} {
 		if got := runBPF(t, prog, seccompInput(tc.nr, unix.AUDIT_ARCH_X86_64, tc.args...)); got != tc.want {
 			t.Errorf("%s: %#x, want %#x", tc.name, got, tc.want)

@@ -42,7 +42,8 @@ const (
 	ruleIoctl              // deny ioctls that reach beyond the guest's own objects (TIOCSTI …)
 	ruleClone              // deny namespace flags
 	ruleSelfArg0           // allow when args[0] == 0 (this process), else EPERM
-	ruleSelfArg1           // allow when args[1] == 0
+	ruleTrapArg0           // allow when args[0] == 0 (this process), else trap to the handler
+	ruleTrapArgs01         // allow when args[0] == 0 and args[1] == 0 (PRIO_PROCESS, this process), else trap
 	ruleShimNative         // the shim's own call (from its first syscall site) runs natively; others go to the shim
 	ruleShimRoute          // from the shim's second syscall site to the kernel, from elsewhere to the shim
 	// A wait with a temporary signal mask: natively when the mask argument (args[3], [4]
@@ -143,6 +144,8 @@ func ruleTrap(nr int, r argRule, h handler, n string) Syscall {
 	return Syscall{Nr: nr, Disp: ArgRule, Rule: r, Handler: h, Note: n}
 }
 
+const otherNote = "of another process: the guest's permission between its users is checked"
+
 const sigNote = "the guest's permission to signal another user's process is checked"
 
 // table is THE system call table (x86-64). To add a system call: one row here, one handler in
@@ -170,18 +173,15 @@ var table = []Syscall{
 	deny(unix.SYS_CLOCK_ADJTIME, unix.EPERM, "the guest cannot set the host clock"),
 	deny(unix.SYS_ADJTIMEX, unix.EPERM, "the guest cannot set the host clock"),
 	pass(unix.SYS_SCHED_YIELD), pass(unix.SYS_SCHED_GET_PRIORITY_MAX), pass(unix.SYS_SCHED_GET_PRIORITY_MIN),
-	rule(unix.SYS_SCHED_SETAFFINITY, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_GETAFFINITY, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_SETPARAM, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_GETPARAM, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_SETSCHEDULER, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_GETSCHEDULER, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_RR_GET_INTERVAL, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_SETATTR, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_GETATTR, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_GETPRIORITY, ruleSelfArg1, "own process only"),
-	rule(unix.SYS_SETPRIORITY, ruleSelfArg1, "own process only"),
-	rule(unix.SYS_PRLIMIT64, ruleSelfArg0, "own process only"),
+	ruleTrap(unix.SYS_SCHED_SETAFFINITY, ruleTrapArg0, sysSchedSet, otherNote),
+	pass(unix.SYS_SCHED_GETAFFINITY), pass(unix.SYS_SCHED_GETPARAM), pass(unix.SYS_SCHED_GETSCHEDULER),
+	pass(unix.SYS_SCHED_RR_GET_INTERVAL), pass(unix.SYS_SCHED_GETATTR),
+	ruleTrap(unix.SYS_SCHED_SETPARAM, ruleTrapArg0, sysSchedSet, otherNote),
+	ruleTrap(unix.SYS_SCHED_SETSCHEDULER, ruleTrapArg0, sysSchedSet, otherNote),
+	ruleTrap(unix.SYS_SCHED_SETATTR, ruleTrapArg0, sysSchedSet, otherNote),
+	ruleTrap(unix.SYS_GETPRIORITY, ruleTrapArgs01, sysGetpriority, "of a guest user: answered by the kernel"),
+	ruleTrap(unix.SYS_SETPRIORITY, ruleTrapArgs01, sysSetpriority, otherNote),
+	ruleTrap(unix.SYS_PRLIMIT64, ruleTrapArg0, sysPrlimit, otherNote),
 	rule(unix.SYS_GET_ROBUST_LIST, ruleSelfArg0, "own process only"),
 	pass(unix.SYS_GETRLIMIT), pass(unix.SYS_SETRLIMIT), pass(unix.SYS_GETRUSAGE), pass(unix.SYS_GETCPU),
 	pass(unix.SYS_FUTEX), pass(unix.SYS_FUTEX_WAITV), pass(unix.SYS_SET_ROBUST_LIST), pass(unix.SYS_SET_TID_ADDRESS),
@@ -218,7 +218,7 @@ var table = []Syscall{
 	trap(unix.SYS_SOCKET, sysSocket), pass(unix.SYS_SOCKETPAIR),
 	trap(unix.SYS_BIND, sysBindConnect), trap(unix.SYS_CONNECT, sysBindConnect),
 	trap(unix.SYS_SENDTO, sysSendto), trap(unix.SYS_SENDMSG, sysSendmsg),
-	deny(unix.SYS_SENDMMSG, unix.ENOSYS, "not supported yet"),
+	trap(unix.SYS_SENDMMSG, sysSendmmsg),
 	pass(unix.SYS_RECVFROM), pass(unix.SYS_RECVMSG), pass(unix.SYS_RECVMMSG), pass(unix.SYS_LISTEN),
 	pass(unix.SYS_ACCEPT), pass(unix.SYS_ACCEPT4), pass(unix.SYS_SHUTDOWN), pass(unix.SYS_GETSOCKNAME),
 	pass(unix.SYS_GETPEERNAME), pass(unix.SYS_SETSOCKOPT), pass(unix.SYS_GETSOCKOPT),
