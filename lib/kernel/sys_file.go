@@ -126,6 +126,18 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		}
 		return newFD(fd, cloexec)
 	}
+	if fs, rest := special(abs); fs == "/dev" {
+		if e := c.k.missingDevice(rest); e != 0 {
+			// a device the machine lacks, not a file to create on the host
+			fd, err := c.root().OpenPath(abs, false)
+			if err == unix.ENOENT {
+				return errno(e)
+			}
+			if err == nil {
+				unix.Close(fd)
+			}
+		}
+	}
 	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
 		mode &^= procUmask(c.Tid)
 	}
