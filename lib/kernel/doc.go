@@ -17,6 +17,10 @@
 //	sys_proc.go   setsid (the rest of process identity is native)
 //	sys_signal.go kill, tkill, tgkill, rt_[tg]sigqueueinfo, pidfd_send_signal: permission
 //	              between guest users, then CONTINUE
+//	sys_sched.go  prlimit, setpriority, getpriority (of a guest user), sched_set* of
+//	              another process: permission between guest users, then CONTINUE
+//	loader.go     what a chrooted process run through ld.so shows (argv, cmdline, exe),
+//	              and AT_EXECFN of every new image
 //	dac.go        guest discretionary access control for non-root callers: the checked
 //	              path walk and the permission checks of open and the calls on names
 //	ptrace.go     Trace rows: ptrace attached for the length of one call
@@ -117,7 +121,8 @@
 //     EINTR.
 //   - Errno and ArgRule rows are decided inside the filter: namespaces, io_uring (it would
 //     open paths behind the filter's back), file handles, TIOCSTI (typing into the host's
-//     terminal), other processes' scheduling/limits.
+//     terminal); the scheduling, priority and limits of the caller itself run natively,
+//     those of another process trap (sys_sched.go: Linux's rules between guest users).
 //
 // # The jail (docs/security.md)
 //
@@ -150,7 +155,8 @@
 // inode before it runs. #! lines are resolved by the kernel in the guest root; the host
 // loads PT_INTERP in the process's root, which is the guest's tree, so dynamic executables
 // use the guest's ld.so (a process that chrooted, which only the kernel models, runs them as
-// "ld.so program"). The working directory is the guest process's real cwd (inherited
+// "ld.so --argv0 NAME program", and sees argv, cmdline and exe as the program's: loader.go).
+// The working directory is the guest process's real cwd (inherited
 // natively by fork), always a directory of a detached tree copy; the host names such a
 // directory by its path inside the copy, which is its guest path (objPath tells the trees
 // apart by mount id).
@@ -191,7 +197,8 @@
 //     path near PATH_MAX below a deep one, fails with ENOENT or ENAMETOOLONG where Linux
 //     resolves it. Reopening an fd through /proc or /dev/fd never gives more access than
 //     its open had (Linux checks the file's mode).
-//   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).
+//   - AT_EXECFN of a new image longer than about 3.5 KB is "/dev/fd/N" (the program is
+//     executed by fd; shorter ones are put back: loader.go).
 //   - No vecN or tuntap network devices, no hot-plugged ones (getsockname shows the kernel's
 //     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, sysfs,
 //     devpts and bind mounts, /sys, enforcement of mem=. Image file systems (root or

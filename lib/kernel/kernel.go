@@ -135,10 +135,12 @@ type shutdownReq struct {
 
 // Process is a guest process (a host thread group).
 type Process struct {
-	Tgid  int
-	Cred  *Cred
-	Root  *Root // after chroot; nil = the machine's root
-	pidfd int   // watched for the process's end (watch.go)
+	Tgid int
+	Cred *Cred
+	Root *Root // after chroot; nil = the machine's root
+	// Loaded is the program a chrooted process runs through its ELF interpreter (loader.go)
+	Loaded *loadedProg
+	pidfd  int // watched for the process's end (watch.go)
 }
 
 // Task is a guest thread.

@@ -43,11 +43,14 @@ const maxInterpDepth = 4
 // tracePlan is what the kernel decided for one execve or chdir before the caller is traced.
 type tracePlan struct {
 	kind     int
-	fd       int      // the kernel's O_PATH fd of the program or directory
-	gfd      int      // the same file's number in the caller (ADDFD), -1 once closed
-	dev, ino uint64   // which file that is
-	prefix   []string // execve: argv words before the caller's argv[1:] (nil: argv unchanged)
-	comm     string   // execve: the process name Linux would give ("" = the host's)
+	fd       int         // the kernel's O_PATH fd of the program or directory
+	gfd      int         // the same file's number in the caller (ADDFD), -1 once closed
+	dev, ino uint64      // which file that is
+	prefix   []string    // execve: argv words before the caller's argv[1:] (nil: argv unchanged)
+	slot     int         // execve: the prefix word that is the caller's own argv[0] (-1: none)
+	loader   *loadedProg // execve in a chroot: the program its ELF interpreter runs (loader.go)
+	comm     string      // execve: the process name Linux would give ("" = the host's)
+	execfn   string      // execve: AT_EXECFN as Linux gives it ("" = the host\'s)
 	setid    execSetid
 	argv     uint64 // execve: the caller's argv and envp
 	envp     uint64
@@ -75,9 +78,16 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 		return nil, err
 	}
 	r := k.rootOf(t)
-	plan := &tracePlan{kind: pendingExec, fd: -1, gfd: -1, argv: argvPtr, envp: envPtr, comm: path.Base(p)}
+	plan := &tracePlan{kind: pendingExec, fd: -1, gfd: -1, slot: -1, argv: argvPtr, envp: envPtr, comm: path.Base(p)}
 	var abs string
 	byFD := p == "" && flags&unix.AT_EMPTY_PATH != 0
+	switch {
+	case byFD:
+	case strings.HasPrefix(p, "/") || dirfd == unix.AT_FDCWD:
+		plan.execfn = p
+	default:
+		plan.execfn = "/dev/fd/" + strconv.Itoa(int(dirfd)) + "/" + p
+	}
 	if byFD {
 		plan.comm = "" // the host names it after the file, as Linux does for fexecve
 	} else if abs, err = c.absOf(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0); err != nil {
@@ -167,9 +177,16 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 			return fail(unix.ENOEXEC)
 		}
 		if interp == "" {
+			if l := plan.loader; l != nil && takesArgv0(fd) {
+				plan.prefix, plan.slot = withArgv0(plan.prefix, l.script)
+				l.argv0 = true
+			}
 			return plan, nil
 		}
 		// chrooted: "ld.so <program> args..." with both resolved in the process's root
+		if plan.loader == nil && !byFD {
+			plan.loader = &loadedProg{interp: interp, prog: abs, root: r, dev: st.Dev, ino: st.Ino, script: len(plan.prefix) > 0}
+		}
 		plan.prefix = interpPrefix(plan.prefix, interp, p, byFD, dirfd)
 		if abs, err = k.absPath(tid, unix.AT_FDCWD, interp); err != nil {
 			return fail(err)
@@ -215,6 +232,9 @@ func (k *Kernel) execOpen(c *Call, r *Root, abs string, byFD bool, dirfd int32, 
 		}
 		if !k.mayInspect(c, host) {
 			return -1, errNotProgram
+		}
+		if l := k.loaded(host); sub == "exe" && l != nil {
+			return l.open(unix.O_PATH) // the program, not its loader (loader.go)
 		}
 		fd, err := unix.Open("/proc/"+strconv.Itoa(host)+"/"+sub, unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -301,7 +321,11 @@ func (k *Kernel) rewrite(t *Task, plan *tracePlan, regs *unix.PtraceRegs, sp uin
 		if err != nil {
 			return err
 		}
-		for _, s := range plan.prefix {
+		for i, s := range plan.prefix {
+			if i == plan.slot && len(old) > 0 {
+				newArgv = append(newArgv, old[0]) // the caller's argv[0], as it is
+				continue
+			}
 			fixes = append(fixes, fix{len(newArgv), strs.Len()})
 			newArgv = append(newArgv, 0)
 			strs.WriteString(s + "\x00")
@@ -453,6 +477,9 @@ func (k *Kernel) execEvent(t *Task) bool {
 		return false
 	}
 	k.execCred(t.Proc, t.plan.setid)
+	k.mu.Lock()
+	t.Proc.Loaded = t.plan.loader
+	k.mu.Unlock()
 	return true
 }
 
