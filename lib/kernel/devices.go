@@ -62,6 +62,7 @@ func init() {
 		{name: "full", num: devNum{false, 1, 7}, perm: 0o666, open: openHostDev("full"), host: true},
 		{name: "random", num: devNum{false, 1, 8}, perm: 0o666, open: openHostDev("random"), host: true},
 		{name: "urandom", num: devNum{false, 1, 9}, perm: 0o666, open: openHostDev("urandom"), host: true},
+		{name: "kmsg", num: devNum{false, 1, 11}, perm: 0o644, open: openKmsg},
 		// the console and the two names that lead to it (tty_devnode: /dev/tty 0666, the rest 0600)
 		{name: "tty", num: devNum{false, 5, 0}, perm: 0o666, open: openConsoleAs("tty")},
 		{name: "console", num: devNum{false, 5, 1}, perm: 0o600, open: openConsoleAs("console")},

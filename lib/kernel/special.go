@@ -72,9 +72,9 @@ func (k *Kernel) devNodes() *kernelNodes {
 			}
 		}
 		// /dev/tty and /dev/tty0 open the console too, but stat as nodes of their own
-		// (tty_devnode makes /dev/tty 0666): an empty memfd each, never handed out but as
-		// O_PATH
-		for _, name := range []string{"tty", "tty0"} {
+		// (tty_devnode makes /dev/tty 0666), and each /dev/kmsg open is a socket of its
+		// own (kmsg.go): an empty memfd each, never handed out but as O_PATH
+		for _, name := range []string{"tty", "tty0", "kmsg"} {
 			dv := k.deviceByName(name)
 			d := devNode{unix.S_IFCHR | dv.perm, dv.num.rdev()}
 			fd, err := unix.MemfdCreate("gouml-dev-"+name, unix.MFD_CLOEXEC)
