@@ -195,8 +195,9 @@
 //     fd instead. The owner of a symlink itself is not kept (user xattrs cannot be set on
 //     symlinks). Relative paths are made absolute first: a removed working directory, or a
 //     path near PATH_MAX below a deep one, fails with ENOENT or ENAMETOOLONG where Linux
-//     resolves it. Reopening an fd through /proc or /dev/fd never gives more access than
-//     its open had (Linux checks the file's mode).
+//     resolves it. Reopening an fd through /proc or /dev/fd gives more access than its
+//     open had only for files and directories of the guest's trees (by their modes, as
+//     Linux) and anonymous pipes; never for the kernel's own objects.
 //   - AT_EXECFN of a new image longer than about 3.5 KB is "/dev/fd/N" (the program is
 //     executed by fd; shorter ones are put back: loader.go).
 //   - No vecN or tuntap network devices, no hot-plugged ones (getsockname shows the kernel's
