@@ -200,8 +200,8 @@
 //     Linux) and anonymous pipes; never for the kernel's own objects.
 //   - AT_EXECFN of a new image longer than about 3.5 KB is "/dev/fd/N" (the program is
 //     executed by fd; shorter ones are put back: loader.go).
-//   - No vecN or tuntap network devices, no hot-plugged ones (getsockname shows the kernel's
-//     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, sysfs,
+//   - No vecN or tuntap network devices, no hot-plugged ones (the sender address of a Unix
+//     datagram from a path-bound socket is the kernel's name: socknames.go), ttys beyond con0 on fd/null channels, sysfs,
 //     devpts and bind mounts, /sys, enforcement of mem=. Image file systems (root or
 //     mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is
 //     SIGSTOP/SIGCONT to every guest process, which a guest parent can notice (SIGCHLD,

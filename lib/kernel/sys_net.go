@@ -163,6 +163,7 @@ func sysBindConnect(c *Call) result {
 		if err := unix.Bind(s, &unix.SockaddrUnix{Name: host}); err != nil {
 			return fail(err)
 		}
+		c.k.socks.bound(host, name.path)
 		// the socket file's mode is the guest's umask's, not the kernel's
 		unix.Fchmodat(pfd, last, 0o777&^procUmask(c.Tid), 0)
 		return ok(0)

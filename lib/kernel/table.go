@@ -220,8 +220,8 @@ var table = []Syscall{
 	trap(unix.SYS_SENDTO, sysSendto), trap(unix.SYS_SENDMSG, sysSendmsg),
 	trap(unix.SYS_SENDMMSG, sysSendmmsg),
 	pass(unix.SYS_RECVFROM), pass(unix.SYS_RECVMSG), pass(unix.SYS_RECVMMSG), pass(unix.SYS_LISTEN),
-	pass(unix.SYS_ACCEPT), pass(unix.SYS_ACCEPT4), pass(unix.SYS_SHUTDOWN), pass(unix.SYS_GETSOCKNAME),
-	pass(unix.SYS_GETPEERNAME), pass(unix.SYS_SETSOCKOPT), pass(unix.SYS_GETSOCKOPT),
+	pass(unix.SYS_ACCEPT), pass(unix.SYS_ACCEPT4), pass(unix.SYS_SHUTDOWN), trap(unix.SYS_GETSOCKNAME, sysGetsockname),
+	trap(unix.SYS_GETPEERNAME, sysGetpeername), pass(unix.SYS_SETSOCKOPT), pass(unix.SYS_GETSOCKOPT),
 
 	// Paths: resolved by the kernel inside the guest root (sys_file.go).
 	trap(unix.SYS_OPEN, sysOpen), trap(unix.SYS_OPENAT, sysOpenat), trap(unix.SYS_OPENAT2, sysOpenat2),
