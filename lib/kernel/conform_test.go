@@ -24,9 +24,7 @@ import (
 // STILL differ (and logs the difference): fixing a gap fails the test until its entry is
 // removed here, so this list cannot go stale and the test cannot be unable to fail.
 var knownGaps = map[string]string{
-	"xattr":         "extended attribute calls are not supported yet: table.go denies them with ENOTSUP",
-	"xattr_perm_ro": "extended attribute calls are not supported yet: table.go denies them with ENOTSUP",
-	"chown_link":    "the owner of a symlink itself is not kept: user xattrs, which hold guest owners, cannot be set on symlinks",
+	"chown_link": "the owner of a symlink itself is not kept: user xattrs, which hold guest owners, cannot be set on symlinks",
 	"cwd": "a working directory that was removed: relative paths are resolved from its former name, " +
 		"so getcwd, stat(\".\") and chdir(\"..\") fail with ENOENT",
 	"path_long": "relative paths are made absolute before the host resolves them, so a path near PATH_MAX " +

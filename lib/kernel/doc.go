@@ -11,6 +11,7 @@
 //	sys_stat.go   stat, statx, statfs, access
 //	sys_names.go  mkdir, unlink, rename, link, symlink, mknod, readlink (calls on names)
 //	sys_meta.go   chmod, chown, utimes, truncate (fd twins share the code)
+//	sys_xattr.go  extended attributes: the guest's kept as host user.* attributes
 //	sys_mount.go  getcwd, inotify, chroot, mount, umount
 //	sys_exec.go   execve, execveat, chdir (an fd installed in the caller, the call rewritten
 //	              at a ptrace stop into execveat/fchdir of it: ptrace.go)
