@@ -194,3 +194,20 @@ func fixExecfn(tid int, sp uint64, execfn string) {
 		at += 16
 	}
 }
+
+// noteLoader records, at the first ELF interpreter a chrooted execve meets, the program it
+// will run (abs, st in root r); a program given by fd has no path to show.
+func (plan *tracePlan) noteLoader(interp, abs string, r *Root, st *unix.Stat_t, byFD bool) {
+	if plan.loader == nil && !byFD {
+		plan.loader = &loadedProg{interp: interp, prog: abs, root: r, dev: st.Dev, ino: st.Ino, script: len(plan.prefix) > 0}
+	}
+}
+
+// loaderArgv0 passes the caller's argv[0] through --argv0 when the interpreter (fd, the last
+// file of the execve) takes it.
+func (plan *tracePlan) loaderArgv0(fd int) {
+	if l := plan.loader; l != nil && takesArgv0(fd) {
+		plan.prefix, plan.slot = withArgv0(plan.prefix, l.script)
+		l.argv0 = true
+	}
+}

@@ -62,16 +62,23 @@ func (k *Kernel) absPath(tid int, dirfd int32, p string) (string, error) {
 	return c.absFollow(dirfd, p)
 }
 
+// execArgs decodes the arguments of execve or execveat.
+func execArgs(c *Call) (dirfd int32, pathPtr, argvPtr, envPtr, flags uint64, err error) {
+	a := c.n.Data.Args
+	if int(c.n.Data.Nr) != unix.SYS_EXECVEAT {
+		return unix.AT_FDCWD, a[0], a[1], a[2], 0, nil
+	}
+	if a[4]&^uint64(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
+		return 0, 0, 0, 0, 0, unix.EINVAL
+	}
+	return int32(a[0]), a[1], a[2], a[3], a[4], nil
+}
+
 func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 	t, tid := c.T, c.Tid
-	a := c.n.Data.Args
-	dirfd := int32(unix.AT_FDCWD)
-	pathPtr, argvPtr, envPtr, flags := a[0], a[1], a[2], uint64(0)
-	if int(c.n.Data.Nr) == unix.SYS_EXECVEAT {
-		dirfd, pathPtr, argvPtr, envPtr, flags = int32(a[0]), a[1], a[2], a[3], a[4]
-		if flags&^uint64(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
-			return nil, unix.EINVAL
-		}
+	dirfd, pathPtr, argvPtr, envPtr, flags, err := execArgs(c)
+	if err != nil {
+		return nil, err
 	}
 	p, err := readString(tid, pathPtr, 4095)
 	if err != nil {
@@ -81,13 +88,7 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 	plan := &tracePlan{kind: pendingExec, fd: -1, gfd: -1, slot: -1, argv: argvPtr, envp: envPtr, comm: path.Base(p)}
 	var abs string
 	byFD := p == "" && flags&unix.AT_EMPTY_PATH != 0
-	switch {
-	case byFD:
-	case strings.HasPrefix(p, "/") || dirfd == unix.AT_FDCWD:
-		plan.execfn = p
-	default:
-		plan.execfn = "/dev/fd/" + strconv.Itoa(int(dirfd)) + "/" + p
-	}
+	plan.execfn = execfnOf(p, dirfd, byFD)
 	if byFD {
 		plan.comm = "" // the host names it after the file, as Linux does for fexecve
 	} else if abs, err = c.absOf(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0); err != nil {
@@ -177,16 +178,11 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 			return fail(unix.ENOEXEC)
 		}
 		if interp == "" {
-			if l := plan.loader; l != nil && takesArgv0(fd) {
-				plan.prefix, plan.slot = withArgv0(plan.prefix, l.script)
-				l.argv0 = true
-			}
+			plan.loaderArgv0(fd)
 			return plan, nil
 		}
 		// chrooted: "ld.so <program> args..." with both resolved in the process's root
-		if plan.loader == nil && !byFD {
-			plan.loader = &loadedProg{interp: interp, prog: abs, root: r, dev: st.Dev, ino: st.Ino, script: len(plan.prefix) > 0}
-		}
+		plan.noteLoader(interp, abs, r, &st, byFD)
 		plan.prefix = interpPrefix(plan.prefix, interp, p, byFD, dirfd)
 		if abs, err = k.absPath(tid, unix.AT_FDCWD, interp); err != nil {
 			return fail(err)
@@ -505,4 +501,16 @@ func (f fdReader) ReadAt(b []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// execfnOf is AT_EXECFN as Linux gives it for an execve of p relative to dirfd: the path
+// as passed, or "/dev/fd/N/p" (empty by fd: the host's "/dev/fd/N" is right then).
+func execfnOf(p string, dirfd int32, byFD bool) string {
+	switch {
+	case byFD:
+		return ""
+	case strings.HasPrefix(p, "/") || dirfd == unix.AT_FDCWD:
+		return p
+	}
+	return "/dev/fd/" + strconv.Itoa(int(dirfd)) + "/" + p
 }
