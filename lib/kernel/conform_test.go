@@ -25,8 +25,6 @@ import (
 // removed here, so this list cannot go stale and the test cannot be unable to fail.
 var knownGaps = map[string]string{
 	"chown_link": "the owner of a symlink itself is not kept: user xattrs, which hold guest owners, cannot be set on symlinks",
-	"cwd": "a working directory that was removed: relative paths are resolved from its former name, " +
-		"so getcwd, stat(\".\") and chdir(\"..\") fail with ENOENT",
 	"path_long": "relative paths are made absolute before the host resolves them, so a path near PATH_MAX " +
 		"below a deep working directory fails with ENAMETOOLONG",
 }

@@ -194,9 +194,9 @@
 //     followed (vfs.go: canon). O_PATH opens of the root's tree run in the guest (seccomp
 //     cannot install an O_PATH file); elsewhere (/proc, a mount) the guest gets a read-only
 //     fd instead. The owner of a symlink itself is not kept (user xattrs cannot be set on
-//     symlinks). Relative paths are made absolute first: a removed working directory, or a
-//     path near PATH_MAX below a deep one, fails with ENOENT or ENAMETOOLONG where Linux
-//     resolves it. Reopening an fd through /proc or /dev/fd gives more access than its
+//     symlinks). Relative paths are made absolute first: a path near PATH_MAX below a deep
+//     working directory fails with ENAMETOOLONG where Linux resolves it (a removed working
+//     directory is handled: "." is the directory itself, ".." the one it was removed from). Reopening an fd through /proc or /dev/fd gives more access than its
 //     open had only for files and directories of the guest's trees (by their modes, as
 //     Linux) and anonymous pipes; never for the kernel's own objects.
 //   - AT_EXECFN of a new image longer than about 3.5 KB is "/dev/fd/N" (the program is
