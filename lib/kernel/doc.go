@@ -196,17 +196,19 @@
 //     fd instead. The owner of a symlink itself is not kept (user xattrs cannot be set on
 //     symlinks). Relative paths are made absolute first: a path near PATH_MAX below a deep
 //     working directory fails with ENAMETOOLONG where Linux resolves it (a removed working
-//     directory is handled: "." is the directory itself, ".." the one it was removed from). Reopening an fd through /proc or /dev/fd gives more access than its
-//     open had only for files and directories of the guest's trees (by their modes, as
-//     Linux) and anonymous pipes; never for the kernel's own objects.
+//     directory is handled: "." is the directory itself, ".." the one it was removed from).
+//     Reopening an fd through /proc or /dev/fd gives more access than its open had only for
+//     files and directories of the guest's trees (by their modes, as Linux) and anonymous
+//     pipes; never for the kernel's own objects.
 //   - AT_EXECFN of a new image longer than about 3.5 KB is "/dev/fd/N" (the program is
 //     executed by fd; shorter ones are put back: loader.go).
 //   - No vecN or tuntap network devices, no hot-plugged ones (the sender address of a Unix
-//     datagram from a path-bound socket is the kernel's name: socknames.go), ttys beyond con0 on fd/null channels, sysfs,
-//     devpts and bind mounts, /sys, enforcement of mem=. Image file systems (root or
-//     mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is
-//     SIGSTOP/SIGCONT to every guest process, which a guest parent can notice (SIGCHLD,
-//     WUNTRACED).
+//     datagram from a path-bound socket is the kernel's name: socknames.go), ttys beyond
+//     con0 on fd/null channels, sysfs, devpts and bind mounts, /sys, enforcement of mem=
+//     over the sum of the guest's processes (one allocation and the heap are limited:
+//     memlimit.go, docs/memory.md). Image file systems (root or mounted) are written back
+//     only at sync/fsync/umount/halt. mconsole's stop is SIGSTOP/SIGCONT to every guest
+//     process, which a guest parent can notice (SIGCHLD, WUNTRACED).
 //   - No call whose checked arguments live in guest memory is CONTINUEd (a racing guest
 //     thread could change them between the check and the host's read; TestEscapes races
 //     sendmsg's msg_name). The one scratch area the kernel writes into the guest, below the

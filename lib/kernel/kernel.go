@@ -353,7 +353,7 @@ func (k *Kernel) startInit() (int, error) {
 	if k.cfg.Debug {
 		cmd.Env = append(cmd.Env, "GOUML_DEBUG_FILTER=1")
 	}
-	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(len(files)-2))
+	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(len(files)-2), stubMemEnv+"="+strconv.FormatUint(k.cfg.Mem, 10))
 	if err := cmd.Start(); err != nil {
 		theirs.Close()
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES) {

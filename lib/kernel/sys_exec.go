@@ -62,8 +62,8 @@ func (k *Kernel) absPath(tid int, dirfd int32, p string) (string, error) {
 	return c.absFollow(dirfd, p)
 }
 
-// execArgs decodes the arguments of execve or execveat.
-func execArgs(c *Call) (dirfd int32, pathPtr, argvPtr, envPtr, flags uint64, err error) {
+// execCallArgs decodes the arguments of execve or execveat.
+func execCallArgs(c *Call) (dirfd int32, pathPtr, argvPtr, envPtr, flags uint64, err error) {
 	a := c.n.Data.Args
 	if int(c.n.Data.Nr) != unix.SYS_EXECVEAT {
 		return unix.AT_FDCWD, a[0], a[1], a[2], 0, nil
@@ -76,7 +76,7 @@ func execArgs(c *Call) (dirfd int32, pathPtr, argvPtr, envPtr, flags uint64, err
 
 func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 	t, tid := c.T, c.Tid
-	dirfd, pathPtr, argvPtr, envPtr, flags, err := execArgs(c)
+	dirfd, pathPtr, argvPtr, envPtr, flags, err := execCallArgs(c)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ const (
 	ruleSelfArg0           // allow when args[0] == 0 (this process), else EPERM
 	ruleTrapArg0           // allow when args[0] == 0 (this process), else trap to the handler
 	ruleTrapArgs01         // allow when args[0] == 0 and args[1] == 0 (PRIO_PROCESS, this process), else trap
+	ruleMemSize            // allow when args[1] (a length) is at most the machine's memory, else trap
 	ruleShimNative         // the shim's own call (from its first syscall site) runs natively; others go to the shim
 	ruleShimRoute          // from the shim's second syscall site to the kernel, from elsewhere to the shim
 	// A wait with a temporary signal mask: natively when the mask argument (args[3], [4]
@@ -152,7 +153,7 @@ const sigNote = "the guest's permission to signal another user's process is chec
 // its family's file. Rows are grouped by family; order does not matter.
 var table = []Syscall{
 	// Memory, time, scheduling, signals within a process: the host is already right.
-	pass(unix.SYS_MMAP), pass(unix.SYS_MPROTECT), pass(unix.SYS_MUNMAP), pass(unix.SYS_BRK),
+	ruleTrap(unix.SYS_MMAP, ruleMemSize, sysMmap, "a mapping longer than mem= traps: Linux's overcommit heuristic (mem.go)"), pass(unix.SYS_MPROTECT), pass(unix.SYS_MUNMAP), ruleTrap(unix.SYS_BRK, ruleTrapArg0, sysBrk, "growing the heap past mem= fails (memlimit.go)"),
 	pass(unix.SYS_MREMAP), pass(unix.SYS_MSYNC), pass(unix.SYS_MINCORE), pass(unix.SYS_MADVISE),
 	pass(unix.SYS_MLOCK), pass(unix.SYS_MUNLOCK), pass(unix.SYS_MLOCKALL), pass(unix.SYS_MUNLOCKALL),
 	pass(unix.SYS_MLOCK2), pass(unix.SYS_MEMBARRIER), pass(unix.SYS_MEMFD_CREATE),
