@@ -12,6 +12,8 @@
 //	sys_names.go  mkdir, unlink, rename, link, symlink, mknod, readlink (calls on names)
 //	sys_meta.go   chmod, chown, utimes, truncate (fd twins share the code)
 //	sys_xattr.go  extended attributes: the guest's kept as host user.* attributes
+//	memlimit.go   mem=: one mapping and the heap (trapped mmap and brk); memwatch.go: the
+//	              sum over the guest's processes, an OOM killer
 //	sys_mount.go  getcwd, inotify, chroot, mount, umount
 //	sys_exec.go   execve, execveat, chdir (an fd installed in the caller, the call rewritten
 //	              at a ptrace stop into execveat/fchdir of it: ptrace.go)
@@ -204,9 +206,9 @@
 //     executed by fd; shorter ones are put back: loader.go).
 //   - No vecN or tuntap network devices, no hot-plugged ones (the sender address of a Unix
 //     datagram from a path-bound socket is the kernel's name: socknames.go), ttys beyond
-//     con0 on fd/null channels, sysfs, devpts and bind mounts, /sys, enforcement of mem=
-//     over the sum of the guest's processes (one allocation and the heap are limited:
-//     memlimit.go, docs/memory.md). Image file systems (root or mounted) are written back
+//     con0 on fd/null channels, sysfs, devpts and bind mounts, /sys. mem= is enforced
+//     after the fact over the sum of the guest's processes, every 250 ms, counting their
+//     anonymous memory only (memlimit.go, memwatch.go, docs/memory.md). Image file systems (root or mounted) are written back
 //     only at sync/fsync/umount/halt. mconsole's stop is SIGSTOP/SIGCONT to every guest
 //     process, which a guest parent can notice (SIGCHLD, WUNTRACED).
 //   - No call whose checked arguments live in guest memory is CONTINUEd (a racing guest

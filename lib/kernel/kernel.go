@@ -200,6 +200,9 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		return 1, false, fmt.Errorf("epoll: %w", err)
 	}
 	defer k.stopWatch()
+	memStop := make(chan struct{})
+	defer close(memStop)
+	go k.memWatch(memStop)
 	k.initCalls = make(chan *Call, 4)
 	if k.initWake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		return 1, false, fmt.Errorf("eventfd: %w", err)
