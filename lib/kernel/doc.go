@@ -206,11 +206,12 @@
 //     executed by fd; shorter ones are put back: loader.go).
 //   - No vecN or tuntap network devices, no hot-plugged ones (the sender address of a Unix
 //     datagram from a path-bound socket is the kernel's name: socknames.go), ttys beyond
-//     con0 on fd/null channels, sysfs, devpts and bind mounts, /sys. mem= is enforced
-//     after the fact over the sum of the guest's processes, every 250 ms, counting their
-//     anonymous memory only (memlimit.go, memwatch.go, docs/memory.md). Image file systems (root or mounted) are written back
-//     only at sync/fsync/umount/halt. mconsole's stop is SIGSTOP/SIGCONT to every guest
-//     process, which a guest parent can notice (SIGCHLD, WUNTRACED).
+//     con0 on fd/null channels, sysfs, devpts and bind mounts, /sys. mem= is enforced after
+//     the fact over the sum of the guest's processes, every 250 ms, counting their anonymous
+//     memory only (memlimit.go, memwatch.go, docs/memory.md). Image file systems (root or
+//     mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is
+//     SIGSTOP/SIGCONT to every guest process, which a guest parent can notice (SIGCHLD,
+//     WUNTRACED).
 //   - No call whose checked arguments live in guest memory is CONTINUEd (a racing guest
 //     thread could change them between the check and the host's read; TestEscapes races
 //     sendmsg's msg_name). The one scratch area the kernel writes into the guest, below the
