@@ -69,7 +69,9 @@ type Kernel struct {
 	initTgid int              // host pid of guest init
 	uts      utsNames         // host and domain name, under a lock of their own
 	log      klog             // the kernel log (klog.go)
-	socks    sockNames        // the guests' names of the Unix sockets the kernel bound (socknames.go)
+	// kmsgWriters are the kernel's ends of the open /dev/kmsg files (kmsg.go)
+	kmsgWriters sync.Map
+	socks       sockNames // the guests' names of the Unix sockets the kernel bound (socknames.go)
 
 	listener   int           // seccomp notification fd
 	procfs     int           // procfs of the guest's PID namespace (not reachable by the guest)

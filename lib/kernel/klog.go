@@ -95,6 +95,7 @@ func sysSyslog(c *Call) result {
 	l := &c.k.log
 	switch action {
 	case syslogRead, syslogReadAll, syslogReadClear:
+		c.k.drainKmsg() // what was written to /dev/kmsg before
 		if buf == 0 || n < 0 {
 			return errno(unix.EINVAL)
 		}

@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -87,6 +88,7 @@ func parseKmsgWrite(b []byte) (int, string) {
 
 // openKmsg opens /dev/kmsg for the guest (flags: its open flags).
 func openKmsg(k *Kernel, c *Call, flags int) (int, error) {
+	k.drainKmsg()
 	if flags&unix.O_PATH != 0 {
 		// stat and lstat: the node, as devtmpfs has it (special.go: devNodes)
 		if fd, ok := k.devNodes().standIns["kmsg"]; ok {
@@ -110,20 +112,20 @@ func openKmsg(k *Kernel, c *Call, flags int) (int, error) {
 		unix.SetNonblock(theirs, true)
 	}
 	closed := make(chan struct{})
+	w := &kmsgWriter{fd: mine}
+	k.kmsgWriters.Store(w, true)
 	go func() {
 		// the guest's writes, until every copy of its end is closed
 		defer close(closed)
-		buf := make([]byte, 8192)
+		defer k.kmsgWriters.Delete(w)
 		for {
-			n, err := unix.Read(mine, buf)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || n == 0 {
+			pfd := []unix.PollFd{{Fd: int32(mine), Events: unix.POLLIN}}
+			if _, err := unix.Poll(pfd, -1); err != nil && err != unix.EINTR {
 				return
 			}
-			prefix, text := parseKmsgWrite(buf[:min(n, kmsgMaxWrite)])
-			k.log.add(prefix, text)
+			if w.drain(&k.log) {
+				return
+			}
 		}
 	}()
 	go func() {
@@ -151,4 +153,46 @@ func openKmsg(k *Kernel, c *Call, flags int) (int, error) {
 		}
 	}()
 	return theirs, nil
+}
+
+// kmsgWriter is the kernel's end of one /dev/kmsg open, from which what the guest wrote is
+// logged. A write is logged in the order the guest made it: what every open holds is
+// logged before another /dev/kmsg is opened and before the log is read (drainKmsg), so
+// that two programs writing one after the other are logged in that order, as Linux logs a
+// write before it returns.
+type kmsgWriter struct {
+	mu   sync.Mutex
+	fd   int
+	done bool
+}
+
+// drain logs what the guest wrote and has not been logged yet; true once the guest closed
+// its end.
+func (w *kmsgWriter) drain(l *klog) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var buf [8192]byte
+	for !w.done {
+		n, _, err := unix.Recvfrom(w.fd, buf[:], unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return false
+		case err != nil || n == 0:
+			w.done = true
+		default:
+			prefix, text := parseKmsgWrite(buf[:min(n, kmsgMaxWrite)])
+			l.add(prefix, text)
+		}
+	}
+	return true
+}
+
+// drainKmsg logs what every /dev/kmsg open holds.
+func (k *Kernel) drainKmsg() {
+	k.kmsgWriters.Range(func(w, _ any) bool {
+		w.(*kmsgWriter).drain(&k.log)
+		return true
+	})
 }
