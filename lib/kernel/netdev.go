@@ -28,8 +28,8 @@ import (
 const tunDevice = "/dev/net/tun"
 
 func init() {
-	// The relays send batches with sendmmsg, which the guest table refuses for now: the
-	// kernel's own filter must let it through.
+	// The relays send batches with sendmmsg; were the guest table ever to refuse it again,
+	// the kernel's own filter must still let it through.
 	kernelNeeds[unix.SYS_SENDMMSG] = true
 }
 
