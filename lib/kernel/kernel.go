@@ -49,7 +49,7 @@ type Config struct {
 	work       string          // the private work directory (jail.go)
 	procHelper *procfsClient   // nil: the kernel reads procfs itself
 	procDir    int             // the detached tmpfs behind /proc listings (special.go)
-	trees      extraTrees      // hostfs directories and tmpfs instances (trees.go)
+	trees      extraTrees      // hostfs directories, tmpfs and devpts instances (trees.go)
 	hostUID    uint32          // the host uid the kernel's uid 0 is (hostfs shows host ids)
 	hostGID    uint32
 
@@ -82,6 +82,7 @@ type Kernel struct {
 	dying    atomic.Bool // shutting down: kill every task that still shows up
 	procMu   sync.Mutex
 	nodes    kernelNodes // the host objects behind /dev entries and /proc links (special.go)
+	pty      ptyState    // the guest's ptys: owners and devpts options (devpts.go)
 
 	procMnt uint64          // mount id of the tmpfs behind the /proc listing (special.go)
 	sysctls []*sysctlWriter // guests' open writable /proc/sys files (special.go)
@@ -350,7 +351,12 @@ func (k *Kernel) startInit() (int, error) {
 	if k.cfg.Debug {
 		cmd.Env = append(cmd.Env, "GOUML_DEBUG_FILTER=1")
 	}
-	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(len(files)-2))
+	trees := len(files) - 2
+	if k.cfg.trees.devpts > 0 {
+		trees--
+		cmd.Env = append(cmd.Env, stubDevptsEnv+"=1")
+	}
+	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(trees))
 	if err := cmd.Start(); err != nil {
 		theirs.Close()
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES) {

@@ -406,7 +406,7 @@ func (k *Kernel) mounts() []byte {
 		mode = "ro"
 	}
 	return []byte("/dev/root / hostfs " + mode + ",relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n" +
-		"devtmpfs /dev devtmpfs rw,relatime 0 0\n" + k.mountLines())
+		"devtmpfs /dev devtmpfs rw,relatime 0 0\n" + k.devptsLine() + k.mountLines())
 }
 
 // procPidFiles are the per-process files read from the guest's procfs as they are: their
@@ -602,5 +602,5 @@ func (k *Kernel) mountinfo() []byte {
 	}
 	return []byte("1 0 98:0 / / " + mode + ",relatime - hostfs /dev/root " + mode + "\n" +
 		"2 1 0:4 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n" +
-		"3 1 0:5 / /dev rw,relatime - devtmpfs devtmpfs rw\n" + k.mountinfoLines(4))
+		"3 1 0:5 / /dev rw,relatime - devtmpfs devtmpfs rw\n" + k.devptsInfoLine(4) + k.mountinfoLines(5))
 }

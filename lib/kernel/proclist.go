@@ -109,6 +109,9 @@ func (k *Kernel) linkName(c *Call, link string) (string, error) {
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(link, &st); err == nil {
+		if n := k.ptyName(&st); n != "" {
+			return n, nil
+		}
 		if b, part := k.blockDevOf(&st); b != nil {
 			name := "/dev/" + ubd.DiskName(b.unit)
 			if part != 0 {

@@ -20,7 +20,7 @@ import (
 // kernelDevice reports whether a name under /dev is provided by the kernel: a device of
 // the registry (devices.go) or a link to the caller's fds.
 func (k *Kernel) kernelDevice(rest string) bool {
-	return devLink(rest) || k.deviceByName(rest) != nil
+	return devLink(rest) || ptsPath(rest) || k.deviceByName(rest) != nil
 }
 
 func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
@@ -74,7 +74,7 @@ func (k *Kernel) devNodes() *kernelNodes {
 		// /dev/tty and /dev/tty0 open the console too, but stat as nodes of their own
 		// (tty_devnode makes /dev/tty 0666): an empty memfd each, never handed out but as
 		// O_PATH
-		for _, name := range []string{"tty", "tty0"} {
+		for _, name := range []string{"tty", "tty0", "ptmx"} {
 			dv := k.deviceByName(name)
 			d := devNode{unix.S_IFCHR | dv.perm, dv.num.rdev()}
 			fd, err := unix.MemfdCreate("gouml-dev-"+name, unix.MFD_CLOEXEC)
@@ -105,6 +105,9 @@ func (k *Kernel) closeDevNodes() {
 // st its host stat) what Linux shows: /dev nodes as devtmpfs has them, /proc's links as
 // procfs has them.
 func (k *Kernel) kernelStat(fd int, st *unix.Stat_t) {
+	if k.ptyStat(st) {
+		return
+	}
 	n := k.devNodes()
 	if d, ok := n.nodes[[2]uint64{st.Dev, st.Ino}]; ok {
 		st.Mode, st.Rdev, st.Uid, st.Gid = d.mode, d.rdev, 0, 0
@@ -146,6 +149,11 @@ func parseProcLink(t string) (uint32, int64, bool) {
 
 func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 	if fs == "/dev" {
+		if rest == "pts" || strings.HasPrefix(rest, "pts/") {
+			if _, slave := ptyNumber(rest); !slave {
+				return k.openPts(c, rest[3:], flags) // the directory, its ptmx
+			}
+		}
 		if d := k.deviceByName(rest); d != nil {
 			if flags&unix.O_DIRECTORY != 0 {
 				return -1, unix.ENOTDIR // the host would not say so for the console or a device's stand-in

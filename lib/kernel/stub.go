@@ -68,7 +68,7 @@ func StubMain() {
 	debug := os.Getenv("GOUML_DEBUG_FILTER") == "1"
 	var env []string
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "GOUML_DEBUG_FILTER=") && !strings.HasPrefix(e, stubTreesEnv+"=") {
+		if !strings.HasPrefix(e, "GOUML_DEBUG_FILTER=") && !strings.HasPrefix(e, stubTreesEnv+"=") && !strings.HasPrefix(e, stubDevptsEnv+"=") {
 			env = append(env, e) // the launcher's own settings are not init's business
 		}
 	}
@@ -204,6 +204,15 @@ func guestLandlock() error {
 	n, _ := strconv.Atoi(os.Getenv(stubTreesEnv))
 	for fd := stubTreesFD; fd < stubTreesFD+n; fd++ {
 		if err := rs.allowFD(fd, access); err != nil {
+			return err
+		}
+	}
+	if os.Getenv(stubDevptsEnv) == "1" {
+		// the guest's devpts instance: the host opens a master's peer (TIOCGPTPEER) in the
+		// caller's domain; no other path reaches the instance natively
+		pts := uint64(unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE |
+			unix.LANDLOCK_ACCESS_FS_IOCTL_DEV | unix.LANDLOCK_ACCESS_FS_READ_DIR)
+		if err := rs.allowFD(stubTreesFD+n, pts); err != nil {
 			return err
 		}
 	}

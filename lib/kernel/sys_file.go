@@ -124,6 +124,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		if err != nil {
 			return fail(err)
 		}
+		if fs == "/dev" {
+			return c.openedTerminal(fd, flags, cloexec)
+		}
 		return newFD(fd, cloexec)
 	}
 	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
@@ -308,7 +311,7 @@ func (c *Call) openDevice(typ uint32, dev uint64, flags int, cloexec bool) resul
 	if err != nil {
 		return fail(err)
 	}
-	return newFD(dfd, cloexec)
+	return c.openedTerminal(dfd, flags, cloexec)
 }
 
 // setCreatorOwner records the owner of a file the kernel created in the directory pfd: the

@@ -133,6 +133,18 @@ func sysMount(c *Call) result {
 		switch dir := path.Clean(abs); {
 		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev":
 			return ok(0)
+		case fstype == "devpts" && dir == "/dev/pts":
+			// the guest's devpts instance is there (devpts.go); its options apply
+			var data string
+			if c.Arg(4) != 0 {
+				if data, err = c.Str(4); err != nil {
+					return fail(err)
+				}
+			}
+			if err := c.k.mountDevpts(data); err != nil {
+				return fail(err)
+			}
+			return ok(0)
 		case (fstype == "tmpfs" || fstype == "hostfs") && c.T.Proc.Root == nil:
 			src, _ := c.Str(0)
 			var data string

@@ -32,6 +32,7 @@ const (
 type extraTrees struct {
 	hostDirs []int // O_PATH fds of host directories
 	tmpfs    []int // mount fds of detached tmpfs instances
+	devpts   int   // mount fd of the guest's devpts instance (devpts.go); 0: none
 }
 
 // prepareTrees is stage 1's part: open the hostfs directories and make the tmpfs instances.
@@ -51,6 +52,11 @@ func prepareTrees(hostfs string, words []string, mem uint64) (extraTrees, error)
 		}
 		t.tmpfs = append(t.tmpfs, fd)
 	}
+	fd, err := newDevpts()
+	if err != nil {
+		return t, fmt.Errorf("devpts: %w", err)
+	}
+	t.devpts = fd
 	return t, nil
 }
 
@@ -64,7 +70,11 @@ func (t extraTrees) env() []string {
 		}
 		return strings.Join(s, ",")
 	}
-	return []string{hostfsEnv + "=" + list(t.hostDirs), tmpfsEnv + "=" + list(t.tmpfs)}
+	env := []string{hostfsEnv + "=" + list(t.hostDirs), tmpfsEnv + "=" + list(t.tmpfs)}
+	if t.devpts > 0 {
+		env = append(env, devptsEnv+"="+list([]int{t.devpts}))
+	}
+	return env
 }
 
 // all lists every tree's fd.
@@ -82,14 +92,22 @@ func treesFromEnv() extraTrees {
 		}
 		return out
 	}
-	return extraTrees{hostDirs: parse(os.Getenv(hostfsEnv)), tmpfs: parse(os.Getenv(tmpfsEnv))}
+	t := extraTrees{hostDirs: parse(os.Getenv(hostfsEnv)), tmpfs: parse(os.Getenv(tmpfsEnv))}
+	if d := parse(os.Getenv(devptsEnv)); len(d) == 1 {
+		t.devpts = d[0]
+	}
+	return t
 }
 
 // launcherFiles are copies of the trees' fds for the launcher (its fds from stubTreesFD
-// on); the caller closes them once it started.
+// on), the devpts instance last; the caller closes them once it started.
 func (t extraTrees) launcherFiles() []*os.File {
 	var out []*os.File
-	for _, fd := range t.all() {
+	fds := t.all()
+	if t.devpts > 0 {
+		fds = append(fds, t.devpts)
+	}
+	for _, fd := range fds {
 		if d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3); err == nil {
 			out = append(out, os.NewFile(uintptr(d), "tree"))
 		}
