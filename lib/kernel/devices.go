@@ -117,7 +117,7 @@ func (k *Kernel) deviceByName(name string) *device {
 			return d
 		}
 	}
-	if n, ok := ptyNumber(name); ok {
+	if n, ok := ptyNumber(name); ok && k.devptsFD() >= 0 {
 		return &device{name: name, num: devNum{false, ptyMajor, n}, perm: 0o600,
 			open: func(k *Kernel, c *Call, flags int) (int, error) { return k.openPts(c, name[4:], flags) }}
 	}
@@ -135,9 +135,8 @@ func (k *Kernel) deviceByNum(n devNum) *device {
 				return d
 			}
 		}
-		if n.major == ptyMajor {
-			return k.deviceByName("pts/" + strconv.FormatUint(uint64(n.minor), 10))
-		}
+		// No pty slave by number: the console is a pty of the host's devpts with the same
+		// major, and a number alone cannot tell the two instances apart.
 		return nil
 	}
 	if n.major != ubd.Major || n.minor >= 16*cmdline.MaxUBD {
