@@ -83,6 +83,11 @@ type Kernel struct {
 	procMu   sync.Mutex
 	nodes    kernelNodes // the host objects behind /dev entries and /proc links (special.go)
 	pty      ptyState    // the guest's ptys: owners and devpts options (devpts.go)
+	sysMu    sync.Mutex  // the /sys listing (sysfs.go)
+	sysNL    int         // rtnetlink socket in the guest's network namespace (sysnet.go)
+	nlMu     sync.Mutex  // sysNL's making, and one rtnetlink request at a time on it
+	nlSeq    uint32
+	sysMnt   uint64 // mount id of the tmpfs behind the /sys listing
 
 	procMnt uint64          // mount id of the tmpfs behind the /proc listing (special.go)
 	sysctls []*sysctlWriter // guests' open writable /proc/sys files (special.go)
@@ -171,13 +176,20 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		return 1, false, fmt.Errorf("tmpfs for /proc: %w", err)
 	}
 	clearDir(cfg.procDir) // the listing of the boot before
+	var sysMnt uint64
+	if cfg.trees.sys > 0 {
+		if sysMnt, err = mountID(cfg.trees.sys); err != nil {
+			return 1, false, fmt.Errorf("tmpfs for /sys: %w", err)
+		}
+		clearDir(cfg.trees.sys)
+	}
 	self := selfExe
 	k := &Kernel{
 		cfg: cfg, root: root, self: self, start: time.Now(),
 		tasks: map[int]*Task{}, procs: map[int]*Process{},
 		uts: utsNames{hostname: cfg.Hostname, domain: "(none)"}, logged: map[int]bool{},
 		shutdown: make(chan shutdownReq, 1), listener: -1, procfs: -1, loopDone: make(chan struct{}),
-		epfd: -1, procMnt: procMnt, subMounts: map[uint64]bool{},
+		epfd: -1, procMnt: procMnt, sysMnt: sysMnt, subMounts: map[uint64]bool{},
 		procHelper: cfg.procHelper,
 	}
 	if k.uts.hostname == "" {
@@ -231,6 +243,9 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		unix.Close(k.procfs)
 	}
 	k.closeDevNodes()
+	if k.sysNL > 0 {
+		unix.Close(k.sysNL)
+	}
 	for _, r := range k.roots {
 		r.Close()
 	}

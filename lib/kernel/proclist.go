@@ -15,6 +15,9 @@ import (
 
 // readlinkSpecial answers readlink in /dev and /proc.
 func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
+	if fs == "/sys" {
+		return k.readlinkSys(c, rest)
+	}
 	if fs == "/dev" {
 		switch rest {
 		case "stdin":

@@ -119,7 +119,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// The kernel's files; the rest of /dev is the root's own directory, opened like any
 	// (a FIFO there must not block the dispatcher either).
-	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+	if fs, rest := special(abs); c.k.served(fs, rest) {
 		fd, err := c.k.openSpecial(c, fs, rest, flags)
 		if err != nil {
 			return fail(err)
@@ -285,7 +285,7 @@ func (c *Call) fifoOpen(obj int, flags int, cloexec, fifoWait bool) result {
 func (c *Call) nativeOPath(dirfd int32, p, abs string) bool {
 	inRoot := func(g string) bool {
 		fs, rest := special(g)
-		if fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+		if c.k.served(fs, rest) {
 			return false
 		}
 		rt, _ := c.k.root.route(g)

@@ -95,7 +95,8 @@ func sysChroot(c *Call) result {
 }
 
 // mount: a ubd device's ext2/3/4 file system (mount.go), remounting the root or such a mount
-// read-write or read-only, and proc on /proc or devtmpfs on /dev, which are always there.
+// read-write or read-only, and proc on /proc, sysfs on /sys, devtmpfs on /dev and devpts on
+// /dev/pts, which are always there.
 // Anything else is ENODEV.
 func sysMount(c *Call) result {
 	target, err := c.Str(1)
@@ -131,7 +132,7 @@ func sysMount(c *Call) result {
 		// The kernel's own /proc and /dev are always there: mounting them where they are
 		// (as every init does) succeeds without changing anything.
 		switch dir := path.Clean(abs); {
-		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev":
+		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev", fstype == "sysfs" && dir == "/sys":
 			return ok(0)
 		case fstype == "devpts" && dir == "/dev/pts":
 			// the guest's devpts instance is there (devpts.go); its options apply

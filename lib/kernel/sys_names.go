@@ -25,7 +25,7 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	trimmed := strings.TrimRight(abs, "/")
 	c.slash = trimmed != "" && len(trimmed) < len(abs)
 	c.last = trimmed[strings.LastIndexByte(trimmed, '/')+1:]
-	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+	if fs, rest := special(abs); c.k.served(fs, rest) {
 		return -1, "", c.k.specialNameErr(c, fs, rest, abs)
 	}
 	return c.parentAs(abs)

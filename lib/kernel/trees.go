@@ -21,6 +21,7 @@ import (
 const (
 	hostfsEnv  = "GOUML_HOSTFS_FDS" // stage 2: fds of the host directories hostfs may mount
 	tmpfsEnv   = "GOUML_TMPFS_FDS"  // stage 2: fds of the tmpfs instances guest mounts use
+	sysfsEnv   = "GOUML_SYSFS_FD"   // stage 2: the tmpfs behind the /sys listing
 	tmpfsSlots = 8                  // tmpfs mounts a guest may have at once
 	// stubTreesFD is the launcher's first fd of the trees above (hostfs directories, then
 	// tmpfs roots); stubTreesEnv says how many.
@@ -33,6 +34,7 @@ type extraTrees struct {
 	hostDirs []int // O_PATH fds of host directories
 	tmpfs    []int // mount fds of detached tmpfs instances
 	devpts   int   // mount fd of the guest's devpts instance (devpts.go); 0: none
+	sys      int   // root of the tmpfs behind the /sys listing (sysfs.go); 0: none
 }
 
 // prepareTrees is stage 1's part: open the hostfs directories and make the tmpfs instances.
@@ -57,6 +59,9 @@ func prepareTrees(hostfs string, words []string, mem uint64) (extraTrees, error)
 		return t, fmt.Errorf("devpts: %w", err)
 	}
 	t.devpts = fd
+	if t.sys, err = detachedTmpfs(); err != nil {
+		return t, fmt.Errorf("tmpfs for /sys: %w", err)
+	}
 	return t, nil
 }
 
@@ -73,6 +78,9 @@ func (t extraTrees) env() []string {
 	env := []string{hostfsEnv + "=" + list(t.hostDirs), tmpfsEnv + "=" + list(t.tmpfs)}
 	if t.devpts > 0 {
 		env = append(env, devptsEnv+"="+list([]int{t.devpts}))
+	}
+	if t.sys > 0 {
+		env = append(env, sysfsEnv+"="+list([]int{t.sys}))
 	}
 	return env
 }
@@ -95,6 +103,9 @@ func treesFromEnv() extraTrees {
 	t := extraTrees{hostDirs: parse(os.Getenv(hostfsEnv)), tmpfs: parse(os.Getenv(tmpfsEnv))}
 	if d := parse(os.Getenv(devptsEnv)); len(d) == 1 {
 		t.devpts = d[0]
+	}
+	if d := parse(os.Getenv(sysfsEnv)); len(d) == 1 {
+		t.sys = d[0]
 	}
 	return t
 }

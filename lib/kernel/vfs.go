@@ -257,6 +257,8 @@ func (k *Kernel) objPath(link string) (string, where) {
 		return l, inTree
 	case stx.Mnt_id == k.procMnt:
 		return join("/proc", l), inProc
+	case stx.Mnt_id == k.sysMnt && k.sysMnt != 0:
+		return join("/sys", l), inProc
 	}
 	if m := k.root.mounts.byMount(stx.Mnt_id); m != nil {
 		if g, ok := m.guestPath(l); ok {
@@ -488,7 +490,13 @@ func trailing(p string) string {
 // kernelServed: the guest path lies in /proc or is one of the kernel's /dev entries.
 func (c *Call) kernelServed(p string) bool {
 	fs, rest := special(p)
-	return fs == "/proc" || fs == "/dev" && rest != "/" && c.k.kernelDevice(rest)
+	return fs == "/proc" || fs == "/sys" || fs == "/dev" && rest != "/" && c.k.kernelDevice(rest)
+}
+
+// served: a path special split into fs and rest is the kernel's own file (of /proc, /sys, or
+// one of /dev's entries the kernel serves), not a file of the trees.
+func (k *Kernel) served(fs, rest string) bool {
+	return fs == "/proc" || fs == "/sys" || fs == "/dev" && k.kernelDevice(rest)
 }
 
 // maxSymlinks is Linux's limit on the symlinks one lookup follows (ELOOP beyond it).
@@ -513,7 +521,7 @@ func (c *Call) canon(abs string, follow bool, depth int) (string, error) {
 		if links+depth > maxSymlinks {
 			return "", unix.ELOOP
 		}
-		if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+		if fs, rest := special(abs); c.k.served(fs, rest) {
 			return abs, nil
 		}
 		rt, rel := r.route(abs)
@@ -538,7 +546,7 @@ func (c *Call) canon(abs string, follow bool, depth int) (string, error) {
 			// that call's to judge, the link is not followed to choose a file system
 			return withSlash(p, slash), nil
 		}
-		if fs, rest := special(p); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+		if fs, rest := special(p); c.k.served(fs, rest) {
 			return withSlash(p, slash), nil
 		}
 		target, ok := c.readlinkIn(p)
@@ -563,7 +571,7 @@ func (c *Call) canonDir(dir string, depth int) (string, error) {
 	if dir == "/" {
 		return "/", nil
 	}
-	if fs, rest := special(dir); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+	if fs, rest := special(dir); c.k.served(fs, rest) {
 		return path.Clean(dir), nil
 	}
 	r := c.root()
@@ -676,11 +684,12 @@ func (c *Call) abs1(dirfd int32, p string) (string, error) {
 	return base + "/" + p, nil
 }
 
-// special reports whether a guest path lies in a kernel-provided file system (/dev, /proc),
+// special reports whether a guest path lies in a kernel-provided file system (/dev, /proc,
+// /sys),
 // judged on the lexically cleaned absolute path.
 func special(guest string) (fs, rest string) {
 	c := path.Clean(guest)
-	for _, m := range []string{"/dev", "/proc"} {
+	for _, m := range []string{"/dev", "/proc", "/sys"} {
 		if c == m {
 			return m, "/"
 		}
