@@ -58,6 +58,12 @@ type mountPoint struct {
 	slot int // the work directory's mount slot it is unpacked in; -1 for other types
 
 	tmpfs int // tmpfs: the instance (Config.trees.tmpfs index); -1 for other types
+
+	// bind mounts (bind.go): the mount the source lies in (nil: the root), and the bound
+	// directory's path in its file system (mountinfo's root field)
+	bind     bool
+	bindOf   *mountPoint
+	bindRoot string
 }
 
 // guestPath turns the path the host gives a file of this mount's tree copy (its path inside
@@ -256,7 +262,9 @@ func (k *Kernel) umount(target string, flags int) error {
 	for i, x := range t.list {
 		if x.at == at {
 			m = x
-			if flags&unix.MNT_DETACH == 0 && (k.mountBusy(x) || t.hasBelow(at)) {
+			if flags&unix.MNT_DETACH == 0 && (k.mountBusy(x) || t.hasBelow(at)) || t.bound(x) {
+				// a file system a bind mount shows stays until the bind goes: its slot or
+				// tmpfs instance must not be emptied and given to the next mount under it
 				t.mu.Unlock()
 				return unix.EBUSY
 			}
@@ -272,6 +280,16 @@ func (k *Kernel) umount(target string, flags int) error {
 		return unix.EINVAL
 	}
 	return k.release(m)
+}
+
+// bound: a bind mount shows a directory of m (the caller holds t.mu).
+func (t *mountTable) bound(m *mountPoint) bool {
+	for _, x := range t.list {
+		if x.bindOf == m {
+			return true
+		}
+	}
+	return false
 }
 
 // hasBelow: another file system is mounted below at (the caller holds t.mu).
@@ -401,7 +419,11 @@ func (k *Kernel) mountinfoLines(first int) string {
 		if m.opts != "" {
 			super += "," + m.opts
 		}
-		fmt.Fprintf(&b, "%d %d %s / %s %s,relatime - %s %s %s\n", first+i, parent, dev, m.at, mode, m.fstype, m.source, super)
+		root := "/"
+		if m.bindRoot != "" {
+			root = m.bindRoot
+		}
+		fmt.Fprintf(&b, "%d %d %s %s %s %s,relatime - %s %s %s\n", first+i, parent, dev, root, m.at, mode, m.fstype, m.source, super)
 	}
 	return b.String()
 }

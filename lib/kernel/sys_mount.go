@@ -128,6 +128,26 @@ func sysMount(c *Call) result {
 		}
 	}
 	fstype, _ := c.Str(2)
+	if flags&(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_MOVE) == unix.MS_BIND && c.T.Proc.Root == nil {
+		src, err := c.Str(0)
+		if err != nil {
+			return fail(err)
+		}
+		srcAbs, err := c.absFollow(unix.AT_FDCWD, src)
+		if err != nil {
+			return fail(err)
+		}
+		return result{fd: -1, async: func() result {
+			at, err := c.k.mountTarget(c, abs)
+			if err == nil {
+				err = c.k.mountBind(c, path.Clean(srcAbs), at, flags)
+			}
+			if err != nil {
+				return fail(err)
+			}
+			return ok(0)
+		}}
+	}
 	if flags&(unix.MS_REMOUNT|unix.MS_BIND|unix.MS_MOVE) == 0 {
 		// The kernel's own /proc and /dev are always there: mounting them where they are
 		// (as every init does) succeeds without changing anything.

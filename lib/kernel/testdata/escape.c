@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <linux/vm_sockets.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
@@ -361,6 +362,45 @@ int main(void) {
 			snprintf(buf, sizeof buf, "status %#x", st);
 			esc("seccomp-listener", buf);
 		} else ok("seccomp-listener");
+	}
+	/* Bind mounts inside the guest: the source is a path of the guest's trees, resolved
+	 * there whatever it says, and nothing reached through the new mount leaves them. */
+	{
+		mkdir("/bmnt", 0755);
+		expect_fail("bind-host-path", mount(hostdir, "/bmnt", NULL, MS_BIND, NULL), 0);
+		symlink(hostdir, "/tmp/hostlink");
+		expect_fail("bind-host-symlink", mount("/tmp/hostlink", "/bmnt", NULL, MS_BIND, NULL), 0);
+		expect_fail("bind-proc", mount("/proc", "/bmnt", NULL, MS_BIND, NULL), 0);
+		const char *srcs[] = {"/..", "/../../..", "/proc/1/root", "/proc/self/cwd/.."};
+		for (int i = 0; i < 4; i++) {
+			char n[64];
+			snprintf(n, sizeof n, "bind-%d", i);
+			if (mount(srcs[i], "/bmnt", NULL, MS_BIND, NULL) < 0) {
+				ok(n); /* refused: nothing reached */
+				continue;
+			}
+			struct stat st;
+			if (stat("/bmnt/escape", &st) < 0) esc(n, "the bind of the guest's root does not show it");
+			try_open(n, AT_FDCWD, "/bmnt/../secret");
+			try_open(n, AT_FDCWD, "/bmnt/../../../secret");
+			int bfd = open("/bmnt", O_RDONLY | O_DIRECTORY);
+			try_open(n, bfd, "../secret");
+			close(bfd);
+			umount("/bmnt");
+		}
+		mkdir("/tmp/bsrc", 0755);
+		mkdir("/tmp/bsrc/d", 0755);
+		if (mount("/tmp/bsrc", "/bmnt", NULL, MS_BIND, NULL) == 0) {
+			chdir("/bmnt/d");
+			try_open("bind-cwd-dotdot", AT_FDCWD, "../../../../../secret");
+			int dfd = open(".", O_RDONLY | O_DIRECTORY);
+			try_open("bind-dirfd-dotdot", dfd, "../../../../secret");
+			fchdir(dfd);
+			try_open("bind-fchdir-dotdot", AT_FDCWD, "../../../../secret");
+			close(dfd);
+			chdir("/");
+			umount2("/bmnt", MNT_DETACH);
+		} else esc("bind-cwd-dotdot", "binding a directory of the guest failed");
 	}
 	printf("done\n");
 	fflush(stdout);
