@@ -88,6 +88,8 @@ type Kernel struct {
 	nlMu     sync.Mutex  // sysNL's making, and one rtnetlink request at a time on it
 	nlSeq    uint32
 	sysMnt   uint64 // mount id of the tmpfs behind the /sys listing
+	// the guest mounted its mqueue file system on /dev/mqueue (mqueuefs.go)
+	mqMounted atomic.Bool
 
 	procMnt uint64          // mount id of the tmpfs behind the /proc listing (special.go)
 	sysctls []*sysctlWriter // guests' open writable /proc/sys files (special.go)

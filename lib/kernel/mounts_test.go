@@ -157,3 +157,36 @@ func TestBindMounts(t *testing.T) {
 		t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, strings.Join(want, "\n"), errs)
 	}
 }
+
+// mqueueScript uses the guest's mqueue file system: queues made with mq_open listed and read
+// as files, a file created there is a queue, rm unlinks one, and it mounts on /dev/mqueue
+// only.
+const mqueueScript = `#!/bin/sh
+mkdir -p /dev/mqueue
+mount -t mqueue mqueue /dev/mqueue && echo mqueue=mounted
+grep mqueue /proc/mounts
+mq make /q1 && ls /dev/mqueue
+cat /dev/mqueue/q1
+touch /dev/mqueue/q2 && mq has /q2
+stat -c '%F %a' /dev/mqueue/q1
+rm /dev/mqueue/q1 && mq has /q1
+ls /dev/mqueue
+mkdir /dev/mqueue/d 2>/dev/null || echo mkdir=refused
+umount /dev/mqueue && echo unmounted
+ls /dev/mqueue | wc -l
+mount -t mqueue mqueue /mnt 2>/dev/null || echo elsewhere=ENODEV
+/bin/busybox poweroff -f
+`
+
+// TestMqueueMount: the guest's POSIX message queues as the mqueue file system shows them.
+func TestMqueueMount(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{"/t.sh": mqueueScript})
+	buildStatic(t, "testdata/mqueue/mq.c", filepath.Join(root, "bin/mq"))
+	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	want := []string{"mqueue=mounted", "mqueue /dev/mqueue mqueue rw,nosuid,nodev,noexec,relatime 0 0", "q1",
+		"QSIZE:5          NOTIFY:0     SIGNO:0     NOTIFY_PID:0     ", "/q2: present", "regular file 600",
+		"/q1: absent", "q2", "mkdir=refused", "unmounted", "0", "elsewhere=ENODEV"}
+	if status != 0 || strings.TrimRight(out, "\n") != strings.Join(want, "\n") {
+		t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, strings.Join(want, "\n"), errs)
+	}
+}

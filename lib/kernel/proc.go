@@ -407,7 +407,7 @@ func (k *Kernel) mounts() []byte {
 	}
 	return []byte("/dev/root / hostfs " + mode + ",relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n" +
 		"sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n" +
-		"devtmpfs /dev devtmpfs rw,relatime 0 0\n" + k.devptsLine() + k.mountLines())
+		"devtmpfs /dev devtmpfs rw,relatime 0 0\n" + k.devptsLine() + k.mqueueLine() + k.mountLines())
 }
 
 // procPidFiles are the per-process files read from the guest's procfs as they are: their

@@ -20,7 +20,7 @@ import (
 // kernelDevice reports whether a name under /dev is provided by the kernel: a device of
 // the registry (devices.go) or a link to the caller's fds.
 func (k *Kernel) kernelDevice(rest string) bool {
-	return devLink(rest) || ptsPath(rest) || k.deviceByName(rest) != nil
+	return devLink(rest) || ptsPath(rest) || k.mqueuePath(rest) || k.deviceByName(rest) != nil
 }
 
 func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
@@ -152,6 +152,9 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		return k.openSys(c, rest, flags)
 	}
 	if fs == "/dev" {
+		if k.mqueuePath(rest) {
+			return k.openMqueue(c, rest[len("mqueue"):], flags, 0)
+		}
 		if rest == "pts" || strings.HasPrefix(rest, "pts/") {
 			if _, slave := ptyNumber(rest); !slave {
 				return k.openPts(c, rest[3:], flags) // the directory, its ptmx
@@ -247,6 +250,13 @@ func nofollowSpecial(abs string, follow bool) int {
 func (k *Kernel) specialNameErr(c *Call, fs, rest, abs string) error {
 	if fs == "/dev" && (rest == "fd" || rest == "stdin" || rest == "stdout" || rest == "stderr") {
 		return unix.EEXIST // the links exist (creating them, as init scripts do, says so)
+	}
+	if fs == "/dev" && k.mqueuePath(rest) && strings.Count(rest, "/") == 1 {
+		nr := c.n.Data.Nr
+		if nr == unix.SYS_UNLINK || nr == unix.SYS_UNLINKAT && c.Arg(2)&unix.AT_REMOVEDIR == 0 {
+			return errMqueueUnlink // unlink's to do: mq_unlink
+		}
+		return unix.EPERM
 	}
 	if fs != "/proc" && fs != "/sys" || rest == "/" {
 		return unix.EPERM

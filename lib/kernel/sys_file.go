@@ -120,7 +120,13 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	// The kernel's files; the rest of /dev is the root's own directory, opened like any
 	// (a FIFO there must not block the dispatcher either).
 	if fs, rest := special(abs); c.k.served(fs, rest) {
-		fd, err := c.k.openSpecial(c, fs, rest, flags)
+		var fd int
+		var err error
+		if fs == "/dev" && c.k.mqueuePath(rest) {
+			fd, err = c.k.openMqueue(c, rest[len("mqueue"):], flags, mode) // O_CREAT makes a queue
+		} else {
+			fd, err = c.k.openSpecial(c, fs, rest, flags)
+		}
 		if err != nil {
 			return fail(err)
 		}

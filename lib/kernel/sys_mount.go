@@ -154,6 +154,11 @@ func sysMount(c *Call) result {
 		switch dir := path.Clean(abs); {
 		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev", fstype == "sysfs" && dir == "/sys":
 			return ok(0)
+		case fstype == "mqueue":
+			if err := c.k.mountMqueue(c, dir); err != nil {
+				return fail(err)
+			}
+			return ok(0)
 		case fstype == "devpts" && dir == "/dev/pts":
 			// the guest's devpts instance is there (devpts.go); its options apply
 			var data string
@@ -212,6 +217,9 @@ func sysUmount(c *Call) result {
 		return fail(err)
 	}
 	flags := int(c.Arg(1))
+	if path.Clean(abs) == mqueueAt && c.k.umountMqueue() {
+		return ok(0)
+	}
 	return result{fd: -1, async: func() result {
 		if err := c.k.umount(abs, flags); err != nil {
 			return fail(err)

@@ -160,6 +160,12 @@ func (c *Call) unlink(dirfd int32, pathArg int, flags int) result {
 		return errno(unix.EINVAL)
 	}
 	pfd, name, err := c.parent(dirfd, pathArg)
+	if err == errMqueueUnlink {
+		if _, err := c.k.procHelper.call(mqUnlink, c.last, -1); err != nil {
+			return fail(err)
+		}
+		return ok(0)
+	}
 	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
 		switch {
 		case flags == 0:

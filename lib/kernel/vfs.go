@@ -347,7 +347,7 @@ func (c *Call) absOf(dirfd int32, p string, follow bool) (string, error) {
 	if a, err = c.canon(c.resolveDots(c.kernelDots(a)), follow, 0); err != nil {
 		return "", err
 	}
-	if fs, rest := special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && rest != "pts" && c.k.kernelDevice(rest) {
+	if fs, rest := special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && rest != "pts" && rest != "mqueue" && c.k.kernelDevice(rest) {
 		return "", unix.ENOTDIR // a device is no directory, however it was named
 	}
 	if follow && path.Clean(a) == "/dev/fd" {
