@@ -45,6 +45,9 @@ echo exit >&3
 exec 3>&-
 wait
 cat /tmp/tn.out
+if [ -x /usr/bin/script ]; then
+	/usr/bin/script -q -c 'echo script-tty $(tty); stty -a | head -1' /dev/null
+fi
 /bin/busybox poweroff -f
 `,
 	})
@@ -52,6 +55,8 @@ cat /tmp/tn.out
 		"testdata/pty/ptyshell.c").CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
+	// util-linux's script, when the host has it: a dynamic program, with its libraries
+	script := copyDynamic(t, root, "/usr/bin/script")
 	r := run{args: []string{"ubd0=" + root, "rw", "init=/t.sh"}, timeout: 60 * time.Second}
 	if os.Geteuid() == 0 {
 		r.asUser = true
@@ -79,7 +84,45 @@ cat /tmp/tn.out
 			t.Errorf("no %q in the guest's output:\n%s\nstderr:\n%s", want, out, errs)
 		}
 	}
+	if script && (!strings.Contains(out, "script-tty /dev/pts/") || !strings.Contains(out, "speed 38400 baud")) {
+		t.Errorf("script -c 'tty; stty -a' did not run on a pty:\n%s", out)
+	}
 	if strings.Contains(out, "job control turned off") || strings.Contains(out, "can't access tty") {
 		t.Errorf("a shell on a pty has no controlling terminal:\n%s", out)
 	}
+}
+
+// copyDynamic copies a host program and the libraries ldd names for it into a guest root
+// at the same paths; false when the host has no such program.
+func copyDynamic(t *testing.T, root, prog string) bool {
+	t.Helper()
+	if _, err := os.Stat(prog); err != nil {
+		return false
+	}
+	out, err := exec.Command("ldd", prog).Output()
+	if err != nil {
+		return false
+	}
+	files := []string{prog}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			files = append(files, f[2])
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			files = append(files, f[0])
+		}
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(root, f)
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err := os.WriteFile(dst, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return true
 }
