@@ -120,20 +120,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	// The kernel's files; the rest of /dev is the root's own directory, opened like any
 	// (a FIFO there must not block the dispatcher either).
 	if fs, rest := special(abs); c.k.served(fs, rest) {
-		var fd int
-		var err error
-		if fs == "/dev" && c.k.mqueuePath(rest) {
-			fd, err = c.k.openMqueue(c, rest[len("mqueue"):], flags, mode) // O_CREAT makes a queue
-		} else {
-			fd, err = c.k.openSpecial(c, fs, rest, flags)
-		}
-		if err != nil {
-			return fail(err)
-		}
-		if fs == "/dev" {
-			return c.openedTerminal(fd, flags, cloexec)
-		}
-		return newFD(fd, cloexec)
+		return c.openKernelFile(fs, rest, flags, mode, cloexec)
 	}
 	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
 		mode &^= procUmask(c.Tid)
@@ -209,6 +196,24 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 			c.setCreatorOwner(fd, pfd)
 			unix.Close(pfd)
 		}
+	}
+	return newFD(fd, cloexec)
+}
+
+// openKernelFile is open(2) of one of the kernel's own files (special's fs and rest).
+func (c *Call) openKernelFile(fs, rest string, flags int, mode uint32, cloexec bool) result {
+	var fd int
+	var err error
+	if fs == "/dev" && c.k.mqueuePath(rest) {
+		fd, err = c.k.openMqueue(c, rest[len("mqueue"):], flags, mode) // O_CREAT makes a queue
+	} else {
+		fd, err = c.k.openSpecial(c, fs, rest, flags)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if fs == "/dev" {
+		return c.openedTerminal(fd, flags, cloexec)
 	}
 	return newFD(fd, cloexec)
 }
