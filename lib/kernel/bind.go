@@ -65,8 +65,11 @@ func (k *Kernel) mountBind(c *Call, src, at string, flags uint64) error {
 		r.Close()
 		return err
 	}
-	m := &mountPoint{at: at, root: r, mnt: r.mnt, ro: ro, slot: -1, tmpfs: -1, bind: true, bindOf: k.root.mounts.mountOf(rt)}
-	m.source, m.fstype, m.opts, m.bindRoot = k.bindOrigin(rt, src)
+	of := k.root.mounts.mountOf(rt)
+	m := &mountPoint{at: at, root: r, mnt: r.mnt, ro: ro}
+	var kind string
+	m.source, kind, m.opts, m.bindRoot = k.bindOrigin(rt, src)
+	m.fs = &bindFS{of: of, kind: kind}
 	m.sub = sub // the source Root's own sub (hostfs, a bind) is part of the path already
 	if err := k.root.mounts.add(m); err != nil {
 		r.Close()
@@ -91,7 +94,7 @@ func (k *Kernel) bindOrigin(rt *Root, src string) (source, fstype, opts, root st
 			if rel == "" {
 				rel = "/"
 			}
-			return m.source, m.fstype, m.opts, path.Join("/", m.bindRoot, rel)
+			return m.source, m.fs.typeName(), m.opts, path.Join("/", m.bindRoot, rel)
 		}
 	}
 	return "none", "none", "", "/"

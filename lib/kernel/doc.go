@@ -202,7 +202,8 @@
 //     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, devpts
 //     and mqueue mounts other than on /dev/pts and /dev/mqueue, writable /sys attributes
 //     (all are 0444), binds of /proc, /sys or /dev's devices, enforcement of mem=. An fd of
-//     /dev/tty that leads to a guest pty stats as that pty, not as 5:0; mknod'ed nodes of
+//     /dev/tty that leads to a guest pty stats as that pty, not as 5:0, and a master's fd
+//     as the instance's ptmx node (ptmxmode=), not /dev/ptmx's; mknod'ed nodes of
 //     pty slaves open nothing (ENXIO: the console shares their major). A bind mount's ".."
 //     reached natively (fchdir to a directory of it, then "..") goes on into the source's
 //     tree, which the guest holds anyway. Image file systems (root or

@@ -292,10 +292,10 @@ func (k *Kernel) openSys(c *Call, rest string, flags int) (int, error) {
 	if top < 0 {
 		return -1, unix.ENOENT
 	}
+	// the listing stays as this open found it until the host resolved the path in it
 	k.sysMu.Lock()
 	tree := k.sysTree()
 	syncSys(top, tree)
-	k.sysMu.Unlock()
 	rel := strings.Trim(rest, "/")
 	if rel == "" {
 		rel = "."
@@ -306,6 +306,7 @@ func (k *Kernel) openSys(c *Call, rest string, flags int) (int, error) {
 	}
 	fd, err := unix.Openat2(top, rel, &unix.OpenHow{Flags: how,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV})
+	k.sysMu.Unlock()
 	if err != nil {
 		return -1, err
 	}
