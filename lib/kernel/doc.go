@@ -43,6 +43,7 @@
 //	              lines; ubd devices are unpacked by lib/shadow
 //	tmpfs.go      tmpfs mounts: host tmpfs instances made by stage 1
 //	hostfs.go     hostfs mounts of the directories the command line gives the machine
+//	fstypes.go    the file system types of the mount table behind one interface
 //	bind.go       bind mounts of the guest's own directories
 //	mqueuefs.go   the mqueue file system on /dev/mqueue (through the procfs helper)
 //	sysfs.go      /sys: a declarative tree mirrored into a tmpfs, attributes at open
