@@ -38,12 +38,14 @@ func (k *Kernel) mountBind(c *Call, src, at string, flags uint64) error {
 	if err != nil || !strings.HasPrefix(inCopy, "/") || strings.HasSuffix(inCopy, " (deleted)") {
 		return unix.ENOENT
 	}
-	clone, err := unix.OpenTree(rt.clone, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
+	// Not recursive: a plain bind shows no mount below the source (as Linux's), and a
+	// recursive copy of a root-started machine's id-mapped root shows host ids.
+	clone, err := unix.OpenTree(rt.clone, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
 	if err != nil {
 		return unix.EIO
 	}
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID}
-	if err := unix.MountSetattr(clone, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+	if err := unix.MountSetattr(clone, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		unix.Close(clone)
 		return unix.EIO
 	}
