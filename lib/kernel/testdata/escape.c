@@ -253,6 +253,26 @@ int main(void) {
 	{
 		char c = 'x';
 		expect_fail("tiocsti", ioctl(0, TIOCSTI, &c), EPERM);
+		/* the guest's own ptys: typing into them stays refused too, and their slave
+		 * names lead to the guest's devpts instance only (its first pty is number 0,
+		 * whatever the host's /dev/pts holds) */
+		int pm = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+		int unlock = 0, n = -1;
+		if (pm < 0 || ioctl(pm, TIOCSPTLCK, &unlock) < 0 || ioctl(pm, TIOCGPTN, &n) < 0) {
+			esc("guest-pty", "no guest pty");
+		} else {
+			char pn[32];
+			snprintf(pn, sizeof pn, "/dev/pts/%d", n);
+			int ps = open(pn, O_RDWR | O_NOCTTY);
+			if (ps < 0) esc("guest-pty", "its slave does not open");
+			else {
+				expect_fail("tiocsti-guest-pty", ioctl(ps, TIOCSTI, &c), EPERM);
+				expect_fail("tiocsti-guest-master", ioctl(pm, TIOCSTI, &c), EPERM);
+				close(ps);
+			}
+			expect_fail("host-pty-number", open("/dev/pts/99", O_RDWR | O_NOCTTY), ENOENT);
+			close(pm);
+		}
 	}
 	expect_fail("io_uring_setup", syscall(425, 1, buf), ENOSYS);
 	expect_fail("unshare-user", unshare(CLONE_NEWUSER), EPERM);
