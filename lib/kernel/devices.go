@@ -67,6 +67,8 @@ func init() {
 		{name: "tty", num: devNum{false, 5, 0}, perm: 0o666, open: openConsoleAs("tty")},
 		{name: "console", num: devNum{false, 5, 1}, perm: 0o600, open: openConsoleAs("console")},
 		{name: "tty0", num: devNum{false, 4, 0}, perm: 0o600, open: openConsoleAs("tty0")},
+		// the guest's own ptys (devpts.go)
+		{name: "ptmx", num: devNum{false, 5, 2}, perm: 0o666, open: openPtmxDev},
 	}
 }
 
@@ -83,6 +85,12 @@ func openHostDev(name string) func(*Kernel, *Call, int) (int, error) {
 // /dev/tty0 gets the node of its own that stat shows (kernelNodes).
 func openConsoleAs(name string) func(*Kernel, *Call, int) (int, error) {
 	return func(k *Kernel, c *Call, flags int) (int, error) {
+		if name == "tty" && flags&unix.O_PATH == 0 && c != nil {
+			// the caller's controlling terminal, when it is one of the guest's ptys
+			if n, ok := k.controllingPty(c.Tid); ok {
+				return k.openCtty(n, flags)
+			}
+		}
 		if flags&unix.O_PATH != 0 && name != "console" {
 			if fd, ok := k.devNodes().standIns[name]; ok {
 				return unix.Open(selfFD(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
@@ -92,12 +100,27 @@ func openConsoleAs(name string) func(*Kernel, *Call, int) (int, error) {
 	}
 }
 
+// openPtmxDev opens /dev/ptmx: a new master of the guest's devpts; an O_PATH open gets the
+// node of its own that stat shows (kernelNodes), devtmpfs's, not the instance's ptmx.
+func openPtmxDev(k *Kernel, c *Call, flags int) (int, error) {
+	if flags&unix.O_PATH != 0 {
+		if fd, ok := k.devNodes().standIns["ptmx"]; ok {
+			return unix.Open(selfFD(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
+		}
+	}
+	return k.openPtmx(c, flags)
+}
+
 // deviceByName returns the kernel's device of a /dev name (nil: none).
 func (k *Kernel) deviceByName(name string) *device {
 	for _, d := range charDevices {
 		if d.name == name {
 			return d
 		}
+	}
+	if n, ok := ptyNumber(name); ok && k.devptsFD() >= 0 {
+		return &device{name: name, num: devNum{false, ptyMajor, n}, perm: 0o600,
+			open: func(k *Kernel, c *Call, flags int) (int, error) { return k.openPts(c, name[4:], flags) }}
 	}
 	if b, part, ok := k.blockDevByName(name); ok && b != nil {
 		return k.blockDevice(b, part, name)
@@ -113,6 +136,8 @@ func (k *Kernel) deviceByNum(n devNum) *device {
 				return d
 			}
 		}
+		// No pty slave by number: the console is a pty of the host's devpts with the same
+		// major, and a number alone cannot tell the two instances apart.
 		return nil
 	}
 	if n.major != ubd.Major || n.minor >= 16*cmdline.MaxUBD {
@@ -133,6 +158,19 @@ func (k *Kernel) blockDevice(b *blockDev, part int, name string) *device {
 		perm: 0o660,
 		open: func(k *Kernel, c *Call, flags int) (int, error) { return k.openBlockDev(b, part, flags) },
 	}
+}
+
+// ptyNumber parses a /dev name of a pty slave (pts/N).
+func ptyNumber(name string) (uint32, bool) {
+	s, ok := strings.CutPrefix(name, "pts/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 20)
+	if err != nil || strconv.FormatUint(n, 10) != s {
+		return 0, false
+	}
+	return uint32(n), true
 }
 
 // devLink reports whether a /dev name is one of the links to the caller's fds (Linux's

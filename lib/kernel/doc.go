@@ -31,6 +31,8 @@
 //	sigsys.go     the shim: mapped into every guest process, its data kept up to date
 //	shim.go       the shim (internal/shim: its page, code generated from src/shim.S)
 //	console.go    con0: the guest's console pty and its relay to the host channels
+//	devpts.go     the guest's own devpts instance: /dev/ptmx, /dev/pts, pty owners
+//	ctty.go       a pty opened by a session leader becomes its controlling terminal
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	klog.go       the kernel log: syslog(2) for dmesg
@@ -48,7 +50,12 @@
 //	              lines; ubd devices are unpacked by lib/shadow
 //	tmpfs.go      tmpfs mounts: host tmpfs instances made by stage 1
 //	hostfs.go     hostfs mounts of the directories the command line gives the machine
-//	trees.go      the trees stage 1 prepares for those two (Landlock needs them early)
+//	fstypes.go    the file system types of the mount table behind one interface
+//	bind.go       bind mounts of the guest's own directories
+//	mqueuefs.go   the mqueue file system on /dev/mqueue (through the procfs helper)
+//	sysfs.go      /sys: a declarative tree mirrored into a tmpfs, attributes at open
+//	sysnet.go     /sys/class/net from the guest's network namespace (rtnetlink)
+//	trees.go      the trees stage 1 prepares for those (Landlock needs them early)
 //	imageroot.go  image root file systems; sync/fsync write them back
 //	jail.go       the outer process, the kernel's two stages, its Landlock rules and filter
 //	stub.go       the launcher: chroot, Landlock layer, shim, filter, exec of init
@@ -204,11 +211,17 @@
 //     pipes; never for the kernel's own objects.
 //   - AT_EXECFN of a new image longer than about 3.5 KB is "/dev/fd/N" (the program is
 //     executed by fd; shorter ones are put back: loader.go).
-//   - No vecN or tuntap network devices, no hot-plugged ones (the sender address of a Unix
-//     datagram from a path-bound socket is the kernel's name: socknames.go), ttys beyond
-//     con0 on fd/null channels, sysfs, devpts and bind mounts, /sys. mem= is enforced after
-//     the fact over the sum of the guest's processes, every 250 ms, counting their anonymous
-//     memory only (memlimit.go, memwatch.go, docs/memory.md). Image file systems (root or
+//   - No hot-plugged vecN devices (the sender address of a Unix datagram from a path-bound
+//     socket is the kernel's name: socknames.go), ttys beyond con0 on fd/null channels,
+//     devpts and mqueue mounts other than on /dev/pts and /dev/mqueue, writable /sys
+//     attributes (all are 0444), binds of /proc, /sys or /dev's devices. An fd of
+//     /dev/tty that leads to a guest pty stats as that pty, not as 5:0, and a master's fd
+//     as the instance's ptmx node (ptmxmode=), not /dev/ptmx's; mknod'ed nodes of
+//     pty slaves open nothing (ENXIO: the console shares their major). A bind mount's ".."
+//     reached natively (fchdir to a directory of it, then "..") goes on into the source's
+//     tree, which the guest holds anyway. mem= is enforced after the fact over the sum of
+//     the guest's processes, every 250 ms, counting their anonymous memory only
+//     (memlimit.go, memwatch.go, docs/memory.md). Image file systems (root or
 //     mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is
 //     SIGSTOP/SIGCONT to every guest process, which a guest parent can notice (SIGCHLD,
 //     WUNTRACED).

@@ -90,8 +90,8 @@ func (k *Kernel) mountHostfs(c *Call, at string, flags uint64, data string) erro
 		r.Close()
 		return err
 	}
-	m := &mountPoint{at: at, source: "none", fstype: "hostfs", opts: data, root: r, mnt: r.mnt,
-		ro: flags&unix.MS_RDONLY != 0, sub: sub, slot: -1, tmpfs: -1}
+	m := &mountPoint{fs: hostfsFS{}, at: at, source: "none", opts: data, root: r, mnt: r.mnt,
+		ro: flags&unix.MS_RDONLY != 0, sub: sub}
 	if m.opts == "" {
 		m.opts = "/"
 	}
@@ -113,7 +113,7 @@ func (k *Kernel) onHostfs(fd int) bool {
 		return false
 	}
 	m := t.byMount(id)
-	return m != nil && m.fstype == "hostfs"
+	return m != nil && m.fs.hostOwners()
 }
 
 // hostStat shows a hostfs file's host owner: the host user the kernel runs as for its own

@@ -548,6 +548,18 @@ func kernelRules(rs *llRuleset, rootDir, work, umidDir string, procDir int, tree
 		}
 	}
 	log(fmt.Sprintf("(%d tmpfs instances)", len(trees.tmpfs)), llAll)
+	if trees.devpts > 0 {
+		if err := rs.allowFD(trees.devpts, llRW|unix.LANDLOCK_ACCESS_FS_READ_DIR); err != nil {
+			return err
+		}
+		log("(the guest's devpts instance)", llRW|unix.LANDLOCK_ACCESS_FS_READ_DIR)
+	}
+	if trees.sys > 0 {
+		if err := rs.allowFD(trees.sys, llAll); err != nil {
+			return err
+		}
+		log("(the /sys listings' tmpfs)", llAll)
+	}
 	log("(the /proc listings' tmpfs)", llAll)
 	return rs.allowFD(procDir, llAll)
 }

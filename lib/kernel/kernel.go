@@ -52,7 +52,7 @@ type Config struct {
 	work       string          // the private work directory (jail.go)
 	procHelper *procfsClient   // nil: the kernel reads procfs itself
 	procDir    int             // the detached tmpfs behind /proc listings (special.go)
-	trees      extraTrees      // hostfs directories and tmpfs instances (trees.go)
+	trees      extraTrees      // hostfs directories, tmpfs and devpts instances (trees.go)
 	hostUID    uint32          // the host uid the kernel's uid 0 is (hostfs shows host ids)
 	hostGID    uint32
 
@@ -88,6 +88,14 @@ type Kernel struct {
 	dying    atomic.Bool // shutting down: kill every task that still shows up
 	procMu   sync.Mutex
 	nodes    kernelNodes // the host objects behind /dev entries and /proc links (special.go)
+	pty      ptyState    // the guest's ptys: owners and devpts options (devpts.go)
+	sysMu    sync.Mutex  // the /sys listing (sysfs.go)
+	sysNL    int         // rtnetlink socket in the guest's network namespace (sysnet.go)
+	nlMu     sync.Mutex  // sysNL's making, and one rtnetlink request at a time on it
+	nlSeq    uint32
+	sysMnt   uint64 // mount id of the tmpfs behind the /sys listing
+	// the guest mounted its mqueue file system on /dev/mqueue (mqueuefs.go)
+	mqMounted atomic.Bool
 
 	procMnt uint64          // mount id of the tmpfs behind the /proc listing (special.go)
 	sysctls []*sysctlWriter // guests' open writable /proc/sys files (special.go)
@@ -180,13 +188,20 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		return 1, false, fmt.Errorf("tmpfs for /proc: %w", err)
 	}
 	clearDir(cfg.procDir) // the listing of the boot before
+	var sysMnt uint64
+	if cfg.trees.sys > 0 {
+		if sysMnt, err = mountID(cfg.trees.sys); err != nil {
+			return 1, false, fmt.Errorf("tmpfs for /sys: %w", err)
+		}
+		clearDir(cfg.trees.sys)
+	}
 	self := selfExe
 	k := &Kernel{
 		cfg: cfg, root: root, self: self, start: time.Now(),
 		tasks: map[int]*Task{}, procs: map[int]*Process{},
 		uts: utsNames{hostname: cfg.Hostname, domain: "(none)"}, logged: map[int]bool{},
 		shutdown: make(chan shutdownReq, 1), listener: -1, procfs: -1, loopDone: make(chan struct{}),
-		epfd: -1, procMnt: procMnt, subMounts: map[uint64]bool{},
+		epfd: -1, procMnt: procMnt, sysMnt: sysMnt, subMounts: map[uint64]bool{},
 		procHelper: cfg.procHelper,
 	}
 	if k.uts.hostname == "" {
@@ -243,6 +258,9 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		unix.Close(k.procfs)
 	}
 	k.closeDevNodes()
+	if k.sysNL > 0 {
+		unix.Close(k.sysNL)
+	}
 	for _, r := range k.roots {
 		r.Close()
 	}
@@ -363,7 +381,12 @@ func (k *Kernel) startInit() (int, error) {
 	if k.cfg.Debug {
 		cmd.Env = append(cmd.Env, "GOUML_DEBUG_FILTER=1")
 	}
-	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(len(files)-2), stubMemEnv+"="+strconv.FormatUint(k.cfg.Mem, 10))
+	trees := len(files) - 2
+	if k.cfg.trees.devpts > 0 {
+		trees--
+		cmd.Env = append(cmd.Env, stubDevptsEnv+"=1")
+	}
+	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(trees), stubMemEnv+"="+strconv.FormatUint(k.cfg.Mem, 10))
 	if err := cmd.Start(); err != nil {
 		theirs.Close()
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES) {

@@ -38,26 +38,20 @@ type mountTable struct {
 }
 
 // mountPoint is one file system mounted in the guest: a ubd device's (unpacked into a
-// mount slot), a host directory (hostfs.go) or a tmpfs instance (tmpfs.go). Whatever the
-// type, its files are reached through root, a Root of its own.
+// mount slot), a host directory (hostfs.go), a tmpfs instance (tmpfs.go) or a bind of a
+// directory of the guest's trees (bind.go); what depends on the type is fs's (fstypes.go).
+// Whatever the type, its files are reached through root, a Root of its own.
 type mountPoint struct {
+	fs     fileSystem
 	at     string // guest path of the mount point
 	source string // guest name of the device ("none", "tmpfs" …)
-	fstype string
 	opts   string // options /proc/mounts shows after rw/ro and relatime
 	root   *Root
 	mnt    uint64 // mount id of its tree copy
 	ro     bool
-	sub    string // hostfs: the mounted directory inside its tree copy ("" = the copy's top)
-
-	// ubd devices
-	dev  *blockDev
-	part int // partition number, 0 for the whole disk
-	fs   *ext4.FS
-	tree *shadow.Tree
-	slot int // the work directory's mount slot it is unpacked in; -1 for other types
-
-	tmpfs int // tmpfs: the instance (Config.trees.tmpfs index); -1 for other types
+	sub    string // the mounted directory inside its tree copy ("" = the copy's top)
+	// the mounted directory's path in its file system (mountinfo's root field; "" = "/")
+	bindRoot string
 }
 
 // guestPath turns the path the host gives a file of this mount's tree copy (its path inside
@@ -102,7 +96,7 @@ func (t *mountTable) add(m *mountPoint) error {
 		}
 	}
 	t.list = append(t.list, m)
-	if m.fstype == "hostfs" {
+	if m.fs.hostOwners() {
 		t.hostfs.Add(1)
 	}
 	return nil
@@ -208,7 +202,7 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 	t := k.root.mounts
 	t.mu.RLock()
 	for _, m := range t.list {
-		if m.dev == b && m.part == part || m.at == at {
+		if m.fs.backedBy(b, part) || m.at == at {
 			t.mu.RUnlock()
 			return unix.EBUSY
 		}
@@ -234,7 +228,8 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 				fstype = "ext4"
 			}
 			sub.guest = at
-			m := &mountPoint{at: at, source: "/dev/" + rest, fstype: fstype, root: sub, dev: b, part: part, fs: efs, tree: tree, slot: slot, mnt: sub.mnt, ro: ro, tmpfs: -1}
+			m := &mountPoint{at: at, source: "/dev/" + rest, root: sub, mnt: sub.mnt, ro: ro,
+				fs: &imageFS{kind: fstype, dev: b, part: part, fs: efs, tree: tree, slot: slot}}
 			if err = t.add(m); err == nil {
 				return nil
 			}
@@ -256,12 +251,14 @@ func (k *Kernel) umount(target string, flags int) error {
 	for i, x := range t.list {
 		if x.at == at {
 			m = x
-			if flags&unix.MNT_DETACH == 0 && (k.mountBusy(x) || t.hasBelow(at)) {
+			if flags&unix.MNT_DETACH == 0 && (k.mountBusy(x) || t.hasBelow(at)) || t.bound(x) {
+				// a file system a bind mount shows stays until the bind goes: its slot or
+				// tmpfs instance must not be emptied and given to the next mount under it
 				t.mu.Unlock()
 				return unix.EBUSY
 			}
 			t.list = append(t.list[:i], t.list[i+1:]...)
-			if x.fstype == "hostfs" {
+			if x.fs.hostOwners() {
 				t.hostfs.Add(-1)
 			}
 			break
@@ -274,6 +271,16 @@ func (k *Kernel) umount(target string, flags int) error {
 	return k.release(m)
 }
 
+// bound: a bind mount shows a directory of m (the caller holds t.mu).
+func (t *mountTable) bound(m *mountPoint) bool {
+	for _, x := range t.list {
+		if b, ok := x.fs.(*bindFS); ok && b.of == m {
+			return true
+		}
+	}
+	return false
+}
+
 // hasBelow: another file system is mounted below at (the caller holds t.mu).
 func (t *mountTable) hasBelow(at string) bool {
 	for _, x := range t.list {
@@ -284,16 +291,11 @@ func (t *mountTable) hasBelow(at string) bool {
 	return false
 }
 
-// release ends a mount: an image's changes go back to it, a tmpfs is emptied for the next.
+// release ends a mount: its tree copy goes, and its file system is released (an image's
+// changes go back to it, a tmpfs is emptied for the next).
 func (k *Kernel) release(m *mountPoint) error {
-	err := m.release()
-	if m.slot >= 0 {
-		k.freeSlot(m.slot)
-	}
-	if m.tmpfs >= 0 {
-		k.freeTmpfs(m.tmpfs)
-	}
-	return err
+	m.root.Close() // guests still in the tree keep the copy alive, detached from the backing
+	return m.fs.release(k, m)
 }
 
 // mountBusy: some guest process works in the mounted tree.
@@ -311,18 +313,6 @@ func (k *Kernel) mountBusy(m *mountPoint) bool {
 		}
 	}
 	return false
-}
-
-func (m *mountPoint) release() error {
-	var err error
-	if m.tree != nil {
-		if !m.ro {
-			err = m.tree.WriteBack()
-		}
-		err = errors.Join(err, m.fs.Unmount())
-	}
-	m.root.Close() // guests still in the tree keep the copy alive, detached from the image
-	return err
 }
 
 // unmountAll unmounts everything (the machine stops or reboots).
@@ -348,9 +338,7 @@ func (k *Kernel) syncMounts() error {
 	t.mu.RUnlock()
 	var err error
 	for _, m := range l {
-		if !m.ro && m.tree != nil {
-			err = errors.Join(err, m.tree.WriteBack())
-		}
+		err = errors.Join(err, m.fs.sync(m))
 	}
 	return err
 }
@@ -370,7 +358,7 @@ func (k *Kernel) mountLines() string {
 		if m.opts != "" {
 			opts += "," + m.opts
 		}
-		b.WriteString(m.source + " " + m.at + " " + m.fstype + " " + opts + " 0 0\n")
+		b.WriteString(m.source + " " + m.at + " " + m.fs.typeName() + " " + opts + " 0 0\n")
 	}
 	return b.String()
 }
@@ -393,15 +381,19 @@ func (k *Kernel) mountinfoLines(first int) string {
 		if m.ro {
 			mode = "ro"
 		}
-		dev := "0:" + strconv.Itoa(32+i)
-		if m.dev != nil {
-			dev = "98:" + strconv.Itoa(m.dev.unit*16+m.part)
+		dev := m.fs.devNum()
+		if dev == "" {
+			dev = "0:" + strconv.Itoa(32+i)
 		}
 		super := mode
 		if m.opts != "" {
 			super += "," + m.opts
 		}
-		fmt.Fprintf(&b, "%d %d %s / %s %s,relatime - %s %s %s\n", first+i, parent, dev, m.at, mode, m.fstype, m.source, super)
+		root := "/"
+		if m.bindRoot != "" {
+			root = m.bindRoot
+		}
+		fmt.Fprintf(&b, "%d %d %s %s %s %s,relatime - %s %s %s\n", first+i, parent, dev, root, m.at, mode, m.fs.typeName(), m.source, super)
 	}
 	return b.String()
 }
@@ -426,13 +418,13 @@ func (k *Kernel) ext4Of(r *Root) (*ext4.FS, bool) {
 	defer t.mu.RUnlock()
 	for _, m := range t.list {
 		if m.root == r {
-			return m.fs, m.ro
+			return m.fs.image(), m.ro
 		}
 	}
 	return nil, false
 }
 
-// remount changes a mounted ubd file system between read-only and read-write.
+// remount changes a mounted file system between read-only and read-write (its type says how).
 func (k *Kernel) remount(target string, ro bool) error {
 	at := path.Clean(target)
 	t := k.root.mounts
@@ -447,43 +439,11 @@ func (k *Kernel) remount(target string, ro bool) error {
 	if m == nil {
 		return unix.EINVAL
 	}
-	switch {
-	case ro == m.ro:
-	case m.tree == nil: // hostfs, tmpfs: the tree copy's mount flag is all there is
-		if err := m.root.SetReadOnly(ro); err != nil {
+	if ro != m.ro {
+		if err := m.fs.remount(k, m, ro); err != nil {
 			return err
 		}
 		m.ro = ro
-	case ro:
-		if err := m.tree.WriteBack(); err != nil {
-			return unix.EIO
-		}
-		if err := m.root.SetReadOnly(true); err != nil {
-			return err
-		}
-		m.ro = true
-	default:
-		if m.dev.dev.ReadOnly() {
-			return unix.EACCES // a read-only device, as Linux says it
-		}
-		var dev ext4.Device = m.dev.dev
-		if m.part != 0 {
-			dev = m.dev.dev.Partition(m.part)
-		}
-		// the file system was mounted read-only: mount it again for writing
-		if err := m.fs.Unmount(); err != nil {
-			return unix.EIO
-		}
-		efs, err := ext4.Mount(dev, ext4.Options{})
-		if err != nil {
-			return unix.EIO
-		}
-		m.fs = efs
-		m.tree.SetFS(efs)
-		if err := m.root.SetReadOnly(false); err != nil {
-			return err
-		}
-		m.ro = false
 	}
 	return nil
 }

@@ -42,7 +42,9 @@ ls /mnt/s/.. | grep -c '^[hstx]$'
 cat /mnt/s/../h/lab.txt
 mount -t hostfs none /mnt/x -o /etc 2>/dev/null || echo etc=EACCES
 mount -t hostfs none /mnt/x -o "$hostlab/../secret" 2>/dev/null || echo dotdot=EACCES
-mount --bind /mnt/h /mnt/x 2>/dev/null || echo bind=refused
+mount --bind /mnt/h /mnt/x && cat /mnt/x/lab.txt
+cat /mnt/x/up/secret.txt 2>/dev/null || echo bindup=ENOENT
+umount /mnt/x
 { echo pwned > /mnt/h/up/../../pwned; echo pwned > /mnt/s/../../pwned2; } 2>/dev/null
 cat /pwned /pwned2
 ln -s /etc/hostname /mnt/h/lnk && cat /mnt/h/lnk
@@ -90,7 +92,7 @@ func TestTmpfsAndHostfsMounts(t *testing.T) {
 		"tmpfs=full", "guesthost", "hello", "umount=busy", "umount=ok", "0", "0",
 		"hostfs=mounted", "none /mnt/h hostfs rw,relatime,LAB 0 0", "lab file", "owner=" + owner,
 		"chown=EPERM", "guesthost", "up=ENOENT", "sub file", "4", "lab file", "etc=EACCES", "dotdot=EACCES",
-		"bind=refused", "pwned", "pwned", "guesthost", "ro=EROFS", "hostfs=unmounted",
+		"lab file", "bindup=ENOENT", "pwned", "pwned", "guesthost", "ro=EROFS", "hostfs=unmounted",
 	}
 	if status != 0 || strings.TrimRight(out, "\n") != strings.Join(want, "\n") {
 		t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, strings.Join(want, "\n"), errs)
@@ -115,5 +117,76 @@ func TestTmpfsAndHostfsMounts(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(dir, "secret")); len(ents) != 0 {
 		t.Errorf("the decoy directory beside the lab got %d entries", len(ents))
+	}
+}
+
+// bindScript exercises bind mounts inside the guest: of a directory of the root, of a tmpfs
+// mount, read-only remounts of the bind alone, umount's EBUSY while a bind shows a mount,
+// and what /proc/mounts and mountinfo show.
+const bindScript = `#!/bin/sh
+mkdir -p /tmp/src/sub /mnt/b /mnt/c /mnt/t
+echo hello > /tmp/src/f
+mount --bind /tmp/src /mnt/b && echo bind=ok
+cat /mnt/b/f
+echo new > /mnt/b/g && cat /tmp/src/g
+grep ' /mnt/b ' /proc/mounts
+grep ' /mnt/b ' /proc/self/mountinfo | cut -d' ' -f4-
+mount -o remount,bind,ro /mnt/b && echo remount=ro
+{ echo x > /mnt/b/h; } 2>/dev/null || echo write=EROFS
+echo y > /tmp/src/h && echo source=rw
+cd /mnt/b/sub && pwd && cd /
+mount -t tmpfs tmpfs /mnt/t && echo tt > /mnt/t/tf && mount --bind /mnt/t /mnt/c && cat /mnt/c/tf
+umount /mnt/t 2>/dev/null || echo umount-bound=EBUSY
+umount /mnt/c && umount /mnt/t && echo unmounted=both
+umount /mnt/b && ls /mnt/b | wc -l
+mount --bind /proc /mnt/b 2>/dev/null || echo bind-proc=EINVAL
+mount --bind /nonexistent /mnt/b 2>/dev/null || echo bind-missing=ENOENT
+/bin/busybox poweroff -f
+`
+
+// TestBindMounts: mount --bind inside the guest.
+func TestBindMounts(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{"/t.sh": bindScript})
+	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	want := []string{"bind=ok", "hello", "new",
+		"/dev/root /mnt/b hostfs rw,relatime 0 0",
+		"/tmp/src /mnt/b rw,relatime - hostfs /dev/root rw",
+		"remount=ro", "write=EROFS", "source=rw", "/mnt/b/sub", "tt", "umount-bound=EBUSY", "unmounted=both",
+		"0", "bind-proc=EINVAL", "bind-missing=ENOENT"}
+	if status != 0 || strings.TrimRight(out, "\n") != strings.Join(want, "\n") {
+		t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, strings.Join(want, "\n"), errs)
+	}
+}
+
+// mqueueScript uses the guest's mqueue file system: queues made with mq_open listed and read
+// as files, a file created there is a queue, rm unlinks one, and it mounts on /dev/mqueue
+// only.
+const mqueueScript = `#!/bin/sh
+mkdir -p /dev/mqueue
+mount -t mqueue mqueue /dev/mqueue && echo mqueue=mounted
+grep mqueue /proc/mounts
+mq make /q1 && ls /dev/mqueue
+cat /dev/mqueue/q1
+touch /dev/mqueue/q2 && mq has /q2
+stat -c '%F %a' /dev/mqueue/q1
+rm /dev/mqueue/q1 && mq has /q1
+ls /dev/mqueue
+mkdir /dev/mqueue/d 2>/dev/null || echo mkdir=refused
+umount /dev/mqueue && echo unmounted
+ls /dev/mqueue | wc -l
+mount -t mqueue mqueue /mnt 2>/dev/null || echo elsewhere=ENODEV
+/bin/busybox poweroff -f
+`
+
+// TestMqueueMount: the guest's POSIX message queues as the mqueue file system shows them.
+func TestMqueueMount(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{"/t.sh": mqueueScript})
+	buildStatic(t, "testdata/mqueue/mq.c", filepath.Join(root, "bin/mq"))
+	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	want := []string{"mqueue=mounted", "mqueue /dev/mqueue mqueue rw,nosuid,nodev,noexec,relatime 0 0", "q1",
+		"QSIZE:5          NOTIFY:0     SIGNO:0     NOTIFY_PID:0     ", "/q2: present", "regular file 600",
+		"/q1: absent", "q2", "mkdir=refused", "unmounted", "0", "elsewhere=ENODEV"}
+	if status != 0 || strings.TrimRight(out, "\n") != strings.Join(want, "\n") {
+		t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, strings.Join(want, "\n"), errs)
 	}
 }

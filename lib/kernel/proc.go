@@ -202,8 +202,8 @@ func (k *Kernel) procfsRead(guest int, sub string) ([]byte, error) {
 func (c *Call) procLinks(abs string) (string, error) {
 	for depth := 0; ; depth++ {
 		fs, rest := special(abs)
-		if fs == "" || rest == "/" {
-			return abs, nil
+		if fs == "" || fs == "/sys" || rest == "/" {
+			return abs, nil // /sys has no magic links
 		}
 		parts := strings.Split(rest, "/")
 		if raw, ok := strings.CutPrefix(abs, fs+"/"); ok && strings.Contains(raw, "..") {
@@ -409,7 +409,8 @@ func (k *Kernel) mounts() []byte {
 		mode = "ro"
 	}
 	return []byte("/dev/root / hostfs " + mode + ",relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n" +
-		"devtmpfs /dev devtmpfs rw,relatime 0 0\n" + k.mountLines())
+		"sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n" +
+		"devtmpfs /dev devtmpfs rw,relatime 0 0\n" + k.devptsLine() + k.mqueueLine() + k.mountLines())
 }
 
 // procPidFiles are the per-process files read from the guest's procfs as they are: their
@@ -611,5 +612,6 @@ func (k *Kernel) mountinfo() []byte {
 	}
 	return []byte("1 0 98:0 / / " + mode + ",relatime - hostfs /dev/root " + mode + "\n" +
 		"2 1 0:4 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n" +
-		"3 1 0:5 / /dev rw,relatime - devtmpfs devtmpfs rw\n" + k.mountinfoLines(4))
+		"3 1 0:5 / /dev rw,relatime - devtmpfs devtmpfs rw\n" + k.devptsInfoLine(4) +
+		"5 1 0:20 / /sys rw,nosuid,nodev,noexec,relatime - sysfs sysfs rw\n" + k.mountinfoLines(6))
 }

@@ -40,6 +40,10 @@ const (
 	mqSetNS  = 'I' // the guest's IPC namespace (fd)
 	mqOpen   = 'Q' // flags u32, mode u32, has attr u8, struct mq_attr (64 bytes), name
 	mqUnlink = 'U' // name
+	// The guest's mqueue file system (mount -t mqueue on /dev/mqueue: mqueuefs.go): the
+	// helper makes an instance of the guest's IPC namespace and opens its root or a queue,
+	// read-only or O_PATH, by one checked name.
+	mqfsOpen = 'M' // kind ('d' the directory, 'p' O_PATH, 'r' read-only), name
 	// The size of a tmpfs the kernel mounts for the guest (tmpfs.go) is set by a remount,
 	// which Landlock refuses to the kernel: the fd is one of its tmpfs instances.
 	tmpfsSetSize = 'Z' // size in bytes (decimal)
@@ -162,7 +166,16 @@ func helperRequest(op byte, body []byte, fds []int, procfs *int) (unix.Errno, in
 		}
 		err := unix.Setns(fds[0], unix.CLONE_NEWIPC)
 		unix.Close(fds[0])
+		if helperMqfs >= 0 {
+			unix.Close(helperMqfs) // the last boot's namespace
+			helperMqfs = -1
+		}
 		return errnoOf(err), -1
+	case mqfsOpen:
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return mqfsRequest(body)
 	case mqOpen:
 		for _, fd := range fds {
 			unix.Close(fd)

@@ -15,6 +15,9 @@ import (
 
 // readlinkSpecial answers readlink in /dev and /proc.
 func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
+	if fs == "/sys" {
+		return k.readlinkSys(c, rest)
+	}
 	if fs == "/dev" {
 		switch rest {
 		case "stdin":
@@ -111,6 +114,9 @@ func (k *Kernel) linkName(c *Call, link string) (string, error) {
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(link, &st); err == nil {
+		if n := k.ptyName(&st); n != "" {
+			return n, nil
+		}
 		if b, part := k.blockDevOf(&st); b != nil {
 			name := "/dev/" + ubd.DiskName(b.unit)
 			if part != 0 {

@@ -62,7 +62,8 @@ func init() {
 		}),
 		procText("version", "Linux version "+Release+" (gouml) "+Version+"\n"),
 		procRO("mounts", func(k *Kernel) ([]byte, error) { return k.mounts(), nil }),
-		procText("filesystems", "nodev\tproc\nnodev\tdevtmpfs\nnodev\ttmpfs\nnodev\thostfs\n\text4\n\text3\n\text2\n"),
+		procText("filesystems", "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\tmqueue\n"+
+			"nodev\thostfs\n\text4\n\text3\n\text2\n"),
 		procRO("cpuinfo", func(*Kernel) ([]byte, error) { return os.ReadFile("/proc/cpuinfo") }),
 		procRO("stat", func(*Kernel) ([]byte, error) { return os.ReadFile("/proc/stat") }),
 		procRO("loadavg", (*Kernel).loadavg),

@@ -69,7 +69,7 @@ func StubMain() {
 	mem, _ := strconv.ParseUint(os.Getenv(stubMemEnv), 10, 64)
 	var env []string
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "GOUML_DEBUG_FILTER=") && !strings.HasPrefix(e, stubTreesEnv+"=") && !strings.HasPrefix(e, stubMemEnv+"=") {
+		if !strings.HasPrefix(e, "GOUML_DEBUG_FILTER=") && !strings.HasPrefix(e, stubTreesEnv+"=") && !strings.HasPrefix(e, stubMemEnv+"=") && !strings.HasPrefix(e, stubDevptsEnv+"=") {
 			env = append(env, e) // the launcher's own settings are not init's business
 		}
 	}
@@ -205,6 +205,15 @@ func guestLandlock() error {
 	n, _ := strconv.Atoi(os.Getenv(stubTreesEnv))
 	for fd := stubTreesFD; fd < stubTreesFD+n; fd++ {
 		if err := rs.allowFD(fd, access); err != nil {
+			return err
+		}
+	}
+	if os.Getenv(stubDevptsEnv) == "1" {
+		// the guest's devpts instance: the host opens a master's peer (TIOCGPTPEER) in the
+		// caller's domain; no other path reaches the instance natively
+		pts := uint64(unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE |
+			unix.LANDLOCK_ACCESS_FS_IOCTL_DEV | unix.LANDLOCK_ACCESS_FS_READ_DIR)
+		if err := rs.allowFD(stubTreesFD+n, pts); err != nil {
 			return err
 		}
 	}

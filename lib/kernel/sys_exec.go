@@ -275,7 +275,7 @@ func (k *Kernel) prepareChdir(c *Call) (*tracePlan, error) {
 		return nil, err
 	}
 	var fd int
-	if fs, rest := special(abs); fs == "/proc" {
+	if fs, rest := special(abs); fs == "/proc" || fs == "/sys" {
 		fd, err = k.openSpecial(c, fs, rest, unix.O_PATH|unix.O_DIRECTORY)
 	} else {
 		fd, err = c.openPathAs(abs, true)

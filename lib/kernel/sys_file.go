@@ -119,12 +119,8 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// The kernel's files; the rest of /dev is the root's own directory, opened like any
 	// (a FIFO there must not block the dispatcher either).
-	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
-		fd, err := c.k.openSpecial(c, fs, rest, flags)
-		if err != nil {
-			return fail(err)
-		}
-		return newFD(fd, cloexec)
+	if fs, rest := special(abs); c.k.served(fs, rest) {
+		return c.openKernelFile(fs, rest, flags, mode, cloexec)
 	}
 	if e := c.missingDevice(abs); e != 0 {
 		return errno(e)
@@ -207,6 +203,24 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	return newFD(fd, cloexec)
 }
 
+// openKernelFile is open(2) of one of the kernel's own files (special's fs and rest).
+func (c *Call) openKernelFile(fs, rest string, flags int, mode uint32, cloexec bool) result {
+	var fd int
+	var err error
+	if fs == "/dev" && c.k.mqueuePath(rest) {
+		fd, err = c.k.openMqueue(c, rest[len("mqueue"):], flags, mode) // O_CREAT makes a queue
+	} else {
+		fd, err = c.k.openSpecial(c, fs, rest, flags)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if fs == "/dev" {
+		return c.openedTerminal(fd, flags, cloexec)
+	}
+	return newFD(fd, cloexec)
+}
+
 // fifoOpen finishes a blocking open of a FIFO on its own goroutine; obj is the kernel's
 // probe of it (an O_PATH fd when fifoWait). The FIFO is reopened through the fd, never by
 // the name, which a guest could change. A reader's probe is a reader already: a writer may
@@ -285,7 +299,7 @@ func (c *Call) fifoOpen(obj int, flags int, cloexec, fifoWait bool) result {
 func (c *Call) nativeOPath(dirfd int32, p, abs string) bool {
 	inRoot := func(g string) bool {
 		fs, rest := special(g)
-		if fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+		if c.k.served(fs, rest) {
 			return false
 		}
 		rt, _ := c.k.root.route(g)
@@ -311,7 +325,7 @@ func (c *Call) openDevice(typ uint32, dev uint64, flags int, cloexec bool) resul
 	if err != nil {
 		return fail(err)
 	}
-	return newFD(dfd, cloexec)
+	return c.openedTerminal(dfd, flags, cloexec)
 }
 
 // setCreatorOwner records the owner of a file the kernel created in the directory pfd: the

@@ -98,7 +98,8 @@ func sysChroot(c *Call) result {
 }
 
 // mount: a ubd device's ext2/3/4 file system (mount.go), remounting the root or such a mount
-// read-write or read-only, and proc on /proc or devtmpfs on /dev, which are always there.
+// read-write or read-only, and proc on /proc, sysfs on /sys, devtmpfs on /dev and devpts on
+// /dev/pts, which are always there.
 // Anything else is ENODEV.
 func sysMount(c *Call) result {
 	target, err := c.Str(1)
@@ -130,11 +131,48 @@ func sysMount(c *Call) result {
 		}
 	}
 	fstype, _ := c.Str(2)
+	if flags&(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_MOVE) == unix.MS_BIND && c.T.Proc.Root == nil {
+		src, err := c.Str(0)
+		if err != nil {
+			return fail(err)
+		}
+		srcAbs, err := c.absFollow(unix.AT_FDCWD, src)
+		if err != nil {
+			return fail(err)
+		}
+		return result{fd: -1, async: func() result {
+			at, err := c.k.mountTarget(c, abs)
+			if err == nil {
+				err = c.k.mountBind(c, path.Clean(srcAbs), at, flags)
+			}
+			if err != nil {
+				return fail(err)
+			}
+			return ok(0)
+		}}
+	}
 	if flags&(unix.MS_REMOUNT|unix.MS_BIND|unix.MS_MOVE) == 0 {
 		// The kernel's own /proc and /dev are always there: mounting them where they are
 		// (as every init does) succeeds without changing anything.
 		switch dir := path.Clean(abs); {
-		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev":
+		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev", fstype == "sysfs" && dir == "/sys":
+			return ok(0)
+		case fstype == "mqueue":
+			if err := c.k.mountMqueue(c, dir); err != nil {
+				return fail(err)
+			}
+			return ok(0)
+		case fstype == "devpts" && dir == "/dev/pts":
+			// the guest's devpts instance is there (devpts.go); its options apply
+			var data string
+			if c.Arg(4) != 0 {
+				if data, err = c.Str(4); err != nil {
+					return fail(err)
+				}
+			}
+			if err := c.k.mountDevpts(data); err != nil {
+				return fail(err)
+			}
 			return ok(0)
 		case (fstype == "tmpfs" || fstype == "hostfs") && c.T.Proc.Root == nil:
 			src, _ := c.Str(0)
@@ -182,6 +220,9 @@ func sysUmount(c *Call) result {
 		return fail(err)
 	}
 	flags := int(c.Arg(1))
+	if path.Clean(abs) == mqueueAt && c.k.umountMqueue() {
+		return ok(0)
+	}
 	return result{fd: -1, async: func() result {
 		if err := c.k.umount(abs, flags); err != nil {
 			return fail(err)

@@ -25,7 +25,7 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	trimmed := strings.TrimRight(abs, "/")
 	c.slash = trimmed != "" && len(trimmed) < len(abs)
 	c.last = trimmed[strings.LastIndexByte(trimmed, '/')+1:]
-	if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+	if fs, rest := special(abs); c.k.served(fs, rest) {
 		return -1, "", c.k.specialNameErr(c, fs, rest, abs)
 	}
 	return c.parentAs(abs)
@@ -160,6 +160,12 @@ func (c *Call) unlink(dirfd int32, pathArg int, flags int) result {
 		return errno(unix.EINVAL)
 	}
 	pfd, name, err := c.parent(dirfd, pathArg)
+	if err == errMqueueUnlink {
+		if _, err := c.k.procHelper.call(mqUnlink, c.last, -1); err != nil {
+			return fail(err)
+		}
+		return ok(0)
+	}
 	if err == unix.EINVAL && (c.last == "." || c.last == "..") {
 		switch {
 		case flags == 0:

@@ -160,8 +160,8 @@ func (k *Kernel) mountTmpfs(c *Call, source, at string, flags uint64, data strin
 	if o.mode != 0o1777 {
 		opts += ",mode=" + strconv.FormatUint(uint64(o.mode), 8)
 	}
-	m := &mountPoint{at: at, source: source, fstype: "tmpfs", opts: opts, root: r, mnt: r.mnt,
-		ro: flags&unix.MS_RDONLY != 0, slot: -1, tmpfs: slot}
+	m := &mountPoint{fs: &tmpfsFS{instance: slot}, at: at, source: source, opts: opts, root: r, mnt: r.mnt,
+		ro: flags&unix.MS_RDONLY != 0}
 	if err := k.root.mounts.add(m); err != nil {
 		r.Close()
 		k.freeTmpfs(slot)

@@ -21,6 +21,7 @@ import (
 const (
 	hostfsEnv  = "GOUML_HOSTFS_FDS" // stage 2: fds of the host directories hostfs may mount
 	tmpfsEnv   = "GOUML_TMPFS_FDS"  // stage 2: fds of the tmpfs instances guest mounts use
+	sysfsEnv   = "GOUML_SYSFS_FD"   // stage 2: the tmpfs behind the /sys listing
 	tmpfsSlots = 8                  // tmpfs mounts a guest may have at once
 	// stubTreesFD is the launcher's first fd of the trees above (hostfs directories, then
 	// tmpfs roots); stubTreesEnv says how many.
@@ -32,6 +33,8 @@ const (
 type extraTrees struct {
 	hostDirs []int // O_PATH fds of host directories
 	tmpfs    []int // mount fds of detached tmpfs instances
+	devpts   int   // mount fd of the guest's devpts instance (devpts.go); 0: none
+	sys      int   // root of the tmpfs behind the /sys listing (sysfs.go); 0: none
 }
 
 // prepareTrees is stage 1's part: open the hostfs directories and make the tmpfs instances.
@@ -51,6 +54,14 @@ func prepareTrees(hostfs string, words []string, mem uint64) (extraTrees, error)
 		}
 		t.tmpfs = append(t.tmpfs, fd)
 	}
+	fd, err := newDevpts()
+	if err != nil {
+		return t, fmt.Errorf("devpts: %w", err)
+	}
+	t.devpts = fd
+	if t.sys, err = detachedTmpfs(); err != nil {
+		return t, fmt.Errorf("tmpfs for /sys: %w", err)
+	}
 	return t, nil
 }
 
@@ -64,7 +75,14 @@ func (t extraTrees) env() []string {
 		}
 		return strings.Join(s, ",")
 	}
-	return []string{hostfsEnv + "=" + list(t.hostDirs), tmpfsEnv + "=" + list(t.tmpfs)}
+	env := []string{hostfsEnv + "=" + list(t.hostDirs), tmpfsEnv + "=" + list(t.tmpfs)}
+	if t.devpts > 0 {
+		env = append(env, devptsEnv+"="+list([]int{t.devpts}))
+	}
+	if t.sys > 0 {
+		env = append(env, sysfsEnv+"="+list([]int{t.sys}))
+	}
+	return env
 }
 
 // all lists every tree's fd.
@@ -82,14 +100,25 @@ func treesFromEnv() extraTrees {
 		}
 		return out
 	}
-	return extraTrees{hostDirs: parse(os.Getenv(hostfsEnv)), tmpfs: parse(os.Getenv(tmpfsEnv))}
+	t := extraTrees{hostDirs: parse(os.Getenv(hostfsEnv)), tmpfs: parse(os.Getenv(tmpfsEnv))}
+	if d := parse(os.Getenv(devptsEnv)); len(d) == 1 {
+		t.devpts = d[0]
+	}
+	if d := parse(os.Getenv(sysfsEnv)); len(d) == 1 {
+		t.sys = d[0]
+	}
+	return t
 }
 
 // launcherFiles are copies of the trees' fds for the launcher (its fds from stubTreesFD
-// on); the caller closes them once it started.
+// on), the devpts instance last; the caller closes them once it started.
 func (t extraTrees) launcherFiles() []*os.File {
 	var out []*os.File
-	for _, fd := range t.all() {
+	fds := t.all()
+	if t.devpts > 0 {
+		fds = append(fds, t.devpts)
+	}
+	for _, fd := range fds {
 		if d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3); err == nil {
 			out = append(out, os.NewFile(uintptr(d), "tree"))
 		}

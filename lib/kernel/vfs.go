@@ -257,6 +257,8 @@ func (k *Kernel) objPath(link string) (string, where) {
 		return l, inTree
 	case stx.Mnt_id == k.procMnt:
 		return join("/proc", l), inProc
+	case stx.Mnt_id == k.sysMnt && k.sysMnt != 0:
+		return join("/sys", l), inProc
 	}
 	if m := k.root.mounts.byMount(stx.Mnt_id); m != nil {
 		if g, ok := m.guestPath(l); ok {
@@ -357,7 +359,7 @@ func (c *Call) absOf(dirfd int32, p string, follow bool) (string, error) {
 	if a, err = c.canon(c.resolveDots(c.kernelDots(a)), follow, 0); err != nil {
 		return "", err
 	}
-	if fs, rest := special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && c.k.kernelDevice(rest) {
+	if fs, rest := special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && rest != "pts" && rest != "mqueue" && c.k.kernelDevice(rest) {
 		return "", unix.ENOTDIR // a device is no directory, however it was named
 	}
 	if follow && path.Clean(a) == "/dev/fd" {
@@ -500,7 +502,13 @@ func trailing(p string) string {
 // kernelServed: the guest path lies in /proc or is one of the kernel's /dev entries.
 func (c *Call) kernelServed(p string) bool {
 	fs, rest := special(p)
-	return fs == "/proc" || fs == "/dev" && rest != "/" && c.k.kernelDevice(rest)
+	return fs == "/proc" || fs == "/sys" || fs == "/dev" && rest != "/" && c.k.kernelDevice(rest)
+}
+
+// served: a path special split into fs and rest is the kernel's own file (of /proc, /sys, or
+// one of /dev's entries the kernel serves), not a file of the trees.
+func (k *Kernel) served(fs, rest string) bool {
+	return fs == "/proc" || fs == "/sys" || fs == "/dev" && k.kernelDevice(rest)
 }
 
 // maxSymlinks is Linux's limit on the symlinks one lookup follows (ELOOP beyond it).
@@ -525,7 +533,7 @@ func (c *Call) canon(abs string, follow bool, depth int) (string, error) {
 		if links+depth > maxSymlinks {
 			return "", unix.ELOOP
 		}
-		if fs, rest := special(abs); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+		if fs, rest := special(abs); c.k.served(fs, rest) {
 			return abs, nil
 		}
 		rt, rel := r.route(abs)
@@ -550,7 +558,7 @@ func (c *Call) canon(abs string, follow bool, depth int) (string, error) {
 			// that call's to judge, the link is not followed to choose a file system
 			return withSlash(p, slash), nil
 		}
-		if fs, rest := special(p); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+		if fs, rest := special(p); c.k.served(fs, rest) {
 			return withSlash(p, slash), nil
 		}
 		target, ok := c.readlinkIn(p)
@@ -575,7 +583,7 @@ func (c *Call) canonDir(dir string, depth int) (string, error) {
 	if dir == "/" {
 		return "/", nil
 	}
-	if fs, rest := special(dir); fs == "/proc" || fs == "/dev" && c.k.kernelDevice(rest) {
+	if fs, rest := special(dir); c.k.served(fs, rest) {
 		return path.Clean(dir), nil
 	}
 	r := c.root()
@@ -699,11 +707,12 @@ func (c *Call) abs1(dirfd int32, p string) (string, error) {
 	return base + "/" + p, nil
 }
 
-// special reports whether a guest path lies in a kernel-provided file system (/dev, /proc),
+// special reports whether a guest path lies in a kernel-provided file system (/dev, /proc,
+// /sys),
 // judged on the lexically cleaned absolute path.
 func special(guest string) (fs, rest string) {
 	c := path.Clean(guest)
-	for _, m := range []string{"/dev", "/proc"} {
+	for _, m := range []string{"/dev", "/proc", "/sys"} {
 		if c == m {
 			return m, "/"
 		}

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <linux/vm_sockets.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
@@ -252,6 +253,26 @@ int main(void) {
 	{
 		char c = 'x';
 		expect_fail("tiocsti", ioctl(0, TIOCSTI, &c), EPERM);
+		/* the guest's own ptys: typing into them stays refused too, and their slave
+		 * names lead to the guest's devpts instance only (its first pty is number 0,
+		 * whatever the host's /dev/pts holds) */
+		int pm = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+		int unlock = 0, n = -1;
+		if (pm < 0 || ioctl(pm, TIOCSPTLCK, &unlock) < 0 || ioctl(pm, TIOCGPTN, &n) < 0) {
+			esc("guest-pty", "no guest pty");
+		} else {
+			char pn[32];
+			snprintf(pn, sizeof pn, "/dev/pts/%d", n);
+			int ps = open(pn, O_RDWR | O_NOCTTY);
+			if (ps < 0) esc("guest-pty", "its slave does not open");
+			else {
+				expect_fail("tiocsti-guest-pty", ioctl(ps, TIOCSTI, &c), EPERM);
+				expect_fail("tiocsti-guest-master", ioctl(pm, TIOCSTI, &c), EPERM);
+				close(ps);
+			}
+			expect_fail("host-pty-number", open("/dev/pts/99", O_RDWR | O_NOCTTY), ENOENT);
+			close(pm);
+		}
 	}
 	expect_fail("io_uring_setup", syscall(425, 1, buf), ENOSYS);
 	expect_fail("unshare-user", unshare(CLONE_NEWUSER), EPERM);
@@ -361,6 +382,45 @@ int main(void) {
 			snprintf(buf, sizeof buf, "status %#x", st);
 			esc("seccomp-listener", buf);
 		} else ok("seccomp-listener");
+	}
+	/* Bind mounts inside the guest: the source is a path of the guest's trees, resolved
+	 * there whatever it says, and nothing reached through the new mount leaves them. */
+	{
+		mkdir("/bmnt", 0755);
+		expect_fail("bind-host-path", mount(hostdir, "/bmnt", NULL, MS_BIND, NULL), 0);
+		symlink(hostdir, "/tmp/hostlink");
+		expect_fail("bind-host-symlink", mount("/tmp/hostlink", "/bmnt", NULL, MS_BIND, NULL), 0);
+		expect_fail("bind-proc", mount("/proc", "/bmnt", NULL, MS_BIND, NULL), 0);
+		const char *srcs[] = {"/..", "/../../..", "/proc/1/root", "/proc/self/cwd/.."};
+		for (int i = 0; i < 4; i++) {
+			char n[64];
+			snprintf(n, sizeof n, "bind-%d", i);
+			if (mount(srcs[i], "/bmnt", NULL, MS_BIND, NULL) < 0) {
+				ok(n); /* refused: nothing reached */
+				continue;
+			}
+			struct stat st;
+			if (stat("/bmnt/escape", &st) < 0) esc(n, "the bind of the guest's root does not show it");
+			try_open(n, AT_FDCWD, "/bmnt/../secret");
+			try_open(n, AT_FDCWD, "/bmnt/../../../secret");
+			int bfd = open("/bmnt", O_RDONLY | O_DIRECTORY);
+			try_open(n, bfd, "../secret");
+			close(bfd);
+			umount("/bmnt");
+		}
+		mkdir("/tmp/bsrc", 0755);
+		mkdir("/tmp/bsrc/d", 0755);
+		if (mount("/tmp/bsrc", "/bmnt", NULL, MS_BIND, NULL) == 0) {
+			chdir("/bmnt/d");
+			try_open("bind-cwd-dotdot", AT_FDCWD, "../../../../../secret");
+			int dfd = open(".", O_RDONLY | O_DIRECTORY);
+			try_open("bind-dirfd-dotdot", dfd, "../../../../secret");
+			fchdir(dfd);
+			try_open("bind-fchdir-dotdot", AT_FDCWD, "../../../../secret");
+			close(dfd);
+			chdir("/");
+			umount2("/bmnt", MNT_DETACH);
+		} else esc("bind-cwd-dotdot", "binding a directory of the guest failed");
 	}
 	printf("done\n");
 	fflush(stdout);
