@@ -92,7 +92,7 @@ fi
 	}
 }
 
-// copyDynamic copies a host program and the libraries ldd names for it into a guest root
+// copyHostDynamic copies a host program and the libraries ldd names for it into a guest root
 // at the same paths; false when the host has no such program.
 func copyHostDynamic(t *testing.T, root, prog string) bool {
 	t.Helper()
