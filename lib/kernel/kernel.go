@@ -44,6 +44,7 @@ type Config struct {
 	Stdin      *os.File // host side of the console (con0): input and output
 	Stdout     *os.File
 	Console    *Console        // the guest side; made by Main from Stdin/Stdout
+	Lines      *ttyLines       // con1…con15 and ssl0…ssl63 (ttyline.go); made by Main
 	Stderr     io.Writer       // kernel messages
 	Stop       <-chan struct{} // closed on SIGTERM/SIGINT of linux: exit status 1
 	work       string          // the private work directory (jail.go)

@@ -100,6 +100,9 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	}
 	defer con.Close()
 	cfg.Console = con
+	cfg.Lines = newTTYLines(c, mc.printk)
+	defer cfg.Lines.close()
+	mc.lines = cfg.Lines
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -210,7 +213,7 @@ func chanFile(ch cmdline.Chan, dflt *os.File, out bool) (*os.File, error) {
 			return nil, fmt.Errorf("fd %d is not open", ch.FD)
 		}
 		return os.NewFile(uintptr(ch.FD), "fd"+strconv.Itoa(ch.FD)), nil
-	case "null":
+	case "null", "none":
 		if out {
 			return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		}
