@@ -27,7 +27,7 @@ func OpenPts() (*os.File, string, error) {
 		return nil, "", err
 	}
 	MakeRaw(int(m.Fd()))
-	return m, "/dev/pts/" + strconv.Itoa(n), nil
+	return m, "/dev/pts/" + strconv.Itoa(n), nil // blocking; the caller may make it non-blocking
 }
 
 // OpenTTY opens a host terminal device for a tty:DEV channel, in raw mode. Like the real

@@ -117,8 +117,9 @@ func (c *termChan) Write(p []byte) {
 
 func (c *termChan) Close()      { c.closed.Store(true); c.f.Close() }
 func (c *termChan) dev() string { return c.path }
-func (c *termChan) window() (uint16, uint16, bool) {
-	return termWindow(int(c.f.Fd()))
+func (c *termChan) window() (cols, rows uint16, ok bool) {
+	withFD(c.f, func(fd int) { cols, rows, ok = termWindow(fd) })
+	return
 }
 
 // portChan is a telnet client of a port: channel.
@@ -141,6 +142,17 @@ func termWindow(fd int) (uint16, uint16, bool) {
 		return 0, 0, false
 	}
 	return ws.Col, ws.Row, true
+}
+
+// withFD runs fn on f's descriptor without File.Fd, which would put a file that Go's poller
+// waits on back into blocking mode (and a blocked read would then keep a closed master
+// open, so that the guest's side would never be hung up).
+func withFD(f *os.File, fn func(fd int)) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(func(fd uintptr) { fn(int(fd)) })
 }
 
 // nonBlocking makes f's writes go through Go's poller, so that a full terminal gives EAGAIN

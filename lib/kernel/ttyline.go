@@ -444,12 +444,15 @@ func (l *ttyLine) openChan(ch cmdline.Chan, pc *portChan) (hostChan, error) {
 
 // startLocked makes the line's terminal and starts relaying it to its channels.
 func (l *ttyLine) startLocked(in, out hostChan) error {
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	var m *os.File
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err == nil {
 		var unlock int32
-		if _, _, e := unix.Syscall(unix.SYS_IOCTL, m.Fd(), unix.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
-			m.Close()
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
+			unix.Close(fd)
 			err = e
+		} else {
+			m = os.NewFile(uintptr(fd), "ptmx") // non-blocking: Go's poller waits on it
 		}
 	}
 	if err != nil {
@@ -472,7 +475,7 @@ func (l *ttyLine) startLocked(in, out hostChan) error {
 	l.ls.nodesMu.Unlock()
 	l.sess = s
 	if cols, rows, ok := out.window(); ok {
-		unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: cols, Row: rows})
+		unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Col: cols, Row: rows})
 	}
 	go l.output(s)
 	go l.input(s)
@@ -486,11 +489,17 @@ func (s *ttySession) peer(flags int) (int, error) {
 	if flags&unix.O_PATH != 0 {
 		fl = unix.O_RDONLY | unix.O_NOCTTY | unix.O_CLOEXEC
 	}
-	fd, _, e := unix.Syscall(unix.SYS_IOCTL, s.master.Fd(), unix.TIOCGPTPEER, uintptr(fl))
+	peer, e := -1, unix.Errno(0)
+	if err := withFD(s.master, func(fd int) {
+		r, _, en := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCGPTPEER, uintptr(fl))
+		peer, e = int(r), en
+	}); err != nil {
+		return -1, err
+	}
 	if e != 0 {
 		return -1, e
 	}
-	return int(fd), nil
+	return peer, nil
 }
 
 // output copies what the guest writes to the output channel. EIO means no guest fd holds
@@ -559,10 +568,12 @@ func (l *ttyLine) watchWindow(s *ttySession) {
 		if !ok {
 			continue
 		}
-		ws, err := unix.IoctlGetWinsize(int(s.master.Fd()), unix.TIOCGWINSZ)
-		if err == nil && (ws.Col != cols || ws.Row != rows) {
-			unix.IoctlSetWinsize(int(s.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: cols, Row: rows})
-		}
+		withFD(s.master, func(fd int) {
+			ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+			if err == nil && (ws.Col != cols || ws.Row != rows) {
+				unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Col: cols, Row: rows})
+			}
+		})
 	}
 }
 
