@@ -24,6 +24,8 @@
 //	sigsys.go     the shim: mapped into every guest process, its data kept up to date
 //	shim.go       the shim (internal/shim: its page, code generated from src/shim.S)
 //	console.go    con0: the guest's console pty and its relay to the host channels
+//	ttyline.go    con1-15, ssl0-63: kernel-held ptys of the guest's lines, config, hang-up
+//	ttychan.go    the host ends of the lines' channels (fd, null, pts, tty, port)
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	klog.go       the kernel log: syslog(2) for dmesg

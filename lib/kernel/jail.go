@@ -418,6 +418,9 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 			}
 		})
 		if err == nil {
+			err = ttyRules(rs, c)
+		}
+		if err == nil {
 			err = netRules(rs, c.Eth, func(p string, a uint64) {
 				if c.Debug {
 					fmt.Fprintf(stderr, "linux: Landlock (ABI %d): %s: %#x\n", abi, p, a&rs.handled)

@@ -320,7 +320,9 @@ Supported:
     uml_dir=<dir>           directory for the umid directory (default ~/.uml/)
     con0=fd:<n>[,fd:<m>]    console on host fds (default fd:0,fd:1); con0=null
     con=<chan>, conN=<chan>, ssl=<chan>, sslN=<chan>
-                            parsed; only con0 is used yet
+                            consoles /dev/ttyN (1-15) and serial lines /dev/ttySN
+                            (0-63) on fd:<n>, null, pts, port:<tcp port> (built-in
+                            telnet server), tty:<dev>; <in>,<out> pairs; none
     quiet, debug            debug logs unsupported system calls once each
     noreboot                reboot ends linux instead of restarting init
     nolandlock              run on a host without Landlock (refused otherwise)

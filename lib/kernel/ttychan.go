@@ -167,3 +167,32 @@ func nonBlocking(f *os.File) *os.File {
 	f.Close()
 	return nf
 }
+
+// ttyRules lets the confined kernel open the host terminals that tty:DEV channels of the
+// command line name (a device that does not exist is left to fail at open).
+func ttyRules(rs *llRuleset, c *cmdline.Config) error {
+	lines := []*cmdline.Line{c.ConDefault, c.SSLDefault}
+	for _, l := range c.Con {
+		lines = append(lines, l)
+	}
+	for _, l := range c.SSL {
+		lines = append(lines, l)
+	}
+	for _, l := range lines {
+		if l == nil {
+			continue
+		}
+		for _, ch := range []cmdline.Chan{l.In, l.Out} {
+			if ch.Type != "tty" {
+				continue
+			}
+			if _, err := os.Stat(ch.Arg); err != nil {
+				continue
+			}
+			if err := rs.allow(ch.Arg, llRW); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
