@@ -3,6 +3,7 @@ package kernel
 import (
 	"bufio"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -418,14 +419,11 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 			}
 		})
 		if err == nil {
-			err = ttyRules(rs, c)
-		}
-		if err == nil {
-			err = netRules(rs, c.Eth, func(p string, a uint64) {
+			err = errors.Join(ttyRules(rs, c), netRules(rs, c.Eth, func(p string, a uint64) {
 				if c.Debug {
 					fmt.Fprintf(stderr, "linux: Landlock (ABI %d): %s: %#x\n", abi, p, a&rs.handled)
 				}
-			})
+			}))
 		}
 		if err != nil {
 			return fail("Landlock rules: %v", err)
