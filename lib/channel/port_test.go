@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -44,8 +45,9 @@ func readUntil(t *testing.T, r *bufio.Reader, s string) string {
 // next line that waits; a line whose client left takes the next client.
 func TestPortSharedAndReconnect(t *testing.T) {
 	p := &Ports{Addr: "127.0.0.1"}
+	var logMu sync.Mutex
 	var logs []string
-	p.Log = func(s string) { logs = append(logs, s) }
+	p.Log = func(s string) { logMu.Lock(); logs = append(logs, s); logMu.Unlock() }
 	n := freePort(t)
 	for i := 0; i < 2; i++ {
 		if err := p.Listen(n); err != nil {
@@ -138,6 +140,8 @@ func TestPortSharedAndReconnect(t *testing.T) {
 	readUntil(t, tr, "welcome-back")
 	second.Close()
 	// the first client's message, and the third's if it was accepted before the line waited
+	logMu.Lock()
+	defer logMu.Unlock()
 	if len(logs) == 0 || logs[0] != "No one waiting for port" {
 		t.Errorf("kernel messages %q", logs)
 	}

@@ -239,8 +239,8 @@ func TestGettyLogins(t *testing.T) {
 		t.Errorf("tty1: %q", got)
 	}
 	// ^C stops the foreground job, not the shell
-	con1.send("sleep 60\r")
-	con1.expect("sleep 60\r\n", "")
+	con1.send("sh -c 'echo sleep-started; exec sleep 60'\r")
+	con1.expect("sleep-started\r\n", "")
 	con1.send("\x03")
 	con1.expect("gouml-prompt# ", "")
 	if got := con1.run("echo after-sleep $?"); got != "after-sleep 130" {
@@ -259,8 +259,8 @@ func TestGettyLogins(t *testing.T) {
 	if got := s0.run("tty; stty size"); got != "/dev/ttyS0\n42 120" {
 		t.Errorf("ttyS0: %q", got)
 	}
-	s0.send("sleep 60\r")
-	s0.expect("sleep 60\r\n", "")
+	s0.send("sh -c 'echo sleep-started; exec sleep 60'\r")
+	s0.expect("sleep-started\r\n", "")
 	s0.send("\x03")
 	s0.expect("gouml-prompt# ", "")
 	if got := s0.run("echo after-sleep $?"); got != "after-sleep 130" {
