@@ -220,9 +220,11 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 	}
 	defer os.RemoveAll(work)
 	extra := inheritedFiles()
-	taps, tapEnv := openHostTaps(c.Eth, 3+len(extra)) // ethN=tuntap,IFNAME (netdev.go)
-	extra = append(extra, taps...)
-	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work, tapEnv)
+	taps, tapEnv := openHostTaps(c.Eth, 3+len(extra))                       // ethN=tuntap,IFNAME (netdev.go)
+	xt, xtEnv, xtStop := startXtermServer(c, u.dir, 3+len(extra)+len(taps)) // xterm channels (xterm.go)
+	defer xtStop()
+	extra = append(append(extra, taps...), xt)
+	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work, tapEnv, xtEnv)
 	attr := &syscall.SysProcAttr{
 		Pdeathsig:  syscall.SIGKILL, // the caller's thread is locked (cmd/linux): it never exits first
 		Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
@@ -271,7 +273,7 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 		fmt.Fprintf(stderr, "linux: starting the kernel in a new user namespace: %v (gouml needs unprivileged user namespaces: check sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone and kernel.apparmor_restrict_unprivileged_userns)\n", err)
 		return 1
 	}
-	for _, f := range append(taps, extra[len(extra)-boolInt(rootMode && cfg.rootImage == nil):]...) {
+	for _, f := range append(append(taps, xt), extra[len(extra)-boolInt(rootMode && cfg.rootImage == nil):]...) {
 		f.Close()
 	}
 	done := make(chan struct{})

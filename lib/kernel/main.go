@@ -322,7 +322,9 @@ Supported:
     con=<chan>, conN=<chan>, ssl=<chan>, sslN=<chan>
                             consoles /dev/ttyN (1-15) and serial lines /dev/ttySN
                             (0-63) on fd:<n>, null, pts, port:<tcp port> (built-in
-                            telnet server), tty:<dev>; <in>,<out> pairs; none
+                            telnet server), tty:<dev>, xterm; <in>,<out> pairs; none
+    xterm=<prog>,<titleopt>,<execopt>
+                            terminal program of xterm channels
     quiet, debug            debug logs unsupported system calls once each
     noreboot                reboot ends linux instead of restarting init
     nolandlock              run on a host without Landlock (refused otherwise)
@@ -344,5 +346,5 @@ Parsed, not supported yet (an error when given):
     ethN=tuntap,..., ethN=slirp,,<program>, vecN:...
                             network devices
     initrd=, iomem=, virtio_uml.device=, hostfs=<dir>,append
-Accepted without effect: xterm=, stderr=, ssl-non-raw, nosysemu, console=
+Accepted without effect: stderr=, ssl-non-raw, nosysemu, console=
 `

@@ -78,6 +78,7 @@ type ttySession struct {
 func newTTYLines(c *cmdline.Config, log func(string)) *ttyLines {
 	ls := &ttyLines{log: log, nodes: map[[2]uint64]*ttyLine{}}
 	ls.ports.Log = log
+	xtermCtl() // close-on-exec from now on: no guest inherits it
 	for i := range ls.con {
 		ls.con[i] = &ttyLine{ls: ls, kind: "con", n: i, standIn: -1}
 	}
@@ -271,7 +272,7 @@ func (l *ttyLine) open(flags int) (int, error) {
 		// a stat or a lookup: no channel is opened for it
 		return l.standInLocked()
 	}
-	if l.spec.In.Type == "port" || l.spec.Out.Type == "port" {
+	if l.waits() {
 		return -1, &errWaitOpen{wait: func(tid int) (int, error) { return l.waitOpen(tid, flags) }}
 	}
 	in, out, err := l.openChans(nil)
@@ -322,7 +323,9 @@ func (l *ttyLine) waitOpen(tid int, flags int) (int, error) {
 		}
 		l.mu.Unlock()
 	}()
-	tick := time.NewTicker(20 * time.Millisecond)
+	// a getty may wait for days: look for signals often enough to answer them promptly,
+	// seldom enough to cost nothing
+	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		if ch != nil {
@@ -364,12 +367,33 @@ func (l *ttyLine) waitingLocked() chan struct{} {
 	return l.waiting
 }
 
-// connect waits for a client of the line's port and starts the line's terminal with it.
+// waits reports whether opening the line waits for its channel: a port's client, an xterm
+// window.
+func (l *ttyLine) waits() bool {
+	for _, t := range []string{l.spec.In.Type, l.spec.Out.Type} {
+		if t == "port" || t == "xterm" {
+			return true
+		}
+	}
+	return false
+}
+
+// connect waits for the line's slow channel (a client of its port, its xterm window) and
+// starts the line's terminal with it.
 func (l *ttyLine) connect(ctx context.Context, done chan struct{}) {
 	l.mu.Lock()
-	p := l.ports[0]
+	spec, ports := l.spec, l.ports
 	l.mu.Unlock()
-	c, err := l.ls.ports.Wait(ctx, p)
+	var slow hostChan
+	var err error
+	if len(ports) > 0 {
+		var c *channel.Conn
+		if c, err = l.ls.ports.Wait(ctx, ports[0]); err == nil {
+			slow = &portChan{c: c, port: strconv.Itoa(ports[0])}
+		}
+	} else if spec.In.Type == "xterm" || spec.Out.Type == "xterm" {
+		slow, err = l.openXterm()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	defer close(done)
@@ -377,50 +401,55 @@ func (l *ttyLine) connect(ctx context.Context, done chan struct{}) {
 		l.waiting, l.cancel = nil, nil
 	}
 	if err != nil {
+		if ctx.Err() == nil {
+			l.ls.log(fmt.Sprintf("%s: %v", l.name(), err))
+		}
 		return
 	}
-	if !l.valid || l.sess != nil || ctx.Err() != nil {
-		c.Close()
+	if !l.valid || l.sess != nil || ctx.Err() != nil || l.spec != spec {
+		slow.Close()
 		return
 	}
-	pc := &portChan{c: c, port: strconv.Itoa(p)}
-	in, out, err := l.openChans(pc)
+	in, out, err := l.openChans(slow)
 	if err == nil {
 		err = l.startLocked(in, out)
 	}
 	if err != nil {
-		c.Close()
+		slow.Close()
 		l.ls.log(fmt.Sprintf("%s: %v", l.name(), err))
 	}
 }
 
-// openChans opens the line's host channels (pc: the port client, for a port channel).
-func (l *ttyLine) openChans(pc *portChan) (in, out hostChan, err error) {
-	in, err = l.openChan(l.spec.In, pc)
+// openChans opens the line's host channels (slow: the port client or xterm window, for
+// such a channel).
+func (l *ttyLine) openChans(slow hostChan) (in, out hostChan, err error) {
+	in, err = l.openChan(l.spec.In, slow)
 	if err != nil {
 		return nil, nil, err
 	}
 	if l.spec.Out == l.spec.In {
 		return in, in, nil
 	}
-	if out, err = l.openChan(l.spec.Out, pc); err != nil {
-		in.Close()
+	if out, err = l.openChan(l.spec.Out, slow); err != nil {
+		if in != slow {
+			in.Close()
+		}
 		return nil, nil, err
 	}
 	return in, out, nil
 }
 
-func (l *ttyLine) openChan(ch cmdline.Chan, pc *portChan) (hostChan, error) {
+func (l *ttyLine) openChan(ch cmdline.Chan, slow hostChan) (hostChan, error) {
 	switch ch.Type {
 	case "fd":
 		return openFdChan(ch)
 	case "null":
 		return newNullChan(), nil
-	case "port":
-		if pc == nil {
+	case "port", "xterm":
+		if slow == nil {
 			return nil, unix.EIO
 		}
-		return pc, nil
+		return slow, nil
 	case "pts":
 		m, path, err := channel.OpenPts()
 		if err != nil {
@@ -520,7 +549,8 @@ func (l *ttyLine) output(s *ttySession) {
 			if errors.Is(err, os.ErrClosed) {
 				return
 			}
-			time.Sleep(20 * time.Millisecond)
+			// no guest fd on the terminal: what a later open writes waits in the pty
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 }
