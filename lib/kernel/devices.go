@@ -112,7 +112,8 @@ func openHostDev(name string) func(*Kernel, *Call, int) (int, error) {
 // /dev/tty0 gets the node of its own that stat shows (kernelNodes).
 func openConsoleAs(name string) func(*Kernel, *Call, int) (int, error) {
 	return func(k *Kernel, c *Call, flags int) (int, error) {
-		if flags&unix.O_PATH != 0 && name != "console" {
+		// (con0 as a line: /dev/tty0 is its own node, as ttyname finds it)
+		if flags&unix.O_PATH != 0 && name != "console" && !(name == "tty0" && k.cfg.con0Line) {
 			if fd, ok := k.devNodes().standIns[name]; ok {
 				return unix.Open(selfFD(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
 			}

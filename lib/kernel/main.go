@@ -93,16 +93,20 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	startMconsole(mc, u.dir)
 	defer mc.close()
 	cfg.mc = mc
-	con, err := NewConsole(cfg.Stdin, cfg.Stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "linux: console: %v\n", err)
-		return 1
-	}
-	defer con.Close()
-	cfg.Console = con
-	cfg.Lines = newTTYLines(c, mc.printk)
+	cfg.Lines = newTTYLines(c, mc.printk, cfg.con0Line)
 	defer cfg.Lines.close()
 	mc.lines = cfg.Lines
+	if cfg.con0Line {
+		cfg.Console = &lineConsole{cfg.Lines.con[0]}
+	} else {
+		con, err := NewConsole(cfg.Stdin, cfg.Stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "linux: console: %v\n", err)
+			return 1
+		}
+		defer con.Close()
+		cfg.Console = con
+	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -186,6 +190,10 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 		return cfg, notYet("virtio_uml.device=" + c.VirtioUML[0])
 	}
 	con := c.ConsoleLine(0)
+	if !fdOrNull(con.In) || !fdOrNull(con.Out) {
+		cfg.con0Line = true // pts, port, tty, xterm: opened as a line (ttyline.go)
+		return finishMachine(c, cfg), nil
+	}
 	var err2 error
 	if cfg.Stdin, err2 = chanFile(con.In, stdin, false); err2 != nil {
 		return cfg, fmt.Errorf("con0=%s: %v", con.Spec, err2)
@@ -193,6 +201,10 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 	if cfg.Stdout, err2 = chanFile(con.Out, stdout, true); err2 != nil {
 		return cfg, fmt.Errorf("con0=%s: %v", con.Spec, err2)
 	}
+	return finishMachine(c, cfg), nil
+}
+
+func finishMachine(c *cmdline.Config, cfg Config) Config {
 	if c.Init != "" {
 		cfg.Inits = []string{c.Init}
 	} else {
@@ -200,8 +212,10 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 	}
 	cfg.InitArgs = c.InitArgs
 	cfg.InitEnv = append([]string{"HOME=/", "TERM=linux"}, c.InitEnv...)
-	return cfg, nil
+	return cfg
 }
+
+func fdOrNull(ch cmdline.Chan) bool { return ch.Type == "fd" || ch.Type == "null" || ch.Type == "none" }
 
 func chanFile(ch cmdline.Chan, dflt *os.File, out bool) (*os.File, error) {
 	switch ch.Type {
@@ -318,7 +332,8 @@ Supported:
     mem=<n>[KMG]            memory size the guest sees (default 64M)
     umid=<name>             machine name (max 63 characters; the first one wins)
     uml_dir=<dir>           directory for the umid directory (default ~/.uml/)
-    con0=fd:<n>[,fd:<m>]    console on host fds (default fd:0,fd:1); con0=null
+    con0=<chan>             the console: fd:<n>[,fd:<m>] (default fd:0,fd:1), null,
+                            or any channel of conN=
     con=<chan>, conN=<chan>, ssl=<chan>, sslN=<chan>
                             consoles /dev/ttyN (1-15) and serial lines /dev/ttySN
                             (0-63) on fd:<n>, null, pts, port:<tcp port> (built-in

@@ -343,8 +343,8 @@ func (h *mcHost) configLine(c *mconsole.Call, dev, rest string) {
 		c.Error("device number out of range", 1)
 		return
 	}
-	if dev == "con" && n == 0 {
-		c.OK(h.conSpec)
+	if l := h.lines.line(dev, int(n)); dev == "con" && n == 0 && !l.isValid() {
+		c.OK(h.conSpec) // the Console, on fds
 		return
 	}
 	c.OK(h.lines.line(dev, int(n)).configString())

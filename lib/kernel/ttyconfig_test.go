@@ -161,3 +161,17 @@ func netListen() (*tcpListener, error) {
 	}
 	return &tcpListener{port: l.Addr().(*net.TCPAddr).Port, close: l.Close}, nil
 }
+
+// TestConsoleOnPts: con0=pts makes the console itself a line: the boot announces its pts, and
+// init's terminal is the one a user attaches to.
+func TestConsoleOnPts(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\necho \"console: $(tty)\"\nread line\necho \"got:$line\"\n/bin/busybox poweroff -f\n",
+	})
+	m := startMachine(t, []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir(), "con0=pts"}, false)
+	pts := announced(t, m, 0, 1)
+	tm := attachPts(t, pts)
+	tm.expect("console: /dev/tty0\r\n", "")
+	tm.send("typed\r")
+	tm.expect("got:typed\r\n", "")
+}

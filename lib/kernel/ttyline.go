@@ -75,7 +75,7 @@ type ttySession struct {
 // newTTYLines configures the lines of the command line. Lines without a configuration of
 // their own take con=/ssl=; con1… have no default (the real kernel's, x-terminal-emulator,
 // is no channel type), serial lines default to pty.
-func newTTYLines(c *cmdline.Config, log func(string)) *ttyLines {
+func newTTYLines(c *cmdline.Config, log func(string), con0 bool) *ttyLines {
 	ls := &ttyLines{log: log, nodes: map[[2]uint64]*ttyLine{}}
 	ls.ports.Log = log
 	xtermCtl() // close-on-exec from now on: no guest inherits it
@@ -89,7 +89,11 @@ func newTTYLines(c *cmdline.Config, log func(string)) *ttyLines {
 	if c.SSLDefault != nil {
 		sslDefault = c.SSLDefault
 	}
-	for i := 1; i < cmdline.MaxCon; i++ {
+	first := 1
+	if con0 {
+		first = 0
+	}
+	for i := first; i < cmdline.MaxCon; i++ {
 		if l := c.ConsoleLine(i); l != nil {
 			ls.con[i].boot(l.Spec)
 		}
@@ -333,7 +337,7 @@ func (l *ttyLine) waitOpen(tid int, flags int) (int, error) {
 			case <-ch:
 				ch = nil
 			case <-tick.C:
-				if signalPending(tid) {
+				if tid > 0 && signalPending(tid) {
 					return -1, errRestart
 				}
 				continue
@@ -662,4 +666,22 @@ func (ls *ttyLines) close() {
 		l.mu.Unlock()
 	}
 	ls.ports.Close()
+}
+
+// consoleDev is con0 as the kernel opens it: the Console (fd and null channels) or a line.
+type consoleDev interface {
+	Open(flags int) (int, error)
+}
+
+// lineConsole is con0 on other channels (pts, port, tty, xterm): line 0 of the consoles.
+// The boot waits for its channel (a port's client, a window), as the real kernel's does.
+type lineConsole struct{ l *ttyLine }
+
+func (c *lineConsole) Open(flags int) (int, error) {
+	fd, err := c.l.open(flags)
+	var w *errWaitOpen
+	if errors.As(err, &w) {
+		return w.wait(0) // the kernel's own open (init's console): no caller to interrupt
+	}
+	return fd, err
 }
