@@ -93,20 +93,12 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	startMconsole(mc, u.dir)
 	defer mc.close()
 	cfg.mc = mc
-	cfg.Lines = newTTYLines(c, mc.printk, cfg.con0Line)
-	defer cfg.Lines.close()
-	mc.lines = cfg.Lines
-	if cfg.con0Line {
-		cfg.Console = &lineConsole{cfg.Lines.con[0]}
-	} else {
-		con, err := NewConsole(cfg.Stdin, cfg.Stdout)
-		if err != nil {
-			fmt.Fprintf(stderr, "linux: console: %v\n", err)
-			return 1
-		}
-		defer con.Close()
-		cfg.Console = con
+	closeConsoles, err := startConsoles(c, &cfg, mc)
+	if err != nil {
+		fmt.Fprintf(stderr, "linux: console: %v\n", err)
+		return 1
 	}
+	defer closeConsoles()
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -137,6 +129,25 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 			return status
 		}
 	}
+}
+
+// startConsoles makes con0 (the Console, or a line) and the other lines; the function
+// returned closes them.
+func startConsoles(c *cmdline.Config, cfg *Config, mc *mcHost) (func(), error) {
+	cfg.Lines = newTTYLines(c, mc.printk, cfg.con0Line)
+	mc.lines = cfg.Lines
+	if cfg.con0Line {
+		cfg.Console = &lineConsole{cfg.Lines.con[0]}
+		return cfg.Lines.close, nil
+	}
+	con, err := NewConsole(cfg.Stdin, cfg.Stdout)
+	if err != nil {
+		cfg.Lines.close()
+		return nil, err
+	}
+	cfg.Console = con
+	// the lines first: the console's output is drained last
+	return func() { cfg.Lines.close(); con.Close() }, nil
 }
 
 // machine turns the parsed command line into a boot configuration, refusing what is parsed
