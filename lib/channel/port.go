@@ -23,6 +23,11 @@ const NoWaiterMessage = "****\nThere are currently no UML consoles waiting for p
 // maxPendingInput bounds what a client may type before a line takes its connection.
 const maxPendingInput = 64 << 10
 
+// MaxPending bounds the connections of a port that wait for a line: a client beyond them
+// gets the no-waiter message and is disconnected, so that the network cannot make the
+// kernel hold connections without end.
+const MaxPending = 16
+
 // Ports is the built-in telnet server of the port: channels: one listener per TCP port,
 // shared by every line configured on it. Each connection goes to the line that has waited
 // longest; a connection no line waits for gets NoWaiterMessage and waits itself, as with
@@ -185,9 +190,15 @@ func (p *Ports) accept(n int, pt *port) {
 			w <- c
 			continue
 		}
-		pt.pending = append(pt.pending, c)
+		full := len(pt.pending) >= MaxPending
+		if !full {
+			pt.pending = append(pt.pending, c)
+		}
 		p.mu.Unlock()
 		c.writeRaw([]byte(NoWaiterMessage))
+		if full {
+			c.Close()
+		}
 		if p.Log != nil {
 			p.Log("No one waiting for port")
 		}

@@ -171,3 +171,34 @@ func TestPortWaitCancelled(t *testing.T) {
 		t.Error("wait on a port not listened on succeeded")
 	}
 }
+
+// TestPortPendingBounded: beyond MaxPending waiting connections, a client gets the message
+// and is disconnected.
+func TestPortPendingBounded(t *testing.T) {
+	p := &Ports{Addr: "127.0.0.1"}
+	n := freePort(t)
+	if err := p.Listen(n); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(n)
+	for i := 0; i < MaxPending; i++ {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		readUntil(t, bufio.NewReader(c), "****\n\x00")
+	}
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	readUntil(t, r, "****\n\x00")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Errorf("connection beyond the bound: %v, want EOF", err)
+	}
+}

@@ -213,6 +213,13 @@ func (l *ttyLine) hangupLocked() {
 	delete(l.ls.nodes, s.node)
 	l.ls.nodesMu.Unlock()
 	s.close()
+	lost := l.dropped.Swap(0)
+	if pc, ok := s.out.(*portChan); ok {
+		lost += pc.c.Dropped()
+	}
+	if lost > 0 {
+		l.ls.log(fmt.Sprintf("%s: %d bytes of output dropped (not taken by the host side)", l.name(), lost))
+	}
 }
 
 func (s *ttySession) close() {
