@@ -417,8 +417,14 @@ func (l *ttyLine) connect(ctx context.Context, done chan struct{}) {
 		}
 		return
 	}
+	closeSlow := func() {
+		if slow != nil {
+			slow.Close()
+		}
+	}
 	if !l.valid || l.sess != nil || ctx.Err() != nil || l.spec != spec {
-		slow.Close()
+		// reconfigured meanwhile (the waiting opens look again), or no longer wanted
+		closeSlow()
 		return
 	}
 	in, out, err := l.openChans(slow)
@@ -426,7 +432,7 @@ func (l *ttyLine) connect(ctx context.Context, done chan struct{}) {
 		err = l.startLocked(in, out)
 	}
 	if err != nil {
-		slow.Close()
+		closeSlow()
 		l.ls.log(fmt.Sprintf("%s: %v", l.name(), err))
 	}
 }
