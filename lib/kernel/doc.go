@@ -195,8 +195,8 @@
 //     its open had (Linux checks the file's mode).
 //   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).
 //   - No vecN or tuntap network devices, no hot-plugged ones (getsockname shows the kernel's
-//     names for path-bound Unix sockets), ttys beyond con0 on fd/null channels, sysfs,
-//     devpts and bind mounts, /sys, enforcement of mem=. Image file systems (root or
+//     names for path-bound Unix sockets), legacy BSD pty channels (as on a real kernel
+//     whose host has none), sysfs, devpts and bind mounts, /sys, enforcement of mem=. Image file systems (root or
 //     mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is
 //     SIGSTOP/SIGCONT to every guest process, which a guest parent can notice (SIGCHLD,
 //     WUNTRACED).
