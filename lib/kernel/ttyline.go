@@ -599,8 +599,15 @@ const windowPoll = 250 * time.Millisecond
 // process group the host kernel then sends SIGWINCH.
 func (l *ttyLine) watchWindow(s *ttySession) {
 	var resized <-chan struct{}
-	if pc, ok := s.out.(*portChan); ok {
-		resized = pc.c.Resized()
+	switch c := s.out.(type) {
+	case *portChan:
+		resized = c.c.Resized()
+	case *nullChan:
+		return // no window, ever
+	case *fdChan:
+		if !isTerminal(c.f) {
+			return
+		}
 	}
 	t := time.NewTicker(windowPoll)
 	defer t.Stop()
