@@ -166,7 +166,7 @@ func (l *ttyLine) configure(spec string) (string, int32) {
 	p.Spec = spec
 	var ports []int
 	for _, ch := range []cmdline.Chan{p.In, p.Out} {
-		n, _ := strconv.ParseUint(ch.Arg, 0, 16)
+		n, _ := cmdline.Strtoul(ch.Arg) // checked by ParseChan: at most 65535
 		if ch.Type != "port" || len(ports) > 0 && ports[0] == int(n) {
 			continue
 		}
