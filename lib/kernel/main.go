@@ -90,16 +90,16 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 			mc.rootFile = d.File
 		}
 	}
-	startMconsole(mc, u.dir)
-	defer mc.close()
-	cfg.mc = mc
+	// the lines before the management console that answers about them
 	closeConsoles, err := startConsoles(c, &cfg, mc)
 	if err != nil {
 		fmt.Fprintf(stderr, "linux: console: %v\n", err)
 		return 1
 	}
 	defer closeConsoles()
-
+	startMconsole(mc, u.dir)
+	defer mc.close()
+	cfg.mc = mc
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
