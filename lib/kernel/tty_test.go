@@ -238,6 +238,10 @@ func TestGettyLogins(t *testing.T) {
 	if got := con1.run("echo $((6*7)) $(id -u) $(tty)"); got != "42 0 /dev/tty1" {
 		t.Errorf("tty1: %q", got)
 	}
+	// /dev/tty is the caller's controlling terminal, not the console
+	if got := con1.run("echo via-dev-tty > /dev/tty"); got != "via-dev-tty" {
+		t.Errorf("/dev/tty on tty1: %q", got)
+	}
 	// ^C stops the foreground job, not the shell
 	con1.send("sh -c 'echo sleep-started; exec sleep 60'\r")
 	con1.expect("sleep-started\r\n", "")
