@@ -175,3 +175,49 @@ func TestConsoleOnPts(t *testing.T) {
 	tm.send("typed\r")
 	tm.expect("got:typed\r\n", "")
 }
+
+// TestLineReconfiguredWhileOpenWaits: an open of a port line waits for a client; giving the
+// line a pts meanwhile ends the wait with the pts.
+func TestLineReconfiguredWhileOpenWaits(t *testing.T) {
+	l, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.port)
+	l.close()
+	root := testenv.BusyboxRoot(t, map[string]string{
+		"/t.sh": "#!/bin/sh\nexec 3<>/dev/ttyS0\necho ttyS0-open\necho hi-serial >&3\nwhile :; do sleep 1; done\n",
+	})
+	umlDir := t.TempDir()
+	m := startMachine(t, []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + umlDir, "umid=rw", "ssl0=port:" + port}, false)
+	mcons := testenv.Program(t, "uml_mconsole")
+	sock := umlDir + "/rw/mconsole"
+	// "port" without the number: a guest open waits for a client (as the real kernel answers)
+	if !testenv.WaitFor(60*time.Second, func() bool {
+		out, _ := mc(t, mcons, sock, "config", "ssl0")
+		return out == "OK port\n"
+	}) {
+		out, _ := mc(t, mcons, sock, "config", "ssl0")
+		t.Fatalf("config ssl0 = %q, want the waiting open's \"port\"\n%s", out, m.stderr.String())
+	}
+	if out, st := mc(t, mcons, sock, "config", "ssl0=pts"); out != "OK \n" || st != 0 {
+		t.Fatalf("config ssl0=pts: %d %q", st, out)
+	}
+	re := regexp.MustCompile(`Serial line 0 assigned device '(/dev/pts/[0-9]+)'`)
+	var pts string
+	if !testenv.WaitFor(60*time.Second, func() bool {
+		if s := re.FindStringSubmatch(m.stderr.String()); s != nil {
+			pts = s[1]
+			return true
+		}
+		return false
+	}) {
+		t.Fatalf("no pts for ssl0:\n%s", m.stderr.String())
+	}
+	if !testenv.WaitFor(30*time.Second, func() bool { return strings.Contains(m.stdout.String(), "ttyS0-open") }) {
+		t.Fatalf("the waiting open did not end:\n%s", m.stdout.String())
+	}
+	if out, _ := mc(t, mcons, sock, "config", "ssl0"); out != "OK pts:"+pts+"\n" {
+		t.Errorf("config ssl0 = %q", out)
+	}
+}
