@@ -33,6 +33,9 @@ declare -A need=(
   # read and write mkrootfs's streams (lib/rootfs)
   [cpio]=cpio
   [xz]=xz-utils
+  # the vde and slirp network transports meet the real programs (lib/kernel)
+  [vde_switch]=vde2
+  [slirp]=slirp
 )
 missing_pkgs() {
   local p pkgs=()

@@ -24,13 +24,7 @@ import (
 // STILL differ (and logs the difference): fixing a gap fails the test until its entry is
 // removed here, so this list cannot go stale and the test cannot be unable to fail.
 var knownGaps = map[string]string{
-	"xattr":               "extended attribute calls are not supported yet: table.go denies them with ENOTSUP",
-	"xattr_perm_ro":       "extended attribute calls are not supported yet: table.go denies them with ENOTSUP",
-	"proc_fd_reopen_mode": "reopening through /proc/self/fd never gives more access than the open had (doc.go, Known limits)",
-	"unix_socket_names":   "getsockname shows the kernel's names for path-bound Unix sockets (doc.go, Known limits)",
-	"chown_link":          "the owner of a symlink itself is not kept: user xattrs, which hold guest owners, cannot be set on symlinks",
-	"cwd": "a working directory that was removed: relative paths are resolved from its former name, " +
-		"so getcwd, stat(\".\") and chdir(\"..\") fail with ENOENT",
+	"chown_link": "the owner of a symlink itself is not kept: user xattrs, which hold guest owners, cannot be set on symlinks",
 	"path_long": "relative paths are made absolute before the host resolves them, so a path near PATH_MAX " +
 		"below a deep working directory fails with ENAMETOOLONG",
 }

@@ -73,6 +73,7 @@ func init() {
 		{name: "full", num: devNum{false, 1, 7}, perm: 0o666, open: openHostDev("full"), host: true},
 		{name: "random", num: devNum{false, 1, 8}, perm: 0o666, open: openHostDev("random"), host: true},
 		{name: "urandom", num: devNum{false, 1, 9}, perm: 0o666, open: openHostDev("urandom"), host: true},
+		{name: "kmsg", num: devNum{false, 1, 11}, perm: 0o644, open: openKmsg},
 		// the console and the two names that lead to it (tty_devnode: /dev/tty 0666, the rest 0600)
 		{name: "tty", num: devNum{false, 5, 0}, perm: 0o666, open: openConsoleAs("tty")},
 		{name: "console", num: devNum{false, 5, 1}, perm: 0o600, open: openConsoleAs("console")},
@@ -207,4 +208,58 @@ func devLink(name string) bool {
 		return true
 	}
 	return len(name) > 3 && name[:3] == "fd/"
+}
+
+// missingDevice says how opening /dev/NAME fails when NAME is a device a Linux machine may
+// have but this one does not (and the root's /dev holds no such entry): a console or serial
+// line that is not configured (ENODEV, as UML's line driver says), a ubd unit not given or
+// not opened, or another device of a kind gouml never has (ENXIO, as for a node with no
+// driver). 0 for every other name. Without it, `echo x > /dev/tty1` or `dd of=/dev/ubdb`
+// would create a regular file in the root's /dev, on the host.
+func (k *Kernel) missingDevice(name string) unix.Errno {
+	if k.deviceByName(name) != nil {
+		return 0
+	}
+	digits := func(s string) bool {
+		if s == "" || len(s) > 1 && s[0] == '0' {
+			return false
+		}
+		for _, r := range s {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	lettersDigits := func(s string) bool { // [a-z]+[0-9]*
+		i := 0
+		for i < len(s) && s[i] >= 'a' && s[i] <= 'z' {
+			i++
+		}
+		return i > 0 && (i == len(s) || digits(s[i:]))
+	}
+	if t, ok := strings.CutPrefix(name, "ttyS"); ok && digits(t) {
+		return unix.ENODEV
+	}
+	if t, ok := strings.CutPrefix(name, "tty"); ok && digits(t) {
+		return unix.ENODEV
+	}
+	if _, _, ok := k.blockDevByName(name); ok {
+		return unix.ENXIO
+	}
+	for _, p := range []string{"ubd", "sd", "hd", "vd", "xvd"} {
+		if t, ok := strings.CutPrefix(name, p); ok && lettersDigits(t) {
+			return unix.ENXIO
+		}
+	}
+	for _, p := range []string{"loop", "nbd", "md", "ram", "sr", "fd", "lp", "rtc", "watchdog", "ttyUSB", "ttyACM", "hvc", "vcs", "vcsa"} {
+		if t, ok := strings.CutPrefix(name, p); ok && (t == "" && (p == "rtc" || p == "watchdog") || digits(t)) {
+			return unix.ENXIO
+		}
+	}
+	switch name {
+	case "mem", "kmem", "port", "hwrng", "loop-control", "fuse", "kvm", "mapper/control", "rfkill", "uinput":
+		return unix.ENXIO
+	}
+	return 0
 }

@@ -11,12 +11,19 @@
 //	sys_stat.go   stat, statx, statfs, access
 //	sys_names.go  mkdir, unlink, rename, link, symlink, mknod, readlink (calls on names)
 //	sys_meta.go   chmod, chown, utimes, truncate (fd twins share the code)
+//	sys_xattr.go  extended attributes: the guest's kept as host user.* attributes
+//	memlimit.go   mem=: one mapping and the heap (trapped mmap and brk); memwatch.go: the
+//	              sum over the guest's processes, an OOM killer
 //	sys_mount.go  getcwd, inotify, chroot, mount, umount
 //	sys_exec.go   execve, execveat, chdir (an fd installed in the caller, the call rewritten
 //	              at a ptrace stop into execveat/fchdir of it: ptrace.go)
 //	sys_proc.go   setsid (the rest of process identity is native)
 //	sys_signal.go kill, tkill, tgkill, rt_[tg]sigqueueinfo, pidfd_send_signal: permission
 //	              between guest users, then CONTINUE
+//	sys_sched.go  prlimit, setpriority, getpriority (of a guest user), sched_set* of
+//	              another process: permission between guest users, then CONTINUE
+//	loader.go     what a chrooted process run through ld.so shows (argv, cmdline, exe),
+//	              and AT_EXECFN of every new image
 //	dac.go        guest discretionary access control for non-root callers: the checked
 //	              path walk and the permission checks of open and the calls on names
 //	ptrace.go     Trace rows: ptrace attached for the length of one call
@@ -119,7 +126,8 @@
 //     EINTR.
 //   - Errno and ArgRule rows are decided inside the filter: namespaces, io_uring (it would
 //     open paths behind the filter's back), file handles, TIOCSTI (typing into the host's
-//     terminal), other processes' scheduling/limits.
+//     terminal); the scheduling, priority and limits of the caller itself run natively,
+//     those of another process trap (sys_sched.go: Linux's rules between guest users).
 //
 // # The jail (docs/security.md)
 //
@@ -152,7 +160,8 @@
 // inode before it runs. #! lines are resolved by the kernel in the guest root; the host
 // loads PT_INTERP in the process's root, which is the guest's tree, so dynamic executables
 // use the guest's ld.so (a process that chrooted, which only the kernel models, runs them as
-// "ld.so program"). The working directory is the guest process's real cwd (inherited
+// "ld.so --argv0 NAME program", and sees argv, cmdline and exe as the program's: loader.go).
+// The working directory is the guest process's real cwd (inherited
 // natively by fork), always a directory of a detached tree copy; the host names such a
 // directory by its path inside the copy, which is its guest path (objPath tells the trees
 // apart by mount id).
@@ -189,14 +198,19 @@
 //     followed (vfs.go: canon). O_PATH opens of the root's tree run in the guest (seccomp
 //     cannot install an O_PATH file); elsewhere (/proc, a mount) the guest gets a read-only
 //     fd instead. The owner of a symlink itself is not kept (user xattrs cannot be set on
-//     symlinks). Relative paths are made absolute first: a removed working directory, or a
-//     path near PATH_MAX below a deep one, fails with ENOENT or ENAMETOOLONG where Linux
-//     resolves it. Reopening an fd through /proc or /dev/fd never gives more access than
-//     its open had (Linux checks the file's mode).
-//   - AT_EXECFN of a new image is "/dev/fd/N" (the program is executed by fd).
-//   - No vecN or tuntap network devices, no hot-plugged ones (getsockname shows the kernel's
-//     names for path-bound Unix sockets), legacy BSD pty channels (as on a real kernel
-//     whose host has none), sysfs, devpts and bind mounts, /sys, enforcement of mem=. Image file systems (root or
+//     symlinks). Relative paths are made absolute first: a path near PATH_MAX below a deep
+//     working directory fails with ENAMETOOLONG where Linux resolves it (a removed working
+//     directory is handled: "." is the directory itself, ".." the one it was removed from).
+//     Reopening an fd through /proc or /dev/fd gives more access than its open had only for
+//     files and directories of the guest's trees (by their modes, as Linux) and anonymous
+//     pipes; never for the kernel's own objects.
+//   - AT_EXECFN of a new image longer than about 3.5 KB is "/dev/fd/N" (the program is
+//     executed by fd; shorter ones are put back: loader.go).
+//   - No vecN or tuntap network devices, no hot-plugged ones (the sender address of a Unix
+//     datagram from a path-bound socket is the kernel's name: socknames.go), legacy BSD
+//     pty channels (as on a real kernel whose host has none), sysfs, devpts and bind
+//     mounts, /sys. mem= is enforced after the fact over the sum of the guest's processes,
+//     every 250 ms, counting their anonymous memory only (memlimit.go, memwatch.go, docs/memory.md). Image file systems (root or
 //     mounted) are written back only at sync/fsync/umount/halt. mconsole's stop is
 //     SIGSTOP/SIGCONT to every guest process, which a guest parent can notice (SIGCHLD,
 //     WUNTRACED).

@@ -74,9 +74,10 @@ const (
 type leaf struct {
 	ret  uint32
 	rule argRule
+	mem  uint64 // ruleMemSize: the machine's memory
 }
 
-func leafFor(nr int, debug bool) leaf {
+func leafFor(nr int, debug bool, mem uint64) leaf {
 	s := byNr[nr]
 	if s == nil {
 		if debug {
@@ -102,6 +103,12 @@ func leafFor(nr int, debug bool) leaf {
 	case Errno:
 		return leaf{ret: retErrno(s.Errno)}
 	case ArgRule:
+		if s.Rule == ruleMemSize {
+			if mem == 0 {
+				return leaf{ret: retAllow}
+			}
+			return leaf{rule: s.Rule, mem: mem}
+		}
 		return leaf{rule: s.Rule}
 	}
 	return leaf{ret: retErrno(unix.ENOSYS)}
@@ -110,17 +117,17 @@ func leafFor(nr int, debug bool) leaf {
 // maxNr bounds the numbers the filter distinguishes; anything above is ENOSYS.
 const maxNr = 512
 
-// buildFilter returns the BPF program.
-func buildFilter(debug bool) []unix.SockFilter {
+// buildFilter returns the BPF program of a machine of mem bytes (0: no limit).
+func buildFilter(debug bool, mem uint64) []unix.SockFilter {
 	var runs []seccomp.Run[leaf]
 	for nr := 0; nr < maxNr; nr++ {
-		l := leafFor(nr, debug)
+		l := leafFor(nr, debug, mem)
 		if len(runs) > 0 && runs[len(runs)-1].Leaf == l {
 			continue
 		}
 		runs = append(runs, seccomp.Run[leaf]{Lo: uint32(nr), Leaf: l})
 	}
-	high := leafFor(-1, debug) // numbers >= maxNr (and x32's, which have bit 30 set)
+	high := leafFor(-1, debug, mem) // numbers >= maxNr (and x32's, which have bit 30 set)
 	var p seccomp.Prog
 	p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch)
 	p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, unix.AUDIT_ARCH_X86_64, 1, 0)
@@ -180,11 +187,33 @@ func emitLeaf(p *seccomp.Prog, l leaf) {
 		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 1)
 		p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
 		fromSite(p, shimG1RetOff, retAllow, retShim)
-	case ruleSelfArg0, ruleSelfArg1:
-		off := uint32(offArg0)
-		if l.rule == ruleSelfArg1 {
-			off += 8
+	case ruleMemSize:
+		// args[1] > mem, compared as 64-bit numbers: high halves, then low halves
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+12)
+		p.Jump(unix.BPF_JMP|unix.BPF_JGT|unix.BPF_K, uint32(l.mem>>32), 4, 0)
+		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, uint32(l.mem>>32), 0, 2)
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+8)
+		p.Jump(unix.BPF_JMP|unix.BPF_JGT|unix.BPF_K, uint32(l.mem), 1, 0)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retNotify)
+	case ruleTrapArg0:
+		// both halves zero: the caller itself, natively
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0)
+		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 2)
+		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+4)
+		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 1, 0)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retNotify)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+	case ruleTrapArgs01:
+		// args[0] and args[1] zero (four halves): natively; anything else traps
+		for i := uint32(0); i < 4; i++ {
+			p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0+4*i)
+			p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, uint8(7-2*i)) // to RET notify
 		}
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retAllow)
+		p.Stmt(unix.BPF_RET|unix.BPF_K, retNotify)
+	case ruleSelfArg0:
+		off := uint32(offArg0)
 		// both halves must be zero
 		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, off)
 		p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 0, 2)

@@ -31,6 +31,12 @@ func runBPF(t *testing.T, prog []unix.SockFilter, data []byte) uint32 {
 			} else {
 				pc += int(in.Jf)
 			}
+		case unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K:
+			if a > in.K {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
 		case unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
 			if a&in.K != 0 {
 				pc += int(in.Jt)
@@ -70,7 +76,7 @@ func seccompInputAt(nr int, arch uint32, ip uint64, args ...uint64) []byte {
 // TestFilterMatchesTable checks the generated filter against the table for every number.
 func TestFilterMatchesTable(t *testing.T) {
 	for _, debug := range []bool{false, true} {
-		prog := buildFilter(debug)
+		prog := buildFilter(debug, 0)
 		if len(prog) > 4096 {
 			t.Fatalf("filter too long: %d", len(prog))
 		}
@@ -114,7 +120,7 @@ func TestFilterMatchesTable(t *testing.T) {
 }
 
 func TestFilterArgRules(t *testing.T) {
-	prog := buildFilter(false)
+	prog := buildFilter(false, 0)
 	eperm := retErrno(unix.EPERM)
 	for _, tc := range []struct {
 		name string
@@ -139,10 +145,18 @@ func TestFilterArgRules(t *testing.T) {
 		{"clone newuser", unix.SYS_CLONE, []uint64{unix.CLONE_NEWUSER}, eperm},
 		{"clone newnet", unix.SYS_CLONE, []uint64{unix.CLONE_NEWNET | uint64(unix.SIGCHLD)}, eperm},
 		{"prlimit self", unix.SYS_PRLIMIT64, []uint64{0}, retAllow},
-		{"prlimit other", unix.SYS_PRLIMIT64, []uint64{1}, eperm},
-		{"prlimit other high", unix.SYS_PRLIMIT64, []uint64{1 << 32}, eperm},
+		{"prlimit other", unix.SYS_PRLIMIT64, []uint64{1}, retNotify},
+		{"prlimit other high", unix.SYS_PRLIMIT64, []uint64{1 << 32}, retNotify},
 		{"setpriority self", unix.SYS_SETPRIORITY, []uint64{0, 0}, retAllow},
-		{"setpriority other", unix.SYS_SETPRIORITY, []uint64{0, 77}, eperm},
+		{"setpriority other", unix.SYS_SETPRIORITY, []uint64{0, 77}, retNotify},
+		{"setpriority other high", unix.SYS_SETPRIORITY, []uint64{0, 1 << 32}, retNotify},
+		{"setpriority own pgrp", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_PGRP, 0}, retNotify},
+		{"setpriority own user", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_USER, 0}, retNotify},
+		{"setpriority which high", unix.SYS_SETPRIORITY, []uint64{1 << 32, 0}, retNotify},
+		{"getpriority self", unix.SYS_GETPRIORITY, []uint64{0, 0}, retAllow},
+		{"sched_setaffinity other", unix.SYS_SCHED_SETAFFINITY, []uint64{5}, retNotify},
+		{"sched_getaffinity other", unix.SYS_SCHED_GETAFFINITY, []uint64{5}, retAllow},
+		{"get_robust_list other", unix.SYS_GET_ROBUST_LIST, []uint64{5}, eperm},
 	} {
 		if got := runBPF(t, prog, seccompInput(tc.nr, unix.AUDIT_ARCH_X86_64, tc.args...)); got != tc.want {
 			t.Errorf("%s: %#x, want %#x", tc.name, got, tc.want)
@@ -155,7 +169,7 @@ func TestFilterArgRules(t *testing.T) {
 // kernel from the second; from anywhere else (including the other site, or an address that
 // matches in one half only) they go to the shim.
 func TestFilterShimSites(t *testing.T) {
-	prog := buildFilter(false)
+	prog := buildFilter(false, 0)
 	g1, g2 := uint64(shimAddr+shimG1RetOff), uint64(shimAddr+shimG2RetOff)
 	for _, tc := range []struct {
 		name string
@@ -418,7 +432,7 @@ func TestDeviceRegistry(t *testing.T) {
 			t.Errorf("deviceByNum(%v) = %s, want none (no ubd devices here)", n, d.name)
 		}
 	}
-	prog := buildFilter(false)
+	prog := buildFilter(false, 0)
 	for _, c := range devClasses {
 		for _, req := range c.ioctls {
 			if got := runBPF(t, prog, seccompInput(unix.SYS_IOCTL, unix.AUDIT_ARCH_X86_64, 3, uint64(req))); got != retNotify {
@@ -432,6 +446,32 @@ func TestDeviceRegistry(t *testing.T) {
 					t.Errorf("%s ioctl %#x: %#x, want the kernel's", c.name, req, got)
 				}
 			}
+		}
+	}
+}
+
+// TestFilterMemSize: mmap runs natively up to the machine's memory and traps above it (the
+// kernel then applies Linux's overcommit heuristic: memlimit.go), comparing all 64 bits of
+// the length; without a memory size every mmap runs natively.
+func TestFilterMemSize(t *testing.T) {
+	for _, tc := range []struct {
+		mem, length uint64
+		want        uint32
+	}{
+		{64 << 20, 4096, retAllow},
+		{64 << 20, 64 << 20, retAllow},
+		{64 << 20, 64<<20 + 1, retNotify},
+		{64 << 20, 1 << 32, retNotify},
+		{64 << 20, 1<<32 + 4096, retNotify},
+		{8 << 30, 4 << 30, retAllow},
+		{8 << 30, 8<<30 + 4096, retNotify},
+		{8 << 30, 9 << 30, retNotify},
+		{8 << 30, 1 << 20, retAllow},
+		{0, 1 << 40, retAllow},
+	} {
+		prog := buildFilter(false, tc.mem)
+		if got := runBPF(t, prog, seccompInput(unix.SYS_MMAP, unix.AUDIT_ARCH_X86_64, 0, tc.length)); got != tc.want {
+			t.Errorf("mem %d, mmap of %d: %#x, want %#x", tc.mem, tc.length, got, tc.want)
 		}
 	}
 }

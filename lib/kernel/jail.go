@@ -220,11 +220,13 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 	}
 	defer os.RemoveAll(work)
 	extra := inheritedFiles()
-	taps, tapEnv := openHostTaps(c.Eth, 3+len(extra))                       // ethN=tuntap,IFNAME (netdev.go)
+	taps, tapEnv, endNet := openHostNet(c, 3+len(extra), stderr)
+	defer endNet()
 	xt, xtEnv, xtStop := startXtermServer(c, u.dir, 3+len(extra)+len(taps)) // xterm channels (xterm.go)
 	defer xtStop()
 	extra = append(append(extra, taps...), xt)
-	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work, tapEnv, xtEnv)
+	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work, xtEnv)
+	env = append(env, tapEnv...)
 	attr := &syscall.SysProcAttr{
 		Pdeathsig:  syscall.SIGKILL, // the caller's thread is locked (cmd/linux): it never exits first
 		Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS,

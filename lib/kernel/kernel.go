@@ -37,6 +37,9 @@ type Config struct {
 	HostFSPrefix string
 	// Eth is the ethN= specs of the command line, raw (netdev.go makes the devices).
 	Eth map[int]string
+	// Vec is the vecN: specs, raw (their host sides are opened by the outer process:
+	// netvec.go).
+	Vec map[int]string
 
 	rootImage  *rootImage
 	con0Line   bool // con0's channels are not fds: it is a line like the others (ttyline.go)
@@ -71,6 +74,9 @@ type Kernel struct {
 	initTgid int              // host pid of guest init
 	uts      utsNames         // host and domain name, under a lock of their own
 	log      klog             // the kernel log (klog.go)
+	// kmsgWriters are the kernel's ends of the open /dev/kmsg files (kmsg.go)
+	kmsgWriters sync.Map
+	socks       sockNames // the guests' names of the Unix sockets the kernel bound (socknames.go)
 
 	listener   int           // seccomp notification fd
 	procfs     int           // procfs of the guest's PID namespace (not reachable by the guest)
@@ -105,6 +111,8 @@ type Kernel struct {
 
 	netMu sync.Mutex
 	nets  []netDevice // the network devices and their relays (netdev.go; netMu)
+	// addrWatch runs uml_net's address hooks for helper-made taps (netaddr.go; netMu)
+	addrWatch *addrWatch
 }
 
 // utsNames are the machine's host and domain names (uname, sethostname, /proc/sys/kernel).
@@ -137,10 +145,12 @@ type shutdownReq struct {
 
 // Process is a guest process (a host thread group).
 type Process struct {
-	Tgid  int
-	Cred  *Cred
-	Root  *Root // after chroot; nil = the machine's root
-	pidfd int   // watched for the process's end (watch.go)
+	Tgid int
+	Cred *Cred
+	Root *Root // after chroot; nil = the machine's root
+	// Loaded is the program a chrooted process runs through its ELF interpreter (loader.go)
+	Loaded *loadedProg
+	pidfd  int // watched for the process's end (watch.go)
 }
 
 // Task is a guest thread.
@@ -199,6 +209,9 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		return 1, false, fmt.Errorf("epoll: %w", err)
 	}
 	defer k.stopWatch()
+	memStop := make(chan struct{})
+	defer close(memStop)
+	go k.memWatch(memStop)
 	k.initCalls = make(chan *Call, 4)
 	if k.initWake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		return 1, false, fmt.Errorf("eventfd: %w", err)
@@ -352,7 +365,7 @@ func (k *Kernel) startInit() (int, error) {
 	if k.cfg.Debug {
 		cmd.Env = append(cmd.Env, "GOUML_DEBUG_FILTER=1")
 	}
-	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(len(files)-2))
+	cmd.Env = append(cmd.Env, stubTreesEnv+"="+strconv.Itoa(len(files)-2), stubMemEnv+"="+strconv.FormatUint(k.cfg.Mem, 10))
 	if err := cmd.Start(); err != nil {
 		theirs.Close()
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES) {

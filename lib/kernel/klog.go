@@ -22,9 +22,14 @@ type klog struct {
 	buf    []byte // the records, oldest first, at most klogSize bytes
 	unread int    // bytes at the end not yet read by SYSLOG_ACTION_READ
 	start  time.Time
+	// the same records for /dev/kmsg (kmsg.go): numbered, and a channel closed (and
+	// replaced) at every new one for the readers that wait
+	recs  []kmsgRec
+	seq   uint64 // the next record's number
+	fresh chan struct{}
 }
 
-// add appends one record at level (0-7; 6 = info).
+// add appends one record at level (0-7; 6 = info; with a facility, facility<<3 | level).
 func (l *klog) add(level int, text string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -36,6 +41,15 @@ func (l *klog) add(level int, text string) {
 		rec := fmt.Sprintf("<%d>[%5d.%06d] %s\n", level, int64(d/time.Second), int64(d%time.Second/time.Microsecond), line)
 		l.buf = append(l.buf, rec...)
 		l.unread += len(rec)
+		l.recs = append(l.recs, kmsgRec{seq: l.seq, prefix: level, usec: int64(d / time.Microsecond), text: line})
+		l.seq++
+	}
+	if len(l.recs) > kmsgMax {
+		l.recs = append([]kmsgRec(nil), l.recs[len(l.recs)-kmsgMax:]...)
+	}
+	if l.fresh != nil {
+		close(l.fresh)
+		l.fresh = nil
 	}
 	if over := len(l.buf) - klogSize; over > 0 {
 		// drop whole records from the front, as the ring overwrites its oldest
@@ -81,6 +95,7 @@ func sysSyslog(c *Call) result {
 	l := &c.k.log
 	switch action {
 	case syslogRead, syslogReadAll, syslogReadClear:
+		c.k.drainKmsg() // what was written to /dev/kmsg before
 		if buf == 0 || n < 0 {
 			return errno(unix.EINVAL)
 		}

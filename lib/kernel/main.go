@@ -52,6 +52,7 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 	// Stage 2: the kernel (jail.go). Guests must not be able to ptrace it, even as the same
 	// host user.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	netFDsCloseOnExec()
 	work := os.Getenv(workEnv)
 	if work == "" {
 		fmt.Fprintln(stderr, "linux: started without its outer process")
@@ -188,10 +189,7 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 		}
 		cfg.RootDir = file
 	}
-	cfg.Eth = c.Eth
-	for n, e := range c.Vec {
-		return cfg, notYet(fmt.Sprintf("vec%d:%s (network devices)", n, e))
-	}
+	cfg.Eth, cfg.Vec = c.Eth, c.Vec
 	switch {
 	case c.Initrd != "":
 		return cfg, notYet("initrd=" + c.Initrd)
@@ -357,10 +355,18 @@ Supported:
     ethN=daemon[,<mac>[,unix[,<ctl>]]]
     ethN=mcast[,<mac>[,<group>[,<port>[,<ttl>]]]]
     ethN=ucast[,<mac>[,<remote>[,<lport>[,<rport>]]]]
+    ethN=vde[,<dir>[,<mac>[,<port>[,<group>[,<mode>[,<descr>]]]]]]
+    ethN=tuntap,<host tap>  ethN=tuntap,,<mac>,<gate ip> (through uml_net)
     ethN=slirp[,<mac>], ethN=usernet[,<mac>]
                             network device ethN (a tap in the guest's namespace) on a
-                            uml_switch, a multicast group, a UDP peer, or the built-in
-                            NAT (10.0.2.0/24, gateway 10.0.2.2 = the host's 127.0.0.1)
+                            uml_switch, a multicast group, a UDP peer, a vde_switch, a
+                            host tap, or the built-in NAT (10.0.2.0/24, gateway
+                            10.0.2.2 = the host's 127.0.0.1)
+    ethN=slirp,<mac>,<program>[,<arg>...]
+                            an IP link over SLIP to a slirp program
+    vecN:transport=tap|raw|bess,...
+                            vector device vecN on a host tap, a host interface (raw:
+                            root only) or a BESS socket (uml_switch -bess)
     mconsole=notify:<socket>
                             tell <socket> the management console's path (the
                             console is <uml_dir><umid>/mconsole) and about panics
@@ -369,8 +375,6 @@ Supported:
     <word>                  (unknown) goes to init's argv
 Parsed, not supported yet (an error when given):
     tmpfs, sysfs, devpts and bind mounts
-    ethN=tuntap,..., ethN=slirp,,<program>, vecN:...
-                            network devices
     initrd=, iomem=, virtio_uml.device=, hostfs=<dir>,append
 Accepted without effect: stderr=, ssl-non-raw, nosysemu, console=
 `

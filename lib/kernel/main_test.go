@@ -32,13 +32,12 @@ func TestVersionHelpShowconfig(t *testing.T) {
 func TestCommandLineErrors(t *testing.T) {
 	root := testenv.BusyboxRoot(t, nil)
 	for args, want := range map[string]string{
-		"ubd99=foo":                    `linux: "ubd99=foo": Device number out of range`,
-		"mem=lots":                     `linux: "mem=lots": invalid size "lots"`,
-		"con0=bogus":                   `parse_chan couldn't parse "bogus"`,
-		"ubd0=ROOT vec0:transport=tap": "vec0:transport=tap (network devices): not supported yet",
-		"ubd0=ROOT/bin/busybox":        "root device ubda: mounting ROOT/bin/busybox: ext4: no ext2/3/4 superblock",
-		"ubd0=/nonexistent":            "root device ubda: stat /nonexistent: no such file or directory",
-		"root=/dev/root hostfs=ROOT":   "root=/dev/root needs rootfstype=hostfs",
+		"ubd99=foo":                  `linux: "ubd99=foo": Device number out of range`,
+		"mem=lots":                   `linux: "mem=lots": invalid size "lots"`,
+		"con0=bogus":                 `parse_chan couldn't parse "bogus"`,
+		"ubd0=ROOT/bin/busybox":      "root device ubda: mounting ROOT/bin/busybox: ext4: no ext2/3/4 superblock",
+		"ubd0=/nonexistent":          "root device ubda: stat /nonexistent: no such file or directory",
+		"root=/dev/root hostfs=ROOT": "root=/dev/root needs rootfstype=hostfs",
 	} {
 		argv := strings.Fields(strings.ReplaceAll(args, "ROOT", root))
 		argv = append(argv, "uml_dir="+t.TempDir())

@@ -275,6 +275,12 @@ func (h *mcHost) config(c *mconsole.Call) {
 		h.configLine(c, dev, rest)
 		return
 	}
+	if dev == "vec" && strings.Contains(rest, "=") {
+		// the host side (a host tap, packet or BESS socket) is opened by the outer process,
+		// which only does so at start
+		c.Error("vec devices can only be given on the command line (gouml opens their host side at start)", 1)
+		return
+	}
 	if strings.Contains(rest, "=") {
 		c.Error(dev+" hot-plug is not supported by gouml yet", 1)
 		return
@@ -411,14 +417,14 @@ func (h *mcHost) remove(c *mconsole.Call) {
 		}
 	case "mem":
 		c.Error("Memory doesn't support the remove operation", -int32(unix.EBUSY))
-	case "eth":
+	case "eth", "vec":
 		n, err := strconv.ParseUint(rest, 0, 31)
 		k := h.machine()
 		if err != nil || k == nil {
 			c.Error(mcDevNotExist, -int32(unix.ENODEV))
 			return
 		}
-		if msg, code := k.unplugNet("eth" + strconv.FormatUint(n, 10)); code != 0 {
+		if msg, code := k.unplugNet(dev + strconv.FormatUint(n, 10)); code != 0 {
 			c.Error(msg, code)
 			return
 		}

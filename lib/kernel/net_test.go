@@ -157,8 +157,9 @@ func pair(t *testing.T, a, b *netGuest) {
 	}
 }
 
-// startSwitch starts a uml_switch program (ours or Debian's) on a fresh control socket.
-func startSwitch(t *testing.T, prog string) string {
+// startSwitch starts a uml_switch program (ours or Debian's) on a fresh control socket, with
+// more options (-hub) if given.
+func startSwitch(t *testing.T, prog string, extra ...string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "sw")
 	if err != nil {
@@ -167,7 +168,7 @@ func startSwitch(t *testing.T, prog string) string {
 	os.Chmod(dir, 0o777)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	ctl := filepath.Join(dir, "ctl")
-	cmd := exec.Command(prog, "-unix", ctl)
+	cmd := exec.Command(prog, append([]string{"-unix", ctl}, extra...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -379,14 +380,16 @@ wget -q -O - http://10.7.0.1:8080/; echo "WGET=$?"
 }
 
 // hotplugScript waits (bounded) for eth1, which the test plugs in through the management
-// console, and then does what netScript does on it.
+// console, and then does what netScript does on it; it takes eth1 down when the test
+// creates /down, and says so with /isdown.
 var hotplugScript = strings.Replace(strings.Replace(netScript, "ifconfig eth0 $myip",
 	"i=0; until ifconfig eth1 >/dev/null 2>&1 || [ $i -ge 300 ]; do i=$((i+1)); sleep 0.1; done\nifconfig eth1 $myip", 1),
-	"ifconfig lo up", "ifconfig lo up", 1)
+	"while [ ! -e /done ]", "while [ ! -e /down ]; do sleep 0.1; done\nifconfig eth1 down; touch /isdown\nwhile [ ! -e /done ]", 1)
 
 // TestNetHotplug: uml_mconsole config eth1=daemon,... plugs a device into a running guest of
-// ours, which configures it and reaches a guest on the same switch; a second config of eth1
-// and a remove of a device that is not there get the real kernel's answers.
+// ours, which configures it and reaches a guest on the same switch; a second config of eth1,
+// a remove while eth1 is up and a remove of a device that is not there get the real
+// kernel's answers.
 func TestNetHotplug(t *testing.T) {
 	ctl := startSwitch(t, testenv.Program(t, "uml_switch"))
 	b := startOurs(t, "daemon,,unix,"+ctl, "10.0.5.2", "10.0.5.1")
@@ -409,6 +412,13 @@ func TestNetHotplug(t *testing.T) {
 	}
 	if got := mc("config eth2=bogus"); !strings.HasPrefix(got, "ERR") {
 		t.Errorf("config eth2=bogus: %q", got)
+	}
+	if got := mc("remove eth1"); !strings.Contains(got, "Device is currently open") {
+		t.Errorf("remove of eth1 while it is up: %q", got)
+	}
+	os.WriteFile(filepath.Join(a.root, "down"), nil, 0o644)
+	if !testenv.WaitFor(30*time.Second, func() bool { _, err := os.Stat(filepath.Join(a.root, "isdown")); return err == nil }) {
+		t.Fatalf("the guest did not take eth1 down\n%s", a.out.String())
 	}
 	if got := mc("remove eth1"); got != "OK" {
 		t.Errorf("remove eth1: %q", got)

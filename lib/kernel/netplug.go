@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/gouml/gouml/lib/netdev"
 	"golang.org/x/sys/unix"
@@ -21,6 +22,7 @@ import (
 const (
 	mcDevExists   = "Device already configured"
 	mcDevNotExist = "Device doesn't exist"
+	mcDevOpen     = "Device is currently open"
 )
 
 // plugNet makes device ethN with spec in the running machine. It returns the error text and
@@ -49,9 +51,9 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 		return "", 1
 	}
 	report := func(s string) { fmt.Fprintln(stderr, s); k.log.add(6, s) }
-	if s.Transport == netdev.TunTap {
-		// a host tap is opened by the outer process, which only does so at start
-		report(name + ": a host tap can only be given on the command line")
+	if s.Transport == netdev.TunTap || s.IPLink() {
+		// a host tap is opened, a slirp program run, by the outer process, at start only
+		report(name + ": " + s.Transport + " devices can only be given on the command line")
 		return "", 0
 	}
 	mac := s.MAC(report)
@@ -77,7 +79,7 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 		report(name + ": the machine has no init to plug it into")
 		return "", 0
 	}
-	taps, errs := makeTaps(init, []string{name}, [][6]byte{mac})
+	taps, errs := makeTaps(init, []string{name}, [][6]byte{mac}, []bool{false})
 	if errs[0] != nil {
 		report(fmt.Sprintf("%s: %v", name, errs[0]))
 		tr.Close()
@@ -97,16 +99,45 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 	return "", 0
 }
 
-// unplugNet removes device name: its relay stops and its tap goes with the last fd.
+// unplugNet removes device name: its relay stops and its tap goes with the last fd. A
+// device the guest has up is refused, as the real kernel refuses it (the guest must take
+// it down first).
 func (k *Kernel) unplugNet(name string) (string, int32) {
 	k.netMu.Lock()
 	defer k.netMu.Unlock()
 	for i, d := range k.nets {
 		if d.name == name {
+			k.mu.Lock()
+			init := k.initTgid
+			k.mu.Unlock()
+			if init > 0 && interfaceUp(init, name) {
+				return mcDevOpen, -int32(unix.EBUSY)
+			}
 			d.relay.Stop()
 			k.nets = append(k.nets[:i], k.nets[i+1:]...)
 			return "", 0
 		}
 	}
 	return mcDevNotExist, -int32(unix.ENODEV)
+}
+
+// interfaceUp reports whether interface name is up in the network namespace of pid (false
+// when that cannot be read: the namespace is going away).
+func interfaceUp(pid int, name string) bool {
+	up := false
+	_ = inNetns(pid, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		var r ifreq
+		copy(r.name[:unix.IFNAMSIZ-1], name)
+		if err := ioctlIfreq(fd, unix.SIOCGIFFLAGS, &r); err != nil {
+			return err
+		}
+		up = *(*uint16)(unsafe.Pointer(&r.data[0]))&unix.IFF_UP != 0
+		return nil
+	})
+	return up
 }

@@ -113,6 +113,9 @@ func (k *Kernel) openProcPid(c *Call, host, guest int, sub string, flags int) (i
 		}
 		return unix.Open(link, acc&^unix.O_ACCMODE|unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	case sub == "exe":
+		if l := k.loaded(host); l != nil {
+			return l.open(acc&^unix.O_ACCMODE | unix.O_RDONLY)
+		}
 		link := "/proc/" + strconv.Itoa(host) + "/exe"
 		var st unix.Stat_t
 		if err := unix.Stat(link, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -441,6 +444,12 @@ func (k *Kernel) procPidFile(c *Call, host, guest int, sub string) ([]byte, erro
 			b[i+2] = 'R'
 		}
 		return b, nil
+	case sub == "cmdline":
+		b, err := k.procfsRead(guest, sub)
+		if l := k.loaded(host); err == nil && l != nil {
+			b = l.cmdline(b)
+		}
+		return b, err
 	case procPidFiles[sub], strings.HasPrefix(sub, "net/"), strings.HasPrefix(sub, "fdinfo/"):
 		// the guest's own network namespace; positions and flags of its fds
 		return k.procfsRead(guest, sub)

@@ -76,6 +76,8 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 			return p.Root.guest, nil
 		}
 		return "/", nil
+	case sub == "exe" && k.loaded(pid) != nil:
+		return k.loaded(pid).linkFor(c), nil
 	case sub == "cwd" || sub == "exe" || strings.HasPrefix(sub, "fd/") && strings.Count(sub, "/") == 1:
 		return k.linkName(c, host+sub)
 	case strings.HasPrefix(sub, "ns/"):

@@ -97,6 +97,7 @@ func init() {
 					}
 				}},
 			),
+			netSysctlTree(),
 		),
 	)
 }
@@ -165,10 +166,7 @@ func procfsOwned(name string) bool {
 // meminfo is /proc/meminfo of a machine of mem= bytes.
 func (k *Kernel) meminfo() ([]byte, error) {
 	total := k.cfg.Mem / 1024
-	var si unix.Sysinfo_t
-	unix.Sysinfo(&si)
-	free := uint64(si.Freeram) * uint64(max(si.Unit, 1)) / 1024
-	free = min(free, total*9/10)
+	free := k.memFree() / 1024
 	return []byte(fmt.Sprintf("MemTotal:       %8d kB\nMemFree:        %8d kB\nMemAvailable:   %8d kB\n"+
 		"Buffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\n"+
 		"SwapTotal:             0 kB\nSwapFree:              0 kB\nShmem:                 0 kB\n",

@@ -23,7 +23,7 @@ cat /proc/sys/kernel 2>/dev/null || echo kernel=EISDIR
 `
 
 var procSysWant = []string{
-	"kernel",
+	"kernel", "net",
 	"ctrl-alt-del", "domainname", "hostname", "osrelease", "ostype",
 	"Linux",
 	"newname",

@@ -451,7 +451,7 @@ func (d *traceRun) exited() bool {
 		// the new image, about to run its first instruction, gets the shim and its name;
 		// the program's fd went with the old image (close-on-exec)
 		d.plan.gfd = -1
-		if err := k.execDone(t, d.plan.comm); err != nil {
+		if err := k.execDone(t, d.plan.comm, d.plan.execfn); err != nil {
 			k.debugf("execve by %d: mapping the shim: %v", k.guestPid(tid), err)
 			unix.Kill(tid, unix.SIGKILL)
 		}
@@ -533,7 +533,7 @@ func (k *Kernel) newTask(parent *Task, tid int) {
 	}
 	// Always a new process: a new thread (CLONE_THREAD) is created natively, never under
 	// ptrace, and a traced task makes no other call while it is traced.
-	p := &Process{Tgid: tid, Cred: parent.Proc.Cred.clone(), Root: parent.Proc.Root}
+	p := &Process{Tgid: tid, Cred: parent.Proc.Cred.clone(), Root: parent.Proc.Root, Loaded: parent.Proc.Loaded}
 	k.procs[tid] = p
 	k.watchProcess(p)
 	t := &Task{Tid: tid, Proc: p, contNr: -1, born: parent}

@@ -23,11 +23,19 @@ func publishCred(tid int, cr *Cred) error {
 
 // execDone is what follows a successful exec once the new image is checked: the shim is
 // mapped into it and it gets its name (the task is stopped at the exit of execve).
-func (k *Kernel) execDone(t *Task, comm string) error {
+func (k *Kernel) execDone(t *Task, comm, execfn string) error {
 	k.mu.Lock()
 	cr := *t.Proc.Cred
 	k.mu.Unlock()
-	return injectShim(t.Tid, &cr, comm)
+	var regs unix.PtraceRegs
+	if err := unix.PtraceGetRegs(t.Tid, &regs); err != nil {
+		return err
+	}
+	if err := injectShim(t.Tid, &cr, comm); err != nil {
+		return err
+	}
+	fixExecfn(t.Tid, regs.Rsp, execfn)
+	return nil
 }
 
 // inject makes one system call in a traced task stopped at any ptrace stop, from the

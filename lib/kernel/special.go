@@ -72,9 +72,9 @@ func (k *Kernel) devNodes() *kernelNodes {
 			}
 		}
 		// /dev/tty and /dev/tty0 open the console too, but stat as nodes of their own
-		// (tty_devnode makes /dev/tty 0666): an empty memfd each, never handed out but as
-		// O_PATH
-		for _, name := range []string{"tty", "tty0"} {
+		// (tty_devnode makes /dev/tty 0666), and each /dev/kmsg open is a socket of its
+		// own (kmsg.go): an empty memfd each, never handed out but as O_PATH
+		for _, name := range []string{"tty", "tty0", "kmsg"} {
 			dv := k.deviceByName(name)
 			d := devNode{unix.S_IFCHR | dv.perm, dv.num.rdev()}
 			fd, err := unix.MemfdCreate("gouml-dev-"+name, unix.MFD_CLOEXEC)
@@ -287,6 +287,37 @@ func (k *Kernel) kernelStatfs(fd int, sf *unix.Statfs_t) {
 // the command line made read-only, stays read-only whatever the guest asks), it never
 // blocks the caller's dispatcher (a FIFO is opened non-blocking), and a directory is only
 // handed out when it is one of the guest's own (the host kernel keeps ".." inside it).
+// reopenByMode decides a reopen through a magic link as Linux does, by the file rather than
+// by the open it came from, where that gives nothing the guest could not open by name: a
+// regular file or directory of the guest's trees (the guest's modes decide; the host
+// refuses writes below a read-only mount) and an anonymous pipe (a pipe's ends are the
+// guest's own either way). ok false: anything else (the kernel's memfds, host devices, the
+// console), which never gets more access than its open had.
+func (k *Kernel) reopenByMode(c *Call, link string, obj int, st *unix.Stat_t, flags int) (ok bool, err error) {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFIFO:
+		p, w := k.objPath(link)
+		return w == elsewhere && strings.HasPrefix(p, "pipe:["), nil
+	case unix.S_IFREG, unix.S_IFDIR:
+	default:
+		return false, nil
+	}
+	if _, w := k.objPath(link); w != inTree || c == nil {
+		return false, nil
+	}
+	var want uint32
+	if acc := flags & unix.O_ACCMODE; acc == unix.O_RDONLY || acc == unix.O_RDWR {
+		want |= mayRead
+	}
+	if acc := flags & unix.O_ACCMODE; acc == unix.O_WRONLY || acc == unix.O_RDWR || flags&unix.O_TRUNC != 0 {
+		want |= mayWrite
+	}
+	if err := c.mayOn(c.fsCred(), obj, want); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 func (k *Kernel) reopenFD(c *Call, tid int, n string, flags int) (int, error) {
 	if v, err := strconv.Atoi(n); err != nil || v < 0 || strconv.Itoa(v) != n {
 		return -1, unix.ENOENT
@@ -317,6 +348,14 @@ func (k *Kernel) reopenFD(c *Call, tid int, n string, flags int) (int, error) {
 			return -1, unix.EACCES
 		}
 		pathOnly = true
+	}
+	if flags&unix.O_PATH == 0 && !pathOnly {
+		switch byMode, err := k.reopenByMode(c, link, obj, &st, flags); {
+		case err != nil:
+			return -1, err
+		case byMode:
+			pathOnly = true // checked as a new open of the file
+		}
 	}
 	if flags&unix.O_PATH == 0 && !pathOnly {
 		have := orig & unix.O_ACCMODE

@@ -66,9 +66,10 @@ func StubMain() {
 		candidates = append(candidates, a)
 	}
 	debug := os.Getenv("GOUML_DEBUG_FILTER") == "1"
+	mem, _ := strconv.ParseUint(os.Getenv(stubMemEnv), 10, 64)
 	var env []string
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "GOUML_DEBUG_FILTER=") && !strings.HasPrefix(e, stubTreesEnv+"=") {
+		if !strings.HasPrefix(e, "GOUML_DEBUG_FILTER=") && !strings.HasPrefix(e, stubTreesEnv+"=") && !strings.HasPrefix(e, stubMemEnv+"=") {
 			env = append(env, e) // the launcher's own settings are not init's business
 		}
 	}
@@ -92,7 +93,7 @@ func StubMain() {
 		p, _ := syscall.BytePtrFromString(c)
 		execs = append(execs, execArgs{path: p, argv: mk(append([]string{c}, extra...)), envp: envp})
 	}
-	prog := buildFilter(debug)
+	prog := buildFilter(debug, mem)
 	// Linux starts init with umask 022 (the kernel process itself runs with 0).
 	syscall.Umask(0o022)
 	if err := unix.Fchdir(stubRootFD); err != nil {

@@ -43,11 +43,14 @@ const maxInterpDepth = 4
 // tracePlan is what the kernel decided for one execve or chdir before the caller is traced.
 type tracePlan struct {
 	kind     int
-	fd       int      // the kernel's O_PATH fd of the program or directory
-	gfd      int      // the same file's number in the caller (ADDFD), -1 once closed
-	dev, ino uint64   // which file that is
-	prefix   []string // execve: argv words before the caller's argv[1:] (nil: argv unchanged)
-	comm     string   // execve: the process name Linux would give ("" = the host's)
+	fd       int         // the kernel's O_PATH fd of the program or directory
+	gfd      int         // the same file's number in the caller (ADDFD), -1 once closed
+	dev, ino uint64      // which file that is
+	prefix   []string    // execve: argv words before the caller's argv[1:] (nil: argv unchanged)
+	slot     int         // execve: the prefix word that is the caller's own argv[0] (-1: none)
+	loader   *loadedProg // execve in a chroot: the program its ELF interpreter runs (loader.go)
+	comm     string      // execve: the process name Linux would give ("" = the host's)
+	execfn   string      // execve: AT_EXECFN as Linux gives it ("" = the host\'s)
 	setid    execSetid
 	argv     uint64 // execve: the caller's argv and envp
 	envp     uint64
@@ -59,25 +62,33 @@ func (k *Kernel) absPath(tid int, dirfd int32, p string) (string, error) {
 	return c.absFollow(dirfd, p)
 }
 
+// execCallArgs decodes the arguments of execve or execveat.
+func execCallArgs(c *Call) (dirfd int32, pathPtr, argvPtr, envPtr, flags uint64, err error) {
+	a := c.n.Data.Args
+	if int(c.n.Data.Nr) != unix.SYS_EXECVEAT {
+		return unix.AT_FDCWD, a[0], a[1], a[2], 0, nil
+	}
+	if a[4]&^uint64(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
+		return 0, 0, 0, 0, 0, unix.EINVAL
+	}
+	return int32(a[0]), a[1], a[2], a[3], a[4], nil
+}
+
 func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 	t, tid := c.T, c.Tid
-	a := c.n.Data.Args
-	dirfd := int32(unix.AT_FDCWD)
-	pathPtr, argvPtr, envPtr, flags := a[0], a[1], a[2], uint64(0)
-	if int(c.n.Data.Nr) == unix.SYS_EXECVEAT {
-		dirfd, pathPtr, argvPtr, envPtr, flags = int32(a[0]), a[1], a[2], a[3], a[4]
-		if flags&^uint64(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
-			return nil, unix.EINVAL
-		}
+	dirfd, pathPtr, argvPtr, envPtr, flags, err := execCallArgs(c)
+	if err != nil {
+		return nil, err
 	}
 	p, err := readString(tid, pathPtr, 4095)
 	if err != nil {
 		return nil, err
 	}
 	r := k.rootOf(t)
-	plan := &tracePlan{kind: pendingExec, fd: -1, gfd: -1, argv: argvPtr, envp: envPtr, comm: path.Base(p)}
+	plan := &tracePlan{kind: pendingExec, fd: -1, gfd: -1, slot: -1, argv: argvPtr, envp: envPtr, comm: path.Base(p)}
 	var abs string
 	byFD := p == "" && flags&unix.AT_EMPTY_PATH != 0
+	plan.execfn = execfnOf(p, dirfd, byFD)
 	if byFD {
 		plan.comm = "" // the host names it after the file, as Linux does for fexecve
 	} else if abs, err = c.absOf(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0); err != nil {
@@ -167,9 +178,11 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 			return fail(unix.ENOEXEC)
 		}
 		if interp == "" {
+			plan.loaderArgv0(fd)
 			return plan, nil
 		}
 		// chrooted: "ld.so <program> args..." with both resolved in the process's root
+		plan.noteLoader(interp, abs, r, &st, byFD)
 		plan.prefix = interpPrefix(plan.prefix, interp, p, byFD, dirfd)
 		if abs, err = k.absPath(tid, unix.AT_FDCWD, interp); err != nil {
 			return fail(err)
@@ -215,6 +228,9 @@ func (k *Kernel) execOpen(c *Call, r *Root, abs string, byFD bool, dirfd int32, 
 		}
 		if !k.mayInspect(c, host) {
 			return -1, errNotProgram
+		}
+		if l := k.loaded(host); sub == "exe" && l != nil {
+			return l.open(unix.O_PATH) // the program, not its loader (loader.go)
 		}
 		fd, err := unix.Open("/proc/"+strconv.Itoa(host)+"/"+sub, unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -301,7 +317,11 @@ func (k *Kernel) rewrite(t *Task, plan *tracePlan, regs *unix.PtraceRegs, sp uin
 		if err != nil {
 			return err
 		}
-		for _, s := range plan.prefix {
+		for i, s := range plan.prefix {
+			if i == plan.slot && len(old) > 0 {
+				newArgv = append(newArgv, old[0]) // the caller's argv[0], as it is
+				continue
+			}
 			fixes = append(fixes, fix{len(newArgv), strs.Len()})
 			newArgv = append(newArgv, 0)
 			strs.WriteString(s + "\x00")
@@ -453,6 +473,9 @@ func (k *Kernel) execEvent(t *Task) bool {
 		return false
 	}
 	k.execCred(t.Proc, t.plan.setid)
+	k.mu.Lock()
+	t.Proc.Loaded = t.plan.loader
+	k.mu.Unlock()
 	return true
 }
 
@@ -478,4 +501,16 @@ func (f fdReader) ReadAt(b []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// execfnOf is AT_EXECFN as Linux gives it for an execve of p relative to dirfd: the path
+// as passed, or "/dev/fd/N/p" (empty by fd: the host's "/dev/fd/N" is right then).
+func execfnOf(p string, dirfd int32, byFD bool) string {
+	switch {
+	case byFD:
+		return ""
+	case strings.HasPrefix(p, "/") || dirfd == unix.AT_FDCWD:
+		return p
+	}
+	return "/dev/fd/" + strconv.Itoa(int(dirfd)) + "/" + p
 }

@@ -124,6 +124,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		fd, err := c.k.openSpecial(c, fs, rest, flags)
 		return c.specialFD(fd, err, cloexec)
 	}
+	if e := c.missingDevice(abs); e != 0 {
+		return errno(e)
+	}
 	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
 		mode &^= procUmask(c.Tid)
 	}
@@ -359,4 +362,27 @@ func (c *Call) setCreatorOwner(fd, pfd int) {
 		guestStat(fd, &st)
 		setGuestMode(fd, st.Mode&0o7777|unix.S_ISGID)
 	}
+}
+
+// missingDevice is the error of opening abs when it names a device the machine lacks and
+// the root's /dev holds no such entry (devices.go); 0 otherwise. Such a name is never a
+// file to create on the host.
+func (c *Call) missingDevice(abs string) unix.Errno {
+	fs, rest := special(abs)
+	if fs != "/dev" {
+		return 0
+	}
+	e := c.k.missingDevice(rest)
+	if e == 0 {
+		return 0
+	}
+	fd, err := c.root().OpenPath(abs, false)
+	if err == nil {
+		unix.Close(fd)
+		return 0
+	}
+	if err != unix.ENOENT {
+		return 0
+	}
+	return e
 }

@@ -70,10 +70,7 @@ func sysSysinfo(c *Call) result {
 		unit = 1
 	}
 	total := c.k.cfg.Mem
-	free := uint64(si.Freeram) * unit
-	if free > total*9/10 {
-		free = total * 9 / 10
-	}
+	free := c.k.memFree()
 	si.Uptime = int64(c.k.uptime().Seconds())
 	si.Totalram = total / unit
 	si.Freeram = free / unit

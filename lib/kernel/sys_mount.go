@@ -10,7 +10,10 @@ import (
 // getcwd, inotify, chroot, mount and umount.
 
 func sysGetcwd(c *Call) result {
-	cwd := c.k.cwd(c.root(), c.Tid)
+	cwd, gone := c.k.cwdOf(c.root(), c.Tid)
+	if gone {
+		return errno(unix.ENOENT) // as Linux says for a removed working directory
+	}
 	b := append([]byte(cwd), 0)
 	if uint64(len(b)) > c.Arg(1) {
 		return errno(unix.ERANGE)

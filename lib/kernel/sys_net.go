@@ -163,6 +163,7 @@ func sysBindConnect(c *Call) result {
 		if err := unix.Bind(s, &unix.SockaddrUnix{Name: host}); err != nil {
 			return fail(err)
 		}
+		c.k.socks.bound(host, name.path)
 		// the socket file's mode is the guest's umask's, not the kernel's
 		unix.Fchmodat(pfd, last, 0o777&^procUmask(c.Tid), 0)
 		return ok(0)
@@ -313,57 +314,17 @@ func sysSendmsg(c *Call) result {
 	if err := c.Read(c.Arg(1), hdr[:]); err != nil {
 		return fail(err)
 	}
-	name := binary.LittleEndian.Uint64(hdr[0:])
-	iov := binary.LittleEndian.Uint64(hdr[16:])
-	iovlen := binary.LittleEndian.Uint64(hdr[24:])
-	controllen := binary.LittleEndian.Uint64(hdr[40:])
-	s, err := c.guestSocket(c.Int(0))
+	s, r, stream := c.sendmsgSocket()
+	if stream && binary.LittleEndian.Uint64(hdr[0:]) != 0 {
+		return errno(unix.EISCONN)
+	}
+	if s < 0 {
+		return r
+	}
+	data, err := c.msgData(hdr)
 	if err != nil {
-		return fail(err)
-	}
-	typ, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_TYPE)
-	if err != nil {
-		unix.Close(s)
-		return errno(unix.ENOTSOCK)
-	}
-	if fam, _ := socketFamily(s); fam != unix.AF_UNIX {
-		unix.Close(s)
-		return cont() // the guest's own network namespace
-	}
-	if typ != unix.SOCK_DGRAM {
-		unix.Close(s)
-		if name != 0 {
-			return errno(unix.EISCONN)
-		}
-		return cont()
-	}
-	if name != 0 || controllen != 0 {
-		unix.Close(s)
-		return errno(unix.EOPNOTSUPP) // not supported yet
-	}
-	if iovlen > 1024 {
-		unix.Close(s)
-		return errno(unix.EMSGSIZE)
-	}
-	vec := make([]byte, 16*iovlen)
-	if err := c.Read(iov, vec); err != nil {
 		unix.Close(s)
 		return fail(err)
-	}
-	var data []byte
-	for i := uint64(0); i < iovlen; i++ {
-		base := binary.LittleEndian.Uint64(vec[16*i:])
-		n := binary.LittleEndian.Uint64(vec[16*i+8:])
-		if n > 1<<20-uint64(len(data)) { // never overflows: len(data) <= 1<<20
-			unix.Close(s)
-			return errno(unix.EMSGSIZE)
-		}
-		b := make([]byte, n)
-		if err := c.Read(base, b); err != nil {
-			unix.Close(s)
-			return fail(err)
-		}
-		data = append(data, b...)
 	}
 	flags := int(c.Arg(2))
 	var sent int
@@ -385,12 +346,115 @@ func sysSendmsg(c *Call) result {
 		defer unix.Close(s)
 		return post(fail0(send()))
 	}
-	r := c.blockingSocketCall(s, -1, unix.POLLOUT, send)
+	r = c.blockingSocketCall(s, -1, unix.POLLOUT, send)
 	if f := r.async; f != nil {
 		r.async = func() result { return post(f()) }
 		return r
 	}
 	return post(r)
+}
+
+// sendmsgSocket takes a copy of the socket of sendmsg or sendmmsg (args[0]): s is the copy
+// of a Unix datagram socket, which the kernel sends from, or -1 with r the answer: CONTINUE
+// for a socket of the guest's own network namespace or a Unix stream or seqpacket socket
+// (stream is then true: names on it are refused), or the error.
+func (c *Call) sendmsgSocket() (s int, r result, stream bool) {
+	s, err := c.guestSocket(c.Int(0))
+	if err != nil {
+		return -1, fail(err), false
+	}
+	typ, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		unix.Close(s)
+		return -1, errno(unix.ENOTSOCK), false
+	}
+	if fam, _ := socketFamily(s); fam != unix.AF_UNIX {
+		unix.Close(s)
+		return -1, cont(), false // the guest's own network namespace
+	}
+	if typ != unix.SOCK_DGRAM {
+		unix.Close(s)
+		return -1, cont(), true
+	}
+	return s, result{}, false
+}
+
+// msgData gathers the data a struct msghdr (read from the guest) describes, refusing what
+// the kernel does not send for a Unix datagram socket yet: a name or ancillary data.
+func (c *Call) msgData(hdr [56]byte) ([]byte, error) {
+	name := binary.LittleEndian.Uint64(hdr[0:])
+	iov := binary.LittleEndian.Uint64(hdr[16:])
+	iovlen := binary.LittleEndian.Uint64(hdr[24:])
+	controllen := binary.LittleEndian.Uint64(hdr[40:])
+	if name != 0 || controllen != 0 {
+		return nil, unix.EOPNOTSUPP // not supported yet
+	}
+	if iovlen > 1024 {
+		return nil, unix.EMSGSIZE
+	}
+	vec := make([]byte, 16*iovlen)
+	if err := c.Read(iov, vec); err != nil {
+		return nil, err
+	}
+	var data []byte
+	for i := uint64(0); i < iovlen; i++ {
+		base := binary.LittleEndian.Uint64(vec[16*i:])
+		n := binary.LittleEndian.Uint64(vec[16*i+8:])
+		if n > 1<<20-uint64(len(data)) { // never overflows: len(data) <= 1<<20
+			return nil, unix.EMSGSIZE
+		}
+		b := make([]byte, n)
+		if err := c.Read(base, b); err != nil {
+			return nil, err
+		}
+		data = append(data, b...)
+	}
+	return data, nil
+}
+
+// sysSendmmsg is sendmsg for a vector of messages (struct mmsghdr: a msghdr and the
+// msg_len the call fills in). Where sendmsg would run natively, so does sendmmsg; on a
+// Unix datagram socket the kernel sends each message as sendmsg does, never blocking (a
+// full queue ends the batch: Linux also returns the count sent so far when a later
+// message would block), and fails only when the first message fails.
+func sysSendmmsg(c *Call) result {
+	s, r, _ := c.sendmsgSocket()
+	if s < 0 {
+		return r // natively, where the host refuses names on streams itself
+	}
+	defer unix.Close(s)
+	vlen := min(c.Arg(2), 1024) // UIO_MAXIOV, as Linux caps it
+	flags := int(c.Arg(3))
+	sent := 0
+	for i := uint64(0); i < vlen; i++ {
+		at := c.Arg(1) + 64*i
+		var hdr [56]byte
+		err := c.Read(at, hdr[:])
+		var data []byte
+		if err == nil {
+			data, err = c.msgData(hdr)
+		}
+		var n int
+		if err == nil {
+			n, err = unix.SendmsgN(s, data, nil, nil, flags|unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+		}
+		if err == nil {
+			var l [4]byte
+			binary.LittleEndian.PutUint32(l[:], uint32(n))
+			err = c.Write(at+56, l[:])
+		}
+		if err != nil {
+			if sent > 0 {
+				break
+			}
+			if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
+				unix.Tgkill(c.T.Proc.Tgid, c.Tid, unix.SIGPIPE)
+			}
+			return fail(err)
+		}
+		sent++
+	}
+	return ok(int64(sent))
 }
 
 // fail0 is ok(0) for a nil error.

@@ -25,6 +25,10 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 		}
 		return c.guestFD(dirfd)
 	}
+	if (p == "." || p == "./") && dirfd == unix.AT_FDCWD && c.cwdRemoved() {
+		// the removed directory itself, which no name leads to any more
+		return unix.Open("/proc/"+strconv.Itoa(c.Tid)+"/cwd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	}
 	abs, err := c.absOf(dirfd, p, follow)
 	if err != nil {
 		return -1, err

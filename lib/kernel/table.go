@@ -42,7 +42,9 @@ const (
 	ruleIoctl              // deny ioctls that reach beyond the guest's own objects (TIOCSTI …)
 	ruleClone              // deny namespace flags
 	ruleSelfArg0           // allow when args[0] == 0 (this process), else EPERM
-	ruleSelfArg1           // allow when args[1] == 0
+	ruleTrapArg0           // allow when args[0] == 0 (this process), else trap to the handler
+	ruleTrapArgs01         // allow when args[0] == 0 and args[1] == 0 (PRIO_PROCESS, this process), else trap
+	ruleMemSize            // allow when args[1] (a length) is at most the machine's memory, else trap
 	ruleShimNative         // the shim's own call (from its first syscall site) runs natively; others go to the shim
 	ruleShimRoute          // from the shim's second syscall site to the kernel, from elsewhere to the shim
 	// A wait with a temporary signal mask: natively when the mask argument (args[3], [4]
@@ -143,13 +145,15 @@ func ruleTrap(nr int, r argRule, h handler, n string) Syscall {
 	return Syscall{Nr: nr, Disp: ArgRule, Rule: r, Handler: h, Note: n}
 }
 
+const otherNote = "of another process: the guest's permission between its users is checked"
+
 const sigNote = "the guest's permission to signal another user's process is checked"
 
 // table is THE system call table (x86-64). To add a system call: one row here, one handler in
 // its family's file. Rows are grouped by family; order does not matter.
 var table = []Syscall{
 	// Memory, time, scheduling, signals within a process: the host is already right.
-	pass(unix.SYS_MMAP), pass(unix.SYS_MPROTECT), pass(unix.SYS_MUNMAP), pass(unix.SYS_BRK),
+	ruleTrap(unix.SYS_MMAP, ruleMemSize, sysMmap, "a mapping longer than mem= traps: Linux's overcommit heuristic (mem.go)"), pass(unix.SYS_MPROTECT), pass(unix.SYS_MUNMAP), ruleTrap(unix.SYS_BRK, ruleTrapArg0, sysBrk, "growing the heap past mem= fails (memlimit.go)"),
 	pass(unix.SYS_MREMAP), pass(unix.SYS_MSYNC), pass(unix.SYS_MINCORE), pass(unix.SYS_MADVISE),
 	pass(unix.SYS_MLOCK), pass(unix.SYS_MUNLOCK), pass(unix.SYS_MLOCKALL), pass(unix.SYS_MUNLOCKALL),
 	pass(unix.SYS_MLOCK2), pass(unix.SYS_MEMBARRIER), pass(unix.SYS_MEMFD_CREATE),
@@ -170,18 +174,15 @@ var table = []Syscall{
 	deny(unix.SYS_CLOCK_ADJTIME, unix.EPERM, "the guest cannot set the host clock"),
 	deny(unix.SYS_ADJTIMEX, unix.EPERM, "the guest cannot set the host clock"),
 	pass(unix.SYS_SCHED_YIELD), pass(unix.SYS_SCHED_GET_PRIORITY_MAX), pass(unix.SYS_SCHED_GET_PRIORITY_MIN),
-	rule(unix.SYS_SCHED_SETAFFINITY, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_GETAFFINITY, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_SETPARAM, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_GETPARAM, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_SETSCHEDULER, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_GETSCHEDULER, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_RR_GET_INTERVAL, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_SETATTR, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_SCHED_GETATTR, ruleSelfArg0, "own process only"),
-	rule(unix.SYS_GETPRIORITY, ruleSelfArg1, "own process only"),
-	rule(unix.SYS_SETPRIORITY, ruleSelfArg1, "own process only"),
-	rule(unix.SYS_PRLIMIT64, ruleSelfArg0, "own process only"),
+	ruleTrap(unix.SYS_SCHED_SETAFFINITY, ruleTrapArg0, sysSchedSet, otherNote),
+	pass(unix.SYS_SCHED_GETAFFINITY), pass(unix.SYS_SCHED_GETPARAM), pass(unix.SYS_SCHED_GETSCHEDULER),
+	pass(unix.SYS_SCHED_RR_GET_INTERVAL), pass(unix.SYS_SCHED_GETATTR),
+	ruleTrap(unix.SYS_SCHED_SETPARAM, ruleTrapArg0, sysSchedSet, otherNote),
+	ruleTrap(unix.SYS_SCHED_SETSCHEDULER, ruleTrapArg0, sysSchedSet, otherNote),
+	ruleTrap(unix.SYS_SCHED_SETATTR, ruleTrapArg0, sysSchedSet, otherNote),
+	ruleTrap(unix.SYS_GETPRIORITY, ruleTrapArgs01, sysGetpriority, "of a guest user: answered by the kernel"),
+	ruleTrap(unix.SYS_SETPRIORITY, ruleTrapArgs01, sysSetpriority, otherNote),
+	ruleTrap(unix.SYS_PRLIMIT64, ruleTrapArg0, sysPrlimit, otherNote),
 	rule(unix.SYS_GET_ROBUST_LIST, ruleSelfArg0, "own process only"),
 	pass(unix.SYS_GETRLIMIT), pass(unix.SYS_SETRLIMIT), pass(unix.SYS_GETRUSAGE), pass(unix.SYS_GETCPU),
 	pass(unix.SYS_FUTEX), pass(unix.SYS_FUTEX_WAITV), pass(unix.SYS_SET_ROBUST_LIST), pass(unix.SYS_SET_TID_ADDRESS),
@@ -218,10 +219,10 @@ var table = []Syscall{
 	trap(unix.SYS_SOCKET, sysSocket), pass(unix.SYS_SOCKETPAIR),
 	trap(unix.SYS_BIND, sysBindConnect), trap(unix.SYS_CONNECT, sysBindConnect),
 	trap(unix.SYS_SENDTO, sysSendto), trap(unix.SYS_SENDMSG, sysSendmsg),
-	deny(unix.SYS_SENDMMSG, unix.ENOSYS, "not supported yet"),
+	trap(unix.SYS_SENDMMSG, sysSendmmsg),
 	pass(unix.SYS_RECVFROM), pass(unix.SYS_RECVMSG), pass(unix.SYS_RECVMMSG), pass(unix.SYS_LISTEN),
-	pass(unix.SYS_ACCEPT), pass(unix.SYS_ACCEPT4), pass(unix.SYS_SHUTDOWN), pass(unix.SYS_GETSOCKNAME),
-	pass(unix.SYS_GETPEERNAME), pass(unix.SYS_SETSOCKOPT), pass(unix.SYS_GETSOCKOPT),
+	pass(unix.SYS_ACCEPT), pass(unix.SYS_ACCEPT4), pass(unix.SYS_SHUTDOWN), trap(unix.SYS_GETSOCKNAME, sysGetsockname),
+	trap(unix.SYS_GETPEERNAME, sysGetpeername), pass(unix.SYS_SETSOCKOPT), pass(unix.SYS_GETSOCKOPT),
 
 	// Paths: resolved by the kernel inside the guest root (sys_file.go).
 	trap(unix.SYS_OPEN, sysOpen), trap(unix.SYS_OPENAT, sysOpenat), trap(unix.SYS_OPENAT2, sysOpenat2),
@@ -245,12 +246,10 @@ var table = []Syscall{
 	trap(unix.SYS_INOTIFY_ADD_WATCH, sysInotifyAddWatch),
 	traced(unix.SYS_CHDIR, chdirHooks), traced(unix.SYS_EXECVE, execHooks), traced(unix.SYS_EXECVEAT, execHooks),
 	trap(unix.SYS_CHROOT, sysChroot), trap(unix.SYS_MOUNT, sysMount), trap(unix.SYS_UMOUNT2, sysUmount),
-	deny(unix.SYS_SETXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_LSETXATTR, unix.ENOTSUP, "not supported yet"),
-	deny(unix.SYS_FSETXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_GETXATTR, unix.ENOTSUP, "not supported yet"),
-	deny(unix.SYS_LGETXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_FGETXATTR, unix.ENOTSUP, "not supported yet"),
-	deny(unix.SYS_LISTXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_LLISTXATTR, unix.ENOTSUP, "not supported yet"),
-	deny(unix.SYS_FLISTXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_REMOVEXATTR, unix.ENOTSUP, "not supported yet"),
-	deny(unix.SYS_LREMOVEXATTR, unix.ENOTSUP, "not supported yet"), deny(unix.SYS_FREMOVEXATTR, unix.ENOTSUP, "not supported yet"),
+	trap(unix.SYS_SETXATTR, sysSetxattr), trap(unix.SYS_LSETXATTR, sysLsetxattr), trap(unix.SYS_FSETXATTR, sysFsetxattr),
+	trap(unix.SYS_GETXATTR, sysGetxattr), trap(unix.SYS_LGETXATTR, sysLgetxattr), trap(unix.SYS_FGETXATTR, sysFgetxattr),
+	trap(unix.SYS_LISTXATTR, sysListxattr), trap(unix.SYS_LLISTXATTR, sysLlistxattr), trap(unix.SYS_FLISTXATTR, sysFlistxattr),
+	trap(unix.SYS_REMOVEXATTR, sysRemovexattr), trap(unix.SYS_LREMOVEXATTR, sysLremovexattr), trap(unix.SYS_FREMOVEXATTR, sysFremovexattr),
 	trap(unix.SYS_SWAPON, sysSwapon), trap(unix.SYS_SWAPOFF, sysSwapoff),
 	deny(unix.SYS_PIVOT_ROOT, unix.EPERM, "not supported yet"), deny(unix.SYS_ACCT, unix.EPERM, "not supported yet"),
 	deny(unix.SYS_FANOTIFY_INIT, unix.EPERM, "not supported"),

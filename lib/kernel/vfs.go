@@ -292,18 +292,30 @@ func (k *Kernel) objPath(link string) (string, where) {
 // is outside r: after a chroot without chdir; so ".." can never climb out of a chroot,
 // unlike on Linux).
 func (k *Kernel) cwd(r *Root, tid int) string {
+	g, _ := k.cwdOf(r, tid)
+	return g
+}
+
+// cwdOf is cwd, and whether that directory was removed (its former name is then given).
+func (k *Kernel) cwdOf(r *Root, tid int) (string, bool) {
 	p, w := k.objPath("/proc/" + strconv.Itoa(tid) + "/cwd")
 	switch w {
 	case inTree:
 		if g, ok := r.rel(strings.TrimSuffix(p, " (deleted)")); ok {
-			return g
+			return g, strings.HasSuffix(p, " (deleted)")
 		}
 	case inProc:
 		if r.guest == "/" {
-			return p
+			return p, false
 		}
 	}
-	return "/"
+	return "/", false
+}
+
+// cwdRemoved says whether the caller's working directory was removed.
+func (c *Call) cwdRemoved() bool {
+	_, gone := c.k.cwdOf(c.root(), c.Tid)
+	return gone
 }
 
 // fdPath returns the guest path, seen from root r, of a guest fd that must be a file or
@@ -662,7 +674,18 @@ func (c *Call) abs1(dirfd int32, p string) (string, error) {
 	}
 	var base string
 	if dirfd == unix.AT_FDCWD {
-		base = c.k.cwd(c.root(), c.Tid)
+		var gone bool
+		base, gone = c.k.cwdOf(c.root(), c.Tid)
+		if gone {
+			// a removed working directory has no names below it, but its ".." is still
+			// the directory it was removed from, which its former name leads to
+			for p == ".." || strings.HasPrefix(p, "../") {
+				base, p = path.Dir(base), strings.TrimLeft(strings.TrimPrefix(p, ".."), "/")
+			}
+			if p == "" {
+				return base, nil
+			}
+		}
 	} else {
 		b, err := c.k.fdPath(c.root(), c.Tid, dirfd)
 		if err != nil {

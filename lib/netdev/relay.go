@@ -37,6 +37,7 @@ type Relay struct {
 	tapRC   syscall.RawConn
 	tr      *Transport
 	deliver func([]byte) // the NAT's input; nil: frames from the tap go to the socket
+	slipOut []byte       // the SLIP encoding of the packet being sent (fromTap's)
 	wg      sync.WaitGroup
 }
 
@@ -55,6 +56,9 @@ func Start(tap *os.File, tr *Transport) (*Relay, error) {
 			r.toTap(frame)
 			return nil
 		}).Deliver
+	} else if tr.stream != nil {
+		r.wg.Add(1)
+		go r.fromStream()
 	} else {
 		r.wg.Add(1)
 		go r.fromWire()
@@ -124,7 +128,7 @@ func (r *Relay) fromTap() {
 					done = err != unix.EAGAIN
 					return n > 0 || done
 				}
-				if m < minFrame || m > MaxFrame {
+				if m < r.minLen() || m > MaxFrame {
 					r.TxDrops.Add(1)
 					continue
 				}
@@ -150,6 +154,10 @@ func (r *Relay) send(f *frames, n int) {
 			r.deliver(f.buf(i)[:f.lens[i]])
 		}
 		r.TxFrames.Add(uint64(n))
+		return
+	}
+	if r.tr.stream != nil {
+		r.sendStream(f, n)
 		return
 	}
 	if r.tr.dev != nil {
@@ -259,7 +267,7 @@ func readFrames(fd int, f *frames) int {
 // toTap writes one frame to the guest; a frame the tap refuses (the interface is down) is
 // dropped.
 func (r *Relay) toTap(frame []byte) {
-	if len(frame) < minFrame || len(frame) > MaxFrame {
+	if len(frame) < r.minLen() || len(frame) > MaxFrame {
 		r.RxDrops.Add(1)
 		return
 	}
@@ -276,4 +284,68 @@ func (r *Relay) toTap(frame []byte) {
 		return
 	}
 	r.RxFrames.Add(1)
+}
+
+// minLen is the shortest frame the guest's device takes or gives: an Ethernet header, or
+// for an IP link one byte (the host kernel judges the rest).
+func (r *Relay) minLen() int {
+	if r.tr.stream != nil {
+		return 1
+	}
+	return minFrame
+}
+
+// sendStream writes n packets to the SLIP stream. A write that the stream does not take
+// whole loses the rest of its packet, which the far end drops at the next END (each packet
+// starts with one).
+func (r *Relay) sendStream(f *frames, n int) {
+	_ = r.tr.rc.Control(func(fd uintptr) {
+		for i := 0; i < n; i++ {
+			pkt := f.buf(i)[:f.lens[i]]
+			if len(pkt) > MaxPacket {
+				r.TxDrops.Add(1)
+				continue
+			}
+			r.slipOut = SLIPEncode(r.slipOut[:0], pkt)
+			w, err := unix.Write(int(fd), r.slipOut)
+			for err == unix.EINTR {
+				w, err = unix.Write(int(fd), r.slipOut)
+			}
+			if err != nil || w < len(r.slipOut) {
+				r.TxDrops.Add(1) // the program is slow, or gone
+				continue
+			}
+			r.TxFrames.Add(1)
+		}
+	})
+}
+
+// fromStream reads the SLIP stream from the slirp program and writes each packet to the
+// guest's tun device. The program's end of the stream closing ends it.
+func (r *Relay) fromStream() {
+	defer r.wg.Done()
+	var dec SLIPDecoder
+	buf := make([]byte, 1<<16)
+	deliver := func(p []byte) { r.toTap(p) }
+	for {
+		n := 0
+		eof := false
+		err := r.tr.rc.Read(func(fd uintptr) bool {
+			var err error
+			n, err = unix.Read(int(fd), buf)
+			switch {
+			case err == unix.EAGAIN || err == unix.EINTR:
+				return false
+			case err != nil || n == 0:
+				eof, n = true, 0
+			}
+			return true
+		})
+		if err != nil || eof {
+			return
+		}
+		before := dec.Dropped
+		dec.Feed(buf[:n], deliver)
+		r.RxDrops.Add(dec.Dropped - before)
+	}
 }

@@ -19,6 +19,7 @@ import (
 // built-in NAT gateway, which `slirp` without a program also selects.
 const (
 	Daemon  = "daemon"
+	Vde     = "vde"
 	Mcast   = "mcast"
 	Ucast   = "ucast"
 	TunTap  = "tuntap"
@@ -45,11 +46,26 @@ type Spec struct {
 	HostIf, Gate string // tuntap: host interface, gateway address (helper mode)
 
 	Argv []string // slirp: the program and its arguments; nil = the built-in NAT
+
+	// vde: the switch's directory in Ctl ("" = libvdeplug's default), and the port, group,
+	// data socket mode and description the plug asks for (VdeMode 0: libvdeplug's 0700).
+	VdePort         uint32
+	VdeGroup, Descr string
+	VdeMode         uint32
+	VdeModeGiven    bool
+	// vecN: the key=value pairs, and the transport they name (VecTap, VecRaw, VecBess).
+	Vec     map[string]string
+	VecKind string
+
+	// DataDir is where the vde transport makes its data socket ("" = the temporary
+	// directory): the caller's to set, not the command line's.
+	DataDir string
 }
 
 // order is the order in which the real kernel's transports register, and so configure
-// their devices (observed: slirp, daemon, mcast, ucast, tuntap); usernet, ours, comes last.
-var order = []string{Slirp, Daemon, Mcast, Ucast, TunTap, Usernet}
+// their devices (observed: slirp, daemon, mcast, ucast, tuntap; vde between daemon and
+// mcast, as its drivers are linked); usernet, ours, comes last.
+var order = []string{Slirp, Daemon, Vde, Mcast, Ucast, TunTap, Usernet}
 
 // Order returns the rank of a transport in the order devices are configured at boot.
 func Order(transport string) int {
@@ -68,6 +84,13 @@ func Order(transport string) int {
 func Parse(index int, spec string, log func(string)) *Spec {
 	name, rest, ok := transport(spec)
 	if !ok {
+		if r, found := strings.CutPrefix(spec, "pcap"); found && (r == "" || r[0] == ',') {
+			// Debian's kernel leaves pcap out and ignores the device without a word; one
+			// line saying so, and what to use instead, costs nothing.
+			log(fmt.Sprintf("eth%d=pcap: the pcap transport is not built in (as in Debian's linux.uml); "+
+				"vec%d:transport=raw,ifname=IF attaches a guest to a host interface (as root: it takes CAP_NET_RAW on the host)",
+				index, index))
+		}
 		return nil
 	}
 	s := &Spec{Index: index, Transport: name}
@@ -77,6 +100,8 @@ func Parse(index int, spec string, log func(string)) *Spec {
 		if _, more := split(rest, &s.MACField, &s.SockType, &s.Ctl); more {
 			log("daemon_setup : Ignoring data socket specification")
 		}
+	case Vde:
+		return s.vde(rest, log)
 	case Mcast:
 		return s.mcast(rest, log)
 	case Ucast:
@@ -174,6 +199,39 @@ func hexDigit(c byte) int {
 func number(s string) (uint64, bool) {
 	v, end := strtoul(s, 10)
 	return v, end > 0 && end == len(s)
+}
+
+func (s *Spec) vde(rest string, log func(string)) *Spec {
+	var port, mode string
+	if remain, more := split(rest, &s.Ctl, &s.MACField, &port, &s.VdeGroup, &mode, &s.Descr); more {
+		log(fmt.Sprintf("vde_setup - Ignoring extra data :'%s'", remain))
+	}
+	if port != "" {
+		v, ok := number(port)
+		if !ok {
+			log(fmt.Sprintf("vde_setup - Bad port : '%s'", port))
+			return nil
+		}
+		s.VdePort = uint32(v)
+	}
+	if mode != "" {
+		v, end := strtoul(mode, 8)
+		if end == 0 || end != len(mode) {
+			log(fmt.Sprintf("vde_setup - Bad mode : '%s'", mode))
+			return nil
+		}
+		s.VdeMode, s.VdeModeGiven = uint32(v), true
+	}
+	log("Configured vde device: " + s.vdeSwitch())
+	return s
+}
+
+// vdeSwitch names the switch as the vde messages do.
+func (s *Spec) vdeSwitch() string {
+	if s.Ctl == "" {
+		return "(default socket)"
+	}
+	return s.Ctl
 }
 
 func (s *Spec) mcast(rest string, log func(string)) *Spec {
@@ -329,6 +387,8 @@ func (s *Spec) Backend() string {
 	switch s.Transport {
 	case Daemon:
 		return fmt.Sprintf("daemon backend (uml_switch version 3) - %s:%s", s.SockType, s.Ctl)
+	case Vde:
+		return "vde backend - " + s.vdeSwitch() + ", "
 	case Mcast:
 		return fmt.Sprintf("mcast backend multicast address: %s:%d, TTL:%d", s.Addr, s.LPort, s.TTL)
 	case Ucast:
@@ -356,7 +416,12 @@ func (s *Spec) Backend() string {
 }
 
 // Name returns the guest interface name of the device.
-func (s *Spec) Name() string { return "eth" + strconv.Itoa(s.Index) }
+func (s *Spec) Name() string {
+	if s.Transport == Vector {
+		return "vec" + strconv.Itoa(s.Index)
+	}
+	return "eth" + strconv.Itoa(s.Index)
+}
 
 // Kind returns the transport a spec names ("" when none the kernel knows), without parsing
 // the rest or saying anything: the kernel orders devices by it.

@@ -51,7 +51,7 @@ func TestParse(t *testing.T) {
 		{"usernet,fe:fd:0:0:0:9", &Spec{Transport: Usernet, MACField: "fe:fd:0:0:0:9"}, ""},
 		{"usernet,,x", nil, "usernet_setup - Extra garbage on specification : 'x'"},
 		// unknown or not compiled in: ignored without a word
-		{"bogus", nil, ""}, {"daemonx", nil, ""}, {"pcap,eth0", nil, ""}, {"", nil, ""},
+		{"bogus", nil, ""}, {"daemonx", nil, ""}, {"", nil, ""},
 	}
 	for _, c := range cases {
 		var msgs []string
@@ -122,7 +122,8 @@ func TestBackend(t *testing.T) {
 // FuzzParse: any spec parses without a panic, and what it yields is consistent.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"daemon,,unix,/tmp/x", "mcast,0x12:0x34:56:78:9a:bc:de,239.1.2.3,70000,300",
-		"ucast,,127.0.0.1,5000,5001", "tuntap,tap0,,10.0.0.1", "slirp,,a_b,c", "usernet,fe:fd:0:0:0:1", ",,,", "mcast,,,,,"} {
+		"ucast,,127.0.0.1,5000,5001", "tuntap,tap0,,10.0.0.1", "slirp,,a_b,c", "usernet,fe:fd:0:0:0:1", ",,,", "mcast,,,,,",
+		"vde,/sw,fe:fd:0:0:0:1,3,7,660,d", "vde,,,,,,,,x", "pcap,eth0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, spec string) {
@@ -138,4 +139,17 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q: %+v", spec, s)
 		}
 	})
+}
+
+// pcap, which Debian's kernel leaves out, is refused with a line saying so.
+func TestParsePcap(t *testing.T) {
+	var got []string
+	if s := Parse(1, "pcap,eth0,,promisc", func(m string) { got = append(got, m) }); s != nil || len(got) != 1 ||
+		!strings.HasPrefix(got[0], "eth1=pcap: the pcap transport is not built in") {
+		t.Errorf("%v %q", s, got)
+	}
+	got = nil
+	if s := Parse(1, "pcapx", func(m string) { got = append(got, m) }); s != nil || len(got) != 0 {
+		t.Errorf("pcapx: %v %q", s, got)
+	}
 }

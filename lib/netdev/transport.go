@@ -31,7 +31,26 @@ type Transport struct {
 	// dev is a host tap (tuntap): frames are read and written one per call. It outlives
 	// the relay (it is opened once per run, outside the kernel), so Close leaves it open.
 	dev *os.File
+	// stream is the SLIP stream to a slirp program (its stdin and stdout), which, like dev,
+	// outlives the relay; the guest's side is then a tun device: IP packets, no Ethernet.
+	stream *os.File
 }
+
+// OpenStream makes the transport of ethN=slirp,MAC,PROGRAM: stream is the socket whose other
+// end is the program's stdin and stdout (the outer process started it). stream must be
+// non-blocking; it stays open when the relay stops, for the next boot.
+func OpenStream(s *Spec, stream *os.File) (*Transport, error) {
+	rc, err := stream.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	_ = stream.SetReadDeadline(time.Time{})
+	return &Transport{spec: s, stream: stream, rc: rc}, nil
+}
+
+// IPLink reports whether the guest's side of the device carries IP packets with no Ethernet
+// header (a tun device), as the real kernel's slirp device does.
+func (s *Spec) IPLink() bool { return s.Transport == Slirp && s.Argv != nil }
 
 // OpenDevice makes the transport of a device whose frames go to a host tap already open
 // (ethN=tuntap,IFNAME: the outer process opened it in the host's network namespace). dev
@@ -60,6 +79,8 @@ func Open(s *Spec, mac [6]byte) (*Transport, error) {
 	switch {
 	case s.Transport == Daemon:
 		err = t.openDaemon()
+	case s.Transport == Vde:
+		err = t.openVDE()
 	case s.Transport == Mcast:
 		err = t.openMcast()
 	case s.Transport == Ucast:
@@ -67,8 +88,7 @@ func Open(s *Spec, mac [6]byte) (*Transport, error) {
 	case s.BuiltinNAT():
 		t.gw, err = usernet.New(usernet.Config{})
 	case s.Transport == Slirp:
-		err = errors.New("slirp: running a slirp program is not supported; eth" + fmt.Sprint(s.Index) +
-			"=slirp without a program (or =usernet) uses the built-in NAT")
+		err = errors.New("slirp: the program can only be given on the command line (the outer linux process runs it)")
 	default:
 		err = fmt.Errorf("%s: transport not supported", s.Transport)
 	}
@@ -86,6 +106,9 @@ func Open(s *Spec, mac [6]byte) (*Transport, error) {
 func (t *Transport) Close() {
 	if t.dev != nil {
 		_ = t.dev.SetReadDeadline(time.Now()) // wakes the relay's reader; the tap stays open
+	}
+	if t.stream != nil {
+		_ = t.stream.SetReadDeadline(time.Now())
 	}
 	if t.sock != nil {
 		t.sock.Close()
@@ -190,9 +213,9 @@ func errnoOf(err error) int {
 	return int(unix.EIO)
 }
 
-// inet4 parses a dotted quad as the kernel's in_aton would be given one; ok is false for
+// Inet4 parses a dotted quad as the kernel's in_aton would be given one; ok is false for
 // anything else.
-func inet4(s string) ([4]byte, bool) {
+func Inet4(s string) ([4]byte, bool) {
 	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Is4() {
 		return [4]byte{}, false
@@ -204,7 +227,7 @@ func inet4(s string) ([4]byte, bool) {
 // with IP_MULTICAST_LOOP, which is how guests on one host meet).
 func (t *Transport) openMcast() error {
 	s := t.spec
-	group, ok := inet4(s.Addr)
+	group, ok := Inet4(s.Addr)
 	if !ok || group[0]&0xf0 != 0xe0 {
 		return fmt.Errorf("umcast_open : %q is not a multicast address", s.Addr)
 	}
@@ -236,7 +259,7 @@ func (t *Transport) openMcast() error {
 // openUcast binds the listen port on every host address and sends to the remote.
 func (t *Transport) openUcast() error {
 	s := t.spec
-	remote, ok := inet4(s.Addr)
+	remote, ok := Inet4(s.Addr)
 	if !ok || remote == [4]byte{} {
 		return fmt.Errorf("umcast_open : bad remote address '%s'", s.Addr)
 	}

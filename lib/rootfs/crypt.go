@@ -3,6 +3,8 @@ package rootfs
 import (
 	"crypto/rand"
 	"crypto/sha512"
+	"errors"
+	"strings"
 )
 
 const cryptAlphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -105,4 +107,20 @@ func SHA512Crypt(password, salt string) string {
 	}
 	enc(0, 0, c[63], 2)
 	return string(out)
+}
+
+// checkCryptHash accepts what can stand in /etc/shadow's password field: a crypt(3) hash
+// ($id$...), or a locked or disabled entry ("!", "*", "!$6$..."). The field is stored as
+// given, so it must not break the line apart; the scheme itself is the guest's libc's to
+// know.
+func checkCryptHash(h string) error {
+	for _, r := range h {
+		if r == ':' || r <= ' ' || r > '~' {
+			return errors.New("a shadow password field has no ':', spaces or control characters (make one with openssl passwd -6)")
+		}
+	}
+	if s := strings.TrimPrefix(h, "!"); strings.HasPrefix(s, "$") && strings.Count(s, "$") < 3 {
+		return errors.New("not a crypt(3) hash: want $ID$SALT$HASH (make one with openssl passwd -6)")
+	}
+	return nil
 }

@@ -38,6 +38,7 @@ type Config struct {
 	Adds         []string // SRC:DEST
 	Hostname     string
 	RootPassword string
+	RootHash     string // a crypt(3) hash for root, stored as given (--root-password-hash)
 	Net          string
 	DNS          string
 	UML          bool
@@ -77,8 +78,12 @@ Options:
   -m, --reserved PCT       blocks reserved for root, percent (default 0)
   -L, --label LABEL        volume label
   -a, --add SRC:DEST       add a host file or directory at guest path DEST (repeatable)
-      --hostname NAME      /etc/hostname (default: keep the source's, else "gouml")
+      --hostname NAME      /etc/hostname, and 127.0.1.1 in /etc/hosts (default: keep the
+                           source's hostname, else "gouml")
       --root-password PW   set root's password (stored SHA-512 hashed in /etc/shadow)
+      --root-password-hash HASH
+                           root's password field in /etc/shadow as given: a crypt(3) hash,
+                           e.g. from openssl passwd -6 (keeps the password off the command line)
       --net MODE           dhcp, or static:ADDR/PREFIX[,GATEWAY]: eth0 in /etc/network/interfaces
       --dns ADDR           nameserver in /etc/resolv.conf
       --uroot-commands L   comma-separated u-root commands or package globs (default: core)
@@ -177,6 +182,7 @@ func parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	}
 	fs.StringVar(&c.Hostname, "hostname", "", "")
 	fs.StringVar(&c.RootPassword, "root-password", "", "")
+	fs.StringVar(&c.RootHash, "root-password-hash", "", "")
 	fs.StringVar(&c.Net, "net", "", "")
 	fs.StringVar(&c.DNS, "dns", "", "")
 	fs.StringVar(&uc, "uroot-commands", "", "")
@@ -245,6 +251,14 @@ func parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	for _, a := range c.Adds {
 		if i := strings.LastIndex(a, ":"); i <= 0 || i == len(a)-1 {
 			return nil, fmt.Errorf("--add %q: want SRC:DEST", a)
+		}
+	}
+	if c.RootPassword != "" && c.RootHash != "" {
+		return nil, errors.New("--root-password and --root-password-hash both given: choose one")
+	}
+	if c.RootHash != "" {
+		if err := checkCryptHash(c.RootHash); err != nil {
+			return nil, fmt.Errorf("--root-password-hash: %v", err)
 		}
 	}
 	if c.Net != "" && c.Net != "dhcp" && !strings.HasPrefix(c.Net, "static:") {
@@ -325,6 +339,10 @@ func Build(c *Config) (string, error) {
 	if c.UML {
 		if err := c.umlSetup(t); err != nil {
 			return "", err
+		}
+		if !hasInit(t) {
+			warn("the root has no /sbin/init: boot it with init=PROGRAM, or install an init " +
+				"(a Debian tree: debootstrap or mmdebstrap --include=sysvinit-core)")
 		}
 	}
 	sum, err := c.write(t, warn)

@@ -651,6 +651,7 @@ func TestUMLSetupFiles(t *testing.T) {
 		"/etc/resolv.conf":        "^nameserver 10.0.0.1\n$",
 		"/etc/shadow":             `^root:\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}:\d+:0:99999:7:::\n$`,
 		"/etc/passwd":             "^root:x:0:0:root:/root:/bin/sh\n$",
+		"/etc/hosts":              "^127\\.0\\.0\\.1\tlocalhost\n127\\.0\\.1\\.1\th1\n",
 	} {
 		if got := cat(p); !regexp.MustCompile(want).MatchString(got) {
 			t.Errorf("%s = %q, want /%s/", p, got, want)

@@ -11,7 +11,8 @@ import (
 
 // umlSetup adds what a guest needs to come up under UML: device nodes the kernel and init
 // open before anything can create them, /etc/fstab for the root device, a console for
-// busybox-style inits, the hostname, network configuration and root's password.
+// busybox-style inits, a getty on the console for sysvinit, the hostname (and /etc/hosts
+// naming it), network configuration and root's password.
 func (c *Config) umlSetup(t *fstree.Tree) error {
 	put := func(p string, mode uint32, content string) error {
 		in := &fstree.Inode{Mode: fstree.TypeReg | mode, Size: int64(len(content)), Data: fstree.Bytes(content),
@@ -91,13 +92,24 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 			return err
 		}
 	}
-	hostname := c.Hostname
-	if hostname == "" && !exists("/etc/hostname") {
+	// A "docker export" tarball has /etc/hostname and /etc/hosts as empty files (the
+	// container engine mounts its own over them): empty counts as missing.
+	hostname, had := c.Hostname, strings.TrimSpace(read("/etc/hostname"))
+	if n, err := t.Lookup("/etc/hostname"); hostname == "" && (err != nil || n.Inode.Type() == fstree.TypeReg && had == "") {
 		hostname = "gouml"
 	}
 	if hostname != "" {
 		if err := put("/etc/hostname", 0o644, hostname+"\n"); err != nil {
 			return err
+		}
+	} else {
+		hostname = had
+	}
+	if hosts := read("/etc/hosts"); c.Hostname != "" || strings.TrimSpace(hosts) == "" {
+		if n, err := t.Lookup("/etc/hosts"); err != nil || n.Inode.Type() == fstree.TypeReg {
+			if err := put("/etc/hosts", 0o644, hostsWithName(hosts, hostname)); err != nil {
+				return err
+			}
 		}
 	}
 	// u-root puts its init at /init, where an initramfs kernel looks; a kernel booting from
@@ -135,6 +147,10 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 			return err
 		}
 	}
+	// A sysvinit root (Debian's sysvinit-core) gets a getty on the console.
+	if err := c.sysvSetup(t, read, exists, put); err != nil {
+		return err
+	}
 	if c.Net != "" {
 		iface := "auto lo\niface lo inet loopback\n\nauto eth0\n"
 		if c.Net == "dhcp" {
@@ -166,7 +182,7 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 			return err
 		}
 	}
-	if c.RootPassword != "" {
+	if c.RootPassword != "" || c.RootHash != "" {
 		if err := c.setRootPassword(t, read, exists, put); err != nil {
 			return err
 		}
@@ -175,7 +191,10 @@ func (c *Config) umlSetup(t *fstree.Tree) error {
 }
 
 func (c *Config) setRootPassword(t *fstree.Tree, read func(string) string, exists func(string) bool, put func(string, uint32, string) error) error {
-	hash := SHA512Crypt(c.RootPassword, "")
+	hash := c.RootHash
+	if hash == "" {
+		hash = SHA512Crypt(c.RootPassword, "")
+	}
 	if !exists("/etc/passwd") {
 		if err := put("/etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\n"); err != nil {
 			return err

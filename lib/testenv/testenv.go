@@ -40,6 +40,8 @@ var packages = map[string]string{
 	"busybox":      "busybox-static",
 	"sfdisk":       "fdisk",
 	"sgdisk":       "gdisk",
+	"vde_switch":   "vde2",
+	"slirp":        "slirp",
 	"gcc":          "gcc",
 	"ifconfig":     "net-tools", // the next four: run by the real uml_net
 	"route":        "net-tools",
@@ -52,6 +54,18 @@ var packages = map[string]string{
 	"tcpdump":      "tcpdump",
 	"cpio":         "cpio",
 	"xz":           "xz-utils",
+}
+
+// FreshDebianTarball is the path of the Debian bookworm tree that scripts/fresh-machine.sh
+// makes with debootstrap and caches (minbase plus ca-certificates, git, make, gcc and
+// libc6-dev, tarred with owners and xattrs): in /var/cache/gouml-fresh, or $GOUML_FRESH_CACHE.
+// It may not exist; tests that use it skip without it, saying so.
+func FreshDebianTarball() string {
+	dir := "/var/cache/gouml-fresh"
+	if d := os.Getenv("GOUML_FRESH_CACHE"); d != "" {
+		dir = d
+	}
+	return filepath.Join(dir, "bookworm-minbase-ca-certificates+git+make+gcc+libc6-dev.tar.gz")
 }
 
 // Required reports whether missing real tools must fail the tests instead of skipping them.
@@ -125,14 +139,8 @@ var (
 	built    = map[string]string{}
 )
 
-// Program builds ./cmd/<name> once per test binary and returns the executable's path.
-func Program(t testing.TB, name string) string {
-	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if p, ok := built[name]; ok {
-		return p
-	}
+// ensureBuildDir makes the directory programs are built into; buildMu is held.
+func ensureBuildDir(t testing.TB) string {
 	if buildDir == "" {
 		d, err := os.MkdirTemp("", "gouml-bin-")
 		if err != nil {
@@ -142,7 +150,18 @@ func Program(t testing.TB, name string) string {
 		_ = os.Chmod(d, 0o755)
 		buildDir = d
 	}
-	out := filepath.Join(buildDir, name)
+	return buildDir
+}
+
+// Program builds ./cmd/<name> once per test binary and returns the executable's path.
+func Program(t testing.TB, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[name]; ok {
+		return p
+	}
+	out := filepath.Join(ensureBuildDir(t), name)
 	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
 	cmd.Dir = ModuleRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -150,6 +169,28 @@ func Program(t testing.TB, name string) string {
 		t.Fatalf("building %s: %v\n%s", name, err, b)
 	}
 	built[name] = out
+	return out
+}
+
+// Helper builds the package in dir (relative to the module root; a testdata directory is
+// fine) once per test binary as a program called name, beside Program's, and returns its
+// path.
+func Helper(t testing.TB, dir, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	key := "helper:" + dir
+	if p, ok := built[key]; ok {
+		return p
+	}
+	out := filepath.Join(ensureBuildDir(t), name)
+	cmd := exec.Command("go", "build", "-o", out, "./"+dir)
+	cmd.Dir = ModuleRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", dir, err, b)
+	}
+	built[key] = out
 	return out
 }
 

@@ -93,8 +93,9 @@ static void case_proc_mirror(void) {
 	if (bad) { snprintf(buf, sizeof buf, "%d opens reached the host secret", bad); esc("proc-mirror-race", buf); }
 	else ok("proc-mirror-race");
 
-	/* reopening a read-only fd for writing */
-	int fd = open("/etc/passwd-ro", O_RDONLY);
+	/* reopening a read-only fd of one of the kernel's own objects for writing (a file of
+	 * the guest's trees reopens by its mode, as on Linux: nonroot_reopen.c) */
+	int fd = open("/proc/version", O_RDONLY);
 	char r[64];
 	snprintf(r, sizeof r, "/proc/self/fd/%d", fd);
 	int w = open(r, O_WRONLY);
@@ -395,6 +396,14 @@ static void case_guest_users(void) {
 		/* fchmod of root's file through a read-only fd */
 		int fd = open("/etc/passwd-ro", O_RDONLY);
 		if (fd >= 0 && fchmod(fd, 0666) == 0) { printf("  fchmod of root's file\n"); bad++; }
+		/* reopening root's file for writing through the fd */
+		char r[64];
+		snprintf(r, sizeof r, "/proc/self/fd/%d", fd);
+		int w = open(r, O_RDWR);
+		if (fd >= 0 && w >= 0) { printf("  reopened root's file for writing\n"); bad++; close(w); }
+		snprintf(r, sizeof r, "/dev/fd/%d", fd);
+		w = open(r, O_WRONLY);
+		if (fd >= 0 && w >= 0) { printf("  reopened root's file for writing by /dev/fd\n"); bad++; close(w); }
 		_exit(bad ? 1 : 0);
 	}
 	int st = 0;

@@ -38,6 +38,8 @@ import "encoding/binary"
 //	                    SIG_DFL, 1 SIG_IGN), written by the handler; zero at first
 //	page 1 0x100        the process name the kernel gives a new image (16 bytes; the
 //	                    handler never reads it)
+//	page 1 0x200        the new image's AT_EXECFN string, which the kernel points the
+//	                    auxiliary vector at (lib/kernel/loader.go; never read here)
 const (
 	Addr     = 0x6ffff0000000
 	PageSize = 4096

@@ -50,6 +50,7 @@ int main(int argc, char **argv)
 	res("getcwd small buffer", syscall(SYS_getcwd, small, sizeof small));
 	chdir(getenv("CONFORM_BASE"));
 	mkdir("gone", 0755);
+	mkfile("sibling", "s\n", 0640);
 	chdir("gone");
 	res("rmdir cwd", rmdir("../gone"));
 	res("getcwd syscall after rmdir", syscall(SYS_getcwd, b, sizeof b));
@@ -63,6 +64,10 @@ int main(int argc, char **argv)
 	while (d && readdir(d))
 		n++;
 	say("entries in removed cwd: %d\n", n);
+	pstat("stat ./", "./");
+	pstat("stat ../sibling from removed cwd", "../sibling");
+	pcontent("read ../sibling", "../sibling");
+	pstat("stat ../gone", "../gone");
 	if (d)
 		closedir(d);
 	res("chdir .. from removed cwd", chdir(".."));

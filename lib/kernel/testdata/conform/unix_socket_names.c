@@ -1,6 +1,8 @@
-/* The names of path-bound Unix sockets (gouml documents that getsockname shows the
- * kernel's names: doc.go, "Known limits"). */
+/* The names of path-bound Unix sockets: getsockname, getpeername and the accepted socket's
+ * name are the path as bound, relative or absolute (the kernel binds through names of its
+ * own: socknames.go). */
 #include "conform.h"
+#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -28,5 +30,25 @@ int main(int argc, char **argv)
 	memset(&g, 0, sizeof g);
 	getsockname(acc, (void *)&g, &l);
 	say("accepted socket's name: %s\n", g.sun_path);
+	mkdir("sub", 0755);
+	char abs[PATH_MAX];
+	getcwd(abs, sizeof abs - 16);
+	strcat(abs, "/sub/dgram");
+	int d = socket(AF_UNIX, SOCK_DGRAM, 0);
+	struct sockaddr_un da = {.sun_family = AF_UNIX};
+	snprintf(da.sun_path, sizeof da.sun_path, "%s", abs);
+	res("bind absolute", bind(d, (void *)&da, sizeof da));
+	socklen_t want = offsetof(struct sockaddr_un, sun_path) + strlen(abs) + 1;
+	l = sizeof g;
+	memset(&g, 0, sizeof g);
+	res("getsockname absolute", getsockname(d, (void *)&g, &l));
+	say("same path: %s, length right: %s\n", strcmp(g.sun_path, abs) ? "no" : "yes", l == want ? "yes" : "no");
+	l = 4;
+	res("getsockname into 4 bytes", getsockname(d, (void *)&g, &l));
+	say("full length reported: %s\n", l == want ? "yes" : "no");
+	int e = socket(AF_UNIX, SOCK_DGRAM, 0);
+	l = sizeof g;
+	res("getsockname unbound", getsockname(e, (void *)&g, &l));
+	say("unbound length: %d\n", (int)l);
 	return 0;
 }

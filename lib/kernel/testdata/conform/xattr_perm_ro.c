@@ -1,5 +1,6 @@
 /* xattrs where they must be refused: EROFS on a read-only mount (path and fd calls, the
- * issue's regression case) and EACCES/EPERM for an ordinary user on root's file.
+ * issue's regression case) and EACCES/EPERM for an ordinary user on root's file; an
+ * attribute named like gouml's metadata changes no owner or mode.
  * conform: needs host root (it becomes uid 1000) */
 #include "conform.h"
 #include <sys/xattr.h>
@@ -34,5 +35,11 @@ int main(int argc, char **argv)
 	close(fd);
 	res("setxattr user. on own file", setxattr("mine", "user.x", "1", 1, 0));
 	res("setxattr trusted. as a user", setxattr("mine", "trusted.x", "1", 1, 0));
+	/* gouml keeps guest owners and modes in user.gouml.* attributes of the host file: a
+	 * guest's attribute of that name must not reach them */
+	res("setxattr user.gouml.uid on own file", setxattr("mine", "user.gouml.uid", "0", 1, 0));
+	res("setxattr user.gouml.mode on own file", setxattr("mine", "user.gouml.mode", "104755", 6, 0));
+	pstat("own file after", "mine");
+	res("getxattr user.gouml.uid", getxattr("mine", "user.gouml.uid", b, sizeof b));
 	return 0;
 }

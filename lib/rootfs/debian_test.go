@@ -1,0 +1,313 @@
+package rootfs
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gouml/gouml/lib/testenv"
+)
+
+// debianTarball returns scripts/fresh-machine.sh's cached bookworm tarball, or skips.
+func debianTarball(t *testing.T) string {
+	t.Helper()
+	p := testenv.FreshDebianTarball()
+	if _, err := os.Stat(p); err != nil {
+		t.Skip("no cached Debian bookworm tarball " + p + ": scripts/fresh-machine.sh makes it (debootstrap, as root)")
+	}
+	return p
+}
+
+// ordinaryUser returns the user to run mkrootfs as so that it runs without root: a test
+// user when the test runs as root, else "" (the test's own user already is one).
+func ordinaryUser(t *testing.T) string {
+	if os.Geteuid() != 0 {
+		return ""
+	}
+	return testUser(t)
+}
+
+// bigTempDir is a directory any user may write in, on /var/tmp: a Debian image is a
+// gigabyte, and /tmp is often a small tmpfs.
+func bigTempDir(t *testing.T) string {
+	d, err := os.MkdirTemp("/var/tmp", "gouml-rootfs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	if err := os.Chmod(d, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// specialOwnership lists the members of a tarball that only root could give their owner or
+// mode on the host: other owners than root, setuid, setgid and sticky bits.
+func specialOwnership(t *testing.T, tarball string) map[string][3]int64 {
+	f, err := os.Open(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	m := map[string][3]int64{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeLink || h.Typeflag == tar.TypeSymlink {
+			continue
+		}
+		if h.Uid != 0 || h.Gid != 0 || h.Mode&0o7000 != 0 {
+			m["/"+strings.TrimPrefix(strings.TrimSuffix(h.Name, "/"), "./")] = [3]int64{h.Mode & 0o7777, int64(h.Uid), int64(h.Gid)}
+		}
+	}
+	return m
+}
+
+var debugfsOwner = regexp.MustCompile(`Mode:\s+(\d+)[\s\S]*?User:\s+(\d+)\s+Group:\s+(\d+)`)
+
+// imageCat returns a file of an image, read by debugfs.
+func imageCat(t *testing.T, img, p string) string {
+	t.Helper()
+	b, err := exec.Command(testenv.Tool(t, "debugfs"), "-R", "cat "+p, img).Output()
+	if err != nil {
+		t.Fatalf("debugfs cat %s: %v", p, err)
+	}
+	return string(b)
+}
+
+// TestDebianTarballImage builds an ext4 image from the debootstrap tarball as an ordinary
+// user with a hostname and a root password, and reads it back with e2fsprogs: e2fsck finds
+// it clean; every member that only root could own or mode that way (setuid passwd, the
+// shadow group's /etc/shadow and chage, staff's /var/local, ...) has the tarball's owner,
+// group and mode; root's hash in /etc/shadow is the one openssl computes for the password
+// and salt (an implementation other than ours), the other entries are the tarball's; fstab
+// mounts /dev/ubda as the root; hostname and hosts name the machine; and mkrootfs warns that
+// the root has no init (minbase has none).
+func TestDebianTarballImage(t *testing.T) {
+	tarball := debianTarball(t)
+	user := ordinaryUser(t)
+	openssl := testenv.Tool(t, "openssl")
+	img := filepath.Join(bigTempDir(t), "deb.img")
+	const pw = "correct horse $1 'staple'"
+	out, err := mkrootfs(t, user, "-q", "-o", img, "--hostname", "deb1", "--root-password", pw, tarball)
+	if err != nil {
+		t.Fatalf("mkrootfs as %q: %v\n%s", user, err, out)
+	}
+	if !strings.Contains(out, "mkrootfs: warning: the root has no /sbin/init") {
+		t.Errorf("no warning about the missing init:\n%s", out)
+	}
+	fsck(t, img)
+
+	want := specialOwnership(t, tarball)
+	if len(want) < 10 || want["/usr/bin/passwd"] != [3]int64{0o4755, 0, 0} || want["/etc/shadow"][2] != 42 {
+		t.Fatalf("the tarball is not the expected debootstrap tree: %v", want)
+	}
+	t.Logf("%d members only root could own or mode so", len(want))
+	dbg := testenv.Tool(t, "debugfs")
+	for p, w := range want {
+		if p == "/etc/shadow" {
+			w[0] = 0o640 // rewritten for the password: mode and group kept
+		}
+		st, err := exec.Command(dbg, "-R", "stat "+p, img).CombinedOutput()
+		m := debugfsOwner.FindStringSubmatch(string(st))
+		if err != nil || m == nil {
+			t.Errorf("debugfs stat %s: %v\n%s", p, err, st)
+			continue
+		}
+		mode, _ := strconv.ParseInt(m[1], 8, 64)
+		uid, _ := strconv.ParseInt(m[2], 10, 64)
+		gid, _ := strconv.ParseInt(m[3], 10, 64)
+		if got := [3]int64{mode, uid, gid}; got != w {
+			t.Errorf("%s: mode, uid, gid %o %d %d in the image, %o %d %d in the tarball", p, got[0], got[1], got[2], w[0], w[1], w[2])
+		}
+	}
+
+	shadow := imageCat(t, img, "/etc/shadow")
+	var root string
+	var others []string
+	for _, l := range strings.Split(strings.TrimSuffix(shadow, "\n"), "\n") {
+		if strings.HasPrefix(l, "root:") {
+			root = l
+		} else {
+			others = append(others, l)
+		}
+	}
+	f := strings.Split(root, ":")
+	if len(f) != 9 {
+		t.Fatalf("root's entry in /etc/shadow: %q", root)
+	}
+	hf := strings.Split(f[1], "$") // "", "6", salt, hash
+	if len(hf) != 4 || hf[1] != "6" {
+		t.Fatalf("root's entry in /etc/shadow: %q", root)
+	}
+	ref, err := exec.Command(openssl, "passwd", "-6", "-salt", hf[2], pw).Output()
+	if err != nil {
+		t.Fatalf("openssl passwd: %v", err)
+	}
+	if strings.TrimSpace(string(ref)) != f[1] {
+		t.Errorf("root's hash %q is not openssl's for the password and salt: %q", f[1], ref)
+	}
+	if len(others) < 10 || !strings.Contains(shadow, "\nnobody:*:") {
+		t.Errorf("the other shadow entries were lost:\n%s", shadow)
+	}
+
+	if fstab := imageCat(t, img, "/etc/fstab"); !regexp.MustCompile(`(?m)^/dev/ubda\t/\text4\tdefaults\t0 1$`).MatchString(fstab) ||
+		strings.Contains(fstab, "UNCONFIGURED") {
+		t.Errorf("fstab:\n%s", fstab)
+	}
+	if h := imageCat(t, img, "/etc/hostname"); h != "deb1\n" {
+		t.Errorf("hostname %q", h)
+	}
+	if h := imageCat(t, img, "/etc/hosts"); !regexp.MustCompile(`(?m)^127\.0\.1\.1\tdeb1$`).MatchString(h) ||
+		!regexp.MustCompile(`(?m)^127\.0\.0\.1\s+localhost$`).MatchString(h) || strings.Count(h, "127.0.1.1") != 1 {
+		t.Errorf("hosts:\n%s", h)
+	}
+}
+
+// TestDebianSysvinitBootsToLoginOnRealUML: the debootstrap tree with sysvinit-core
+// installed (with apt in a chroot, as root, from the package registry; skipped without
+// one), tarred, becomes an ext4 image built by an ordinary user with a hostname and a
+// password hash made by openssl; the real linux.uml boots it to a login prompt on its
+// console, root logs in with the password, and poweroff ends the kernel. The inittab is
+// Debian's with the virtual-terminal gettys commented out and a getty on the console.
+func TestDebianSysvinitBootsToLoginOnRealUML(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs sysvinit-core and boots Debian (1-2 minutes); skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to install sysvinit-core into the tree (chroot)")
+	}
+	tarball := debianTarball(t)
+	kernel := testenv.Tool(t, "linux.uml")
+	openssl := testenv.Tool(t, "openssl")
+	user := ordinaryUser(t)
+	work := bigTempDir(t)
+	t0 := time.Now()
+	tree := filepath.Join(work, "tree")
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command("tar", "-C", tree, "--numeric-owner", "--xattrs", "-xzf", tarball).CombinedOutput(); err != nil {
+		t.Fatalf("unpacking: %v\n%s", err, b)
+	}
+	resolv, err := filepath.EvalSymlinks("/etc/resolv.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// chroot, so that sysvinit's postinst sees one (ischroot) and does not ask an init to
+	// re-exec (it would wait for it a minute): so the shell, PID 1 of the new PID namespace,
+	// stays outside the tree (no exec). The mount namespace keeps the mounts off the host.
+	install := `set -e; T=$1
+mount -t proc proc "$T/proc"
+mount --rbind /dev "$T/dev"
+mount -t tmpfs tmpfs "$T/run"
+mount --bind "$RESOLV" "$T/etc/resolv.conf"
+chroot "$T" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive apt-get -q update || exit 3
+chroot "$T" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive apt-get -q -y install --no-install-recommends sysvinit-core`
+	cmd := exec.Command("timeout", "600", "unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
+		"sh", "-c", install, "sh", tree)
+	cmd.Env = append(os.Environ(), "RESOLV="+resolv)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
+			t.Skip("the tree cannot reach the package registry (apt-get update failed):\n" + lastLines(string(b), 5))
+		}
+		t.Fatalf("installing sysvinit-core: %v\n%s", err, lastLines(string(b), 20))
+	}
+	t.Logf("sysvinit-core installed after %v", time.Since(t0).Round(time.Second))
+	tarred := filepath.Join(work, "sysv.tar")
+	tarOf(t, tree, tarred)
+	if err := os.Chmod(tarred, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(tree)
+
+	const pw = "open sesame"
+	hash, err := exec.Command(openssl, "passwd", "-6", pw).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(work, "deb.img")
+	if out, err := mkrootfs(t, user, "-q", "-o", img, "--hostname", "deb2", "--root-password-hash",
+		strings.TrimSpace(string(hash)), tarred); err != nil {
+		t.Fatalf("mkrootfs as %q: %v\n%s", user, err, out)
+	}
+	inittab := imageCat(t, img, "/etc/inittab")
+	active := activeEntries(inittab)
+	if !active[ConsoleGettyLine] || active["1:2345:respawn:/sbin/getty --noclear 38400 tty1"] ||
+		!strings.Contains(inittab, "\n#1:2345:respawn:/sbin/getty --noclear 38400 tty1") || !active["id:2:initdefault:"] {
+		t.Errorf("inittab:\n%s", inittab)
+	}
+	if !strings.Contains(imageCat(t, img, "/etc/shadow"), "root:"+strings.TrimSpace(string(hash))+":") {
+		t.Errorf("root's hash is not the one given")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	boot := exec.CommandContext(ctx, kernel, "mem=256M", "ubd0="+img, "root=/dev/ubda", "con0=fd:0,fd:1",
+		"con=null", "ssl=null", "uml_dir="+t.TempDir()+"/", "umid="+testenv.Umid(t))
+	boot.Dir = t.TempDir()
+	var con testenv.SafeBuffer
+	boot.Stdout, boot.Stderr = &con, &con
+	boot.WaitDelay = 5 * time.Second
+	in, err := boot.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := boot.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- boot.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+	})
+	// The console is a pipe and a log: wait for each prompt before typing, as a person would.
+	step := func(wait, typ string) {
+		t.Helper()
+		if !testenv.WaitFor(3*time.Minute, func() bool { return strings.Contains(con.String(), wait) }) {
+			t.Fatalf("no %q on the console after %v:\n%s", wait, time.Since(start).Round(time.Second), lastLines(con.String(), 40))
+		}
+		t.Logf("%q after %v", wait, time.Since(start).Round(time.Second))
+		if _, err := io.WriteString(in, typ); err != nil {
+			t.Fatalf("typing: %v", err)
+		}
+	}
+	step("deb2 login: ", "root\n")
+	step("Password: ", pw+"\n")
+	step("root@deb2:~# ", "echo LOGIN-OK $(id -u)\n")
+	step("LOGIN-OK 0", "poweroff\n")
+	select {
+	case err := <-exited:
+		exited <- err
+		if !testenv.HaltedCleanly(t, err, con.String()) {
+			t.Errorf("linux.uml after poweroff: %v\n%s", err, lastLines(con.String(), 30))
+		}
+	case <-time.After(3 * time.Minute):
+		t.Errorf("poweroff did not end the kernel:\n%s", lastLines(con.String(), 30))
+	}
+	t.Logf("ended after %v", time.Since(start).Round(time.Second))
+	if strings.Contains(con.String(), "respawning too fast") {
+		t.Errorf("init disabled an inittab entry:\n%s", con.String())
+	}
+}
