@@ -50,7 +50,7 @@ type UBD struct {
 
 // Chan is one side of a console/serial line channel (§5.2).
 type Chan struct {
-	Type string // fd, null, pty, pts, tty, port, xterm
+	Type string // fd, null, pty, pts, tty, port, xterm; "none" for a line left unconfigured
 	Arg  string // fd number, host device, tcp port (as written)
 	FD   int    // parsed fd number for Type "fd"
 }
@@ -538,6 +538,10 @@ func (c *Config) line(w, s, kind string, max int, m map[int]*Line, def **Line) e
 		n, s = int(v), rest
 	}
 	l, err := ParseLine(s[1:])
+	if s[1:] == "none" {
+		// no channel: the line is left unconfigured (con0=none: a console nobody sees)
+		l, err = &Line{In: Chan{Type: "none"}, Out: Chan{Type: "none"}}, nil
+	}
 	if err != nil {
 		return bad(err.Error())
 	}
@@ -716,3 +720,7 @@ func (c *Config) RootSource() (RootDevice, error) {
 	}
 	return RootDevice{}, fmt.Errorf("root=%s: unknown root device (use /dev/ubdX or rootfstype=hostfs)", r)
 }
+
+// Strtoul is the kernel's simple_strtoul(s, &end, 0): the number at the start of s (0x…
+// hexadecimal, 0… octal) and the rest of s after it (all of s when there is no number).
+func Strtoul(s string) (uint64, string) { return strtoul(s) }

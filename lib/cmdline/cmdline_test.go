@@ -168,6 +168,19 @@ func TestChannels(t *testing.T) {
 	if l := d.ConsoleLine(0); l.In.FD != 0 || l.Out.FD != 1 || d.ConsoleLine(1) != nil {
 		t.Errorf("default con0 %+v", l)
 	}
+	// none: the line is left unconfigured, and con=none unconfigures the rest
+	n, err := Parse([]string{"con2=none", "ssl=none", "con01=pts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Con[2].Spec != "none" || n.Con[2].In.Type != "none" || n.SSLDefault.In.Type != "none" || n.Con[1].In.Type != "pts" {
+		t.Errorf("none: %+v %+v %+v", n.Con[2], n.SSLDefault, n.Con[1])
+	}
+	for s, want := range map[string][2]any{"12": {uint64(12), ""}, "0x1f=": {uint64(31), "="}, "017": {uint64(15), ""}, "x": {uint64(0), "x"}, "": {uint64(0), ""}} {
+		if v, rest := Strtoul(s); v != want[0] || rest != want[1] {
+			t.Errorf("Strtoul(%q) = %d %q, want %v", s, v, rest, want)
+		}
+	}
 	for w, msg := range map[string]string{
 		"con16=null":               "Device number out of range",
 		"ssl64=null":               "Device number out of range",

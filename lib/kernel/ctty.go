@@ -23,11 +23,27 @@ import (
 // openedTerminal finishes an open of the kernel's devices: an fd of a guest pty slave opened
 // without O_NOCTTY by a session leader without a terminal becomes its controlling terminal.
 func (c *Call) openedTerminal(fd int, flags int, cloexec bool) result {
-	if flags&(unix.O_NOCTTY|unix.O_PATH) != 0 || c.Tid == c.k.initTgid || !c.k.isPtySlave(fd) || !leaderWithoutTerminal(c.Tid) {
+	if flags&(unix.O_NOCTTY|unix.O_PATH) != 0 || c.Tid == c.k.initTgid || !c.k.isTerminalSlave(fd) || !leaderWithoutTerminal(c.Tid) {
 		return newFD(fd, cloexec)
 	}
 	go c.k.installTerminal(c, fd, cloexec)
 	return result{fd: -1, answered: true}
+}
+
+// isTerminalSlave: fd is a slave of the guest's devpts or one of the machine's lines
+// (tty1-15, ttyS0-63: kernel-held host ptys, ttyline.go). /dev/console never becomes a
+// controlling terminal by an open, as on Linux (con0 outside the lines, and tty0, are the
+// console).
+func (k *Kernel) isTerminalSlave(fd int) bool {
+	if k.isPtySlave(fd) {
+		return true
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != ptyMajor ||
+		k.devptsDev() != 0 && st.Dev == k.devptsDev() {
+		return false
+	}
+	return k.cfg.Lines.lineOfRdev(st.Rdev) != nil
 }
 
 // isPtySlave: fd is a slave of the guest's devpts.

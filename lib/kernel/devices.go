@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"bytes"
+	"os"
 	"strconv"
 	"strings"
 
@@ -34,6 +36,15 @@ type device struct {
 	// host: the device is the host's own node of that name (its identity is learnt for
 	// stat, kernelNodes)
 	host bool
+	// line: the device is a console or serial line (ttyline.go), which has a name in /dev
+	// only while it is configured
+	line *lineRef
+}
+
+// lineRef names a line: con or ssl, and its number.
+type lineRef struct {
+	kind string
+	n    int
 }
 
 // devClass is a kind of device and the ioctl requests its devices answer in the kernel
@@ -70,6 +81,25 @@ func init() {
 		// the guest's own ptys (devpts.go)
 		{name: "ptmx", num: devNum{false, 5, 2}, perm: 0o666, open: openPtmxDev},
 	}
+	// the other consoles and the serial lines (tty_devnode: 0600, root's)
+	for n := 1; n < cmdline.MaxCon; n++ {
+		charDevices = append(charDevices, lineDevice("con", n, "tty"+strconv.Itoa(n), uint32(n)))
+	}
+	for n := 0; n < cmdline.MaxSSL; n++ {
+		charDevices = append(charDevices, lineDevice("ssl", n, "ttyS"+strconv.Itoa(n), uint32(64+n)))
+	}
+}
+
+func lineDevice(kind string, n int, name string, minor uint32) *device {
+	ref := &lineRef{kind, n}
+	return &device{name: name, num: devNum{false, 4, minor}, perm: 0o600, line: ref,
+		open: func(k *Kernel, c *Call, flags int) (int, error) {
+			l := k.cfg.Lines.line(ref.kind, ref.n)
+			if l == nil {
+				return -1, unix.ENXIO
+			}
+			return l.open(flags)
+		}}
 }
 
 // openHostDev opens the host's device of that name: the five memory devices are the same
@@ -87,13 +117,21 @@ func openConsoleAs(name string) func(*Kernel, *Call, int) (int, error) {
 	return func(k *Kernel, c *Call, flags int) (int, error) {
 		if name == "tty" && flags&unix.O_PATH == 0 && c != nil {
 			// the caller's controlling terminal, when it is one of the guest's ptys
+			// (asked first: the lines' host ptys share the major of the guest's)
 			if n, ok := k.controllingPty(c.Tid); ok {
 				return k.openCtty(n, flags)
 			}
 		}
-		if flags&unix.O_PATH != 0 && name != "console" {
+		// (con0 as a line: /dev/tty0 is its own node, as ttyname finds it)
+		if flags&unix.O_PATH != 0 && name != "console" && !(name == "tty0" && k.cfg.con0Line) {
 			if fd, ok := k.devNodes().standIns[name]; ok {
 				return unix.Open(selfFD(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
+			}
+		}
+		if name == "tty" && c != nil {
+			// the caller's controlling terminal, when it is one of the lines
+			if l := k.cfg.Lines.lineOfRdev(cttyOf(c.Tid)); l != nil {
+				return l.open(flags)
 			}
 		}
 		return k.openConsole(flags)
@@ -111,10 +149,38 @@ func openPtmxDev(k *Kernel, c *Call, flags int) (int, error) {
 	return k.openPtmx(c, flags)
 }
 
+// cttyOf returns the host device number of a task's controlling terminal (0: none), from
+// field 7 of /proc/TID/stat.
+func cttyOf(tid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 5 {
+		return 0
+	}
+	n, err := strconv.ParseUint(f[4], 10, 64)
+	if err != nil || n == 0 {
+		return 0
+	}
+	return n
+}
+
 // deviceByName returns the kernel's device of a /dev name (nil: none).
 func (k *Kernel) deviceByName(name string) *device {
 	for _, d := range charDevices {
 		if d.name == name {
+			if d.line != nil {
+				// an unconfigured line has no node in devtmpfs
+				if l := k.cfg.Lines.line(d.line.kind, d.line.n); l == nil || !l.isValid() {
+					return nil
+				}
+			}
 			return d
 		}
 	}

@@ -33,6 +33,8 @@
 //	console.go    con0: the guest's console pty and its relay to the host channels
 //	devpts.go     the guest's own devpts instance: /dev/ptmx, /dev/pts, pty owners
 //	ctty.go       a pty opened by a session leader becomes its controlling terminal
+//	ttyline.go    con1-15, ssl0-63: kernel-held ptys of the guest's lines, config, hang-up
+//	ttychan.go    the host ends of the lines' channels (fd, null, pts, tty, port)
 //	sys_cred.go   uids, gids, groups, capabilities
 //	sys_misc.go   uname, hostname, sysinfo, reboot
 //	klog.go       the kernel log: syslog(2) for dmesg
@@ -212,7 +214,7 @@
 //   - AT_EXECFN of a new image longer than about 3.5 KB is "/dev/fd/N" (the program is
 //     executed by fd; shorter ones are put back: loader.go).
 //   - No hot-plugged vecN devices (the sender address of a Unix datagram from a path-bound
-//     socket is the kernel's name: socknames.go), ttys beyond con0 on fd/null channels,
+//     socket is the kernel's name: socknames.go), legacy BSD pty channels (as on a real kernel whose host has none),
 //     devpts and mqueue mounts other than on /dev/pts and /dev/mqueue, writable /sys
 //     attributes (all are 0444), binds of /proc, /sys or /dev's devices. An fd of
 //     /dev/tty that leads to a guest pty stats as that pty, not as 5:0, and a master's fd

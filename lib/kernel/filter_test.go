@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/gouml/gouml/lib/cmdline"
 	"strings"
 	"testing"
 
@@ -393,7 +394,12 @@ func TestKernelFilterRefusesOnlyWhatGuestsCannot(t *testing.T) {
 // TestDeviceRegistry: every device of the registry is found by its name and by its number,
 // and the filter traps exactly the ioctl requests the device classes answer.
 func TestDeviceRegistry(t *testing.T) {
-	k := &Kernel{}
+	c, err := cmdline.Parse([]string{"con=null", "ssl=null"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Kernel{cfg: Config{Lines: newTTYLines(c, func(string) {}, false)}}
+	defer k.cfg.Lines.close()
 	for _, d := range charDevices {
 		if got := k.deviceByName(d.name); got != d {
 			t.Errorf("deviceByName(%q) = %v", d.name, got)
@@ -407,6 +413,19 @@ func TestDeviceRegistry(t *testing.T) {
 		if got := k.kernelDeviceName(unix.S_IFBLK, d.num.rdev()); got != "" {
 			t.Errorf("block %v names %q: a character device's number is not a block device's", d.num, got)
 		}
+	}
+	// an unconfigured line has no name in /dev, but its number is still the device (whose
+	// open says ENXIO, as the real kernel's)
+	if _, code := k.cfg.Lines.line("con", 3).configure("none"); code != 0 {
+		t.Fatal("con3=none refused")
+	}
+	if d := k.deviceByName("tty3"); d != nil {
+		t.Errorf("unconfigured tty3 has a name")
+	}
+	if d := k.deviceByNum(devNum{false, 4, 3}); d == nil || d.name != "tty3" {
+		t.Errorf("unconfigured tty3 has no number")
+	} else if _, err := d.open(k, nil, unix.O_RDWR); err != unix.ENXIO {
+		t.Errorf("open of unconfigured tty3: %v, want ENXIO", err)
 	}
 	for _, n := range []devNum{{false, 1, 4}, {false, 136, 0}, {true, 98, 0}, {true, 7, 0}} {
 		if d := k.deviceByNum(n); d != nil {

@@ -3,6 +3,7 @@ package kernel
 import (
 	"bufio"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -221,8 +222,10 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 	extra := inheritedFiles()
 	taps, tapEnv, endNet := openHostNet(c, 3+len(extra), stderr)
 	defer endNet()
-	extra = append(extra, taps...)
-	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work)
+	xt, xtEnv, xtStop := startXtermServer(c, u.dir, 3+len(extra)+len(taps)) // xterm channels (xterm.go)
+	defer xtStop()
+	extra = append(append(extra, taps...), xt)
+	env := append(os.Environ(), usernsEnv+"="+strconv.Itoa(os.Getpid()), stageEnv+"=1", umidEnv+"="+u.dir, workEnv+"="+work, xtEnv)
 	env = append(env, tapEnv...)
 	attr := &syscall.SysProcAttr{
 		Pdeathsig:  syscall.SIGKILL, // the caller's thread is locked (cmd/linux): it never exits first
@@ -272,7 +275,7 @@ func runOuter(c *cmdline.Config, cfg Config, args []string, stdin, stdout *os.Fi
 		fmt.Fprintf(stderr, "linux: starting the kernel in a new user namespace: %v (gouml needs unprivileged user namespaces: check sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone and kernel.apparmor_restrict_unprivileged_userns)\n", err)
 		return 1
 	}
-	for _, f := range append(taps, extra[len(extra)-boolInt(rootMode && cfg.rootImage == nil):]...) {
+	for _, f := range append(append(taps, xt), extra[len(extra)-boolInt(rootMode && cfg.rootImage == nil):]...) {
 		f.Close()
 	}
 	done := make(chan struct{})
@@ -420,11 +423,11 @@ func stage1(c *cmdline.Config, cfg Config, stderr io.Writer) int {
 			}
 		})
 		if err == nil {
-			err = netRules(rs, c.Eth, func(p string, a uint64) {
+			err = errors.Join(ttyRules(rs, c), netRules(rs, c.Eth, func(p string, a uint64) {
 				if c.Debug {
 					fmt.Fprintf(stderr, "linux: Landlock (ABI %d): %s: %#x\n", abi, p, a&rs.handled)
 				}
-			})
+			}))
 		}
 		if err != nil {
 			return fail("Landlock rules: %v", err)

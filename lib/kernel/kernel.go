@@ -42,11 +42,13 @@ type Config struct {
 	Vec map[int]string
 
 	rootImage  *rootImage
+	con0Line   bool // con0's channels are not fds: it is a line like the others (ttyline.go)
 	Debug      bool
 	NoReboot   bool
 	Stdin      *os.File // host side of the console (con0): input and output
 	Stdout     *os.File
-	Console    *Console        // the guest side; made by Main from Stdin/Stdout
+	Console    consoleDev      // the guest side; made by Main from Stdin/Stdout (or a line)
+	Lines      *ttyLines       // con1…con15 and ssl0…ssl63 (ttyline.go); made by Main
 	Stderr     io.Writer       // kernel messages
 	Stop       <-chan struct{} // closed on SIGTERM/SIGINT of linux: exit status 1
 	work       string          // the private work directory (jail.go)

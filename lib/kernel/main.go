@@ -91,17 +91,16 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 			mc.rootFile = d.File
 		}
 	}
-	startMconsole(mc, u.dir)
-	defer mc.close()
-	cfg.mc = mc
-	con, err := NewConsole(cfg.Stdin, cfg.Stdout)
+	// the lines before the management console that answers about them
+	closeConsoles, err := startConsoles(c, &cfg, mc)
 	if err != nil {
 		fmt.Fprintf(stderr, "linux: console: %v\n", err)
 		return 1
 	}
-	defer con.Close()
-	cfg.Console = con
-
+	defer closeConsoles()
+	startMconsole(mc, u.dir)
+	defer mc.close()
+	cfg.mc = mc
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -131,6 +130,25 @@ func Main(args []string, stdin, stdout *os.File, stderr io.Writer) int {
 			return status
 		}
 	}
+}
+
+// startConsoles makes con0 (the Console, or a line) and the other lines; the function
+// returned closes them.
+func startConsoles(c *cmdline.Config, cfg *Config, mc *mcHost) (func(), error) {
+	cfg.Lines = newTTYLines(c, mc.printk, cfg.con0Line)
+	mc.lines = cfg.Lines
+	if cfg.con0Line {
+		cfg.Console = &lineConsole{cfg.Lines.con[0]}
+		return cfg.Lines.close, nil
+	}
+	con, err := NewConsole(cfg.Stdin, cfg.Stdout)
+	if err != nil {
+		cfg.Lines.close()
+		return nil, err
+	}
+	cfg.Console = con
+	// the lines first: the console's output is drained last
+	return func() { cfg.Lines.close(); con.Close() }, nil
 }
 
 // machine turns the parsed command line into a boot configuration, refusing what is parsed
@@ -181,6 +199,10 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 		return cfg, notYet("virtio_uml.device=" + c.VirtioUML[0])
 	}
 	con := c.ConsoleLine(0)
+	if !fdOrNull(con.In) || !fdOrNull(con.Out) {
+		cfg.con0Line = true // pts, port, tty, xterm: opened as a line (ttyline.go)
+		return finishMachine(c, cfg), nil
+	}
 	var err2 error
 	if cfg.Stdin, err2 = chanFile(con.In, stdin, false); err2 != nil {
 		return cfg, fmt.Errorf("con0=%s: %v", con.Spec, err2)
@@ -188,6 +210,10 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 	if cfg.Stdout, err2 = chanFile(con.Out, stdout, true); err2 != nil {
 		return cfg, fmt.Errorf("con0=%s: %v", con.Spec, err2)
 	}
+	return finishMachine(c, cfg), nil
+}
+
+func finishMachine(c *cmdline.Config, cfg Config) Config {
 	if c.Init != "" {
 		cfg.Inits = []string{c.Init}
 	} else {
@@ -195,8 +221,10 @@ func machine(c *cmdline.Config, stdin, stdout *os.File, stderr io.Writer) (Confi
 	}
 	cfg.InitArgs = c.InitArgs
 	cfg.InitEnv = append([]string{"HOME=/", "TERM=linux"}, c.InitEnv...)
-	return cfg, nil
+	return cfg
 }
+
+func fdOrNull(ch cmdline.Chan) bool { return ch.Type == "fd" || ch.Type == "null" || ch.Type == "none" }
 
 func chanFile(ch cmdline.Chan, dflt *os.File, out bool) (*os.File, error) {
 	switch ch.Type {
@@ -208,7 +236,7 @@ func chanFile(ch cmdline.Chan, dflt *os.File, out bool) (*os.File, error) {
 			return nil, fmt.Errorf("fd %d is not open", ch.FD)
 		}
 		return os.NewFile(uintptr(ch.FD), "fd"+strconv.Itoa(ch.FD)), nil
-	case "null":
+	case "null", "none":
 		if out {
 			return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		}
@@ -313,9 +341,14 @@ Supported:
     mem=<n>[KMG]            memory size the guest sees (default 64M)
     umid=<name>             machine name (max 63 characters; the first one wins)
     uml_dir=<dir>           directory for the umid directory (default ~/.uml/)
-    con0=fd:<n>[,fd:<m>]    console on host fds (default fd:0,fd:1); con0=null
+    con0=<chan>             the console: fd:<n>[,fd:<m>] (default fd:0,fd:1), null,
+                            or any channel of conN=
     con=<chan>, conN=<chan>, ssl=<chan>, sslN=<chan>
-                            parsed; only con0 is used yet
+                            consoles /dev/ttyN (1-15) and serial lines /dev/ttySN
+                            (0-63) on fd:<n>, null, pts, port:<tcp port> (built-in
+                            telnet server), tty:<dev>, xterm; <in>,<out> pairs; none
+    xterm=<prog>,<titleopt>,<execopt>
+                            terminal program of xterm channels
     quiet, debug            debug logs unsupported system calls once each
     noreboot                reboot ends linux instead of restarting init
     nolandlock              run on a host without Landlock (refused otherwise)
@@ -343,5 +376,5 @@ Supported:
 Parsed, not supported yet (an error when given):
     tmpfs, sysfs, devpts and bind mounts
     initrd=, iomem=, virtio_uml.device=, hostfs=<dir>,append
-Accepted without effect: xterm=, stderr=, ssl-non-raw, nosysemu, console=
+Accepted without effect: stderr=, ssl-non-raw, nosysemu, console=
 `

@@ -37,7 +37,6 @@ func TestCommandLineErrors(t *testing.T) {
 		"con0=bogus":                 `parse_chan couldn't parse "bogus"`,
 		"ubd0=ROOT/bin/busybox":      "root device ubda: mounting ROOT/bin/busybox: ext4: no ext2/3/4 superblock",
 		"ubd0=/nonexistent":          "root device ubda: stat /nonexistent: no such file or directory",
-		"ubd0=ROOT con0=pts":         "con0=pts: channel type pts not supported yet",
 		"root=/dev/root hostfs=ROOT": "root=/dev/root needs rootfstype=hostfs",
 	} {
 		argv := strings.Fields(strings.ReplaceAll(args, "ROOT", root))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gouml/gouml/lib/cmdline"
 	"github.com/gouml/gouml/lib/mconsole"
 	"golang.org/x/sys/unix"
 )
@@ -20,9 +21,10 @@ type mcHost struct {
 	stderr   io.Writer
 	noReboot bool
 	quiet    bool
-	rootUnit int    // the ubd unit that is the root directory, -1 for hostfs
-	rootFile string // its file name as given (config ubdN answers it)
-	conSpec  string // con0's channels (config con0 answers them)
+	rootUnit int       // the ubd unit that is the root directory, -1 for hostfs
+	rootFile string    // its file name as given (config ubdN answers it)
+	conSpec  string    // con0's channels (config con0 answers them)
+	lines    *ttyLines // the other consoles and the serial lines
 
 	mu      sync.Mutex
 	k       *Kernel      // the booted machine, nil between boots
@@ -269,6 +271,10 @@ func (h *mcHost) config(c *mconsole.Call) {
 		h.configEth(c, num, spec)
 		return
 	}
+	if dev == "con" || dev == "ssl" {
+		h.configLine(c, dev, rest)
+		return
+	}
 	if dev == "vec" && strings.Contains(rest, "=") {
 		// the host side (a host tap, packet or BESS socket) is opened by the outer process,
 		// which only does so at start
@@ -297,21 +303,57 @@ func (h *mcHost) config(c *mconsole.Call) {
 		c.OK("")
 	case "eth", "vec":
 		c.Error("No get_config routine defined", 1)
-	case "con", "ssl":
-		n, err := strconv.Atoi(rest)
-		if err != nil {
-			c.Error("line_get_config failed to parse device number", 1)
-			return
-		}
-		if dev == "con" && n == 0 {
-			c.OK(h.conSpec)
-			return
-		}
-		c.OK("none")
 	case "mem":
 		// what the real one answers: its physical memory's base address
 		c.OK(strconv.Itoa(0x60000000))
 	}
+}
+
+// configLine answers config conN / sslN (line_get_config) and configures a line with
+// config conN=CHANNEL (line_config), with the real kernel's messages and codes; con0, the
+// console init holds, cannot be reconfigured, as on the real kernel.
+func (h *mcHost) configLine(c *mconsole.Call, dev, rest string) {
+	max := uint64(cmdline.MaxCon)
+	if dev == "ssl" {
+		max = cmdline.MaxSSL
+	}
+	num, spec, set := strings.Cut(rest, "=")
+	if set {
+		if num == "" {
+			c.Error("Can't configure all devices from mconsole", -int32(unix.EINVAL))
+			return
+		}
+		n, end := cmdline.Strtoul(num)
+		if end != "" || end == num {
+			c.Error("Couldn't parse device number", -int32(unix.EINVAL))
+			return
+		}
+		if n >= max {
+			c.Error("Device number out of range", -int32(unix.EINVAL))
+			return
+		}
+		if dev == "con" && n == 0 {
+			c.Error("Device is already open", -int32(unix.EINVAL))
+			return
+		}
+		msg, code := h.lines.line(dev, int(n)).configure(spec)
+		c.Reply(msg, code, false)
+		return
+	}
+	n, end := cmdline.Strtoul(rest)
+	if end != "" || end == rest {
+		c.Error("line_get_config failed to parse device number", 1)
+		return
+	}
+	if n >= max {
+		c.Error("device number out of range", 1)
+		return
+	}
+	if l := h.lines.line(dev, int(n)); dev == "con" && n == 0 && !l.isValid() {
+		c.OK(h.conSpec) // the Console, on fds
+		return
+	}
+	c.OK(h.lines.line(dev, int(n)).configString())
 }
 
 // configEth plugs a network device into the running machine (netplug.go).
@@ -352,6 +394,27 @@ func (h *mcHost) remove(c *mconsole.Call) {
 			return
 		}
 		c.Error("Device doesn't exist", -int32(unix.ENODEV))
+	case "con", "ssl":
+		// line_id, then line_remove: setup_one_line(n, "none")
+		n, end := cmdline.Strtoul(rest)
+		max := uint64(cmdline.MaxCon)
+		if dev == "ssl" {
+			max = cmdline.MaxSSL
+		}
+		switch {
+		case end != "" || end == rest:
+			c.Error("Couldn't parse device number", 1)
+		case n >= max:
+			c.Error("Device number out of range", -int32(unix.EINVAL))
+		case dev == "con" && n == 0:
+			c.Error("Device is already open", -int32(unix.EINVAL))
+		default:
+			if msg, code := h.lines.line(dev, int(n)).configure("none"); code != 0 {
+				c.Error(msg, code)
+				return
+			}
+			c.OK("")
+		}
 	case "mem":
 		c.Error("Memory doesn't support the remove operation", -int32(unix.EBUSY))
 	case "eth", "vec":

@@ -124,6 +124,9 @@ func (k *Kernel) linkName(c *Call, link string) (string, error) {
 			}
 			return name, nil
 		}
+		if l := k.cfg.Lines.lineOfNode(st.Dev, st.Ino); l != nil {
+			return "/dev/" + l.name(), nil
+		}
 		if st.Mode&unix.S_IFMT == unix.S_IFCHR {
 			if n := k.kernelDeviceName(unix.S_IFCHR, st.Rdev); n != "" {
 				return "/dev/" + n, nil

@@ -109,6 +109,16 @@ func (k *Kernel) kernelStat(fd int, st *unix.Stat_t) {
 		return
 	}
 	n := k.devNodes()
+	if l := k.cfg.Lines.lineOfNode(st.Dev, st.Ino); l != nil {
+		// a line's terminal: its /dev node (tty_devnode: 0600, root's)
+		num := devNum{false, 4, uint32(l.n)}
+		if l.kind == "ssl" {
+			num.minor += 64
+		}
+		st.Mode, st.Rdev, st.Uid, st.Gid = unix.S_IFCHR|0o600, num.rdev(), 0, 0
+		st.Size, st.Blocks, st.Nlink = 0, 0, 1
+		return
+	}
 	if d, ok := n.nodes[[2]uint64{st.Dev, st.Ino}]; ok {
 		st.Mode, st.Rdev, st.Uid, st.Gid = d.mode, d.rdev, 0, 0
 		st.Size, st.Blocks, st.Nlink = 0, 0, 1

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -212,11 +213,16 @@ func (c *Call) openKernelFile(fs, rest string, flags int, mode uint32, cloexec b
 	} else {
 		fd, err = c.k.openSpecial(c, fs, rest, flags)
 	}
+	if fs == "/dev" {
+		if rest == "console" {
+			// /dev/console never becomes a controlling terminal by an open (Linux's
+			// tty_open), whatever line serves it
+			return c.specialFD(fd, err, flags|unix.O_NOCTTY, cloexec)
+		}
+		return c.specialFD(fd, err, flags, cloexec)
+	}
 	if err != nil {
 		return fail(err)
-	}
-	if fs == "/dev" {
-		return c.openedTerminal(fd, flags, cloexec)
 	}
 	return newFD(fd, cloexec)
 }
@@ -317,15 +323,41 @@ func (c *Call) nativeOPath(dirfd int32, p, abs string) bool {
 
 // openDevice opens the kernel's device of a type and number for a device file of the tree.
 func (c *Call) openDevice(typ uint32, dev uint64, flags int, cloexec bool) result {
-	name := c.k.kernelDeviceName(typ, dev)
-	if name == "" {
+	if typ != unix.S_IFBLK && typ != unix.S_IFCHR {
+		return errno(unix.ENXIO)
+	}
+	d := c.k.deviceByNum(devNum{typ == unix.S_IFBLK, unix.Major(dev), unix.Minor(dev)})
+	if d == nil {
 		return errno(unix.ENXIO) // no such device in this kernel
 	}
-	dfd, err := c.k.openSpecial(c, "/dev", name, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC))
+	if flags&unix.O_DIRECTORY != 0 {
+		return errno(unix.ENOTDIR)
+	}
+	// by number, not by name: an unconfigured line has no name in /dev, and its open says
+	// ENXIO itself
+	dfd, err := d.open(c.k, c, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC))
+	return c.specialFD(dfd, err, flags, cloexec)
+}
+
+// specialFD answers an open of a kernel file: the fd, the error, or — for a line that
+// waits for its channel (a port: console's client) — a wait on the call's own goroutine
+// that a signal for the caller interrupts.
+func (c *Call) specialFD(fd int, err error, flags int, cloexec bool) result {
+	var w *errWaitOpen
+	if errors.As(err, &w) {
+		tid := c.Tid
+		return result{fd: -1, async: func() result {
+			fd, err := w.wait(tid)
+			if err != nil {
+				return fail(err)
+			}
+			return newFD(fd, cloexec)
+		}}
+	}
 	if err != nil {
 		return fail(err)
 	}
-	return c.openedTerminal(dfd, flags, cloexec)
+	return c.openedTerminal(fd, flags, cloexec)
 }
 
 // setCreatorOwner records the owner of a file the kernel created in the directory pfd: the
