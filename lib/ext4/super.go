@@ -578,3 +578,19 @@ func (fs *FS) Statfs() (Statfs, error) {
 
 // BlockSize is the file system's block size in bytes.
 func (fs *FS) BlockSize() int64 { return fs.bs }
+
+// Kind names the file system as Linux's mount table does when it was mounted by type
+// "auto": ext4 when it uses any feature only ext4 has, ext3 when it has a journal, ext2
+// otherwise.
+func (fs *FS) Kind() string {
+	const ext4Incompat = extfmt.IncompatExtents | extfmt.Incompat64bit | extfmt.IncompatFlexBG
+	const ext4Rocompat = extfmt.RoCompatHugeFile | extfmt.RoCompatGdtCsum | extfmt.RoCompatDirNlink |
+		extfmt.RoCompatExtraIsize | extfmt.RoCompatMetadataCsum | extfmt.RoCompatBigalloc
+	switch {
+	case fs.incompat&ext4Incompat != 0 || fs.rocompat&ext4Rocompat != 0:
+		return "ext4"
+	case fs.compat&extfmt.CompatHasJournal != 0:
+		return "ext3"
+	}
+	return "ext2"
+}

@@ -85,7 +85,7 @@ func (k *Kernel) mountBind(c *Call, src, at string, flags uint64) error {
 // directory's path inside that file system.
 func (k *Kernel) bindOrigin(rt *Root, src string) (source, fstype, opts, root string) {
 	if rt == k.root {
-		return "/dev/root", "hostfs", "", path.Clean(src)
+		return "/dev/root", k.rootFSType(), "", path.Clean(src)
 	}
 	t := k.root.mounts
 	t.mu.RLock()

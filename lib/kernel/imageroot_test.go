@@ -150,3 +150,30 @@ func md5hex(b []byte) string {
 	s := md5.Sum(b)
 	return hex.EncodeToString(s[:])
 }
+
+// TestImageRootMountTable: an image root is in the mount table by its ext kind (as Linux
+// shows it, and df and Debian's checkroot read it), and the remounts of Debian's boot
+// (mount-functions.sh: the kernel's file systems with their fstab options) succeed.
+func TestImageRootMountTable(t *testing.T) {
+	script := "#!/bin/sh\ngrep ' / ' /proc/mounts\ngrep ' / / ' /proc/self/mountinfo | cut -d' ' -f7-\n" +
+		"mount -o remount -o nodev,noexec,nosuid -o defaults /proc && echo proc=remounted\n" +
+		"mount -o remount -o nodev,noexec,nosuid /sys && echo sys=remounted\n" +
+		"mount -o remount,noexec,nosuid,gid=5,mode=620 /dev/pts && grep -c 'gid=5,mode=620' /proc/mounts\n" +
+		"/bin/busybox poweroff -f\n"
+	for _, kind := range []string{"ext2", "ext3", "ext4"} {
+		t.Run(kind, func(t *testing.T) {
+			mkfs := testenv.Tool(t, "mkfs."+kind)
+			root := testenv.BusyboxRoot(t, map[string]string{"/t.sh": script})
+			img := filepath.Join(t.TempDir(), "root.img")
+			if b, err := exec.Command(mkfs, "-q", "-d", root, img, "64M").CombinedOutput(); err != nil {
+				t.Fatalf("mkfs: %v\n%s", err, b)
+			}
+			out, errs, status := run{args: []string{"ubd0=" + img, "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+			want := "/dev/root / " + kind + " ro,relatime 0 0\n- " + kind + " /dev/root ro\n" +
+				"proc=remounted\nsys=remounted\n1\n"
+			if status != 0 || out != want {
+				t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
+			}
+		})
+	}
+}

@@ -403,12 +403,21 @@ func (k *Kernel) syncSysctls() {
 	}
 }
 
+// rootFSType is the root's type in the mount table: its image's ext kind, or hostfs for a
+// host directory (as the real kernel shows a hostfs root).
+func (k *Kernel) rootFSType() string {
+	if r := k.cfg.rootImage; r != nil && r.fs != nil {
+		return r.fs.Kind()
+	}
+	return "hostfs"
+}
+
 func (k *Kernel) mounts() []byte {
 	mode := "rw"
 	if k.root.ReadOnly() {
 		mode = "ro"
 	}
-	return []byte("/dev/root / hostfs " + mode + ",relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n" +
+	return []byte("/dev/root / " + k.rootFSType() + " " + mode + ",relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n" +
 		"sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n" +
 		"devtmpfs /dev devtmpfs rw,relatime 0 0\n" + k.devptsLine() + k.mqueueLine() + k.mountLines())
 }
@@ -610,7 +619,7 @@ func (k *Kernel) mountinfo() []byte {
 	if k.root.ReadOnly() {
 		mode = "ro"
 	}
-	return []byte("1 0 98:0 / / " + mode + ",relatime - hostfs /dev/root " + mode + "\n" +
+	return []byte("1 0 98:0 / / " + mode + ",relatime - " + k.rootFSType() + " /dev/root " + mode + "\n" +
 		"2 1 0:4 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n" +
 		"3 1 0:5 / /dev rw,relatime - devtmpfs devtmpfs rw\n" + k.devptsInfoLine(4) +
 		"5 1 0:20 / /sys rw,nosuid,nodev,noexec,relatime - sysfs sysfs rw\n" + k.mountinfoLines(6))

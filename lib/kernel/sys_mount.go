@@ -130,6 +130,26 @@ func sysMount(c *Call) result {
 			}}
 		}
 	}
+	if flags&unix.MS_REMOUNT != 0 {
+		// The kernel's own file systems: Debian's boot remounts each with its fstab
+		// options (mount-functions.sh). Those it shows are fixed (nosuid,nodev,noexec);
+		// devpts takes its options again.
+		switch path.Clean(abs) {
+		case "/proc", "/sys", "/dev", "/dev/mqueue":
+			return ok(0)
+		case "/dev/pts":
+			var data string
+			if c.Arg(4) != 0 {
+				if data, err = c.Str(4); err != nil {
+					return fail(err)
+				}
+			}
+			if err := c.k.mountDevpts(data); err != nil {
+				return fail(err)
+			}
+			return ok(0)
+		}
+	}
 	fstype, _ := c.Str(2)
 	if flags&(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_MOVE) == unix.MS_BIND && c.T.Proc.Root == nil {
 		src, err := c.Str(0)
