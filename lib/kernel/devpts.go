@@ -182,6 +182,17 @@ func (k *Kernel) openPtmx(c *Call, flags int) (int, error) {
 	return fd, nil
 }
 
+// setPtyOwner records a new owner of the guest's pty n (chown of its slave).
+func (k *Kernel) setPtyOwner(n int, uid, gid uint32) {
+	p := &k.pty
+	p.mu.Lock()
+	if p.owners == nil {
+		p.owners = map[int][2]uint32{}
+	}
+	p.owners[n] = [2]uint32{uid, gid}
+	p.mu.Unlock()
+}
+
 // openPts opens a name of the instance: sub is what follows /dev/pts ("" for the directory).
 // The host resolves it beneath the instance, through no symlink (devpts has none).
 func (k *Kernel) openPts(c *Call, sub string, flags int) (int, error) {

@@ -91,6 +91,7 @@ type Kernel struct {
 	procMu   sync.Mutex
 	nodes    kernelNodes // the host objects behind /dev entries and /proc links (special.go)
 	pty      ptyState    // the guest's ptys: owners and devpts options (devpts.go)
+	devMeta  devMeta     // owners and modes the guest gave the kernel's devices (devmeta.go)
 	sysMu    sync.Mutex  // the /sys listing (sysfs.go)
 	sysNL    int         // rtnetlink socket in the guest's network namespace (sysnet.go)
 	nlMu     sync.Mutex  // sysNL's making, and one rtnetlink request at a time on it

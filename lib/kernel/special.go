@@ -117,11 +117,13 @@ func (k *Kernel) kernelStat(fd int, st *unix.Stat_t) {
 		}
 		st.Mode, st.Rdev, st.Uid, st.Gid = unix.S_IFCHR|0o600, num.rdev(), 0, 0
 		st.Size, st.Blocks, st.Nlink = 0, 0, 1
+		k.applyDevMeta(st)
 		return
 	}
 	if d, ok := n.nodes[[2]uint64{st.Dev, st.Ino}]; ok {
 		st.Mode, st.Rdev, st.Uid, st.Gid = d.mode, d.rdev, 0, 0
 		st.Size, st.Blocks, st.Nlink = 0, 0, 1
+		k.applyDevMeta(st)
 		return
 	}
 	if st.Dev == n.procDev && st.Mode&unix.S_IFMT == unix.S_IFLNK {

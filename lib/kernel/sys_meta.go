@@ -26,6 +26,9 @@ func (c *Call) chmod(dirfd int32, pathArg int, mode uint32, flags int) result {
 
 // chmodFD is chmod of a file the kernel holds an fd of: fchmod and chmod alike.
 func (c *Call) chmodFD(fd int, mode uint32) result {
+	if st, ok := c.kernelDeviceStat(fd); ok {
+		return c.devChmod(fd, st, mode)
+	}
 	if err := c.metaTarget(fd); err != nil {
 		return fail(err)
 	}
@@ -116,6 +119,9 @@ func sysFchmodat(c *Call) result  { return c.chmod(c.Int(0), 1, uint32(c.Arg(2))
 func sysFchmodat2(c *Call) result { return c.chmod(c.Int(0), 1, uint32(c.Arg(2)), int(c.Arg(3))) }
 
 func (c *Call) chown(fd int, uid, gid uint32) result {
+	if st, ok := c.kernelDeviceStat(fd); ok {
+		return c.devChown(fd, st, uid, gid)
+	}
 	if err := c.metaTarget(fd); err != nil {
 		return fail(err)
 	}
