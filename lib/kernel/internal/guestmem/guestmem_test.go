@@ -88,3 +88,42 @@ func TestStatus(t *testing.T) {
 		t.Errorf("TgidPpid of no task: %d", tgid)
 	}
 }
+
+// WriteU32s writes in order and stops at the first address that faults, as getresuid's
+// put_user calls do.
+func TestWriteU32s(t *testing.T) {
+	pid := os.Getpid()
+	var ids [3]uint32
+	a := func(i int) uint64 { return uint64(uintptr(unsafe.Pointer(&ids[i]))) }
+	if err := WriteU32s(pid, []uint64{a(0), a(1), a(2)}, []uint32{7, 8, 9}); err != nil || ids != [3]uint32{7, 8, 9} {
+		t.Fatalf("WriteU32s: %v, %v", ids, err)
+	}
+	ids = [3]uint32{}
+	if err := WriteU32s(pid, []uint64{a(0), 1<<47 - 4096, a(2)}, []uint32{1, 2, 3}); !errors.Is(err, unix.EFAULT) || ids != [3]uint32{1, 0, 0} {
+		t.Errorf("unmapped second address: %v, %v; want [1 0 0], EFAULT", ids, err)
+	}
+	ids = [3]uint32{}
+	if err := WriteU32s(pid, []uint64{a(0), a(1), 0}, []uint32{4, 5, 6}); !errors.Is(err, unix.EFAULT) || ids != [3]uint32{4, 5, 0} {
+		t.Errorf("NULL third address: %v, %v; want [4 5 0], EFAULT", ids, err)
+	}
+	runtime.KeepAlive(&ids)
+}
+
+// The trap path reads and writes guest memory for most calls: no allocation.
+func TestNoAllocs(t *testing.T) {
+	pid := os.Getpid()
+	buf := make([]byte, 64)
+	var ids [3]uint32
+	addrs := []uint64{uint64(uintptr(unsafe.Pointer(&ids[0]))), uint64(uintptr(unsafe.Pointer(&ids[1]))), uint64(uintptr(unsafe.Pointer(&ids[2])))}
+	vals := []uint32{1, 2, 3}
+	n := testing.AllocsPerRun(100, func() {
+		if Read(pid, addr(buf), buf[:32]) != nil || Write(pid, addr(buf[32:]), buf[:32]) != nil ||
+			WriteU32s(pid, addrs, vals) != nil {
+			t.Fatal("failed")
+		}
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per Read+Write+WriteU32s, want 0", n)
+	}
+	runtime.KeepAlive(&ids)
+}
