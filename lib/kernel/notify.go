@@ -12,7 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Call is one trapped system call being served (seccomp user notification).
+// Call is one trapped system call being served (seccomp user notification). The loop reuses
+// a Call for the next notification once its handler has returned (serve), so a handler keeps
+// it beyond that only through result.async or by answering the call itself (answered).
 type Call struct {
 	k   *Kernel
 	n   seccompNotif

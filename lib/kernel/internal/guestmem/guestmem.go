@@ -101,27 +101,36 @@ func vm(nr uintptr, tid int, local *byte, n int, remote *unix.RemoteIovec, nremo
 }
 
 // ReadString reads a NUL-terminated string of at most max bytes (not counting the NUL),
-// one page-bounded chunk at a time so a string at the end of a mapping still reads.
+// one page-bounded chunk at a time so a string at the end of a mapping still reads. Most
+// paths are short: the first chunk is at most 256 bytes, read into the stack, and such a
+// path costs one allocation, the string's.
 func ReadString(tid int, addr uint64, max int) (string, error) {
 	if addr == 0 {
 		return "", unix.EFAULT
 	}
+	var first [256]byte
 	var out []byte
 	for len(out) <= max {
 		n := 4096 - int(addr%4096)
-		if n > 256 && len(out) == 0 {
-			n = 256 // most paths are short: do not read a whole page for them
+		var chunk []byte
+		if out == nil && n > len(first) {
+			chunk = first[:]
+		} else if out == nil {
+			chunk = first[:n]
+		} else {
+			chunk = make([]byte, n)
 		}
-		chunk := make([]byte, n)
 		if err := Read(tid, addr, chunk); err != nil {
 			return "", err
 		}
 		if i := bytes.IndexByte(chunk, 0); i >= 0 {
-			out = append(out, chunk[:i]...)
-			if len(out) > max {
+			if len(out)+i > max {
 				break
 			}
-			return string(out), nil
+			if out == nil {
+				return string(chunk[:i]), nil
+			}
+			return string(append(out, chunk[:i]...)), nil
 		}
 		out = append(out, chunk...)
 		addr += uint64(len(chunk))

@@ -43,6 +43,21 @@ func TestReadString(t *testing.T) {
 	if _, err := ReadString(pid, addr(s), 5); !errors.Is(err, unix.ENAMETOOLONG) {
 		t.Errorf("ReadString past max: %v, want ENAMETOOLONG", err)
 	}
+	// longer than the first chunk: read on in page-bounded chunks
+	long := make([]byte, 5000)
+	for i := range long {
+		long[i] = 'a' + byte(i%26)
+	}
+	long[4500] = 0
+	if got, err := ReadString(pid, addr(long), 4500); err != nil || got != string(long[:4500]) {
+		t.Errorf("ReadString of 4500 bytes: %d bytes, %v", len(got), err)
+	}
+	if _, err := ReadString(pid, addr(long), 4499); !errors.Is(err, unix.ENAMETOOLONG) {
+		t.Errorf("ReadString of 4500 bytes, max 4499: %v, want ENAMETOOLONG", err)
+	}
+	if got, err := ReadString(pid, addr(long[4400:]), 100); err != nil || got != string(long[4400:4500]) {
+		t.Errorf("ReadString of exactly max: %q, %v", got, err)
+	}
 	// a string that ends right before an unmapped page still reads
 	page, err := unix.Mmap(-1, 0, 2*4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
@@ -124,6 +139,15 @@ func TestNoAllocs(t *testing.T) {
 	})
 	if n != 0 {
 		t.Errorf("%v allocations per Read+Write+WriteU32s, want 0", n)
+	}
+	path := []byte("/usr/share/zoneinfo/Europe/Paris\x00")
+	n = testing.AllocsPerRun(100, func() {
+		if s, err := ReadString(pid, addr(path), 4095); err != nil || s != "/usr/share/zoneinfo/Europe/Paris" {
+			t.Fatalf("ReadString: %q, %v", s, err)
+		}
+	})
+	if n > 1 {
+		t.Errorf("%v allocations per short ReadString, want 1 (the string)", n)
 	}
 	runtime.KeepAlive(&ids)
 }
