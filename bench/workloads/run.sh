@@ -20,7 +20,8 @@ top=$(cd "$here/../.." && pwd)
 REPS=${REPS:-3}
 TMO=${TMO:-300}
 WORKLOADS=${WORKLOADS:-tar_extract rm_rf fork_exec grep_r find_du dpkg_i python3 gcc git_status git_checkout}
-[ "$(id -u)" = 0 ] || { echo "bench/workloads: needs root (a native chroot and a tree with its owners)" >&2; exit 1; }
+# not root: skipped, not failed, so that `make bench` runs the others
+[ "$(id -u)" = 0 ] || { echo "bench/workloads: skipped: needs root (a native chroot and a tree with its owners)" >&2; exit 0; }
 bb=$(command -v busybox || echo /bin/busybox)
 [ -x "$bb" ] || { echo "bench/workloads: busybox not found (apt-get install busybox-static)" >&2; exit 1; }
 command -v dpkg-deb >/dev/null || { echo "bench/workloads: dpkg-deb not found" >&2; exit 1; }
