@@ -90,22 +90,31 @@ fi
 
 CGO_ENABLED=0 go -C "$top" build -o "$work/linux" ./cmd/linux
 
-collect() { tr -d '\r' | sed -n 's/^WL \([a-z0-9_]*\) \(.*\)$/\1 \2/p'; }
+# collect NAME: keeps the console as NAME.log and the workload lines as NAME.txt; a run that
+# did not reach its end shows the console's last lines
+collect() {
+	tr -d '\r' >"$work/$1.log"
+	sed -n 's/^WL \([a-z0-9_]*\) \(.*\)$/\1 \2/p' "$work/$1.log" >"$work/$1.txt"
+	if ! grep -q '^WL-END' "$work/$1.log"; then
+		echo "bench/workloads: the $1 run did not finish; its last lines:" >&2
+		tail -n 15 "$work/$1.log" >&2
+	fi
+}
 
 echo "native chroot..." >&2
 # a mount and PID namespace of its own, with a /proc, like the guests
-unshare --mount --pid --fork --mount-proc="$root/proc" chroot "$root" /bench/guest.sh 2>&1 | collect >"$work/native.txt"
+unshare --mount --pid --fork --mount-proc="$root/proc" chroot "$root" /bench/guest.sh 2>&1 | collect native
 
 echo "gouml linux..." >&2
 timeout 3600 "$work/linux" ubd0="$root" rw mem=1G init=/bench/init.sh uml_dir="$work/" umid=wl-ours </dev/null 2>&1 |
-	collect >"$work/ours.txt" || true
+	collect ours || true
 
 : >"$work/real.txt"
 if [ "${NOREAL:-0}" != 1 ] && [ -x "$real" ]; then
 	echo "real linux.uml..." >&2
 	timeout 3600 "$real" mem=1G root=/dev/root rootfstype=hostfs hostfs="$root" rw init=/bench/init.sh \
 		con0=fd:0,fd:1 con=null ssl=null uml_dir="$work/" umid=wl-real quiet </dev/null 2>&1 |
-		collect >"$work/real.txt" || true
+		collect real || true
 fi
 
 awk -v workloads="$WORKLOADS" '
