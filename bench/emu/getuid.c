@@ -2,6 +2,8 @@
  *   getuid_us       answered in the caller's own process by the shim (SIGSYS)
  *   sigprocmask_us  made natively by the shim, SIGSYS taken out of the mask (SIGSYS)
  *   getresuid_us    a seccomp user notification to the kernel (writes guest memory)
+ *   getgroups0_us   a seccomp user notification answered from the registers alone
+ *                   (getgroups(0, NULL): the trap path's own cost, beside the C floor)
  * Each prints "name N" in microseconds per call. */
 #include <signal.h>
 #include <stdio.h>
@@ -33,5 +35,9 @@ int main(void) {
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (int i = 0; i < N / 4; i++) syscall(SYS_getresuid, &r, &e, &sv);
 	printf("getresuid_us %.3f\n", since(&a) / (N / 4));
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < N / 4; i++) syscall(SYS_getgroups, 0, NULL);
+	printf("getgroups0_us %.3f\n", since(&a) / (N / 4));
 	return 0;
 }

@@ -3,6 +3,7 @@
 # this directory) run natively, under our linux and under the real linux.uml, in one run, plus
 # boot-to-halt time. Prints a table with ratios to native (and ours vs the real UML).
 # ROUNDS=n (default 2) alternating native/gouml rounds; the real UML runs once (it is slow).
+# LINUX=path: measure that linux binary instead of building this tree's.
 # Usage: bench/emu/run.sh   (needs gcc with static libc, busybox-static, user-mode-linux)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +30,12 @@ EOF
 printf '#!/bin/sh\n/bin/busybox poweroff -f\n' > "$root/halt.sh"
 chmod +x "$root/bench.sh" "$root/halt.sh"
 
-(cd "$top" && CGO_ENABLED=0 go build -o "$work/linux" ./cmd/linux)
+# LINUX=path runs a linux built elsewhere (an older build, for a before/after on one machine)
+if [ -n "${LINUX:-}" ]; then
+	cp "$LINUX" "$work/linux"
+else
+	(cd "$top" && CGO_ENABLED=0 go build -o "$work/linux" ./cmd/linux)
+fi
 
 extract() { tr -d '\r' | grep -E '^[A-Za-z_0-9]+ [0-9.]+$' || true; }
 

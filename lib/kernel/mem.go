@@ -9,6 +9,9 @@ var errGone = guestmem.ErrGone
 
 func readMem(tid int, addr uint64, buf []byte) error  { return guestmem.Read(tid, addr, buf) }
 func writeMem(tid int, addr uint64, buf []byte) error { return guestmem.Write(tid, addr, buf) }
+func writeU32s(tid int, addrs []uint64, vals []uint32) error {
+	return guestmem.WriteU32s(tid, addrs, vals)
+}
 func readString(tid int, addr uint64, max int) (string, error) {
 	return guestmem.ReadString(tid, addr, max)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Call is one trapped system call being served (seccomp user notification).
+// Call is one trapped system call being served (seccomp user notification). The loop reuses
+// a Call for the next notification once its handler has returned (serve), so a handler keeps
+// it beyond that only through result.async or by answering the call itself (answered).
 type Call struct {
 	k   *Kernel
 	n   seccompNotif
@@ -76,37 +79,49 @@ func errno(e unix.Errno) result         { return result{errno: e, fd: -1} }
 func cont() result                      { return result{cont: true, fd: -1} }
 func newFD(fd int, cloexec bool) result { return result{fd: fd, cloexec: cloexec} }
 
-// serve is the notification loop. Handlers run inline on this goroutine (no cross-CPU
-// wake-up per call); a handler that may block returns result.async and that part runs on
-// its own goroutine.
+// serve is the notification loop: receive, handle, answer, on one OS thread it keeps for
+// the machine's life. Handlers run inline (no goroutine hand-off, no cross-CPU wake-up per
+// call); a handler that may block returns result.async and only that part runs on a
+// goroutine of its own. The loop allocates nothing for a call whose handler does not: the
+// notification buffer is reused, and so is the Call, unless its handler kept it (an async
+// part or a traced call has it, and a new Call is taken for the next notification).
 func (k *Kernel) serve() {
+	// Locked, the loop is the one thread asleep in NOTIF_RECV, which the host wakes on the
+	// caller's CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) and switches to directly; it is never
+	// unlocked, so the thread ends with the loop.
+	runtime.LockOSThread()
+	var n seccompNotif
+	c := new(Call)
 	for {
-		var n seccompNotif
 		if err := notifRecv(k.listener, &n); err != nil {
 			if err == unix.ENOENT {
 				continue // the caller died before we received its call
 			}
 			return // listener closed: the machine is down
 		}
-		k.dispatch(&n)
+		if k.dispatch(&n, c) {
+			c = new(Call)
+		}
 	}
 }
 
-func (k *Kernel) dispatch(n *seccompNotif) {
+// dispatch serves one notification with c, which it fills; it reports whether c was kept
+// beyond the call (by an async part or a traced call), so that the caller takes a new one.
+func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept bool) {
 	nr := int(n.Data.Nr)
 	s := byNr[nr]
 	if s == nil || s.Handler == nil {
 		k.logOnce(nr, "unsupported system call %s (%d): ENOSYS", sysName(nr), nr)
 		k.respond(n.ID, int(n.Pid), errno(unix.ENOSYS))
-		return
+		return false
 	}
-	c := &Call{k: k, n: *n, Tid: int(n.Pid)}
+	*c = Call{k: k, n: *n, Tid: int(n.Pid)}
 	k.mu.Lock()
 	c.T = k.taskLocked(c.Tid)
 	if c.T == nil {
 		k.mu.Unlock()
 		k.respond(n.ID, int(n.Pid), errno(unix.ESRCH))
-		return
+		return false
 	}
 	// A traced call the kernel rewrote and restarted (ptrace.go) comes back once: let it run.
 	// Only that call, with the first argument the kernel gave it, matches.
@@ -118,32 +133,31 @@ func (k *Kernel) dispatch(n *seccompNotif) {
 		c.T.contNr = -1
 	}
 	k.mu.Unlock()
-	{
-		if match {
-			k.respond(n.ID, int(n.Pid), cont())
-			return
-		}
+	if match {
+		k.respond(n.ID, int(n.Pid), cont())
+		return false
 	}
 	r := k.handle(s, c)
 	if r.answered {
-		return
+		return true
 	}
 	if r.fd >= 0 {
 		r.installed = c.installed
 	}
 	if r.async != nil {
-		f := r.async
+		f, id, tid := r.async, n.ID, int(n.Pid)
 		go func() {
 			r := errno(unix.EIO)
 			func() {
 				defer k.recoverCall(c)
 				r = f()
 			}()
-			k.respond(n.ID, int(n.Pid), r)
+			k.respond(id, tid, r)
 		}()
-		return
+		return true
 	}
 	k.respond(n.ID, int(n.Pid), r)
+	return false
 }
 
 // handle runs a handler; a handler that panics (a bug of ours, whatever the guest passed)

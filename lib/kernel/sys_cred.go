@@ -42,13 +42,13 @@ func (c *Call) withCred(f func(cr *Cred) result) result {
 	return r
 }
 
-func (c *Call) putIDs(ids ...uint32) result {
-	for i, id := range ids {
-		var b [4]byte
-		binary.LittleEndian.PutUint32(b[:], id)
-		if err := c.Write(c.Arg(i), b[:]); err != nil {
-			return fail(err)
-		}
+// putIDs writes the three ids at the first three arguments' addresses, in order, in one
+// write into the caller's memory (getresuid/getresgid).
+func (c *Call) putIDs(r, e, s uint32) result {
+	addrs := [3]uint64{c.Arg(0), c.Arg(1), c.Arg(2)}
+	ids := [3]uint32{r, e, s}
+	if err := writeU32s(c.Tid, addrs[:], ids[:]); err != nil {
+		return fail(err)
 	}
 	return ok(0)
 }

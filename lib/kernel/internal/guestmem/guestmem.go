@@ -30,11 +30,10 @@ func Read(tid int, addr uint64, buf []byte) error {
 	if addr == 0 {
 		return unix.EFAULT
 	}
-	local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(buf)}}
-	n, err := unix.ProcessVMReadv(tid, local, remote, 0)
-	if err != nil {
-		if err == unix.ESRCH {
+	remote := unix.RemoteIovec{Base: uintptr(addr), Len: len(buf)}
+	n, e := vm(unix.SYS_PROCESS_VM_READV, tid, &buf[0], len(buf), &remote, 1)
+	if e != 0 {
+		if e == unix.ESRCH {
 			return ErrGone
 		}
 		return unix.EFAULT
@@ -53,37 +52,85 @@ func Write(tid int, addr uint64, buf []byte) error {
 	if addr == 0 {
 		return unix.EFAULT
 	}
-	local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(buf)}}
-	n, err := unix.ProcessVMWritev(tid, local, remote, 0)
-	if err != nil || n != len(buf) {
+	remote := unix.RemoteIovec{Base: uintptr(addr), Len: len(buf)}
+	n, e := vm(unix.SYS_PROCESS_VM_WRITEV, tid, &buf[0], len(buf), &remote, 1)
+	if e != 0 || n != len(buf) {
 		return unix.EFAULT
 	}
 	return nil
 }
 
+// WriteU32s writes vals[i] at addrs[i] of task tid, in order, with one process_vm_writev
+// (a call costs about as much as the trap that asked for it). Like a run of put_user it
+// stops at the first address that faults (EFAULT), the earlier values written. At most 8.
+func WriteU32s(tid int, addrs []uint64, vals []uint32) error {
+	var remote [8]unix.RemoteIovec
+	if len(addrs) != len(vals) || len(addrs) > len(remote) {
+		panic("guestmem: WriteU32s arguments")
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	for i, a := range addrs {
+		if a == 0 {
+			// NULL faults; what comes before it is still written
+			if err := WriteU32s(tid, addrs[:i], vals[:i]); err != nil {
+				return err
+			}
+			return unix.EFAULT
+		}
+		remote[i] = unix.RemoteIovec{Base: uintptr(a), Len: 4}
+	}
+	var local [8]uint32
+	copy(local[:], vals)
+	n, e := vm(unix.SYS_PROCESS_VM_WRITEV, tid, (*byte)(unsafe.Pointer(&local[0])), 4*len(vals), &remote[0], len(vals))
+	if e != 0 || n != 4*len(vals) {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+// vm is process_vm_readv or process_vm_writev of one local buffer, without allocating (the
+// trap path calls it for most calls). It is a blocking call: reaching the guest's page may
+// have to read it in.
+func vm(nr uintptr, tid int, local *byte, n int, remote *unix.RemoteIovec, nremote int) (int, unix.Errno) {
+	liov := unix.Iovec{Base: local, Len: uint64(n)}
+	r, _, e := unix.Syscall6(nr, uintptr(tid), uintptr(unsafe.Pointer(&liov)), 1,
+		uintptr(unsafe.Pointer(remote)), uintptr(nremote), 0)
+	return int(r), e
+}
+
 // ReadString reads a NUL-terminated string of at most max bytes (not counting the NUL),
-// one page-bounded chunk at a time so a string at the end of a mapping still reads.
+// one page-bounded chunk at a time so a string at the end of a mapping still reads. Most
+// paths are short: the first chunk is at most 256 bytes, read into the stack, and such a
+// path costs one allocation, the string's.
 func ReadString(tid int, addr uint64, max int) (string, error) {
 	if addr == 0 {
 		return "", unix.EFAULT
 	}
+	var first [256]byte
 	var out []byte
 	for len(out) <= max {
 		n := 4096 - int(addr%4096)
-		if n > 256 && len(out) == 0 {
-			n = 256 // most paths are short: do not read a whole page for them
+		var chunk []byte
+		if out == nil && n > len(first) {
+			chunk = first[:]
+		} else if out == nil {
+			chunk = first[:n]
+		} else {
+			chunk = make([]byte, n)
 		}
-		chunk := make([]byte, n)
 		if err := Read(tid, addr, chunk); err != nil {
 			return "", err
 		}
 		if i := bytes.IndexByte(chunk, 0); i >= 0 {
-			out = append(out, chunk[:i]...)
-			if len(out) > max {
+			if len(out)+i > max {
 				break
 			}
-			return string(out), nil
+			if out == nil {
+				return string(chunk[:i]), nil
+			}
+			return string(append(out, chunk[:i]...)), nil
 		}
 		out = append(out, chunk...)
 		addr += uint64(len(chunk))

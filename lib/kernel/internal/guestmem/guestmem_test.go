@@ -43,6 +43,21 @@ func TestReadString(t *testing.T) {
 	if _, err := ReadString(pid, addr(s), 5); !errors.Is(err, unix.ENAMETOOLONG) {
 		t.Errorf("ReadString past max: %v, want ENAMETOOLONG", err)
 	}
+	// longer than the first chunk: read on in page-bounded chunks
+	long := make([]byte, 5000)
+	for i := range long {
+		long[i] = 'a' + byte(i%26)
+	}
+	long[4500] = 0
+	if got, err := ReadString(pid, addr(long), 4500); err != nil || got != string(long[:4500]) {
+		t.Errorf("ReadString of 4500 bytes: %d bytes, %v", len(got), err)
+	}
+	if _, err := ReadString(pid, addr(long), 4499); !errors.Is(err, unix.ENAMETOOLONG) {
+		t.Errorf("ReadString of 4500 bytes, max 4499: %v, want ENAMETOOLONG", err)
+	}
+	if got, err := ReadString(pid, addr(long[4400:]), 100); err != nil || got != string(long[4400:4500]) {
+		t.Errorf("ReadString of exactly max: %q, %v", got, err)
+	}
 	// a string that ends right before an unmapped page still reads
 	page, err := unix.Mmap(-1, 0, 2*4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
@@ -87,4 +102,52 @@ func TestStatus(t *testing.T) {
 	if tgid, _ := TgidPpid(1 << 30); tgid != 0 {
 		t.Errorf("TgidPpid of no task: %d", tgid)
 	}
+}
+
+// WriteU32s writes in order and stops at the first address that faults, as getresuid's
+// put_user calls do.
+func TestWriteU32s(t *testing.T) {
+	pid := os.Getpid()
+	var ids [3]uint32
+	a := func(i int) uint64 { return uint64(uintptr(unsafe.Pointer(&ids[i]))) }
+	if err := WriteU32s(pid, []uint64{a(0), a(1), a(2)}, []uint32{7, 8, 9}); err != nil || ids != [3]uint32{7, 8, 9} {
+		t.Fatalf("WriteU32s: %v, %v", ids, err)
+	}
+	ids = [3]uint32{}
+	if err := WriteU32s(pid, []uint64{a(0), 1<<47 - 4096, a(2)}, []uint32{1, 2, 3}); !errors.Is(err, unix.EFAULT) || ids != [3]uint32{1, 0, 0} {
+		t.Errorf("unmapped second address: %v, %v; want [1 0 0], EFAULT", ids, err)
+	}
+	ids = [3]uint32{}
+	if err := WriteU32s(pid, []uint64{a(0), a(1), 0}, []uint32{4, 5, 6}); !errors.Is(err, unix.EFAULT) || ids != [3]uint32{4, 5, 0} {
+		t.Errorf("NULL third address: %v, %v; want [4 5 0], EFAULT", ids, err)
+	}
+	runtime.KeepAlive(&ids)
+}
+
+// The trap path reads and writes guest memory for most calls: no allocation.
+func TestNoAllocs(t *testing.T) {
+	pid := os.Getpid()
+	buf := make([]byte, 64)
+	var ids [3]uint32
+	addrs := []uint64{uint64(uintptr(unsafe.Pointer(&ids[0]))), uint64(uintptr(unsafe.Pointer(&ids[1]))), uint64(uintptr(unsafe.Pointer(&ids[2])))}
+	vals := []uint32{1, 2, 3}
+	n := testing.AllocsPerRun(100, func() {
+		if Read(pid, addr(buf), buf[:32]) != nil || Write(pid, addr(buf[32:]), buf[:32]) != nil ||
+			WriteU32s(pid, addrs, vals) != nil {
+			t.Fatal("failed")
+		}
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per Read+Write+WriteU32s, want 0", n)
+	}
+	path := []byte("/usr/share/zoneinfo/Europe/Paris\x00")
+	n = testing.AllocsPerRun(100, func() {
+		if s, err := ReadString(pid, addr(path), 4095); err != nil || s != "/usr/share/zoneinfo/Europe/Paris" {
+			t.Fatalf("ReadString: %q, %v", s, err)
+		}
+	})
+	if n > 1 {
+		t.Errorf("%v allocations per short ReadString, want 1 (the string)", n)
+	}
+	runtime.KeepAlive(&ids)
 }
