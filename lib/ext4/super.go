@@ -594,3 +594,27 @@ func (fs *FS) Kind() string {
 	}
 	return "ext2"
 }
+
+// SetClean marks the file system clean on the device (everything written first), as
+// Linux's ext4 does when it is remounted read-only, or in use again. e2fsck skips a clean
+// file system; while it is marked clean the FS must not be written.
+func (fs *FS) SetClean(clean bool) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.unmounted {
+		return syscall.EIO
+	}
+	if fs.ro {
+		return nil
+	}
+	if clean && len(fs.orphans) > 0 {
+		clean = false // inodes unlinked while open: e2fsck must see them as it would on Linux
+	}
+	if clean {
+		fs.super.State |= extfmt.StateValid
+	} else {
+		fs.super.State &^= extfmt.StateValid
+	}
+	fs.sbDirty = true
+	return fs.flush(true)
+}

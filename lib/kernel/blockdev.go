@@ -31,7 +31,8 @@ type blockDev struct {
 	hostIno  uint64
 	hostOnce sync.Once
 	hostErr  error
-	pt       partTable // partition stand-ins (partition.go)
+	pt       partTable  // partition stand-ins (partition.go)
+	root     *rootImage // the device the root image is (rootdev.go); nil for the others
 }
 
 // openBlockDevs opens every ubdN= device except the unit that is the root, and except
@@ -97,6 +98,9 @@ func (k *Kernel) blockDevByName(name string) (b *blockDev, part int, ok bool) {
 			return d, part, true
 		}
 	}
+	if b := k.rootBlockDev(); b != nil && b.unit == unit && part == 0 {
+		return b, 0, true
+	}
 	return nil, part, true
 }
 
@@ -107,6 +111,11 @@ func (k *Kernel) openBlockDev(b *blockDev, part int, flags int) (int, error) {
 	}
 	if flags&unix.O_ACCMODE != unix.O_RDONLY && b.dev.ReadOnly() {
 		return -1, unix.EROFS
+	}
+	if b.root != nil && flags&unix.O_ACCMODE != unix.O_RDONLY {
+		if err := k.rootDevWrite(b.root); err != nil {
+			return -1, err
+		}
 	}
 	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_SYNC|unix.O_DSYNC|unix.O_DIRECT|unix.O_PATH) | unix.O_CLOEXEC
 	if part != 0 {
@@ -132,6 +141,9 @@ func (k *Kernel) openBlockDev(b *blockDev, part int, flags int) (int, error) {
 // blockDevOf returns the device (and partition number, 0 for the whole disk) whose host
 // file or partition stand-in a stat describes.
 func (k *Kernel) blockDevOf(st *unix.Stat_t) (*blockDev, int) {
+	if b := k.rootBlockDev(); b != nil && b.host != nil && st.Dev == b.hostDev && st.Ino == b.hostIno {
+		return b, 0
+	}
 	for _, b := range k.cfg.UBDs {
 		if b.host != nil && st.Dev == b.hostDev && st.Ino == b.hostIno {
 			return b, 0
@@ -202,9 +214,19 @@ func sysIoctl(c *Call) result {
 		if !root {
 			return errno(unix.EACCES)
 		}
+		if cmd == ubd.BLKRRPART && b.root != nil {
+			return errno(unix.EBUSY)
+		}
 	case ubd.BLKDISCARD, ubd.BLKZEROOUT, ubd.BLKSECDISCARD:
 		if !c.fdWritable(c.Int(0)) {
 			return errno(unix.EBADF)
+		}
+		if b.root != nil && !c.k.root.ReadOnly() {
+			return errno(unix.EBUSY) // the kernel's driver has the root image in use
+		}
+	case ubd.BLKROSET:
+		if b.root != nil {
+			return errno(unix.EBUSY)
 		}
 	}
 	var arg []byte
@@ -261,10 +283,27 @@ func (c *Call) fdWritable(fd int32) bool {
 	return false
 }
 
+// disks are the machine's ubd disks in unit order, the root image's own device included
+// (what /proc/partitions and /sys/block list; the root's cannot be mounted again).
+func (k *Kernel) disks() []*blockDev {
+	out := make([]*blockDev, 0, len(k.cfg.UBDs)+1)
+	r := k.rootBlockDev()
+	for _, b := range k.cfg.UBDs {
+		if r != nil && r.unit < b.unit {
+			out, r = append(out, r), nil
+		}
+		out = append(out, b)
+	}
+	if r != nil {
+		out = append(out, r)
+	}
+	return out
+}
+
 // procPartitions is /proc/partitions.
 func (k *Kernel) procPartitions() []byte {
-	devs := make([]*ubd.Device, 0, len(k.cfg.UBDs))
-	for _, b := range k.cfg.UBDs {
+	devs := make([]*ubd.Device, 0, len(k.cfg.UBDs)+1)
+	for _, b := range k.disks() {
 		devs = append(devs, b.dev)
 	}
 	return []byte(ubd.ProcPartitions(devs...))
@@ -281,6 +320,9 @@ func sysSwapon(c *Call) result {
 	b, part, isUBD := c.k.blockDevByName(rest)
 	if fs != "/dev" || !isUBD || b == nil || part != 0 {
 		return errno(unix.EINVAL) // swap files and other devices: not supported yet
+	}
+	if b.root != nil {
+		return errno(unix.EBUSY)
 	}
 	sig := make([]byte, 10)
 	if _, err := b.dev.ReadAt(sig, 4086); err != nil || string(sig) != "SWAPSPACE2" {

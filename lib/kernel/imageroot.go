@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/gouml/gouml/lib/cmdline"
 	"github.com/gouml/gouml/lib/ext4"
@@ -25,9 +26,21 @@ type rootImage struct {
 	unit int
 	spec *cmdline.UBD
 	dev  *ubd.Device
-	fs   *ext4.FS
 	tree *shadow.Tree
 	dir  string
+
+	mu      sync.Mutex
+	fs      *ext4.FS  // replaced when the guest wrote the device while the root was read-only
+	bd      *blockDev // the root's own /dev/ubdX (rootdev.go)
+	written bool      // the guest opened the device for writing since the root became read-only
+	hostDev uint64    // the host device the tree lies on (guestDev)
+}
+
+// FS returns the image's file system as the kernel has it mounted now.
+func (r *rootImage) FS() *ext4.FS {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fs
 }
 
 func (r *rootImage) open(syncAll bool, log io.Writer, readOnly bool) error {
@@ -49,6 +62,19 @@ func (r *rootImage) open(syncAll bool, log io.Writer, readOnly bool) error {
 		return fmt.Errorf("reading %s: %w", r.spec.File, err)
 	}
 	r.dev, r.fs, r.tree = d, fs, tree
+	var st unix.Stat_t
+	if unix.Stat(tree.Dir, &st) == nil {
+		r.hostDev = st.Dev
+	}
+	if readOnly {
+		// mounted read-only, as Linux mounts a root without "rw": clean on the device
+		// until the guest remounts it read-write, so that the guest's fsck of its root
+		// device finds it so (rootdev.go)
+		if err := fs.SetClean(true); err != nil {
+			r.close()
+			return fmt.Errorf("mounting %s: %w", r.spec.File, err)
+		}
+	}
 	return nil
 }
 
@@ -58,7 +84,7 @@ func (r *rootImage) close() error {
 	if !r.dev.ReadOnly() {
 		err = r.tree.WriteBack()
 	}
-	return errors.Join(err, r.fs.Unmount(), r.dev.Close())
+	return errors.Join(err, r.FS().Unmount(), r.dev.Close())
 }
 
 // sysSync: sync(2) and syncfs(2) also write the image root back.

@@ -183,6 +183,9 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 	if !ok || b == nil {
 		return unix.ENOTBLK
 	}
+	if b.root != nil {
+		return unix.EBUSY // the root is mounted from it
+	}
 	var dev ext4.Device = b.dev
 	if part != 0 {
 		p := b.dev.Partition(part)
@@ -410,8 +413,8 @@ func (k *Kernel) ext4Of(r *Root) (*ext4.FS, bool) {
 	if r == nil {
 		return nil, false
 	}
-	if r == k.root && k.cfg.rootImage != nil && k.cfg.rootImage.fs != nil {
-		return k.cfg.rootImage.fs, r.ReadOnly()
+	if r == k.root && k.cfg.rootImage != nil && k.cfg.rootImage.FS() != nil {
+		return k.cfg.rootImage.FS(), r.ReadOnly()
 	}
 	t := k.root.mounts
 	t.mu.RLock()

@@ -406,8 +406,8 @@ func (k *Kernel) syncSysctls() {
 // rootFSType is the root's type in the mount table: its image's ext kind, or hostfs for a
 // host directory (as the real kernel shows a hostfs root).
 func (k *Kernel) rootFSType() string {
-	if r := k.cfg.rootImage; r != nil && r.fs != nil {
-		return r.fs.Kind()
+	if r := k.cfg.rootImage; r != nil && r.FS() != nil {
+		return r.FS().Kind()
 	}
 	return "hostfs"
 }

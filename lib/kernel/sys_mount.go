@@ -97,6 +97,46 @@ func sysChroot(c *Call) result {
 	return ok(0)
 }
 
+// remountRootFS is mount -o remount of /.
+func (c *Call) remountRootFS(ro bool) result {
+	if c.k.cfg.rootImage == nil {
+		if err := c.k.root.SetReadOnly(ro); err != nil {
+			return fail(err)
+		}
+		return ok(0)
+	}
+	// an image root is written back first: not on the dispatcher's goroutine
+	return result{fd: -1, async: func() result {
+		if err := c.k.remountRoot(ro); err != nil {
+			return fail(err)
+		}
+		return ok(0)
+	}}
+}
+
+// remountKernelFS is mount -o remount of the kernel's own file systems: Debian's boot
+// remounts each with its fstab options (mount-functions.sh). Those they show are fixed
+// (nosuid,nodev,noexec); devpts takes its options again. done is false for other paths.
+func (c *Call) remountKernelFS(abs string) (r result, done bool) {
+	switch path.Clean(abs) {
+	case "/proc", "/sys", "/dev", "/dev/mqueue":
+		return ok(0), true
+	case "/dev/pts":
+		var data string
+		if c.Arg(4) != 0 {
+			var err error
+			if data, err = c.Str(4); err != nil {
+				return fail(err), true
+			}
+		}
+		if err := c.k.mountDevpts(data); err != nil {
+			return fail(err), true
+		}
+		return ok(0), true
+	}
+	return result{}, false
+}
+
 // mount: a ubd device's ext2/3/4 file system (mount.go), remounting the root or such a mount
 // read-write or read-only, and proc on /proc, sysfs on /sys, devtmpfs on /dev and devpts on
 // /dev/pts, which are always there.
@@ -115,10 +155,7 @@ func sysMount(c *Call) result {
 	}
 	abs, _ := c.absFollow(unix.AT_FDCWD, target)
 	if flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
-		if err := c.k.root.SetReadOnly(flags&unix.MS_RDONLY != 0); err != nil {
-			return fail(err)
-		}
-		return ok(0)
+		return c.remountRootFS(flags&unix.MS_RDONLY != 0)
 	}
 	if flags&unix.MS_REMOUNT != 0 {
 		if rt, _ := c.root().route(abs); rt != c.root() && path.Clean(abs) != "/" {
@@ -131,23 +168,8 @@ func sysMount(c *Call) result {
 		}
 	}
 	if flags&unix.MS_REMOUNT != 0 {
-		// The kernel's own file systems: Debian's boot remounts each with its fstab
-		// options (mount-functions.sh). Those it shows are fixed (nosuid,nodev,noexec);
-		// devpts takes its options again.
-		switch path.Clean(abs) {
-		case "/proc", "/sys", "/dev", "/dev/mqueue":
-			return ok(0)
-		case "/dev/pts":
-			var data string
-			if c.Arg(4) != 0 {
-				if data, err = c.Str(4); err != nil {
-					return fail(err)
-				}
-			}
-			if err := c.k.mountDevpts(data); err != nil {
-				return fail(err)
-			}
-			return ok(0)
+		if r, done := c.remountKernelFS(abs); done {
+			return r
 		}
 	}
 	fstype, _ := c.Str(2)

@@ -85,6 +85,7 @@ func (c *Call) writeStat(fd int, addr uint64) result {
 	}
 	c.k.blockStat(&st)
 	c.k.kernelStat(fd, &st)
+	c.k.guestDev(&st)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
 	if err := c.Write(addr, b); err != nil {
 		return fail(err)
@@ -148,6 +149,8 @@ func sysStatx(c *Call) result {
 	}
 	c.k.blockStat(&st)
 	c.k.kernelStat(fd, &st)
+	c.k.guestDev(&st)
+	stx.Dev_major, stx.Dev_minor = unix.Major(st.Dev), unix.Minor(st.Dev)
 	stx.Size, stx.Blocks, stx.Nlink = uint64(st.Size), uint64(st.Blocks), uint32(st.Nlink)
 	stx.Uid, stx.Gid, stx.Mode = st.Uid, st.Gid, uint16(st.Mode)
 	stx.Rdev_major, stx.Rdev_minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)

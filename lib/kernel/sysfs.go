@@ -112,7 +112,7 @@ func (k *Kernel) sysTree() *sysNode {
 
 // sysBlock adds the ubd devices and their partitions (those /proc/partitions shows).
 func (k *Kernel) sysBlock(t *sysNode) {
-	for _, b := range k.cfg.UBDs {
+	for _, b := range k.disks() {
 		d := b.dev
 		name := d.Name
 		// diskseq counts the disks made: every configured unit before this one, the root's too
