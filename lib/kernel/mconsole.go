@@ -336,7 +336,12 @@ func (h *mcHost) configLine(c *mconsole.Call, dev, rest string) {
 			c.Error("Device is already open", -int32(unix.EINVAL))
 			return
 		}
-		msg, code := h.lines.line(dev, int(n)).configure(spec)
+		l := h.lines.line(dev, int(n))
+		if l == nil {
+			c.Error("Device doesn't exist", -int32(unix.ENODEV)) // no lines yet (the machine is starting)
+			return
+		}
+		msg, code := l.configure(spec)
 		c.Reply(msg, code, false)
 		return
 	}
@@ -349,11 +354,16 @@ func (h *mcHost) configLine(c *mconsole.Call, dev, rest string) {
 		c.Error("device number out of range", 1)
 		return
 	}
-	if l := h.lines.line(dev, int(n)); dev == "con" && n == 0 && !l.isValid() {
+	l := h.lines.line(dev, int(n))
+	if dev == "con" && n == 0 && (l == nil || !l.isValid()) {
 		c.OK(h.conSpec) // the Console, on fds
 		return
 	}
-	c.OK(h.lines.line(dev, int(n)).configString())
+	if l == nil {
+		c.Error("Device doesn't exist", -int32(unix.ENODEV)) // no lines yet (the machine is starting)
+		return
+	}
+	c.OK(l.configString())
 }
 
 // configEth plugs a network device into the running machine (netplug.go).

@@ -254,7 +254,12 @@ func TestOurUmlMconsoleAgainstRealUML(t *testing.T) {
 	}
 
 	// cad: with C-A-D handed to init, the guest's init gets a SIGINT per request.
+	// Each request is one SIGINT, and a second one sent before init's handler ran for the
+	// first merges with it (signals do not queue): the second is sent once the first is seen.
 	o = runTool(t, ours, work, g.home, "", umid, "cad")
+	if !testenv.WaitFor(20*time.Second, func() bool { return strings.Count(g.out.String(), "CAD-RECEIVED") == 1 }) {
+		t.Errorf("init did not see our Ctrl-Alt-Del\n%s", g.out.String())
+	}
 	r = runTool(t, real, work, g.home, "", umid, "cad")
 	if o != r || r.Stdout != "OK \n" {
 		t.Errorf("cad differs\n=== ours: %v\n=== real: %v", o, r)

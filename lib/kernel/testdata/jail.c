@@ -197,11 +197,18 @@ static void case_setid(void) {
 		esc("setid-guest-view", buf);
 	} else ok("setid-guest-view");
 	/* the kernel's devices are no files of the guest's */
+	/* guest root may chmod its device nodes as on Linux, but only the guest's view changes
+	 * (devmeta.go): the host's nodes are compared before and after on the host
+	 * (jail_test.go: hostDevices) */
 	fd = open("/dev/null", O_RDONLY);
-	int r = fchmod(fd, 0);
+	fchmod(fd, 0);
 	close(fd);
-	if (r == 0) esc("fchmod-dev-null", "allowed"); else ok("fchmod-dev-null");
-	if (chmod("/dev/null", 0) == 0) esc("chmod-dev-null", "allowed"); else ok("chmod-dev-null");
+	chmod("/dev/null", 06777);
+	struct stat dn;
+	if (stat("/dev/null", &dn) == 0 && (dn.st_mode & 07777) == 06777) ok("fchmod-dev-null");
+	else esc("fchmod-dev-null", "the guest's chmod of its /dev/null did not show");
+	chmod("/dev/null", 0666);
+	ok("chmod-dev-null");
 	fd = open("/proc/self/status", O_RDONLY);
 	if (fchmod(fd, 0777) == 0) esc("fchmod-proc-file", "allowed"); else ok("fchmod-proc-file");
 	close(fd);
