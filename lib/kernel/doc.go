@@ -59,6 +59,8 @@
 //	sysnet.go     /sys/class/net from the guest's network namespace (rtnetlink)
 //	trees.go      the trees stage 1 prepares for those (Landlock needs them early)
 //	imageroot.go  image root file systems; sync/fsync write them back
+//	rootdev.go    the image root's own /dev/ubdX (fsck of the root), remounts of /
+//	devmeta.go    owners and modes the guest gives the kernel's device nodes
 //	jail.go       the outer process, the kernel's two stages, its Landlock rules and filter
 //	stub.go       the launcher: chroot, Landlock layer, shim, filter, exec of init
 //	vfs.go        the guest's root: every path resolved inside its tree copy, symlinks

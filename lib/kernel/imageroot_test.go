@@ -177,3 +177,50 @@ func TestImageRootMountTable(t *testing.T) {
 		})
 	}
 }
+
+// TestImageRootFsck: Debian's checkroot.sh in small. The guest opens its own root device,
+// which reads while the root is read-write and refuses writers (the kernel's driver has
+// the image); remounted read-only, the image is clean and e2fsck -p of /dev/ubda passes;
+// read-write again, the guest's writes reach the image, which e2fsck on the host finds
+// clean after the machine stops. Files of the root show the device's number as st_dev,
+// and the mounted root is found by libmount's way (stat of / against /sys/dev/block).
+func TestImageRootFsck(t *testing.T) {
+	mkfs := testenv.Tool(t, "mkfs.ext4")
+	e2fsck := testenv.Tool(t, "e2fsck")
+	debugfs := testenv.Tool(t, "debugfs")
+	root := testenv.BusyboxRoot(t, map[string]string{"/t.sh": "#!/bin/sh\n" +
+		"mount -t sysfs sysfs /sys\n" +
+		"grep -c ' ubda$' /proc/partitions\n" +
+		"readlink /sys/dev/block/$(stat -c '%t:%T' /dev/ubda | sed 's/^62:/98:/')\n" +
+		"stat -c 'root-dev=%D' /\n" +
+		"dd if=/dev/ubda bs=1024 skip=1 count=1 2>/dev/null | od -A n -t x1 -j 56 -N 2\n" +
+		"{ echo x > /dev/ubda; } 2>/dev/null || echo write-while-rw=refused\n" +
+		"mount -o remount,ro / && " + e2fsck + " -p /dev/ubda; echo fsck=$?\n" +
+		"mount -o remount,rw / && echo after-fsck > /note && sync && cat /note\n" +
+		"/bin/busybox poweroff -f\n"})
+	if !copyHostDynamic(t, root, e2fsck) {
+		t.Skip("no " + e2fsck + " to copy into the guest")
+	}
+	img := filepath.Join(t.TempDir(), "root.img")
+	if b, err := exec.Command(mkfs, "-q", "-d", root, img, "128M").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs: %v\n%s", err, b)
+	}
+	out, errs, status := run{args: []string{"ubd0=" + img, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	want := "1\n../../devices/platform/uml-blkdev.0/block/ubda\nroot-dev=6200\n 53 ef\n" +
+		"write-while-rw=refused\n/dev/ubda: clean, \nfsck=0\nafter-fsck\n"
+	got := strings.ReplaceAll(out, "\r", "")
+	if i := strings.Index(got, "/dev/ubda: clean, "); i >= 0 {
+		if j := strings.IndexByte(got[i:], '\n'); j > 0 {
+			got = got[:i+len("/dev/ubda: clean, ")] + got[i+j:] // e2fsck's counts depend on mkfs
+		}
+	}
+	if status != 0 || !strings.HasSuffix(got, want) {
+		t.Errorf("status %d\ngot:\n%s\nwant (at the end):\n%s\nstderr:\n%s", status, out, want, errs)
+	}
+	if b, err := exec.Command(e2fsck, "-fn", img).CombinedOutput(); err != nil {
+		t.Errorf("e2fsck of the image after the run: %v\n%s", err, b)
+	}
+	if b, _ := exec.Command(debugfs, "-R", "cat /note", img).Output(); string(b) != "after-fsck\n" {
+		t.Errorf("/note in the image: %q", b)
+	}
+}
