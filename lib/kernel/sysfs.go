@@ -93,7 +93,9 @@ func (k *Kernel) sysTree() *sysNode {
 	t := sysDirNode("")
 	for _, d := range []string{"block", "bus", "class/net", "class/block", "class/mem", "class/tty", "dev/block",
 		"dev/char", "devices/platform", "devices/virtual", "devices/system/cpu", "firmware", "fs/cgroup",
-		"kernel/mm", "kernel/security", "kernel/debug", "kernel/config", "module", "power"} {
+		"kernel/mm", "kernel/security", "kernel/debug", "module", "power"} {
+		// (no kernel/config: it exists when configfs does, and Debian's mount-configfs
+		// mounts one there when it sees it)
 		t.at(d)
 	}
 	k.sysBlock(t)
