@@ -386,18 +386,18 @@ func hostTapTransport(s *netdev.Spec, say func(string)) (*netdev.Transport, erro
 	return nil, fmt.Errorf("tuntap: host tap %s was not opened", s.HostIf)
 }
 
-// slirpStreams are the streams to the slirp programs the outer process started, adopted
-// once: a reboot uses them again.
-var slirpStreams struct {
-	once  sync.Once
-	files map[int]*os.File
+// handedFDs are host fds the outer process opened and handed in, named by device
+// index in an environment variable ("N=FD,..."); adopted once: a reboot uses them again.
+type handedFDs struct {
+	env, name string
+	once      sync.Once
+	files     map[int]*os.File
 }
 
-// slirpTransport returns the transport of ethN=slirp,MAC,PROGRAM: the stream to the program.
-func slirpTransport(s *netdev.Spec) (*netdev.Transport, error) {
-	slirpStreams.once.Do(func() {
-		slirpStreams.files = map[int]*os.File{}
-		for _, e := range strings.Split(os.Getenv(slirpFDsEnv), ",") {
+func (h *handedFDs) get(index int) *os.File {
+	h.once.Do(func() {
+		h.files = map[int]*os.File{}
+		for _, e := range strings.Split(os.Getenv(h.env), ",") {
 			k, v, _ := strings.Cut(e, "=")
 			n, err1 := strconv.Atoi(k)
 			fd, err2 := strconv.Atoi(v)
@@ -406,10 +406,18 @@ func slirpTransport(s *netdev.Spec) (*netdev.Transport, error) {
 			}
 			unix.CloseOnExec(fd)
 			unix.SetNonblock(fd, true)
-			slirpStreams.files[n] = os.NewFile(uintptr(fd), "slirp")
+			h.files[n] = os.NewFile(uintptr(fd), h.name)
 		}
 	})
-	if f := slirpStreams.files[s.Index]; f != nil {
+	return h.files[index]
+}
+
+// slirpStreams are the streams to the slirp programs the outer process started.
+var slirpStreams = &handedFDs{env: slirpFDsEnv, name: "slirp"}
+
+// slirpTransport returns the transport of ethN=slirp,MAC,PROGRAM: the stream to the program.
+func slirpTransport(s *netdev.Spec) (*netdev.Transport, error) {
+	if f := slirpStreams.get(s.Index); f != nil {
 		return netdev.OpenStream(s, f)
 	}
 	return nil, fmt.Errorf("slirp: the program '%s' is not running", s.Argv[0])

@@ -9,9 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"unsafe"
 
 	"github.com/gouml/gouml/lib/netdev"
@@ -188,29 +186,12 @@ func randomName(n int) string {
 	return string(b)
 }
 
-// vecFiles are the vector devices' host sides, adopted once: a reboot uses them again.
-var vecFiles struct {
-	once  sync.Once
-	files map[int]*os.File
-}
+// vecFiles are the vector devices' host sides.
+var vecFiles = &handedFDs{env: vecFDsEnv, name: "vec"}
 
 // vecTransport returns the transport of vector device s: the fd the outer process opened.
 func vecTransport(s *netdev.Spec) (*netdev.Transport, error) {
-	vecFiles.once.Do(func() {
-		vecFiles.files = map[int]*os.File{}
-		for _, e := range strings.Split(os.Getenv(vecFDsEnv), ",") {
-			k, v, _ := strings.Cut(e, "=")
-			n, err1 := strconv.Atoi(k)
-			fd, err2 := strconv.Atoi(v)
-			if err1 != nil || err2 != nil || fd < 3 {
-				continue
-			}
-			unix.CloseOnExec(fd)
-			unix.SetNonblock(fd, true)
-			vecFiles.files[n] = os.NewFile(uintptr(fd), "vec")
-		}
-	})
-	if f := vecFiles.files[s.Index]; f != nil {
+	if f := vecFiles.get(s.Index); f != nil {
 		return netdev.OpenDevice(s, f)
 	}
 	return nil, errors.New("") // the outer process said why
