@@ -224,7 +224,7 @@ mount --rbind /dev "$T/dev"
 mount -t tmpfs tmpfs "$T/run"
 mount --bind "$RESOLV" "$T/etc/resolv.conf"
 chroot "$T" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive apt-get -q update || exit 3
-chroot "$T" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive apt-get -q -y install --no-install-recommends sysvinit-core`
+chroot "$T" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive apt-get -q -y install --no-install-recommends sysvinit-core tmux`
 	cmd := exec.Command("timeout", "600", "unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
 		"sh", "-c", install, "sh", tree)
 	cmd.Env = append(os.Environ(), "RESOLV="+resolv)
@@ -280,7 +280,8 @@ chroot "$T" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=n
 	if user != "" {
 		argv = append([]string{"runuser", "-u", user, "--"}, argv...)
 	}
-	// After the login, what a user does first on a Debian guest (issue 17; the tree has no
+	// After the login, what a user does first on a Debian guest (issue 17), and tmux on the
+	// guest's own ptys (issue 16; the tree has no
 	// procps: sysctl and free are their /proc files); each marker is
 	// typed split ("M""1=") so that the console's echo of the command line never matches.
 	session := `useradd -m bob && echo "M""1=useradd"
@@ -293,10 +294,12 @@ echo "M""7=$(df / | awk 'NR==2{print $1}')"
 echo "M""8=$(awk '/^MemTotal:/{print $2}' /proc/meminfo)"
 echo "M""9=$(mount | grep -c ' on / type ext4 ')"
 echo "M""10=$(dmesg | grep -c 'Kernel command line')"
+tmux new -d -s x sh; sleep 1; tmux send-keys -t x "echo TM""UX=ok" Enter; sleep 2
+echo "M""11=$(tmux capture-pane -p -t x | grep -c '^TMUX=ok')"; tmux kill-server
 `
 	got := bootDebian(t, "linux", argv, pw, session+"shutdown -h now\n")
 	for _, m := range []string{"M1=useradd", "M2=shadow-denied", "M3=root-denied", "M4=init-denied", "M5=1",
-		"M6=pidof", "M7=/dev/root", "M8=262144", "M9=1", "M10=1"} {
+		"M6=pidof", "M7=/dev/root", "M8=262144", "M9=1", "M10=1", "M11=1"} {
 		if !strings.Contains(got, m+"\r\n") && !strings.Contains(got, m+"\n") {
 			t.Errorf("the session in our guest did not print %q:\n%s", m, lastLines(got, 40))
 		}
