@@ -33,6 +33,10 @@ func readFrame(t *testing.T, guest int) []byte {
 	unix.SetsockoptTimeval(guest, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	b := make([]byte, 4096)
 	n, err := unix.Read(guest, b)
+	for end := time.Now().Add(10 * time.Second); err == unix.EINTR && time.Now().Before(end); {
+		// a read with SO_RCVTIMEO is not restarted after a signal (the runtime's SIGURG)
+		n, err = unix.Read(guest, b)
+	}
 	if err != nil {
 		t.Fatalf("no frame reached the guest: %v", err)
 	}

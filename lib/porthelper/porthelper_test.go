@@ -58,6 +58,10 @@ func receive(t *testing.T, sock int) (pid int, fd *os.File, from unix.Sockaddr) 
 	buf := make([]byte, 16)
 	oob := make([]byte, unix.CmsgSpace(4*4))
 	n, oobn, _, from, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	for i := 0; err == unix.EINTR && i < 1000; i++ {
+		// a receive with SO_RCVTIMEO is not restarted after a signal (the runtime's SIGURG)
+		n, oobn, _, from, err = unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	}
 	if err != nil {
 		t.Fatalf("recvmsg: %v", err)
 	}
