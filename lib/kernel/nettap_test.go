@@ -48,7 +48,7 @@ func tuntapHelper(t *testing.T, helperPath string) {
 mount -t proc proc /proc
 ifconfig eth0 10.8.0.2 netmask 255.255.255.0 up
 i=0; until ping -c 1 -W 1 10.8.0.1 >/dev/null 2>&1 || [ $i -ge 60 ]; do i=$((i+1)); done
-ping -c 2 -W 2 10.8.0.1 >/dev/null; echo "GUESTPING=$?" > /result
+ping -c 2 -W 2 10.8.0.1 >/dev/null; echo "GUESTPING=$?" > /result.new; mv /result.new /result
 while [ ! -e /done ]; do sleep 0.1; done
 ifconfig eth0 down
 /bin/busybox poweroff -f

@@ -29,8 +29,9 @@ func TestSurvivesGarbageAndChurn(t *testing.T) {
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 256)
-	// ports that sent runts stay attached to the end: closed at once, the switch may see
-	// their control connection go before it reads their frames (then they are strays)
+	// ports that sent runts or control garbage stay attached to the end: closed at once,
+	// the switch may see them go before it reads what they sent (runts then count as
+	// strays, and the garbage arrives with the end of the connection)
 	keep := make(chan interface{ Close() error }, 64)
 	for i := 0; i < 64; i++ {
 		wg.Add(1)
@@ -57,6 +58,8 @@ func TestSurvivesGarbageAndChurn(t *testing.T) {
 				keep <- c
 			case 2: // garbage after the request on the control connection
 				_, _ = c.ControlConn().Write([]byte("garbage"))
+				closeIt = false // (kept for the same reason as the runt senders)
+				keep <- c
 			case 3: // control gone, data socket still sending
 				_ = c.CloseControl()
 				_ = c.Send(vswitch.Frame(bcast, mac(byte(100+i)), []byte("orphan")))
