@@ -126,8 +126,13 @@ func (k *Kernel) installTerminal(c *Call, fd int, cloexec bool) {
 // controllingPty returns the number of the guest pty that is the task's controlling
 // terminal (false: none, or another terminal such as the console). /proc/TID/stat gives the
 // terminal's number only, and the console is a pty of the host's devpts with the same major
-// number: the task's own fds on a slave of the guest's instance tell them apart, and without
-// one a number that is not the console's is the guest's.
+// number — often with the same minor too, as the guest's instance counts from 0. The task's
+// own fds tell them apart: a slave of the guest's instance with that number wins (a session
+// that got a guest pty usually still holds the console as its stdio, inherited); then a host
+// pty with it; without either, a number that is not the console's is the guest's. (Left
+// ambiguous: a task whose terminal is the console and which holds a guest slave of the same
+// number gets the guest pty for /dev/tty; Linux gives no way to ask a slave's session from
+// outside it.)
 func (k *Kernel) controllingPty(tid int) (uint32, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/stat")
 	if err != nil {
@@ -150,11 +155,18 @@ func (k *Kernel) controllingPty(tid int) (uint32, bool) {
 	}
 	dir := "/proc/" + strconv.Itoa(tid) + "/fd/"
 	ents, _ := os.ReadDir(dir)
+	host := false
 	for _, e := range ents {
 		var st unix.Stat_t
 		if unix.Stat(dir+e.Name(), &st) == nil && st.Rdev == unix.Mkdev(major, minor) && st.Mode&unix.S_IFMT == unix.S_IFCHR {
-			return minor, st.Dev == k.devptsDev()
+			if st.Dev == k.devptsDev() {
+				return minor, true
+			}
+			host = true
 		}
+	}
+	if host {
+		return 0, false
 	}
 	if k.cfg.Console != nil {
 		if fd, err := k.cfg.Console.Open(unix.O_PATH); err == nil {
