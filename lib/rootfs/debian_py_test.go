@@ -140,10 +140,24 @@ chroot "$T" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=d
 		t.Errorf("%s test cases ran in the guest, %s natively", guestCount, nativeCount)
 	}
 	for _, f := range sorted(guestFailed) {
-		if !nativeFailed[f] {
+		if gap, known := pythonKnownGaps[f]; known && !nativeFailed[f] {
+			t.Logf("known gap, still failing in the guest only: %s (%s)", f, gap)
+		} else if !nativeFailed[f] {
 			t.Errorf("fails in the guest, not natively: %s", f)
 		}
 	}
+	for f, gap := range pythonKnownGaps {
+		if !guestFailed[f] {
+			t.Errorf("%s now passes in the guest: remove it from pythonKnownGaps (%s)", f, gap)
+		}
+	}
+}
+
+// pythonKnownGaps are the test cases that fail in the guest and not natively because of a
+// known, open gap of the kernel (the same as lib/kernel's conformance knownGaps). The test
+// asserts that they STILL fail, so the list cannot go stale.
+var pythonKnownGaps = map[string]string{
+	"test.test_posix.PosixTester.test_lchown FAIL": "the owner of a symlink itself is not kept (conformance gap chown_link)",
 }
 
 func sorted(m map[string]bool) []string {

@@ -183,14 +183,17 @@ func TestDebianTarballImage(t *testing.T) {
 	}
 }
 
-// TestDebianSysvinitBootsToLogin: the debootstrap tree with sysvinit-core
-// installed (with apt in a chroot, as root, from the package registry; skipped without
-// one), tarred, becomes an ext4 image built by an ordinary user with a hostname and a
-// password hash made by openssl; the real linux.uml boots it to a login prompt on its
+// TestDebianSysvinitBootsToLogin: the debootstrap tree with debianPackages installed
+// (sysvTarball), tarred, becomes an ext4 image built by an ordinary user with a hostname
+// and a password hash made by openssl; the real linux.uml boots it to a login prompt on its
 // console, root logs in with the password, and poweroff ends the kernel; then our linux,
 // run by that user, boots the same image the same way with no error line the real kernel
-// did not print, and Debian's shutdown -h now ends it with status 0. The inittab is
-// Debian's with the virtual-terminal gettys commented out and a getty on the console.
+// did not print, root runs a session (users and permissions, sysctl, pidof, df, free,
+// mount, dmesg, tmux, and debianPackaging: dpkg, apt and start-stop-daemon), `reboot`
+// restarts the machine to a second login (the real kernel re-executes itself; linux boots
+// init again in the same process), and Debian's shutdown -h now ends it with status 0. The
+// inittab is Debian's with the virtual-terminal gettys commented out and a getty on the
+// console.
 func TestDebianSysvinitBootsToLogin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("installs sysvinit-core and boots Debian (1-2 minutes); skipped with -short")
