@@ -123,10 +123,6 @@ func (k *Kernel) memWatch(stop <-chan struct{}) {
 	}
 }
 
-// memFree is what the machine has free (bytes): mem= less what the guest's processes hold
-// and its tmpfs files, and never more than the host has free.
-func (k *Kernel) memFree() uint64 { return k.memStat().free }
-
 // memFigures are the machine's memory as /proc/meminfo and sysinfo show it (bytes).
 type memFigures struct {
 	free  uint64 // mem= less anon and shmem (MemFree, and MemAvailable: nothing else is reclaimable)
