@@ -105,8 +105,8 @@ func (k *Kernel) onGuestDevpts(fd int) bool {
 	return k.devptsDev() != 0 && unix.Fstat(fd, &st) == nil && st.Dev == k.devptsDev()
 }
 
-// mayOpenKernelDevice is the permission check of an open of one of the kernel's /dev nodes
-// by a caller other than root: Linux's may_open on the node's owner, group and mode, as the
+// mayOpenKernelDevice is the permission check of an open (not O_PATH: opath) of one of the
+// kernel's /dev nodes by a caller other than root: Linux's may_open on the node's owner, group and mode, as the
 // guest's stat shows them (devtmpfs's mode, then what the guest's chown and chmod set). The
 // devices are host objects whose host modes say nothing about the guest's users, so without
 // it any guest user could read a console root made 0600 or a pty login gave to another
@@ -114,8 +114,8 @@ func (k *Kernel) onGuestDevpts(fd int) bool {
 // opened for real: a chmod by root between the two is the guest's own race, as an open
 // racing a chmod is on Linux. The links to the caller's fds and POSIX queues have rules of
 // their own.
-func (c *Call) mayOpenKernelDevice(fs, rest string, flags int) error {
-	if fs != "/dev" || devLink(rest) || c.k.mqueuePath(rest) || c.privileged() {
+func (c *Call) mayOpenKernelDevice(fs, rest string, flags int, opath bool) error {
+	if opath || fs != "/dev" || devLink(rest) || c.k.mqueuePath(rest) || c.privileged() {
 		return nil
 	}
 	want := map[int]uint32{unix.O_RDONLY: mayRead, unix.O_WRONLY: mayWrite}[flags&unix.O_ACCMODE]

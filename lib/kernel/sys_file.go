@@ -122,10 +122,8 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	// The kernel's files; the rest of /dev is the root's own directory, opened like any
 	// (a FIFO there must not block the dispatcher either).
 	if fs, rest := special(abs); c.k.served(fs, rest) {
-		if !opath {
-			if err := c.mayOpenKernelDevice(fs, rest, flags); err != nil {
-				return fail(err)
-			}
+		if err := c.mayOpenKernelDevice(fs, rest, flags, opath); err != nil {
+			return fail(err)
 		}
 		return c.openKernelFile(fs, rest, flags, mode, cloexec)
 	}
