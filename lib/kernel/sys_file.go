@@ -100,7 +100,8 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		return fail(err)
 	}
 	cloexec := flags&unix.O_CLOEXEC != 0
-	if flags&unix.O_PATH != 0 {
+	opath := flags&unix.O_PATH != 0
+	if opath {
 		if c.nativeOPath(dirfd, p, abs) {
 			if !c.privileged() {
 				// the host does not check a guest user's search permission: the kernel
@@ -121,6 +122,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	// The kernel's files; the rest of /dev is the root's own directory, opened like any
 	// (a FIFO there must not block the dispatcher either).
 	if fs, rest := special(abs); c.k.served(fs, rest) {
+		if err := c.mayOpenKernelDevice(fs, rest, flags, opath); err != nil {
+			return fail(err)
+		}
 		return c.openKernelFile(fs, rest, flags, mode, cloexec)
 	}
 	if e := c.missingDevice(abs); e != 0 {
