@@ -13,7 +13,8 @@
 # owners); busybox (static) for the guests' poweroff; dpkg-deb.
 # Env: REPS (default 3), TMO (seconds per workload, default 300), WORKLOADS (names, default
 # all), ROOT (an unpacked bookworm tree to copy instead of the tarball), NOREAL=1 (skip
-# linux.uml).
+# linux.uml), TRAPS=1 (afterwards, boot our linux once more per workload, one repetition,
+# with the `debug` option, and print the trapped calls it served, the most frequent first).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -117,6 +118,20 @@ if [ "${NOREAL:-0}" != 1 ] && [ -x "$real" ]; then
 		collect real || true
 fi
 
+if [ "${TRAPS:-0}" = 1 ]; then
+	echo 1 >"$root/bench/reps"
+	for w in $WORKLOADS; do
+		echo "$w" >"$root/bench/workloads"
+		timeout 3600 "$work/linux" ubd0="$root" rw mem=1G init=/bench/init.sh uml_dir="$work/" umid=wl-traps debug \
+			</dev/null 2>&1 | tr -d '\r' >"$work/traps.log" || true
+		echo "== $w: $(sed -n 's/^WL [a-z0-9_]* \([0-9.]*\) .*/\1 s/p' "$work/traps.log")"
+		# the calls of the boot and of guest.sh's own loop are in it too (a few hundred)
+		grep -A 12 '^linux: trapped calls:' "$work/traps.log" | sed 's/^linux: *//'
+	done >"$work/traps.txt"
+	echo "$REPS" >"$root/bench/reps"
+	echo "$WORKLOADS" >"$root/bench/workloads"
+fi
+
 awk -v workloads="$WORKLOADS" '
 FNR == 1 { f++ }
 { name = $1; val = $2; $1 = ""; $2 = ""; sub(/^  */, ""); chk = $0 }
@@ -154,3 +169,5 @@ END {
 	for (i = 1; i <= n; i++) if (nat[w[i]] != "ABSENT") printf "  %-14s %s\n", w[i], natc[w[i]]
 	if (bad != "") printf "not counted:\n%s", bad
 }' "$work/native.txt" "$work/ours.txt" "$work/real.txt"
+[ "${TRAPS:-0}" = 1 ] && { echo "trapped calls per workload (our linux, debug, one repetition):"; cat "$work/traps.txt"; }
+exit 0
