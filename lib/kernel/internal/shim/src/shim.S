@@ -74,8 +74,6 @@
 	.set	SYS_newfstatat, 262
 	.set	SYS_statx, 332
 	.set	SYS_fgetxattr, 193
-	.set	SYS_futex, 202
-	.set	FUTEX_WAIT_PRIVATE, 128
 	.set	AT_FDCWD, -100
 	.set	AT_SYMLINK_NOFOLLOW, 0x100
 	.set	AT_NO_AUTOMOUNT, 0x800
@@ -545,20 +543,18 @@ newfstatat:
 	cmp	$AT_FDCWD, %r14
 	je	stat_fwd
 	/*
-	 * Only "" names the fd itself. Reading the guest's byte could fault, so a futex wait
-	 * on its (aligned) word, with no time to wait, tells first whether it can be read.
+	 * Only "" names the fd itself. Reading the guest's byte could fault, so the host reads
+	 * its (aligned) 8 bytes first: rt_sigprocmask with no valid "how" reads the set and
+	 * then fails with EINVAL, changing nothing, or fails with EFAULT.
 	 */
 	mov	UC_RSI(%r12), %rbp
-	mov	%rbp, %rdi
-	and	$-4, %rdi
-	push	$0
-	push	$0
-	mov	%rsp, %r10
-	mov	$FUTEX_WAIT_PRIVATE, %esi
-	mov	$-1, %edx
-	mov	$SYS_futex, %eax
+	mov	%rbp, %rsi
+	and	$-8, %rsi
+	mov	$-1, %edi
+	xor	%edx, %edx
+	mov	$8, %r10d
+	mov	$SYS_rt_sigprocmask, %eax
 	call	g1
-	mov	%rbx, %rsp
 	cmp	$-EFAULT, %rax
 	je	stat_fwd
 	cmpb	$0, (%rbp)
