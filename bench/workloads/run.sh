@@ -14,7 +14,10 @@
 # Env: REPS (default 3), TMO (seconds per workload, default 300), WORKLOADS (names, default
 # all), ROOT (an unpacked bookworm tree to copy instead of the tarball), NOREAL=1 (skip
 # linux.uml), TRAPS=1 (afterwards, boot our linux once more per workload, one repetition,
-# with the `debug` option, and print the trapped calls it served, the most frequent first).
+# with the `debug` option, and print the trapped calls it served, the most frequent first),
+# BASE=path (another linux binary, e.g. one built from an older commit: afterwards, boot it and
+# this tree's alternately ROUNDS times (default 2) and print their best times side by side,
+# an A/B on one machine at one time).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -118,6 +121,21 @@ if [ "${NOREAL:-0}" != 1 ] && [ -x "$real" ]; then
 		collect real || true
 fi
 
+if [ -n "${BASE:-}" ]; then
+	cp "$BASE" "$work/linux-base"
+	for r in $(seq "${ROUNDS:-2}"); do
+		for b in linux linux-base; do
+			echo "A/B: $b (round $r)..." >&2
+			timeout 3600 "$work/$b" ubd0="$root" rw mem=1G init=/bench/init.sh uml_dir="$work/" umid=wl-ab </dev/null 2>&1 |
+				collect "ab-$b-$r" || true
+		done
+	done
+	# best (lowest) time per workload of each build
+	for b in linux linux-base; do
+		cat "$work"/ab-$b-*.txt | awk '$2 ~ /^[0-9.]+$/ { if (!($1 in v) || $2 < v[$1]) v[$1] = $2 } END { for (k in v) print k, v[k] }' >"$work/ab-$b.txt"
+	done
+fi
+
 if [ "${TRAPS:-0}" = 1 ]; then
 	echo 1 >"$root/bench/reps"
 	for w in $WORKLOADS; do
@@ -170,4 +188,12 @@ END {
 	if (bad != "") printf "not counted:\n%s", bad
 }' "$work/native.txt" "$work/ours.txt" "$work/real.txt"
 [ "${TRAPS:-0}" = 1 ] && { echo "trapped calls per workload (our linux, debug, one repetition):"; cat "$work/traps.txt"; }
+if [ -n "${BASE:-}" ]; then
+	echo "A/B (best of ${ROUNDS:-2} boots each, alternating): this tree's linux against BASE"
+	awk -v workloads="$WORKLOADS" 'FNR == 1 { f++ } f == 1 { a[$1] = $2; next } { b[$1] = $2 }
+	END { n = split(workloads, w, " "); printf "%-14s %9s %9s %9s\n", "workload", "base", "this", "this/base"
+		for (i = 1; i <= n; i++) { k = w[i]; if (!(k in a) || !(k in b)) continue
+			printf "%-14s %9.3f %9.3f %8.2fx\n", k, b[k], a[k], a[k] / b[k]; g += log(a[k] / b[k]); m++ }
+		if (m) printf "%-14s %9s %9s %8.2fx\n", "geomean", "", "", exp(g / m) }' "$work/ab-linux.txt" "$work/ab-linux-base.txt"
+fi
 exit 0
