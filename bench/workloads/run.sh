@@ -124,15 +124,17 @@ fi
 if [ -n "${BASE:-}" ]; then
 	cp "$BASE" "$work/linux-base"
 	for r in $(seq "${ROUNDS:-2}"); do
-		for b in linux linux-base; do
+		for b in this base; do
 			echo "A/B: $b (round $r)..." >&2
-			timeout 3600 "$work/$b" ubd0="$root" rw mem=1G init=/bench/init.sh uml_dir="$work/" umid=wl-ab </dev/null 2>&1 |
+			bin=$work/linux
+			[ $b = base ] && bin=$work/linux-base
+			timeout 3600 "$bin" ubd0="$root" rw mem=1G init=/bench/init.sh uml_dir="$work/" umid=wl-ab </dev/null 2>&1 |
 				collect "ab-$b-$r" || true
 		done
 	done
 	# best (lowest) time per workload of each build
-	for b in linux linux-base; do
-		cat "$work"/ab-$b-*.txt | awk '$2 ~ /^[0-9.]+$/ { if (!($1 in v) || $2 < v[$1]) v[$1] = $2 } END { for (k in v) print k, v[k] }' >"$work/ab-$b.txt"
+	for b in this base; do
+		cat "$work"/ab-$b-[0-9]*.txt | awk '$2 ~ /^[0-9.]+$/ { if (!($1 in v) || $2 < v[$1]) v[$1] = $2 } END { for (k in v) print k, v[k] }' >"$work/ab-$b.txt"
 	done
 fi
 
@@ -194,6 +196,6 @@ if [ -n "${BASE:-}" ]; then
 	END { n = split(workloads, w, " "); printf "%-14s %9s %9s %9s\n", "workload", "base", "this", "this/base"
 		for (i = 1; i <= n; i++) { k = w[i]; if (!(k in a) || !(k in b)) continue
 			printf "%-14s %9.3f %9.3f %8.2fx\n", k, b[k], a[k], a[k] / b[k]; g += log(a[k] / b[k]); m++ }
-		if (m) printf "%-14s %9s %9s %8.2fx\n", "geomean", "", "", exp(g / m) }' "$work/ab-linux.txt" "$work/ab-linux-base.txt"
+		if (m) printf "%-14s %9s %9s %8.2fx\n", "geomean", "", "", exp(g / m) }' "$work/ab-this.txt" "$work/ab-base.txt"
 fi
 exit 0
