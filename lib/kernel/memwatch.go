@@ -110,7 +110,7 @@ func (k *Kernel) memWatch(stop <-chan struct{}) {
 			continue
 		}
 		k.mu.Lock()
-		p := k.procs[top.host]
+		p := k.procLocked(top.host)
 		if p != nil {
 			unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0) // under the lock: the watcher closes ended pidfds under it
 		}

@@ -123,6 +123,7 @@ func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept bool) {
 		k.respond(n.ID, int(n.Pid), errno(unix.ESRCH))
 		return false
 	}
+	c.T.seq++
 	// A traced call the kernel rewrote and restarted (ptrace.go) comes back once: let it run.
 	// Only that call, with the first argument the kernel gave it, matches.
 	match := c.T.contNr == nr && c.T.contArg0 == n.Data.Args[0]

@@ -135,7 +135,7 @@ func (k *Kernel) signalTarget(guest int) (sigTarget, bool) {
 	if host, ok := k.hostPid(guest); ok {
 		if tgid, _ := procTgidPpid(host); tgid != 0 {
 			k.mu.Lock()
-			if p := k.procs[tgid]; p != nil {
+			if p := k.procLocked(tgid); p != nil {
 				t.host, t.cred = tgid, p.Cred.clone()
 			}
 			k.mu.Unlock()
@@ -165,7 +165,7 @@ func (k *Kernel) signalTarget(guest int) (sigTarget, bool) {
 	}
 	t.host = host
 	k.mu.Lock()
-	if p := k.procs[host]; p != nil {
+	if p := k.procLocked(host); p != nil {
 		t.cred = p.Cred.clone()
 	}
 	k.mu.Unlock()

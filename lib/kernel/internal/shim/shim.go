@@ -36,6 +36,9 @@ import "encoding/binary"
 //	page 1 0x000        int64 values[7]: return value of syscall 102+i
 //	page 1 0x040        the guest's own SIGSYS struct kernel_sigaction (handler 0
 //	                    SIG_DFL, 1 SIG_IGN), written by the handler; zero at first
+//	page 1 0x0e0        the fork token (16 bytes): written by the kernel before a fork it
+//	                    lets run natively, read by it from the child (lib/kernel/forkfast.go;
+//	                    never read here)
 //	page 1 0x100        the process name the kernel gives a new image (16 bytes; the
 //	                    handler never reads it)
 //	page 1 0x200        the new image's AT_EXECFN string, which the kernel points the
@@ -53,6 +56,9 @@ const (
 	ValuesOff = 0x0
 	// GuestSigsysOff holds the guest's SIGSYS sigaction (32 bytes).
 	GuestSigsysOff = 0x40
+	// TokenOff holds the fork token, TokenLen bytes (lib/kernel/forkfast.go).
+	TokenOff = 0xe0
+	TokenLen = 16
 	// CommOff holds the name prctl(PR_SET_NAME) gives a new image (sigsys.go).
 	CommOff = 0x100
 
@@ -96,6 +102,9 @@ const (
 	// The code must end before the sigactions, the values before the guest's sigaction.
 	_ = uint64(SigactionOff - G1RetOff - 1)
 	_ = uint64(GuestSigsysOff - ValuesOff - 8*NValues)
+	// the guest's sigaction (32 bytes) before the token, the token before the name
+	_ = uint64(TokenOff - GuestSigsysOff - 32)
+	_ = uint64(CommOff - TokenOff - TokenLen)
 )
 
 // Values returns the values[] array of page 1: what each syscall 102..108 returns,
