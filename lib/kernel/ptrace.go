@@ -16,7 +16,8 @@ import (
 // which costs two context switches per signal (about 15 µs on a VM) and would defeat the
 // in-process SIGSYS fast path (shim.go). ptrace is attached on demand instead, for the
 // Trace rows of the table (execve, execveat, chdir, and fork, vfork and clone of a new
-// process) and only for the length of that one call:
+// process, but a plain fork by a single-threaded process, which forkfast.go lets run
+// natively) and only for the length of that one call:
 //
 //  1. The call arrives as a seccomp notification. On an OS thread of its own the kernel
 //     seizes the caller, asks for a stop (PTRACE_INTERRUPT) and answers the notification
