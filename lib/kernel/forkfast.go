@@ -227,6 +227,18 @@ func (k *Kernel) sweepTickets() {
 	k.mu.Unlock()
 }
 
+// knowAll records every child of a fast fork that has not called yet, for what looks at
+// every guest process the kernel knows (the OOM watch, kill(-1) and kill(-pgrp),
+// setpriority of a group or user, mconsole's stop, a busy mount).
+func (k *Kernel) knowAll() {
+	k.mu.Lock()
+	n := len(k.forks.m)
+	k.mu.Unlock()
+	if n > 0 {
+		k.sweepTickets()
+	}
+}
+
 // claimAll records every unknown process of the guest's PID namespace that has a ticket.
 func (k *Kernel) claimAll() {
 	ft := &k.forks

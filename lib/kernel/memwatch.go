@@ -32,6 +32,7 @@ type procMem struct {
 
 // memUse sums the memory of the guest's processes (kB) and returns the largest holder.
 func (k *Kernel) memUse() (used uint64, top procMem) {
+	k.knowAll()
 	k.mu.Lock()
 	hosts := make([]int, 0, len(k.procs))
 	uids := make(map[int]uint32, len(k.procs))

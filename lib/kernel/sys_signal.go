@@ -244,6 +244,7 @@ func (c *Call) signalGroup(pid, sig int) result {
 	if pid == 0 {
 		want = self.pgrp
 	}
+	c.k.knowAll()
 	c.k.mu.Lock()
 	hosts := make([]int, 0, len(c.k.procs))
 	for h := range c.k.procs {
