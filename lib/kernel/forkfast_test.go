@@ -31,7 +31,7 @@ func TestForkFast(t *testing.T) {
 		}
 		cases++
 	}
-	if cases != 8 {
-		t.Errorf("%d cases ran, want 8:\n%s", cases, out)
+	if cases != 9 {
+		t.Errorf("%d cases ran, want 9:\n%s", cases, out)
 	}
 }

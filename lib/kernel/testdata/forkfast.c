@@ -283,6 +283,37 @@ int main(void) {
 		else bad("chroot-child", "a child of a chrooted process", r);
 	}
 
+	/* 9. kill(-1) by a non-root process that may not signal everyone reaches its child that
+	 * has not called yet (the kernel signals the allowed ones itself). */
+	{
+		int g[2];
+		pipe(g);
+		pid_t rootkid = fork(); /* a root process kill(-1) must skip */
+		if (rootkid == 0) {
+			waitbyte(g[0]);
+			_exit(0);
+		}
+		pid_t a = fork();
+		if (a == 0) {
+			signal(SIGTERM, SIG_IGN);
+			if (setuid(1000)) _exit(9);
+			pid_t c = fork();
+			if (c == 0) {
+				signal(SIGTERM, SIG_DFL);
+				for (;;) pause();
+			}
+			int k = kill(-1, SIGTERM);
+			int r = reap(c);
+			_exit(k == 0 && r == 200 + SIGTERM ? 0 : 2 + (k != 0));
+		}
+		int r = reap(a);
+		write(g[1], "x", 1);
+		int rr = reap(rootkid);
+		if (r == 0 && rr == 0) ok("kill-all-reaches-new-child");
+		else bad("kill-all-reaches-new-child", "kill(-1) of a non-root process", r * 1000 + rr);
+		close(g[0]), close(g[1]);
+	}
+
 	printf("done\n");
 	fflush(stdout);
 	reboot(RB_POWER_OFF);
