@@ -120,7 +120,10 @@ func (k *Kernel) serve() {
 				return
 			}
 		} else if trace {
-			k.traceCall(c) // handed to the thread that forked init (initLoop)
+			// handed to the thread that forked init (initLoop), from a goroutine: a guest
+			// init with many threads in traced calls at once can fill initCalls, and this
+			// loop must go on receiving (the calls initLoop serves come back here)
+			go k.traceCall(c)
 		}
 		if kept {
 			c = new(Call)
