@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -213,21 +212,12 @@ func (k *Kernel) sweepTickets() {
 	defer ft.sweep.Unlock()
 	k.mu.Lock()
 	var done []forkToken
-	var waiting []forkToken // parents that made no call since: returned if blocked elsewhere
-	var tids []int
 	for tok, tk := range ft.m {
 		if tk.parent.seq != tk.seq || !alive(tk.parent.pidfd) {
 			done = append(done, tok)
-		} else {
-			waiting, tids = append(waiting, tok), append(tids, tk.parent.Tid)
 		}
 	}
 	k.mu.Unlock()
-	for i, tok := range waiting {
-		if blockedOutsideFork(tids[i]) {
-			done = append(done, tok)
-		}
-	}
 	k.claimAll()
 	k.mu.Lock()
 	for _, tok := range done {
@@ -247,22 +237,6 @@ func (k *Kernel) knowAll() {
 	if n > 0 {
 		k.sweepTickets()
 	}
-}
-
-// blockedOutsideFork reports whether a task is asleep in a system call other than fork,
-// vfork or clone (a shell in wait4): then the fork it was let make has returned. A task
-// that is running, even inside a fork, says so, and counts as not returned.
-func blockedOutsideFork(tid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/syscall")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 { // "running", or "-1 sp pc" outside any call
-		return false
-	}
-	nr, err := strconv.Atoi(f[0])
-	return err == nil && nr >= 0 && nr != unix.SYS_FORK && nr != unix.SYS_VFORK && nr != unix.SYS_CLONE && nr != unix.SYS_CLONE3
 }
 
 // claimAll records every unknown process of the guest's PID namespace that has a ticket.
