@@ -124,7 +124,10 @@
 //     466 µs against 129 µs natively). From anywhere but the shim's second syscall site
 //     these calls go to the shim, which makes them from there and retries them when a signal
 //     interrupts the notification before it was received (Linux never fails them with
-//     EINTR). Every new process is thus created under ptrace and recorded with its parent's
+//     EINTR). A plain fork by a single-threaded process is the exception (forkfast.go): it
+//     runs natively, and the child is recorded at its first trapped call from the ticket a
+//     random token it inherited in its shim page names, with its parent's state at the fork.
+//     Every other new process is created under ptrace and recorded with its parent's
 //     credentials before its first instruction; threads are created natively and learnt at
 //     their first trapped call. A new process is a copy: vfork and CLONE_VM are dropped, as
 //     the child would otherwise return through the shim's frame on the parent's stack.

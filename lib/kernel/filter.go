@@ -170,8 +170,8 @@ func emitLeaf(p *seccomp.Prog, l leaf) {
 	case ruleClone:
 		const ns = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 			unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
-		// A new thread runs natively; a new process is created under ptrace (ptrace.go), which
-		// is how the kernel learns it before it runs.
+		// A new thread runs natively; a new process is the kernel's to decide: a fast fork
+		// (forkfast.go) or a fork under ptrace (ptrace.go).
 		p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArg0)
 		p.Jump(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, ns, 0, 1)
 		p.Stmt(unix.BPF_RET|unix.BPF_K, retErrno(unix.EPERM))

@@ -73,6 +73,7 @@ type Kernel struct {
 	tasks    map[int]*Task    // host tid -> task
 	procs    map[int]*Process // host tgid -> process
 	initTgid int              // host pid of guest init
+	forks    forkTickets      // the fast forks' tickets (forkfast.go)
 	uts      utsNames         // host and domain name, under a lock of their own
 	log      klog             // the kernel log (klog.go)
 	// kmsgWriters are the kernel's ends of the open /dev/kmsg files (kmsg.go)
@@ -170,9 +171,10 @@ type Process struct {
 type Task struct {
 	Tid   int
 	Proc  *Process
-	vtid  int   // its number in the guest's PID namespace (0 = not looked up yet)
-	pidfd int   // PIDFD_THREAD, watched for the task's end (watch.go)
-	born  *Task // the task whose traced fork created it
+	vtid  int    // its number in the guest's PID namespace (0 = not looked up yet)
+	pidfd int    // PIDFD_THREAD, watched for the task's end (watch.go)
+	born  *Task  // the task whose traced fork created it
+	seq   uint64 // its notifications so far (k.mu): a fast fork's ticket knows when it returned
 	// A traced call restarted by the kernel (ptrace.go): its one notification to let through
 	// (contNr -1: none) and that call's first argument.
 	contNr   int
@@ -477,8 +479,9 @@ func (k *Kernel) taskLocked(tid int) *Task {
 		delete(k.tasks, tid)
 	}
 	// A thread the kernel has not seen yet: threads are created natively (CLONE_THREAD), so
-	// they are learnt at their first trapped call. Their process is known: every process is
-	// created by a traced fork (ptrace.go).
+	// they are learnt at their first trapped call. Their process is known, created by a
+	// traced fork (ptrace.go), or it is the child of a fast fork and has a ticket
+	// (forkfast.go).
 	tgid, _ := procTgidPpid(tid)
 	if tgid == 0 {
 		return nil
@@ -488,6 +491,10 @@ func (k *Kernel) taskLocked(tid int) *Task {
 		k.debugf("stale process %d (pidfd %d)", tgid, p.pidfd)
 		delete(k.procs, tgid)
 		p = nil
+	}
+	if p == nil {
+		// the child of a fast fork, at its first call (forkfast.go)
+		p = k.claimLocked(tgid, tid)
 	}
 	if p == nil {
 		// Not created by a traced fork: nothing says what its credentials are. It cannot
@@ -540,7 +547,23 @@ func nsPid(host int) int {
 }
 
 // hostPid maps a guest pid/tid (> 0) to the host's; ok is false when no guest task has it.
+// A child of a fast fork that has not called yet is found by a sweep (forkfast.go).
 func (k *Kernel) hostPid(guest int) (int, bool) {
+	if h, ok := k.hostPidKnown(guest); ok {
+		return h, true
+	}
+	k.mu.Lock()
+	pending := len(k.forks.m)
+	k.mu.Unlock()
+	if pending == 0 {
+		return 0, false
+	}
+	k.sweepTickets()
+	return k.hostPidKnown(guest)
+}
+
+// hostPidKnown maps a guest pid/tid to the host's among the tasks the kernel knows.
+func (k *Kernel) hostPidKnown(guest int) (int, bool) {
 	k.mu.Lock()
 	var unknown []int
 	for tid, t := range k.tasks {

@@ -85,7 +85,7 @@ func withArgv0(prefix []string, script bool) (words []string, slot int) {
 func (k *Kernel) loaded(host int) *loadedProg {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if p := k.procs[nsTgid(host)]; p != nil {
+	if p := k.procLocked(nsTgid(host)); p != nil {
 		return p.Loaded
 	}
 	return nil

@@ -210,6 +210,7 @@ func (h *mcHost) sysrq(c *mconsole.Call) {
 
 // guestProcs lists the host pids of every guest process.
 func (k *Kernel) guestProcs() []int {
+	k.knowAll()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	pids := make([]int, 0, len(k.procs))

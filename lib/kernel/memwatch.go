@@ -32,6 +32,7 @@ type procMem struct {
 
 // memUse sums the memory of the guest's processes (kB) and returns the largest holder.
 func (k *Kernel) memUse() (used uint64, top procMem) {
+	k.knowAll()
 	k.mu.Lock()
 	hosts := make([]int, 0, len(k.procs))
 	uids := make(map[int]uint32, len(k.procs))
@@ -110,7 +111,7 @@ func (k *Kernel) memWatch(stop <-chan struct{}) {
 			continue
 		}
 		k.mu.Lock()
-		p := k.procs[top.host]
+		p := k.procLocked(top.host)
 		if p != nil {
 			unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0) // under the lock: the watcher closes ended pidfds under it
 		}

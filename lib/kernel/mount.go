@@ -303,6 +303,7 @@ func (k *Kernel) release(m *mountPoint) error {
 
 // mountBusy: some guest process works in the mounted tree.
 func (k *Kernel) mountBusy(m *mountPoint) bool {
+	k.knowAll()
 	k.mu.Lock()
 	tids := make([]int, 0, len(k.tasks))
 	for tid := range k.tasks {

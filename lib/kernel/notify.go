@@ -59,6 +59,9 @@ type result struct {
 	async   func() result // run in its own goroutine (the call may block)
 	// answered: the handler has passed the notification on and it will be answered there
 	answered bool
+	// trace: a Trace row's call (c.trace set), which the receiving thread serves itself
+	// (serve)
+	trace bool
 	// installed is Call.installed, told the fd's number once it is installed
 	installed func(gfd int)
 }
@@ -90,6 +93,15 @@ func (k *Kernel) serve() {
 	// Locked, the loop is the one thread asleep in NOTIF_RECV, which the host wakes on the
 	// caller's CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) and switches to directly; it is never
 	// unlocked, so the thread ends with the loop.
+	//
+	// A traced call (ptrace.go) is served by the thread that received it, which is running
+	// already: its first part (resolving an execve's file) runs inline like any handler, and
+	// a call that fails there (most execve calls of a PATH search) never leaves this thread.
+	// Just before it attaches ptrace, the thread starts a new loop to take over receiving
+	// and, once the call is over, goes back to the runtime. Handing every traced call to
+	// another thread instead put a thread's wake-up (measured at 300–600 µs on a loaded
+	// machine) before the work of every execve; the new loop's wake-up now overlaps with the
+	// trace's own stops.
 	runtime.LockOSThread()
 	var n seccompNotif
 	c := new(Call)
@@ -100,21 +112,36 @@ func (k *Kernel) serve() {
 			}
 			return // listener closed: the machine is down
 		}
-		if k.dispatch(&n, c) {
+		kept, trace := k.dispatch(&n, c)
+		if trace && c.Tid != k.initTgid {
+			handed := false
+			k.traceCallHere(c, func() { handed = true; go k.serve() })
+			if handed {
+				runtime.UnlockOSThread() // back to the runtime's threads
+				return
+			}
+		} else if trace {
+			// handed to the thread that forked init (initLoop), from a goroutine: a guest
+			// init with many threads in traced calls at once can fill initCalls, and this
+			// loop must go on receiving (the calls initLoop serves come back here)
+			go k.traceCall(c)
+		}
+		if kept {
 			c = new(Call)
 		}
 	}
 }
 
 // dispatch serves one notification with c, which it fills; it reports whether c was kept
-// beyond the call (by an async part or a traced call), so that the caller takes a new one.
-func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept bool) {
+// beyond the call (by an async part or a traced call), so that the caller takes a new one,
+// and whether the call is a traced one, which the caller serves with traceCall.
+func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept, trace bool) {
 	nr := int(n.Data.Nr)
 	s := byNr[nr]
 	if s == nil || s.Handler == nil {
 		k.logOnce(nr, "unsupported system call %s (%d): ENOSYS", sysName(nr), nr)
 		k.respond(n.ID, int(n.Pid), errno(unix.ENOSYS))
-		return false
+		return false, false
 	}
 	*c = Call{k: k, n: *n, Tid: int(n.Pid)}
 	k.mu.Lock()
@@ -122,8 +149,9 @@ func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept bool) {
 	if c.T == nil {
 		k.mu.Unlock()
 		k.respond(n.ID, int(n.Pid), errno(unix.ESRCH))
-		return false
+		return false, false
 	}
+	c.T.seq++
 	// A traced call the kernel rewrote and restarted (ptrace.go) comes back once: let it run.
 	// Only that call, with the first argument the kernel gave it, matches.
 	match := c.T.contNr == nr && c.T.contArg0 == n.Data.Args[0]
@@ -136,7 +164,7 @@ func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept bool) {
 	k.mu.Unlock()
 	if match {
 		k.respond(n.ID, int(n.Pid), cont())
-		return false
+		return false, false
 	}
 	var start time.Time
 	if k.stats != nil {
@@ -146,8 +174,11 @@ func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept bool) {
 	if k.stats != nil {
 		k.stats.add(nr, start)
 	}
+	if r.trace {
+		return true, true
+	}
 	if r.answered {
-		return true
+		return true, false
 	}
 	if r.fd >= 0 {
 		r.installed = c.installed
@@ -162,10 +193,10 @@ func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept bool) {
 			}()
 			k.respond(id, tid, r)
 		}()
-		return true
+		return true, false
 	}
 	k.respond(n.ID, int(n.Pid), r)
-	return false
+	return false, false
 }
 
 // handle runs a handler; a handler that panics (a bug of ours, whatever the guest passed)

@@ -58,7 +58,7 @@ func (k *Kernel) mayInspect(c *Call, host int) bool {
 	if me.EUID == 0 || c.T.Proc.Tgid == nsTgid(host) {
 		return true
 	}
-	p := k.procs[nsTgid(host)]
+	p := k.procLocked(nsTgid(host))
 	if p == nil {
 		return false
 	}
@@ -125,7 +125,7 @@ func (k *Kernel) openProcPid(c *Call, host, guest int, sub string, flags int) (i
 	case sub == "root":
 		r := k.root
 		k.mu.Lock()
-		if p := k.procs[host]; p != nil && p.Root != nil {
+		if p := k.procLocked(host); p != nil && p.Root != nil {
 			r = p.Root
 		}
 		k.mu.Unlock()
@@ -253,7 +253,7 @@ func (c *Call) procLinks(abs string) (string, error) {
 			case "root":
 				target = "/"
 				c.k.mu.Lock()
-				if p := c.k.procs[nsTgid(host)]; p != nil && p.Root != nil {
+				if p := c.k.procLocked(nsTgid(host)); p != nil && p.Root != nil {
 					target = p.Root.guest
 				}
 				c.k.mu.Unlock()
@@ -482,7 +482,7 @@ func (k *Kernel) procPidFile(c *Call, host, guest int, sub string) ([]byte, erro
 		}
 		k.mu.Lock()
 		var cr Cred
-		if p := k.procs[nsTgid(host)]; p != nil {
+		if p := k.procLocked(nsTgid(host)); p != nil {
 			cr = *p.Cred
 		}
 		k.mu.Unlock()
@@ -518,7 +518,7 @@ func (k *Kernel) procPidFile(c *Call, host, guest int, sub string) ([]byte, erro
 func (k *Kernel) guestMaps(c *Call, host int, b []byte) []byte {
 	r := k.root
 	k.mu.Lock()
-	if p := k.procs[nsTgid(host)]; p != nil && p.Root != nil {
+	if p := k.procLocked(nsTgid(host)); p != nil && p.Root != nil {
 		r = p.Root
 	}
 	k.mu.Unlock()

@@ -68,7 +68,7 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 	case sub == "root":
 		k.mu.Lock()
 		defer k.mu.Unlock()
-		if p := k.procs[nsTgid(pid)]; p != nil && p.Root != nil {
+		if p := k.procLocked(nsTgid(pid)); p != nil && p.Root != nil {
 			mine := k.root
 			if c.T.Proc.Root != nil {
 				mine = c.T.Proc.Root

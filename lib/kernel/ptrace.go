@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"time"
 	"unsafe"
@@ -16,7 +15,8 @@ import (
 // which costs two context switches per signal (about 15 µs on a VM) and would defeat the
 // in-process SIGSYS fast path (shim.go). ptrace is attached on demand instead, for the
 // Trace rows of the table (execve, execveat, chdir, and fork, vfork and clone of a new
-// process) and only for the length of that one call:
+// process, but a plain fork by a single-threaded process, which forkfast.go lets run
+// natively) and only for the length of that one call:
 //
 //  1. The call arrives as a seccomp notification. On an OS thread of its own the kernel
 //     seizes the caller, asks for a stop (PTRACE_INTERRUPT) and answers the notification
@@ -43,31 +43,24 @@ const (
 )
 
 // tracedBy is the handler of a Trace row whose own part is h: the call is served by
-// traceCall on a thread of its own (ptrace requests must come from the thread that
-// attached), which also answers the notification.
+// traceCall on the thread that received it (serve; ptrace requests must come from the
+// thread that attached), which also answers the notification.
 func tracedBy(h *traceHooks) handler {
 	if h == nil {
 		h = &traceHooks{}
 	}
 	return func(c *Call) result {
 		c.trace = h
-		go c.k.traceCall(c)
-		return result{fd: -1, answered: true}
+		return result{fd: -1, answered: true, trace: true}
 	}
 }
 
-// traceCall serves one Trace call (see the top of this file) on a thread of its own, or
-// hands it to the thread that forked init when the caller is init (initLoop).
+// traceCall hands a Trace call of init's to the thread that forked init (initLoop); the
+// other callers' are served by the thread that received them (serve).
 func (k *Kernel) traceCall(c *Call) {
-	if c.Tid == k.initTgid {
-		k.initCalls <- c
-		var one = [8]byte{1}
-		unix.Write(k.initWake, one[:])
-		return
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	k.traceCallHere(c)
+	k.initCalls <- c
+	var one = [8]byte{1}
+	unix.Write(k.initWake, one[:])
 }
 
 // traceFailed ends a traced call that panicked (a bug of ours): the caller, stopped in an
@@ -82,8 +75,9 @@ func (k *Kernel) traceFailed(c *Call) {
 
 // traceCallHere serves a Trace call on the calling (locked) thread. When the caller ended in
 // the call and this thread reaped it (it was this thread's child: init), its status is
-// returned.
-func (k *Kernel) traceCallHere(c *Call) (ws unix.WaitStatus, ended bool) {
+// returned. handoff, when not nil, is called once the call is certain to need ptrace, just
+// before this thread attaches it: the receiving loop hands its role on there (serve).
+func (k *Kernel) traceCallHere(c *Call, handoff func()) (ws unix.WaitStatus, ended bool) {
 	defer k.traceFailed(c)
 	k.releaseStrays(nil, 0) // anything an earlier trace on this thread left
 	tid, t, nr := c.Tid, c.T, int(c.n.Data.Nr)
@@ -122,6 +116,9 @@ func (k *Kernel) traceCallHere(c *Call) (ws unix.WaitStatus, ended bool) {
 			return 0, false
 		}
 		plan.gfd = gfd
+	}
+	if handoff != nil {
+		handoff()
 	}
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(tid), 0, traceOptions, 0, 0); e != 0 {
 		k.debugf("%s by %d: attaching: %v", sysName(nr), k.guestPid(tid), e)
@@ -593,7 +590,7 @@ func (k *Kernel) initLoop(initPid int) {
 				for more := true; more; {
 					select {
 					case c := <-k.initCalls:
-						if ws, ended := k.traceCallHere(c); ended {
+						if ws, ended := k.traceCallHere(c, nil); ended {
 							k.initEnded(ws)
 							return
 						}

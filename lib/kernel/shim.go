@@ -21,6 +21,8 @@ const (
 	shimSigactionOff   = shim.SigactionOff
 	shimSigdflOff      = shim.SigdflOff
 	shimSyscallOff     = shim.SyscallOff
+	shimTokenLen       = shim.TokenLen
+	shimTokenOff       = shim.TokenOff
 	shimTrapData       = shim.TrapData
 	shimValuesOff      = shim.ValuesOff
 )

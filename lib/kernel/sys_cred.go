@@ -29,7 +29,9 @@ func (c *Call) cred() *Cred { return c.T.Proc.Cred }
 
 // withCred runs f with the caller's credentials locked; when f changes the ids the shim
 // answers get[e]uid/get[e]gid with, the caller's shim page is updated (under the lock, so
-// two threads changing them at once cannot leave the older answer behind).
+// two threads changing them at once cannot leave the older answer behind). Every change
+// (f succeeded: only the setters use this) wipes the caller's fork token, so that what it
+// runs next cannot give a child the credentials it had (forkfast.go).
 func (c *Call) withCred(f func(cr *Cred) result) result {
 	c.k.mu.Lock()
 	defer c.k.mu.Unlock()
@@ -38,6 +40,9 @@ func (c *Call) withCred(f func(cr *Cred) result) result {
 	r := f(cr)
 	if cr.UID != u || cr.EUID != eu || cr.GID != g || cr.EGID != eg {
 		publishCred(c.Tid, cr)
+	}
+	if r.errno == 0 {
+		c.k.wipeTokenLocked(c.Tid, c.T.Proc)
 	}
 	return r
 }

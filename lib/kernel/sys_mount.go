@@ -92,6 +92,7 @@ func sysChroot(c *Call) result {
 	nr := c.root().Sub(fd, g)
 	c.k.mu.Lock()
 	c.T.Proc.Root = nr
+	c.k.wipeTokenLocked(c.Tid, c.T.Proc) // a child forked from now on must not escape the chroot
 	c.k.roots = append(c.k.roots, nr)
 	c.k.mu.Unlock()
 	return ok(0)

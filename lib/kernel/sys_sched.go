@@ -79,6 +79,7 @@ func (c *Call) priorityTargets(which, who int) (hosts []int, creds []*Cred) {
 		}
 		who = self.pgrp
 	}
+	c.k.knowAll()
 	c.k.mu.Lock()
 	all := make([]int, 0, len(c.k.procs))
 	for h, p := range c.k.procs {

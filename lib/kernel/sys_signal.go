@@ -219,7 +219,7 @@ func (k *Kernel) signalTarget(guest int) (sigTarget, bool) {
 	if host, ok := k.hostPid(guest); ok {
 		if tgid, _ := procTgidPpid(host); tgid != 0 {
 			k.mu.Lock()
-			if p := k.procs[tgid]; p != nil {
+			if p := k.procLocked(tgid); p != nil {
 				t.host, t.cred = tgid, p.Cred.clone()
 			}
 			k.mu.Unlock()
@@ -249,7 +249,7 @@ func (k *Kernel) signalTarget(guest int) (sigTarget, bool) {
 	}
 	t.host = host
 	k.mu.Lock()
-	if p := k.procs[host]; p != nil {
+	if p := k.procLocked(host); p != nil {
 		t.cred = p.Cred.clone()
 	}
 	k.mu.Unlock()
@@ -328,6 +328,7 @@ func (c *Call) signalGroup(pid, sig int) result {
 	if pid == 0 {
 		want = self.pgrp
 	}
+	c.k.knowAll()
 	c.k.mu.Lock()
 	hosts := make([]int, 0, len(c.k.procs))
 	for h := range c.k.procs {

@@ -268,10 +268,11 @@ var table = []Syscall{
 	deny(unix.SYS_FANOTIFY_INIT, unix.EPERM, "not supported"),
 
 	// Processes (sys_proc.go). The guest has its own PID namespace: numbers and signals are native.
-	{Nr: unix.SYS_CLONE, Disp: ArgRule, Rule: ruleClone, Handler: tracedBy(cloneHooks),
-		Note: "namespace flags are refused; a new process is created under ptrace"},
+	{Nr: unix.SYS_CLONE, Disp: ArgRule, Rule: ruleClone, Handler: forkHandler(cloneHooks),
+		Note: "namespace flags are refused; a copy by a single-threaded process runs natively (forkfast.go), others are created under ptrace"},
 	deny(unix.SYS_CLONE3, unix.ENOSYS, "its flags are in memory the filter cannot read; libc falls back to clone"),
-	traced(unix.SYS_FORK, nil), traced(unix.SYS_VFORK, vforkHooks), pass(unix.SYS_WAIT4), pass(unix.SYS_WAITID),
+	{Nr: unix.SYS_FORK, Disp: Trace, Handler: forkHandler(nil), Note: "natively from a single-threaded process (forkfast.go), else under ptrace"},
+	traced(unix.SYS_VFORK, vforkHooks), pass(unix.SYS_WAIT4), pass(unix.SYS_WAITID),
 	pass(unix.SYS_GETPID), pass(unix.SYS_GETPPID), pass(unix.SYS_GETTID),
 	pass(unix.SYS_GETPGID), pass(unix.SYS_GETPGRP), pass(unix.SYS_GETSID),
 	trap(unix.SYS_SETSID, sysSetsid), pass(unix.SYS_SETPGID),

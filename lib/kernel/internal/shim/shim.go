@@ -44,6 +44,9 @@ import "encoding/binary"
 //	                    guest's, the number of excluded inodes and up to NExcl of them
 //	page 1 0x100        the process name the kernel gives a new image (16 bytes; the
 //	                    handler never reads it)
+//	page 1 0x110        the fork token (16 bytes): written by the kernel before a fork it
+//	                    lets run natively, read by it from the child (lib/kernel/forkfast.go;
+//	                    never read here)
 //	page 1 0x200        the new image's AT_EXECFN string, which the kernel points the
 //	                    auxiliary vector at (lib/kernel/loader.go; never read here)
 const (
@@ -62,6 +65,9 @@ const (
 	ValuesOff = 0x0
 	// GuestSigsysOff holds the guest's SIGSYS sigaction (32 bytes).
 	GuestSigsysOff = 0x40
+	// TokenOff holds the fork token, TokenLen bytes (lib/kernel/forkfast.go).
+	TokenOff = 0x110
+	TokenLen = 16
 	// CommOff holds the name prctl(PR_SET_NAME) gives a new image (sigsys.go).
 	CommOff = 0x100
 	// StatOff holds StatData: rewrite it there to change what the stat path knows.
@@ -117,6 +123,9 @@ const (
 	_ = uint64(StatOff - GuestSigsysOff - 32)
 	_ = uint64(CommOff - StatOff - 32 - 8*NExcl)
 	_ = uint64(PageSize - XNamesOff - 6*XNameSize)
+	// the token after the process name, before AT_EXECFN's string
+	_ = uint64(TokenOff - CommOff - 16)
+	_ = uint64(0x200 - TokenOff - TokenLen)
 )
 
 // XNames are the attribute names the stat path reads, in the order shim.S numbers them
