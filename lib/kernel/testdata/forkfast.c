@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 /* lib/kernel/internal/shim: Addr + Page1Off + TokenOff */
-#define TOKEN ((volatile unsigned char *)(0x6ffff0000000UL + 0x1000 + 0xe0))
+#define TOKEN ((volatile unsigned char *)(0x6ffff0000000UL + 0x1000 + 0x110))  /* shim.TokenOff */
 #define PAGE1 ((void *)(0x6ffff0000000UL + 0x1000))
 
 static void ok(const char *n) { printf("%s: OK\n", n); fflush(stdout); }
