@@ -28,6 +28,9 @@ const (
 type Stats struct {
 	TxFrames, TxDrops atomic.Uint64 // guest → transport
 	RxFrames, RxDrops atomic.Uint64 // transport → guest
+	// RxMerged counts the frames from the transport that reached the guest merged with
+	// others into one GSO frame (gro.go).
+	RxMerged atomic.Uint64
 }
 
 // Relay moves frames between a tap device and a transport: one goroutine per direction.
@@ -38,7 +41,12 @@ type Relay struct {
 	tr      *Transport
 	deliver func([]byte) // the NAT's input; nil: frames from the tap go to the socket
 	slipOut []byte       // the SLIP encoding of the packet being sent (fromTap's)
-	wg      sync.WaitGroup
+	// vnet: the tap was made with IFF_VNET_HDR; every frame read or written starts with
+	// a struct virtio_net_hdr, and frames from the wire are merged where they can be
+	// (gro.go).
+	vnet  bool
+	merge merger // fromWire's
+	wg    sync.WaitGroup
 }
 
 // Start starts relaying between tap (the guest's ethN, a non-blocking fd of /dev/net/tun
@@ -48,7 +56,7 @@ func Start(tap *os.File, tr *Transport) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Relay{tap: tap, tapRC: rc, tr: tr}
+	r := &Relay{tap: tap, tapRC: rc, tr: tr, vnet: hasVnetHdr(rc)}
 	if tr.gw != nil {
 		// The gateway emits frames from its own goroutines; each is written to the tap at
 		// once (a tap write never waits).
@@ -76,13 +84,34 @@ func (r *Relay) Stop() {
 	r.wg.Wait()
 }
 
+// hasVnetHdr reports whether the tap was made with IFF_VNET_HDR.
+func hasVnetHdr(rc syscall.RawConn) bool {
+	var r struct {
+		name  [unix.IFNAMSIZ]byte
+		flags uint16
+		_     [22]byte
+	}
+	var e syscall.Errno
+	if err := rc.Control(func(fd uintptr) {
+		_, _, e = unix.Syscall(unix.SYS_IOCTL, fd, unix.TUNGETIFF, uintptr(unsafe.Pointer(&r)))
+	}); err != nil || e != 0 {
+		return false // not a tap (a test's stand-in)
+	}
+	return r.flags&unix.IFF_VNET_HDR != 0
+}
+
 // frames is a batch of frame buffers with the headers recvmmsg/sendmmsg use, allocated
-// once per direction.
+// once per direction. Each frame starts off bytes into its buffer: room for the tap's
+// virtio_net_hdr, which stays zero in frames from the wire (a frame as it is).
 type frames struct {
 	bufs []byte // batch × bufSize
+	off  int
 	lens [batch]int
 	iovs [batch]unix.Iovec
 	msgs [batch]mmsghdr
+	// the frames of a batch from the wire that reach the guest, and the same with the
+	// room before them
+	out, full [batch][]byte
 }
 
 // mmsghdr is struct mmsghdr.
@@ -92,11 +121,11 @@ type mmsghdr struct {
 	_   [4]byte
 }
 
-func newFrames(to []byte) *frames {
-	f := &frames{bufs: make([]byte, batch*bufSize)}
+func newFrames(to []byte, off int) *frames {
+	f := &frames{bufs: make([]byte, batch*bufSize), off: off}
 	for i := range f.msgs {
-		f.iovs[i].Base = &f.bufs[i*bufSize]
-		f.iovs[i].SetLen(bufSize)
+		f.iovs[i].Base = &f.bufs[i*bufSize+off]
+		f.iovs[i].SetLen(bufSize - off)
 		f.msgs[i].hdr.Iov = &f.iovs[i]
 		f.msgs[i].hdr.Iovlen = 1
 		if to != nil {
@@ -109,11 +138,23 @@ func newFrames(to []byte) *frames {
 
 func (f *frames) buf(i int) []byte { return f.bufs[i*bufSize : (i+1)*bufSize] }
 
+// frame is the i'th frame read from the tap.
+func (f *frames) frame(i int) []byte { return f.buf(i)[f.off : f.off+f.lens[i]] }
+
+// hdrLen is the size of what the tap puts before each frame.
+func (r *Relay) hdrLen() int {
+	if r.vnet {
+		return vnetHdrLen
+	}
+	return 0
+}
+
 // fromTap reads the guest's frames, as many as are queued up to a batch, and sends them
 // with one sendmmsg (or hands them to the NAT).
 func (r *Relay) fromTap() {
 	defer r.wg.Done()
-	f := newFrames(r.tr.to)
+	off := r.hdrLen()
+	f := newFrames(r.tr.to, off)
 	for {
 		n, done := 0, false
 		err := r.tapRC.Read(func(fd uintptr) bool {
@@ -128,11 +169,13 @@ func (r *Relay) fromTap() {
 					done = err != unix.EAGAIN
 					return n > 0 || done
 				}
-				if m < r.minLen() || m > MaxFrame {
+				// The tap offloads nothing (TUNSETOFFLOAD is never called), so its
+				// virtio_net_hdr is all zeros: every frame is whole and checksummed.
+				if m-off < r.minLen() || m-off > MaxFrame || off > 0 && f.buf(n)[0]|f.buf(n)[1] != 0 {
 					r.TxDrops.Add(1)
 					continue
 				}
-				f.lens[n] = m
+				f.lens[n] = m - off
 				n++
 			}
 			return true
@@ -151,7 +194,7 @@ func (r *Relay) fromTap() {
 func (r *Relay) send(f *frames, n int) {
 	if r.deliver != nil {
 		for i := 0; i < n; i++ {
-			r.deliver(f.buf(i)[:f.lens[i]])
+			r.deliver(f.frame(i))
 		}
 		r.TxFrames.Add(uint64(n))
 		return
@@ -163,7 +206,7 @@ func (r *Relay) send(f *frames, n int) {
 	if r.tr.dev != nil {
 		_ = r.tr.rc.Control(func(fd uintptr) {
 			for i := 0; i < n; i++ {
-				if _, err := unix.Write(int(fd), f.buf(i)[:f.lens[i]]); err != nil {
+				if _, err := unix.Write(int(fd), f.frame(i)); err != nil {
 					r.TxDrops.Add(1) // the host tap is down, or its queue full
 					continue
 				}
@@ -195,7 +238,7 @@ func (r *Relay) send(f *frames, n int) {
 	})
 	runtime.KeepAlive(f)
 	for i := 0; i < n; i++ {
-		f.iovs[i].SetLen(bufSize)
+		f.iovs[i].SetLen(bufSize - f.off)
 	}
 }
 
@@ -203,7 +246,7 @@ func (r *Relay) send(f *frames, n int) {
 // tap.
 func (r *Relay) fromWire() {
 	defer r.wg.Done()
-	f := newFrames(nil)
+	f := newFrames(nil, r.hdrLen())
 	for {
 		n := 0
 		err := r.tr.rc.Read(func(fd uintptr) bool {
@@ -230,17 +273,62 @@ func (r *Relay) fromWire() {
 		if err != nil {
 			return // the socket was closed: Stop
 		}
+		k := 0
 		for i := 0; i < n; i++ {
 			m := int(f.msgs[i].n)
-			frame := f.buf(i)[:min(m, bufSize)]
+			full := f.buf(i)[:f.off+min(m, bufSize-f.off)]
+			frame := full[f.off:]
 			switch {
 			case m < minFrame || m > MaxFrame || f.msgs[i].hdr.Flags&unix.MSG_TRUNC != 0:
 				r.RxDrops.Add(1)
 			case r.tr.spec.Transport == Mcast && [6]byte(frame[6:12]) == r.tr.self:
 				// our own frame, looped back by the host: not for the guest
 			default:
-				r.toTap(frame)
+				f.out[k], f.full[k] = frame, full
+				k++
 			}
+		}
+		r.toGuest(f, k)
+	}
+}
+
+// toGuest writes the k frames of f.out to the tap, merged where they can be.
+func (r *Relay) toGuest(f *frames, k int) {
+	if !r.vnet {
+		for i := 0; i < k; i++ {
+			r.toTap(f.out[i])
+		}
+		return
+	}
+	_ = r.tapRC.Control(func(fd uintptr) {
+		r.merge.groups(f.out[:k], func(i, j int, merged bool) {
+			var err error
+			if merged {
+				err = r.merge.writeMerged(int(fd), f.out[:], i, j)
+			} else {
+				err = writeFrame(int(fd), f.full[i])
+			}
+			if err != nil {
+				r.RxDrops.Add(uint64(j - i))
+				return
+			}
+			r.RxFrames.Add(uint64(j - i))
+			if merged {
+				r.RxMerged.Add(uint64(j - i))
+			}
+		})
+	})
+	for i := 0; i < k; i++ {
+		f.out[i], f.full[i] = nil, nil
+	}
+}
+
+// writeFrame writes one frame (with what the tap wants before it) to the tap fd.
+func writeFrame(fd int, b []byte) error {
+	for {
+		_, err := unix.Write(fd, b)
+		if err != unix.EINTR {
+			return err
 		}
 	}
 }
@@ -250,7 +338,7 @@ func (r *Relay) fromWire() {
 func readFrames(fd int, f *frames) int {
 	n := 0
 	for n < batch {
-		m, err := unix.Read(fd, f.buf(n))
+		m, err := unix.Read(fd, f.buf(n)[f.off:])
 		if err == unix.EINTR {
 			continue
 		}
@@ -273,9 +361,21 @@ func (r *Relay) toTap(frame []byte) {
 	}
 	var werr error
 	if err := r.tapRC.Control(func(fd uintptr) {
+		if !r.vnet {
+			werr = writeFrame(int(fd), frame)
+			return
+		}
+		// A zero virtio_net_hdr, then the frame.
+		var zero [vnetHdrLen]byte
+		iov := [2]unix.Iovec{{Base: &zero[0]}, {Base: &frame[0]}}
+		iov[0].SetLen(vnetHdrLen)
+		iov[1].SetLen(len(frame))
 		for {
-			_, werr = unix.Write(int(fd), frame)
-			if werr != unix.EINTR {
+			_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), 2)
+			if e != unix.EINTR {
+				if e != 0 {
+					werr = e
+				}
 				return
 			}
 		}
@@ -301,7 +401,7 @@ func (r *Relay) minLen() int {
 func (r *Relay) sendStream(f *frames, n int) {
 	_ = r.tr.rc.Control(func(fd uintptr) {
 		for i := 0; i < n; i++ {
-			pkt := f.buf(i)[:f.lens[i]]
+			pkt := f.frame(i)
 			if len(pkt) > MaxPacket {
 				r.TxDrops.Add(1)
 				continue
