@@ -26,10 +26,20 @@ func TestNetMergeIntoTap(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// The thread enters a network namespace of its own and is never unlocked: it ends
-		// with the goroutine.
+		// The thread enters a network namespace of its own and goes back before it is
+		// unlocked. (Were it left there, it could be the main thread, which the runtime
+		// keeps: /proc/self/net, which other tests read, would then be the new namespace.)
 		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(home)
 		errc <- mergeIntoTap()
+		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
 	}()
 	select {
 	case err := <-errc:
