@@ -53,7 +53,12 @@ type Relay struct {
 	// stay valid until the goroutines have ended: Stop closes them only then.
 	stopFD, tapFD, wireFD int
 	stopOnce              sync.Once
-	wg                    sync.WaitGroup
+	// txMu makes reading a batch from the tap and sending it one step, so that frames
+	// leave in the order the guest sent them whichever goroutine moves them; tx is the
+	// batch's buffers.
+	txMu sync.Mutex
+	tx   *frames
+	wg   sync.WaitGroup
 }
 
 // Start starts relaying between tap (the guest's ethN, a non-blocking fd of /dev/net/tun
@@ -64,6 +69,7 @@ func Start(tap *os.File, tr *Transport) (*Relay, error) {
 		return nil, err
 	}
 	r := &Relay{tap: tap, tapRC: rc, tr: tr, vnet: hasVnetHdr(rc), tapFD: -1, wireFD: -1}
+	r.tx = newFrames(tr.to, r.hdrLen())
 	r.stopFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return nil, err
@@ -189,37 +195,45 @@ func (r *Relay) hdrLen() int {
 // with one sendmmsg (or hands them to the NAT).
 func (r *Relay) fromTap() {
 	defer r.wg.Done()
-	off := r.hdrLen()
-	f := newFrames(r.tr.to, off)
 	for {
-		n, empty, done := 0, false, false
-		for n < batch {
-			m, err := unix.Read(r.tapFD, f.buf(n))
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				// EAGAIN: the tap is empty; anything else: the device is gone (its
-				// namespace ended).
-				empty, done = true, err != unix.EAGAIN
-				break
-			}
-			// The tap offloads nothing (TUNSETOFFLOAD is never called), so its
-			// virtio_net_hdr is all zeros: every frame is whole and checksummed.
-			if m-off < r.minLen() || m-off > MaxFrame || off > 0 && f.buf(n)[0]|f.buf(n)[1] != 0 {
-				r.TxDrops.Add(1)
-				continue
-			}
-			f.lens[n] = m - off
-			n++
-		}
-		if n > 0 {
-			r.send(f, n)
-		}
+		r.txMu.Lock()
+		empty, done := r.tapBatch()
+		r.txMu.Unlock()
 		if done || empty && !r.wait(r.tapFD) {
 			return
 		}
 	}
+}
+
+// tapBatch reads one batch of frames from the tap and sends them; empty: the tap had no
+// more, done: the tap is gone. The caller holds txMu.
+func (r *Relay) tapBatch() (empty, done bool) {
+	f, off := r.tx, r.tx.off
+	n := 0
+	for n < batch {
+		m, err := unix.Read(r.tapFD, f.buf(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			// EAGAIN: the tap is empty; anything else: the device is gone (its
+			// namespace ended).
+			empty, done = true, err != unix.EAGAIN
+			break
+		}
+		// The tap offloads nothing (TUNSETOFFLOAD is never called), so its
+		// virtio_net_hdr is all zeros: every frame is whole and checksummed.
+		if m-off < r.minLen() || m-off > MaxFrame || off > 0 && f.buf(n)[0]|f.buf(n)[1] != 0 {
+			r.TxDrops.Add(1)
+			continue
+		}
+		f.lens[n] = m - off
+		n++
+	}
+	if n > 0 {
+		r.send(f, n)
+	}
+	return empty, done
 }
 
 // send passes n frames on; what the transport does not take at once is dropped.
@@ -325,6 +339,14 @@ func (r *Relay) fromWire() {
 			}
 		}
 		r.toGuest(f, k)
+		// Writing to the tap ran the guest's receive path, which has often queued
+		// answers (TCP's ACKs, the next segments of a window that opened, an echo reply):
+		// send them now, rather than after the tap's own goroutine has been scheduled,
+		// unless it is at it already.
+		if k > 0 && r.txMu.TryLock() {
+			r.tapBatch()
+			r.txMu.Unlock()
+		}
 		if empty && !r.wait(r.wireFD) {
 			return
 		}
