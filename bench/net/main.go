@@ -25,6 +25,7 @@ func main() {
 	reps := flag.Int("reps", 2, "runs of each setup (the best is reported)")
 	bin := flag.String("bin", "", "directory with our linux and uml_switch")
 	only := flag.String("only", "", "run only the setups whose name contains this")
+	flag.BoolVar(&verbose, "v", false, "print each client's output (iperf3's retransmits, ping's summary)")
 	flag.Parse()
 	if *secs < 1 || *secs > 120 || *reps < 1 || *reps > 10 || *bin == "" {
 		fmt.Fprintln(os.Stderr, "net-bench: -bin DIR, -secs 1..120 and -reps 1..10")
@@ -109,28 +110,28 @@ func run(bin string, secs, reps int, only string) error {
 		}
 	}
 	fmt.Printf("load average at the end: %s\n\n", loadavg())
-	fmt.Printf("%-46s | %12s | %12s\n", "setup", "TCP Mbit/s", "ping RTT ms")
+	fmt.Printf("%-46s | %10s | %11s | %11s\n", "setup", "TCP Mbit/s", "RTT avg ms", "RTT min ms")
 	for _, s := range setups {
 		r, ok := res[s.name]
 		if !ok {
 			continue
 		}
 		if r.mbits == 0 {
-			fmt.Printf("%-46s | %12s | %12s   (%v)\n", s.name, "-", "-", r.err)
+			fmt.Printf("%-46s | %10s | %11s | %11s   (%v)\n", s.name, "-", "-", "-", r.err)
 			continue
 		}
-		rtt := "-"
+		rtt, minRTT := "-", "-"
 		if r.rtt > 0 {
-			rtt = fmt.Sprintf("%.3f", r.rtt)
+			rtt, minRTT = fmt.Sprintf("%.3f", r.rtt), fmt.Sprintf("%.3f", r.minRTT)
 		}
-		fmt.Printf("%-46s | %12.0f | %12s\n", s.name, r.mbits, rtt)
+		fmt.Printf("%-46s | %10.0f | %11s | %11s\n", s.name, r.mbits, rtt, minRTT)
 	}
 	ratio := func(what, a, b string) {
 		x, y := res[a], res[b]
 		if x.mbits > 0 && y.mbits > 0 {
-			fmt.Printf("%-46s | %11.2fx |", what, x.mbits/y.mbits)
+			fmt.Printf("%-46s | %9.2fx |", what, x.mbits/y.mbits)
 			if x.rtt > 0 && y.rtt > 0 {
-				fmt.Printf(" %11.2fx", x.rtt/y.rtt)
+				fmt.Printf(" %10.2fx | %10.2fx", x.rtt/y.rtt, x.minRTT/y.minRTT)
 			}
 			fmt.Println()
 		}
@@ -141,6 +142,9 @@ func run(bin string, secs, reps int, only string) error {
 	ratio("host: ours usernet / real tap", setups[2].name, setups[5].name)
 	return nil
 }
+
+// verbose: print each client's output.
+var verbose bool
 
 type named struct {
 	name  string

@@ -25,6 +25,7 @@ else
   fi
   i=0; until iperf3 -c $PEER -p $PORT -t $SECS -f m >> /r 2>&1 || [ $i -ge 20 ]; do i=$((i+1)); sleep 0.5; done
 fi
+cat /proc/net/dev >> /r
 mv /r /result
 while [ ! -e /done ]; do sleep 0.2; done
 poweroff -f
@@ -60,7 +61,7 @@ func makeRoot(dir string) error {
 			return err
 		}
 	}
-	for _, a := range []string{"sh", "mount", "ifconfig", "ping", "tail", "mv", "sleep", "poweroff"} {
+	for _, a := range []string{"sh", "mount", "ifconfig", "ping", "tail", "mv", "sleep", "poweroff", "cat"} {
 		if err := os.Symlink("busybox", filepath.Join(dir, "bin", a)); err != nil {
 			return err
 		}
