@@ -60,6 +60,7 @@ type Relay struct {
 	// batch's buffers.
 	txMu sync.Mutex
 	tx   *frames
+	gso  gsoState // the send offloads' (tso.go; txMu)
 	// sent and read: the frames of tx from sent to read are read from the tap and wait
 	// for room in the socket (txMu). The socket's queue, not the guest, waits: while it is
 	// full, fromTap reads no more and the tap's own queue fills and drops, as a NIC's ring
@@ -91,6 +92,9 @@ func Start(tap *os.File, tr *Transport) (*Relay, error) {
 		return nil, err
 	}
 	_ = rc.Control(func(fd uintptr) { r.tapFD = int(fd) })
+	if r.vnet && tunSetOffload(r.tapFD) == nil {
+		r.gso.init()
+	}
 	if tr.rc != nil {
 		_ = tr.rc.Control(func(fd uintptr) { r.wireFD = int(fd) })
 	}
@@ -242,7 +246,15 @@ func (r *Relay) tapBatch(wait bool) (empty, done bool) {
 	f, off := r.tx, r.tx.off
 	n := 0
 	for n < batch {
-		m, err := unix.Read(r.tapFD, f.buf(n))
+		if r.gso.n > 0 {
+			k, fits := r.segmentPending(f, n)
+			if !fits {
+				break // the batch goes first
+			}
+			n += k
+			continue
+		}
+		m, err := r.readTap(f.buf(n))
 		if err == unix.EINTR {
 			continue
 		}
@@ -252,9 +264,17 @@ func (r *Relay) tapBatch(wait bool) (empty, done bool) {
 			empty, done = true, err != unix.EAGAIN
 			break
 		}
-		// The tap offloads nothing (TUNSETOFFLOAD is never called), so its
-		// virtio_net_hdr is all zeros: every frame is whole and checksummed.
-		if m-off < r.minLen() || m-off > MaxFrame || off > 0 && f.buf(n)[0]|f.buf(n)[1] != 0 {
+		// A virtio_net_hdr of zeros: a whole frame, checksummed. Else an offload (tso.go).
+		if off > 0 && (f.buf(n)[0]|f.buf(n)[1] != 0 || m > bufSize) {
+			whole, ok := r.offloaded(f.buf(n), m)
+			if !ok {
+				r.TxDrops.Add(1)
+			}
+			if !whole {
+				continue
+			}
+		}
+		if m-off < r.minLen() || m-off > MaxFrame {
 			r.TxDrops.Add(1)
 			continue
 		}
