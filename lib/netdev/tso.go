@@ -76,8 +76,11 @@ func tcp4Layout(frame []byte, h vnetHdr) (ipHL, hl int, ok bool) {
 	}
 	thLen := int(ip[ipHL+12]>>4) * 4
 	hl = ethHdrLen + ipHL + thLen
+	// Without NEEDS_CSUM (a forwarded packet whose checksum was already checked, which the
+	// kernel marks DATA_VALID) the checksum offsets mean nothing; each segment's checksum
+	// is computed whole either way.
 	if thLen < 20 || hl >= len(frame) || h.gsoSize <= 0 || hl+h.gsoSize > MaxFrame ||
-		h.flags&vnetNeedsCsum == 0 || h.start != ethHdrLen+ipHL || h.offset != 16 {
+		h.flags&vnetNeedsCsum != 0 && (h.start != ethHdrLen+ipHL || h.offset != 16) {
 		return 0, 0, false
 	}
 	return ipHL, hl, true

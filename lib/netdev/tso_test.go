@@ -105,7 +105,6 @@ func TestNetSegmentRefuses(t *testing.T) {
 		"segment too large":  func(b []byte) { binary.LittleEndian.PutUint16(b[4:], 1600) },
 		"no segment size":    func(b []byte) { binary.LittleEndian.PutUint16(b[4:], 0) },
 		"checksum elsewhere": func(b []byte) { binary.LittleEndian.PutUint16(b[8:], 6) },
-		"no NEEDS_CSUM":      func(b []byte) { b[0] = 0 },
 		"IP length":          func(b []byte) { b[vnetHdrLen+ethHdrLen+3]++ },
 		"UDP":                func(b []byte) { b[vnetHdrLen+ethHdrLen+9] = 17 },
 		"IPv6 ethertype":     func(b []byte) { b[vnetHdrLen+12], b[vnetHdrLen+13] = 0x86, 0xdd },
@@ -117,6 +116,13 @@ func TestNetSegmentRefuses(t *testing.T) {
 	}
 	if cut(t, good) == nil {
 		t.Fatal("a good frame was refused")
+	}
+	// DATA_VALID instead of NEEDS_CSUM (forwarded): the offsets do not matter.
+	valid := append([]byte(nil), good...)
+	valid[0] = 2
+	binary.LittleEndian.PutUint16(valid[8:], 6)
+	if cut(t, valid) == nil {
+		t.Error("a forwarded (DATA_VALID) frame was refused")
 	}
 	for name, spoil := range bad {
 		b := append([]byte(nil), good...)
