@@ -1,215 +1,189 @@
-// Command net-bench measures the network between two guests on a uml_switch, side by side
-// in one run: two of our guests on our uml_switch, and two real linux.uml guests on
-// Debian's. Each pair reports TCP throughput (one stream, from the receiver's first byte to
-// EOF, bench/net/tput) and the ping round trip (busybox ping, 20 echoes). Run it with
-// bench/net/run.sh.
+// Command net-bench measures guest networking side by side in one run, with iperf3 (the
+// host's, copied with its libraries into busybox roots, so that both kernels run the same
+// program) and busybox ping:
+//
+//   - two guests on a uml_switch: two of ours on our uml_switch, and two real linux.uml
+//     guests on Debian's (TCP throughput of one iperf3 stream, ping round trip);
+//   - a guest to a host loopback service: ours through eth0=usernet, the real linux.uml
+//     through our uml_switch -nat (Debian's switch has no NAT), and both through a host tap
+//     and the host kernel's stack, the upper bound (root only).
+//
+// Run it with bench/net/run.sh.
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"time"
+	"strings"
 )
 
 func main() {
-	mb := flag.Int("mb", 256, "MiB per TCP run")
-	reps := flag.Int("reps", 2, "runs per pair (the best is reported)")
-	bin := flag.String("bin", "", "directory with our linux, uml_switch and tput")
+	secs := flag.Int("secs", 5, "seconds per iperf3 run")
+	reps := flag.Int("reps", 2, "runs of each setup (the best is reported)")
+	bin := flag.String("bin", "", "directory with our linux and uml_switch")
+	only := flag.String("only", "", "run only the setups whose name contains this")
+	flag.BoolVar(&verbose, "v", false, "print each client's output (iperf3's retransmits, ping's summary)")
 	flag.Parse()
-	if *mb < 1 || *mb > 4096 || *reps < 1 || *reps > 10 || *bin == "" {
-		fmt.Fprintln(os.Stderr, "net-bench: -bin DIR, -mb 1..4096 and -reps 1..10")
+	if *secs < 1 || *secs > 120 || *reps < 1 || *reps > 10 || *bin == "" {
+		fmt.Fprintln(os.Stderr, "net-bench: -bin DIR, -secs 1..120 and -reps 1..10")
 		os.Exit(2)
 	}
-	if err := run(*bin, *mb, *reps); err != nil {
+	if err := run(*bin, *secs, *reps, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "net-bench:", err)
 		os.Exit(1)
 	}
 }
 
-// guestScript: the server receives one stream and says how fast; the client pings the
-// server, then sends. Both write /result and wait for /done.
-const guestScript = `#!/bin/sh
-mount -t proc proc /proc
-ifconfig lo up
-ifconfig eth0 $IP netmask 255.255.255.0 up
-if [ "$ROLE" = server ]; then
-  /bin/tput -s :5001 > /r 2>&1
-else
-  i=0; until ping -c 1 -W 1 $PEER >/dev/null 2>&1 || [ $i -ge 60 ]; do i=$((i+1)); done
-  ping -c 20 -i 0.2 $PEER | tail -1 > /r
-  /bin/tput -c $PEER:5001 -mb $MB >> /r 2>&1
-fi
-mv /r /result
-while [ ! -e /done ]; do sleep 0.2; done
-poweroff -f
-`
-
-func makeRoot(dir, tput string) error {
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		return fmt.Errorf("busybox not found: apt-get install busybox-static")
-	}
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	for src, dst := range map[string]string{bb: "bin/busybox", tput: "bin/tput"} {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, dst), data, 0o755); err != nil {
-			return err
-		}
-	}
-	for _, a := range []string{"sh", "mount", "ifconfig", "ping", "tail", "mv", "sleep", "poweroff"} {
-		os.Symlink("busybox", filepath.Join(dir, "bin", a))
-	}
-	return os.WriteFile(filepath.Join(dir, "t.sh"), []byte(guestScript), 0o755)
-}
-
-type pairResult struct {
-	mbits, rtt float64
-	err        error
-}
-
-var (
-	mbitsRE = regexp.MustCompile(`MBITS ([0-9.]+)`)
-	rttRE   = regexp.MustCompile(`= [0-9.]+/([0-9.]+)/`)
+// The addresses: the switch's subnet, the NAT's (usernet(7)), and the tap's (TEST-NET-2,
+// routed nowhere, so nothing leaves this machine).
+const (
+	swServer, swClient = "10.0.9.1", "10.0.9.2"
+	natGuest, natHost  = "10.0.2.15", "10.0.2.2"
+	tapHost, tapGuest  = "198.51.100.1", "198.51.100.2"
 )
 
-// runPair boots the two guests of one kind on a fresh switch and reads their results.
-func runPair(work, switchProg string, guest func(root, ctl, mac string, env ...string) *exec.Cmd, tput string, mb int) pairResult {
-	dir, err := os.MkdirTemp(work, "pair")
-	if err != nil {
-		return pairResult{err: err}
-	}
-	defer os.RemoveAll(dir)
-	ctl := filepath.Join(dir, "ctl")
-	sw := exec.Command(switchProg, "-unix", ctl)
-	if err := sw.Start(); err != nil {
-		return pairResult{err: err}
-	}
-	defer func() { sw.Process.Kill(); sw.Wait() }()
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(ctl); err == nil {
-			break
+func run(bin string, secs, reps int, only string) error {
+	for _, tool := range []string{"linux.uml", "uml_switch", "busybox", "iperf3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not found (apt-get install user-mode-linux uml-utilities busybox-static iperf3)", tool)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	var roots [2]string
-	var cmds [2]*exec.Cmd
-	for i, role := range []string{"server", "client"} {
-		roots[i] = filepath.Join(dir, role)
-		if err := makeRoot(roots[i], tput); err != nil {
-			return pairResult{err: err}
-		}
-		ip, peer := "10.0.9.1", "10.0.9.2"
-		if i == 1 {
-			ip, peer = peer, ip
-		}
-		cmds[i] = guest(roots[i], ctl, fmt.Sprintf("fe:fd:0a:00:09:0%d", i+1),
-			"ROLE="+role, "IP="+ip, "PEER="+peer, "MB="+strconv.Itoa(mb))
-		if err := cmds[i].Start(); err != nil {
-			return pairResult{err: err}
-		}
-		defer func(c *exec.Cmd) { c.Process.Kill(); c.Wait() }(cmds[i])
-	}
-	var out [2]string
-	deadline := time.Now().Add(240 * time.Second)
-	for i := range roots {
-		for {
-			b, err := os.ReadFile(filepath.Join(roots[i], "result"))
-			if err == nil {
-				out[i] = string(b)
-				break
-			}
-			if time.Now().After(deadline) {
-				return pairResult{err: fmt.Errorf("no result from the %d guest", i)}
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	for _, r := range roots {
-		os.WriteFile(filepath.Join(r, "done"), nil, 0o644)
-	}
-	for _, c := range cmds {
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-		}
-	}
-	m, r := mbitsRE.FindStringSubmatch(out[0]), rttRE.FindStringSubmatch(out[1])
-	if m == nil || r == nil {
-		return pairResult{err: fmt.Errorf("unexpected results: server %q client %q", out[0], out[1])}
-	}
-	res := pairResult{}
-	res.mbits, _ = strconv.ParseFloat(m[1], 64)
-	res.rtt, _ = strconv.ParseFloat(r[1], 64)
-	return res
-}
-
-func run(bin string, mb, reps int) error {
-	realUML, err := exec.LookPath("linux.uml")
-	if err != nil {
-		return fmt.Errorf("linux.uml not found: apt-get install user-mode-linux")
-	}
-	realSwitch, err := exec.LookPath("uml_switch")
-	if err != nil {
-		return fmt.Errorf("uml_switch not found: apt-get install uml-utilities")
 	}
 	work, err := os.MkdirTemp("", "net-bench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	ctx := context.Background()
-	ours := func(root, ctl, mac string, env ...string) *exec.Cmd {
-		args := append([]string{"ubd0=" + root, "rw", "init=/t.sh", "eth0=daemon," + mac + ",unix," + ctl,
-			"uml_dir=" + root + "/"}, env...)
-		return exec.CommandContext(ctx, filepath.Join(bin, "linux"), args...)
+	if err := os.Chmod(work, 0o755); err != nil {
+		return err
 	}
-	real := func(root, ctl, mac string, env ...string) *exec.Cmd {
-		args := append([]string{"mem=256M", "root=/dev/root", "rootfstype=hostfs", "hostfs=" + root, "rw",
-			"init=/t.sh", "eth0=daemon," + mac + ",unix," + ctl, "uml_dir=" + root + "/"}, env...)
-		c := exec.CommandContext(ctx, realUML, args...)
-		c.Dir = root
-		return c
-	}
-	tput := filepath.Join(bin, "tput")
-	// The kinds alternate, so that a change in the machine's load hits both; the best of
-	// reps runs is kept (the machine is shared: best-of is the least noisy).
-	var o, r pairResult
-	keep := func(b *pairResult, x pairResult) {
-		b.mbits = max(b.mbits, x.mbits)
-		if b.rtt == 0 || x.rtt < b.rtt {
-			b.rtt = x.rtt
+	ours, realSwitch := filepath.Join(bin, "linux"), "uml_switch"
+	ourSwitch := filepath.Join(bin, "uml_switch")
+	tap := ""
+	tapErr := fmt.Errorf("needs root (a tap device)")
+	if os.Geteuid() == 0 {
+		var cleanup func()
+		if tap, cleanup, tapErr = tapSetup(); tapErr == nil {
+			defer cleanup()
 		}
 	}
+	pair := func(kernel, sw string) setup {
+		return setup{sw: []string{sw, "-unix", "CTL"}, guests: []guest{
+			{kernel, "eth0=daemon,fe:fd:0a:00:09:01,unix,CTL", []string{"ROLE=server", "IP=" + swServer}},
+			{kernel, "eth0=daemon,fe:fd:0a:00:09:02,unix,CTL", []string{"ROLE=client", "IP=" + swClient, "PEER=" + swServer, "PING=1"}},
+		}}
+	}
+	toHost := func(kernel, eth0, ip, host string, sw []string) setup {
+		return setup{sw: sw, host: host, guests: []guest{
+			{kernel, eth0, []string{"ROLE=client", "IP=" + ip, "PEER=" + host}}}}
+	}
+	setups := []named{
+		{"pair: ours (our linux, our uml_switch)", pair(ours, ourSwitch), nil},
+		{"pair: real (linux.uml, Debian's uml_switch)", pair("linux.uml", realSwitch), nil},
+		{"host: ours (eth0=usernet)", toHost(ours, "eth0=usernet", natGuest, natHost, nil), nil},
+		{"host: real (linux.uml, our uml_switch -nat)", toHost("linux.uml", "eth0=daemon,,unix,CTL", natGuest, natHost,
+			[]string{ourSwitch, "-nat", "-unix", "CTL"}), nil},
+		{"host: ours (eth0=tuntap, host kernel)", toHost(ours, "eth0=tuntap,"+tap, tapGuest, tapHost, nil), tapErr},
+		{"host: real (eth0=tuntap, host kernel)", toHost("linux.uml", "eth0=tuntap,"+tap, tapGuest, tapHost, nil), tapErr},
+	}
+	res := map[string]result{}
+	// The setups take turns, so that a change in the machine's load hits all of them; the
+	// best of reps runs is kept (the machine is shared: best-of is the least noisy).
 	for i := 0; i < reps; i++ {
-		x := runPair(work, filepath.Join(bin, "uml_switch"), ours, tput, mb)
-		if x.err != nil {
-			return fmt.Errorf("ours: %v", x.err)
+		for _, s := range setups {
+			if !strings.Contains(s.name, only) {
+				continue
+			}
+			if s.skip != nil {
+				res[s.name] = result{err: s.skip}
+				continue
+			}
+			x := s.setup.run(work, bin, secs)
+			if x.err != nil {
+				fmt.Fprintf(os.Stderr, "net-bench: %s: %v\n", s.name, x.err)
+			}
+			b := res[s.name]
+			b.keep(x)
+			res[s.name] = b
 		}
-		keep(&o, x)
-		x = runPair(work, realSwitch, real, tput, mb)
-		if x.err != nil {
-			return fmt.Errorf("real: %v", x.err)
-		}
-		keep(&r, x)
 	}
-	fmt.Printf("%-40s | %12s | %12s\n", "two guests over uml_switch", "TCP Mbit/s", "ping RTT ms")
-	fmt.Printf("%-40s | %12.0f | %12.3f\n", "ours (our linux, our uml_switch)", o.mbits, o.rtt)
-	fmt.Printf("%-40s | %12.0f | %12.3f\n", "real (linux.uml, Debian's uml_switch)", r.mbits, r.rtt)
-	fmt.Printf("%-40s | %11.2fx | %11.2fx\n", "ours / real", o.mbits/r.mbits, o.rtt/r.rtt)
+	fmt.Printf("load average at the end: %s\n\n", loadavg())
+	fmt.Printf("%-46s | %10s | %11s | %11s\n", "setup", "TCP Mbit/s", "RTT avg ms", "RTT min ms")
+	for _, s := range setups {
+		r, ok := res[s.name]
+		if !ok {
+			continue
+		}
+		if r.mbits == 0 {
+			fmt.Printf("%-46s | %10s | %11s | %11s   (%v)\n", s.name, "-", "-", "-", r.err)
+			continue
+		}
+		rtt, minRTT := "-", "-"
+		if r.rtt > 0 {
+			rtt, minRTT = fmt.Sprintf("%.3f", r.rtt), fmt.Sprintf("%.3f", r.minRTT)
+		}
+		fmt.Printf("%-46s | %10.0f | %11s | %11s\n", s.name, r.mbits, rtt, minRTT)
+	}
+	ratio := func(what, a, b string) {
+		x, y := res[a], res[b]
+		if x.mbits > 0 && y.mbits > 0 {
+			fmt.Printf("%-46s | %9.2fx |", what, x.mbits/y.mbits)
+			if x.rtt > 0 && y.rtt > 0 {
+				fmt.Printf(" %10.2fx | %10.2fx", x.rtt/y.rtt, x.minRTT/y.minRTT)
+			}
+			fmt.Println()
+		}
+	}
+	ratio("pair: ours / real", setups[0].name, setups[1].name)
+	ratio("host: ours usernet / real -nat", setups[2].name, setups[3].name)
+	ratio("host: ours usernet / ours tap", setups[2].name, setups[4].name)
+	ratio("host: ours usernet / real tap", setups[2].name, setups[5].name)
 	return nil
+}
+
+// verbose: print each client's output.
+var verbose bool
+
+type named struct {
+	name  string
+	setup setup
+	skip  error // why the setup cannot run here
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// tapSetup creates a tap device with a host address (root only); the returned function
+// removes it.
+func tapSetup() (string, func(), error) {
+	name := fmt.Sprintf("gbtap%d", os.Getpid()%100000)
+	run := func(args ...string) error {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	if err := run("tuntap", "add", "dev", name, "mode", "tap"); err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { run("link", "del", name) }
+	for _, a := range [][]string{{"addr", "add", tapHost + "/24", "dev", name}, {"link", "set", name, "up"}} {
+		if err := run(a...); err != nil {
+			cleanup()
+			return "", nil, err
+		}
+	}
+	return name, cleanup, nil
 }

@@ -18,18 +18,22 @@ import (
 
 // netScript is init for the network tests. It configures eth0 from the environment the
 // command line gives it, waits (bounded) until the peer answers, pings it, serves a page
-// with httpd and fetches the peer's, writes what happened to /result in its own root (a
-// host directory the test reads), and powers off once the test creates /done.
+// with httpd and fetches the peer's, and a 289 KB file (some 200 full-size TCP segments
+// each way: the relays' segmentation and merging, against the real kernel too) which it
+// compares with its own, writes what happened to /result in its own root (a host
+// directory the test reads), and powers off once the test creates /done.
 const netScript = `#!/bin/sh
 mount -t proc proc /proc
 ifconfig lo up
 ifconfig eth0 $myip netmask 255.255.255.0 up
-mkdir -p /www; echo "page of $myip" > /www/index.html
+mkdir -p /www; echo "page of $myip" > /www/index.html; seq 1 50000 > /www/big
 httpd -p 8080 -h /www
 i=0; until ping -c 1 -W 1 $peer >/dev/null 2>&1 || [ $i -ge 120 ]; do i=$((i+1)); done
 ping -c 3 -W 2 $peer >/dev/null; rc=$?
 i=0; until wget -q -O /tmp/page http://$peer:8080/ 2>/dev/null || [ $i -ge 60 ]; do i=$((i+1)); sleep 0.2; done
-echo "PINGRC=$rc PAGE=$(cat /tmp/page)" > /result.tmp; mv /result.tmp /result
+i=0; until wget -q -O /tmp/big http://$peer:8080/big 2>/dev/null || [ $i -ge 20 ]; do i=$((i+1)); sleep 0.2; done
+if cmp -s /tmp/big /www/big; then big=same; else big=differs; fi
+echo "PINGRC=$rc PAGE=$(cat /tmp/page) BIG=$big" > /result.tmp; mv /result.tmp /result
 while [ ! -e /done ]; do sleep 0.1; done
 /bin/busybox poweroff -f
 `
@@ -149,13 +153,16 @@ func pair(t *testing.T, a, b *netGuest) {
 	t.Helper()
 	ra, rb := a.result(t), b.result(t)
 	finish(t, a, b)
-	if want := "PINGRC=0 PAGE=page of " + b.ip; ra != want {
+	if want := netWant(b.ip); ra != want {
 		t.Errorf("guest %s: %q, want %q\n--- console ---\n%s", a.ip, ra, want, a.out.String())
 	}
-	if want := "PINGRC=0 PAGE=page of " + a.ip; rb != want {
+	if want := netWant(a.ip); rb != want {
 		t.Errorf("guest %s: %q, want %q\n--- console ---\n%s", b.ip, rb, want, b.out.String())
 	}
 }
+
+// netWant is netScript's result when everything worked with the peer at ip.
+func netWant(ip string) string { return "PINGRC=0 PAGE=page of " + ip + " BIG=same" }
 
 // startSwitch starts a uml_switch program (ours or Debian's) on a fresh control socket, with
 // more options (-hub) if given.
@@ -427,10 +434,10 @@ func TestNetHotplug(t *testing.T) {
 		t.Errorf("remove of a removed eth1: %q", got)
 	}
 	finish(t, a, b)
-	if want := "PINGRC=0 PAGE=page of 10.0.5.2"; ra != want {
+	if want := netWant("10.0.5.2"); ra != want {
 		t.Errorf("hot-plugged guest: %q, want %q\n--- console ---\n%s", ra, want, a.out.String())
 	}
-	if want := "PINGRC=0 PAGE=page of 10.0.5.1"; rb != want {
+	if want := netWant("10.0.5.1"); rb != want {
 		t.Errorf("its peer: %q, want %q\n--- console ---\n%s", rb, want, b.out.String())
 	}
 }

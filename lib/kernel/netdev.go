@@ -230,7 +230,10 @@ func makeTap(name string, mac [6]byte, ipLink bool) (*os.File, error) {
 	}
 	var r ifreq
 	copy(r.name[:unix.IFNAMSIZ-1], name)
-	kind := uint16(unix.IFF_TAP)
+	// An Ethernet tap carries a virtio_net_hdr before each frame, so that the relay can
+	// hand the guest several TCP segments as one (lib/netdev/gro.go); it offloads nothing
+	// the other way, so what the guest sends stays whole, checksummed frames.
+	kind := uint16(unix.IFF_TAP | unix.IFF_VNET_HDR)
 	if ipLink {
 		kind = unix.IFF_TUN
 	}

@@ -104,8 +104,9 @@ func exchangeUpTo(t *testing.T, largest int, ga, gb int, ra, rb *Relay) {
 	if got := readFrame(t, gb); len(got) != 60 {
 		t.Fatalf("after bad frames: got %d bytes, want the 60-byte one", len(got))
 	}
-	// the counters move just after the write that delivered the frame
-	for end := time.Now().Add(5 * time.Second); rb.RxFrames.Load() < 4 && time.Now().Before(end); {
+	// the counters move just after the system call that moved the frame: b's tap may
+	// have it before a's sendmmsg has returned
+	for end := time.Now().Add(5 * time.Second); (rb.RxFrames.Load() < 4 || ra.TxFrames.Load() < 4) && time.Now().Before(end); {
 		time.Sleep(time.Millisecond)
 	}
 	if ra.TxDrops.Load() != 2 || ra.TxFrames.Load() != 4 || rb.RxFrames.Load() != 4 {
@@ -334,4 +335,69 @@ func BenchmarkRelayFrames64(b *testing.B) {
 	}
 	b.ReportMetric(float64(got)/last.Sub(start).Seconds(), "frames/s")
 	b.ReportMetric(100*float64(b.N-got)/float64(b.N), "%lost")
+}
+
+// TestNetRelayWaitsForTheSocket: frames the socket has no room for are held back and sent
+// in order once it has, not dropped.
+func TestNetRelayWaitsForTheSocket(t *testing.T) {
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := sp[1]
+	t.Cleanup(func() { unix.Close(wire) })
+	unix.SetNonblock(sp[0], true)
+	// The smallest send buffer the host allows: a few frames fill it.
+	unix.SetsockoptInt(sp[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 1)
+	sock := os.NewFile(uintptr(sp[0]), "wire")
+	rc, err := sock.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &Transport{spec: &Spec{Transport: Daemon}, sock: sock, rc: rc}
+	tap, guest := fakeTap(t)
+	r, err := Start(tap, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	const n = 50
+	for i := 0; i < n; i++ {
+		f := frame(1, 1000)
+		f[14], f[15] = byte(i), 0xaa
+		if _, err := unix.Write(guest, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !waitFor(func() bool { return r.TxWaits.Load() > 0 }) {
+		t.Fatalf("the relay never found the socket full (%d sent)", r.TxFrames.Load())
+	}
+	tv := unix.Timeval{Sec: 10}
+	unix.SetsockoptTimeval(wire, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	b := make([]byte, 2048)
+	for i := 0; i < n; i++ {
+		m, err := unix.Read(wire, b)
+		for err == unix.EINTR {
+			m, err = unix.Read(wire, b)
+		}
+		if err != nil {
+			t.Fatalf("frame %d: %v (drops %d)", i, err, r.TxDrops.Load())
+		}
+		if m != 1000 || b[14] != byte(i) || b[15] != 0xaa {
+			t.Fatalf("frame %d: got %d bytes, number %d", i, m, b[14])
+		}
+	}
+	if d := r.TxDrops.Load(); d != 0 {
+		t.Errorf("%d frames dropped", d)
+	}
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(cond func() bool) bool {
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
 }
