@@ -88,15 +88,26 @@ func startAddrWatch(pid int, devs map[string]uint32, gates map[uint32][4]byte, s
 	ready := make(chan error, 1)
 	go func() {
 		defer close(w.done)
-		// This thread joins the guest's network namespace (the dumps below are made in it)
-		// and is never unlocked: it ends with the goroutine.
+		// This thread is in the guest's network namespace for the watch's life (the dumps
+		// below are made in it), then goes back (inNetns says why).
 		runtime.LockOSThread()
-		if err := w.open(pid); err != nil {
+		restore, err := joinNetns(pid)
+		if err != nil {
+			ready <- err
+			return
+		}
+		if err := w.open(); err != nil {
+			if restore() {
+				runtime.UnlockOSThread()
+			}
 			ready <- err
 			return
 		}
 		ready <- nil
 		w.run()
+		if restore() {
+			runtime.UnlockOSThread()
+		}
 	}()
 	if err := <-ready; err != nil {
 		return nil, err
@@ -104,16 +115,7 @@ func startAddrWatch(pid int, devs map[string]uint32, gates map[uint32][4]byte, s
 	return w, nil
 }
 
-func (w *addrWatch) open(pid int) error {
-	ns, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	err = unix.Setns(ns, unix.CLONE_NEWNET)
-	unix.Close(ns)
-	if err != nil {
-		return err
-	}
+func (w *addrWatch) open() error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -184,33 +183,17 @@ func makeTaps(pid int, names []string, macs [][6]byte, ipLink []bool) ([]*os.Fil
 	if len(names) == 0 {
 		return taps, errs
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// This thread joins the guest's network namespace and is never unlocked: it ends
-		// with the goroutine instead of going back to the runtime in the wrong namespace.
-		runtime.LockOSThread()
-		fail := func(err error) {
-			for i := range errs {
-				errs[i] = err
-			}
-		}
-		ns, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			fail(fmt.Errorf("the guest's network namespace: %w", err))
-			return
-		}
-		err = unix.Setns(ns, unix.CLONE_NEWNET)
-		unix.Close(ns)
-		if err != nil {
-			fail(fmt.Errorf("joining the guest's network namespace: %w", err))
-			return
-		}
+	err := inNetns(pid, func() error {
 		for i, name := range names {
 			taps[i], errs[i] = makeTap(name, macs[i], ipLink[i])
 		}
-	}()
-	<-done
+		return nil
+	})
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
 	return taps, errs
 }
 

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"runtime"
@@ -92,25 +93,49 @@ func (k *Kernel) inGuestNet(fn func() error) error {
 	return inNetns(init, fn)
 }
 
-// inNetns runs fn on a thread that joins the network namespace of pid. The thread is
-// never unlocked: it ends with its goroutine instead of going back to the runtime in the
-// wrong namespace.
+// inNetns runs fn on a thread that joins the network namespace of pid and goes back to the
+// kernel's before it is unlocked. A thread that cannot go back stays locked and ends with its
+// goroutine — unless it is the main thread, which the runtime keeps (wedged) and whose
+// namespace /proc/self/net shows: hence the way back.
 func inNetns(pid int, fn func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		ns, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		restore, err := joinNetns(pid)
 		if err != nil {
 			done <- err
 			return
 		}
-		err = unix.Setns(ns, unix.CLONE_NEWNET)
-		unix.Close(ns)
-		if err != nil {
-			done <- err
-			return
+		err = fn()
+		if restore() {
+			runtime.UnlockOSThread()
 		}
-		done <- fn()
+		done <- err
 	}()
 	return <-done
+}
+
+// joinNetns moves the calling (locked) thread into the network namespace of pid; restore
+// moves it back and reports whether it could.
+func joinNetns(pid int) (restore func() bool, err error) {
+	own, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("the kernel's network namespace: %w", err)
+	}
+	ns, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(own)
+		return nil, fmt.Errorf("the guest's network namespace: %w", err)
+	}
+	err = unix.Setns(ns, unix.CLONE_NEWNET)
+	unix.Close(ns)
+	if err != nil {
+		unix.Close(own)
+		return nil, fmt.Errorf("joining the guest's network namespace: %w", err)
+	}
+	return func() bool {
+		ok := unix.Setns(own, unix.CLONE_NEWNET) == nil
+		unix.Close(own)
+		return ok
+	}, nil
 }

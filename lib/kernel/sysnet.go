@@ -3,7 +3,6 @@ package kernel
 import (
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"strconv"
 	"syscall"
 	"unsafe"
@@ -38,34 +37,17 @@ func (k *Kernel) guestNetlink() (int, error) {
 	if k.initTgid == 0 {
 		return -1, unix.ENODEV
 	}
-	type made struct {
-		fd  int
-		err error
+	fd := -1
+	err := inNetns(k.initTgid, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+		return err
+	})
+	if err != nil {
+		return -1, err
 	}
-	ch := make(chan made, 1)
-	go func() {
-		// joins the namespace and is never unlocked: the thread ends with the goroutine
-		runtime.LockOSThread()
-		ns, err := unix.Open("/proc/"+strconv.Itoa(k.initTgid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			ch <- made{-1, err}
-			return
-		}
-		err = unix.Setns(ns, unix.CLONE_NEWNET)
-		unix.Close(ns)
-		if err != nil {
-			ch <- made{-1, err}
-			return
-		}
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-		ch <- made{fd, err}
-	}()
-	m := <-ch
-	if m.err != nil {
-		return -1, m.err
-	}
-	k.sysNL = m.fd
-	return m.fd, nil
+	k.sysNL = fd
+	return fd, nil
 }
 
 // guestLinks lists the guest's network devices (by index).
