@@ -73,13 +73,7 @@ var roTree = []struct {
 // native ones as host root (or, for a non-root `go test`, as root of a user namespace, where
 // the programs marked conformNeedsHostRoot are left out).
 func TestConform(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		msg := "gcc not found: apt-get install gcc"
-		if testenv.Required() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testenv.Tool(t, "gcc")
 	mkfs := testenv.Tool(t, "mkfs.ext4")
 	unshare := testenv.Tool(t, "unshare")
 	srcs, err := filepath.Glob("testdata/conform/*.c")

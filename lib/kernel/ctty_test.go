@@ -22,12 +22,7 @@ func TestCttyBesideSameNumberedConsole(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("a fresh host devpts instance needs host root")
 	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		if testenv.Required() {
-			t.Fatal("gcc not found: apt-get install gcc")
-		}
-		t.Skip("gcc not found: apt-get install gcc")
-	}
+	testenv.Tool(t, "gcc")
 	unshare := testenv.Tool(t, "unshare")
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)

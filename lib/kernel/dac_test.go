@@ -24,12 +24,7 @@ func TestDAC(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the native run needs host root (its children become other users)")
 	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		if testenv.Required() {
-			t.Fatal("gcc not found: apt-get install gcc")
-		}
-		t.Skip("gcc not found")
-	}
+	testenv.Tool(t, "gcc")
 	dir := t.TempDir()
 	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
 		os.Chmod(d, 0o755) // the native users must reach their scratch directory

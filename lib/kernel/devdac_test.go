@@ -24,12 +24,7 @@ func TestDeviceNodeDAC(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the native run needs host root (mknod, and its children become other users)")
 	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		if testenv.Required() {
-			t.Fatal("gcc not found: apt-get install gcc")
-		}
-		t.Skip("gcc not found")
-	}
+	testenv.Tool(t, "gcc")
 	root := testenv.BusyboxRoot(t, map[string]string{
 		"/t.sh": "#!/bin/sh\n{ echo '=== begin'; /devdac /dev 2>&1; echo \"=== end $?\"; }\n/bin/busybox poweroff -f\n",
 	})

@@ -18,13 +18,7 @@ import (
 // buildStatic compiles a C file from testdata into a static executable.
 func buildStatic(t *testing.T, src, out string) {
 	t.Helper()
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		if testenv.Required() {
-			t.Fatal("gcc not found: apt-get install gcc")
-		}
-		t.Skip("gcc not found: apt-get install gcc")
-	}
+	gcc := testenv.Tool(t, "gcc")
 	if b, err := exec.Command(gcc, "-O2", "-static", "-pthread", "-o", out, src).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, b)
 	}
@@ -192,9 +186,7 @@ func TestDynamicExecutable(t *testing.T) {
 	})
 	src := filepath.Join(t.TempDir(), "hello.c")
 	os.WriteFile(src, []byte("#include <stdio.h>\nint main(int c, char **v){printf(\"hello %s %s %s\\n\", v[0], v[1], v[2]); return 4;}\n"), 0o644)
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not found")
-	}
+	testenv.Tool(t, "gcc")
 	exe := filepath.Join(root, "hello")
 	if b, err := exec.Command("gcc", "-o", exe, src).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v %s", err, b)

@@ -3,10 +3,10 @@ package kernel
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/gouml/gouml/lib/cmdline"
 	"strings"
 	"testing"
 
+	"github.com/gouml/gouml/lib/cmdline"
 	"github.com/gouml/gouml/lib/kernel/internal/shim"
 	"golang.org/x/sys/unix"
 )

@@ -18,12 +18,7 @@ import (
 // guest's ptys are numbered from 0 whatever the host's devpts holds, and TIOCSTI stays
 // refused on them.
 func TestGuestPtys(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		if testenv.Required() {
-			t.Fatal("gcc not found: apt-get install gcc")
-		}
-		t.Skip("gcc not found")
-	}
+	testenv.Tool(t, "gcc")
 	root := testenv.BusyboxRoot(t, map[string]string{
 		"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
 		"/etc/group":  "root:x:0:\ntty:x:5:\n",

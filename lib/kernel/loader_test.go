@@ -48,9 +48,7 @@ func copyDynamic(t *testing.T, prog, root, as string) {
 // in argv, /proc/PID/cmdline, /proc/PID/exe, comm and AT_EXECFN, and pidof finds it, both
 // in the machine's root and in a chroot (where the kernel runs it through ld.so itself).
 func TestLoaderVisibility(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not found: apt-get install gcc")
-	}
+	testenv.Tool(t, "gcc")
 	prog := filepath.Join(t.TempDir(), "showexec")
 	if b, err := exec.Command("gcc", "-O2", "-o", prog, "testdata/loader/showexec.c").CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, b)

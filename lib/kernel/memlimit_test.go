@@ -14,9 +14,7 @@ import (
 // a machine of that size (the real linux.uml refuses a 150 MB malloc with mem=64M); what
 // Linux does not charge, and smaller allocations, succeed.
 func TestMemLimit(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not found: apt-get install gcc")
-	}
+	testenv.Tool(t, "gcc")
 	root := testenv.BusyboxRoot(t, map[string]string{
 		"/t.sh": "#!/bin/sh\n/memlimit\n/bin/busybox poweroff -f\n",
 	})
@@ -36,9 +34,7 @@ func TestMemLimit(t *testing.T) {
 // kills the largest, as Linux's OOM killer does, and says so in the kernel log; free
 // shows the machine's size. The processes wait to be killed: no timing decides the result.
 func TestMemLimitSum(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not found: apt-get install gcc")
-	}
+	testenv.Tool(t, "gcc")
 	root := testenv.BusyboxRoot(t, map[string]string{
 		"/t.sh": "#!/bin/sh\nmount -t proc proc /proc\nfree | awk '/Mem:/ {print \"total\", $2}'\n/memsum\n" +
 			"dmesg | grep -c 'Out of memory: Killed process'\n/bin/busybox poweroff -f\n",
@@ -60,9 +56,7 @@ func TestMemLimitSum(t *testing.T) {
 // MemAvailable, and both come back when they go. The child reports when its memory is
 // touched: no timing decides the result.
 func TestMeminfoFollowsGuest(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not found: apt-get install gcc")
-	}
+	testenv.Tool(t, "gcc")
 	root := testenv.BusyboxRoot(t, map[string]string{
 		"/t.sh": "#!/bin/sh\nmount -t proc proc /proc\nmkdir -p /shm\nmount -t tmpfs tmpfs /shm\n/meminfo /shm\n/bin/busybox poweroff -f\n",
 	})
