@@ -342,11 +342,6 @@ func TestFDTwinsMatchPathCalls(t *testing.T) {
 			t.Errorf("%s or %s has no row", sysName(fd), sysName(path))
 			continue
 		}
-		// statfs of an fd shows the host's mount, which is the guest's tree copy: natively
-		// right; the path twin is trapped only to resolve the path
-		if fd == unix.SYS_FSTATFS {
-			continue
-		}
 		if a.Disp != b.Disp || a.Disp == Errno && a.Errno != b.Errno {
 			t.Errorf("%s is %s but %s is %s", sysName(fd), a.Disp, sysName(path), b.Disp)
 		}

@@ -226,7 +226,15 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 	tree, err := shadow.Unpack(efs, dir)
 	if err == nil {
 		var sub *Root
+		if ro {
+			flags |= unix.MS_RDONLY // a read-only device
+		}
 		if sub, err = cloneRoot(dir, ro); err == nil {
+			if err = sub.SetMountFlags(flags & mountFlagMask); err != nil {
+				sub.Close()
+			}
+		}
+		if err == nil {
 			if fstype == "" || fstype == "auto" {
 				fstype = "ext4"
 			}
@@ -301,18 +309,53 @@ func (k *Kernel) release(m *mountPoint) error {
 	return m.fs.release(k, m)
 }
 
-// mountBusy: some guest process works in the mounted tree.
+// mountBusy: some guest process uses the mounted tree, as Linux's umount judges it (EBUSY):
+// a working directory, a root (chroot), a running program or an open file lies in it. Only
+// mappings of files the process no longer holds open (a library) are not seen.
 func (k *Kernel) mountBusy(m *mountPoint) bool {
 	k.mu.Lock()
 	tids := make([]int, 0, len(k.tasks))
 	for tid := range k.tasks {
 		tids = append(tids, tid)
 	}
+	tgids := make([]int, 0, len(k.procs))
+	var roots []*Root
+	for tgid, p := range k.procs {
+		tgids = append(tgids, tgid)
+		if p.Root != nil {
+			roots = append(roots, p.Root)
+		}
+	}
 	k.mu.Unlock()
-	for _, tid := range tids {
-		var stx unix.Statx_t
-		if unix.Statx(unix.AT_FDCWD, "/proc/"+strconv.Itoa(tid)+"/cwd", 0, unix.STATX_MNT_ID, &stx) == nil && stx.Mnt_id == m.mnt {
+	for _, r := range roots {
+		// a chroot's Root is the kernel's (the host's root of the process stays the tree
+		// copy's): the directory it holds tells the mount
+		if id, err := mountID(r.fd); err == nil && id == m.mnt {
 			return true
+		}
+	}
+	in := func(link string) bool {
+		var stx unix.Statx_t
+		return unix.Statx(unix.AT_FDCWD, link, 0, unix.STATX_MNT_ID, &stx) == nil && stx.Mnt_id == m.mnt
+	}
+	for _, tid := range tids {
+		if in("/proc/" + strconv.Itoa(tid) + "/cwd") {
+			return true
+		}
+	}
+	for _, tgid := range tgids {
+		dir := "/proc/" + strconv.Itoa(tgid)
+		if in(dir+"/exe") || in(dir+"/root") {
+			return true
+		}
+		fds, err := os.ReadDir(dir + "/fd")
+		if err != nil {
+			continue // it ended
+		}
+		for _, fd := range fds {
+			if in(dir + "/fd/" + fd.Name()) {
+				return true
+			}
 		}
 	}
 	return false
@@ -353,11 +396,7 @@ func (k *Kernel) mountLines() string {
 	defer t.mu.RUnlock()
 	var b strings.Builder
 	for _, m := range t.list {
-		mode := "rw"
-		if m.ro {
-			mode = "ro"
-		}
-		opts := mode + ",relatime"
+		opts := mountOptions(m.root.MountFlags()) + ",relatime"
 		if m.opts != "" {
 			opts += "," + m.opts
 		}
@@ -380,10 +419,11 @@ func (k *Kernel) mountinfoLines(first int) string {
 				parent = first + j
 			}
 		}
-		mode := "rw"
+		mode := "rw" // the file system's (the super block's); the mount's own are flags
 		if m.ro {
 			mode = "ro"
 		}
+		flags := mountOptions(m.root.MountFlags())
 		dev := m.fs.devNum()
 		if dev == "" {
 			dev = "0:" + strconv.Itoa(32+i)
@@ -396,7 +436,7 @@ func (k *Kernel) mountinfoLines(first int) string {
 		if m.bindRoot != "" {
 			root = m.bindRoot
 		}
-		fmt.Fprintf(&b, "%d %d %s %s %s %s,relatime - %s %s %s\n", first+i, parent, dev, root, m.at, mode, m.fs.typeName(), m.source, super)
+		fmt.Fprintf(&b, "%d %d %s %s %s %s,relatime - %s %s %s\n", first+i, parent, dev, root, m.at, flags, m.fs.typeName(), m.source, super)
 	}
 	return b.String()
 }
@@ -427,8 +467,10 @@ func (k *Kernel) ext4Of(r *Root) (*ext4.FS, bool) {
 	return nil, false
 }
 
-// remount changes a mounted file system between read-only and read-write (its type says how).
-func (k *Kernel) remount(target string, ro bool) error {
+// remount gives a mounted file system new mount flags (mountflags.go): a change between
+// read-only and read-write is its type's to make; nosuid, nodev and noexec are replaced.
+func (k *Kernel) remount(target string, flags uint64) error {
+	ro := flags&unix.MS_RDONLY != 0
 	at := path.Clean(target)
 	t := k.root.mounts
 	t.mu.Lock()
@@ -448,7 +490,7 @@ func (k *Kernel) remount(target string, ro bool) error {
 		}
 		m.ro = ro
 	}
-	return nil
+	return m.root.SetMountFlags(flags & mountFlagMask)
 }
 
 // takeSlot reserves a free mount slot (-1: none left).

@@ -413,10 +413,7 @@ func (k *Kernel) rootFSType() string {
 }
 
 func (k *Kernel) mounts() []byte {
-	mode := "rw"
-	if k.root.ReadOnly() {
-		mode = "ro"
-	}
+	mode := mountOptions(k.root.MountFlags())
 	return []byte("/dev/root / " + k.rootFSType() + " " + mode + ",relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n" +
 		"sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n" +
 		"devtmpfs /dev devtmpfs rw,relatime 0 0\n" + k.devptsLine() + k.mqueueLine() + k.mountLines())
@@ -619,7 +616,7 @@ func (k *Kernel) mountinfo() []byte {
 	if k.root.ReadOnly() {
 		mode = "ro"
 	}
-	return []byte("1 0 98:0 / / " + mode + ",relatime - " + k.rootFSType() + " /dev/root " + mode + "\n" +
+	return []byte("1 0 98:0 / / " + mountOptions(k.root.MountFlags()) + ",relatime - " + k.rootFSType() + " /dev/root " + mode + "\n" +
 		"2 1 0:4 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n" +
 		"3 1 0:5 / /dev rw,relatime - devtmpfs devtmpfs rw\n" + k.devptsInfoLine(4) +
 		"5 1 0:20 / /sys rw,nosuid,nodev,noexec,relatime - sysfs sysfs rw\n" + k.mountinfoLines(6))

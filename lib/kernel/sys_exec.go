@@ -127,6 +127,12 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 		default:
 			return fail(unix.EACCES)
 		}
+		// the mount's flags, as Linux's do_open_execat and bprm_fill_uid judge them
+		// (mountflags.go; the host's mount of a noexec tree is noexec too)
+		mf := k.fdMountFlags(fd)
+		if mf&unix.MS_NOEXEC != 0 {
+			return fail(unix.EACCES)
+		}
 		g := st
 		guestStat(fd, &g)
 		if !permits(c.fsCred(), &g, mayExec) {
@@ -165,8 +171,9 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 		if !bytes.HasPrefix(hdr, []byte("\x7fELF")) {
 			return fail(unix.ENOEXEC)
 		}
-		if depth == 0 {
-			// the program itself (not a #! script, not ld.so): its set-id bits count
+		if depth == 0 && mf&unix.MS_NOSUID == 0 {
+			// the program itself (not a #! script, not ld.so): its set-id bits count,
+			// unless its mount is nosuid
 			plan.setid = execSetid{uid: g.Uid, gid: g.Gid, suid: g.Mode&unix.S_ISUID != 0, sgid: g.Mode&unix.S_ISGID != 0}
 		}
 		plan.dev, plan.ino = st.Dev, st.Ino

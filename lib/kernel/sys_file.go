@@ -159,9 +159,10 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 			var st unix.Stat_t
 			unix.Fstat(pfd, &st)
 			typ, dev := deviceOf(pfd, &st)
+			mf := c.k.fdMountFlags(pfd)
 			unix.Close(pfd)
 			if typ != 0 && flags&unix.O_PATH == 0 {
-				return c.openDevice(typ, dev, flags, cloexec)
+				return c.openDevice(typ, dev, mf, flags, cloexec)
 			}
 		}
 	}
@@ -172,8 +173,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
 		if typ, dev := deviceOf(fd, &st); typ != 0 {
+			mf := c.k.fdMountFlags(fd)
 			unix.Close(fd)
-			return c.openDevice(typ, dev, flags, cloexec)
+			return c.openDevice(typ, dev, mf, flags, cloexec)
 		}
 	}
 	if created && mode&0o7000 != 0 {
@@ -321,10 +323,14 @@ func (c *Call) nativeOPath(dirfd int32, p, abs string) bool {
 	return err == nil && inRoot(base)
 }
 
-// openDevice opens the kernel's device of a type and number for a device file of the tree.
-func (c *Call) openDevice(typ uint32, dev uint64, flags int, cloexec bool) result {
+// openDevice opens the kernel's device of a type and number for a device file of the tree,
+// on a mount of flags mf: a nodev mount's nodes open nothing (EACCES, as Linux's may_open).
+func (c *Call) openDevice(typ uint32, dev uint64, mf uint64, flags int, cloexec bool) result {
 	if typ != unix.S_IFBLK && typ != unix.S_IFCHR {
 		return errno(unix.ENXIO)
+	}
+	if mf&unix.MS_NODEV != 0 {
+		return errno(unix.EACCES)
 	}
 	d := c.k.deviceByNum(devNum{typ == unix.S_IFBLK, unix.Major(dev), unix.Minor(dev)})
 	if d == nil {

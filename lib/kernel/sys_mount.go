@@ -97,10 +97,11 @@ func sysChroot(c *Call) result {
 	return ok(0)
 }
 
-// remountRootFS is mount -o remount of /.
-func (c *Call) remountRootFS(ro bool) result {
+// remountRootFS is mount -o remount of /: its flags are replaced (mountflags.go).
+func (c *Call) remountRootFS(flags uint64) result {
+	ro := flags&unix.MS_RDONLY != 0
 	if c.k.cfg.rootImage == nil {
-		if err := c.k.root.SetReadOnly(ro); err != nil {
+		if err := c.k.root.SetMountFlags(flags & mountFlagMask); err != nil {
 			return fail(err)
 		}
 		return ok(0)
@@ -108,6 +109,9 @@ func (c *Call) remountRootFS(ro bool) result {
 	// an image root is written back first: not on the dispatcher's goroutine
 	return result{fd: -1, async: func() result {
 		if err := c.k.remountRoot(ro); err != nil {
+			return fail(err)
+		}
+		if err := c.k.root.SetMountFlags(flags & mountFlagMask); err != nil {
 			return fail(err)
 		}
 		return ok(0)
@@ -155,12 +159,12 @@ func sysMount(c *Call) result {
 	}
 	abs, _ := c.absFollow(unix.AT_FDCWD, target)
 	if flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
-		return c.remountRootFS(flags&unix.MS_RDONLY != 0)
+		return c.remountRootFS(flags)
 	}
 	if flags&unix.MS_REMOUNT != 0 {
 		if rt, _ := c.root().route(abs); rt != c.root() && path.Clean(abs) != "/" {
 			return result{fd: -1, async: func() result {
-				if err := c.k.remount(abs, flags&unix.MS_RDONLY != 0); err != nil {
+				if err := c.k.remount(abs, flags); err != nil {
 					return fail(err)
 				}
 				return ok(0)
@@ -185,7 +189,7 @@ func sysMount(c *Call) result {
 		return result{fd: -1, async: func() result {
 			at, err := c.k.mountTarget(c, abs)
 			if err == nil {
-				err = c.k.mountBind(c, path.Clean(srcAbs), at, flags)
+				err = c.k.mountBind(c, path.Clean(srcAbs), at)
 			}
 			if err != nil {
 				return fail(err)

@@ -144,9 +144,9 @@ func (k *Kernel) mountTmpfs(c *Call, source, at string, flags uint64, data strin
 		k.freeTmpfs(slot)
 		return err
 	}
-	r := &Root{fd: cl, clone: cl, guest: at, ro: new(atomic.Bool)}
+	r := &Root{fd: cl, clone: cl, guest: at, ro: new(atomic.Bool), flags: new(atomic.Uint64)}
 	if r.mnt, err = mountID(cl); err == nil {
-		err = r.SetReadOnly(flags&unix.MS_RDONLY != 0)
+		err = r.SetMountFlags(flags & mountFlagMask)
 	}
 	if err != nil {
 		r.Close()

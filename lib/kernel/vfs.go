@@ -34,6 +34,9 @@ type Root struct {
 	guest  string       // guest path of fd, seen from the machine's root ("/" for it)
 	ro     *atomic.Bool // shared by the machine's root and every chroot below it
 	mounts *mountTable  // file systems mounted in it (the machine's root only; mount.go)
+
+	// the mount's nosuid, nodev and noexec (MS_* bits), shared as ro is (mountflags.go)
+	flags *atomic.Uint64
 }
 
 // ReadOnly reports whether the root is mounted read-only.
@@ -64,7 +67,7 @@ func cloneRoot(dir string, ro bool) (*Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("copying the mount of %s: %w", dir, err)
 	}
-	r := &Root{fd: fd, clone: fd, guest: "/", ro: new(atomic.Bool)}
+	r := &Root{fd: fd, clone: fd, guest: "/", ro: new(atomic.Bool), flags: new(atomic.Uint64)}
 	if r.mnt, err = mountID(fd); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -96,7 +99,7 @@ func mountID(fd int) (uint64, error) {
 // Sub makes the directory dirfd (inside r, owned by the caller afterwards) whose guest path
 // from the machine's root is guest a root of its own: what chroot gives a guest process.
 func (r *Root) Sub(dirfd int, guest string) *Root {
-	return &Root{fd: dirfd, clone: -1, mnt: r.mnt, guest: guest, ro: r.ro}
+	return &Root{fd: dirfd, clone: -1, mnt: r.mnt, guest: guest, ro: r.ro, flags: r.flags}
 }
 
 // Close releases the root.
