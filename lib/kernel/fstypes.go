@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/gouml/gouml/lib/ext4"
 	"github.com/gouml/gouml/lib/shadow"
@@ -34,6 +35,9 @@ type fileSystem interface {
 	backedBy(b *blockDev, part int) bool
 	// hostOwners: files show their host owners (hostfs), not guest owners.
 	hostOwners() bool
+	// reconfigure applies a remount's data (the file system's options, not the mount's
+	// flags); ignored options are not an error, as on Linux.
+	reconfigure(k *Kernel, m *mountPoint, data string) error
 }
 
 // plainFS is what the types without a backing of their own share: a remount is the tree
@@ -47,6 +51,7 @@ func (plainFS) backedBy(*blockDev, int) bool                    { return false }
 func (plainFS) hostOwners() bool                                { return false }
 func (plainFS) release(*Kernel, *mountPoint) error              { return nil }
 func (plainFS) remount(k *Kernel, m *mountPoint, ro bool) error { return m.root.SetReadOnly(ro) }
+func (plainFS) reconfigure(*Kernel, *mountPoint, string) error  { return nil }
 
 // imageFS is a ubd device's ext2/3/4 file system, unpacked into a mount slot (lib/shadow).
 type imageFS struct {
@@ -67,6 +72,9 @@ func (f *imageFS) backedBy(b *blockDev, part int) bool {
 	return f.dev == b && f.part == part
 }
 func (f *imageFS) hostOwners() bool { return false }
+
+// reconfigure: an ext file system's options (errors=, commit= …) change nothing here.
+func (f *imageFS) reconfigure(*Kernel, *mountPoint, string) error { return nil }
 
 func (f *imageFS) sync(m *mountPoint) error {
 	if m.ro {
@@ -113,12 +121,33 @@ func (f *imageFS) remount(k *Kernel, m *mountPoint, ro bool) error {
 // tmpfsFS is one of the kernel's tmpfs instances (tmpfs.go).
 type tmpfsFS struct {
 	plainFS
-	instance int // Config.trees.tmpfs index
+	instance int    // Config.trees.tmpfs index
+	mode     uint32 // its root's mode as mounted (mode=)
 }
 
 func (f *tmpfsFS) typeName() string { return "tmpfs" }
 func (f *tmpfsFS) release(k *Kernel, m *mountPoint) error {
 	k.freeTmpfs(f.instance)
+	return nil
+}
+
+// reconfigure: a remount's size= (or nr_blocks=) resizes the instance, as shmem_reconfigure
+// does; the other options (mode= …) stay as they were.
+func (f *tmpfsFS) reconfigure(k *Kernel, m *mountPoint, data string) error {
+	sized := false
+	for _, kv := range strings.Split(data, ",") {
+		if strings.HasPrefix(kv, "size=") || strings.HasPrefix(kv, "nr_blocks=") {
+			sized = true
+		}
+	}
+	o, err := parseTmpfsOptions(data, k.cfg.Mem)
+	if err != nil || !sized {
+		return err
+	}
+	if err := k.resizeTmpfs(k.cfg.trees.tmpfs[f.instance], o.size); err != nil {
+		return err
+	}
+	m.opts = tmpfsOptString(o.size, f.mode)
 	return nil
 }
 

@@ -469,7 +469,7 @@ func (k *Kernel) ext4Of(r *Root) (*ext4.FS, bool) {
 
 // remount gives a mounted file system new mount flags (mountflags.go): a change between
 // read-only and read-write is its type's to make; nosuid, nodev and noexec are replaced.
-func (k *Kernel) remount(target string, flags uint64) error {
+func (k *Kernel) remount(target string, flags uint64, data string) error {
 	ro := flags&unix.MS_RDONLY != 0
 	at := path.Clean(target)
 	t := k.root.mounts
@@ -489,6 +489,12 @@ func (k *Kernel) remount(target string, flags uint64) error {
 			return err
 		}
 		m.ro = ro
+	}
+	if flags&unix.MS_BIND == 0 {
+		// the file system's options too (a bind remount changes only the mount)
+		if err := m.fs.reconfigure(k, m, data); err != nil {
+			return err
+		}
 	}
 	return m.root.SetMountFlags(flags & mountFlagMask)
 }

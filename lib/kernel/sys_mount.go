@@ -163,8 +163,15 @@ func sysMount(c *Call) result {
 	}
 	if flags&unix.MS_REMOUNT != 0 {
 		if rt, _ := c.root().route(abs); rt != c.root() && path.Clean(abs) != "/" {
+			var data string
+			if c.Arg(4) != 0 {
+				var err error
+				if data, err = c.Str(4); err != nil {
+					return fail(err)
+				}
+			}
 			return result{fd: -1, async: func() result {
-				if err := c.k.remount(abs, flags); err != nil {
+				if err := c.k.remount(abs, flags, data); err != nil {
 					return fail(err)
 				}
 				return ok(0)

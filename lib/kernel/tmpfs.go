@@ -156,11 +156,8 @@ func (k *Kernel) mountTmpfs(c *Call, source, at string, flags uint64, data strin
 	if source == "" {
 		source = "tmpfs"
 	}
-	opts := "size=" + strconv.FormatUint(o.size>>10, 10) + "k"
-	if o.mode != 0o1777 {
-		opts += ",mode=" + strconv.FormatUint(uint64(o.mode), 8)
-	}
-	m := &mountPoint{fs: &tmpfsFS{instance: slot}, at: at, source: source, opts: opts, root: r, mnt: r.mnt,
+	opts := tmpfsOptString(o.size, o.mode)
+	m := &mountPoint{fs: &tmpfsFS{instance: slot, mode: o.mode}, at: at, source: source, opts: opts, root: r, mnt: r.mnt,
 		ro: flags&unix.MS_RDONLY != 0}
 	if err := k.root.mounts.add(m); err != nil {
 		r.Close()
@@ -168,6 +165,15 @@ func (k *Kernel) mountTmpfs(c *Call, source, at string, flags uint64, data strin
 		return err
 	}
 	return nil
+}
+
+// tmpfsOptString is a tmpfs mount's options as /proc/mounts shows them.
+func tmpfsOptString(size uint64, mode uint32) string {
+	opts := "size=" + strconv.FormatUint(size>>10, 10) + "k"
+	if mode != 0o1777 {
+		opts += ",mode=" + strconv.FormatUint(uint64(mode), 8)
+	}
+	return opts
 }
 
 // resizeTmpfs sets the size of one of the kernel's tmpfs instances (through the helper: a
