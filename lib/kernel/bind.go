@@ -74,7 +74,7 @@ func (k *Kernel) mountBind(c *Call, src, at string) error {
 	m := &mountPoint{at: at, root: r, mnt: r.mnt, ro: ro}
 	var kind string
 	m.source, kind, m.opts, m.bindRoot = k.bindOrigin(rt, src)
-	m.fs = &bindFS{of: of, kind: kind}
+	m.fs = &bindFS{of: of, kind: kind, top: k.root}
 	m.sub = sub // the source Root's own sub (hostfs, a bind) is part of the path already
 	if err := k.root.mounts.add(m); err != nil {
 		r.Close()

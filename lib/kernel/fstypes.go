@@ -162,6 +162,7 @@ func (hostfsFS) hostOwners() bool { return true }
 type bindFS struct {
 	plainFS
 	of   *mountPoint // the mount the source lies in (nil: the machine's root)
+	top  *Root       // the machine's root (whose read-only flag a bind of it shows)
 	kind string      // that file system's type
 }
 

@@ -282,6 +282,21 @@ func (k *Kernel) umount(target string, flags int) error {
 	return k.release(m)
 }
 
+// superRO: the file system a mount shows is read-only (mountinfo's super options): a bind's
+// is its source's, whatever the bind's own flag (the caller holds t.mu).
+func (t *mountTable) superRO(m *mountPoint) bool {
+	for {
+		b, ok := m.fs.(*bindFS)
+		if !ok {
+			return m.ro
+		}
+		if b.of == nil {
+			return b.top != nil && b.top.ReadOnly()
+		}
+		m = b.of
+	}
+}
+
 // bound: a bind mount shows a directory of m (the caller holds t.mu).
 func (t *mountTable) bound(m *mountPoint) bool {
 	for _, x := range t.list {
@@ -420,7 +435,7 @@ func (k *Kernel) mountinfoLines(first int) string {
 			}
 		}
 		mode := "rw" // the file system's (the super block's); the mount's own are flags
-		if m.ro {
+		if t.superRO(m) {
 			mode = "ro"
 		}
 		flags := mountOptions(m.root.MountFlags())

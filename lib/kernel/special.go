@@ -402,6 +402,12 @@ func (k *Kernel) reopenFD(c *Call, tid int, n string, flags int) (int, error) {
 	if b, part := k.blockDevOf(&st); b != nil {
 		return k.openBlockDev(b, part, flags)
 	}
+	if typ, dev := deviceOf(obj, &st); typ != 0 && flags&unix.O_PATH == 0 && c != nil {
+		// a device node of the guest's trees opens its device, as by its name (nodev …)
+		if _, w := k.objPath(link); w == inTree {
+			return k.openNode(c, typ, dev, k.fdMountFlags(obj), flags)
+		}
+	}
 	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY|unix.O_TRUNC|unix.O_DIRECTORY|unix.O_NOATIME) | unix.O_CLOEXEC
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:

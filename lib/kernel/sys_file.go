@@ -100,6 +100,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		return fail(err)
 	}
 	cloexec := flags&unix.O_CLOEXEC != 0
+	opath := flags&unix.O_PATH != 0 // answered with a stand-in: no device is opened for it
 	if flags&unix.O_PATH != 0 {
 		if c.nativeOPath(dirfd, p, abs) {
 			if !c.privileged() {
@@ -169,7 +170,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	if err != nil {
 		return fail(err)
 	}
-	if flags&unix.O_PATH == 0 && !fifoWait {
+	if flags&unix.O_PATH == 0 && !fifoWait && !opath {
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
 		if typ, dev := deviceOf(fd, &st); typ != 0 {
@@ -329,20 +330,26 @@ func (c *Call) openDevice(typ uint32, dev uint64, mf uint64, flags int, cloexec 
 	if typ != unix.S_IFBLK && typ != unix.S_IFCHR {
 		return errno(unix.ENXIO)
 	}
+	dfd, err := c.k.openNode(c, typ, dev, mf, flags)
+	return c.specialFD(dfd, err, flags, cloexec)
+}
+
+// openNode opens the kernel's device for a device node of the trees (by its name or again
+// through /proc/PID/fd) on a mount of flags mf.
+func (k *Kernel) openNode(c *Call, typ uint32, dev uint64, mf uint64, flags int) (int, error) {
 	if mf&unix.MS_NODEV != 0 {
-		return errno(unix.EACCES)
+		return -1, unix.EACCES // before the device is looked for, as Linux's may_open
 	}
-	d := c.k.deviceByNum(devNum{typ == unix.S_IFBLK, unix.Major(dev), unix.Minor(dev)})
+	d := k.deviceByNum(devNum{typ == unix.S_IFBLK, unix.Major(dev), unix.Minor(dev)})
 	if d == nil {
-		return errno(unix.ENXIO) // no such device in this kernel
+		return -1, unix.ENXIO // no such device in this kernel
 	}
 	if flags&unix.O_DIRECTORY != 0 {
-		return errno(unix.ENOTDIR)
+		return -1, unix.ENOTDIR
 	}
 	// by number, not by name: an unconfigured line has no name in /dev, and its open says
 	// ENXIO itself
-	dfd, err := d.open(c.k, c, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC))
-	return c.specialFD(dfd, err, flags, cloexec)
+	return d.open(k, c, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC))
 }
 
 // specialFD answers an open of a kernel file: the fd, the error, or — for a line that

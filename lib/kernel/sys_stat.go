@@ -219,6 +219,9 @@ func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fail(err)
 	}
+	if mode&unix.X_OK != 0 && st.Mode&unix.S_IFMT == unix.S_IFREG && c.k.fdMountFlags(fd)&unix.MS_NOEXEC != 0 {
+		return errno(unix.EACCES) // before the permission bits, as Linux's do_faccessat
+	}
 	if t := st.Mode & unix.S_IFMT; mode&unix.W_OK != 0 && t != unix.S_IFCHR && t != unix.S_IFBLK && t != unix.S_IFIFO && t != unix.S_IFSOCK {
 		if err := c.writable(); err != nil {
 			return fail(err)
