@@ -22,7 +22,7 @@ import (
 // mountBind binds the guest directory src (absolute, its links followed) at the guest
 // directory at, with the flags of the mount src lies in (a later remount changes only it).
 func (k *Kernel) mountBind(c *Call, src, at string) error {
-	if fs, rest := special(src); fs != "" && k.served(fs, rest) {
+	if fs, rest := k.special(src); fs != "" && k.served(fs, rest) {
 		return unix.EINVAL
 	}
 	rt, rel := k.root.route(src)

@@ -210,6 +210,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 	if k.uts.hostname == "" {
 		k.uts.hostname = "(none)"
 	}
+	k.mountKernelFSes()
 	// the first records of the kernel log, as the real kernel's boot begins (dmesg)
 	k.log.add(5, "Linux version "+Release+" (gouml) "+Version)
 	k.log.add(6, "Kernel command line: "+cfg.CmdLine)

@@ -35,6 +35,8 @@ type mountTable struct {
 	// instances in use (mu)
 	slots [mountSlots]bool
 	tmpfs [tmpfsSlots]bool
+
+	view atomic.Pointer[kernelView] // its kernel file systems, for paths (kernelfs.go)
 }
 
 // mountPoint is one file system mounted in the guest: a ubd device's (unpacked into a
@@ -52,6 +54,8 @@ type mountPoint struct {
 	sub    string // the mounted directory inside its tree copy ("" = the copy's top)
 	// the mounted directory's path in its file system (mountinfo's root field; "" = "/")
 	bindRoot string
+	// a kernel file system's mount flags (kernelfs.go); the others' are their Root's
+	kflags uint64
 }
 
 // guestPath turns the path the host gives a file of this mount's tree copy (its path inside
@@ -152,6 +156,9 @@ func (r *Root) route(guest string) (*Root, string) {
 	c := path.Clean(guest)
 	var best *mountPoint
 	for _, m := range r.mounts.list {
+		if m.root == nil {
+			continue // the kernel's own (kernelfs.go): no tree
+		}
 		if (c == m.at || strings.HasPrefix(c, m.at+"/")) && (best == nil || len(m.at) > len(best.at)) {
 			best = m
 		}
@@ -175,7 +182,7 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 	default:
 		return unix.ENODEV
 	}
-	fs, rest := special(source)
+	fs, rest := k.special(source)
 	if fs != "/dev" {
 		return unix.ENOTBLK
 	}
@@ -272,6 +279,9 @@ func (k *Kernel) umount(target string, flags int) error {
 			if x.fs.hostOwners() {
 				t.hostfs.Add(-1)
 			}
+			if x.root == nil {
+				t.updateView()
+			}
 			break
 		}
 	}
@@ -297,6 +307,14 @@ func (t *mountTable) superRO(m *mountPoint) bool {
 	}
 }
 
+// fsOptions are the file system's options /proc/mounts shows after the mount's flags.
+func (k *Kernel) fsOptions(m *mountPoint) string {
+	if kf, ok := m.fs.(*kernelFS); ok && kf.kind == "devpts" {
+		return k.ptyOptions().String()
+	}
+	return m.opts
+}
+
 // bound: a bind mount shows a directory of m (the caller holds t.mu).
 func (t *mountTable) bound(m *mountPoint) bool {
 	for _, x := range t.list {
@@ -320,6 +338,12 @@ func (t *mountTable) hasBelow(at string) bool {
 // release ends a mount: its tree copy goes, and its file system is released (an image's
 // changes go back to it, a tmpfs is emptied for the next).
 func (k *Kernel) release(m *mountPoint) error {
+	if m.root == nil {
+		if kf, ok := m.fs.(*kernelFS); ok && kf.kind == "mqueue" {
+			k.mqMounted.Store(false)
+		}
+		return nil // the kernel's own: its files stay the kernel's
+	}
 	m.root.Close() // guests still in the tree keep the copy alive, detached from the backing
 	return m.fs.release(k, m)
 }
@@ -383,6 +407,7 @@ func (k *Kernel) unmountAll() {
 	l := t.list
 	t.list = nil
 	t.hostfs.Store(0)
+	t.updateView()
 	t.mu.Unlock()
 	for i := len(l) - 1; i >= 0; i-- {
 		if err := k.release(l[i]); err != nil {
@@ -411,9 +436,9 @@ func (k *Kernel) mountLines() string {
 	defer t.mu.RUnlock()
 	var b strings.Builder
 	for _, m := range t.list {
-		opts := mountOptions(m.root.MountFlags()) + ",relatime"
-		if m.opts != "" {
-			opts += "," + m.opts
+		opts := mountOptions(m.mountFlags()) + ",relatime"
+		if o := k.fsOptions(m); o != "" {
+			opts += "," + o
 		}
 		b.WriteString(m.source + " " + m.at + " " + m.fs.typeName() + " " + opts + " 0 0\n")
 	}
@@ -438,14 +463,14 @@ func (k *Kernel) mountinfoLines(first int) string {
 		if t.superRO(m) {
 			mode = "ro"
 		}
-		flags := mountOptions(m.root.MountFlags())
+		flags := mountOptions(m.mountFlags())
 		dev := m.fs.devNum()
 		if dev == "" {
 			dev = "0:" + strconv.Itoa(32+i)
 		}
 		super := mode
-		if m.opts != "" {
-			super += "," + m.opts
+		if o := k.fsOptions(m); o != "" {
+			super += "," + o
 		}
 		root := "/"
 		if m.bindRoot != "" {
@@ -498,6 +523,9 @@ func (k *Kernel) remount(target string, flags uint64, data string) error {
 	}
 	if m == nil {
 		return unix.EINVAL
+	}
+	if m.root == nil {
+		return nil // the kernel's own keep their flags (kernelfs.go)
 	}
 	if ro != m.ro {
 		if err := m.fs.remount(k, m, ro); err != nil {

@@ -20,7 +20,7 @@ import (
 // kernelDevice reports whether a name under /dev is provided by the kernel: a device of
 // the registry (devices.go) or a link to the caller's fds.
 func (k *Kernel) kernelDevice(rest string) bool {
-	return devLink(rest) || ptsPath(rest) || k.mqueuePath(rest) || k.deviceByName(rest) != nil
+	return devLink(rest) || ptsPath(rest) && k.ptsMounted() || k.mqueuePath(rest) || k.deviceByName(rest) != nil
 }
 
 func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
@@ -167,7 +167,7 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		if k.mqueuePath(rest) {
 			return k.openMqueue(c, rest[len("mqueue"):], flags, 0)
 		}
-		if rest == "pts" || strings.HasPrefix(rest, "pts/") {
+		if ptsPath(rest) && k.ptsMounted() {
 			if _, slave := ptyNumber(rest); !slave {
 				return k.openPts(c, rest[3:], flags) // the directory, its ptmx
 			}

@@ -218,7 +218,7 @@ var errNotProgram = errors.New("not a program")
 // task holds (/proc/PID/exe, /proc/PID/fd/N, /dev/fd/N), or a file of the caller's root r.
 func (k *Kernel) execOpen(c *Call, r *Root, abs string, byFD bool, dirfd int32, follow bool) (int, error) {
 	tid := c.Tid
-	switch fs, rest := special(abs); {
+	switch fs, rest := k.special(abs); {
 	case byFD:
 		fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/fd/"+strconv.Itoa(int(dirfd)), unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -282,7 +282,7 @@ func (k *Kernel) prepareChdir(c *Call) (*tracePlan, error) {
 		return nil, err
 	}
 	var fd int
-	if fs, rest := special(abs); fs == "/proc" || fs == "/sys" {
+	if fs, rest := k.special(abs); fs == "/proc" || fs == "/sys" {
 		fd, err = k.openSpecial(c, fs, rest, unix.O_PATH|unix.O_DIRECTORY)
 	} else {
 		fd, err = c.openPathAs(abs, true)

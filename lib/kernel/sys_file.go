@@ -121,7 +121,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// The kernel's files; the rest of /dev is the root's own directory, opened like any
 	// (a FIFO there must not block the dispatcher either).
-	if fs, rest := special(abs); c.k.served(fs, rest) {
+	if fs, rest := c.k.special(abs); c.k.served(fs, rest) {
 		return c.openKernelFile(fs, rest, flags, mode, cloexec)
 	}
 	if e := c.missingDevice(abs); e != 0 {
@@ -307,7 +307,7 @@ func (c *Call) fifoOpen(obj int, flags int, cloexec, fifoWait bool) result {
 // of the kernel's) are the kernel's to open.
 func (c *Call) nativeOPath(dirfd int32, p, abs string) bool {
 	inRoot := func(g string) bool {
-		fs, rest := special(g)
+		fs, rest := c.k.special(g)
 		if c.k.served(fs, rest) {
 			return false
 		}
@@ -403,7 +403,7 @@ func (c *Call) setCreatorOwner(fd, pfd int) {
 // the root's /dev holds no such entry (devices.go); 0 otherwise. Such a name is never a
 // file to create on the host.
 func (c *Call) missingDevice(abs string) unix.Errno {
-	fs, rest := special(abs)
+	fs, rest := c.k.special(abs)
 	if fs != "/dev" {
 		return 0
 	}

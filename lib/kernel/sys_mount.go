@@ -77,7 +77,7 @@ func sysChroot(c *Call) result {
 	if err != nil {
 		return fail(err)
 	}
-	if fs, _ := special(abs); fs != "" {
+	if fs, _ := c.k.special(abs); fs != "" {
 		return errno(unix.EPERM) // chroot into /proc or /dev: not supported
 	}
 	fd, err := c.root().Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
@@ -208,7 +208,14 @@ func sysMount(c *Call) result {
 		// The kernel's own /proc and /dev are always there: mounting them where they are
 		// (as every init does) succeeds without changing anything.
 		switch dir := path.Clean(abs); {
-		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev", fstype == "sysfs" && dir == "/sys":
+		case fstype == "proc" || fstype == "devtmpfs" || fstype == "sysfs":
+			// the kernel's own (kernelfs.go): where it serves them, or elsewhere too
+			if c.T.Proc.Root != nil && dir != kernelServes[fstype] {
+				return errno(unix.ENODEV) // a chrooted process has the machine's /proc
+			}
+			if err := c.k.mountKernelFS(c, fstype, dir, flags); err != nil {
+				return fail(err)
+			}
 			return ok(0)
 		case fstype == "mqueue":
 			if err := c.k.mountMqueue(c, dir); err != nil {
@@ -217,6 +224,9 @@ func sysMount(c *Call) result {
 			return ok(0)
 		case fstype == "devpts" && dir == "/dev/pts":
 			// the guest's devpts instance is there (devpts.go); its options apply
+			if err := c.k.mountKernelFS(c, fstype, dir, flags); err != nil {
+				return fail(err)
+			}
 			var data string
 			if c.Arg(4) != 0 {
 				if data, err = c.Str(4); err != nil {
@@ -273,9 +283,6 @@ func sysUmount(c *Call) result {
 		return fail(err)
 	}
 	flags := int(c.Arg(1))
-	if path.Clean(abs) == mqueueAt && c.k.umountMqueue() {
-		return ok(0)
-	}
 	return result{fd: -1, async: func() result {
 		if err := c.k.umount(abs, flags); err != nil {
 			return fail(err)

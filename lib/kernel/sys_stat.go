@@ -33,7 +33,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 	if err != nil {
 		return -1, err
 	}
-	if fs, rest := special(abs); fs != "" {
+	if fs, rest := c.k.special(abs); fs != "" {
 		return c.k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, follow))
 	}
 	// route once: the file system's Root resolves the rest (c.fs is writable()'s)

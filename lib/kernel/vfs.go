@@ -362,7 +362,7 @@ func (c *Call) absOf(dirfd int32, p string, follow bool) (string, error) {
 	if a, err = c.canon(c.resolveDots(c.kernelDots(a)), follow, 0); err != nil {
 		return "", err
 	}
-	if fs, rest := special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && rest != "pts" && rest != "mqueue" && c.k.kernelDevice(rest) {
+	if fs, rest := c.k.special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && rest != "pts" && rest != "mqueue" && c.k.kernelDevice(rest) {
 		return "", unix.ENOTDIR // a device is no directory, however it was named
 	}
 	if follow && path.Clean(a) == "/dev/fd" {
@@ -504,7 +504,7 @@ func trailing(p string) string {
 
 // kernelServed: the guest path lies in /proc or is one of the kernel's /dev entries.
 func (c *Call) kernelServed(p string) bool {
-	fs, rest := special(p)
+	fs, rest := c.k.special(p)
 	return fs == "/proc" || fs == "/sys" || fs == "/dev" && rest != "/" && c.k.kernelDevice(rest)
 }
 
@@ -536,7 +536,7 @@ func (c *Call) canon(abs string, follow bool, depth int) (string, error) {
 		if links+depth > maxSymlinks {
 			return "", unix.ELOOP
 		}
-		if fs, rest := special(abs); c.k.served(fs, rest) {
+		if fs, rest := c.k.special(abs); c.k.served(fs, rest) {
 			return abs, nil
 		}
 		rt, rel := r.route(abs)
@@ -561,7 +561,7 @@ func (c *Call) canon(abs string, follow bool, depth int) (string, error) {
 			// that call's to judge, the link is not followed to choose a file system
 			return withSlash(p, slash), nil
 		}
-		if fs, rest := special(p); c.k.served(fs, rest) {
+		if fs, rest := c.k.special(p); c.k.served(fs, rest) {
 			return withSlash(p, slash), nil
 		}
 		target, ok := c.readlinkIn(p)
@@ -586,7 +586,7 @@ func (c *Call) canonDir(dir string, depth int) (string, error) {
 	if dir == "/" {
 		return "/", nil
 	}
-	if fs, rest := special(dir); c.k.served(fs, rest) {
+	if fs, rest := c.k.special(dir); c.k.served(fs, rest) {
 		return path.Clean(dir), nil
 	}
 	r := c.root()
@@ -710,10 +710,10 @@ func (c *Call) abs1(dirfd int32, p string) (string, error) {
 	return base + "/" + p, nil
 }
 
-// special reports whether a guest path lies in a kernel-provided file system (/dev, /proc,
-// /sys),
-// judged on the lexically cleaned absolute path.
-func special(guest string) (fs, rest string) {
+// specialPath splits a guest path of a kernel-provided file system (/dev, /proc, /sys) into
+// that file system and the rest, judged on the lexically cleaned absolute path; whether the
+// file system is mounted there is Kernel.special's to say (kernelfs.go).
+func specialPath(guest string) (fs, rest string) {
 	c := path.Clean(guest)
 	for _, m := range []string{"/dev", "/proc", "/sys"} {
 		if c == m {
