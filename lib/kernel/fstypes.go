@@ -14,9 +14,9 @@ import (
 // (mount.go) is a place: where it is, the Root its paths resolve in, read-only or not. What
 // depends on the type is the type's: its name and device in /proc/mounts and mountinfo,
 // what a remount does, writing changes back, what is given back at umount, which block
-// device backs it, the image statfs reads, and whether files show host owners. /proc, /sys,
-// /dev and /dev/pts are the kernel's own and always there (special.go); they are not in the
-// table.
+// device backs it, the image statfs reads, and whether files show host owners. The
+// kernel's own file systems (procfs, sysfs, devtmpfs, devpts, mqueue) are entries of the
+// same table with no tree of their own (kernelfs.go); a mount's flags are mountflags.go's.
 type fileSystem interface {
 	// typeName is the type /proc/mounts shows.
 	typeName() string
