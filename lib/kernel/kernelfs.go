@@ -30,8 +30,8 @@ type kernelFS struct {
 func (f *kernelFS) typeName() string { return f.kind }
 func (f *kernelFS) devNum() string   { return f.dev }
 
-// remount: the kernel's file systems keep their flags (Debian's boot remounts them with
-// their fstab options); devpts's options are applied by sysMount.
+// remount: a kernel file system is never read-only; its other flags and devpts's options
+// are applied by sysMount (remountKernelFS).
 func (f *kernelFS) remount(*Kernel, *mountPoint, bool) error { return nil }
 
 // kernelFlags are the mount flags each shows, as a Debian guest's kernel mounts them.
@@ -156,17 +156,40 @@ func (k *Kernel) special(guest string) (fs, rest string) {
 	return "", ""
 }
 
-// kernelMounted: a kernel file system of type kind is mounted at dir.
-func (k *Kernel) kernelMounted(kind, dir string) bool {
+// setKernelFlags gives the kernel file system of type kind mounted at dir the mount flags
+// flags (nosuid, nodev, noexec: a mount where it is, or a remount); false if none is there.
+func (k *Kernel) setKernelFlags(kind, dir string, flags uint64) bool {
 	t := k.root.mounts
-	t.mu.RLock()
-	defer t.mu.RUnlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	for _, m := range t.list {
-		if kf, ok := m.fs.(*kernelFS); ok && kf.kind == kind && m.at == dir {
+		if kf, ok := m.fs.(*kernelFS); ok && (kind == "" || kf.kind == kind) && m.at == dir {
+			m.kflags = flags
 			return true
 		}
 	}
 	return false
+}
+
+// kernelFSFlags are the mount flags of the kernel file system served as serves (where it
+// is served, or else its first mount elsewhere; 0 if unmounted).
+func (k *Kernel) kernelFSFlags(serves string) uint64 {
+	t := k.root.mounts
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var f uint64
+	found := false
+	for _, m := range t.list {
+		if kf, ok := m.fs.(*kernelFS); ok && kf.serves == serves {
+			if m.at == serves {
+				return m.kflags
+			}
+			if !found {
+				f, found = m.kflags, true
+			}
+		}
+	}
+	return f
 }
 
 // ptsMounted: the guest's devpts is mounted on /dev/pts (its names are then the kernel's).
@@ -188,8 +211,11 @@ func (k *Kernel) mountKernelFS(c *Call, kind, dir string, flags uint64) error {
 		return unix.ENODEV // a machine without ptys
 	}
 	t := k.root.mounts
+	mf := flags & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 	if dir == serves {
-		if k.kernelMounted(kind, dir) {
+		if k.setKernelFlags(kind, dir, mf) {
+			// there already: the guest's mount of it is this one, with its flags (as
+			// the real kernel, which mounts nothing itself, shows them)
 			return nil
 		}
 		// mounted again after an umount, on the root's own directory of that name (looked
@@ -214,7 +240,9 @@ func (k *Kernel) mountKernelFS(c *Call, kind, dir string, flags uint64) error {
 				return unix.EBUSY // something else is mounted there meanwhile
 			}
 		}
-		t.list = append(t.list, k.newKernelMount(kind, dir))
+		m := k.newKernelMount(kind, dir)
+		m.kflags = mf
+		t.list = append(t.list, m)
 		t.updateView()
 		return nil
 	}
@@ -226,7 +254,7 @@ func (k *Kernel) mountKernelFS(c *Call, kind, dir string, flags uint64) error {
 		return err
 	}
 	m := k.newKernelMount(kind, at)
-	m.kflags = flags & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	m.kflags = mf
 	if err := t.add(m); err != nil {
 		return err
 	}

@@ -195,8 +195,8 @@ func TestMqueueMount(t *testing.T) {
 // the one table (/proc/mounts and mountinfo agree, in mount order), /dev is busy while
 // devpts is mounted below it, an unmounted /sys, /dev/pts or /proc shows the root's own
 // directory (the busybox root has no /dev/pts: it is made to mount devpts again) until it
-// is mounted again, and procfs mounted at another directory shows the
-// same files there.
+// is mounted again, with the flags of that mount or of a remount, and procfs mounted at
+// another directory shows the same files there.
 const kernelFSScript = `#!/bin/sh
 cut -d' ' -f1-4 /proc/mounts
 cut -d' ' -f1,2,5,6,8- /proc/self/mountinfo
@@ -205,6 +205,7 @@ umount /sys && echo sys=unmounted
 ls /sys | wc -l
 grep -c ' /sys ' /proc/mounts
 mount -t sysfs sysfs /sys && ls -d /sys/class/net && echo sys=back
+mount -o remount,nosuid,nodev /sys && grep ' /sys ' /proc/mounts
 umount /dev/pts && echo pts=unmounted
 ls /dev/pts 2>/dev/null | wc -l
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts && ls /dev/pts/ptmx && echo pts=back
@@ -235,10 +236,10 @@ func TestKernelFSMounts(t *testing.T) {
 		"3 1 /dev rw,relatime devtmpfs devtmpfs rw",
 		"4 3 /dev/pts rw,nosuid,noexec,relatime devpts devpts rw,mode=600,ptmxmode=000",
 		"5 1 /sys rw,nosuid,nodev,noexec,relatime sysfs sysfs rw",
-		"umount-dev=EBUSY", "sys=unmounted", "0", "0", "/sys/class/net", "sys=back",
+		"umount-dev=EBUSY", "sys=unmounted", "0", "0", "/sys/class/net", "sys=back", "sysfs /sys sysfs rw,nosuid,nodev,relatime 0 0",
 		"pts=unmounted", "0", "/dev/pts/ptmx", "pts=back",
 		"Linux", "proc /srv/c/proc proc rw,relatime 0 0", "0",
-		"proc=unmounted", "0", "self=ENOENT", "1", "proc /proc proc rw,nosuid,nodev,noexec,relatime",
+		"proc=unmounted", "0", "self=ENOENT", "1", "proc /proc proc rw,relatime",
 	}
 	if status != 0 || strings.TrimRight(out, "\n") != strings.Join(want, "\n") {
 		t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, strings.Join(want, "\n"), errs)

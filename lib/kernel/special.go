@@ -295,6 +295,15 @@ func (k *Kernel) kernelStatfs(fd int, sf *unix.Statfs_t) {
 	if unix.Fstat(fd, &st) != nil {
 		return
 	}
+	defer func() {
+		// the flags are the mount's (kernelfs.go), as the guest mounted it
+		switch sf.Type {
+		case unix.PROC_SUPER_MAGIC:
+			sf.Flags = statfsFlags(k.kernelFSFlags("/proc"))
+		case unix.SYSFS_MAGIC:
+			sf.Flags = statfsFlags(k.kernelFSFlags("/sys"))
+		}
+	}()
 	if st.Dev == k.devNodes().procDev {
 		*sf = procStatfs
 		return

@@ -119,13 +119,16 @@ func (c *Call) remountRootFS(flags uint64) result {
 }
 
 // remountKernelFS is mount -o remount of the kernel's own file systems: Debian's boot
-// remounts each with its fstab options (mount-functions.sh). Those they show are fixed
-// (nosuid,nodev,noexec); devpts takes its options again. done is false for other paths.
+// remounts each with its fstab options (mount-functions.sh). Their nosuid, nodev and noexec
+// are replaced (kernelfs.go); devpts takes its options again. done is false for other paths.
 func (c *Call) remountKernelFS(abs string) (r result, done bool) {
-	switch path.Clean(abs) {
+	mf := c.Arg(3) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	switch dir := path.Clean(abs); dir {
 	case "/proc", "/sys", "/dev", "/dev/mqueue":
+		c.k.setKernelFlags("", dir, mf)
 		return ok(0), true
 	case "/dev/pts":
+		c.k.setKernelFlags("", dir, mf)
 		var data string
 		if c.Arg(4) != 0 {
 			var err error
