@@ -37,6 +37,38 @@ type mountTable struct {
 	tmpfs [tmpfsSlots]bool
 
 	view atomic.Pointer[kernelView] // its kernel file systems, for paths (kernelfs.go)
+
+	// The rest of the file-system layer's state is under the table's lock too, not the
+	// Kernel's (whose lock is the processes' and credentials'):
+	// host mounts below the root's tree copy (a host mount inside the root directory),
+	// learnt by objPath (uint64 mount id -> true)
+	below sync.Map
+	// chroots are the Roots processes chrooted into, closed when the machine stops (mu)
+	chroots []*Root
+}
+
+// addChroot keeps a chroot's Root until the machine stops (its processes share it).
+func (t *mountTable) addChroot(r *Root) {
+	t.mu.Lock()
+	t.chroots = append(t.chroots, r)
+	t.mu.Unlock()
+}
+
+// closeChroots closes them when the machine stops.
+func (t *mountTable) closeChroots() {
+	t.mu.Lock()
+	l := t.chroots
+	t.chroots = nil
+	t.mu.Unlock()
+	for _, r := range l {
+		r.Close()
+	}
+}
+
+// belowRoot: mount id mnt is a host mount below the root's tree copy (objPath learnt it).
+func (t *mountTable) belowRoot(mnt uint64) bool {
+	_, ok := t.below.Load(mnt)
+	return ok
 }
 
 // mountPoint is one file system mounted in the guest: a ubd device's (unpacked into a

@@ -75,10 +75,7 @@ func (k *Kernel) mountOfFD(fd int) *Root {
 	if m := k.root.mounts.byMount(mnt); m != nil {
 		return m.root
 	}
-	k.mu.Lock()
-	below := k.subMounts[mnt]
-	k.mu.Unlock()
-	if below {
+	if k.root.mounts.belowRoot(mnt) {
 		return k.root
 	}
 	return nil

@@ -90,9 +90,9 @@ func sysChroot(c *Call) result {
 		return errno(unix.ENOENT)
 	}
 	nr := c.root().Sub(fd, g)
+	c.k.root.mounts.addChroot(nr)
 	c.k.mu.Lock()
 	c.T.Proc.Root = nr
-	c.k.roots = append(c.k.roots, nr)
 	c.k.mu.Unlock()
 	return ok(0)
 }

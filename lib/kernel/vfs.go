@@ -269,10 +269,7 @@ func (k *Kernel) objPath(link string) (string, where) {
 		}
 		return m.at, inTree // above the mounted directory: the guest sees its top
 	}
-	k.mu.Lock()
-	known := k.subMounts[stx.Mnt_id]
-	k.mu.Unlock()
-	if known {
+	if k.root.mounts.belowRoot(stx.Mnt_id) {
 		return l, inTree
 	}
 	p := strings.TrimSuffix(l, " (deleted)")
@@ -286,9 +283,7 @@ func (k *Kernel) objPath(link string) (string, where) {
 		return l, elsewhere
 	}
 	if m, err := mountID(fd); err == nil && m == stx.Mnt_id {
-		k.mu.Lock()
-		k.subMounts[m] = true
-		k.mu.Unlock()
+		k.root.mounts.below.Store(m, true)
 	}
 	return l, inTree
 }
