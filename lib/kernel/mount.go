@@ -168,7 +168,7 @@ func (t *mountTable) byMount(mnt uint64) *mountPoint {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for _, m := range t.list {
-		if m.mnt == mnt {
+		if m.mnt == mnt && m.root != nil { // the kernel's own have no tree (and mnt 0)
 			return m
 		}
 	}
@@ -384,6 +384,9 @@ func (k *Kernel) release(m *mountPoint) error {
 // a working directory, a root (chroot), a running program or an open file lies in it. Only
 // mappings of files the process no longer holds open (a library) are not seen.
 func (k *Kernel) mountBusy(m *mountPoint) bool {
+	if m.root == nil {
+		return false // the kernel's own: no tree to hold (what is mounted below is hasBelow's)
+	}
 	k.mu.Lock()
 	tids := make([]int, 0, len(k.tasks))
 	for tid := range k.tasks {

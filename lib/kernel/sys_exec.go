@@ -117,21 +117,9 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 		}
 		plan.fd = fd
 		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
+		mf, err := k.execFile(fd, &st)
+		if err != nil {
 			return fail(err)
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-		case unix.S_IFLNK:
-			return fail(unix.ELOOP)
-		default:
-			return fail(unix.EACCES)
-		}
-		// the mount's flags, as Linux's do_open_execat and bprm_fill_uid judge them
-		// (mountflags.go; the host's mount of a noexec tree is noexec too)
-		mf := k.fdMountFlags(fd)
-		if mf&unix.MS_NOEXEC != 0 {
-			return fail(unix.EACCES)
 		}
 		g := st
 		guestStat(fd, &g)
@@ -197,6 +185,28 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 		byFD = false
 		p = interp
 	}
+}
+
+// execFile checks what an exec opened (fd; st gets its host stat) is a file that may run: a
+// regular file (ELOOP for a symlink, EACCES for anything else) on a mount that is not
+// noexec, as Linux's do_open_execat judges it. It returns the mount's flags (nosuid is
+// bprm_fill_uid's; mountflags.go, where the host's mount of a noexec tree is noexec too).
+func (k *Kernel) execFile(fd int, st *unix.Stat_t) (uint64, error) {
+	if err := unix.Fstat(fd, st); err != nil {
+		return 0, err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFLNK:
+		return 0, unix.ELOOP
+	default:
+		return 0, unix.EACCES
+	}
+	mf := k.fdMountFlags(fd)
+	if mf&unix.MS_NOEXEC != 0 {
+		return 0, unix.EACCES
+	}
+	return mf, nil
 }
 
 // interpPrefix puts an ELF interpreter in front of what an execve runs: the program p (or

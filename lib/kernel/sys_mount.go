@@ -129,19 +129,49 @@ func (c *Call) remountKernelFS(abs string) (r result, done bool) {
 		return ok(0), true
 	case "/dev/pts":
 		c.k.setKernelFlags("", dir, mf)
-		var data string
-		if c.Arg(4) != 0 {
-			var err error
-			if data, err = c.Str(4); err != nil {
-				return fail(err), true
-			}
+		data, err := c.mountData()
+		if err != nil {
+			return fail(err), true
 		}
 		if err := c.k.mountDevpts(data); err != nil {
 			return fail(err), true
 		}
 		return ok(0), true
 	}
+	if c.k.setKernelFlags("", path.Clean(abs), mf) {
+		return ok(0), true // procfs, sysfs or devtmpfs mounted elsewhere
+	}
 	return result{}, false
+}
+
+// mountData reads mount(2)'s data argument (the file system's options; "" for NULL).
+func (c *Call) mountData() (string, error) {
+	if c.Arg(4) == 0 {
+		return "", nil
+	}
+	return c.Str(4)
+}
+
+// remountAt is mount -o remount of the guest path abs: the root, a mount of the table's
+// trees (its type says how), or one of the kernel's own; done is false for a path that is
+// none of them.
+func (c *Call) remountAt(abs string, flags uint64) (r result, done bool) {
+	if strings.TrimRight(abs, "/") == "" {
+		return c.remountRootFS(flags), true
+	}
+	if rt, _ := c.root().route(abs); rt != c.root() && path.Clean(abs) != "/" {
+		data, err := c.mountData()
+		if err != nil {
+			return fail(err), true
+		}
+		return result{fd: -1, async: func() result {
+			if err := c.k.remount(abs, flags, data); err != nil {
+				return fail(err)
+			}
+			return ok(0)
+		}}, true
+	}
+	return c.remountKernelFS(abs)
 }
 
 // mount: a ubd device's ext2/3/4 file system (mount.go), remounting the root or such a mount
@@ -161,28 +191,8 @@ func sysMount(c *Call) result {
 		return errno(unix.EPERM)
 	}
 	abs, _ := c.absFollow(unix.AT_FDCWD, target)
-	if flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
-		return c.remountRootFS(flags)
-	}
 	if flags&unix.MS_REMOUNT != 0 {
-		if rt, _ := c.root().route(abs); rt != c.root() && path.Clean(abs) != "/" {
-			var data string
-			if c.Arg(4) != 0 {
-				var err error
-				if data, err = c.Str(4); err != nil {
-					return fail(err)
-				}
-			}
-			return result{fd: -1, async: func() result {
-				if err := c.k.remount(abs, flags, data); err != nil {
-					return fail(err)
-				}
-				return ok(0)
-			}}
-		}
-	}
-	if flags&unix.MS_REMOUNT != 0 {
-		if r, done := c.remountKernelFS(abs); done {
+		if r, done := c.remountAt(abs, flags); done {
 			return r
 		}
 	}
@@ -230,23 +240,19 @@ func sysMount(c *Call) result {
 			if err := c.k.mountKernelFS(c, fstype, dir, flags); err != nil {
 				return fail(err)
 			}
-			var data string
-			if c.Arg(4) != 0 {
-				if data, err = c.Str(4); err != nil {
-					return fail(err)
-				}
+			data, err := c.mountData()
+			if err == nil {
+				err = c.k.mountDevpts(data)
 			}
-			if err := c.k.mountDevpts(data); err != nil {
+			if err != nil {
 				return fail(err)
 			}
 			return ok(0)
 		case (fstype == "tmpfs" || fstype == "hostfs") && c.T.Proc.Root == nil:
 			src, _ := c.Str(0)
-			var data string
-			if c.Arg(4) != 0 {
-				if data, err = c.Str(4); err != nil {
-					return fail(err)
-				}
+			data, err := c.mountData()
+			if err != nil {
+				return fail(err)
 			}
 			return result{fd: -1, async: func() result {
 				at, err := c.k.mountTarget(c, abs)

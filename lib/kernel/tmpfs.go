@@ -93,6 +93,8 @@ func parseTmpfsOptions(data string, mem uint64) (tmpfsOptions, error) {
 	if o.size == 0 || o.size > mem {
 		o.size = mem
 	}
+	// whole pages, as shmem counts it (size=1000 is 4k)
+	o.size = (o.size + 4095) &^ 4095
 	return o, nil
 }
 
