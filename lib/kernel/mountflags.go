@@ -42,13 +42,20 @@ func (r *Root) MountFlags() uint64 {
 // (the host's mount always has both).
 func (r *Root) SetMountFlags(flags uint64) error {
 	if r.clone >= 0 {
+		// recursive: a host mount below a hostfs directory (the copy holds it) is as
+		// noexec as the rest. Clearing it on one the host locked noexec (a mount made in a
+		// more privileged namespace) is refused: that one keeps it, and the rest is cleared.
 		var attr unix.MountAttr
 		if flags&unix.MS_NOEXEC != 0 {
 			attr.Attr_set = unix.MOUNT_ATTR_NOEXEC
 		} else {
 			attr.Attr_clr = unix.MOUNT_ATTR_NOEXEC
 		}
-		if err := unix.MountSetattr(r.clone, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		err := unix.MountSetattr(r.clone, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+		if err == unix.EPERM && attr.Attr_clr != 0 {
+			err = unix.MountSetattr(r.clone, "", unix.AT_EMPTY_PATH, &attr)
+		}
+		if err != nil {
 			return err
 		}
 	}
