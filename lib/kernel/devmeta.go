@@ -104,3 +104,39 @@ func (k *Kernel) onGuestDevpts(fd int) bool {
 	var st unix.Stat_t
 	return k.devptsDev() != 0 && unix.Fstat(fd, &st) == nil && st.Dev == k.devptsDev()
 }
+
+// mayOpenKernelDevice is the permission check of an open (not O_PATH: opath) of one of the
+// kernel's /dev nodes by a caller other than root: Linux's may_open on the node's owner, group and mode, as the
+// guest's stat shows them (devtmpfs's mode, then what the guest's chown and chmod set). The
+// devices are host objects whose host modes say nothing about the guest's users, so without
+// it any guest user could read a console root made 0600 or a pty login gave to another
+// user. The node is judged by an O_PATH open of the same name (the view stat has), and then
+// opened for real: a chmod by root between the two is the guest's own race, as an open
+// racing a chmod is on Linux. The links to the caller's fds and POSIX queues have rules of
+// their own.
+func (c *Call) mayOpenKernelDevice(fs, rest string, flags int, opath bool) error {
+	if opath || fs != "/dev" || devLink(rest) || c.k.mqueuePath(rest) || c.privileged() {
+		return nil
+	}
+	want := map[int]uint32{unix.O_RDONLY: mayRead, unix.O_WRONLY: mayWrite}[flags&unix.O_ACCMODE]
+	if flags&unix.O_ACCMODE == unix.O_RDWR || flags&unix.O_ACCMODE == unix.O_ACCMODE {
+		want = mayRead | mayWrite
+	}
+	if flags&unix.O_TRUNC != 0 {
+		want |= mayWrite // Linux asks for write permission to truncate, even of a device
+	}
+	fd, err := c.k.openSpecial(c, fs, rest, unix.O_PATH|unix.O_CLOEXEC)
+	if err != nil {
+		return nil // the open itself says why it fails
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	c.k.guestView(fd, &st)
+	if !permits(c.fsCred(), &st, want) {
+		return unix.EACCES
+	}
+	return nil
+}

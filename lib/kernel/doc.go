@@ -219,6 +219,8 @@
 //     Reopening an fd through /proc or /dev/fd gives more access than its open had only for
 //     files and directories of the guest's trees (by their modes, as Linux) and anonymous
 //     pipes; never for the kernel's own objects.
+//   - pidfd_send_signal through an fd of a /proc/PID directory is sent by the kernel
+//     (sys_signal.go: procDirSignal): the receiver's si_pid is 0, not the sender's pid.
 //   - AT_EXECFN of a new image longer than about 3.5 KB is "/dev/fd/N" (the program is
 //     executed by fd; shorter ones are put back: loader.go).
 //   - No hot-plugged vecN devices (the sender address of a Unix datagram from a path-bound

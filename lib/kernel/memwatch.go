@@ -123,14 +123,49 @@ func (k *Kernel) memWatch(stop <-chan struct{}) {
 	}
 }
 
-// memFree is what the machine has free (bytes): mem= less what the guest's processes hold,
-// and never more than the host has free.
-func (k *Kernel) memFree() uint64 {
+// memFigures are the machine's memory as /proc/meminfo and sysinfo show it (bytes).
+type memFigures struct {
+	free  uint64 // mem= less anon and shmem (MemFree, and MemAvailable: nothing else is reclaimable)
+	anon  uint64 // the processes' anonymous memory and swap (AnonPages)
+	shmem uint64 // the files of the guest's tmpfs mounts (Shmem, and Cached: Linux counts them in both)
+}
+
+// memStat sums the machine's memory. Linux's MemTotal - MemFree is what its processes and
+// its tmpfs files hold (and the kernel's own, which has no counterpart here): the same sum
+// here, so that free's used and buff/cache follow what the guest does (a process that
+// allocates, a file written to /dev/shm) as on the real machine.
+func (k *Kernel) memStat() memFigures {
 	used, _ := k.memUse()
-	free := k.cfg.Mem - min(k.cfg.Mem, used*1024)
+	f := memFigures{anon: used * 1024, shmem: k.tmpfsUsed()}
+	f.free = k.cfg.Mem - min(k.cfg.Mem, f.anon+f.shmem)
 	var si unix.Sysinfo_t
 	if unix.Sysinfo(&si) == nil {
-		free = min(free, uint64(si.Freeram)*uint64(max(si.Unit, 1)))
+		f.free = min(f.free, uint64(si.Freeram)*uint64(max(si.Unit, 1)))
 	}
-	return free
+	return f
+}
+
+// tmpfsUsed is what the files of the guest's tmpfs mounts hold (bytes), by their instances'
+// statfs.
+func (k *Kernel) tmpfsUsed() uint64 {
+	if k.root == nil || k.root.mounts == nil {
+		return 0
+	}
+	t := k.root.mounts
+	t.mu.Lock()
+	var fds []int
+	for i, inUse := range t.tmpfs {
+		if inUse && i < len(k.cfg.trees.tmpfs) {
+			fds = append(fds, k.cfg.trees.tmpfs[i])
+		}
+	}
+	t.mu.Unlock()
+	var sum uint64
+	for _, fd := range fds {
+		var sf unix.Statfs_t
+		if unix.Fstatfs(fd, &sf) == nil && sf.Blocks >= sf.Bfree {
+			sum += (sf.Blocks - sf.Bfree) * uint64(sf.Bsize)
+		}
+	}
+	return sum
 }

@@ -164,12 +164,14 @@ func procfsOwned(name string) bool {
 	return name == "self" || name == "thread-self" || name == "net"
 }
 
-// meminfo is /proc/meminfo of a machine of mem= bytes.
+// meminfo is /proc/meminfo of a machine of mem= bytes, with what its processes and tmpfs
+// files hold (memStat).
 func (k *Kernel) meminfo() ([]byte, error) {
 	total := k.cfg.Mem / 1024
-	free := k.memFree() / 1024
+	f := k.memStat()
+	free, anon, shmem := f.free/1024, f.anon/1024, f.shmem/1024
 	return []byte(fmt.Sprintf("MemTotal:       %8d kB\nMemFree:        %8d kB\nMemAvailable:   %8d kB\n"+
-		"Buffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\n"+
-		"SwapTotal:             0 kB\nSwapFree:              0 kB\nShmem:                 0 kB\n",
-		total, free, free)), nil
+		"Buffers:               0 kB\nCached:         %8d kB\nSwapCached:            0 kB\n"+
+		"SwapTotal:             0 kB\nSwapFree:              0 kB\nAnonPages:      %8d kB\nShmem:          %8d kB\n",
+		total, free, free, shmem, anon, shmem)), nil
 }

@@ -101,7 +101,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	cloexec := flags&unix.O_CLOEXEC != 0
 	opath := flags&unix.O_PATH != 0 // answered with a stand-in: no device is opened for it
-	if flags&unix.O_PATH != 0 {
+	if opath {
 		if c.nativeOPath(dirfd, p, abs) {
 			if !c.privileged() {
 				// the host does not check a guest user's search permission: the kernel
@@ -122,6 +122,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	// The kernel's files; the rest of /dev is the root's own directory, opened like any
 	// (a FIFO there must not block the dispatcher either).
 	if fs, rest := c.k.special(abs); c.k.served(fs, rest) {
+		if err := c.mayOpenKernelDevice(fs, rest, flags, opath); err != nil {
+			return fail(err)
+		}
 		return c.openKernelFile(fs, rest, flags, mode, cloexec)
 	}
 	if e := c.missingDevice(abs); e != 0 {
@@ -162,7 +165,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 			typ, dev := deviceOf(pfd, &st)
 			mf := c.k.fdMountFlags(pfd)
 			unix.Close(pfd)
-			if typ != 0 && flags&unix.O_PATH == 0 {
+			if typ != 0 && !opath {
 				return c.openDevice(typ, dev, mf, flags, cloexec)
 			}
 		}
@@ -170,13 +173,12 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	if err != nil {
 		return fail(err)
 	}
-	if flags&unix.O_PATH == 0 && !fifoWait && !opath {
+	if !fifoWait && !opath { // (a non-native O_PATH open is a read-only one here)
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
 		if typ, dev := deviceOf(fd, &st); typ != 0 {
-			mf := c.k.fdMountFlags(fd)
-			unix.Close(fd)
-			return c.openDevice(typ, dev, mf, flags, cloexec)
+			defer unix.Close(fd)
+			return c.openDevice(typ, dev, c.k.fdMountFlags(fd), flags, cloexec)
 		}
 	}
 	if created && mode&0o7000 != 0 {

@@ -70,11 +70,11 @@ func sysSysinfo(c *Call) result {
 		unit = 1
 	}
 	total := c.k.cfg.Mem
-	free := c.k.memFree()
+	f := c.k.memStat()
 	si.Uptime = int64(c.k.uptime().Seconds())
 	si.Totalram = total / unit
-	si.Freeram = free / unit
-	si.Sharedram, si.Bufferram = 0, 0
+	si.Freeram = f.free / unit
+	si.Sharedram, si.Bufferram = f.shmem/unit, 0
 	si.Totalswap, si.Freeswap = 0, 0
 	c.k.mu.Lock()
 	si.Procs = uint16(len(c.k.procs))

@@ -3,8 +3,10 @@ package kernel
 import (
 	"bytes"
 	"os"
+	"path"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,17 +76,20 @@ func sysRtTgsigqueueinfo(c *Call) result {
 }
 
 // sysPidfdSendSignal: the target is the process the caller's pidfd refers to, which the
-// host's fdinfo of that fd names (in the kernel's numbering).
+// host's fdinfo of that fd names (in the kernel's numbering). Linux also takes an fd of a
+// /proc/PID directory as a pidfd (Python's signal.pidfd_send_signal test does): the
+// guest's /proc directories are the kernel's listings, which the host knows nothing of, so
+// for those the kernel checks and sends the signal itself (procDirSignal).
 func sysPidfdSendSignal(c *Call) result {
-	if c.signalRoot() {
-		return cont()
-	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(c.Tid) + "/fdinfo/" + strconv.Itoa(int(c.Int(0))))
 	if err != nil {
 		return errno(unix.EBADF)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			if c.signalRoot() {
+				return cont()
+			}
 			host, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil || host <= 0 {
 				return cont() // the process ended: the host says ESRCH
@@ -96,7 +101,86 @@ func sysPidfdSendSignal(c *Call) result {
 			return c.signalTask(g, int(c.Int(1)))
 		}
 	}
-	return errno(unix.EBADF) // no pidfd (a /proc directory of the kernel's is none either)
+	if g := c.procPidDir(c.Int(0)); g > 0 {
+		return c.procDirSignal(g)
+	}
+	return errno(unix.EBADF) // neither a pidfd nor a /proc/PID directory
+}
+
+// procPidDir returns the guest pid whose /proc directory the caller's fd is (0: none): a
+// directory at the top of the kernel's /proc listing, named by the pid.
+func (c *Call) procPidDir(gfd int32) int {
+	h, err := c.guestFD(gfd)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(h)
+	var st, top, named unix.Stat_t
+	if unix.Fstat(h, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || unix.Fstat(c.k.cfg.procDir, &top) != nil || st.Dev != top.Dev {
+		return 0
+	}
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlink(selfFD(h), buf)
+	if err != nil {
+		return 0
+	}
+	name := path.Base(string(buf[:n]))
+	g, err := strconv.Atoi(name)
+	if err != nil || g <= 0 || strconv.Itoa(g) != name {
+		return 0
+	}
+	// the name read back must be this very directory of the listing
+	if unix.Fstatat(c.k.cfg.procDir, name, &named, unix.AT_SYMLINK_NOFOLLOW) != nil || named.Ino != st.Ino || named.Dev != st.Dev {
+		return 0
+	}
+	return g
+}
+
+// procDirSignal is pidfd_send_signal through a /proc/PID directory: Linux's checks (flags
+// 0; a siginfo of the sender's making only to itself or with a negative si_code; the rules
+// of kill), then the kernel sends the signal through its own pidfd of the process. The
+// receiver sees si_pid 0 where Linux gives the sender's pid: the kernel is outside the
+// guest's PID namespace.
+func (c *Call) procDirSignal(guest int) result {
+	sig := int(c.Int(1))
+	if c.Arg(3) != 0 || sig < 0 || sig > 64 {
+		return errno(unix.EINVAL)
+	}
+	t, found := c.k.signalTarget(guest)
+	if !found || t.host == 0 {
+		return errno(unix.ESRCH)
+	}
+	self := t.host == c.T.Proc.Tgid
+	if !self && !c.signalRoot() && !c.maySignal(t, sig) {
+		return errno(unix.EPERM)
+	}
+	var info *unix.Siginfo
+	if addr := c.Arg(2); addr != 0 {
+		var si unix.Siginfo
+		if err := c.Read(addr, unsafe.Slice((*byte)(unsafe.Pointer(&si)), unsafe.Sizeof(si))); err != nil {
+			return fail(err)
+		}
+		if int(si.Signo) != sig {
+			return errno(unix.EINVAL)
+		}
+		if !self && (si.Code >= 0 || si.Code == -6) { // SI_TKILL
+			return errno(unix.EPERM)
+		}
+		info = &si
+	}
+	if sig == 0 {
+		return ok(0)
+	}
+	c.k.mu.Lock()
+	defer c.k.mu.Unlock() // the watcher closes ended pidfds under it
+	p := c.k.procs[t.host]
+	if p == nil {
+		return errno(unix.ESRCH)
+	}
+	if err := unix.PidfdSendSignal(p.pidfd, unix.Signal(sig), info, 0); err != nil {
+		return fail(err)
+	}
+	return ok(0)
 }
 
 // signalTask answers a signal to the guest task (thread or process) numbered guest.

@@ -73,19 +73,28 @@ func owner(fd int, st *unix.Stat_t) (uint32, uint32) {
 // setOwnerXattrs records the guest owner of a file the kernel holds an fd of.
 func setOwnerXattrs(fd int, uid, gid uint32) error { return hostmeta.SetOwner(selfFD(fd), uid, gid) }
 
+// guestView turns the host stat st of fd, an object the kernel holds, into what the guest's
+// stat shows: the guest owner and mode of a file of its trees (or a hostfs file's host
+// owner), a ubd device's node, a kernel device's node as devtmpfs has it with what the guest
+// set on it, the guest's device numbers. Permission checks on kernel objects use the same
+// view, so a check and a stat never disagree.
+func (k *Kernel) guestView(fd int, st *unix.Stat_t) {
+	if k.onHostfs(fd) {
+		k.hostStat(st)
+	} else {
+		guestStat(fd, st)
+	}
+	k.blockStat(st)
+	k.kernelStat(fd, st)
+	k.guestDev(st)
+}
+
 func (c *Call) writeStat(fd int, addr uint64) result {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fail(err)
 	}
-	if c.k.onHostfs(fd) {
-		c.k.hostStat(&st)
-	} else {
-		guestStat(fd, &st)
-	}
-	c.k.blockStat(&st)
-	c.k.kernelStat(fd, &st)
-	c.k.guestDev(&st)
+	c.k.guestView(fd, &st)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
 	if err := c.Write(addr, b); err != nil {
 		return fail(err)
@@ -142,14 +151,7 @@ func sysStatx(c *Call) result {
 	st.Rdev = unix.Mkdev(stx.Rdev_major, stx.Rdev_minor)
 	st.Dev, st.Ino = unix.Mkdev(stx.Dev_major, stx.Dev_minor), stx.Ino
 	st.Nlink, st.Blocks = uint64(stx.Nlink), int64(stx.Blocks)
-	if c.k.onHostfs(fd) {
-		c.k.hostStat(&st)
-	} else {
-		guestStat(fd, &st)
-	}
-	c.k.blockStat(&st)
-	c.k.kernelStat(fd, &st)
-	c.k.guestDev(&st)
+	c.k.guestView(fd, &st)
 	stx.Dev_major, stx.Dev_minor = unix.Major(st.Dev), unix.Minor(st.Dev)
 	stx.Size, stx.Blocks, stx.Nlink = uint64(st.Size), uint64(st.Blocks), uint32(st.Nlink)
 	stx.Uid, stx.Gid, stx.Mode = st.Uid, st.Gid, uint16(st.Mode)

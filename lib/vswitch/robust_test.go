@@ -1,6 +1,7 @@
 package vswitch_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/rand"
@@ -32,7 +33,27 @@ func TestSurvivesGarbageAndChurn(t *testing.T) {
 	// ports that sent runts or control garbage stay attached to the end: closed at once,
 	// the switch may see them go before it reads what they sent (runts then count as
 	// strays, and the garbage arrives with the end of the connection)
+	// They read what the switch floods to them meanwhile: unread, it would stay charged to the
+	// switch's one data socket, and with the send buffer of a default host (wmem_max 208 KiB)
+	// exhausted the switch could send no port anything until they went away.
 	keep := make(chan interface{ Close() error }, 64)
+	stopReading := make(chan struct{})
+	var readers sync.WaitGroup
+	keepReading := func(c *vswitch.Client) {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			buf := make([]byte, 2048)
+			for {
+				select {
+				case <-stopReading:
+					return
+				default:
+				}
+				_, _ = c.Recv(buf, 50*time.Millisecond)
+			}
+		}()
+	}
 	for i := 0; i < 64; i++ {
 		wg.Add(1)
 		go func(i int) {
@@ -56,10 +77,12 @@ func TestSurvivesGarbageAndChurn(t *testing.T) {
 				}
 				closeIt = false
 				keep <- c
+				keepReading(c)
 			case 2: // garbage after the request on the control connection
 				_, _ = c.ControlConn().Write([]byte("garbage"))
 				closeIt = false // (kept for the same reason as the runt senders)
 				keep <- c
+				keepReading(c)
 			case 3: // control gone, data socket still sending
 				_ = c.CloseControl()
 				_ = c.Send(vswitch.Frame(bcast, mac(byte(100+i)), []byte("orphan")))
@@ -123,6 +146,25 @@ func TestSurvivesGarbageAndChurn(t *testing.T) {
 	ghost := dial(t, ctl, 3, "")
 	_ = ghost.CloseData()
 	a, b := dial(t, ctl, 3, ""), dial(t, ctl, 1, "")
+	// A v1 port gets no answer to its request: until a frame of b's reaches a, the loaded
+	// switch may not have read b's request yet (and would drop frames to and from it).
+	hello := vswitch.Frame(bcast, mac(2), []byte("b is attached"))
+	attached := false
+	for i := 0; i < 100 && !attached; i++ {
+		_ = b.Send(hello)
+		n, err := a.Recv(buf, 200*time.Millisecond)
+		attached = err == nil && bytes.Equal(buf[:n], hello)
+	}
+	if !attached {
+		t.Fatal("a v1 port's frames never reached another port")
+	}
+	for _, c := range []*vswitch.Client{a, old} {
+		for {
+			if _, err := c.Recv(buf, 300*time.Millisecond); err != nil {
+				break
+			}
+		}
+	}
 	f := vswitch.Frame(bcast, mac(1), []byte("after the storm"))
 	if err := a.Send(f); err != nil {
 		t.Fatal(err)
@@ -166,6 +208,8 @@ func TestSurvivesGarbageAndChurn(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	close(stopReading)
+	readers.Wait()
 	close(keep)
 	for c := range keep {
 		c.Close()

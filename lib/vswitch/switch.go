@@ -3,6 +3,7 @@ package vswitch
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -128,9 +129,12 @@ func (s *Switch) removeLocked(p *Port) {
 		return
 	}
 	p.closed = true
+	// A new slice, not a shift in place: a port is dropped while a flood may be ranging over
+	// s.ports (a failed send found it gone), and shifting the ports after it under that loop
+	// would skip the next one.
 	for i, q := range s.ports {
 		if q == p {
-			s.ports = append(s.ports[:i], s.ports[i+1:]...)
+			s.ports = slices.Delete(slices.Clone(s.ports), i, i+1)
 			break
 		}
 	}

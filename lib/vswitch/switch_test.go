@@ -3,6 +3,7 @@ package vswitch
 import (
 	"bytes"
 	"io"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -98,5 +99,33 @@ func TestMoveAndRemove(t *testing.T) {
 	log.Close()
 	if want := " Addr: 02:00:00:00:00:09 New port 2 old port 1\n"; !bytes.Contains(out.Bytes(), []byte(want)) {
 		t.Errorf("log %q lacks %q", out.String(), want)
+	}
+}
+
+// TestDeadPortDroppedMidFlood: a daemon port found gone by a failed send is dropped while the
+// flood that found it is still going; every port after it must still get the frame.
+func TestDeadPortDroppedMidFlood(t *testing.T) {
+	log := NewLog("test", io.Discard, io.Discard)
+	defer log.Close()
+	sw := NewSwitch(false, log)
+	var sinks [5]sink
+	ports := make([]*Port, len(sinks))
+	for i := range ports {
+		ports[i] = testPort(i+1, &sinks[i])
+		ports[i].Kind = KindDaemon
+		ports[i].addr[0] = byte(i + 1)
+		sw.AddPort(ports[i])
+	}
+	ports[1].send = func([]byte) error { return syscall.ECONNREFUSED }
+	f := make([]byte, 60)
+	f[0], f[6] = 0xff, 2
+	sw.Input(ports[0], f)
+	for i := 2; i < len(ports); i++ {
+		if len(sinks[i].got) != 1 {
+			t.Errorf("port %d got %d frames of the flood that dropped port 2, want 1", i+1, len(sinks[i].got))
+		}
+	}
+	if got := len(sw.Ports()); got != 4 {
+		t.Errorf("%d ports after the dead one was dropped, want 4", got)
 	}
 }
