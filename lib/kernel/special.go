@@ -412,9 +412,17 @@ func (k *Kernel) reopenFD(c *Call, tid int, n string, flags int) (int, error) {
 		return k.openBlockDev(b, part, flags)
 	}
 	if typ, dev := deviceOf(obj, &st); typ != 0 && flags&unix.O_PATH == 0 && c != nil {
-		// a device node of the guest's trees opens its device, as by its name (nodev …)
+		// a device node of the guest's trees opens its device, as by its name: the mount's
+		// nodev, then the node's guest mode for the caller (an O_PATH fd, reopened, was
+		// checked for nothing)
 		if _, w := k.objPath(link); w == inTree {
-			return k.openNode(c, typ, dev, k.fdMountFlags(obj), flags)
+			mf := k.fdMountFlags(obj)
+			if mf&unix.MS_NODEV == 0 && !c.privileged() {
+				if err := c.mayOn(c.fsCred(), obj, accessWanted(flags)); err != nil {
+					return -1, err
+				}
+			}
+			return k.openNode(c, typ, dev, mf, flags)
 		}
 	}
 	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY|unix.O_TRUNC|unix.O_DIRECTORY|unix.O_NOATIME) | unix.O_CLOEXEC

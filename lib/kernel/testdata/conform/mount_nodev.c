@@ -37,5 +37,34 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 	res("umount", umount("m"));
+	/* a node reopened through /proc/self/fd opens its device, by the node's mode: root's
+	 * O_PATH fd of a root-only node, inherited, gives uid 1000 nothing, root its device */
+	res("mount tmpfs with devices", mount("tmpfs", "m", "tmpfs", 0, "size=1m"));
+	chmod("m", 0755);
+	res("mknod a root-only zero", mknod("m/zero", S_IFCHR | 0600, makedev(1, 5)));
+	fd = open("m/zero", O_PATH);
+	char p[64];
+	snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+	int r = open(p, O_RDONLY);
+	res("root reopens it", r);
+	if (r >= 0) {
+		c = 1;
+		resv("read", read(r, &c, 1));
+		say("byte: %d\n", c);
+		close(r);
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(1000) < 0 || setuid(1000) < 0)
+			_exit(1);
+		resfd("uid 1000 reopens it", open(p, O_RDONLY), 0);
+		resfd("uid 1000 opens it", open("m/zero", O_RDONLY), 0);
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	close(fd);
+	res("umount", umount("m"));
 	return 0;
 }
