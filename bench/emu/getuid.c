@@ -1,11 +1,16 @@
+#define _GNU_SOURCE
 /* Calls gouml must emulate, unlike getppid (native in the guest's PID namespace):
  *   getuid_us       answered in the caller's own process by the shim (SIGSYS)
  *   sigprocmask_us  made natively by the shim, SIGSYS taken out of the mask (SIGSYS)
  *   getresuid_us    a seccomp user notification to the kernel (writes guest memory)
  *   getgroups0_us   a seccomp user notification answered from the registers alone
  *                   (getgroups(0, NULL): the trap path's own cost, beside the C floor)
+ *   fstat_us        fstat of a file of the root, as glibc 2.36 makes it (newfstatat(fd, "",
+ *                   AT_EMPTY_PATH)): answered by the shim's stat path (SIGSYS)
  * Each prints "name N" in microseconds per call. */
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,7 +22,8 @@ static double since(struct timespec *a) {
 	return ((b.tv_sec - a->tv_sec) * 1e9 + (b.tv_nsec - a->tv_nsec)) / 1000.0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+	(void)argc;
 	enum { N = 200000 };
 	struct timespec a;
 	clock_gettime(CLOCK_MONOTONIC, &a);
@@ -39,5 +45,14 @@ int main(void) {
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (int i = 0; i < N / 4; i++) syscall(SYS_getgroups, 0, NULL);
 	printf("getgroups0_us %.3f\n", since(&a) / (N / 4));
+
+	int fd = open(argv[0], O_RDONLY);
+	if (fd >= 0) {
+		/* the program's own file (run by its absolute path): of the root tree in the guest */
+		struct stat st;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		for (int i = 0; i < N / 4; i++) syscall(SYS_newfstatat, fd, "", &st, AT_EMPTY_PATH);
+		printf("fstat_us %.3f\n", since(&a) / (N / 4));
+	}
 	return 0;
 }

@@ -13,7 +13,11 @@
 # owners); busybox (static) for the guests' poweroff; dpkg-deb.
 # Env: REPS (default 3), TMO (seconds per workload, default 300), WORKLOADS (names, default
 # all), ROOT (an unpacked bookworm tree to copy instead of the tarball), NOREAL=1 (skip
-# linux.uml).
+# linux.uml), TRAPS=1 (afterwards, boot our linux once more per workload, one repetition,
+# with the `debug` option, and print the trapped calls it served, the most frequent first),
+# BASE=path (another linux binary, e.g. one built from an older commit: afterwards, boot it and
+# this tree's alternately ROUNDS times (default 2) and print their best times side by side,
+# an A/B on one machine at one time).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -117,6 +121,37 @@ if [ "${NOREAL:-0}" != 1 ] && [ -x "$real" ]; then
 		collect real || true
 fi
 
+if [ -n "${BASE:-}" ]; then
+	cp "$BASE" "$work/linux-base"
+	for r in $(seq "${ROUNDS:-2}"); do
+		for b in this base; do
+			echo "A/B: $b (round $r)..." >&2
+			bin=$work/linux
+			[ $b = base ] && bin=$work/linux-base
+			timeout 3600 "$bin" ubd0="$root" rw mem=1G init=/bench/init.sh uml_dir="$work/" umid=wl-ab </dev/null 2>&1 |
+				collect "ab-$b-$r" || true
+		done
+	done
+	# best (lowest) time per workload of each build
+	for b in this base; do
+		cat "$work"/ab-$b-[0-9]*.txt | awk '$2 ~ /^[0-9.]+$/ { if (!($1 in v) || $2 < v[$1]) v[$1] = $2 } END { for (k in v) print k, v[k] }' >"$work/ab-$b.txt"
+	done
+fi
+
+if [ "${TRAPS:-0}" = 1 ]; then
+	echo 1 >"$root/bench/reps"
+	for w in $WORKLOADS; do
+		echo "$w" >"$root/bench/workloads"
+		timeout 3600 "$work/linux" ubd0="$root" rw mem=1G init=/bench/init.sh uml_dir="$work/" umid=wl-traps debug \
+			</dev/null 2>&1 | tr -d '\r' >"$work/traps.log" || true
+		echo "== $w: $(sed -n 's/^WL [a-z0-9_]* \([0-9.]*\) .*/\1 s/p' "$work/traps.log")"
+		# the calls of the boot and of guest.sh's own loop are in it too (a few hundred)
+		grep -A 12 '^linux: trapped calls:' "$work/traps.log" | sed 's/^linux: *//'
+	done >"$work/traps.txt"
+	echo "$REPS" >"$root/bench/reps"
+	echo "$WORKLOADS" >"$root/bench/workloads"
+fi
+
 awk -v workloads="$WORKLOADS" '
 FNR == 1 { f++ }
 { name = $1; val = $2; $1 = ""; $2 = ""; sub(/^  */, ""); chk = $0 }
@@ -154,3 +189,13 @@ END {
 	for (i = 1; i <= n; i++) if (nat[w[i]] != "ABSENT") printf "  %-14s %s\n", w[i], natc[w[i]]
 	if (bad != "") printf "not counted:\n%s", bad
 }' "$work/native.txt" "$work/ours.txt" "$work/real.txt"
+[ "${TRAPS:-0}" = 1 ] && { echo "trapped calls per workload (our linux, debug, one repetition):"; cat "$work/traps.txt"; }
+if [ -n "${BASE:-}" ]; then
+	echo "A/B (best of ${ROUNDS:-2} boots each, alternating): this tree's linux against BASE"
+	awk -v workloads="$WORKLOADS" 'FNR == 1 { f++ } f == 1 { a[$1] = $2; next } { b[$1] = $2 }
+	END { n = split(workloads, w, " "); printf "%-14s %9s %9s %9s\n", "workload", "base", "this", "this/base"
+		for (i = 1; i <= n; i++) { k = w[i]; if (!(k in a) || !(k in b)) continue
+			printf "%-14s %9.3f %9.3f %8.2fx\n", k, b[k], a[k], a[k] / b[k]; g += log(a[k] / b[k]); m++ }
+		if (m) printf "%-14s %9s %9s %8.2fx\n", "geomean", "", "", exp(g / m) }' "$work/ab-this.txt" "$work/ab-base.txt"
+fi
+exit 0

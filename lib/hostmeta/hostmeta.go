@@ -46,12 +46,25 @@ func Apply(path string, st *unix.Stat_t, hostUID, hostGID uint32) {
 	if hostType == unix.S_IFLNK {
 		return
 	}
+	// One listing tells which attributes to read; a file with more names than fit (its own
+	// user.* attributes) has each read in turn.
 	var names [512]byte
+	list := ""
 	n, err := unix.Listxattr(path, names[:])
-	if err != nil || n <= 0 {
+	switch {
+	case err == unix.ERANGE:
+	case err != nil || n <= 0:
 		return
+	default:
+		list = "\x00" + string(names[:n])
+		if !strings.Contains(list, "\x00user.gouml.") {
+			return
+		}
 	}
 	get := func(name string) (string, bool) {
+		if list != "" && !strings.Contains(list, "\x00"+name+"\x00") {
+			return "", false
+		}
 		var b [64]byte
 		m, err := unix.Getxattr(path, name, b[:])
 		if err != nil {
@@ -64,55 +77,53 @@ func Apply(path string, st *unix.Stat_t, hostUID, hostGID uint32) {
 		return uint32(v), err == nil
 	}
 	placeholder := hostType == unix.S_IFREG && st.Size == 0
-	for _, name := range strings.Split(strings.TrimRight(string(names[:n]), "\x00"), "\x00") {
-		if !strings.HasPrefix(name, "user.gouml.") {
-			continue
+	// In this order, whatever order the file system lists them in (the shim's stat path,
+	// lib/kernel/internal/shim/src/shim.S, reads them in the same): the first scheme's
+	// attributes, then the current ones, which win.
+	if v, ok := get(LegacyOwner); ok {
+		u, g, _ := strings.Cut(v, ":")
+		uu, ok1 := num(u)
+		gg, ok2 := num(g)
+		if ok1 && ok2 {
+			st.Uid, st.Gid = uu, gg
 		}
-		v, ok := get(name)
-		if !ok {
-			continue
+	}
+	if v, ok := get(UID); ok {
+		if u, ok := num(v); ok {
+			st.Uid = u
 		}
-		switch name {
-		case UID:
-			if u, ok := num(v); ok {
-				st.Uid = u
+	}
+	if v, ok := get(GID); ok {
+		if g, ok := num(v); ok {
+			st.Gid = g
+		}
+	}
+	if v, ok := get(Mode); ok {
+		if m, err := strconv.ParseUint(v, 8, 32); err == nil {
+			typ := uint32(m) & unix.S_IFMT
+			if !placeholder || typ == 0 || typ == unix.S_IFDIR || typ == unix.S_IFLNK {
+				typ = hostType
 			}
-		case GID:
-			if g, ok := num(v); ok {
-				st.Gid = g
-			}
-		case LegacyOwner:
-			u, g, _ := strings.Cut(v, ":")
-			uu, ok1 := num(u)
-			gg, ok2 := num(g)
-			if ok1 && ok2 {
-				st.Uid, st.Gid = uu, gg
-			}
-		case Mode:
-			if m, err := strconv.ParseUint(v, 8, 32); err == nil {
-				typ := uint32(m) & unix.S_IFMT
-				if !placeholder || typ == 0 || typ == unix.S_IFDIR || typ == unix.S_IFLNK {
-					typ = hostType
-				}
-				st.Mode = typ | uint32(m)&0o7777
-			}
-		case Rdev:
-			if placeholder {
-				ma, mi, _ := strings.Cut(v, ":")
-				a, ok1 := num(ma)
-				b, ok2 := num(mi)
-				if ok1 && ok2 {
-					st.Rdev = unix.Mkdev(a, b)
-				}
-			}
-		case LegacyDev:
-			if f := strings.Split(v, ":"); placeholder && len(f) == 3 && (f[0] == "c" || f[0] == "b") {
+			st.Mode = typ | uint32(m)&0o7777
+		}
+	}
+	if placeholder {
+		if v, ok := get(LegacyDev); ok {
+			if f := strings.Split(v, ":"); len(f) == 3 && (f[0] == "c" || f[0] == "b") {
 				a, ok1 := num(f[1])
 				b, ok2 := num(f[2])
 				if ok1 && ok2 {
 					st.Rdev = unix.Mkdev(a, b)
 					st.Mode = st.Mode&0o7777 | map[string]uint32{"c": unix.S_IFCHR, "b": unix.S_IFBLK}[f[0]]
 				}
+			}
+		}
+		if v, ok := get(Rdev); ok {
+			ma, mi, _ := strings.Cut(v, ":")
+			a, ok1 := num(ma)
+			b, ok2 := num(mi)
+			if ok1 && ok2 {
+				st.Rdev = unix.Mkdev(a, b)
 			}
 		}
 	}

@@ -77,8 +77,11 @@ type leaf struct {
 	mem  uint64 // ruleMemSize: the machine's memory
 }
 
-func leafFor(nr int, debug bool, mem uint64) leaf {
+func leafFor(nr int, debug bool, mem uint64, fastStat bool) leaf {
 	s := byNr[nr]
+	if s != nil && shimStatRule(s.Rule) && !fastStat {
+		return leaf{ret: retNotify}
+	}
 	if s == nil {
 		if debug {
 			return leaf{ret: retNotify} // logged once, then ENOSYS, by the dispatcher
@@ -117,17 +120,18 @@ func leafFor(nr int, debug bool, mem uint64) leaf {
 // maxNr bounds the numbers the filter distinguishes; anything above is ENOSYS.
 const maxNr = 512
 
-// buildFilter returns the BPF program of a machine of mem bytes (0: no limit).
-func buildFilter(debug bool, mem uint64) []unix.SockFilter {
+// buildFilter returns the BPF program of a machine of mem bytes (0: no limit); fastStat
+// sends fstat to the shim's stat path (shimstat.go).
+func buildFilter(debug bool, mem uint64, fastStat bool) []unix.SockFilter {
 	var runs []seccomp.Run[leaf]
 	for nr := 0; nr < maxNr; nr++ {
-		l := leafFor(nr, debug, mem)
+		l := leafFor(nr, debug, mem, fastStat)
 		if len(runs) > 0 && runs[len(runs)-1].Leaf == l {
 			continue
 		}
 		runs = append(runs, seccomp.Run[leaf]{Lo: uint32(nr), Leaf: l})
 	}
-	high := leafFor(-1, debug, mem) // numbers >= maxNr (and x32's, which have bit 30 set)
+	high := leafFor(-1, debug, mem, fastStat) // numbers >= maxNr (and x32's, which have bit 30 set)
 	var p seccomp.Prog
 	p.Stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch)
 	p.Jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, unix.AUDIT_ARCH_X86_64, 1, 0)
@@ -178,6 +182,8 @@ func emitLeaf(p *seccomp.Prog, l leaf) {
 		fromSite(p, shimG2RetOff, retNotify, retShim)
 	case ruleShimNative:
 		fromSite(p, shimG1RetOff, retAllow, retShim)
+	case ruleShimFstat, ruleShimFstatat, ruleShimStatx, ruleShimXattr:
+		emitShimStat(p, l.rule)
 	case ruleShimMask3, ruleShimMask4, ruleShimMask5:
 		off := uint32(offArg0) + 8*uint32(3+l.rule-ruleShimMask3)
 		// both halves of the mask pointer zero: no mask, run natively

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gouml/gouml/lib/kernel/internal/shim"
 	"golang.org/x/sys/unix"
 )
 
@@ -76,7 +77,7 @@ func seccompInputAt(nr int, arch uint32, ip uint64, args ...uint64) []byte {
 // TestFilterMatchesTable checks the generated filter against the table for every number.
 func TestFilterMatchesTable(t *testing.T) {
 	for _, debug := range []bool{false, true} {
-		prog := buildFilter(debug, 0)
+		prog := buildFilter(debug, 0, true)
 		if len(prog) > 4096 {
 			t.Fatalf("filter too long: %d", len(prog))
 		}
@@ -93,7 +94,7 @@ func TestFilterMatchesTable(t *testing.T) {
 				want = retAllow
 			case s.Disp == Notify:
 				want = retNotify
-			case s.Disp == InGuest && s.Rule >= ruleShimMask3:
+			case s.Disp == InGuest && s.Rule >= ruleShimMask3 && s.Rule <= ruleShimMask5:
 				want = retAllow // no mask
 			case s.Disp == Trace, s.Disp == InGuest:
 				want = retShim // from anywhere but the shim's own sites
@@ -101,6 +102,8 @@ func TestFilterMatchesTable(t *testing.T) {
 				want = retShim // a new process (no CLONE_THREAD), not from the shim
 			case s.Disp == ArgRule && s.Rule == ruleShimRoute:
 				want = retShim // a signal sender, not from the shim
+			case s.Disp == ArgRule && shimStatRule(s.Rule):
+				want = retNotify // not the shim's own call (statx, fgetxattr), no AT_EMPTY_PATH (newfstatat)
 			case s.Disp == Errno:
 				want = retErrno(s.Errno)
 			case s.Disp == ArgRule:
@@ -120,7 +123,7 @@ func TestFilterMatchesTable(t *testing.T) {
 }
 
 func TestFilterArgRules(t *testing.T) {
-	prog := buildFilter(false, 0)
+	prog := buildFilter(false, 0, true)
 	eperm := retErrno(unix.EPERM)
 	for _, tc := range []struct {
 		name string
@@ -169,7 +172,7 @@ func TestFilterArgRules(t *testing.T) {
 // kernel from the second; from anywhere else (including the other site, or an address that
 // matches in one half only) they go to the shim.
 func TestFilterShimSites(t *testing.T) {
-	prog := buildFilter(false, 0)
+	prog := buildFilter(false, 0, true)
 	g1, g2 := uint64(shimAddr+shimG1RetOff), uint64(shimAddr+shimG2RetOff)
 	for _, tc := range []struct {
 		name string
@@ -206,6 +209,29 @@ func TestFilterShimSites(t *testing.T) {
 		{"epoll_pwait2 no mask", unix.SYS_EPOLL_PWAIT2, 0x401000, []uint64{3, 0, 1, 0, 0}, retAllow},
 		{"pselect6 mask", unix.SYS_PSELECT6, 0x401000, []uint64{1, 0, 0, 0, 0, 0x7ffd0000}, retShim},
 		{"pselect6 no mask", unix.SYS_PSELECT6, 0x401000, []uint64{1, 0, 0, 0, 0, 0}, retAllow},
+		// the stat path (shimstat.go)
+		{"fstat anywhere", unix.SYS_FSTAT, 0x401000, []uint64{3, 0x7ffd0000}, retShim},
+		{"fstat from G1", unix.SYS_FSTAT, g1, []uint64{3, 0x7ffd0000}, retAllow},
+		{"fstat from G2", unix.SYS_FSTAT, g2, []uint64{3, 0x7ffd0000}, retNotify},
+		{"fstat G1 low half only", unix.SYS_FSTAT, g1&0xffffffff | 0x5500000000, []uint64{3}, retShim},
+		{"newfstatat empty path", unix.SYS_NEWFSTATAT, 0x401000, []uint64{3, 0x4000, 0x7ffd0000, unix.AT_EMPTY_PATH}, retShim},
+		{"newfstatat empty path from G2", unix.SYS_NEWFSTATAT, g2, []uint64{3, 0x4000, 0x7ffd0000, unix.AT_EMPTY_PATH}, retNotify},
+		{"newfstatat empty path from G1", unix.SYS_NEWFSTATAT, g1, []uint64{3, 0x4000, 0x7ffd0000, unix.AT_EMPTY_PATH}, retShim},
+		{"newfstatat a path", unix.SYS_NEWFSTATAT, 0x401000, []uint64{3, 0x4000, 0x7ffd0000, unix.AT_SYMLINK_NOFOLLOW}, retNotify},
+		{"newfstatat a path from G1", unix.SYS_NEWFSTATAT, g1, []uint64{3, 0x4000, 0x7ffd0000, 0}, retNotify},
+		{"statx NULL path from G1", unix.SYS_STATX, g1, []uint64{3, 0, unix.AT_EMPTY_PATH, 0x7ff, 0x7ffd0000}, retAllow},
+		{"statx a path from G1", unix.SYS_STATX, g1, []uint64{3, 0x4000, unix.AT_EMPTY_PATH, 0x7ff, 0x7ffd0000}, retNotify},
+		{"statx a path high half from G1", unix.SYS_STATX, g1, []uint64{3, 1 << 32, unix.AT_EMPTY_PATH}, retNotify},
+		{"statx NULL path anywhere", unix.SYS_STATX, 0x401000, []uint64{3, 0, unix.AT_EMPTY_PATH}, retNotify},
+		{"statx NULL path from G2", unix.SYS_STATX, g2, []uint64{3, 0, unix.AT_EMPTY_PATH}, retNotify},
+		{"fgetxattr shim name 0 from G1", unix.SYS_FGETXATTR, g1, []uint64{3, shimAddr + shim.XNamesOff, 0x7ffd0000, 64}, retAllow},
+		{"fgetxattr shim name 5 from G1", unix.SYS_FGETXATTR, g1, []uint64{3, shimAddr + shim.XNamesOff + 5*shim.XNameSize, 0x7ffd0000, 64}, retAllow},
+		{"fgetxattr past the names from G1", unix.SYS_FGETXATTR, g1, []uint64{3, shimAddr + shim.XNamesOff + 6*shim.XNameSize, 0x7ffd0000, 64}, retNotify},
+		{"fgetxattr inside a name from G1", unix.SYS_FGETXATTR, g1, []uint64{3, shimAddr + shim.XNamesOff + 5, 0x7ffd0000, 64}, retNotify},
+		{"fgetxattr other name from G1", unix.SYS_FGETXATTR, g1, []uint64{3, 0x7ffd0000, 0x7ffd0000, 64}, retNotify},
+		{"fgetxattr name low half only from G1", unix.SYS_FGETXATTR, g1, []uint64{3, (shimAddr + shim.XNamesOff) & 0xffffffff, 0x7ffd0000, 64}, retNotify},
+		{"fgetxattr shim name anywhere", unix.SYS_FGETXATTR, 0x401000, []uint64{3, shimAddr + shim.XNamesOff, 0x7ffd0000, 64}, retNotify},
+		{"fgetxattr shim name from G2", unix.SYS_FGETXATTR, g2, []uint64{3, shimAddr + shim.XNamesOff, 0x7ffd0000, 64}, retNotify},
 	} {
 		if got := runBPF(t, prog, seccompInputAt(tc.nr, unix.AUDIT_ARCH_X86_64, tc.ip, tc.args...)); got != tc.want {
 			t.Errorf("%s: %#x, want %#x", tc.name, got, tc.want)
@@ -342,6 +368,12 @@ func TestFDTwinsMatchPathCalls(t *testing.T) {
 			t.Errorf("%s or %s has no row", sysName(fd), sysName(path))
 			continue
 		}
+		// the shim's stat path reads only: fstat in the guest, fgetxattr of the shim's own
+		// attribute names from its site (security.md, "The shim's stat path"); TestFilterShimSites
+		// checks that everything else is trapped like the path twin
+		if (fd == unix.SYS_FSTAT || fd == unix.SYS_FGETXATTR) && shimStatRule(a.Rule) {
+			continue
+		}
 		if a.Disp != b.Disp || a.Disp == Errno && a.Errno != b.Errno {
 			t.Errorf("%s is %s but %s is %s", sysName(fd), a.Disp, sysName(path), b.Disp)
 		}
@@ -427,7 +459,7 @@ func TestDeviceRegistry(t *testing.T) {
 			t.Errorf("deviceByNum(%v) = %s, want none (no ubd devices here)", n, d.name)
 		}
 	}
-	prog := buildFilter(false, 0)
+	prog := buildFilter(false, 0, true)
 	for _, c := range devClasses {
 		for _, req := range c.ioctls {
 			if got := runBPF(t, prog, seccompInput(unix.SYS_IOCTL, unix.AUDIT_ARCH_X86_64, 3, uint64(req))); got != retNotify {
@@ -464,7 +496,7 @@ func TestFilterMemSize(t *testing.T) {
 		{8 << 30, 1 << 20, retAllow},
 		{0, 1 << 40, retAllow},
 	} {
-		prog := buildFilter(false, tc.mem)
+		prog := buildFilter(false, tc.mem, true)
 		if got := runBPF(t, prog, seccompInput(unix.SYS_MMAP, unix.AUDIT_ARCH_X86_64, 0, tc.length)); got != tc.want {
 			t.Errorf("mem %d, mmap of %d: %#x, want %#x", tc.mem, tc.length, got, tc.want)
 		}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gouml/gouml/lib/kernel/internal/shim"
 	"github.com/gouml/gouml/lib/shadow"
 	"golang.org/x/sys/unix"
 )
@@ -83,6 +84,9 @@ type Kernel struct {
 	procHelper *procfsClient // opens files of procfs for the confined kernel (procfshelper.go)
 	debugMu    sync.Mutex
 	logged     map[int]bool
+	stats      *callStats // under `debug`: the trapped calls served, printed at halt
+	statOnce   sync.Once
+	stat       shim.StatData // what the shim's stat path needs (shimstat.go)
 
 	shutdown chan shutdownReq
 	once     sync.Once
@@ -208,6 +212,9 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		k.uts.hostname = "(none)"
 	}
 	k.mountKernelFSes()
+	if cfg.Debug {
+		k.stats = new(callStats)
+	}
 	// the first records of the kernel log, as the real kernel's boot begins (dmesg)
 	k.log.add(5, "Linux version "+Release+" (gouml) "+Version)
 	k.log.add(6, "Kernel command line: "+cfg.CmdLine)
@@ -254,6 +261,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		fmt.Fprintf(cfg.Stderr, "linux: guest processes did not end within %v of the halt\n", loopGrace)
 		req.reboot = false
 	}
+	k.stats.print(cfg.Stderr)
 	k.unmountAll()
 	if k.procfs >= 0 {
 		unix.Close(k.procfs)

@@ -349,7 +349,8 @@ Supported:
                             telnet server), tty:<dev>, xterm; <in>,<out> pairs; none
     xterm=<prog>,<titleopt>,<execopt>
                             terminal program of xterm channels
-    quiet, debug            debug logs unsupported system calls once each
+    quiet, debug            debug logs unsupported system calls once each, and the
+                            trapped calls served at halt
     noreboot                reboot ends linux instead of restarting init
     nolandlock              run on a host without Landlock (refused otherwise)
     ethN=daemon[,<mac>[,unix[,<ctl>]]]

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -137,7 +138,14 @@ func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept bool) {
 		k.respond(n.ID, int(n.Pid), cont())
 		return false
 	}
+	var start time.Time
+	if k.stats != nil {
+		start = time.Now()
+	}
 	r := k.handle(s, c)
+	if k.stats != nil {
+		k.stats.add(nr, start)
+	}
 	if r.answered {
 		return true
 	}

@@ -27,6 +27,8 @@ const (
 
 var shimCode = shim.Code
 
-func shimPage0() []byte                             { return shim.Page0() }
-func shimPage1(uid, euid, gid, egid uint32) []byte  { return shim.Page1(uid, euid, gid, egid) }
+func shimPage0() []byte { return shim.Page0() }
+func shimPage1(uid, euid, gid, egid uint32, sd shim.StatData) []byte {
+	return shim.Page1(uid, euid, gid, egid, sd)
+}
 func shimValues(uid, euid, gid, egid uint32) []byte { return shim.Values(uid, euid, gid, egid) }

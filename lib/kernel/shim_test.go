@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gouml/gouml/lib/hostmeta"
+	"github.com/gouml/gouml/lib/kernel/internal/shim"
 	"github.com/gouml/gouml/lib/testenv"
 )
 
@@ -45,7 +47,7 @@ func TestShimBlobUpToDate(t *testing.T) {
 
 // TestShimPageLayout checks the page bytes the supervisor and the handler rely on.
 func TestShimPageLayout(t *testing.T) {
-	p0, p1 := shimPage0(), shimPage1(1001, 1002, 2001, 2002)
+	p0, p1 := shimPage0(), shimPage1(1001, 1002, 2001, 2002, shim.StatData{})
 	if len(p0) != shimPageSize || len(p1) != shimPageSize {
 		t.Fatalf("pages are %d and %d bytes, want %d", len(p0), len(p1), shimPageSize)
 	}
@@ -96,8 +98,20 @@ func TestShimPageLayout(t *testing.T) {
 	}
 	// Page 0 ends with the SIG_DFL sigaction (zero) and nothing else; page 1 has only the
 	// values: the guest's SIGSYS sigaction at shimGuestSigsysOff starts as SIG_DFL.
-	if !bytes.Equal(p0[shimSigdflOff:], make([]byte, shimPageSize-shimSigdflOff)) {
-		t.Error("page 0 from the SIG_DFL sigaction on is not zero")
+	if !bytes.Equal(p0[shimSigdflOff:shim.XNamesOff], make([]byte, shim.XNamesOff-shimSigdflOff)) {
+		t.Error("page 0 from the SIG_DFL sigaction to the attribute names is not zero")
+	}
+	for i, n := range shim.XNames {
+		off := shim.XNamesOff + i*shim.XNameSize
+		if got := string(bytes.TrimRight(p0[off:off+shim.XNameSize], "\x00")); got != n {
+			t.Errorf("attribute name %d at %#x: %q, want %q", i, off, got, n)
+		}
+	}
+	if end := shim.XNamesOff + len(shim.XNames)*shim.XNameSize; !bytes.Equal(p0[end:], make([]byte, shimPageSize-end)) {
+		t.Error("page 0 after the attribute names is not zero")
+	}
+	if want := []string{hostmeta.UID, hostmeta.GID, hostmeta.Mode, hostmeta.Rdev, hostmeta.LegacyOwner, hostmeta.LegacyDev}; strings.Join(shim.XNames[:], " ") != strings.Join(want, " ") {
+		t.Errorf("shim.XNames %q, want lib/hostmeta's %q in shim.S's order", shim.XNames, want)
 	}
 	if shimPage1Off != shimPageSize || shimGuestSigsysOff != 0x40 {
 		t.Errorf("page 1 at %#x, guest sigaction at %#x", shimPage1Off, shimGuestSigsysOff)
@@ -146,7 +160,7 @@ func shimHarness(t *testing.T) string {
 
 // shimPages is what the supervisor maps at shimAddr for a guest with these ids.
 func shimPages(uid, euid, gid, egid uint32) []byte {
-	return append(shimPage0(), shimPage1(uid, euid, gid, egid)...)
+	return append(shimPage0(), shimPage1(uid, euid, gid, egid, shim.StatData{})...)
 }
 
 // runShim runs the harness in mode on pages (plus extra args) and returns its stdout
@@ -329,7 +343,8 @@ func TestShimDispatchMatchesTable(t *testing.T) {
 	}
 	want := map[string]bool{}
 	for _, s := range table {
-		if s.Disp == Trace || s.Rule == ruleClone || s.Rule == ruleShimRoute || s.Disp == InGuest && s.Rule != ruleNone {
+		if s.Disp == Trace || s.Rule == ruleClone || s.Rule == ruleShimRoute || s.Disp == InGuest && s.Rule != ruleNone ||
+			s.Rule == ruleShimFstatat {
 			want[s.Name()] = true
 		}
 	}

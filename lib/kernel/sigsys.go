@@ -5,6 +5,7 @@ import (
 	"errors"
 	"unsafe"
 
+	"github.com/gouml/gouml/lib/kernel/internal/shim"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,7 +32,7 @@ func (k *Kernel) execDone(t *Task, comm, execfn string) error {
 	if err := unix.PtraceGetRegs(t.Tid, &regs); err != nil {
 		return err
 	}
-	if err := injectShim(t.Tid, &cr, comm); err != nil {
+	if err := injectShim(t.Tid, &cr, comm, k.statData()); err != nil {
 		return err
 	}
 	fixExecfn(t.Tid, regs.Rsp, execfn)
@@ -124,8 +125,10 @@ func injectOne(tid int, saved *unix.PtraceRegs, lost *[]unix.Signal, site uint64
 // a syscall instruction; rt_sigaction is made from the shim's own syscall site, the only
 // place the filter lets the shim's SIGSYS action be installed from. Then the process gets
 // its name (comm, unless empty), as Linux names it after the path given to execve, where
-// the host named it after the file (execveat of an fd: sys_exec.go).
-func injectShim(tid int, cr *Cred, comm string) error {
+// the host named it after the file (execveat of an fd: sys_exec.go). Page 0 is sealed when
+// the stat path is on (sd.RootMnt != 0): the filter trusts the attribute names in it
+// (shimstat.go).
+func injectShim(tid int, cr *Cred, comm string, sd shim.StatData) error {
 	var saved unix.PtraceRegs
 	if err := unix.PtraceGetRegs(tid, &saved); err != nil {
 		return err
@@ -158,7 +161,7 @@ func injectShim(tid int, cr *Cred, comm string) error {
 	if addr != shimAddr {
 		return unix.EEXIST
 	}
-	page := append(shimPage0(), shimPage1(cr.UID, cr.EUID, cr.GID, cr.EGID)...)
+	page := append(shimPage0(), shimPage1(cr.UID, cr.EUID, cr.GID, cr.EGID, sd)...)
 	if comm != "" {
 		n := copy(page[shimPage1Off+shimCommOff:shimPage1Off+shimCommOff+15], comm)
 		page[shimPage1Off+shimCommOff+n] = 0
@@ -169,6 +172,11 @@ func injectShim(tid int, cr *Cred, comm string) error {
 	// still from the borrowed instruction: the shim's page is not executable yet
 	if r, err := call(saved.Rip, unix.SYS_MPROTECT, shimAddr, shimPageSize, unix.PROT_READ|unix.PROT_EXEC, 0, 0, 0); err != nil || r != 0 {
 		return errOr(err, r)
+	}
+	if sd.RootMnt != 0 {
+		if r, err := call(saved.Rip, unix.SYS_MSEAL, shimAddr, shimPageSize, 0, 0, 0, 0); err != nil || r != 0 {
+			return errOr(err, r)
+		}
 	}
 	site := uint64(shimAddr + shimSyscallOff)
 	if r, err := call(site, unix.SYS_RT_SIGACTION, uint64(unix.SIGSYS), shimAddr+shimSigactionOff, 0, 8, 0, 0); err != nil || r != 0 {
@@ -209,7 +217,8 @@ func mapShimSelf() error {
 	if addr != shimAddr {
 		return unix.EEXIST
 	}
-	if err := writeMem(unix.Getpid(), shimAddr, append(shimPage0(), shimPage1(0, 0, 0, 0)...)); err != nil {
+	// no stat path for the launcher (a zero shim.StatData): init gets its own page at exec
+	if err := writeMem(unix.Getpid(), shimAddr, append(shimPage0(), shimPage1(0, 0, 0, 0, shim.StatData{})...)); err != nil {
 		return err
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_MPROTECT, shimAddr, shimPageSize, unix.PROT_READ|unix.PROT_EXEC); e != 0 {

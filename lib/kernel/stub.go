@@ -93,7 +93,7 @@ func StubMain() {
 		p, _ := syscall.BytePtrFromString(c)
 		execs = append(execs, execArgs{path: p, argv: mk(append([]string{c}, extra...)), envp: envp})
 	}
-	prog := buildFilter(debug, mem)
+	prog := buildFilter(debug, mem, fastStatHost())
 	// Linux starts init with umask 022 (the kernel process itself runs with 0).
 	syscall.Umask(0o022)
 	if err := unix.Fchdir(stubRootFD); err != nil {

@@ -53,7 +53,16 @@ const (
 	ruleShimMask3
 	ruleShimMask4
 	ruleShimMask5
+	// The stat path of the shim (shimstat.go). Without it on the machine (fastStatHost)
+	// all four trap as ordinary rows.
+	ruleShimFstat   // fstat: natively from the first site, to the kernel from the second, else to the shim
+	ruleShimFstatat // newfstatat with AT_EMPTY_PATH to the shim (not from the second site), else trapped
+	ruleShimStatx   // statx with a NULL path natively from the first site, else trapped
+	ruleShimXattr   // fgetxattr of the shim's attribute names natively from the first site, else trapped
 )
+
+// shimStatRule reports whether r is one of the stat path's rules.
+func shimStatRule(r argRule) bool { return r >= ruleShimFstat && r <= ruleShimXattr }
 
 // Syscall is one row of the table.
 type Syscall struct {
@@ -147,6 +156,8 @@ func ruleTrap(nr int, r argRule, h handler, n string) Syscall {
 
 const otherNote = "of another process: the guest's permission between its users is checked"
 
+const fstatNote = "answered by the shim for the guest's own files of the root tree (shimstat.go); others trapped"
+
 const sigNote = "the guest's permission to signal another user's process is checked"
 
 // table is THE system call table (x86-64). To add a system call: one row here, one handler in
@@ -227,8 +238,10 @@ var table = []Syscall{
 	// Paths: resolved by the kernel inside the guest root (sys_file.go).
 	trap(unix.SYS_OPEN, sysOpen), trap(unix.SYS_OPENAT, sysOpenat), trap(unix.SYS_OPENAT2, sysOpenat2),
 	trap(unix.SYS_CREAT, sysCreat),
-	trap(unix.SYS_STAT, sysStat), trap(unix.SYS_LSTAT, sysLstat), trap(unix.SYS_FSTAT, sysFstat),
-	trap(unix.SYS_NEWFSTATAT, sysNewfstatat), trap(unix.SYS_STATX, sysStatx),
+	trap(unix.SYS_STAT, sysStat), trap(unix.SYS_LSTAT, sysLstat),
+	{Nr: unix.SYS_FSTAT, Disp: InGuest, Rule: ruleShimFstat, Handler: sysFstat, Note: fstatNote},
+	ruleTrap(unix.SYS_NEWFSTATAT, ruleShimFstatat, sysNewfstatat, "with AT_EMPTY_PATH (fstat): "+fstatNote),
+	ruleTrap(unix.SYS_STATX, ruleShimStatx, sysStatx, "the shim's own (a NULL path, from its site) run natively"),
 	trap(unix.SYS_ACCESS, sysAccess), trap(unix.SYS_FACCESSAT, sysFaccessat), trap(unix.SYS_FACCESSAT2, sysFaccessat2),
 	trap(unix.SYS_READLINK, sysReadlink), trap(unix.SYS_READLINKAT, sysReadlinkat),
 	trap(unix.SYS_MKDIR, sysMkdir), trap(unix.SYS_MKDIRAT, sysMkdirat),
@@ -247,7 +260,7 @@ var table = []Syscall{
 	traced(unix.SYS_CHDIR, chdirHooks), traced(unix.SYS_EXECVE, execHooks), traced(unix.SYS_EXECVEAT, execHooks),
 	trap(unix.SYS_CHROOT, sysChroot), trap(unix.SYS_MOUNT, sysMount), trap(unix.SYS_UMOUNT2, sysUmount),
 	trap(unix.SYS_SETXATTR, sysSetxattr), trap(unix.SYS_LSETXATTR, sysLsetxattr), trap(unix.SYS_FSETXATTR, sysFsetxattr),
-	trap(unix.SYS_GETXATTR, sysGetxattr), trap(unix.SYS_LGETXATTR, sysLgetxattr), trap(unix.SYS_FGETXATTR, sysFgetxattr),
+	trap(unix.SYS_GETXATTR, sysGetxattr), trap(unix.SYS_LGETXATTR, sysLgetxattr), ruleTrap(unix.SYS_FGETXATTR, ruleShimXattr, sysFgetxattr, "the shim's own (its attribute names, from its site) run natively"),
 	trap(unix.SYS_LISTXATTR, sysListxattr), trap(unix.SYS_LLISTXATTR, sysLlistxattr), trap(unix.SYS_FLISTXATTR, sysFlistxattr),
 	trap(unix.SYS_REMOVEXATTR, sysRemovexattr), trap(unix.SYS_LREMOVEXATTR, sysLremovexattr), trap(unix.SYS_FREMOVEXATTR, sysFremovexattr),
 	trap(unix.SYS_SWAPON, sysSwapon), trap(unix.SYS_SWAPOFF, sysSwapoff),
@@ -313,7 +326,7 @@ var byNr = func() map[int]*Syscall {
 		if _, dup := m[s.Nr]; dup {
 			panic("kernel: duplicate syscall table row " + s.Name())
 		}
-		if (s.Disp == Notify || s.Disp == Trace) != (s.Handler != nil) && s.Disp != ArgRule {
+		if (s.Disp == Notify || s.Disp == Trace) != (s.Handler != nil) && s.Disp != ArgRule && s.Disp != InGuest {
 			panic("kernel: syscall table row without handler " + s.Name())
 		}
 		m[s.Nr] = s

@@ -30,12 +30,18 @@ import "encoding/binary"
 //
 // Layout:
 //
-//	page 0 0x000-0x7ff  code (Code): shim_handler at 0, shim_restorer, G1, G2
-//	page 0 0x800        struct kernel_sigaction installing shim_handler for SIGSYS
-//	page 0 0x820        struct kernel_sigaction for SIG_DFL (all zero), used by the handler
+//	page 0 0x000-0xbff  code (Code): shim_handler at 0, shim_restorer, G1, G2
+//	page 0 0xc00        struct kernel_sigaction installing shim_handler for SIGSYS
+//	page 0 0xc20        struct kernel_sigaction for SIG_DFL (all zero), used by the handler
+//	page 0 0xc40        the lib/hostmeta attribute names the stat path reads (XNames), 0x20
+//	                    apart; the filter lets fgetxattr run natively from G1 with these
+//	                    addresses only, so the kernel seals page 0 (mseal)
 //	page 1 0x000        int64 values[7]: return value of syscall 102+i
 //	page 1 0x040        the guest's own SIGSYS struct kernel_sigaction (handler 0
 //	                    SIG_DFL, 1 SIG_IGN), written by the handler; zero at first
+//	page 1 0x080        the stat path's data (StatData): the mount id of the machine's root
+//	                    tree copy (0: no fast path), the image root's host st_dev and the
+//	                    guest's, the number of excluded inodes and up to NExcl of them
 //	page 1 0x100        the process name the kernel gives a new image (16 bytes; the
 //	                    handler never reads it)
 //	page 1 0x200        the new image's AT_EXECFN string, which the kernel points the
@@ -44,8 +50,11 @@ const (
 	Addr     = 0x6ffff0000000
 	PageSize = 4096
 	// SigactionOff is what to pass to rt_sigaction(SIGSYS, Addr+SigactionOff, NULL, 8).
-	SigactionOff = 0x800
-	SigdflOff    = 0x820
+	SigactionOff = 0xc00
+	SigdflOff    = 0xc20
+	// XNamesOff is where the attribute names (XNames) are, XNameSize apart.
+	XNamesOff = 0xc40
+	XNameSize = 0x20
 
 	// Page1Off is where page 1 starts; the other offsets below are within it.
 	Page1Off = 0x1000
@@ -55,6 +64,10 @@ const (
 	GuestSigsysOff = 0x40
 	// CommOff holds the name prctl(PR_SET_NAME) gives a new image (sigsys.go).
 	CommOff = 0x100
+	// StatOff holds StatData: rewrite it there to change what the stat path knows.
+	StatOff = 0x80
+	// NExcl is how many inodes StatData can exclude from the stat path.
+	NExcl = 12
 
 	// FirstNR is the syscall number of values[0]; the handler answers the
 	// NValues numbers from there.
@@ -89,6 +102,10 @@ const (
 	_ = uint64(FirstNR-shimAsmFirstNR) + uint64(shimAsmFirstNR-FirstNR)
 	_ = uint64(NValues-shimAsmNValues) + uint64(shimAsmNValues-NValues)
 	_ = uint64(TrapData-shimAsmTrapData) + uint64(shimAsmTrapData-TrapData)
+	_ = uint64(XNamesOff-shimAsmXNamesOff) + uint64(shimAsmXNamesOff-XNamesOff)
+	_ = uint64(XNameSize-shimAsmXNameSize) + uint64(shimAsmXNameSize-XNameSize)
+	_ = uint64(StatOff-shimAsmStatOff) + uint64(shimAsmStatOff-StatOff)
+	_ = uint64(NExcl-shimAsmNExcl) + uint64(shimAsmNExcl-NExcl)
 	_ = uint64(-HandlerOff) // shim_handler must be at offset 0
 	// The instructions after G1 and G2 are the syscall instruction (2 bytes) later.
 	_ = uint64(G1RetOff-SyscallOff-2) + uint64(SyscallOff+2-G1RetOff)
@@ -96,7 +113,41 @@ const (
 	// The code must end before the sigactions, the values before the guest's sigaction.
 	_ = uint64(SigactionOff - G1RetOff - 1)
 	_ = uint64(GuestSigsysOff - ValuesOff - 8*NValues)
+	// StatData between the guest's sigaction and the process name; the names fit page 0.
+	_ = uint64(StatOff - GuestSigsysOff - 32)
+	_ = uint64(CommOff - StatOff - 32 - 8*NExcl)
+	_ = uint64(PageSize - XNamesOff - 6*XNameSize)
 )
+
+// XNames are the attribute names the stat path reads, in the order shim.S numbers them
+// (lib/hostmeta's names: UID, GID, Mode, Rdev, LegacyOwner, LegacyDev).
+var XNames = [6]string{"user.gouml.uid", "user.gouml.gid", "user.gouml.mode", "user.gouml.rdev",
+	"user.gouml.owner", "user.gouml.dev"}
+
+// StatData is what the stat path needs from the kernel (page 1 at StatOff). A zero RootMnt
+// turns the path off: every fstat goes to the kernel.
+type StatData struct {
+	RootMnt        uint64   // mount id of the machine's root tree copy
+	DevFrom, DevTo uint64   // st_dev DevFrom is shown as DevTo (the image root's device)
+	Excl           []uint64 // inodes of the root tree whose stat the kernel rewrites
+}
+
+// Bytes returns StatData as page 1 holds it; more than NExcl inodes turn the path off.
+func (d StatData) Bytes() []byte {
+	b := make([]byte, 32+8*NExcl)
+	if len(d.Excl) > NExcl {
+		return b
+	}
+	le := binary.LittleEndian
+	le.PutUint64(b[0:], d.RootMnt)
+	le.PutUint64(b[8:], d.DevFrom)
+	le.PutUint64(b[16:], d.DevTo)
+	le.PutUint64(b[24:], uint64(len(d.Excl)))
+	for i, ino := range d.Excl {
+		le.PutUint64(b[32+8*i:], ino)
+	}
+	return b
+}
 
 // Values returns the values[] array of page 1: what each syscall 102..108 returns,
 // little endian; write it at Addr+Page1Off+ValuesOff to update a running
@@ -129,13 +180,17 @@ func Page0() []byte {
 	le.PutUint64(p[SigactionOff+16:], Addr+RestorerOff)
 	le.PutUint64(p[SigactionOff+24:], 0)
 	// SigdflOff stays all zero: SIG_DFL.
+	for i, n := range XNames {
+		copy(p[XNamesOff+i*XNameSize:], n) // NUL-terminated by the zeros after it
+	}
 	return p
 }
 
-// Page1 returns the contents of page 1 for a guest process with these ids. The
-// guest's SIGSYS disposition starts as SIG_DFL (zero), as after execve.
-func Page1(uid, euid, gid, egid uint32) []byte {
+// Page1 returns the contents of page 1 for a guest process with these ids and stat data.
+// The guest's SIGSYS disposition starts as SIG_DFL (zero), as after execve.
+func Page1(uid, euid, gid, egid uint32, sd StatData) []byte {
 	p := make([]byte, PageSize)
 	copy(p[ValuesOff:], Values(uid, euid, gid, egid))
+	copy(p[StatOff:], sd.Bytes())
 	return p
 }

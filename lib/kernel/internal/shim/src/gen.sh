@@ -20,8 +20,8 @@ if [ -n "$(objdump -r "$tmp/shim.o" | awk '/^[0-9a-f]+ / { print }')" ]; then
 fi
 objcopy -O binary -j .text "$tmp/shim.o" "$tmp/shim.bin"
 size=$(wc -c <"$tmp/shim.bin")
-if [ "$size" -gt 2048 ]; then
-	echo "gen.sh: shim code is $size bytes, more than the 2048 before the sigactions" >&2
+if [ "$size" -gt 3072 ]; then
+	echo "gen.sh: shim code is $size bytes, more than the 3072 before the sigactions" >&2
 	exit 1
 fi
 
@@ -61,6 +61,10 @@ sym() {
 	echo "const shimAsmFirstNR = $(sym shim_first_nr)"
 	echo "const shimAsmNValues = $(sym shim_nvalues)"
 	echo "const shimAsmTrapData = $(sym shim_trap_data)"
+	echo "const shimAsmXNamesOff = $(sym shim_xnames_off)"
+	echo "const shimAsmXNameSize = $(sym shim_xname_size)"
+	echo "const shimAsmStatOff = $(sym shim_stat_off)"
+	echo "const shimAsmNExcl = $(sym shim_nexcl)"
 	echo
 	echo '// Code is the machine code of shim.S, loaded at offset 0 of shim page 0.'
 	echo 'var Code = []byte{'

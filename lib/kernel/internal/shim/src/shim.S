@@ -2,7 +2,8 @@
  * In-guest SIGSYS handler for gouml's emulator (x86-64, GNU as, AT&T syntax).
  *
  * The supervisor maps two pages at SHIM_ADDR in every guest process: page 0
- * (read+exec) holds this code at offset 0 and the sigactions at 0x800; page 1
+ * (read+exec, sealed) holds this code at offset 0, the sigactions at 0xc00 and the
+ * attribute names the stat path reads at 0xc40; page 1
  * (read+write) holds the data lib/kernel/shim.go lays out. The code is position
  * dependent (it reaches the data with absolute addresses), so it only works at
  * SHIM_ADDR. It uses no libc and little stack; it clobbers only registers the
@@ -22,18 +23,23 @@
  */
 
 	.set	SHIM_ADDR, 0x6ffff0000000
-	.set	SIGACTION_OFF, 0x800	/* struct kernel_sigaction installing shim_handler */
-	.set	SIGDFL_OFF, 0x820	/* struct kernel_sigaction, all zero */
+	.set	SIGACTION_OFF, 0xc00	/* struct kernel_sigaction installing shim_handler */
+	.set	SIGDFL_OFF, 0xc20	/* struct kernel_sigaction, all zero */
 	.set	PAGE1_OFF, 0x1000	/* the data page */
 	.set	VALUES_OFF, 0x0		/* in page 1: int64 values[NVALUES] for FIRST_NR.. */
 	.set	GUEST_OFF, 0x40		/* in page 1: the guest's SIGSYS kernel_sigaction */
 	.set	FIRST_NR, 102		/* getuid */
 	.set	NVALUES, 7		/* getuid .. getegid */
 	.set	SHIM_DATA, 0x5547	/* SECCOMP_RET_DATA of our filter, lands in si_errno */
+	.set	XNAMES_OFF, 0xc40	/* in page 0: the hostmeta attribute names, XNAME_SIZE apart */
+	.set	XNAME_SIZE, 0x20
+	.set	STAT_OFF, 0x80		/* in page 1: what the kernel says about stat (below) */
+	.set	NEXCL, 12		/* at most this many excluded inodes */
 
 	/* Exported so gen.sh can hand them to shim.go, which checks its layout against them. */
 	.globl	shim_addr, shim_sigaction_off, shim_sigdfl_off, shim_page1_off
 	.globl	shim_values_off, shim_guest_off, shim_first_nr, shim_nvalues, shim_trap_data
+	.globl	shim_xnames_off, shim_xname_size, shim_stat_off, shim_nexcl
 	.set	shim_addr, SHIM_ADDR
 	.set	shim_sigaction_off, SIGACTION_OFF
 	.set	shim_sigdfl_off, SIGDFL_OFF
@@ -43,6 +49,10 @@
 	.set	shim_first_nr, FIRST_NR
 	.set	shim_nvalues, NVALUES
 	.set	shim_trap_data, SHIM_DATA
+	.set	shim_xnames_off, XNAMES_OFF
+	.set	shim_xname_size, XNAME_SIZE
+	.set	shim_stat_off, STAT_OFF
+	.set	shim_nexcl, NEXCL
 
 	.set	EINVAL, 22
 	.set	ENOSYS, 38
@@ -56,6 +66,49 @@
 	.set	UAPI_SA_FLAGS, 0xdc000807
 	.set	SA_RESETHAND, 0x80000000
 
+	.set	EFAULT, 14
+	.set	ERANGE, 34
+	.set	ENODATA, 61
+	.set	EOPNOTSUPP, 95
+	.set	SYS_fstat, 5
+	.set	SYS_newfstatat, 262
+	.set	SYS_statx, 332
+	.set	SYS_fgetxattr, 193
+	.set	AT_FDCWD, -100
+	.set	AT_SYMLINK_NOFOLLOW, 0x100
+	.set	AT_NO_AUTOMOUNT, 0x800
+	.set	AT_EMPTY_PATH, 0x1000
+	.set	STATX_WANT, 0x17ff	/* STATX_BASIC_STATS | STATX_MNT_ID */
+	.set	STATX_MNT_ID, 0x1000
+	/* struct statx */
+	.set	STX_MASK, 0
+	.set	STX_UID, 20
+	.set	STX_GID, 24
+	.set	STX_MODE, 28
+	.set	STX_INO, 32
+	.set	STX_SIZE, 40
+	.set	STX_MNT_ID, 144
+	/* struct stat (x86-64) */
+	.set	ST_DEV, 0
+	.set	ST_MODE, 24
+	.set	ST_UID, 28
+	.set	ST_GID, 32
+	.set	ST_RDEV, 40
+	.set	S_IFMT, 0170000
+	.set	S_IFCHR, 0020000
+	.set	S_IFDIR, 0040000
+	.set	S_IFBLK, 0060000
+	.set	S_IFREG, 0100000
+	.set	S_IFLNK, 0120000
+	/* the stat path's frame: statx, an attribute value, the ids and mode it works out */
+	.set	F_VAL, 256
+	.set	VAL_MAX, 64		/* as lib/hostmeta reads them: a longer value is none */
+	.set	F_UID, 320
+	.set	F_GID, 324
+	.set	F_MODE, 328
+	.set	F_SET, 332		/* bit 0 uid, 1 gid, 2 rdev set by an attribute */
+	.set	F_RDEV, 336
+	.set	F_SIZE, 352
 	.set	SYS_clone, 56
 	.set	SYS_fork, 57
 	.set	SYS_vfork, 58
@@ -158,6 +211,10 @@ shim_handler:
 	je	epoll_pwait
 	cmp	$SYS_pselect6, %eax
 	je	pselect6
+	cmp	$SYS_fstat, %eax
+	je	fstat
+	cmp	$SYS_newfstatat, %eax
+	je	newfstatat
 	movq	$-ENOSYS, UC_RAX(%r12)
 	ret
 einval:
@@ -464,6 +521,358 @@ dfl:
 	call	g1
 done:
 	ret
+
+/*
+ * fstat(fd, buf) and newfstatat(fd, "", buf, AT_EMPTY_PATH|...): answered here when fd is a
+ * file of the machine's root tree (its mount is the tree copy's, page 1 STAT_OFF+0), as the
+ * kernel would answer (lib/kernel/sys_stat.go): the host's stat with lib/hostmeta's
+ * attributes applied, and the image root's device number. Anything else, or anything this
+ * code does not follow exactly, goes to the kernel from G2. Page 1's data is the guest's to
+ * forge: it only changes what the guest is told about its own files. What this path may do
+ * natively from G1 the filter limits to fd calls (statx with a NULL path, fstat, fgetxattr
+ * of the names in page 0, which the kernel seals).
+ */
+newfstatat:
+	mov	%eax, %r13d
+	mov	UC_R10(%r12), %rax
+	test	$~(AT_SYMLINK_NOFOLLOW|AT_EMPTY_PATH|AT_NO_AUTOMOUNT), %rax
+	jnz	stat_fwd
+	test	$AT_EMPTY_PATH, %eax
+	jz	stat_fwd
+	movslq	UC_RDI(%r12), %r14
+	cmp	$AT_FDCWD, %r14
+	je	stat_fwd
+	/*
+	 * Only "" names the fd itself. Reading the guest's byte could fault, so the host reads
+	 * its (aligned) 8 bytes first: rt_sigprocmask with no valid "how" reads the set and
+	 * then fails with EINVAL, changing nothing, or fails with EFAULT.
+	 */
+	mov	UC_RSI(%r12), %rbp
+	mov	%rbp, %rsi
+	and	$-8, %rsi
+	mov	$-1, %edi
+	xor	%edx, %edx
+	mov	$8, %r10d
+	mov	$SYS_rt_sigprocmask, %eax
+	call	g1
+	cmp	$-EFAULT, %rax
+	je	stat_fwd
+	cmpb	$0, (%rbp)
+	jne	stat_fwd
+	mov	UC_RDX(%r12), %r15
+	jmp	statfd
+fstat:
+	mov	%eax, %r13d
+	movslq	UC_RDI(%r12), %r14
+	mov	UC_RSI(%r12), %r15
+statfd:
+	movabs	$SHIM_ADDR+PAGE1_OFF+STAT_OFF, %rbp
+	cmpq	$0, (%rbp)
+	je	stat_fwd		/* no fast path on this machine */
+	sub	$F_SIZE, %rsp
+	mov	%r14, %rdi
+	xor	%esi, %esi		/* NULL: the fd itself, never a path */
+	mov	$AT_EMPTY_PATH, %edx
+	mov	$STATX_WANT, %r10d
+	mov	%rsp, %r8
+	mov	$SYS_statx, %eax
+	call	g1
+	test	%rax, %rax
+	jnz	stat_fwd
+	testl	$STATX_MNT_ID, STX_MASK(%rsp)
+	jz	stat_fwd
+	mov	STX_MNT_ID(%rsp), %rax
+	cmp	(%rbp), %rax
+	jne	stat_fwd		/* not the root tree's: a device, /proc, a mount ... */
+	mov	24(%rbp), %rcx		/* inodes whose stat the kernel rewrites (ubd images) */
+	cmp	$NEXCL, %rcx
+	ja	stat_fwd
+	mov	STX_INO(%rsp), %rax
+1:	test	%rcx, %rcx
+	jz	2f
+	cmp	24(%rbp,%rcx,8), %rax
+	je	stat_fwd
+	dec	%rcx
+	jmp	1b
+	/* The guest's buffer, written natively: the host checks it (EFAULT) */
+2:	mov	%r14, %rdi
+	mov	%r15, %rsi
+	mov	$SYS_fstat, %eax
+	call	g1
+	test	%rax, %rax
+	jnz	stat_done
+	mov	STX_UID(%rsp), %eax
+	mov	%eax, F_UID(%rsp)
+	mov	STX_GID(%rsp), %eax
+	mov	%eax, F_GID(%rsp)
+	movzwl	STX_MODE(%rsp), %eax
+	mov	%eax, F_MODE(%rsp)
+	movl	$0, F_SET(%rsp)
+	and	$S_IFMT, %eax
+	cmp	$S_IFLNK, %eax
+	je	stat_ids		/* symbolic links carry no attributes */
+	/* hostmeta.Apply's order: owner (legacy), uid, gid, mode, dev (legacy), rdev */
+	mov	$4, %edi
+	call	getx
+	jc	3f
+	call	num
+	jc	3f
+	mov	%eax, %ebp
+	call	sep
+	jc	3f
+	call	num
+	jc	3f
+	call	end
+	jc	3f
+	mov	%ebp, F_UID(%rsp)
+	mov	%eax, F_GID(%rsp)
+	orl	$3, F_SET(%rsp)
+3:	xor	%edi, %edi
+	call	getx
+	jc	3f
+	call	num
+	jc	3f
+	call	end
+	jc	3f
+	mov	%eax, F_UID(%rsp)
+	orl	$1, F_SET(%rsp)
+3:	mov	$1, %edi
+	call	getx
+	jc	3f
+	call	num
+	jc	3f
+	call	end
+	jc	3f
+	mov	%eax, F_GID(%rsp)
+	orl	$2, F_SET(%rsp)
+3:	mov	$2, %edi
+	call	getx
+	jc	3f
+	mov	$8, %r8d
+	call	numb
+	jc	3f
+	call	end
+	jc	3f
+	/* the type counts only for an empty regular host file, and only a special type */
+	movzwl	STX_MODE(%rsp), %edx
+	and	$S_IFMT, %edx		/* the host's type */
+	mov	%eax, %ecx
+	and	$S_IFMT, %ecx
+	jz	4f
+	cmp	$S_IFDIR, %ecx
+	je	4f
+	cmp	$S_IFLNK, %ecx
+	je	4f
+	call	placeholder
+	jne	4f
+	mov	%ecx, %edx
+4:	and	$07777, %eax
+	or	%edx, %eax
+	mov	%eax, F_MODE(%rsp)
+3:	call	placeholder
+	jne	stat_ids
+	mov	$5, %edi		/* legacy "c:MAJOR:MINOR" */
+	call	getx
+	jc	3f
+	cmp	$2, %rcx
+	jb	3f
+	movzbl	(%rsi), %edx
+	mov	$S_IFCHR, %ebp
+	cmp	$'c', %dl
+	je	5f
+	mov	$S_IFBLK, %ebp
+	cmp	$'b', %dl
+	jne	3f
+5:	inc	%rsi
+	dec	%rcx
+	call	sep
+	jc	3f
+	call	devnum
+	jc	3f
+	mov	%rax, F_RDEV(%rsp)
+	orl	$4, F_SET(%rsp)
+	mov	F_MODE(%rsp), %eax
+	and	$07777, %eax
+	or	%ebp, %eax
+	mov	%eax, F_MODE(%rsp)
+3:	mov	$3, %edi
+	call	getx
+	jc	stat_ids
+	call	devnum
+	jc	stat_ids
+	mov	%rax, F_RDEV(%rsp)
+	orl	$4, F_SET(%rsp)
+stat_ids:
+	/*
+	 * The guest's user namespace maps root only: any other host id shows as the overflow
+	 * id here, where the kernel sees the id itself. Unless an attribute set it, ask.
+	 */
+	testl	$1, F_SET(%rsp)
+	jnz	1f
+	cmpl	$0, F_UID(%rsp)
+	jne	stat_fwd
+1:	testl	$2, F_SET(%rsp)
+	jnz	1f
+	cmpl	$0, F_GID(%rsp)
+	jne	stat_fwd
+1:	mov	F_UID(%rsp), %eax
+	mov	%eax, ST_UID(%r15)
+	mov	F_GID(%rsp), %eax
+	mov	%eax, ST_GID(%r15)
+	mov	F_MODE(%rsp), %eax
+	mov	%eax, ST_MODE(%r15)
+	and	$S_IFMT, %eax
+	cmp	$S_IFCHR, %eax
+	je	1f
+	cmp	$S_IFBLK, %eax
+	je	1f
+	movq	$0, ST_RDEV(%r15)
+	jmp	2f
+1:	testl	$4, F_SET(%rsp)
+	jz	2f
+	mov	F_RDEV(%rsp), %rax
+	mov	%rax, ST_RDEV(%r15)
+	/* an image root's files show the root device (page 1: host st_dev, guest st_dev) */
+2:	movabs	$SHIM_ADDR+PAGE1_OFF+STAT_OFF, %rbp
+	mov	8(%rbp), %rax
+	test	%rax, %rax
+	jz	3f
+	cmp	ST_DEV(%r15), %rax
+	jne	3f
+	mov	16(%rbp), %rax
+	mov	%rax, ST_DEV(%r15)
+3:	xor	%eax, %eax
+stat_done:
+	mov	%rax, UC_RAX(%r12)
+	mov	%rbx, %rsp
+	ret
+stat_fwd:
+	mov	%rbx, %rsp
+	mov	%r13d, %eax
+	jmp	forward
+
+/* ZF set when the file is a placeholder: an empty regular host file (frame at 8(%rsp)). */
+placeholder:
+	movzwl	STX_MODE+8(%rsp), %r9d
+	and	$S_IFMT, %r9d
+	cmp	$S_IFREG, %r9d
+	jne	1f
+	cmpq	$0, STX_SIZE+8(%rsp)
+1:	ret
+
+/*
+ * getx: fgetxattr(fd r14, attribute name number edi, the frame's value buffer) from G1.
+ * CF clear: rsi, rcx = the value and its length. CF set: the file has none (ENODATA, a value
+ * longer than lib/hostmeta reads, a file system without attributes). Any other error goes
+ * to the kernel (an O_PATH fd, say).
+ */
+getx:
+	shl	$5, %edi		/* XNAME_SIZE */
+	movabs	$SHIM_ADDR+XNAMES_OFF, %rsi
+	add	%rdi, %rsi
+	mov	%r14, %rdi
+	lea	F_VAL+8(%rsp), %rdx
+	mov	$VAL_MAX, %r10d
+	mov	$SYS_fgetxattr, %eax
+	call	g1
+	test	%rax, %rax
+	js	1f
+	lea	F_VAL+8(%rsp), %rsi
+	mov	%rax, %rcx
+	clc
+	ret
+1:	cmp	$-ENODATA, %rax
+	je	2f
+	cmp	$-ERANGE, %rax
+	je	2f
+	cmp	$-EOPNOTSUPP, %rax
+	je	2f
+	add	$8, %rsp		/* not ours to interpret: drop getx's return address */
+	jmp	stat_fwd
+2:	stc
+	ret
+
+/*
+ * num/numb: strconv.ParseUint(s, 10 (num) or r8 (numb), 32) of the bytes at rsi (rcx of
+ * them) up to a ':' or the end: eax = the value, rsi/rcx past the digits; CF set on no
+ * digit, another byte, or a value above 2^32-1.
+ */
+num:
+	mov	$10, %r8d
+numb:
+	xor	%eax, %eax
+	xor	%r9d, %r9d
+1:	test	%rcx, %rcx
+	jz	2f
+	movzbl	(%rsi), %r10d
+	cmp	$':', %r10d
+	je	2f
+	sub	$'0', %r10d
+	cmp	%r8d, %r10d
+	jae	3f
+	imul	%r8, %rax
+	add	%r10, %rax
+	mov	$0xffffffff, %r11d
+	cmp	%r11, %rax
+	ja	3f
+	inc	%r9d
+	inc	%rsi
+	dec	%rcx
+	jmp	1b
+2:	test	%r9d, %r9d
+	jz	3f
+	clc
+	ret
+3:	stc
+	ret
+
+/* sep: CF clear after skipping one ':' at rsi; end: CF clear when no bytes are left. */
+sep:
+	test	%rcx, %rcx
+	jz	1f
+	cmpb	$':', (%rsi)
+	jne	1f
+	inc	%rsi
+	dec	%rcx
+	clc
+	ret
+1:	stc
+	ret
+end:
+	test	%rcx, %rcx
+	jnz	1f
+	clc
+	ret
+1:	stc
+	ret
+
+/* devnum: "MAJOR:MINOR" to the end, as makedev() encodes it, in rax; CF set if not. */
+devnum:
+	call	num
+	jc	1f
+	mov	%eax, %edi
+	call	sep
+	jc	1f
+	call	num
+	jc	1f
+	call	end
+	jc	1f
+	/* ((ma & 0xfffff000) << 32) | ((ma & 0xfff) << 8) | ((mi & 0xffffff00) << 12) | (mi & 0xff) */
+	mov	%edi, %edx
+	and	$0xfffff000, %edx
+	shl	$32, %rdx
+	mov	%edi, %ecx
+	and	$0xfff, %ecx
+	shl	$8, %rcx
+	or	%rcx, %rdx
+	mov	%eax, %ecx
+	and	$0xffffff00, %ecx
+	shl	$12, %rcx
+	or	%rcx, %rdx
+	movzbl	%al, %eax
+	or	%rdx, %rax
+	clc
+1:	ret
 
 /* sa_restorer of the handler. */
 shim_restorer:
