@@ -20,9 +20,9 @@ import (
 // /dev's devices) cannot be bound: EINVAL.
 
 // mountBind binds the guest directory src (absolute, its links followed) at the guest
-// directory at; rdonly makes the new mount read-only (a later remount changes only it).
-func (k *Kernel) mountBind(c *Call, src, at string, flags uint64) error {
-	if fs, rest := special(src); fs != "" && k.served(fs, rest) {
+// directory at, with the flags of the mount src lies in (a later remount changes only it).
+func (k *Kernel) mountBind(c *Call, src, at string) error {
+	if fs, rest := k.special(src); fs != "" && k.served(fs, rest) {
 		return unix.EINVAL
 	}
 	rt, rel := k.root.route(src)
@@ -58,10 +58,13 @@ func (k *Kernel) mountBind(c *Call, src, at string, flags uint64) error {
 		}
 		sub = inCopy
 	}
-	ro := flags&unix.MS_RDONLY != 0 || rt.ReadOnly()
-	r := &Root{fd: fd, clone: clone, guest: at, ro: new(atomic.Bool)}
+	// A new bind has its source mount's flags, whatever the call asks (Linux's do_loopback
+	// takes only MS_REC): mount(8) makes a bind read-only or noexec with a remount after it.
+	mf := rt.MountFlags()
+	ro := mf&unix.MS_RDONLY != 0
+	r := &Root{fd: fd, clone: clone, guest: at, ro: new(atomic.Bool), flags: new(atomic.Uint64)}
 	if r.mnt, err = mountID(clone); err == nil {
-		err = r.SetReadOnly(ro)
+		err = r.SetMountFlags(mf)
 	}
 	if err != nil {
 		r.Close()
@@ -71,7 +74,7 @@ func (k *Kernel) mountBind(c *Call, src, at string, flags uint64) error {
 	m := &mountPoint{at: at, root: r, mnt: r.mnt, ro: ro}
 	var kind string
 	m.source, kind, m.opts, m.bindRoot = k.bindOrigin(rt, src)
-	m.fs = &bindFS{of: of, kind: kind}
+	m.fs = &bindFS{of: of, kind: kind, top: k.root}
 	m.sub = sub // the source Root's own sub (hostfs, a bind) is part of the path already
 	if err := k.root.mounts.add(m); err != nil {
 		r.Close()

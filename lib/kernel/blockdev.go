@@ -316,7 +316,7 @@ func sysSwapon(c *Call) result {
 	if err != nil {
 		return fail(err)
 	}
-	fs, rest := special(abs)
+	fs, rest := c.k.special(abs)
 	b, part, isUBD := c.k.blockDevByName(rest)
 	if fs != "/dev" || !isUBD || b == nil || part != 0 {
 		return errno(unix.EINVAL) // swap files and other devices: not supported yet
@@ -345,7 +345,7 @@ func sysSwapoff(c *Call) result {
 	if err != nil {
 		return fail(err)
 	}
-	_, rest := special(abs)
+	_, rest := c.k.special(abs)
 	b, _, isUBD := c.k.blockDevByName(rest)
 	c.k.swapMu.Lock()
 	defer c.k.swapMu.Unlock()

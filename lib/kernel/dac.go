@@ -603,7 +603,7 @@ func (c *Call) linkSourceFirst(olddir int32, oldArg int, flags int) error {
 	if err != nil {
 		return err
 	}
-	if fs, _ := special(abs); fs != "" {
+	if fs, _ := c.k.special(abs); fs != "" {
 		return nil // the kernel's files: the call says what it says of them
 	}
 	fd, err := c.lookupObj(c.fsCred(), abs, follow)

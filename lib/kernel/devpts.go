@@ -306,21 +306,3 @@ func (k *Kernel) ptyName(st *unix.Stat_t) string {
 	}
 	return "/dev/pts/" + strconv.Itoa(int(unix.Minor(st.Rdev)))
 }
-
-// devptsLine is /proc/mounts's line of the guest's devpts, which is always mounted on
-// /dev/pts (like /proc); "" when the machine has none.
-func (k *Kernel) devptsLine() string {
-	if k.devptsFD() < 0 {
-		return ""
-	}
-	return "devpts /dev/pts devpts rw,nosuid,noexec,relatime," + k.ptyOptions().String() + " 0 0\n"
-}
-
-// devptsInfoLine is its mountinfo line, numbered id, below /dev (3).
-func (k *Kernel) devptsInfoLine(id int) string {
-	if k.devptsFD() < 0 {
-		return ""
-	}
-	return strconv.Itoa(id) + " 3 0:" + strconv.Itoa(int(unix.Minor(k.devptsDev()))) +
-		" / /dev/pts rw,nosuid,noexec,relatime - devpts devpts rw," + k.ptyOptions().String() + "\n"
-}

@@ -53,6 +53,10 @@
 //	tmpfs.go      tmpfs mounts: host tmpfs instances made by stage 1
 //	hostfs.go     hostfs mounts of the directories the command line gives the machine
 //	fstypes.go    the file system types of the mount table behind one interface
+//	mountflags.go a mount's ro, nosuid, nodev and noexec, decided in one place (exec, device
+//	              opens, set-id, statfs), and the host mount's flags that back them
+//	kernelfs.go   procfs, sysfs, devtmpfs, devpts and mqueue as entries of the mount table:
+//	              mount and umount of them, procfs/sysfs/devtmpfs elsewhere too
 //	bind.go       bind mounts of the guest's own directories
 //	mqueuefs.go   the mqueue file system on /dev/mqueue (through the procfs helper)
 //	sysfs.go      /sys: a declarative tree mirrored into a tmpfs, attributes at open

@@ -368,11 +368,6 @@ func TestFDTwinsMatchPathCalls(t *testing.T) {
 			t.Errorf("%s or %s has no row", sysName(fd), sysName(path))
 			continue
 		}
-		// statfs of an fd shows the host's mount, which is the guest's tree copy: natively
-		// right; the path twin is trapped only to resolve the path
-		if fd == unix.SYS_FSTATFS {
-			continue
-		}
 		// the shim's stat path reads only: fstat in the guest, fgetxattr of the shim's own
 		// attribute names from its site (security.md, "The shim's stat path"); TestFilterShimSites
 		// checks that everything else is trapped like the path twin

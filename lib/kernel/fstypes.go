@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/gouml/gouml/lib/ext4"
 	"github.com/gouml/gouml/lib/shadow"
@@ -13,9 +14,9 @@ import (
 // (mount.go) is a place: where it is, the Root its paths resolve in, read-only or not. What
 // depends on the type is the type's: its name and device in /proc/mounts and mountinfo,
 // what a remount does, writing changes back, what is given back at umount, which block
-// device backs it, the image statfs reads, and whether files show host owners. /proc, /sys,
-// /dev and /dev/pts are the kernel's own and always there (special.go); they are not in the
-// table.
+// device backs it, the image statfs reads, and whether files show host owners. The
+// kernel's own file systems (procfs, sysfs, devtmpfs, devpts, mqueue) are entries of the
+// same table with no tree of their own (kernelfs.go); a mount's flags are mountflags.go's.
 type fileSystem interface {
 	// typeName is the type /proc/mounts shows.
 	typeName() string
@@ -34,6 +35,9 @@ type fileSystem interface {
 	backedBy(b *blockDev, part int) bool
 	// hostOwners: files show their host owners (hostfs), not guest owners.
 	hostOwners() bool
+	// reconfigure applies a remount's data (the file system's options, not the mount's
+	// flags); ignored options are not an error, as on Linux.
+	reconfigure(k *Kernel, m *mountPoint, data string) error
 }
 
 // plainFS is what the types without a backing of their own share: a remount is the tree
@@ -47,6 +51,7 @@ func (plainFS) backedBy(*blockDev, int) bool                    { return false }
 func (plainFS) hostOwners() bool                                { return false }
 func (plainFS) release(*Kernel, *mountPoint) error              { return nil }
 func (plainFS) remount(k *Kernel, m *mountPoint, ro bool) error { return m.root.SetReadOnly(ro) }
+func (plainFS) reconfigure(*Kernel, *mountPoint, string) error  { return nil }
 
 // imageFS is a ubd device's ext2/3/4 file system, unpacked into a mount slot (lib/shadow).
 type imageFS struct {
@@ -67,6 +72,9 @@ func (f *imageFS) backedBy(b *blockDev, part int) bool {
 	return f.dev == b && f.part == part
 }
 func (f *imageFS) hostOwners() bool { return false }
+
+// reconfigure: an ext file system's options (errors=, commit= …) change nothing here.
+func (f *imageFS) reconfigure(*Kernel, *mountPoint, string) error { return nil }
 
 func (f *imageFS) sync(m *mountPoint) error {
 	if m.ro {
@@ -113,12 +121,33 @@ func (f *imageFS) remount(k *Kernel, m *mountPoint, ro bool) error {
 // tmpfsFS is one of the kernel's tmpfs instances (tmpfs.go).
 type tmpfsFS struct {
 	plainFS
-	instance int // Config.trees.tmpfs index
+	instance int    // Config.trees.tmpfs index
+	mode     uint32 // its root's mode as mounted (mode=)
 }
 
 func (f *tmpfsFS) typeName() string { return "tmpfs" }
 func (f *tmpfsFS) release(k *Kernel, m *mountPoint) error {
 	k.freeTmpfs(f.instance)
+	return nil
+}
+
+// reconfigure: a remount's size= (or nr_blocks=) resizes the instance, as shmem_reconfigure
+// does; the other options (mode= …) stay as they were.
+func (f *tmpfsFS) reconfigure(k *Kernel, m *mountPoint, data string) error {
+	sized := false
+	for _, kv := range strings.Split(data, ",") {
+		if strings.HasPrefix(kv, "size=") || strings.HasPrefix(kv, "nr_blocks=") {
+			sized = true
+		}
+	}
+	o, err := parseTmpfsOptions(data, k.cfg.Mem)
+	if err != nil || !sized {
+		return err
+	}
+	if err := k.resizeTmpfs(k.cfg.trees.tmpfs[f.instance], o.size); err != nil {
+		return err
+	}
+	m.opts = tmpfsOptString(o.size, f.mode)
 	return nil
 }
 
@@ -133,6 +162,7 @@ func (hostfsFS) hostOwners() bool { return true }
 type bindFS struct {
 	plainFS
 	of   *mountPoint // the mount the source lies in (nil: the machine's root)
+	top  *Root       // the machine's root (whose read-only flag a bind of it shows)
 	kind string      // that file system's type
 }
 

@@ -82,9 +82,9 @@ func (k *Kernel) mountHostfs(c *Call, at string, flags uint64, data string) erro
 		}
 		sub = p
 	}
-	r := &Root{fd: fd, clone: clone, guest: at, ro: new(atomic.Bool)}
+	r := &Root{fd: fd, clone: clone, guest: at, ro: new(atomic.Bool), flags: new(atomic.Uint64)}
 	if r.mnt, err = mountID(clone); err == nil {
-		err = r.SetReadOnly(flags&unix.MS_RDONLY != 0)
+		err = r.SetMountFlags(flags & mountFlagMask)
 	}
 	if err != nil {
 		r.Close()

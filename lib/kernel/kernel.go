@@ -107,13 +107,10 @@ type Kernel struct {
 
 	procMnt uint64          // mount id of the tmpfs behind the /proc listing (special.go)
 	sysctls []*sysctlWriter // guests' open writable /proc/sys files (special.go)
-	roots   []*Root         // chroot roots, closed when the machine stops
-	// mounts below the root's tree copy (host mounts inside the root directory), learnt
-	// by objPath (k.mu)
-	subMounts map[uint64]bool
-	cadOff    atomic.Bool // reboot(2) CAD_OFF: Ctrl-Alt-Del signals init instead of restarting
-	swapMu    sync.Mutex
-	swaps     map[int]bool // ubd units swapon'ed (blockdev.go)
+
+	cadOff atomic.Bool // reboot(2) CAD_OFF: Ctrl-Alt-Del signals init instead of restarting
+	swapMu sync.Mutex
+	swaps  map[int]bool // ubd units swapon'ed (blockdev.go)
 
 	// init's traced calls are served on the thread that forked init (ptrace.go)
 	initCalls chan *Call
@@ -210,12 +207,13 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		tasks: map[int]*Task{}, procs: map[int]*Process{},
 		uts: utsNames{hostname: cfg.Hostname, domain: "(none)"}, logged: map[int]bool{},
 		shutdown: make(chan shutdownReq, 1), listener: -1, procfs: -1, loopDone: make(chan struct{}),
-		epfd: -1, procMnt: procMnt, sysMnt: sysMnt, subMounts: map[uint64]bool{},
+		epfd: -1, procMnt: procMnt, sysMnt: sysMnt,
 		procHelper: cfg.procHelper,
 	}
 	if k.uts.hostname == "" {
 		k.uts.hostname = "(none)"
 	}
+	k.mountKernelFSes()
 	if cfg.Debug {
 		k.stats = new(callStats)
 	}
@@ -274,9 +272,7 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 	if k.sysNL > 0 {
 		unix.Close(k.sysNL)
 	}
-	for _, r := range k.roots {
-		r.Close()
-	}
+	k.root.mounts.closeChroots()
 	return req.status, req.reboot, nil
 }
 

@@ -35,6 +35,40 @@ type mountTable struct {
 	// instances in use (mu)
 	slots [mountSlots]bool
 	tmpfs [tmpfsSlots]bool
+
+	view atomic.Pointer[kernelView] // its kernel file systems, for paths (kernelfs.go)
+
+	// The rest of the file-system layer's state is under the table's lock too, not the
+	// Kernel's (whose lock is the processes' and credentials'):
+	// host mounts below the root's tree copy (a host mount inside the root directory),
+	// learnt by objPath (uint64 mount id -> true)
+	below sync.Map
+	// chroots are the Roots processes chrooted into, closed when the machine stops (mu)
+	chroots []*Root
+}
+
+// addChroot keeps a chroot's Root until the machine stops (its processes share it).
+func (t *mountTable) addChroot(r *Root) {
+	t.mu.Lock()
+	t.chroots = append(t.chroots, r)
+	t.mu.Unlock()
+}
+
+// closeChroots closes them when the machine stops.
+func (t *mountTable) closeChroots() {
+	t.mu.Lock()
+	l := t.chroots
+	t.chroots = nil
+	t.mu.Unlock()
+	for _, r := range l {
+		r.Close()
+	}
+}
+
+// belowRoot: mount id mnt is a host mount below the root's tree copy (objPath learnt it).
+func (t *mountTable) belowRoot(mnt uint64) bool {
+	_, ok := t.below.Load(mnt)
+	return ok
 }
 
 // mountPoint is one file system mounted in the guest: a ubd device's (unpacked into a
@@ -52,6 +86,8 @@ type mountPoint struct {
 	sub    string // the mounted directory inside its tree copy ("" = the copy's top)
 	// the mounted directory's path in its file system (mountinfo's root field; "" = "/")
 	bindRoot string
+	// a kernel file system's mount flags (kernelfs.go); the others' are their Root's
+	kflags uint64
 }
 
 // guestPath turns the path the host gives a file of this mount's tree copy (its path inside
@@ -132,7 +168,7 @@ func (t *mountTable) byMount(mnt uint64) *mountPoint {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for _, m := range t.list {
-		if m.mnt == mnt {
+		if m.mnt == mnt && m.root != nil { // the kernel's own have no tree (and mnt 0)
 			return m
 		}
 	}
@@ -152,6 +188,9 @@ func (r *Root) route(guest string) (*Root, string) {
 	c := path.Clean(guest)
 	var best *mountPoint
 	for _, m := range r.mounts.list {
+		if m.root == nil {
+			continue // the kernel's own (kernelfs.go): no tree
+		}
 		if (c == m.at || strings.HasPrefix(c, m.at+"/")) && (best == nil || len(m.at) > len(best.at)) {
 			best = m
 		}
@@ -175,7 +214,7 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 	default:
 		return unix.ENODEV
 	}
-	fs, rest := special(source)
+	fs, rest := k.special(source)
 	if fs != "/dev" {
 		return unix.ENOTBLK
 	}
@@ -226,7 +265,15 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 	tree, err := shadow.Unpack(efs, dir)
 	if err == nil {
 		var sub *Root
+		if ro {
+			flags |= unix.MS_RDONLY // a read-only device
+		}
 		if sub, err = cloneRoot(dir, ro); err == nil {
+			if err = sub.SetMountFlags(flags & mountFlagMask); err != nil {
+				sub.Close()
+			}
+		}
+		if err == nil {
 			if fstype == "" || fstype == "auto" {
 				fstype = "ext4"
 			}
@@ -264,6 +311,9 @@ func (k *Kernel) umount(target string, flags int) error {
 			if x.fs.hostOwners() {
 				t.hostfs.Add(-1)
 			}
+			if x.root == nil {
+				t.updateView()
+			}
 			break
 		}
 	}
@@ -272,6 +322,29 @@ func (k *Kernel) umount(target string, flags int) error {
 		return unix.EINVAL
 	}
 	return k.release(m)
+}
+
+// superRO: the file system a mount shows is read-only (mountinfo's super options): a bind's
+// is its source's, whatever the bind's own flag (the caller holds t.mu).
+func (t *mountTable) superRO(m *mountPoint) bool {
+	for {
+		b, ok := m.fs.(*bindFS)
+		if !ok {
+			return m.ro
+		}
+		if b.of == nil {
+			return b.top != nil && b.top.ReadOnly()
+		}
+		m = b.of
+	}
+}
+
+// fsOptions are the file system's options /proc/mounts shows after the mount's flags.
+func (k *Kernel) fsOptions(m *mountPoint) string {
+	if kf, ok := m.fs.(*kernelFS); ok && kf.kind == "devpts" {
+		return k.ptyOptions().String()
+	}
+	return m.opts
 }
 
 // bound: a bind mount shows a directory of m (the caller holds t.mu).
@@ -297,23 +370,67 @@ func (t *mountTable) hasBelow(at string) bool {
 // release ends a mount: its tree copy goes, and its file system is released (an image's
 // changes go back to it, a tmpfs is emptied for the next).
 func (k *Kernel) release(m *mountPoint) error {
+	if m.root == nil {
+		if kf, ok := m.fs.(*kernelFS); ok && kf.kind == "mqueue" {
+			k.mqMounted.Store(false)
+		}
+		return nil // the kernel's own: its files stay the kernel's
+	}
 	m.root.Close() // guests still in the tree keep the copy alive, detached from the backing
 	return m.fs.release(k, m)
 }
 
-// mountBusy: some guest process works in the mounted tree.
+// mountBusy: some guest process uses the mounted tree, as Linux's umount judges it (EBUSY):
+// a working directory, a root (chroot), a running program or an open file lies in it. Only
+// mappings of files the process no longer holds open (a library) are not seen.
 func (k *Kernel) mountBusy(m *mountPoint) bool {
+	if m.root == nil {
+		return false // the kernel's own: no tree to hold (what is mounted below is hasBelow's)
+	}
 	k.knowAll()
 	k.mu.Lock()
 	tids := make([]int, 0, len(k.tasks))
 	for tid := range k.tasks {
 		tids = append(tids, tid)
 	}
+	tgids := make([]int, 0, len(k.procs))
+	var roots []*Root
+	for tgid, p := range k.procs {
+		tgids = append(tgids, tgid)
+		if p.Root != nil {
+			roots = append(roots, p.Root)
+		}
+	}
 	k.mu.Unlock()
-	for _, tid := range tids {
-		var stx unix.Statx_t
-		if unix.Statx(unix.AT_FDCWD, "/proc/"+strconv.Itoa(tid)+"/cwd", 0, unix.STATX_MNT_ID, &stx) == nil && stx.Mnt_id == m.mnt {
+	for _, r := range roots {
+		// a chroot's Root is the kernel's (the host's root of the process stays the tree
+		// copy's): the directory it holds tells the mount
+		if id, err := mountID(r.fd); err == nil && id == m.mnt {
 			return true
+		}
+	}
+	in := func(link string) bool {
+		var stx unix.Statx_t
+		return unix.Statx(unix.AT_FDCWD, link, 0, unix.STATX_MNT_ID, &stx) == nil && stx.Mnt_id == m.mnt
+	}
+	for _, tid := range tids {
+		if in("/proc/" + strconv.Itoa(tid) + "/cwd") {
+			return true
+		}
+	}
+	for _, tgid := range tgids {
+		dir := "/proc/" + strconv.Itoa(tgid)
+		if in(dir+"/exe") || in(dir+"/root") {
+			return true
+		}
+		fds, err := os.ReadDir(dir + "/fd")
+		if err != nil {
+			continue // it ended
+		}
+		for _, fd := range fds {
+			if in(dir + "/fd/" + fd.Name()) {
+				return true
+			}
 		}
 	}
 	return false
@@ -326,6 +443,7 @@ func (k *Kernel) unmountAll() {
 	l := t.list
 	t.list = nil
 	t.hostfs.Store(0)
+	t.updateView()
 	t.mu.Unlock()
 	for i := len(l) - 1; i >= 0; i-- {
 		if err := k.release(l[i]); err != nil {
@@ -354,13 +472,9 @@ func (k *Kernel) mountLines() string {
 	defer t.mu.RUnlock()
 	var b strings.Builder
 	for _, m := range t.list {
-		mode := "rw"
-		if m.ro {
-			mode = "ro"
-		}
-		opts := mode + ",relatime"
-		if m.opts != "" {
-			opts += "," + m.opts
+		opts := mountOptions(m.mountFlags()) + ",relatime"
+		if o := k.fsOptions(m); o != "" {
+			opts += "," + o
 		}
 		b.WriteString(m.source + " " + m.at + " " + m.fs.typeName() + " " + opts + " 0 0\n")
 	}
@@ -381,23 +495,24 @@ func (k *Kernel) mountinfoLines(first int) string {
 				parent = first + j
 			}
 		}
-		mode := "rw"
-		if m.ro {
+		mode := "rw" // the file system's (the super block's); the mount's own are flags
+		if t.superRO(m) {
 			mode = "ro"
 		}
+		flags := mountOptions(m.mountFlags())
 		dev := m.fs.devNum()
 		if dev == "" {
 			dev = "0:" + strconv.Itoa(32+i)
 		}
 		super := mode
-		if m.opts != "" {
-			super += "," + m.opts
+		if o := k.fsOptions(m); o != "" {
+			super += "," + o
 		}
 		root := "/"
 		if m.bindRoot != "" {
 			root = m.bindRoot
 		}
-		fmt.Fprintf(&b, "%d %d %s %s %s %s,relatime - %s %s %s\n", first+i, parent, dev, root, m.at, mode, m.fs.typeName(), m.source, super)
+		fmt.Fprintf(&b, "%d %d %s %s %s %s,relatime - %s %s %s\n", first+i, parent, dev, root, m.at, flags, m.fs.typeName(), m.source, super)
 	}
 	return b.String()
 }
@@ -428,8 +543,10 @@ func (k *Kernel) ext4Of(r *Root) (*ext4.FS, bool) {
 	return nil, false
 }
 
-// remount changes a mounted file system between read-only and read-write (its type says how).
-func (k *Kernel) remount(target string, ro bool) error {
+// remount gives a mounted file system new mount flags (mountflags.go): a change between
+// read-only and read-write is its type's to make; nosuid, nodev and noexec are replaced.
+func (k *Kernel) remount(target string, flags uint64, data string) error {
+	ro := flags&unix.MS_RDONLY != 0
 	at := path.Clean(target)
 	t := k.root.mounts
 	t.mu.Lock()
@@ -443,13 +560,22 @@ func (k *Kernel) remount(target string, ro bool) error {
 	if m == nil {
 		return unix.EINVAL
 	}
+	if m.root == nil {
+		return nil // the kernel's own keep their flags (kernelfs.go)
+	}
 	if ro != m.ro {
 		if err := m.fs.remount(k, m, ro); err != nil {
 			return err
 		}
 		m.ro = ro
 	}
-	return nil
+	if flags&unix.MS_BIND == 0 {
+		// the file system's options too (a bind remount changes only the mount)
+		if err := m.fs.reconfigure(k, m, data); err != nil {
+			return err
+		}
+	}
+	return m.root.SetMountFlags(flags & mountFlagMask)
 }
 
 // takeSlot reserves a free mount slot (-1: none left).

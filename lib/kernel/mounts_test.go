@@ -190,3 +190,58 @@ func TestMqueueMount(t *testing.T) {
 		t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, strings.Join(want, "\n"), errs)
 	}
 }
+
+// kernelFSScript mounts and unmounts the kernel's own file systems: they are entries of
+// the one table (/proc/mounts and mountinfo agree, in mount order), /dev is busy while
+// devpts is mounted below it, an unmounted /sys, /dev/pts or /proc shows the root's own
+// directory (the busybox root has no /dev/pts: it is made to mount devpts again) until it
+// is mounted again, with the flags of that mount or of a remount, and procfs mounted at
+// another directory shows the same files there.
+const kernelFSScript = `#!/bin/sh
+cut -d' ' -f1-4 /proc/mounts
+cut -d' ' -f1,2,5,6,8- /proc/self/mountinfo
+umount /dev 2>/dev/null || echo umount-dev=EBUSY
+umount /sys && echo sys=unmounted
+ls /sys | wc -l
+grep -c ' /sys ' /proc/mounts
+mount -t sysfs sysfs /sys && ls -d /sys/class/net && echo sys=back
+mount -o remount,nosuid,nodev /sys && grep ' /sys ' /proc/mounts
+umount /dev/pts && echo pts=unmounted
+ls /dev/pts 2>/dev/null | wc -l
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts && ls /dev/pts/ptmx && echo pts=back
+mkdir -p /srv/c/proc
+mount -t proc proc /srv/c/proc && cat /srv/c/proc/sys/kernel/ostype
+grep ' /srv/c/proc ' /proc/mounts
+umount /srv/c/proc && ls /srv/c/proc | wc -l
+umount /proc && echo proc=unmounted
+ls /proc | wc -l
+cat /proc/self/status 2>/dev/null || echo self=ENOENT
+mount -t proc proc /proc && grep -c '^Pid:' /proc/self/status
+tail -n 1 /proc/mounts | cut -d' ' -f1-4
+/bin/busybox poweroff -f
+`
+
+// TestKernelFSMounts: the kernel's file systems in the mount table (kernelfs.go).
+func TestKernelFSMounts(t *testing.T) {
+	root := testenv.BusyboxRoot(t, map[string]string{"/t.sh": kernelFSScript})
+	out, errs, status := run{args: []string{"ubd0=" + root, "rw", "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
+	want := []string{
+		"/dev/root / hostfs rw,relatime",
+		"proc /proc proc rw,nosuid,nodev,noexec,relatime",
+		"devtmpfs /dev devtmpfs rw,relatime",
+		"devpts /dev/pts devpts rw,nosuid,noexec,relatime,mode=600,ptmxmode=000",
+		"sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime",
+		"1 0 / rw,relatime hostfs /dev/root rw",
+		"2 1 /proc rw,nosuid,nodev,noexec,relatime proc proc rw",
+		"3 1 /dev rw,relatime devtmpfs devtmpfs rw",
+		"4 3 /dev/pts rw,nosuid,noexec,relatime devpts devpts rw,mode=600,ptmxmode=000",
+		"5 1 /sys rw,nosuid,nodev,noexec,relatime sysfs sysfs rw",
+		"umount-dev=EBUSY", "sys=unmounted", "0", "0", "/sys/class/net", "sys=back", "sysfs /sys sysfs rw,nosuid,nodev,relatime 0 0",
+		"pts=unmounted", "0", "/dev/pts/ptmx", "pts=back",
+		"Linux", "proc /srv/c/proc proc rw,relatime 0 0", "0",
+		"proc=unmounted", "0", "self=ENOENT", "1", "proc /proc proc rw,relatime",
+	}
+	if status != 0 || strings.TrimRight(out, "\n") != strings.Join(want, "\n") {
+		t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, strings.Join(want, "\n"), errs)
+	}
+}

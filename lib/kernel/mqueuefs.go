@@ -51,12 +51,16 @@ func (k *Kernel) mountMqueue(c *Call, at string) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return unix.ENOTDIR
 	}
+	t := k.root.mounts
+	if err := t.add(k.newKernelMount("mqueue", at)); err != nil {
+		return err
+	}
 	k.mqMounted.Store(true)
+	t.mu.Lock()
+	t.updateView()
+	t.mu.Unlock()
 	return nil
 }
-
-// umountMqueue unmounts it (false: it was not mounted).
-func (k *Kernel) umountMqueue() bool { return k.mqMounted.CompareAndSwap(true, false) }
 
 // openMqueue opens a name of the mounted mqueue file system (sub: after /dev/mqueue) with
 // open(2)'s flags and mode (for O_CREAT).
@@ -130,12 +134,4 @@ func mqfsRequest(body []byte) (unix.Errno, int) {
 		return errnoOf(err), -1
 	}
 	return 0, fd
-}
-
-// mqueueLine is /proc/mounts's line of the guest's mqueue mount ("" when not mounted).
-func (k *Kernel) mqueueLine() string {
-	if !k.mqMounted.Load() {
-		return ""
-	}
-	return "mqueue /dev/mqueue mqueue rw,nosuid,nodev,noexec,relatime 0 0\n"
 }

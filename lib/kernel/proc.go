@@ -201,7 +201,7 @@ func (k *Kernel) procfsRead(guest int, sub string) ([]byte, error) {
 // The directory is found from the object the task really holds, never from a host path.
 func (c *Call) procLinks(abs string) (string, error) {
 	for depth := 0; ; depth++ {
-		fs, rest := special(abs)
+		fs, rest := c.k.special(abs)
 		if fs == "" || fs == "/sys" || rest == "/" {
 			return abs, nil // /sys has no magic links
 		}
@@ -412,14 +412,10 @@ func (k *Kernel) rootFSType() string {
 	return "hostfs"
 }
 
+// mounts is /proc/mounts: the root, then the table in mount order (mount.go, kernelfs.go).
 func (k *Kernel) mounts() []byte {
-	mode := "rw"
-	if k.root.ReadOnly() {
-		mode = "ro"
-	}
-	return []byte("/dev/root / " + k.rootFSType() + " " + mode + ",relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n" +
-		"sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n" +
-		"devtmpfs /dev devtmpfs rw,relatime 0 0\n" + k.devptsLine() + k.mqueueLine() + k.mountLines())
+	mode := mountOptions(k.root.MountFlags())
+	return []byte("/dev/root / " + k.rootFSType() + " " + mode + ",relatime 0 0\n" + k.mountLines())
 }
 
 // procPidFiles are the per-process files read from the guest's procfs as they are: their
@@ -614,13 +610,12 @@ func (k *Kernel) guestMaps(c *Call, host int, b []byte) []byte {
 	return []byte(out.String())
 }
 
+// mountinfo is /proc/PID/mountinfo: the root as mount 1, then the table numbered from 2.
 func (k *Kernel) mountinfo() []byte {
 	mode := "rw"
 	if k.root.ReadOnly() {
 		mode = "ro"
 	}
-	return []byte("1 0 98:0 / / " + mode + ",relatime - " + k.rootFSType() + " /dev/root " + mode + "\n" +
-		"2 1 0:4 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n" +
-		"3 1 0:5 / /dev rw,relatime - devtmpfs devtmpfs rw\n" + k.devptsInfoLine(4) +
-		"5 1 0:20 / /sys rw,nosuid,nodev,noexec,relatime - sysfs sysfs rw\n" + k.mountinfoLines(6))
+	return []byte("1 0 98:0 / / " + mountOptions(k.root.MountFlags()) + ",relatime - " + k.rootFSType() + " /dev/root " + mode + "\n" +
+		k.mountinfoLines(2))
 }

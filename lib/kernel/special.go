@@ -20,7 +20,7 @@ import (
 // kernelDevice reports whether a name under /dev is provided by the kernel: a device of
 // the registry (devices.go) or a link to the caller's fds.
 func (k *Kernel) kernelDevice(rest string) bool {
-	return devLink(rest) || ptsPath(rest) || k.mqueuePath(rest) || k.deviceByName(rest) != nil
+	return devLink(rest) || ptsPath(rest) && k.ptsMounted() || k.mqueuePath(rest) || k.deviceByName(rest) != nil
 }
 
 func (k *Kernel) uptime() time.Duration { return time.Since(k.start) }
@@ -167,7 +167,7 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		if k.mqueuePath(rest) {
 			return k.openMqueue(c, rest[len("mqueue"):], flags, 0)
 		}
-		if rest == "pts" || strings.HasPrefix(rest, "pts/") {
+		if ptsPath(rest) && k.ptsMounted() {
 			if _, slave := ptyNumber(rest); !slave {
 				return k.openPts(c, rest[3:], flags) // the directory, its ptmx
 			}
@@ -295,6 +295,15 @@ func (k *Kernel) kernelStatfs(fd int, sf *unix.Statfs_t) {
 	if unix.Fstat(fd, &st) != nil {
 		return
 	}
+	defer func() {
+		// the flags are the mount's (kernelfs.go), as the guest mounted it
+		switch sf.Type {
+		case unix.PROC_SUPER_MAGIC:
+			sf.Flags = statfsFlags(k.kernelFSFlags("/proc"))
+		case unix.SYSFS_MAGIC:
+			sf.Flags = statfsFlags(k.kernelFSFlags("/sys"))
+		}
+	}()
 	if st.Dev == k.devNodes().procDev {
 		*sf = procStatfs
 		return
@@ -401,6 +410,20 @@ func (k *Kernel) reopenFD(c *Call, tid int, n string, flags int) (int, error) {
 	}
 	if b, part := k.blockDevOf(&st); b != nil {
 		return k.openBlockDev(b, part, flags)
+	}
+	if typ, dev := deviceOf(obj, &st); typ != 0 && flags&unix.O_PATH == 0 && c != nil {
+		// a device node of the guest's trees opens its device, as by its name: the mount's
+		// nodev, then the node's guest mode for the caller (an O_PATH fd, reopened, was
+		// checked for nothing)
+		if _, w := k.objPath(link); w == inTree {
+			mf := k.fdMountFlags(obj)
+			if mf&unix.MS_NODEV == 0 && !c.privileged() {
+				if err := c.mayOn(c.fsCred(), obj, accessWanted(flags)); err != nil {
+					return -1, err
+				}
+			}
+			return k.openNode(c, typ, dev, mf, flags)
+		}
 	}
 	acc := flags&(unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_APPEND|unix.O_PATH|unix.O_NOCTTY|unix.O_TRUNC|unix.O_DIRECTORY|unix.O_NOATIME) | unix.O_CLOEXEC
 	switch st.Mode & unix.S_IFMT {

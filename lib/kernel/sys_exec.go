@@ -117,15 +117,9 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 		}
 		plan.fd = fd
 		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
+		mf, err := k.execFile(fd, &st)
+		if err != nil {
 			return fail(err)
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-		case unix.S_IFLNK:
-			return fail(unix.ELOOP)
-		default:
-			return fail(unix.EACCES)
 		}
 		g := st
 		guestStat(fd, &g)
@@ -165,8 +159,9 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 		if !bytes.HasPrefix(hdr, []byte("\x7fELF")) {
 			return fail(unix.ENOEXEC)
 		}
-		if depth == 0 {
-			// the program itself (not a #! script, not ld.so): its set-id bits count
+		if depth == 0 && mf&unix.MS_NOSUID == 0 {
+			// the program itself (not a #! script, not ld.so): its set-id bits count,
+			// unless its mount is nosuid
 			plan.setid = execSetid{uid: g.Uid, gid: g.Gid, suid: g.Mode&unix.S_ISUID != 0, sgid: g.Mode&unix.S_ISGID != 0}
 		}
 		plan.dev, plan.ino = st.Dev, st.Ino
@@ -192,6 +187,28 @@ func (k *Kernel) prepareExec(c *Call) (*tracePlan, error) {
 	}
 }
 
+// execFile checks what an exec opened (fd; st gets its host stat) is a file that may run: a
+// regular file (ELOOP for a symlink, EACCES for anything else) on a mount that is not
+// noexec, as Linux's do_open_execat judges it. It returns the mount's flags (nosuid is
+// bprm_fill_uid's; mountflags.go, where the host's mount of a noexec tree is noexec too).
+func (k *Kernel) execFile(fd int, st *unix.Stat_t) (uint64, error) {
+	if err := unix.Fstat(fd, st); err != nil {
+		return 0, err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFLNK:
+		return 0, unix.ELOOP
+	default:
+		return 0, unix.EACCES
+	}
+	mf := k.fdMountFlags(fd)
+	if mf&unix.MS_NOEXEC != 0 {
+		return 0, unix.EACCES
+	}
+	return mf, nil
+}
+
 // interpPrefix puts an ELF interpreter in front of what an execve runs: the program p (or
 // the fd it was given as) and its arguments, or the #! words already in front of them.
 func interpPrefix(prefix []string, interp, p string, byFD bool, dirfd int32) []string {
@@ -211,7 +228,7 @@ var errNotProgram = errors.New("not a program")
 // task holds (/proc/PID/exe, /proc/PID/fd/N, /dev/fd/N), or a file of the caller's root r.
 func (k *Kernel) execOpen(c *Call, r *Root, abs string, byFD bool, dirfd int32, follow bool) (int, error) {
 	tid := c.Tid
-	switch fs, rest := special(abs); {
+	switch fs, rest := k.special(abs); {
 	case byFD:
 		fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/fd/"+strconv.Itoa(int(dirfd)), unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -275,7 +292,7 @@ func (k *Kernel) prepareChdir(c *Call) (*tracePlan, error) {
 		return nil, err
 	}
 	var fd int
-	if fs, rest := special(abs); fs == "/proc" || fs == "/sys" {
+	if fs, rest := k.special(abs); fs == "/proc" || fs == "/sys" {
 		fd, err = k.openSpecial(c, fs, rest, unix.O_PATH|unix.O_DIRECTORY)
 	} else {
 		fd, err = c.openPathAs(abs, true)

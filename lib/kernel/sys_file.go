@@ -100,7 +100,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		return fail(err)
 	}
 	cloexec := flags&unix.O_CLOEXEC != 0
-	opath := flags&unix.O_PATH != 0
+	opath := flags&unix.O_PATH != 0 // answered with a stand-in: no device is opened for it
 	if opath {
 		if c.nativeOPath(dirfd, p, abs) {
 			if !c.privileged() {
@@ -121,7 +121,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// The kernel's files; the rest of /dev is the root's own directory, opened like any
 	// (a FIFO there must not block the dispatcher either).
-	if fs, rest := special(abs); c.k.served(fs, rest) {
+	if fs, rest := c.k.special(abs); c.k.served(fs, rest) {
 		if err := c.mayOpenKernelDevice(fs, rest, flags, opath); err != nil {
 			return fail(err)
 		}
@@ -163,21 +163,22 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 			var st unix.Stat_t
 			unix.Fstat(pfd, &st)
 			typ, dev := deviceOf(pfd, &st)
+			mf := c.k.fdMountFlags(pfd)
 			unix.Close(pfd)
-			if typ != 0 && flags&unix.O_PATH == 0 {
-				return c.openDevice(typ, dev, flags, cloexec)
+			if typ != 0 && !opath {
+				return c.openDevice(typ, dev, mf, flags, cloexec)
 			}
 		}
 	}
 	if err != nil {
 		return fail(err)
 	}
-	if flags&unix.O_PATH == 0 && !fifoWait {
+	if !fifoWait && !opath { // (a non-native O_PATH open is a read-only one here)
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
 		if typ, dev := deviceOf(fd, &st); typ != 0 {
-			unix.Close(fd)
-			return c.openDevice(typ, dev, flags, cloexec)
+			defer unix.Close(fd)
+			return c.openDevice(typ, dev, c.k.fdMountFlags(fd), flags, cloexec)
 		}
 	}
 	if created && mode&0o7000 != 0 {
@@ -308,7 +309,7 @@ func (c *Call) fifoOpen(obj int, flags int, cloexec, fifoWait bool) result {
 // of the kernel's) are the kernel's to open.
 func (c *Call) nativeOPath(dirfd int32, p, abs string) bool {
 	inRoot := func(g string) bool {
-		fs, rest := special(g)
+		fs, rest := c.k.special(g)
 		if c.k.served(fs, rest) {
 			return false
 		}
@@ -325,22 +326,32 @@ func (c *Call) nativeOPath(dirfd int32, p, abs string) bool {
 	return err == nil && inRoot(base)
 }
 
-// openDevice opens the kernel's device of a type and number for a device file of the tree.
-func (c *Call) openDevice(typ uint32, dev uint64, flags int, cloexec bool) result {
+// openDevice opens the kernel's device of a type and number for a device file of the tree,
+// on a mount of flags mf: a nodev mount's nodes open nothing (EACCES, as Linux's may_open).
+func (c *Call) openDevice(typ uint32, dev uint64, mf uint64, flags int, cloexec bool) result {
 	if typ != unix.S_IFBLK && typ != unix.S_IFCHR {
 		return errno(unix.ENXIO)
 	}
-	d := c.k.deviceByNum(devNum{typ == unix.S_IFBLK, unix.Major(dev), unix.Minor(dev)})
+	dfd, err := c.k.openNode(c, typ, dev, mf, flags)
+	return c.specialFD(dfd, err, flags, cloexec)
+}
+
+// openNode opens the kernel's device for a device node of the trees (by its name or again
+// through /proc/PID/fd) on a mount of flags mf.
+func (k *Kernel) openNode(c *Call, typ uint32, dev uint64, mf uint64, flags int) (int, error) {
+	if mf&unix.MS_NODEV != 0 {
+		return -1, unix.EACCES // before the device is looked for, as Linux's may_open
+	}
+	d := k.deviceByNum(devNum{typ == unix.S_IFBLK, unix.Major(dev), unix.Minor(dev)})
 	if d == nil {
-		return errno(unix.ENXIO) // no such device in this kernel
+		return -1, unix.ENXIO // no such device in this kernel
 	}
 	if flags&unix.O_DIRECTORY != 0 {
-		return errno(unix.ENOTDIR)
+		return -1, unix.ENOTDIR
 	}
 	// by number, not by name: an unconfigured line has no name in /dev, and its open says
 	// ENXIO itself
-	dfd, err := d.open(c.k, c, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC))
-	return c.specialFD(dfd, err, flags, cloexec)
+	return d.open(k, c, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC))
 }
 
 // specialFD answers an open of a kernel file: the fd, the error, or — for a line that
@@ -394,7 +405,7 @@ func (c *Call) setCreatorOwner(fd, pfd int) {
 // the root's /dev holds no such entry (devices.go); 0 otherwise. Such a name is never a
 // file to create on the host.
 func (c *Call) missingDevice(abs string) unix.Errno {
-	fs, rest := special(abs)
+	fs, rest := c.k.special(abs)
 	if fs != "/dev" {
 		return 0
 	}

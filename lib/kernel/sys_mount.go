@@ -77,7 +77,7 @@ func sysChroot(c *Call) result {
 	if err != nil {
 		return fail(err)
 	}
-	if fs, _ := special(abs); fs != "" {
+	if fs, _ := c.k.special(abs); fs != "" {
 		return errno(unix.EPERM) // chroot into /proc or /dev: not supported
 	}
 	fd, err := c.root().Open(abs, unix.O_PATH|unix.O_DIRECTORY, 0)
@@ -90,18 +90,19 @@ func sysChroot(c *Call) result {
 		return errno(unix.ENOENT)
 	}
 	nr := c.root().Sub(fd, g)
+	c.k.root.mounts.addChroot(nr)
 	c.k.mu.Lock()
 	c.T.Proc.Root = nr
 	c.k.wipeTokenLocked(c.Tid, c.T.Proc) // a child forked from now on must not escape the chroot
-	c.k.roots = append(c.k.roots, nr)
 	c.k.mu.Unlock()
 	return ok(0)
 }
 
-// remountRootFS is mount -o remount of /.
-func (c *Call) remountRootFS(ro bool) result {
+// remountRootFS is mount -o remount of /: its flags are replaced (mountflags.go).
+func (c *Call) remountRootFS(flags uint64) result {
+	ro := flags&unix.MS_RDONLY != 0
 	if c.k.cfg.rootImage == nil {
-		if err := c.k.root.SetReadOnly(ro); err != nil {
+		if err := c.k.root.SetMountFlags(flags & mountFlagMask); err != nil {
 			return fail(err)
 		}
 		return ok(0)
@@ -111,31 +112,67 @@ func (c *Call) remountRootFS(ro bool) result {
 		if err := c.k.remountRoot(ro); err != nil {
 			return fail(err)
 		}
+		if err := c.k.root.SetMountFlags(flags & mountFlagMask); err != nil {
+			return fail(err)
+		}
 		return ok(0)
 	}}
 }
 
 // remountKernelFS is mount -o remount of the kernel's own file systems: Debian's boot
-// remounts each with its fstab options (mount-functions.sh). Those they show are fixed
-// (nosuid,nodev,noexec); devpts takes its options again. done is false for other paths.
+// remounts each with its fstab options (mount-functions.sh). Their nosuid, nodev and noexec
+// are replaced (kernelfs.go); devpts takes its options again. done is false for other paths.
 func (c *Call) remountKernelFS(abs string) (r result, done bool) {
-	switch path.Clean(abs) {
+	mf := c.Arg(3) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	switch dir := path.Clean(abs); dir {
 	case "/proc", "/sys", "/dev", "/dev/mqueue":
+		c.k.setKernelFlags("", dir, mf)
 		return ok(0), true
 	case "/dev/pts":
-		var data string
-		if c.Arg(4) != 0 {
-			var err error
-			if data, err = c.Str(4); err != nil {
-				return fail(err), true
-			}
+		c.k.setKernelFlags("", dir, mf)
+		data, err := c.mountData()
+		if err != nil {
+			return fail(err), true
 		}
 		if err := c.k.mountDevpts(data); err != nil {
 			return fail(err), true
 		}
 		return ok(0), true
 	}
+	if c.k.setKernelFlags("", path.Clean(abs), mf) {
+		return ok(0), true // procfs, sysfs or devtmpfs mounted elsewhere
+	}
 	return result{}, false
+}
+
+// mountData reads mount(2)'s data argument (the file system's options; "" for NULL).
+func (c *Call) mountData() (string, error) {
+	if c.Arg(4) == 0 {
+		return "", nil
+	}
+	return c.Str(4)
+}
+
+// remountAt is mount -o remount of the guest path abs: the root, a mount of the table's
+// trees (its type says how), or one of the kernel's own; done is false for a path that is
+// none of them.
+func (c *Call) remountAt(abs string, flags uint64) (r result, done bool) {
+	if strings.TrimRight(abs, "/") == "" {
+		return c.remountRootFS(flags), true
+	}
+	if rt, _ := c.root().route(abs); rt != c.root() && path.Clean(abs) != "/" {
+		data, err := c.mountData()
+		if err != nil {
+			return fail(err), true
+		}
+		return result{fd: -1, async: func() result {
+			if err := c.k.remount(abs, flags, data); err != nil {
+				return fail(err)
+			}
+			return ok(0)
+		}}, true
+	}
+	return c.remountKernelFS(abs)
 }
 
 // mount: a ubd device's ext2/3/4 file system (mount.go), remounting the root or such a mount
@@ -155,21 +192,8 @@ func sysMount(c *Call) result {
 		return errno(unix.EPERM)
 	}
 	abs, _ := c.absFollow(unix.AT_FDCWD, target)
-	if flags&unix.MS_REMOUNT != 0 && strings.TrimRight(abs, "/") == "" {
-		return c.remountRootFS(flags&unix.MS_RDONLY != 0)
-	}
 	if flags&unix.MS_REMOUNT != 0 {
-		if rt, _ := c.root().route(abs); rt != c.root() && path.Clean(abs) != "/" {
-			return result{fd: -1, async: func() result {
-				if err := c.k.remount(abs, flags&unix.MS_RDONLY != 0); err != nil {
-					return fail(err)
-				}
-				return ok(0)
-			}}
-		}
-	}
-	if flags&unix.MS_REMOUNT != 0 {
-		if r, done := c.remountKernelFS(abs); done {
+		if r, done := c.remountAt(abs, flags); done {
 			return r
 		}
 	}
@@ -186,7 +210,7 @@ func sysMount(c *Call) result {
 		return result{fd: -1, async: func() result {
 			at, err := c.k.mountTarget(c, abs)
 			if err == nil {
-				err = c.k.mountBind(c, path.Clean(srcAbs), at, flags)
+				err = c.k.mountBind(c, path.Clean(srcAbs), at)
 			}
 			if err != nil {
 				return fail(err)
@@ -198,7 +222,14 @@ func sysMount(c *Call) result {
 		// The kernel's own /proc and /dev are always there: mounting them where they are
 		// (as every init does) succeeds without changing anything.
 		switch dir := path.Clean(abs); {
-		case fstype == "proc" && dir == "/proc", fstype == "devtmpfs" && dir == "/dev", fstype == "sysfs" && dir == "/sys":
+		case fstype == "proc" || fstype == "devtmpfs" || fstype == "sysfs":
+			// the kernel's own (kernelfs.go): where it serves them, or elsewhere too
+			if c.T.Proc.Root != nil && dir != kernelServes[fstype] {
+				return errno(unix.ENODEV) // a chrooted process has the machine's /proc
+			}
+			if err := c.k.mountKernelFS(c, fstype, dir, flags); err != nil {
+				return fail(err)
+			}
 			return ok(0)
 		case fstype == "mqueue":
 			if err := c.k.mountMqueue(c, dir); err != nil {
@@ -207,23 +238,22 @@ func sysMount(c *Call) result {
 			return ok(0)
 		case fstype == "devpts" && dir == "/dev/pts":
 			// the guest's devpts instance is there (devpts.go); its options apply
-			var data string
-			if c.Arg(4) != 0 {
-				if data, err = c.Str(4); err != nil {
-					return fail(err)
-				}
+			if err := c.k.mountKernelFS(c, fstype, dir, flags); err != nil {
+				return fail(err)
 			}
-			if err := c.k.mountDevpts(data); err != nil {
+			data, err := c.mountData()
+			if err == nil {
+				err = c.k.mountDevpts(data)
+			}
+			if err != nil {
 				return fail(err)
 			}
 			return ok(0)
 		case (fstype == "tmpfs" || fstype == "hostfs") && c.T.Proc.Root == nil:
 			src, _ := c.Str(0)
-			var data string
-			if c.Arg(4) != 0 {
-				if data, err = c.Str(4); err != nil {
-					return fail(err)
-				}
+			data, err := c.mountData()
+			if err != nil {
+				return fail(err)
 			}
 			return result{fd: -1, async: func() result {
 				at, err := c.k.mountTarget(c, abs)
@@ -263,9 +293,6 @@ func sysUmount(c *Call) result {
 		return fail(err)
 	}
 	flags := int(c.Arg(1))
-	if path.Clean(abs) == mqueueAt && c.k.umountMqueue() {
-		return ok(0)
-	}
 	return result{fd: -1, async: func() result {
 		if err := c.k.umount(abs, flags); err != nil {
 			return fail(err)

@@ -25,7 +25,7 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	trimmed := strings.TrimRight(abs, "/")
 	c.slash = trimmed != "" && len(trimmed) < len(abs)
 	c.last = trimmed[strings.LastIndexByte(trimmed, '/')+1:]
-	if fs, rest := special(abs); c.k.served(fs, rest) {
+	if fs, rest := c.k.special(abs); c.k.served(fs, rest) {
 		return -1, "", c.k.specialNameErr(c, fs, rest, abs)
 	}
 	return c.parentAs(abs)
@@ -88,7 +88,7 @@ func (c *Call) readlink(dirfd int32, pathArg int, buf uint64, size int64) result
 		return errno(unix.ENOTDIR)
 	}
 	var target string
-	if fs, rest := special(abs); fs != "" {
+	if fs, rest := c.k.special(abs); fs != "" {
 		target, err = c.k.readlinkSpecial(c, fs, rest)
 	} else {
 		var pfd int

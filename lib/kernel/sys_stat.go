@@ -33,7 +33,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 	if err != nil {
 		return -1, err
 	}
-	if fs, rest := special(abs); fs != "" {
+	if fs, rest := c.k.special(abs); fs != "" {
 		return c.k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, follow))
 	}
 	// route once: the file system's Root resolves the rest (c.fs is writable()'s)
@@ -169,26 +169,28 @@ func sysStatfs(c *Call) result {
 		return fail(err)
 	}
 	defer unix.Close(fd)
-	var sf unix.Statfs_t
-	if efs, ro := c.k.ext4Of(c.fs); efs != nil {
-		// an image's file system: its counts as of the last write-back
-		st, err := efs.Statfs()
-		if err != nil {
-			return fail(err)
-		}
-		sf = unix.Statfs_t{Type: 0xEF53, Bsize: st.Bsize, Frsize: st.Bsize, Blocks: st.Blocks, Bfree: st.Bfree,
-			Bavail: st.Bavail, Files: st.Files, Ffree: st.Ffree, Namelen: st.Namelen,
-			Fsid: unix.Fsid{Val: [2]int32{int32(st.Fsid[0]), int32(st.Fsid[1])}}}
-		if ro {
-			sf.Flags |= unix.ST_RDONLY
-		}
-	} else if err := unix.Fstatfs(fd, &sf); err != nil {
+	return c.writeStatfs(fd, c.Arg(1))
+}
+
+// sysFstatfs is trapped like its path twin: the host's answer for the fd would be the host
+// file system's (the directory an image is unpacked in, the memfd of a /proc file) with the
+// host mount's nodev and nosuid, where the guest's mount decides (mountflags.go).
+func sysFstatfs(c *Call) result {
+	fd, err := c.guestFD(c.Int(0))
+	if err != nil {
 		return fail(err)
-	} else {
-		c.k.kernelStatfs(fd, &sf)
+	}
+	defer unix.Close(fd)
+	return c.writeStatfs(fd, c.Arg(1))
+}
+
+func (c *Call) writeStatfs(fd int, addr uint64) result {
+	var sf unix.Statfs_t
+	if err := c.k.statfsOf(fd, &sf); err != nil {
+		return fail(err)
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&sf)), unsafe.Sizeof(sf))
-	if err := c.Write(c.Arg(1), b); err != nil {
+	if err := c.Write(addr, b); err != nil {
 		return fail(err)
 	}
 	return ok(0)
@@ -218,6 +220,9 @@ func (c *Call) access(dirfd int32, pathArg int, mode uint32, flags int) result {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fail(err)
+	}
+	if mode&unix.X_OK != 0 && st.Mode&unix.S_IFMT == unix.S_IFREG && c.k.fdMountFlags(fd)&unix.MS_NOEXEC != 0 {
+		return errno(unix.EACCES) // before the permission bits, as Linux's do_faccessat
 	}
 	if t := st.Mode & unix.S_IFMT; mode&unix.W_OK != 0 && t != unix.S_IFCHR && t != unix.S_IFBLK && t != unix.S_IFIFO && t != unix.S_IFSOCK {
 		if err := c.writable(); err != nil {

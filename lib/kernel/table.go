@@ -210,7 +210,7 @@ var table = []Syscall{
 	trap(unix.SYS_FSYNC, sysFsync), trap(unix.SYS_FDATASYNC, sysFsync), trap(unix.SYS_SYNC, sysSync), trap(unix.SYS_SYNCFS, sysSync),
 	pass(unix.SYS_SYNC_FILE_RANGE), pass(unix.SYS_FTRUNCATE), pass(unix.SYS_FALLOCATE), pass(unix.SYS_FADVISE64),
 	pass(unix.SYS_READAHEAD), pass(unix.SYS_GETDENTS), pass(unix.SYS_GETDENTS64), pass(unix.SYS_FCHDIR),
-	trap(unix.SYS_FCHMOD, sysFchmod), pass(unix.SYS_FSTATFS), pass(unix.SYS_SENDFILE), pass(unix.SYS_SPLICE),
+	trap(unix.SYS_FCHMOD, sysFchmod), trap(unix.SYS_FSTATFS, sysFstatfs), pass(unix.SYS_SENDFILE), pass(unix.SYS_SPLICE),
 	pass(unix.SYS_TEE), pass(unix.SYS_VMSPLICE), pass(unix.SYS_COPY_FILE_RANGE),
 	pass(unix.SYS_POLL), inGuestMask(unix.SYS_PPOLL, ruleShimMask3), pass(unix.SYS_SELECT), inGuestMask(unix.SYS_PSELECT6, ruleShimMask5),
 	pass(unix.SYS_EPOLL_CREATE), pass(unix.SYS_EPOLL_CREATE1), pass(unix.SYS_EPOLL_CTL),

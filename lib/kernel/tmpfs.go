@@ -93,6 +93,8 @@ func parseTmpfsOptions(data string, mem uint64) (tmpfsOptions, error) {
 	if o.size == 0 || o.size > mem {
 		o.size = mem
 	}
+	// whole pages, as shmem counts it (size=1000 is 4k)
+	o.size = (o.size + 4095) &^ 4095
 	return o, nil
 }
 
@@ -144,9 +146,9 @@ func (k *Kernel) mountTmpfs(c *Call, source, at string, flags uint64, data strin
 		k.freeTmpfs(slot)
 		return err
 	}
-	r := &Root{fd: cl, clone: cl, guest: at, ro: new(atomic.Bool)}
+	r := &Root{fd: cl, clone: cl, guest: at, ro: new(atomic.Bool), flags: new(atomic.Uint64)}
 	if r.mnt, err = mountID(cl); err == nil {
-		err = r.SetReadOnly(flags&unix.MS_RDONLY != 0)
+		err = r.SetMountFlags(flags & mountFlagMask)
 	}
 	if err != nil {
 		r.Close()
@@ -156,11 +158,8 @@ func (k *Kernel) mountTmpfs(c *Call, source, at string, flags uint64, data strin
 	if source == "" {
 		source = "tmpfs"
 	}
-	opts := "size=" + strconv.FormatUint(o.size>>10, 10) + "k"
-	if o.mode != 0o1777 {
-		opts += ",mode=" + strconv.FormatUint(uint64(o.mode), 8)
-	}
-	m := &mountPoint{fs: &tmpfsFS{instance: slot}, at: at, source: source, opts: opts, root: r, mnt: r.mnt,
+	opts := tmpfsOptString(o.size, o.mode)
+	m := &mountPoint{fs: &tmpfsFS{instance: slot, mode: o.mode}, at: at, source: source, opts: opts, root: r, mnt: r.mnt,
 		ro: flags&unix.MS_RDONLY != 0}
 	if err := k.root.mounts.add(m); err != nil {
 		r.Close()
@@ -168,6 +167,15 @@ func (k *Kernel) mountTmpfs(c *Call, source, at string, flags uint64, data strin
 		return err
 	}
 	return nil
+}
+
+// tmpfsOptString is a tmpfs mount's options as /proc/mounts shows them.
+func tmpfsOptString(size uint64, mode uint32) string {
+	opts := "size=" + strconv.FormatUint(size>>10, 10) + "k"
+	if mode != 0o1777 {
+		opts += ",mode=" + strconv.FormatUint(uint64(mode), 8)
+	}
+	return opts
 }
 
 // resizeTmpfs sets the size of one of the kernel's tmpfs instances (through the helper: a

@@ -13,8 +13,8 @@ func TestTmpfsOptions(t *testing.T) {
 	}{
 		{"", mem / 2, 0o1777, false},
 		{"size=1m", 1 << 20, 0o1777, false},
-		{"size=10%,mode=0755", mem / 100 * 10, 0o755, false},
-		{"size=1G", mem, 0o1777, false}, // capped at mem=
+		{"size=10%,mode=0755", (mem/100*10 + 4095) &^ 4095, 0o755, false}, // whole pages
+		{"size=1G", mem, 0o1777, false},                                   // capped at mem=
 		{"size=99999999999999999999999", mem, 0o1777, false},
 		{"nr_blocks=256", 256 * 4096, 0o1777, false},
 		{"size=", 0, 0, true},

@@ -34,6 +34,9 @@ type Root struct {
 	guest  string       // guest path of fd, seen from the machine's root ("/" for it)
 	ro     *atomic.Bool // shared by the machine's root and every chroot below it
 	mounts *mountTable  // file systems mounted in it (the machine's root only; mount.go)
+
+	// the mount's nosuid, nodev and noexec (MS_* bits), shared as ro is (mountflags.go)
+	flags *atomic.Uint64
 }
 
 // ReadOnly reports whether the root is mounted read-only.
@@ -64,7 +67,7 @@ func cloneRoot(dir string, ro bool) (*Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("copying the mount of %s: %w", dir, err)
 	}
-	r := &Root{fd: fd, clone: fd, guest: "/", ro: new(atomic.Bool)}
+	r := &Root{fd: fd, clone: fd, guest: "/", ro: new(atomic.Bool), flags: new(atomic.Uint64)}
 	if r.mnt, err = mountID(fd); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -96,7 +99,7 @@ func mountID(fd int) (uint64, error) {
 // Sub makes the directory dirfd (inside r, owned by the caller afterwards) whose guest path
 // from the machine's root is guest a root of its own: what chroot gives a guest process.
 func (r *Root) Sub(dirfd int, guest string) *Root {
-	return &Root{fd: dirfd, clone: -1, mnt: r.mnt, guest: guest, ro: r.ro}
+	return &Root{fd: dirfd, clone: -1, mnt: r.mnt, guest: guest, ro: r.ro, flags: r.flags}
 }
 
 // Close releases the root.
@@ -266,10 +269,7 @@ func (k *Kernel) objPath(link string) (string, where) {
 		}
 		return m.at, inTree // above the mounted directory: the guest sees its top
 	}
-	k.mu.Lock()
-	known := k.subMounts[stx.Mnt_id]
-	k.mu.Unlock()
-	if known {
+	if k.root.mounts.belowRoot(stx.Mnt_id) {
 		return l, inTree
 	}
 	p := strings.TrimSuffix(l, " (deleted)")
@@ -283,9 +283,7 @@ func (k *Kernel) objPath(link string) (string, where) {
 		return l, elsewhere
 	}
 	if m, err := mountID(fd); err == nil && m == stx.Mnt_id {
-		k.mu.Lock()
-		k.subMounts[m] = true
-		k.mu.Unlock()
+		k.root.mounts.below.Store(m, true)
 	}
 	return l, inTree
 }
@@ -359,7 +357,7 @@ func (c *Call) absOf(dirfd int32, p string, follow bool) (string, error) {
 	if a, err = c.canon(c.resolveDots(c.kernelDots(a)), follow, 0); err != nil {
 		return "", err
 	}
-	if fs, rest := special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && rest != "pts" && rest != "mqueue" && c.k.kernelDevice(rest) {
+	if fs, rest := c.k.special(a); fs == "/dev" && strings.HasSuffix(a, "/") && rest != "fd" && rest != "pts" && rest != "mqueue" && c.k.kernelDevice(rest) {
 		return "", unix.ENOTDIR // a device is no directory, however it was named
 	}
 	if follow && path.Clean(a) == "/dev/fd" {
@@ -501,7 +499,7 @@ func trailing(p string) string {
 
 // kernelServed: the guest path lies in /proc or is one of the kernel's /dev entries.
 func (c *Call) kernelServed(p string) bool {
-	fs, rest := special(p)
+	fs, rest := c.k.special(p)
 	return fs == "/proc" || fs == "/sys" || fs == "/dev" && rest != "/" && c.k.kernelDevice(rest)
 }
 
@@ -533,7 +531,7 @@ func (c *Call) canon(abs string, follow bool, depth int) (string, error) {
 		if links+depth > maxSymlinks {
 			return "", unix.ELOOP
 		}
-		if fs, rest := special(abs); c.k.served(fs, rest) {
+		if fs, rest := c.k.special(abs); c.k.served(fs, rest) {
 			return abs, nil
 		}
 		rt, rel := r.route(abs)
@@ -558,7 +556,7 @@ func (c *Call) canon(abs string, follow bool, depth int) (string, error) {
 			// that call's to judge, the link is not followed to choose a file system
 			return withSlash(p, slash), nil
 		}
-		if fs, rest := special(p); c.k.served(fs, rest) {
+		if fs, rest := c.k.special(p); c.k.served(fs, rest) {
 			return withSlash(p, slash), nil
 		}
 		target, ok := c.readlinkIn(p)
@@ -583,7 +581,7 @@ func (c *Call) canonDir(dir string, depth int) (string, error) {
 	if dir == "/" {
 		return "/", nil
 	}
-	if fs, rest := special(dir); c.k.served(fs, rest) {
+	if fs, rest := c.k.special(dir); c.k.served(fs, rest) {
 		return path.Clean(dir), nil
 	}
 	r := c.root()
@@ -707,10 +705,10 @@ func (c *Call) abs1(dirfd int32, p string) (string, error) {
 	return base + "/" + p, nil
 }
 
-// special reports whether a guest path lies in a kernel-provided file system (/dev, /proc,
-// /sys),
-// judged on the lexically cleaned absolute path.
-func special(guest string) (fs, rest string) {
+// specialPath splits a guest path of a kernel-provided file system (/dev, /proc, /sys) into
+// that file system and the rest, judged on the lexically cleaned absolute path; whether the
+// file system is mounted there is Kernel.special's to say (kernelfs.go).
+func specialPath(guest string) (fs, rest string) {
 	c := path.Clean(guest)
 	for _, m := range []string{"/dev", "/proc", "/sys"} {
 		if c == m {

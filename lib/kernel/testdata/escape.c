@@ -100,6 +100,134 @@ static int run_child(const char *path) {
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* copy_file copies from to to with mode; 0 on success. */
+static int copy_file(const char *from, const char *to, mode_t mode) {
+	int in = open(from, O_RDONLY), out = open(to, O_CREAT | O_WRONLY | O_TRUNC, mode);
+	ssize_t n;
+	int r = in < 0 || out < 0 ? -1 : 0;
+	while (r == 0 && (n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, n) != n) r = -1;
+	if (in >= 0) close(in);
+	if (out >= 0) close(out);
+	return r;
+}
+
+/* Mount flags as the boundary: nothing on a noexec mount runs or maps executable, a set-id
+ * program on a nosuid mount gives no ids, a device node on a nodev mount opens nothing, and
+ * a read-only bind takes no write, by any name (a bind, /proc/self/fd, fexecve, a dirfd). */
+static void mount_flags(void) {
+	mkdir("/nx", 0755);
+	mkdir("/nxb", 0755);
+	if (mount("tmpfs", "/nx", "tmpfs", MS_NOEXEC | MS_NOSUID | MS_NODEV, "size=4m") < 0) {
+		esc("mount-flags", "mounting a tmpfs failed");
+		return;
+	}
+	copy_file("/escape", "/nx/prog", 0755);
+	int fd = open("/nx/s.sh", O_CREAT | O_WRONLY | O_TRUNC, 0755);
+	dprintf(fd, "#!/bin/sh\nexit 42\n");
+	close(fd);
+	if (run_child("/nx/s.sh") == 42) esc("noexec-script", "ran"); else ok("noexec-script");
+	/* /escape without HOSTDIR exits 1 at once: anything but 99 (exec failed) ran it */
+	if (run_child("/nx/prog") != 99) esc("noexec-elf", "ran"); else ok("noexec-elf");
+	fd = open("/nx/prog", O_RDONLY);
+	void *m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	if (m != MAP_FAILED) { esc("noexec-mmap", "mapped executable"); munmap(m, 4096); } else ok("noexec-mmap");
+	m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m != MAP_FAILED && mprotect(m, 4096, PROT_READ | PROT_EXEC) == 0) esc("noexec-mprotect", "made executable"); else ok("noexec-mprotect");
+	if (m != MAP_FAILED) munmap(m, 4096);
+	{
+		char *argv[] = {"prog", NULL}, *envp[] = {NULL};
+		pid_t p = fork();
+		if (p == 0) { fexecve(fd, argv, envp); _exit(99); }
+		int st = 0;
+		waitpid(p, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 99) esc("noexec-fexecve", "ran"); else ok("noexec-fexecve");
+		snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd);
+		p = fork();
+		if (p == 0) { execve(buf, argv, envp); _exit(99); }
+		waitpid(p, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 99) esc("noexec-proc-fd", "ran"); else ok("noexec-proc-fd");
+	}
+	close(fd);
+	if (mount("/nx", "/nxb", NULL, MS_BIND, NULL) == 0) {
+		if (run_child("/nxb/prog") != 99) esc("noexec-bind", "ran"); else ok("noexec-bind");
+		int nfd = open("/nxb", O_RDONLY | O_DIRECTORY);
+		pid_t p = fork();
+		if (p == 0) { char *argv[] = {"prog", NULL}, *envp[] = {NULL}; execveat(nfd, "prog", argv, envp, 0); _exit(99); }
+		int st = 0;
+		waitpid(p, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 99) esc("noexec-execveat", "ran"); else ok("noexec-execveat");
+		close(nfd);
+		umount("/nxb");
+	} else esc("noexec-bind", "binding the noexec mount failed");
+	/* nosuid: a set-uid-root copy of /bin/busybox run by uid 1000 as "id -u" must say 1000 */
+	if (copy_file("/bin/busybox", "/nx/id", 04755) == 0 && chmod("/nx/id", 04755) == 0 &&
+	    mount(NULL, "/nx", NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV, "size=4m") == 0) {
+		chmod("/nx", 0755);
+		/* busybox runs the applet named by argv[0]: "id -u" prints the effective uid */
+		{
+			int pfd[2];
+			pipe(pfd);
+			pid_t p = fork();
+			if (p == 0) {
+				dup2(pfd[1], 1);
+				if (setgid(1000) < 0 || setuid(1000) < 0) _exit(98);
+				char *argv[] = {"/nx/id", "-u", NULL};
+				execv("/nx/id", argv);
+				_exit(99);
+			}
+			close(pfd[1]);
+			char out[32] = {0};
+			read(pfd[0], out, sizeof out - 1);
+			close(pfd[0]);
+			waitpid(p, NULL, 0);
+			if (atoi(out) != 1000) { snprintf(buf, sizeof buf, "euid %s", out); esc("nosuid-setuid", buf); } else ok("nosuid-setuid");
+		}
+	} else esc("nosuid-setuid", "setting up the set-uid copy failed");
+	/* nodev: the node exists and stats as a device, but opens nothing, by any name */
+	if (mknod("/nx/null", S_IFCHR | 0666, makedev(1, 3)) == 0 && mknod("/nx/ubd", S_IFBLK | 0666, makedev(98, 0)) == 0) {
+		expect_fail("nodev-open", open("/nx/null", O_RDWR), EACCES);
+		expect_fail("nodev-open-block", open("/nx/ubd", O_RDONLY), EACCES);
+		int pfd = open("/nx/null", O_PATH);
+		snprintf(buf, sizeof buf, "/proc/self/fd/%d", pfd);
+		expect_fail("nodev-proc-fd", open(buf, O_RDWR), 0);
+		close(pfd);
+		int dfd = open("/nx", O_RDONLY | O_DIRECTORY);
+		expect_fail("nodev-dirfd", openat(dfd, "ubd", O_RDONLY), EACCES);
+		close(dfd);
+		symlink("/nx/ubd", "/tmp/ubdlink");
+		expect_fail("nodev-symlink", open("/tmp/ubdlink", O_RDONLY), EACCES);
+		if (mount("/nx", "/nxb", NULL, MS_BIND, NULL) == 0) {
+			expect_fail("nodev-bind", open("/nxb/ubd", O_RDONLY), EACCES);
+			umount("/nxb");
+		} else esc("nodev-bind", "binding the nodev mount failed");
+	} else esc("nodev-open", "mknod failed");
+	umount2("/nx", MNT_DETACH);
+	/* a read-only bind of a writable directory: no write through it by any name */
+	mkdir("/tmp/rw", 0755);
+	fd = open("/tmp/rw/f", O_CREAT | O_WRONLY, 0644);
+	close(fd);
+	if (mount("/tmp/rw", "/nxb", NULL, MS_BIND, NULL) == 0 &&
+	    mount(NULL, "/nxb", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) == 0) {
+		expect_fail("robind-open", open("/nxb/f", O_WRONLY), EROFS);
+		expect_fail("robind-create", open("/nxb/new", O_CREAT | O_WRONLY, 0644), EROFS);
+		expect_fail("robind-truncate", truncate("/nxb/f", 0), EROFS);
+		int rfd = open("/nxb/f", O_RDONLY);
+		snprintf(buf, sizeof buf, "/proc/self/fd/%d", rfd);
+		expect_fail("robind-proc-fd", open(buf, O_WRONLY), 0);
+		expect_fail("robind-fchmod", fchmod(rfd, 0666), EROFS);
+		expect_fail("robind-write", write(rfd, "x", 1), 0);
+		expect_fail("robind-link-out", link("/nxb/f", "/tmp/rw/g"), EXDEV);
+		expect_fail("robind-rename-out", rename("/nxb/f", "/tmp/rw/g"), EXDEV);
+		close(rfd);
+		int dfd = open("/nxb", O_RDONLY | O_DIRECTORY);
+		expect_fail("robind-dirfd", openat(dfd, "new", O_CREAT | O_WRONLY, 0644), EROFS);
+		expect_fail("robind-dirfd-mkdir", mkdirat(dfd, "d", 0755), EROFS);
+		close(dfd);
+		umount("/nxb");
+	} else esc("robind-open", "binding read-only failed");
+}
+
 int main(void) {
 	hostdir = getenv("HOSTDIR");
 	hostpid = atoi(getenv("HOSTPID") ? getenv("HOSTPID") : "0");
@@ -422,6 +550,7 @@ int main(void) {
 			umount2("/bmnt", MNT_DETACH);
 		} else esc("bind-cwd-dotdot", "binding a directory of the guest failed");
 	}
+	mount_flags();
 	printf("done\n");
 	fflush(stdout);
 	reboot(RB_POWER_OFF);
