@@ -90,6 +90,17 @@ func (c *Call) readlink(dirfd int32, pathArg int, buf uint64, size int64) result
 	var target string
 	if fs, rest := c.k.special(abs); fs != "" {
 		target, err = c.k.readlinkSpecial(c, fs, rest)
+		if err == unix.ENOENT {
+			// a file of the kernel's that is there but no link (/proc/sys/…): EINVAL, as
+			// Linux says; realpath(3) and so procps's sysctl rely on it
+			if fd, oerr := c.k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, false)); oerr == nil {
+				var st unix.Stat_t
+				if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFLNK {
+					err = unix.EINVAL
+				}
+				unix.Close(fd)
+			}
+		}
 	} else {
 		var pfd int
 		var name string

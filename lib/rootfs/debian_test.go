@@ -246,9 +246,8 @@ func TestDebianSysvinitBootsToLogin(t *testing.T) {
 		argv = append([]string{"runuser", "-u", user, "--"}, argv...)
 	}
 	// After the login, what a user does first on a Debian guest (issue 17), and tmux on the
-	// guest's own ptys (issue 16; the tree has no
-	// procps: sysctl and free are their /proc files); each marker is
-	// typed split ("M""1=") so that the console's echo of the command line never matches.
+	// guest's own ptys (issue 16); each marker is typed split ("M""1=") so that the
+	// console's echo of the command line never matches.
 	session := `useradd -m bob && echo "M""1=useradd"
 su bob -c 'cat /etc/shadow' >/dev/null 2>&1 || echo "M""2=shadow-denied"
 su bob -c 'ls /root' >/dev/null 2>&1 || echo "M""3=root-denied"
@@ -261,13 +260,18 @@ echo "M""9=$(mount | grep -c ' on / type ext4 ')"
 echo "M""10=$(dmesg | grep -c 'Kernel command line')"
 tmux new -d -s x sh; sleep 1; tmux send-keys -t x "echo TM""UX=ok" Enter; sleep 2
 echo "M""11=$(tmux capture-pane -p -t x | grep -c '^TMUX=ok')"; tmux kill-server
+printf 'Gouml-pw9\nGouml-pw9\n' | passwd bob >/dev/null 2>&1 && grep -q '^bob:[$]' /etc/shadow && echo "M""21=passwd"
+echo "M""22=$(su - bob -c 'echo "$(id -un):$(pwd)"')"
+sleep 777 & sp=$!; sleep 1; ps aux | grep -q '[s]leep 777' && echo "M""23=ps"; kill $sp
+sysctl -w net.ipv4.ip_forward=0 >/dev/null && echo "M""24=$(sysctl -n net.ipv4.ip_forward)"
+echo "M""25=$(free -k | awk '/^Mem:/{print $2}')"
 ` + debianPackaging
 	// The session runs from a file: dpkg and apt read what is typed ahead on the console.
 	got := bootDebian(t, "linux", argv, pw, "cat > /root/session.sh <<'EOF'\n"+session+"EOF\nsh /root/session.sh", true)
 	for _, m := range []string{"M1=useradd", "M2=shadow-denied", "M3=root-denied", "M4=init-denied", "M5=1",
 		"M6=pidof", "M7=/dev/root", "M8=262144", "M9=1", "M10=1", "M11=1",
 		"M12=built", "M13=dpkg-i", "M14=dpkg-r", "M15=apt", "M16=ssd-start", "M17=/usr/bin/sleep 1000", "M18=ssd-stop",
-		"M19=ssd-exec", "M20=rebooted"} {
+		"M19=ssd-exec", "M20=rebooted", "M21=passwd", "M22=bob:/home/bob", "M23=ps", "M24=0", "M25=262144"} {
 		if !strings.Contains(got, m+"\r\n") && !strings.Contains(got, m+"\n") {
 			t.Errorf("the session in our guest did not print %q:\n%s", m, lastLines(got, 40))
 		}
@@ -392,9 +396,9 @@ func bootDebian(t *testing.T, name string, argv []string, pw, session string, re
 }
 
 // debianPackages are what the Debian guest tests install into the debootstrap tree: an init
-// that boots to a login, tmux (the guest's own ptys), and Python with its own test suite
-// (TestDebianPythonSuites).
-var debianPackages = []string{"sysvinit-core", "tmux", "python3", "libpython3.11-testsuite"}
+// that boots to a login, procps (ps, sysctl, free), tmux (the guest's own ptys), and Python
+// with its own test suite (TestDebianPythonSuites).
+var debianPackages = []string{"sysvinit-core", "procps", "tmux", "python3", "libpython3.11-testsuite"}
 
 // sysvTarball returns a tar of the cached debootstrap tree with debianPackages installed
 // (with apt in a chroot, as root, from the configured package registry; the test skips
