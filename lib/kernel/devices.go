@@ -130,8 +130,12 @@ func openConsoleAs(name string) func(*Kernel, *Call, int) (int, error) {
 		}
 		if name == "tty" && c != nil {
 			// the caller's controlling terminal, when it is one of the lines
-			if l := k.cfg.Lines.lineOfRdev(cttyOf(c.Tid)); l != nil {
+			ctty := cttyOf(c.Tid)
+			if l := k.cfg.Lines.lineOfRdev(ctty); l != nil {
 				return l.open(flags)
+			}
+			if ctty == 0 && flags&unix.O_PATH == 0 {
+				return -1, unix.ENXIO // no controlling terminal: no /dev/tty, as on Linux
 			}
 		}
 		return k.openConsole(flags)

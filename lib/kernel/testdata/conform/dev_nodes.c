@@ -1,4 +1,5 @@
-/* /dev/null, /dev/zero, /dev/full, /dev/urandom, /dev/random: nodes and behaviour. */
+/* /dev/null, /dev/zero, /dev/full, /dev/urandom, /dev/random: nodes and behaviour; /dev/tty
+ * without a controlling terminal. */
 #include "conform.h"
 #include <sys/random.h>
 
@@ -57,5 +58,16 @@ int main(int argc, char **argv)
 	fd = open("n", O_WRONLY);
 	resv("write through symlink to /dev/null", write(fd, "x", 1));
 	pstat("symlink to /dev/null", "n");
+	/* /dev/tty of a process without a controlling terminal (a new session's) is ENXIO */
+	fflush(stdout);
+	pid_t child = fork();
+	if (child == 0) {
+		setsid();
+		int t = open("/dev/tty", O_RDWR);
+		printf("/dev/tty in a new session: %s\n", t < 0 ? errname(errno) : "opened");
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
 	return 0;
 }
