@@ -168,7 +168,7 @@ func (c *Call) procDirSignal(guest int) result {
 		}
 		info = &si
 	}
-	if sig == 0 {
+	if sig == 0 || c.k.initIgnores(t.host, sig) {
 		return ok(0)
 	}
 	c.k.mu.Lock()
@@ -181,6 +181,35 @@ func (c *Call) procDirSignal(guest int) result {
 		return fail(err)
 	}
 	return ok(0)
+}
+
+// initIgnores tells whether Linux would drop sig on its way from a guest process to the
+// process host, because host is the guest's init: a PID namespace's init gets from inside
+// it only the signals it catches, never SIGKILL or SIGSTOP. The host enforces that when
+// it delivers a guest's call itself; a signal the kernel sends on the guest's behalf comes
+// from outside the namespace, where nothing protects init, so the kernel asks this first.
+func (k *Kernel) initIgnores(host, sig int) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return host == k.initTgid && k.initIgnoresLocked(sig)
+}
+
+// initIgnoresLocked is initIgnores for init itself, k.mu held.
+func (k *Kernel) initIgnoresLocked(sig int) bool {
+	if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) || sig <= 0 || sig > 64 {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(k.initTgid) + "/status")
+	if err != nil {
+		return true // init has ended: the machine is going down
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err != nil || mask&(1<<(sig-1)) == 0
+		}
+	}
+	return true
 }
 
 // signalTask answers a signal to the guest task (thread or process) numbered guest.
@@ -364,6 +393,9 @@ func (c *Call) signalGroup(pid, sig int) result {
 	c.k.mu.Lock()
 	defer c.k.mu.Unlock()
 	for _, h := range allowed {
+		if h == c.k.initTgid && c.k.initIgnoresLocked(sig) {
+			continue
+		}
 		if p := c.k.procs[h]; p != nil {
 			// under the lock: the watcher closes pidfds of ended processes under it
 			unix.PidfdSendSignal(p.pidfd, unix.Signal(sig), nil, 0)
