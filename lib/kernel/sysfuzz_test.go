@@ -125,8 +125,9 @@ func sysfuzz(t *testing.T, asUser bool, fuzzTime time.Duration, seed uint64) {
 	}
 	var lines []string
 	for _, l := range strings.Split(res.out, "\n") {
-		if strings.HasPrefix(l, "sysfuzz: ") {
-			lines = append(lines, l)
+		// a worker's random write to the console may have left bytes at the line's start
+		if i := strings.Index(l, "sysfuzz: "); i >= 0 {
+			lines = append(lines, l[i:])
 		}
 	}
 	report := strings.Join(lines, "\n")
@@ -162,15 +163,66 @@ func sysfuzz(t *testing.T, asUser bool, fuzzTime time.Duration, seed uint64) {
 	}
 	log := filepath.Join(os.TempDir(), fmt.Sprintf("gouml-sysfuzz-%d.log", seed))
 	os.WriteFile(log, []byte("linux "+strings.Join(args, " ")+"\n--- stdout ---\n"+res.out+"\n--- stderr ---\n"+res.errs), 0o644)
-	name := "self"
+	name, replaySeed := "self", seed
 	if asUser {
-		name = "unprivileged"
+		name, replaySeed = "unprivileged", seed-1 // TestSyscallFuzz gives this run GOUML_SYSFUZZ_SEED+1
 	}
 	t.Errorf("sysfuzz seed %d (%s, %d s of fuzzing, linux ran %v):\n  %s\n"+
 		"replay: GOUML_SYSFUZZ_SEED=%d GOUML_SYSFUZZ_TIME=%ds%s go test -run 'TestSyscallFuzz/%s' ./lib/kernel\n"+
 		"--- the fuzzer's report ---\n%s\n--- linux's stderr, the kernel's goroutines only ---\n%s\nfull output: %s",
-		seed, name, secs, res.elapsed.Round(time.Second), strings.Join(problems, "\n  "), seed, replayTime, opsEnv(), name,
+		seed, name, secs, res.elapsed.Round(time.Second), strings.Join(problems, "\n  "), replaySeed, replayTime, opsEnv(), name,
 		report, kernelStacks(res.errs), log)
+}
+
+// taskListing describes every thread of the host processes pids as the host sees them —
+// state, wait channel, the system call it is in, the signals it has pending and blocked —
+// so a hung machine's report shows where the guest stands, not only the kernel.
+func taskListing(pids []int) string {
+	var b strings.Builder
+	b.WriteString("host tasks (pid tid state wchan syscall pending blocked comm):")
+	for _, p := range pids {
+		tids, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		for _, e := range tids {
+			dir := fmt.Sprintf("/proc/%d/task/%s/", p, e.Name())
+			read := func(f string) string {
+				v, _ := os.ReadFile(dir + f)
+				return strings.TrimSpace(string(v))
+			}
+			field := func(status, key string) string {
+				for _, l := range strings.Split(status, "\n") {
+					if v, ok := strings.CutPrefix(l, key+":"); ok {
+						return strings.TrimSpace(v)
+					}
+				}
+				return "?"
+			}
+			st := read("status")
+			sc := strings.Fields(read("syscall"))
+			if len(sc) > 0 {
+				sc[0] = sysName(sc[0])
+			}
+			if len(sc) > 4 {
+				sc = sc[:4]
+			}
+			fmt.Fprintf(&b, "\n  %d %s %s %s [%s] %s %s %s", p, e.Name(), field(st, "State"), read("wchan"),
+				strings.Join(sc, " "), field(st, "SigPnd"), field(st, "SigBlk"), read("comm"))
+		}
+	}
+	return b.String()
+}
+
+// sysName names a system call number of /proc/PID/syscall when it knows it.
+func sysName(nr string) string {
+	n, err := strconv.Atoi(nr)
+	if err != nil {
+		return nr
+	}
+	names := map[int]string{0: "read", 1: "write", 7: "poll", 35: "nanosleep", 61: "wait4", 202: "futex",
+		230: "clock_nanosleep", 232: "epoll_wait", 247: "waitid", 281: "epoll_pwait", 271: "ppoll", 16: "ioctl"}
+	if s, ok := names[n]; ok {
+		return s
+	}
+	return nr
 }
 
 // fuzzResult is what a run of linux under runFuzz left.
@@ -246,6 +298,7 @@ func runFuzz(t *testing.T, args []string, asUser bool, limit time.Duration) fuzz
 	}
 	if res.killed != "" {
 		tree := append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...)
+		res.killed += "\n" + taskListing(tree)
 		// the kernel is what the launcher (the first linux, below runuser if any) started
 		// (jail.go); it may be named after its re-executed binary
 		outer := 0
