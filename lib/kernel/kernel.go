@@ -121,7 +121,7 @@ type Kernel struct {
 	watchDone    chan struct{}
 
 	netMu sync.Mutex
-	nets  []netDevice // the network devices and their relays (netdev.go; netMu)
+	nets  []*netDevice // the network devices and their relays (netdev.go; netMu)
 	// addrWatch runs uml_net's address hooks for helper-made taps (netaddr.go; netMu)
 	addrWatch *addrWatch
 }
