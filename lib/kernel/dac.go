@@ -180,7 +180,7 @@ func (c *Call) walk(cr *Cred, rt *Root, p string, follow bool) (walked, error) {
 		case name == "..":
 			next, err = unix.Openat(cur, "..", walkOpen|unix.O_DIRECTORY, 0)
 		default:
-			next, err = unix.Openat2(cur, name, &unix.OpenHow{Flags: walkOpen, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
+			next, err = openat2(cur, name, &unix.OpenHow{Flags: walkOpen, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
 		}
 		if err == unix.ENOENT && last && name != "." && name != ".." {
 			w.dir, w.name = cur, name
