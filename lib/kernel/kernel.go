@@ -87,6 +87,7 @@ type Kernel struct {
 	logged     map[int]bool
 	stats      *callStats // under `debug`: the trapped calls served, printed at halt
 	statOnce   sync.Once
+	links      sync.RWMutex  // symbolic links' owners (linkowner.go)
 	stat       shim.StatData // what the shim's stat path needs (shimstat.go)
 
 	shutdown chan shutdownReq
