@@ -409,7 +409,14 @@ func (c *Call) symlink(targetArg int, newdir int32, newArg int) result {
 		}
 	}
 	// The target is stored as the guest wrote it; it is only ever followed by RESOLVE_IN_ROOT.
-	// The directory keeps the creator as the link's owner (linkowner.go).
+	// The directory keeps the creator as the link's owner (linkowner.go); a hostfs link
+	// shows its host owner, and the host's directory gets nothing.
+	if c.k.onHostfs(nfd) {
+		if err := unix.Symlinkat(target, nfd, nname); err != nil {
+			return fail(err)
+		}
+		return ok(0)
+	}
 	uid, gid, _ := c.creatorOwner(nfd)
 	if err := c.k.symlinkAt(target, nfd, nname, uid, gid); err != nil {
 		return fail(err)
