@@ -31,7 +31,11 @@ import (
 // host's ENOSPC (E2BIG on some file systems) and change nothing. A hard link of a symlink
 // into another directory gets a copy: an lchown through one name later changes that name
 // only. A link that no name leads to any more (open as O_PATH, then unlinked) shows the
-// host's owner, and lchown of it succeeds without keeping anything.
+// host's owner, and lchown of it succeeds without keeping anything. On a file system with
+// large attribute space (xfs, btrfs), a directory with thousands of owned links can pass
+// the host's 64 KiB listing limit, and the guest's listxattr of that directory fails. A
+// path longer than PATH_MAX from its mount's top has no name the kernel can read: its
+// links show the host's owner and lchown fails with ENAMETOOLONG.
 
 // linkPlace finds where the symbolic link the kernel holds as fd is named: an O_PATH fd of
 // its directory (the caller closes it) and its name there. ENOENT: no name leads to it.

@@ -273,6 +273,9 @@ func (t *Tree) linkOwner(dfd int, name string, a ext4.Attr) error {
 		return nil
 	}
 	if err := hostmeta.SetLinkOwner(procFD(dfd), name, a.UID, a.GID); err != nil {
+		if err == unix.ENOSPC || err == unix.E2BIG {
+			return fmt.Errorf("keeping the link's owner %d:%d: %w (the host directory's extended attributes are full: too many links of owners other than root in one directory for the file system under $TMPDIR)", a.UID, a.GID, err)
+		}
 		return fmt.Errorf("keeping the link's owner %d:%d: %w", a.UID, a.GID, err)
 	}
 	return nil
