@@ -41,7 +41,7 @@ import (
 // its directory (the caller closes it) and its name there. ENOENT: no name leads to it.
 func (k *Kernel) linkPlace(fd int) (int, string, error) {
 	var stx unix.Statx_t
-	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID|unix.STATX_INO, &stx); err != nil {
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID|unix.STATX_INO|unix.STATX_NLINK, &stx); err != nil {
 		return -1, "", err
 	}
 	dev := unix.Mkdev(stx.Dev_major, stx.Dev_minor)
