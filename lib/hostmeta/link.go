@@ -84,6 +84,22 @@ func LinkOwner(dir, name string) (uid, gid uint32, ok bool, err error) {
 	return uid, gid, perr == nil, nil
 }
 
+// LinkOwnerFD is LinkOwner for a directory open as fd (not O_PATH): one call less than
+// the /proc/self/fd/N name costs the host a path walk through /proc.
+func LinkOwnerFD(fd int, name string) (uid, gid uint32, ok bool, err error) {
+	var b [64]byte
+	n, err := unix.Fgetxattr(fd, LinkAttr(name), b[:])
+	switch err {
+	case nil:
+	case unix.ENODATA, unix.EOPNOTSUPP, unix.ERANGE:
+		return 0, 0, false, nil
+	default:
+		return 0, 0, false, err
+	}
+	uid, gid, perr := ParseOwner(b[:n])
+	return uid, gid, perr == nil, nil
+}
+
 // SetLinkOwner keeps uid:gid as the owner of the symbolic link name of the directory dir.
 // A directory whose attributes are full fails with the file system's error (ENOSPC on
 // ext4, E2BIG elsewhere).
