@@ -22,7 +22,10 @@ import (
 //	user.gouml.uid, user.gouml.gid   decimal owner and group
 //	user.gouml.mode                  octal st_mode, type bits included ("100644", "20666")
 //	user.gouml.rdev                  "MAJOR:MINOR" for device nodes
-//	user.gouml.xattr.NAME            the guest's own attribute NAME (security.capability …)
+//	user.NAME                        the guest's own user.NAME attribute, as it is
+//	user.gouml.x.NAME                the guest's trusted.*, security.* (security.capability …)
+//	                                 or user.gouml.* attribute NAME (lib/hostmeta, as the
+//	                                 emulator keeps them)
 //
 // As an ordinary user, device nodes, FIFOs and sockets become empty regular files whose
 // user.gouml.mode says what they are; host permissions are the guest's plus owner read/write
@@ -179,7 +182,11 @@ func setMeta(hp string, in *fstree.Inode, root bool) error {
 			}
 		}
 		for name, v := range in.Xattrs {
-			if err := set(XattrGuest+name, v); err != nil {
+			host, ok := hostmeta.XattrHostName(name)
+			if !ok {
+				return fmt.Errorf("%s: the guest's attribute %q has no host form (only user.*, trusted.* and security.* do)", hp, name)
+			}
+			if err := set(host, v); err != nil {
 				return err
 			}
 		}

@@ -322,11 +322,14 @@ func joinGuest(dest, rel string) string {
 
 // Extended attributes of the directory output format (see DirXattr* and the man page).
 const (
-	XattrUID   = "user.gouml.uid"
-	XattrGID   = "user.gouml.gid"
-	XattrMode  = "user.gouml.mode"
-	XattrRdev  = "user.gouml.rdev"
-	XattrGuest = "user.gouml.xattr." // prefix: the guest's own extended attributes
+	XattrUID  = "user.gouml.uid"
+	XattrGID  = "user.gouml.gid"
+	XattrMode = "user.gouml.mode"
+	XattrRdev = "user.gouml.rdev"
+	// XattrGuestLegacy is the prefix under which earlier mkrootfs versions kept every guest
+	// attribute; still read. The guest's attributes are now kept as the emulator keeps
+	// them (hostmeta.XattrHostName).
+	XattrGuestLegacy = "user.gouml.xattr."
 )
 
 // ImportDir copies the metadata of a host directory tree into t at dest; file contents are
@@ -473,8 +476,12 @@ func readXattrs(hp string, in *fstree.Inode) (bool, error) {
 			in.Data, in.Size = nil, 0
 			in.Mode = typ | in.Mode&0o7777
 			in.Major, in.Minor = maj, mnr
-		case strings.HasPrefix(n, XattrGuest):
-			setXattr(in, n[len(XattrGuest):], v)
+		case strings.HasPrefix(n, hostmeta.XattrKept):
+			if g, ok := hostmeta.XattrGuestName(n); ok {
+				setXattr(in, g, v)
+			}
+		case strings.HasPrefix(n, XattrGuestLegacy):
+			setXattr(in, n[len(XattrGuestLegacy):], v)
 		case strings.HasPrefix(n, hostmeta.LinkPrefix) || strings.HasPrefix(n, hostmeta.LinkHashPrefix):
 			// a directory's entry for one of its symbolic links (read with the link)
 			scheme = true
