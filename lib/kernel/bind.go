@@ -60,8 +60,13 @@ func (k *Kernel) mountBind(c *Call, src, at string) error {
 	}
 	// A new bind has its source mount's flags, whatever the call asks (Linux's do_loopback
 	// takes only MS_REC): mount(8) makes a bind read-only or noexec with a remount after it.
+	// Its own read-only flag is the source mount's own; it is read-only also while the file
+	// system it shows is (mountflags.go), which mf's MS_RDONLY already includes.
 	mf := rt.MountFlags()
 	ro := mf&unix.MS_RDONLY != 0
+	if s := k.root.mounts.mountOf(rt); s != nil {
+		ro = k.root.mounts.ownRO(s)
+	}
 	r := &Root{fd: fd, clone: clone, guest: at, ro: new(atomic.Bool), flags: new(atomic.Uint64)}
 	if r.mnt, err = mountID(clone); err == nil {
 		err = r.SetMountFlags(mf)
@@ -71,7 +76,7 @@ func (k *Kernel) mountBind(c *Call, src, at string) error {
 		return err
 	}
 	of := k.root.mounts.mountOf(rt)
-	m := &mountPoint{at: at, root: r, mnt: r.mnt, ro: ro}
+	m := &mountPoint{at: at, root: r, mnt: r.mnt, ro: ro, own: ro}
 	var kind string
 	m.source, kind, m.opts, m.bindRoot = k.bindOrigin(rt, src)
 	m.fs = &bindFS{of: of, kind: kind, top: k.root}
