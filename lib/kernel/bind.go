@@ -40,12 +40,20 @@ func (k *Kernel) mountBind(c *Call, src, at string) error {
 	}
 	// Not recursive: a plain bind shows no mount below the source (as Linux's), and a
 	// recursive copy of a root-started machine's id-mapped root shows host ids.
+	var rec uint
 	clone, err := unix.OpenTree(rt.clone, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if err == unix.EINVAL && k.onHostfs(rt.clone) {
+		// A host mount inside a hostfs directory is part of that file system (the real
+		// hostfs shows it too), and the host copies a tree holding one it locked (made in
+		// a more privileged namespace) only with it.
+		rec = uint(unix.AT_RECURSIVE)
+		clone, err = unix.OpenTree(rt.clone, "", uint(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)|rec)
+	}
 	if err != nil {
 		return unix.EIO
 	}
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID}
-	if err := unix.MountSetattr(clone, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+	if err := unix.MountSetattr(clone, "", uint(unix.AT_EMPTY_PATH)|rec, &attr); err != nil {
 		unix.Close(clone)
 		return unix.EIO
 	}
