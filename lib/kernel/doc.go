@@ -26,7 +26,8 @@
 //	              and AT_EXECFN of every new image
 //	dac.go        guest discretionary access control for non-root callers: the checked
 //	              path walk and the permission checks of open and the calls on names
-//	ptrace.go     Trace rows: ptrace attached for the length of one call
+//	ptrace.go     Trace rows: ptrace attached for the length of one call (the mechanism;
+//	              the rows' hooks in table.go say what each call means)
 //	watch.go      pidfds of every known task and process: the kernel forgets the ended
 //	sigsys.go     the shim: mapped into every guest process, its data kept up to date
 //	shim.go       the shim (internal/shim: its page, code generated from src/shim.S)
