@@ -40,12 +40,20 @@ func (k *Kernel) mountBind(c *Call, src, at string) error {
 	}
 	// Not recursive: a plain bind shows no mount below the source (as Linux's), and a
 	// recursive copy of a root-started machine's id-mapped root shows host ids.
+	var rec uint
 	clone, err := unix.OpenTree(rt.clone, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if err == unix.EINVAL && k.onHostfs(rt.clone) {
+		// A host mount inside a hostfs directory is part of that file system (the real
+		// hostfs shows it too), and the host copies a tree holding one it locked (made in
+		// a more privileged namespace) only with it.
+		rec = uint(unix.AT_RECURSIVE)
+		clone, err = unix.OpenTree(rt.clone, "", uint(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)|rec)
+	}
 	if err != nil {
 		return unix.EIO
 	}
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID}
-	if err := unix.MountSetattr(clone, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+	if err := unix.MountSetattr(clone, "", uint(unix.AT_EMPTY_PATH)|rec, &attr); err != nil {
 		unix.Close(clone)
 		return unix.EIO
 	}
@@ -60,8 +68,13 @@ func (k *Kernel) mountBind(c *Call, src, at string) error {
 	}
 	// A new bind has its source mount's flags, whatever the call asks (Linux's do_loopback
 	// takes only MS_REC): mount(8) makes a bind read-only or noexec with a remount after it.
+	// Its own read-only flag is the source mount's own; it is read-only also while the file
+	// system it shows is (mountflags.go), which mf's MS_RDONLY already includes.
 	mf := rt.MountFlags()
 	ro := mf&unix.MS_RDONLY != 0
+	if s := k.root.mounts.mountOf(rt); s != nil {
+		ro = k.root.mounts.ownRO(s)
+	}
 	r := &Root{fd: fd, clone: clone, guest: at, ro: new(atomic.Bool), flags: new(atomic.Uint64)}
 	if r.mnt, err = mountID(clone); err == nil {
 		err = r.SetMountFlags(mf)
@@ -71,7 +84,7 @@ func (k *Kernel) mountBind(c *Call, src, at string) error {
 		return err
 	}
 	of := k.root.mounts.mountOf(rt)
-	m := &mountPoint{at: at, root: r, mnt: r.mnt, ro: ro}
+	m := &mountPoint{at: at, root: r, mnt: r.mnt, ro: ro, own: ro}
 	var kind string
 	m.source, kind, m.opts, m.bindRoot = k.bindOrigin(rt, src)
 	m.fs = &bindFS{of: of, kind: kind, top: k.root}

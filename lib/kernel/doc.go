@@ -26,7 +26,8 @@
 //	              and AT_EXECFN of every new image
 //	dac.go        guest discretionary access control for non-root callers: the checked
 //	              path walk and the permission checks of open and the calls on names
-//	ptrace.go     Trace rows: ptrace attached for the length of one call
+//	ptrace.go     Trace rows: ptrace attached for the length of one call (the mechanism;
+//	              the rows' hooks in table.go say what each call means)
 //	watch.go      pidfds of every known task and process: the kernel forgets the ended
 //	sigsys.go     the shim: mapped into every guest process, its data kept up to date
 //	shim.go       the shim (internal/shim: its page, code generated from src/shim.S)
@@ -221,7 +222,11 @@
 //     directory is handled: "." is the directory itself, ".." the one it was removed from).
 //     Reopening an fd through /proc or /dev/fd gives more access than its open had only for
 //     files and directories of the guest's trees (by their modes, as Linux) and anonymous
-//     pipes; never for the kernel's own objects.
+//     pipes; never for the kernel's own objects. openat2's RESOLVE_BENEATH, IN_ROOT,
+//     NO_SYMLINKS, NO_MAGICLINKS and NO_XDEV are accepted but do not scope the guest's own
+//     lookup (which stays inside its trees): where Linux says EXDEV or ELOOP the path is
+//     opened, or fails with ENOENT. A trailing slash after a file of /proc stats the file
+//     (Linux: ENOTDIR).
 //   - pidfd_send_signal through an fd of a /proc/PID directory is sent by the kernel
 //     (sys_signal.go: procDirSignal): the receiver's si_pid is 0, not the sender's pid.
 //   - AT_EXECFN of a new image longer than about 3.5 KB is "/dev/fd/N" (the program is

@@ -24,10 +24,13 @@ func buildStatic(t *testing.T, src, out string) {
 	}
 }
 
-// TestEscapes runs testdata/escape.c as init: ~50 attempts to reach the host from the guest
-// (.. walks, symlinks in and out, /proc, dirfds, renames and links across, host executables,
-// host pids, host sockets, namespaces, a symlink swapped during opens). Zero may succeed, and
-// nothing outside the root may change.
+// TestEscapes runs testdata/escape.c as init: some 200 attempts to reach the host from the
+// guest (.. walks, symlinks in and out, /proc, dirfds, renames and links across, host
+// executables, host pids, host sockets, namespaces, a symlink swapped during opens, mount
+// flags), and from a hostfs mount (testdata/escape_hostfs.c: the same ways out of the hostfs=
+// directory, openat2's RESOLVE flags, hard links, symlinks the guest and the host swap during
+// opens, and every way to write below a read-only hostfs mount). Zero may succeed, and nothing
+// outside the root and the hostfs directory, nor below its read-only part, may change.
 func TestEscapes(t *testing.T) { escapes(t, false) }
 
 // TestEscapesUnprivileged: the same suite with linux run by an ordinary host user who owns
@@ -95,9 +98,11 @@ func escapes(t *testing.T, asUser bool) {
 	os.Mkdir(decoyDir, 0o755)
 	os.Chown(decoyDir, uid, gid)
 	d := plantDecoys(t, decoyDir, uid, gid)
-	out, errs, status := run{asUser: asUser, timeout: 60 * time.Second, args: []string{"ubd0=" + root, "rw", "init=/escape",
+	lab := newHostfsLab(t, dir, secret, uid, gid)
+	out, errs, status := run{asUser: asUser, timeout: 90 * time.Second, args: append([]string{"ubd0=" + root, "rw", "init=/escape",
 		"HOSTDIR=" + dir, "HOSTPID=" + strconv.Itoa(os.Getpid()),
-		"HOSTPORT=" + strconv.Itoa(tl.Addr().(*net.TCPAddr).Port), "uml_dir=" + umlDir}}.do(t)
+		"HOSTPORT=" + strconv.Itoa(tl.Addr().(*net.TCPAddr).Port), "uml_dir=" + umlDir}, lab.args()...)}.do(t)
+	lab.check(t)
 	if status != 0 || !strings.HasSuffix(out, "done\n") {
 		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
@@ -111,7 +116,7 @@ func escapes(t *testing.T, asUser bool) {
 		}
 		cases++
 	}
-	if cases < 50 {
+	if cases < 150 {
 		t.Errorf("only %d cases ran:\n%s", cases, out)
 	}
 	// Judged from the host: nothing outside the root changed.
@@ -133,7 +138,7 @@ func escapes(t *testing.T, asUser bool) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		switch e.Name() {
-		case "root", "secret", "hostbin", "dsock", "uml", "decoys":
+		case "root", "secret", "hostbin", "dsock", "uml", "decoys", "lab":
 		default:
 			t.Errorf("the guest created %s outside its root", e.Name())
 		}

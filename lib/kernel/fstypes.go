@@ -22,7 +22,9 @@ type fileSystem interface {
 	typeName() string
 	// devNum is mountinfo's major:minor ("" for an anonymous file system: the table numbers it).
 	devNum() string
-	// remount makes the file system read-only or read-write; m.root's flag follows.
+	// remount makes the file system read-only or read-write: after every mount showing it
+	// has become read-only, before any becomes writable (the caller sets their flags:
+	// mountflags.go's remountRO).
 	remount(k *Kernel, m *mountPoint, ro bool) error
 	// sync writes the changes back to what backs the file system (a no-op for most).
 	sync(m *mountPoint) error
@@ -41,7 +43,7 @@ type fileSystem interface {
 }
 
 // plainFS is what the types without a backing of their own share: a remount is the tree
-// copy's mount flag, and nothing is written back.
+// copies' mount flags alone, and nothing is written back.
 type plainFS struct{}
 
 func (plainFS) devNum() string                                  { return "" }
@@ -50,7 +52,7 @@ func (plainFS) image() *ext4.FS                                 { return nil }
 func (plainFS) backedBy(*blockDev, int) bool                    { return false }
 func (plainFS) hostOwners() bool                                { return false }
 func (plainFS) release(*Kernel, *mountPoint) error              { return nil }
-func (plainFS) remount(k *Kernel, m *mountPoint, ro bool) error { return m.root.SetReadOnly(ro) }
+func (plainFS) remount(k *Kernel, m *mountPoint, ro bool) error { return nil }
 func (plainFS) reconfigure(*Kernel, *mountPoint, string) error  { return nil }
 
 // imageFS is a ubd device's ext2/3/4 file system, unpacked into a mount slot (lib/shadow).
@@ -90,14 +92,14 @@ func (f *imageFS) release(k *Kernel, m *mountPoint) error {
 	return err
 }
 
-// remount between read-only and read-write: written back before it becomes read-only, and
-// mounted again for writing (lib/ext4) when it becomes writable.
+// remount between read-only and read-write: written back once no write can start, and
+// mounted again for writing (lib/ext4) before it becomes writable.
 func (f *imageFS) remount(k *Kernel, m *mountPoint, ro bool) error {
 	if ro {
 		if err := f.tree.WriteBack(); err != nil {
 			return unix.EIO
 		}
-		return m.root.SetReadOnly(true)
+		return nil
 	}
 	if f.dev.dev.ReadOnly() {
 		return unix.EACCES // a read-only device, as Linux says it
@@ -115,7 +117,7 @@ func (f *imageFS) remount(k *Kernel, m *mountPoint, ro bool) error {
 	}
 	f.fs = efs
 	f.tree.SetFS(efs)
-	return m.root.SetReadOnly(false)
+	return nil
 }
 
 // tmpfsFS is one of the kernel's tmpfs instances (tmpfs.go).

@@ -91,7 +91,7 @@ func (k *Kernel) mountHostfs(c *Call, at string, flags uint64, data string) erro
 		return err
 	}
 	m := &mountPoint{fs: hostfsFS{}, at: at, source: "none", opts: data, root: r, mnt: r.mnt,
-		ro: flags&unix.MS_RDONLY != 0, sub: sub}
+		ro: flags&unix.MS_RDONLY != 0, own: flags&unix.MS_RDONLY != 0, sub: sub}
 	if m.opts == "" {
 		m.opts = "/"
 	}

@@ -233,6 +233,9 @@ func (h *mcHost) proc(c *mconsole.Call) {
 	var err error
 	if first == "self" || first == "thread-self" || name == "" || strings.Contains("/"+name+"/", "/../") {
 		data = nil // the console is no process: nothing behind self
+	} else if t, _ := procTopLink(name); t == "self/mounts" {
+		// the real kernel opens it from a kernel thread, whose self/mounts is the machine's
+		data = k.mounts()
 	} else {
 		data, err = k.procFile(nil, name, unix.O_RDONLY)
 	}

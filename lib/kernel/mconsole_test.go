@@ -191,6 +191,11 @@ func mconsoleSession(t *testing.T, real, root, umlDir string, asUser bool) {
 	}
 	expect(false, "OK \nLinux version 6.1.176-gouml (gouml) #1 gouml\n\n", 0, "proc", "version")
 	expect(false, "ERR Failed to open file\n", 1, "proc", "nonexistent")
+	// /proc/mounts is a link to self/mounts; the console is no process, and reads the
+	// machine's table as the real kernel's mconsole thread does
+	if out, st := mc(t, ours, g.sock, "proc", "mounts"); st != 0 || !strings.HasPrefix(out, "OK \n/dev/root / ") {
+		t.Errorf("proc mounts: %d %q", st, out)
+	}
 	if out, st := both(false, "help"); st != 0 || !strings.HasPrefix(out, "OK "+mconsole.HelpText) {
 		t.Errorf("help: %d %q", st, out)
 	}

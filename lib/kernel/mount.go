@@ -82,8 +82,11 @@ type mountPoint struct {
 	opts   string // options /proc/mounts shows after rw/ro and relatime
 	root   *Root
 	mnt    uint64 // mount id of its tree copy
-	ro     bool
-	sub    string // the mounted directory inside its tree copy ("" = the copy's top)
+	// ro is the file system's read-only flag (the super block's; a bind's is its source's:
+	// superRO), own the mount's (MNT_READONLY); writes below it need both clear
+	// (mountflags.go). A bind keeps ro equal to own.
+	ro, own bool
+	sub     string // the mounted directory inside its tree copy ("" = the copy's top)
 	// the mounted directory's path in its file system (mountinfo's root field; "" = "/")
 	bindRoot string
 	// a kernel file system's mount flags (kernelfs.go); the others' are their Root's
@@ -278,7 +281,7 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 				fstype = "ext4"
 			}
 			sub.guest = at
-			m := &mountPoint{at: at, source: "/dev/" + rest, root: sub, mnt: sub.mnt, ro: ro,
+			m := &mountPoint{at: at, source: "/dev/" + rest, root: sub, mnt: sub.mnt, ro: ro, own: ro,
 				fs: &imageFS{kind: fstype, dev: b, part: part, fs: efs, tree: tree, slot: slot}}
 			if err = t.add(m); err == nil {
 				return nil
@@ -499,7 +502,11 @@ func (k *Kernel) mountinfoLines(first int) string {
 		if t.superRO(m) {
 			mode = "ro"
 		}
-		flags := mountOptions(m.mountFlags())
+		mf := m.mountFlags()
+		if m.root != nil && !m.own {
+			mf &^= unix.MS_RDONLY // the mount's own flag; /proc/mounts shows both together
+		}
+		flags := mountOptions(mf)
 		dev := m.fs.devNum()
 		if dev == "" {
 			dev = "0:" + strconv.Itoa(32+i)
@@ -563,11 +570,8 @@ func (k *Kernel) remount(target string, flags uint64, data string) error {
 	if m.root == nil {
 		return nil // the kernel's own keep their flags (kernelfs.go)
 	}
-	if ro != m.ro {
-		if err := m.fs.remount(k, m, ro); err != nil {
-			return err
-		}
-		m.ro = ro
+	if err := k.remountRO(m, ro, flags&unix.MS_BIND != 0); err != nil {
+		return err
 	}
 	if flags&unix.MS_BIND == 0 {
 		// the file system's options too (a bind remount changes only the mount)
@@ -575,7 +579,11 @@ func (k *Kernel) remount(target string, flags uint64, data string) error {
 			return err
 		}
 	}
-	return m.root.SetMountFlags(flags & mountFlagMask)
+	f := flags & mountFlagMask &^ unix.MS_RDONLY
+	if m.root.ReadOnly() {
+		f |= unix.MS_RDONLY
+	}
+	return m.root.SetMountFlags(f)
 }
 
 // takeSlot reserves a free mount slot (-1: none left).

@@ -184,3 +184,107 @@ func (k *Kernel) mountedImage(r *Root) (efs *ext4.FS, hostfs bool) {
 	}
 	return nil, true
 }
+
+// Read-only has two levels, as on Linux: a mount's own flag (MNT_READONLY; mount -o
+// remount,bind,ro changes only it) and its file system's (the super block's: mounting it
+// read-only, or a remount without MS_BIND, which sets the mount's own flag too). Writes below
+// a mount need both clear. So a bind of a directory of a read-only hostfs mount stays
+// read-only however the bind is remounted, and a file system made read-only is read-only
+// through every bind of it at once. The combination is what the kernel's checks read
+// (Root.ReadOnly) and what the host's mount of each tree copy carries, all the way down
+// (Root.SetReadOnly), so the host refuses a write that the kernel's checks might miss.
+
+// effectiveRO: writes below m are refused (the caller holds t.mu).
+func (t *mountTable) effectiveRO(m *mountPoint) bool { return m.own || t.superRO(m) }
+
+// ownRO is the mount's own read-only flag.
+func (t *mountTable) ownRO(m *mountPoint) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return m.own
+}
+
+// fsOwner is the mount whose file system m shows: m itself, or for a bind the mount its
+// source lies in, followed to the end (nil: the machine's root).
+func fsOwner(m *mountPoint) *mountPoint {
+	for {
+		b, ok := m.fs.(*bindFS)
+		if !ok {
+			return m
+		}
+		if b.of == nil {
+			return nil
+		}
+		m = b.of
+	}
+}
+
+// reconcileRO gives every mount of the table the read-only state its two flags make, on the
+// host and for the kernel's checks (the caller holds t.mu). It stops at the first mount
+// that cannot follow: EBUSY, a file open for writing below one that is to become read-only.
+func (t *mountTable) reconcileRO() error {
+	for _, x := range t.list {
+		if x.root == nil {
+			continue // the kernel's own file systems
+		}
+		if want := t.effectiveRO(x); x.root.ReadOnly() != want {
+			if err := x.root.SetReadOnly(want); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// remountRO is the read-only part of a remount of m (the caller holds t.mu): with MS_BIND
+// the mount's own flag, otherwise also the flag of the file system it shows, which every
+// bind of it follows. A file system becomes read-only after every mount showing it refuses
+// writes (then an image is written back), and writable before they accept them. On an
+// error everything is as it was.
+func (k *Kernel) remountRO(m *mountPoint, ro, bind bool) error {
+	t := k.root.mounts
+	var fsm *mountPoint
+	if !bind {
+		fsm = fsOwner(m) // nil for a bind of the machine's root: its own flag only
+	}
+	oldOwn, oldRO := m.own, m.ro
+	fsWas := fsm != nil && fsm.ro
+	undo := func(err error) error {
+		m.own, m.ro = oldOwn, oldRO
+		if fsm != nil {
+			fsm.ro = fsWas
+		}
+		t.reconcileRO() // back to what was: only mounts that were read-only become so again
+		return err
+	}
+	if fsm != nil && !ro && fsWas {
+		if err := fsm.fs.remount(k, fsm, false); err != nil {
+			return err
+		}
+	}
+	m.own = ro
+	if _, isBind := m.fs.(*bindFS); isBind {
+		m.ro = ro
+	}
+	if fsm != nil {
+		fsm.ro = ro
+	}
+	if err := t.reconcileRO(); err != nil {
+		return undo(err)
+	}
+	if fsm != nil && ro && !fsWas {
+		if err := fsm.fs.remount(k, fsm, true); err != nil {
+			return undo(err)
+		}
+	}
+	return nil
+}
+
+// rootRemounted makes the binds of the machine's root follow its read-only flag, which is
+// their file system's.
+func (k *Kernel) rootRemounted() error {
+	t := k.root.mounts
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reconcileRO()
+}

@@ -220,8 +220,8 @@ func (c *Call) procLinks(abs string) (string, error) {
 				return abs, nil
 			}
 			parts = append([]string{"self"}, parts...)
-		} else if parts[0] == "net" {
-			return abs, nil
+		} else if _, ok := procTopLinks[parts[0]]; ok {
+			return abs, nil // openSpecial follows them
 		}
 		if depth >= 8 {
 			return "", unix.ELOOP

@@ -31,8 +31,8 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 		}
 		return k.readlinkRoot(c.root(), "/dev/"+rest)
 	}
-	if rest == "net" {
-		return "self/net", nil
+	if t, ok := procTopLinks[rest]; ok {
+		return t, nil
 	}
 	first, sub, _ := strings.Cut(rest, "/")
 	pid, guest, err := k.procPid(c, first)
@@ -186,8 +186,11 @@ func (k *Kernel) procDirAt(rel string, create bool) (int, error) {
 	}
 	if unix.Fstatat(dir, "self", &unix.Stat_t{}, unix.AT_SYMLINK_NOFOLLOW) != nil {
 		fillProcDir(procTree, dir)
-		for l, size := range map[string]int64{"self": 0, "thread-self": 0, "net": int64(len("self/net"))} {
-			unix.Symlinkat(procLinkTarget(0o777, size), dir, l)
+		// self's and thread-self's size is 0 on Linux, the fixed links' their target's length
+		unix.Symlinkat(procLinkTarget(0o777, 0), dir, "self")
+		unix.Symlinkat(procLinkTarget(0o777, 0), dir, "thread-self")
+		for l, target := range procTopLinks {
+			unix.Symlinkat(procLinkTarget(0o777, int64(len(target))), dir, l)
 		}
 	}
 	if rel == "" {

@@ -9,7 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// /proc's own part, besides the pid directories and the links self, thread-self and net, is
+// /proc's own part, besides the pid directories and its links (self, thread-self and
+// procTopLinks), is
 // one declarative tree: what a file reads, whether and how it is written (the sysctls), and
 // the directories, which are listed from the same tree (`ls /proc/sys/kernel`). procFile,
 // sysctlWriter and the listings all look a name up here; adding a file is adding a node.
@@ -61,7 +62,6 @@ func init() {
 			return []byte(fmt.Sprintf("%.2f %.2f\n", up, up)), nil
 		}),
 		procText("version", "Linux version "+Release+" (gouml) "+Version+"\n"),
-		procRO("mounts", func(k *Kernel) ([]byte, error) { return k.mounts(), nil }),
 		procText("filesystems", "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\tmqueue\n"+
 			"nodev\thostfs\n\text4\n\text3\n\text2\n"),
 		procRO("cpuinfo", func(*Kernel) ([]byte, error) { return os.ReadFile("/proc/cpuinfo") }),
@@ -157,13 +157,34 @@ func fillProcDir(node *procNode, dir int) {
 	}
 }
 
+// procTopLinks are the fixed symlinks of /proc's top and their targets, as Linux has them
+// (proc_root_init: "mounts" and "net" point into the reader's own directory). A program
+// notices the type: mount(8) and Debian's /etc/mtab read /proc/mounts through it, ls -l and
+// find show it, and open with O_NOFOLLOW fails on it.
+var procTopLinks = map[string]string{"mounts": "self/mounts", "net": "self/net"}
+
+// procTopLink returns the target of a path below /proc that names one of procTopLinks or
+// goes through one (rest as special splits it: "net/dev" gives "self/net/dev").
+func procTopLink(rest string) (string, bool) {
+	first, sub, slash := strings.Cut(rest, "/")
+	t, ok := procTopLinks[first]
+	if !ok {
+		return "", false
+	}
+	if slash {
+		t += "/" + sub
+	}
+	return t, true
+}
+
 // procfsOwned: an entry of /proc's top that mirrors the guest's procfs (a pid directory, or
-// one of the links self, thread-self, net), not the tree's.
+// one of the links self, thread-self and procTopLinks), not the tree's.
 func procfsOwned(name string) bool {
 	if _, err := strconv.Atoi(name); err == nil {
 		return true
 	}
-	return name == "self" || name == "thread-self" || name == "net"
+	_, link := procTopLinks[name]
+	return name == "self" || name == "thread-self" || link
 }
 
 // meminfo is /proc/meminfo of a machine of mem= bytes, with what its processes and tmpfs

@@ -95,11 +95,7 @@ func (k *Kernel) traceCallHere(c *Call, handoff func()) (ws unix.WaitStatus, end
 		}
 		// ADDFD takes no O_PATH file: a readable description of the same file (close-on-
 		// exec in the caller, so a successful execve leaves nothing behind)
-		fl := unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC
-		if plan.kind == pendingChdir {
-			fl |= unix.O_DIRECTORY
-		}
-		afd, err := unix.Open(selfFD(plan.fd), fl, 0)
+		afd, err := unix.Open(selfFD(plan.fd), plan.installFlags(), 0)
 		if err != nil {
 			unix.Close(plan.fd)
 			k.respond(c.n.ID, tid, fail(err))
@@ -366,7 +362,7 @@ func (d *traceRun) stopped(ws unix.WaitStatus) bool {
 		}
 		unix.PtraceSyscall(tid, 0)
 	case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_EXEC:
-		d.execed = k.execEvent(t)
+		d.execed = d.hooks.newImage(k, t)
 		unix.PtraceSyscall(tid, 0)
 	case event == unix.PTRACE_EVENT_STOP:
 		// a group stop inside the call: it keeps the caller stopped; the call is over for us
@@ -448,9 +444,11 @@ func (d *traceRun) exited() bool {
 		// the new image, about to run its first instruction, gets the shim and its name;
 		// the program's fd went with the old image (close-on-exec)
 		d.plan.gfd = -1
-		if err := k.execDone(t, d.plan.comm, d.plan.execfn); err != nil {
-			k.debugf("execve by %d: mapping the shim: %v", k.guestPid(tid), err)
-			unix.Kill(tid, unix.SIGKILL)
+		if d.hooks.done != nil {
+			if err := d.hooks.done(k, t, d.plan); err != nil {
+				k.debugf("%s by %d: finishing: %v", sysName(d.nr), k.guestPid(tid), err)
+				unix.Kill(tid, unix.SIGKILL)
+			}
 		}
 	default:
 		d.closeGuestFD()

@@ -62,3 +62,61 @@ func TestCodeShape(t *testing.T) {
 		})
 	}
 }
+
+// TestPtraceIsMechanism: ptrace.go runs a traced call (attach, rewrite at the interrupt
+// stop, follow forks and execs, detach) and knows nothing of what exec and chdir mean. What
+// the calls mean is the Trace rows' (table.go's traceHooks, sys_exec.go); the test fails
+// when ptrace.go names anything sys_exec.go declares besides the plan it carries and the
+// fds it installs and closes.
+func TestPtraceIsMechanism(t *testing.T) {
+	fset := token.NewFileSet()
+	semantics := map[string]bool{}
+	exec, err := parser.ParseFile(fset, "sys_exec.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the plan: carried, its file installed in the caller, closed, and forgotten
+	allowed := map[string]bool{"tracePlan": true, "installFlags": true, "fd": true, "gfd": true, "clearPending": true}
+	ast.Inspect(exec, func(n ast.Node) bool {
+		switch d := n.(type) {
+		case *ast.FuncDecl:
+			semantics[d.Name.Name] = true
+		case *ast.ValueSpec:
+			for _, id := range d.Names {
+				semantics[id.Name] = true
+			}
+		case *ast.TypeSpec:
+			semantics[d.Name.Name] = true
+			if st, ok := d.Type.(*ast.StructType); ok {
+				for _, f := range st.Fields.List {
+					for _, id := range f.Names {
+						semantics[id.Name] = true
+					}
+				}
+			}
+		}
+		return true
+	})
+	semantics["execDone"] = true // sigsys.go's half of a finished exec
+	for name := range allowed {
+		delete(semantics, name)
+	}
+	pt, err := parser.ParseFile(fset, "ptrace.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	hook := map[*ast.Ident]bool{} // d.hooks.rewrite: a hook of the row, named like its method
+	ast.Inspect(pt, func(n ast.Node) bool {
+		if s, ok := n.(*ast.SelectorExpr); ok {
+			if x, ok := s.X.(*ast.SelectorExpr); ok && x.Sel.Name == "hooks" {
+				hook[s.Sel] = true
+			}
+		}
+		if id, ok := n.(*ast.Ident); ok && semantics[id.Name] && !seen[id.Name] && !hook[id] {
+			seen[id.Name] = true
+			t.Errorf("ptrace.go:%d names %s, exec or chdir semantics (a Trace row's hook should)", fset.Position(id.Pos()).Line, id.Name)
+		}
+		return true
+	})
+}

@@ -126,6 +126,11 @@ func (k *Kernel) kernelStat(fd int, st *unix.Stat_t) {
 		k.applyDevMeta(st)
 		return
 	}
+	if st.Dev == n.procDev && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		// procfs's directories have no size; the listing's tmpfs would show its own
+		st.Size, st.Blocks = 0, 0
+		return
+	}
 	if st.Dev == n.procDev && st.Mode&unix.S_IFMT == unix.S_IFLNK {
 		b := make([]byte, 32)
 		m, err := unix.Readlinkat(fd, "", b)
@@ -193,12 +198,17 @@ func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
 		return c.root().Open("/dev/"+strings.TrimPrefix(rest, "/"), flags, 0)
 	}
 	// /proc
-	nofollow := flags&(unix.O_PATH|unix.O_NOFOLLOW) == unix.O_PATH|unix.O_NOFOLLOW
-	if nofollow && (rest == "self" || rest == "thread-self" || rest == "net") {
-		return k.procLink("", rest) // the links themselves, for lstat
+	_, topLink := procTopLinks[rest]
+	if topLink || rest == "self" || rest == "thread-self" {
+		switch flags & (unix.O_PATH | unix.O_NOFOLLOW) {
+		case unix.O_PATH | unix.O_NOFOLLOW:
+			return k.procLink("", rest) // the links themselves, for lstat
+		case unix.O_NOFOLLOW:
+			return -1, unix.ELOOP // as open(2) of any symlink with O_NOFOLLOW
+		}
 	}
-	if rest == "net" || strings.HasPrefix(rest, "net/") {
-		rest = "self/" + rest // Linux's /proc/net is a link to self/net
+	if t, ok := procTopLink(rest); ok {
+		rest = t // Linux's /proc/mounts and /proc/net are links into self
 	}
 	if rest == "/" {
 		return k.openProcDir("", flags)

@@ -56,6 +56,17 @@ type tracePlan struct {
 	envp     uint64
 }
 
+// installFlags are the flags of the readable description of the plan's file that is
+// installed in the caller (ADDFD takes no O_PATH file): close-on-exec, so a successful
+// execve leaves nothing behind, and a directory for chdir.
+func (p *tracePlan) installFlags() int {
+	fl := unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC
+	if p.kind == pendingChdir {
+		fl |= unix.O_DIRECTORY
+	}
+	return fl
+}
+
 // absPath is Call.abs for the ptrace paths.
 func (k *Kernel) absPath(tid int, dirfd int32, p string) (string, error) {
 	c := &Call{k: k, Tid: tid, T: k.task(tid)}

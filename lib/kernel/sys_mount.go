@@ -105,6 +105,9 @@ func (c *Call) remountRootFS(flags uint64) result {
 		if err := c.k.root.SetMountFlags(flags & mountFlagMask); err != nil {
 			return fail(err)
 		}
+		if err := c.k.rootRemounted(); err != nil {
+			return fail(err)
+		}
 		return ok(0)
 	}
 	// an image root is written back first: not on the dispatcher's goroutine
@@ -113,6 +116,9 @@ func (c *Call) remountRootFS(flags uint64) result {
 			return fail(err)
 		}
 		if err := c.k.root.SetMountFlags(flags & mountFlagMask); err != nil {
+			return fail(err)
+		}
+		if err := c.k.rootRemounted(); err != nil {
 			return fail(err)
 		}
 		return ok(0)

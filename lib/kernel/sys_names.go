@@ -360,16 +360,16 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 		}
 		return errno(unix.EPERM) // a directory gets no hard link
 	}
-	if c.fs != nfs {
-		return errno(unix.EXDEV)
-	}
-	// the source is looked up first (ENOENT before EACCES), and protected_hardlinks is
-	// judged before the directory's permission, as Linux's linkat
+	// the source is looked up first (ENOENT before EXDEV and EACCES), and
+	// protected_hardlinks is judged before the directory's permission, as Linux's linkat
 	src, err := unix.Openat(ofd, oname, walkOpen, 0)
 	if err != nil {
 		return fail(err)
 	}
 	defer unix.Close(src)
+	if c.fs != nfs {
+		return errno(unix.EXDEV)
+	}
 	if err := c.mayLink(src); err != nil {
 		return fail(err)
 	}

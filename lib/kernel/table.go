@@ -74,18 +74,36 @@ type Syscall struct {
 	Note    string     // what is partial or why it is refused
 }
 
-// traceHooks are a Trace row's own part. prepare resolves what the call names while the
-// caller still waits in its notification (a call that fails there is answered without
-// ptrace) and returns the plan the other hooks get; rewrite changes the call's registers at
-// the stop before it is restarted (sp: where arguments may be written below the stack).
+// traceHooks are a Trace row's own part; ptrace.go knows only the mechanism. prepare
+// resolves what the call names while the caller still waits in its notification (a call
+// that fails there is answered without ptrace) and returns the plan the other hooks get;
+// rewrite changes the call's registers at the stop before it is restarted (sp: where
+// arguments may be written below the stack). image, at the exec event of the call, checks
+// the new image and reports whether it may run; done finishes a call whose image may run,
+// stopped at the exit of the call. A row without image arranges no exec.
 type traceHooks struct {
 	prepare func(k *Kernel, c *Call) (*tracePlan, error)
 	rewrite func(k *Kernel, t *Task, plan *tracePlan, regs *unix.PtraceRegs, sp uint64) error
+	image   func(k *Kernel, t *Task) bool
+	done    func(k *Kernel, t *Task, plan *tracePlan) error
+}
+
+// newImage is the row's answer to an exec event during its call. An exec the row did not
+// arrange (the call was rewritten into something else, or another thread's exec) runs
+// nothing the kernel checked: the caller is killed.
+func (h *traceHooks) newImage(k *Kernel, t *Task) bool {
+	if h.image == nil {
+		k.debugf("%d: an exec the kernel did not arrange: killed", k.guestPid(t.Tid))
+		unix.Kill(t.Tid, unix.SIGKILL)
+		return false
+	}
+	return h.image(k, t)
 }
 
 // The Trace rows' hooks.
 var (
-	execHooks  = &traceHooks{prepare: (*Kernel).prepareExec, rewrite: (*Kernel).rewrite}
+	execHooks = &traceHooks{prepare: (*Kernel).prepareExec, rewrite: (*Kernel).rewrite, image: (*Kernel).execEvent,
+		done: func(k *Kernel, t *Task, plan *tracePlan) error { return k.execDone(t, plan.comm, plan.execfn) }}
 	chdirHooks = &traceHooks{prepare: (*Kernel).prepareChdir, rewrite: (*Kernel).rewrite}
 	// The call comes from the shim, inside a signal handler on the caller's stack: a child
 	// sharing that stack would return through the handler's frame and wreck it for the

@@ -160,7 +160,7 @@ func (k *Kernel) mountTmpfs(c *Call, source, at string, flags uint64, data strin
 	}
 	opts := tmpfsOptString(o.size, o.mode)
 	m := &mountPoint{fs: &tmpfsFS{instance: slot, mode: o.mode}, at: at, source: source, opts: opts, root: r, mnt: r.mnt,
-		ro: flags&unix.MS_RDONLY != 0}
+		ro: flags&unix.MS_RDONLY != 0, own: flags&unix.MS_RDONLY != 0}
 	if err := k.root.mounts.add(m); err != nil {
 		r.Close()
 		k.freeTmpfs(slot)

@@ -43,7 +43,10 @@ type Root struct {
 func (r *Root) ReadOnly() bool { return r.ro.Load() }
 
 // SetReadOnly remounts the root: the tree copy's mount becomes read-only, so the host
-// kernel refuses every write below it (EROFS), whatever path a handler took to it.
+// kernel refuses every write below it (EROFS), whatever path a handler took to it. The
+// copy is recursive (a host mount below a hostfs directory or a directory root is part of
+// it), and so is the flag: a guest reaches those mounts as part of its file system, and
+// they must refuse writes as the rest does (mountflags.go).
 func (r *Root) SetReadOnly(ro bool) error {
 	if r.clone >= 0 {
 		var attr unix.MountAttr
@@ -52,7 +55,13 @@ func (r *Root) SetReadOnly(ro bool) error {
 		} else {
 			attr.Attr_clr = unix.MOUNT_ATTR_RDONLY
 		}
-		if err := unix.MountSetattr(r.clone, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		err := unix.MountSetattr(r.clone, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+		if err == unix.EPERM && !ro {
+			// a mount below that the host locked read-only (made in a more privileged
+			// namespace) stays so; the rest becomes writable
+			err = unix.MountSetattr(r.clone, "", unix.AT_EMPTY_PATH, &attr)
+		}
+		if err != nil {
 			return err
 		}
 	}

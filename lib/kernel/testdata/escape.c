@@ -3,7 +3,8 @@
  * ("SECRET"), "hostbin" (a script that creates "ran" beside it) and "dsock" (a datagram
  * socket the test listens on); HOSTDIR is its host path and HOSTPID a host process that is
  * not part of the guest. Cases whose effect can only be judged from outside (rename, link,
- * chmod … of host files) are checked again by the test on the host. */
+ * chmod … of host files) are checked again by the test on the host. The hostfs cases are
+ * escape_hostfs.c's. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +35,8 @@
 #include <sys/prctl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/openat2.h>
+#include <sys/xattr.h>
 
 static const char *hostdir;
 static pid_t hostpid;
@@ -227,6 +230,8 @@ static void mount_flags(void) {
 		umount("/nxb");
 	} else esc("robind-open", "binding read-only failed");
 }
+
+#include "escape_hostfs.c"
 
 int main(void) {
 	hostdir = getenv("HOSTDIR");
@@ -551,6 +556,7 @@ int main(void) {
 		} else esc("bind-cwd-dotdot", "binding a directory of the guest failed");
 	}
 	mount_flags();
+	if (getenv("HOSTFS")) hostfs_escapes(); else esc("hostfs", "no HOSTFS: the test gave no hostfs= directory");
 	printf("done\n");
 	fflush(stdout);
 	reboot(RB_POWER_OFF);

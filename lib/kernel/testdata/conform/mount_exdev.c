@@ -19,6 +19,9 @@ int main(int argc, char **argv)
 	res("rename tmpfs -> root", rename("t/g", "g"));
 	res("link root -> tmpfs", link("f", "t/f"));
 	res("link tmpfs -> root", link("t/g", "g"));
+	/* the source is looked up before the mounts are compared; rename compares first */
+	res("link of a missing file root -> tmpfs", link("missing", "t/m"));
+	res("rename of a missing file root -> tmpfs", rename("missing", "t/m"));
 	res("renameat2 RENAME_EXCHANGE across", syscall(SYS_renameat2, AT_FDCWD, "f", AT_FDCWD, "t/g", 2));
 	res("rename within the tmpfs", rename("t/g", "t/h"));
 	res("link within the tmpfs", link("t/h", "t/i"));

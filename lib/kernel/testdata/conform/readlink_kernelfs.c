@@ -1,7 +1,7 @@
 /* readlink and realpath of the kernel's own files that are no links: /proc/sys and a sysctl
  * in it, /proc/cpuinfo, /dev/null give EINVAL (realpath(3) and so procps's sysctl -w rely
  * on it: they gave ENOENT), a missing name ENOENT, and the links among them still read.
- * (/proc/mounts is a file of the kernel's own, not Linux's link to self/mounts: left out.) */
+ */
 #include "conform.h"
 
 static void one(const char *p)
