@@ -554,11 +554,21 @@ func (t *Tree) SetFS(fs *ext4.FS) {
 func (t *Tree) WriteBack() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	w := &writer{t: t, created: map[uint64]ext4.Ino{}, seen: map[uint64]bool{}, maxNames: 1 << 20}
+	w := &writer{t: t, created: map[uint64]ext4.Ino{}, seen: map[uint64]bool{}, maxNames: 1 << 20,
+		freed: map[ext4.Ino]bool{}, fresh: map[uint64]bool{}}
 	if st, err := t.fs.Statfs(); err == nil {
 		w.maxNames = int64(min(st.Blocks, 1<<50) * uint64(st.Bsize) / 12)
 	}
-	if err := w.dir(int(t.root.Fd()), ext4.RootIno, nil, "", 0); err != nil {
+	err := w.dir(int(t.root.Fd()), ext4.RootIno, nil, "", 0)
+	// an image inode freed in this write-back mirrors no host inode any more (unless one
+	// was made for a host file since): a host file that gets that host inode number later
+	// is a new file, not the old one's
+	for h, k := range t.known {
+		if w.freed[k.ino] && !w.fresh[h] {
+			delete(t.known, h)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("writing %s back: %w", t.Dir, err)
 	}
 	return t.fs.Sync()
@@ -602,7 +612,15 @@ func (t *Tree) guest(fd int, st *unix.Stat_t) unix.Stat_t {
 type writer struct {
 	t       *Tree
 	created map[uint64]ext4.Ino // host inode -> image inode made for it in this write-back
-	seen    map[uint64]bool     // host directories walked (a bind mount could repeat one)
+	// freed are the image inodes whose last name this write-back removed, and fresh the
+	// host inodes t.known was set for in it. A host inode number is reused once its file
+	// is deleted, and so is an image inode number once freed: a known entry whose image
+	// inode was freed names another file by now, and must not be trusted (a new host file
+	// on a reused number was made a hard link of an unrelated image file, which took its
+	// data).
+	freed map[ext4.Ino]bool
+	fresh map[uint64]bool
+	seen  map[uint64]bool // host directories walked (a bind mount could repeat one)
 	// maxNames bounds the names read from one host directory: as many as the image could
 	// hold entries of (12 bytes at least), so a guest's huge directory is refused, not read
 	maxNames int64
@@ -714,6 +732,7 @@ func (w *writer) entry(dfd int, dino ext4.Ino, rel []string, name string, inImg 
 	}
 	typ := g.Mode & unix.S_IFMT
 	k, isKnown := t.known[st.Ino]
+	isKnown = isKnown && (!w.freed[k.ino] || w.fresh[st.Ino])
 	if xe, ok := inImg[name]; ok {
 		if isKnown && k.ino == xe.Ino && t.sameType(xe.Ino, typ) && !t.newTarget(fd, typ, xe.Ino, &st, k) {
 			if typ == unix.S_IFDIR {
@@ -726,6 +745,7 @@ func (w *writer) entry(dfd int, dino ext4.Ino, rel []string, name string, inImg 
 				if err := t.update(fd, nil, xe.Ino, &st, &g); err != nil {
 					return fmt.Errorf("%s: %w", where, err)
 				}
+				w.fresh[st.Ino] = true // t.known[st.Ino] is set anew
 			}
 			return nil
 		}
@@ -745,6 +765,7 @@ func (w *writer) entry(dfd int, dino ext4.Ino, rel []string, name string, inImg 
 					if err := t.update(fd, nil, target, &st, &g); err != nil {
 						return fmt.Errorf("%s: %w", where, err)
 					}
+					w.fresh[st.Ino] = true // t.known[st.Ino] is set anew
 				}
 				return nil
 			}
@@ -763,6 +784,7 @@ func (w *writer) entry(dfd int, dino ext4.Ino, rel []string, name string, inImg 
 	if err := t.update(fd, nil, ino, &st, &g); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
+	w.fresh[st.Ino] = true // t.known[st.Ino] is set anew
 	return nil
 }
 
@@ -867,6 +889,9 @@ func (w *writer) remove(dino ext4.Ino, name string, depth int) error {
 		return err
 	}
 	if a.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if a.Nlink <= 1 {
+			w.freed[ino] = true
+		}
 		return t.fs.Unlink(dino, name)
 	}
 	ents, err := t.listImage(ino)
@@ -878,5 +903,6 @@ func (w *writer) remove(dino ext4.Ino, name string, depth int) error {
 			return err
 		}
 	}
+	w.freed[ino] = true
 	return t.fs.Rmdir(dino, name)
 }
