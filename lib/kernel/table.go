@@ -160,6 +160,8 @@ const fstatNote = "answered by the shim for the guest's own files of the root tr
 
 const sigNote = "the guest's permission to signal another user's process is checked"
 
+const openNote = "through the shim, which retries it when a signal interrupts it before the kernel receives it"
+
 // table is THE system call table (x86-64). To add a system call: one row here, one handler in
 // its family's file. Rows are grouped by family; order does not matter.
 var table = []Syscall{
@@ -235,9 +237,12 @@ var table = []Syscall{
 	pass(unix.SYS_ACCEPT), pass(unix.SYS_ACCEPT4), pass(unix.SYS_SHUTDOWN), trap(unix.SYS_GETSOCKNAME, sysGetsockname),
 	trap(unix.SYS_GETPEERNAME, sysGetpeername), pass(unix.SYS_SETSOCKOPT), pass(unix.SYS_GETSOCKOPT),
 
-	// Paths: resolved by the kernel inside the guest root (sys_file.go).
-	trap(unix.SYS_OPEN, sysOpen), trap(unix.SYS_OPENAT, sysOpenat), trap(unix.SYS_OPENAT2, sysOpenat2),
-	trap(unix.SYS_CREAT, sysCreat),
+	// Paths: resolved by the kernel inside the guest root (sys_file.go). The opens go through
+	// the shim, which retries one a signal interrupted before the kernel received it: Linux
+	// never fails the open of a file with EINTR (a shell's redirection would), while one that
+	// waits (a FIFO's) the kernel interrupts itself, and that EINTR reaches the guest.
+	ruleTrap(unix.SYS_OPEN, ruleShimRoute, sysOpen, openNote), ruleTrap(unix.SYS_OPENAT, ruleShimRoute, sysOpenat, openNote),
+	ruleTrap(unix.SYS_OPENAT2, ruleShimRoute, sysOpenat2, openNote), ruleTrap(unix.SYS_CREAT, ruleShimRoute, sysCreat, openNote),
 	trap(unix.SYS_STAT, sysStat), trap(unix.SYS_LSTAT, sysLstat),
 	{Nr: unix.SYS_FSTAT, Disp: InGuest, Rule: ruleShimFstat, Handler: sysFstat, Note: fstatNote},
 	ruleTrap(unix.SYS_NEWFSTATAT, ruleShimFstatat, sysNewfstatat, "with AT_EMPTY_PATH (fstat): "+fstatNote),
