@@ -32,8 +32,7 @@ func TestSignalsDuringTrappedOpen(t *testing.T) {
 	// 300 rounds of fork, exec and signals: ~5 s alone, over a minute on a loaded machine
 	out, errs, status := run{timeout: 240 * time.Second, args: []string{"ubd0=" + root, "init=/t.sh", "quiet", "uml_dir=" + t.TempDir()}}.do(t)
 	// A child that already exited makes kill fail ("can't kill pid N"): on a loaded machine
-	// that is a missed window, not a failure. (Not silenced with 2>/dev/null in the script:
-	// that open can be interrupted by SIGCHLD, a known limitation noted in lib/kernel/doc.go.)
+	// that is a missed window, not a failure.
 	var kept []string
 	for _, l := range strings.SplitAfter(out, "\n") {
 		if !strings.Contains(l, "can't kill pid") && !strings.HasPrefix(l, "progress ") {

@@ -191,7 +191,10 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	if flags&unix.O_NONBLOCK == 0 && flags&unix.O_PATH == 0 {
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
-		if st.Mode&unix.S_IFMT == unix.S_IFIFO {
+		// A writer's probe that opened had a reader: Linux's open returns at once then, and
+		// the probe is the guest's writer. (Reopened later, it could wait for ever: the
+		// reader, which this probe let through, may have closed meanwhile.) O_RDWR never waits.
+		if st.Mode&unix.S_IFMT == unix.S_IFIFO && (fifoWait || flags&unix.O_ACCMODE == unix.O_RDONLY) {
 			return c.fifoOpen(fd, flags, cloexec, fifoWait)
 		}
 		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
