@@ -268,7 +268,7 @@
 //     nothing was done). The opens, the Trace rows and the signal senders are retried by
 //     the shim instead; routing a call there costs one SIGSYS delivery (about 2.5 µs of the
 //     caller's CPU per open on a loaded machine), so the other rows are not, yet: each is
-//     one table change (ruleShimRoute) and one dispatch line in shim.S. A call the kernel
+//     a trapRetried row in table.go and one dispatch line in shim.S. A call the kernel
 //     interrupted (ERESTARTSYS) and the host restarted (SA_RESTART) keeps its mark: if a
 //     signal without SA_RESTART then interrupts the restarted call before it is received,
 //     the guest sees EINTR, as it would had the signal come a moment later.
