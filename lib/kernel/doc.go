@@ -95,9 +95,9 @@
 //     it stays ~8 comparisons.
 //   - Notify rows trap through seccomp user notification: two context switches (5.3 µs for
 //     a minimal C supervisor; getgroups(0, NULL), answered from the registers, 6.95 µs, the
-//     loop's own cost; getresuid, answered with one write into the caller, 10.5 µs;
-//     stat 22 µs). The loop runs on a locked thread and allocates nothing per call
-//     (notify.go: serve). The handler reads the caller's memory with process_vm_readv, acts, and
+//     loop's own cost; getresuid, answered with one write into the caller, 10.5 µs; stat
+//     22 µs). The loop runs on a locked thread and allocates nothing per call (notify.go:
+//     serve). The handler reads the caller's memory with process_vm_readv, acts, and
 //     answers with a value, an errno, CONTINUE (run natively: only for calls whose checked
 //     arguments are all registers), or a new fd. A new fd is installed with
 //     SECCOMP_IOCTL_NOTIF_ADDFD *without* the SEND flag and then answered with NOTIF_SEND:
@@ -267,8 +267,8 @@
 //     unlink fail with EINTR, where Linux would not interrupt it (no side effect is lost:
 //     nothing was done). The opens, the Trace rows and the signal senders are retried by
 //     the shim instead; routing a call there costs one SIGSYS delivery (about 2.5 µs of the
-//     caller's CPU per open on a loaded machine), so the other rows are not, yet: each is
-//     a trapRetried row in table.go and one dispatch line in shim.S. A call the kernel
+//     caller's CPU per open on a loaded machine), so the other rows are not, yet: each is a
+//     trapRetried row in table.go and one dispatch line in shim.S. A call the kernel
 //     interrupted (ERESTARTSYS) and the host restarted (SA_RESTART) keeps its mark: if a
 //     signal without SA_RESTART then interrupts the restarted call before it is received,
 //     the guest sees EINTR, as it would had the signal come a moment later.
