@@ -11,7 +11,8 @@
 //	user.gouml.rdev                  "MAJOR:MINOR" of a device placeholder
 //
 // The emulator's first attributes (user.gouml.owner "uid:gid", user.gouml.dev "c:MAJ:MIN")
-// are still read. Symbolic links cannot carry user.* attributes on Linux.
+// are still read. Symbolic links cannot carry user.* attributes on Linux: the directory that
+// holds a link keeps its owner (user.gouml.link.NAME, link.go).
 package hostmeta
 
 import (

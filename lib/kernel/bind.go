@@ -52,7 +52,7 @@ func (k *Kernel) mountBind(c *Call, src, at string) error {
 	fd, sub := clone, ""
 	if inCopy != "/" {
 		how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags | unix.RESOLVE_NO_SYMLINKS}
-		if fd, err = unix.Openat2(clone, strings.TrimPrefix(inCopy, "/"), &how); err != nil {
+		if fd, err = openat2(clone, strings.TrimPrefix(inCopy, "/"), &how); err != nil {
 			unix.Close(clone)
 			return err
 		}

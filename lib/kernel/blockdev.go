@@ -164,7 +164,8 @@ func (k *Kernel) blockStat(st *unix.Stat_t) bool {
 	}
 	st.Mode = unix.S_IFBLK | 0o660
 	st.Rdev = unix.Mkdev(ubd.Major, uint32(b.unit*16+part))
-	st.Size, st.Blocks = 0, 0
+	// one name, as a devtmpfs node has: the host file behind it may be unlinked (nlink 0)
+	st.Size, st.Blocks, st.Nlink = 0, 0, 1
 	st.Uid, st.Gid = 0, 6 // root:disk
 	return true
 }

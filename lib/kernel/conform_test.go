@@ -24,13 +24,6 @@ import (
 // STILL differ (and logs the difference): fixing a gap fails the test until its entry is
 // removed here, so this list cannot go stale and the test cannot be unable to fail.
 var knownGaps = map[string]string{
-	// A guest owner lives in user.gouml.* xattrs of the host file (lib/hostmeta), and Linux
-	// refuses user.* xattrs on symlinks (EPERM); the host user cannot lchown to another uid
-	// either (a single-id user namespace). Keeping it needs another home for a link's owner
-	// (an xattr of the parent directory by name, moved by rename and link and dropped by
-	// unlink, in the kernel, lib/shadow's write-back and mkrootfs alike): a format change of
-	// lib/hostmeta, not made yet.
-	"chown_link": "the owner of a symlink itself is not kept: user xattrs, which hold guest owners, cannot be set on symlinks",
 	// The kernel resolves every path as an absolute guest path in one openat2(RESOLVE_IN_ROOT)
 	// of the root (vfs.go: absOf, canon, which also chooses /dev, /proc or a mount by name),
 	// and the host takes at most PATH_MAX bytes. Starting at an fd of the working directory

@@ -70,6 +70,9 @@ func (k *Kernel) guestAttr(fd int, st *unix.Stat_t) error {
 		k.hostStat(st)
 	} else {
 		guestStat(fd, st)
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			k.linkOwner(fd, st)
+		}
 	}
 	return nil
 }
@@ -140,8 +143,7 @@ const walkOpen = unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC
 // directory checked is the directory searched. A ".." below the top is the host's: in a
 // chroot of the kernel's, a directory another process moves out of it meanwhile leads the
 // walk above the chroot, as on Linux, but never out of the machine's tree (whose top has no
-// parent). Symlinks followed are not judged by fs.protected_symlinks: the guest owner of a
-// symlink is not kept (doc.go, Known limits).
+// parent). Symlinks followed are not judged by fs.protected_symlinks (not implemented).
 func (c *Call) walk(cr *Cred, rt *Root, p string, follow bool) (walked, error) {
 	w := walked{dir: -1, obj: -1}
 	var top unix.Stat_t
@@ -180,7 +182,7 @@ func (c *Call) walk(cr *Cred, rt *Root, p string, follow bool) (walked, error) {
 		case name == "..":
 			next, err = unix.Openat(cur, "..", walkOpen|unix.O_DIRECTORY, 0)
 		default:
-			next, err = unix.Openat2(cur, name, &unix.OpenHow{Flags: walkOpen, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
+			next, err = openat2(cur, name, &unix.OpenHow{Flags: walkOpen, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
 		}
 		if err == unix.ENOENT && last && name != "." && name != ".." {
 			w.dir, w.name = cur, name

@@ -214,7 +214,7 @@ func (k *Kernel) openPts(c *Call, sub string, flags int) (int, error) {
 	if acc&unix.O_PATH != 0 {
 		acc &= unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	}
-	fd, err := unix.Openat2(dir, sub, &unix.OpenHow{Flags: uint64(acc),
+	fd, err := openat2(dir, sub, &unix.OpenHow{Flags: uint64(acc),
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV})
 	if err != nil {
 		return -1, err

@@ -222,8 +222,8 @@
 //   - /dev, /proc and mount points are chosen by name once the symlinks on the way are
 //     followed (vfs.go: canon). O_PATH opens of the root's tree run in the guest (seccomp
 //     cannot install an O_PATH file); elsewhere (/proc, a mount) the guest gets a read-only
-//     fd instead. The owner of a symlink itself is not kept (user xattrs cannot be set on
-//     symlinks). Relative paths are made absolute first: a path near PATH_MAX below a deep
+//     fd instead. The owner of a symlink itself is kept by its directory
+//     (linkowner.go, with that file's limits). Relative paths are made absolute first: a path near PATH_MAX below a deep
 //     working directory fails with ENAMETOOLONG where Linux resolves it (a removed working
 //     directory is handled: "." is the directory itself, ".." the one it was removed from).
 //     Reopening an fd through /proc or /dev/fd gives more access than its open had only for

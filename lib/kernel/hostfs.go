@@ -72,7 +72,7 @@ func (k *Kernel) mountHostfs(c *Call, at string, flags uint64, data string) erro
 	if rel != "" {
 		// below the directory the command line named, never above it
 		how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags}
-		if fd, err = unix.Openat2(clone, rel, &how); err != nil {
+		if fd, err = openat2(clone, rel, &how); err != nil {
 			unix.Close(clone)
 			return err
 		}

@@ -159,6 +159,7 @@ func TestImageRootMountTable(t *testing.T) {
 		"mount -o remount -o nodev,noexec,nosuid -o defaults /proc && echo proc=remounted\n" +
 		"mount -o remount -o nodev,noexec,nosuid /sys && echo sys=remounted\n" +
 		"mount -o remount,noexec,nosuid,gid=5,mode=620 /dev/pts && grep -c 'gid=5,mode=620' /proc/mounts\n" +
+		"stat -c '%n %h %t:%T %A %u:%g' /dev/ubda\n" +
 		"/bin/busybox poweroff -f\n"
 	for _, kind := range []string{"ext2", "ext3", "ext4"} {
 		t.Run(kind, func(t *testing.T) {
@@ -170,7 +171,7 @@ func TestImageRootMountTable(t *testing.T) {
 			}
 			out, errs, status := run{args: []string{"ubd0=" + img, "init=/t.sh", "uml_dir=" + t.TempDir()}}.do(t)
 			want := "/dev/root / " + kind + " ro,relatime 0 0\n- " + kind + " /dev/root ro\n" +
-				"proc=remounted\nsys=remounted\n1\n"
+				"proc=remounted\nsys=remounted\n1\n/dev/ubda 1 62:0 brw-rw---- 0:6\n"
 			if status != 0 || out != want {
 				t.Errorf("status %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", status, out, want, errs)
 			}

@@ -87,7 +87,11 @@ type Kernel struct {
 	logged     map[int]bool
 	stats      *callStats // under `debug`: the trapped calls served, printed at halt
 	statOnce   sync.Once
-	stat       shim.StatData // what the shim's stat path needs (shimstat.go)
+	links      sync.RWMutex // symbolic links' owners (linkowner.go)
+	// the kernel's /proc/self/fd directory (linkowner.go)
+	selfFDsOnce sync.Once
+	selfFDsDir  int
+	stat        shim.StatData // what the shim's stat path needs (shimstat.go)
 
 	shutdown chan shutdownReq
 	once     sync.Once
@@ -121,7 +125,7 @@ type Kernel struct {
 	watchDone    chan struct{}
 
 	netMu sync.Mutex
-	nets  []netDevice // the network devices and their relays (netdev.go; netMu)
+	nets  []*netDevice // the network devices and their relays (netdev.go; netMu)
 	// addrWatch runs uml_net's address hooks for helper-made taps (netaddr.go; netMu)
 	addrWatch *addrWatch
 }

@@ -136,7 +136,7 @@ func (k *Kernel) startNet(initPid int) {
 			continue
 		}
 		k.netMu.Lock()
-		k.nets = append(k.nets, netDevice{names[i], r})
+		k.nets = append(k.nets, &netDevice{name: names[i], relay: r})
 		k.netMu.Unlock()
 		if d.spec.Transport == netdev.TunTap && d.spec.HostIf == "" {
 			helperDevs[names[i]] = uint32(d.spec.Index)
@@ -156,8 +156,8 @@ func (k *Kernel) startNet(initPid int) {
 
 // netDevice is a network device of the running machine.
 type netDevice struct {
-	name  string // ethN
-	relay *netdev.Relay
+	name  string        // ethN
+	relay *netdev.Relay // nil while a plugged device waits for init
 }
 
 // stopNet stops the relays (the switch sees the port go, the NAT its flows end).
@@ -169,7 +169,9 @@ func (k *Kernel) stopNet() {
 		k.addrWatch = nil
 	}
 	for _, d := range k.nets {
-		d.relay.Stop()
+		if d.relay != nil {
+			d.relay.Stop()
+		}
 	}
 	k.nets = nil
 }

@@ -29,6 +29,13 @@ const (
 // code to answer, "" and 0 for OK.
 func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 	name := "eth" + strconv.Itoa(n)
+	var msgs []string
+	say := func(s string) { msgs = append(msgs, s) }
+	stderr := k.cfg.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	s := netdev.Parse(n, spec, say)
 	k.netMu.Lock()
 	for _, d := range k.nets {
 		if d.name == name {
@@ -37,13 +44,6 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 		}
 	}
 	k.netMu.Unlock()
-	var msgs []string
-	say := func(s string) { msgs = append(msgs, s) }
-	stderr := k.cfg.Stderr
-	if stderr == nil {
-		stderr = io.Discard
-	}
-	s := netdev.Parse(n, spec, say)
 	if s == nil {
 		for _, m := range msgs {
 			fmt.Fprintln(stderr, m)
@@ -62,41 +62,89 @@ func (k *Kernel) plugNet(n int, spec string) (string, int32) {
 		report(fmt.Sprintf("%s: %v", name, err))
 		return "", 0
 	}
-	// The management console answers from the machine's first moment, before init exists
-	// (a script may plug a device as soon as the socket appears): the device goes into
-	// init's namespace once there is one.
-	var init int
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		k.mu.Lock()
-		init = k.initTgid
-		k.mu.Unlock()
-		if init > 0 || time.Now().After(deadline) || k.dying.Load() || k.loopDone == nil {
-			break
-		}
-	}
-	if init <= 0 {
-		tr.Close()
-		report(name + ": the machine has no init to plug it into")
+	// The name is taken from now on: a second config of it is "already configured", a
+	// remove takes the reservation back.
+	dev := &netDevice{name: name}
+	k.netMu.Lock()
+	k.nets = append(k.nets, dev)
+	k.netMu.Unlock()
+	k.mu.Lock()
+	init := k.initTgid
+	k.mu.Unlock()
+	if init > 0 {
+		k.attachNet(dev, n, s, mac, tr, init, report)
 		return "", 0
 	}
+	// The management console answers from the machine's first moment, before init exists
+	// (a script may plug a device as soon as the socket appears, and the real kernel answers
+	// at once): the device goes into init's namespace once there is one.
+	go func() {
+		for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			k.mu.Lock()
+			init = k.initTgid
+			k.mu.Unlock()
+			if init > 0 || time.Now().After(deadline) || k.dying.Load() || k.loopDone == nil {
+				break
+			}
+		}
+		if init <= 0 {
+			k.dropNet(dev)
+			tr.Close()
+			if !k.dying.Load() {
+				report(name + ": the machine has no init to plug it into")
+			}
+			return
+		}
+		k.attachNet(dev, n, s, mac, tr, init, report)
+	}()
+	return "", 0
+}
+
+// attachNet makes the tap of the reserved device dev in the namespace of init and starts
+// its relay, unless the device was removed (or the machine stopped) meanwhile.
+func (k *Kernel) attachNet(dev *netDevice, n int, s *netdev.Spec, mac [6]byte, tr *netdev.Transport, init int, report func(string)) {
+	name := dev.name
 	taps, errs := makeTaps(init, []string{name}, [][6]byte{mac}, []bool{false})
 	if errs[0] != nil {
 		report(fmt.Sprintf("%s: %v", name, errs[0]))
+		k.dropNet(dev)
 		tr.Close()
-		return "", 0
+		return
 	}
 	r, err := netdev.Start(taps[0], tr)
 	if err != nil {
 		report(fmt.Sprintf("%s: %v", name, err))
+		k.dropNet(dev)
 		taps[0].Close()
 		tr.Close()
-		return "", 0
+		return
 	}
 	k.netMu.Lock()
-	k.nets = append(k.nets, netDevice{name, r})
+	kept := false
+	for _, d := range k.nets {
+		kept = kept || d == dev
+	}
+	if kept {
+		dev.relay = r
+	}
 	k.netMu.Unlock()
+	if !kept {
+		r.Stop() // removed, or the machine stopped, while it was being made
+		return
+	}
 	report(fmt.Sprintf("Netdevice %d (%s) : %s", n, netdev.FormatMAC(mac), strings.TrimSpace(s.Backend())))
-	return "", 0
+}
+
+// dropNet takes the reservation of dev back.
+func (k *Kernel) dropNet(dev *netDevice) {
+	k.netMu.Lock()
+	defer k.netMu.Unlock()
+	for i, d := range k.nets {
+		if d == dev {
+			k.nets = append(k.nets[:i], k.nets[i+1:]...)
+			return
+		}
+	}
 }
 
 // unplugNet removes device name: its relay stops and its tap goes with the last fd. A
@@ -113,7 +161,9 @@ func (k *Kernel) unplugNet(name string) (string, int32) {
 			if init > 0 && interfaceUp(init, name) {
 				return mcDevOpen, -int32(unix.EBUSY)
 			}
-			d.relay.Stop()
+			if d.relay != nil { // nil: still waiting for init, which attachNet sees
+				d.relay.Stop()
+			}
 			k.nets = append(k.nets[:i], k.nets[i+1:]...)
 			return "", 0
 		}

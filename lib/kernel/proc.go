@@ -168,7 +168,7 @@ func (k *Kernel) procfsStat(guest int, sub string) (unix.Stat_t, error) {
 	if sub != "" {
 		name += "/" + sub
 	}
-	fd, err := unix.Openat2(k.procfs, name, &procHow)
+	fd, err := openat2(k.procfs, name, &procHow)
 	if err != nil {
 		return st, unix.ENOENT
 	}
@@ -526,7 +526,7 @@ func (k *Kernel) guestMaps(c *Call, host int, b []byte) []byte {
 		}
 		g := "/[kernel]"
 		match := func(root *Root, at string) bool {
-			fd, err := unix.Openat2(root.fd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveFlags})
+			fd, err := openat2(root.fd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveFlags})
 			if err != nil {
 				return false
 			}

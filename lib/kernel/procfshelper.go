@@ -148,7 +148,7 @@ func helperRequest(op byte, body []byte, fds []int, procfs *int) (unix.Errno, in
 		if op == procfsDir {
 			how.Flags |= unix.O_DIRECTORY
 		}
-		fd, err := unix.Openat2(*procfs, string(body), &how)
+		fd, err := openat2(*procfs, string(body), &how)
 		if err != nil {
 			e, _ := err.(unix.Errno)
 			if e == 0 {
@@ -308,7 +308,7 @@ func (k *Kernel) procfsOpenAt(name string, dir bool) (int, error) {
 		if dir {
 			how.Flags |= unix.O_DIRECTORY
 		}
-		return unix.Openat2(k.procfs, name, &how)
+		return openat2(k.procfs, name, &how)
 	}
 	op := byte(procfsOpen)
 	if dir {

@@ -70,6 +70,7 @@ func init() {
 		procDir("sys",
 			procDir("kernel",
 				&procNode{name: "hostname", read: func(k *Kernel) ([]byte, error) {
+					k.syncSysctls()
 					h, _ := k.uts.get()
 					return []byte(h + "\n"), nil
 				}, write: func(k *Kernel, v string) {
@@ -80,6 +81,7 @@ func init() {
 					}
 				}},
 				&procNode{name: "domainname", read: func(k *Kernel) ([]byte, error) {
+					k.syncSysctls()
 					_, d := k.uts.get()
 					return []byte(d + "\n"), nil
 				}},

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gouml/gouml/lib/hostmeta"
 	"github.com/gouml/gouml/lib/kernel/internal/shim"
 	"github.com/gouml/gouml/lib/testenv"
 	"golang.org/x/sys/unix"
@@ -33,7 +34,7 @@ func TestEscapesShimStat(t *testing.T) { shimStat(t, "escapes") }
 func shimStat(t *testing.T, mode string) {
 	root := testenv.BusyboxRoot(t, map[string]string{
 		"/t.sh": "#!/bin/sh\n/shimstat " + map[string]string{"": "/st/* /st/private /", "escapes": "escapes"}[mode] +
-			"\necho \"shimstat: $?\"\n/bin/busybox poweroff -f\n",
+			"\necho \"shimstat: $?\"\nls -ln /st/ownedlink\n/bin/busybox poweroff -f\n",
 		"/l.sh": "#!/bin/sh\n/shimstat loop /st/plain\n/bin/busybox poweroff -f\n",
 	})
 	gcc := testenv.Tool(t, "gcc")
@@ -100,6 +101,14 @@ func shimStat(t *testing.T, mode string) {
 	if err := os.Symlink("plain", filepath.Join(st, "link")); err != nil {
 		t.Fatal(err)
 	}
+	// a link's owner is kept by its directory (lib/hostmeta): the shim's fstat of an
+	// O_PATH fd of it must show what lstat shows
+	if err := os.Symlink("plain", filepath.Join(st, "ownedlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostmeta.SetLinkOwner(st, "ownedlink", 1000, 50); err != nil {
+		t.Skipf("user xattrs on %s: %v", st, err)
+	}
 	if err := unix.Mkfifo(filepath.Join(st, "realfifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +125,9 @@ func shimStat(t *testing.T, mode string) {
 	out, errs, status := run{timeout: 120 * time.Second, args: []string{"ubd0=" + root, "init=/t.sh", "rw", "quiet", "uml_dir=" + t.TempDir()}}.do(t)
 	if status != 0 || !strings.Contains(out, "shimstat: 0 failures\n") || !strings.Contains(out, "shimstat: 0\n") {
 		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	if mode == "" && !regexp.MustCompile(`lrwxrwxrwx +1 +1000 +50 `).MatchString(out) {
+		t.Errorf("lstat of a link owned by 1000:50 in the guest:\n%s", out)
 	}
 
 	if mode == "" {

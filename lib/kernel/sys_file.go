@@ -382,18 +382,7 @@ func (c *Call) specialFD(fd int, err error, flags int, cloexec bool) result {
 // creator, with the directory's group instead of the creator's when the directory is
 // set-group-ID (a new directory then is too), as on Linux. Root's own files need no record.
 func (c *Call) setCreatorOwner(fd, pfd int) {
-	c.k.mu.Lock()
-	cr := *c.cred()
-	c.k.mu.Unlock()
-	uid, gid := cr.FSUID, cr.FSGID
-	var pst unix.Stat_t
-	inherit := false
-	if unix.Fstat(pfd, &pst) == nil {
-		guestStat(pfd, &pst)
-		if pst.Mode&unix.S_ISGID != 0 {
-			gid, inherit = pst.Gid, true
-		}
-	}
+	uid, gid, inherit := c.creatorOwner(pfd)
 	if uid != 0 || gid != 0 {
 		setOwnerXattrs(fd, uid, gid)
 	}
@@ -402,6 +391,23 @@ func (c *Call) setCreatorOwner(fd, pfd int) {
 		guestStat(fd, &st)
 		setGuestMode(fd, st.Mode&0o7777|unix.S_ISGID)
 	}
+}
+
+// creatorOwner is the owner of a file the caller creates in the directory pfd: its FSUID,
+// and its FSGID or, in a set-group-ID directory, the directory's group (inherit true).
+func (c *Call) creatorOwner(pfd int) (uid, gid uint32, inherit bool) {
+	c.k.mu.Lock()
+	cr := *c.cred()
+	c.k.mu.Unlock()
+	uid, gid = cr.FSUID, cr.FSGID
+	var pst unix.Stat_t
+	if unix.Fstat(pfd, &pst) == nil {
+		guestStat(pfd, &pst)
+		if pst.Mode&unix.S_ISGID != 0 {
+			gid, inherit = pst.Gid, true
+		}
+	}
+	return uid, gid, inherit
 }
 
 // missingDevice is the error of opening abs when it names a device the machine lacks and

@@ -108,7 +108,7 @@ func (c *Call) mayChangeMeta(fd int) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
-	if uid, _ := owner(fd, &st); uid != fsuid {
+	if uid, _ := c.k.owner(fd, &st); uid != fsuid {
 		return unix.EPERM
 	}
 	return nil
@@ -138,7 +138,7 @@ func (c *Call) chown(fd int, uid, gid uint32) result {
 		}
 		return ok(0)
 	}
-	ou, og := owner(fd, &st)
+	ou, og := c.k.owner(fd, &st)
 	c.k.mu.Lock()
 	cr := *c.cred()
 	c.k.mu.Unlock()
@@ -154,7 +154,13 @@ func (c *Call) chown(fd int, uid, gid uint32) result {
 		return errno(unix.EPERM)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		return ok(0) // user xattrs cannot be set on symlinks; their owner is not kept yet
+		// its directory keeps a link's owner (linkowner.go); a link has no set-id bits
+		if nu != ou || ng != og {
+			if err := c.k.setLinkOwner(fd, nu, ng); err != nil {
+				return fail(err)
+			}
+		}
+		return ok(0)
 	}
 	if nu != ou || ng != og {
 		if err := setOwnerXattrs(fd, nu, ng); err != nil {

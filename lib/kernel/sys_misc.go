@@ -18,6 +18,7 @@ const Version = "#1 gouml"
 func sysUname(c *Call) result {
 	var u unix.Utsname
 	put := func(dst *[65]byte, s string) { copy(dst[:64], s) }
+	c.k.syncSysctls() // a write to /proc/sys/kernel/hostname that returned has taken effect
 	host, domain := c.k.uts.get()
 	put(&u.Sysname, "Linux")
 	put(&u.Nodename, host)
@@ -48,6 +49,7 @@ func (c *Call) setName(host bool) result {
 		return errno(unix.EPERM)
 	}
 	name := string(b)
+	c.k.syncSysctls() // an earlier write to /proc/sys/kernel/hostname comes first
 	if host {
 		c.k.uts.set(&name, nil)
 	} else {

@@ -204,7 +204,7 @@ func (c *Call) unlink(dirfd int32, pathArg int, flags int) result {
 	if err := c.mayDelete(pfd, name); err != nil {
 		return fail(err)
 	}
-	if err := unix.Unlinkat(pfd, name, flags); err != nil {
+	if err := c.k.unlinkAt(pfd, name, flags); err != nil {
 		return fail(err)
 	}
 	return ok(0)
@@ -273,7 +273,7 @@ func (c *Call) rename(olddir int32, oldArg int, newdir int32, newArg int, flags 
 	if err := c.mayRename(ofd, oname, nfd, nname, flags); err != nil {
 		return fail(err)
 	}
-	if err := unix.Renameat2(ofd, oname, nfd, nname, flags); err != nil {
+	if err := c.k.renameAt(ofd, oname, nfd, nname, flags); err != nil {
 		return fail(err)
 	}
 	return ok(0)
@@ -342,7 +342,9 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 		if err := c.mayCreate(nfd); err != nil {
 			return fail(err)
 		}
-		if err := unix.Linkat(unix.AT_FDCWD, selfFD(src), nfd, nname, unix.AT_SYMLINK_FOLLOW); err != nil {
+		if err := c.k.linkAt(src, nfd, nname, func() error {
+			return unix.Linkat(unix.AT_FDCWD, selfFD(src), nfd, nname, unix.AT_SYMLINK_FOLLOW)
+		}); err != nil {
 			return fail(err)
 		}
 		return ok(0)
@@ -367,15 +369,14 @@ func (c *Call) link(olddir int32, oldArg int, newdir int32, newArg int, flags in
 	if err != nil {
 		return fail(err)
 	}
-	err = c.mayLink(src)
-	unix.Close(src)
-	if err != nil {
+	defer unix.Close(src)
+	if err := c.mayLink(src); err != nil {
 		return fail(err)
 	}
 	if err := c.mayCreate(nfd); err != nil {
 		return fail(err)
 	}
-	if err := unix.Linkat(ofd, oname, nfd, nname, 0); err != nil {
+	if err := c.k.linkAt(src, nfd, nname, func() error { return unix.Linkat(ofd, oname, nfd, nname, 0) }); err != nil {
 		return fail(err)
 	}
 	return ok(0)
@@ -408,7 +409,16 @@ func (c *Call) symlink(targetArg int, newdir int32, newArg int) result {
 		}
 	}
 	// The target is stored as the guest wrote it; it is only ever followed by RESOLVE_IN_ROOT.
-	if err := unix.Symlinkat(target, nfd, nname); err != nil {
+	// The directory keeps the creator as the link's owner (linkowner.go); a hostfs link
+	// shows its host owner, and the host's directory gets nothing.
+	if c.k.onHostfs(nfd) {
+		if err := unix.Symlinkat(target, nfd, nname); err != nil {
+			return fail(err)
+		}
+		return ok(0)
+	}
+	uid, gid, _ := c.creatorOwner(nfd)
+	if err := c.k.symlinkAt(target, nfd, nname, uid, gid); err != nil {
 		return fail(err)
 	}
 	return ok(0)

@@ -63,10 +63,14 @@ func (c *Call) guestFD(fd int32) (int, error) {
 	return h, nil
 }
 
-// owner returns the guest owner of a file given an O_PATH fd and its host stat.
-func owner(fd int, st *unix.Stat_t) (uint32, uint32) {
+// owner returns the guest owner of a file of the trees given an O_PATH fd and its host
+// stat.
+func (k *Kernel) owner(fd int, st *unix.Stat_t) (uint32, uint32) {
 	g := *st
 	guestStat(fd, &g)
+	if g.Mode&unix.S_IFMT == unix.S_IFLNK {
+		k.linkOwner(fd, &g)
+	}
 	return g.Uid, g.Gid
 }
 
@@ -83,6 +87,9 @@ func (k *Kernel) guestView(fd int, st *unix.Stat_t) {
 		k.hostStat(st)
 	} else {
 		guestStat(fd, st)
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			k.linkOwner(fd, st)
+		}
 	}
 	k.blockStat(st)
 	k.kernelStat(fd, st)

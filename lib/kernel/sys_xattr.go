@@ -3,6 +3,8 @@ package kernel
 import (
 	"strings"
 
+	"github.com/gouml/gouml/lib/hostmeta"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -19,7 +21,7 @@ import (
 // must be kept under user.gouml.x.; system.* (POSIX ACLs) is not supported (EOPNOTSUPP);
 // attributes of an image root's files are not written back to the image.
 
-const xattrKept = "user.gouml.x."
+const xattrKept = hostmeta.XattrKept // the mapping is lib/hostmeta's, shared with mkrootfs
 
 // xattrSizeMax is XATTR_SIZE_MAX; xattrListMax is XATTR_LIST_MAX.
 const (
@@ -42,15 +44,7 @@ func hostXattrName(name string) (string, error) {
 }
 
 // guestXattrName maps a host attribute name back; ok false for the host's own.
-func guestXattrName(host string) (string, bool) {
-	if g, ok := strings.CutPrefix(host, xattrKept); ok {
-		return g, g != ""
-	}
-	if strings.HasPrefix(host, "user.gouml.") || !strings.HasPrefix(host, "user.") {
-		return "", false
-	}
-	return host, true
-}
+func guestXattrName(host string) (string, bool) { return hostmeta.XattrGuestName(host) }
 
 // xattrTarget resolves the file of a path or fd call: args[0] is the path (or fd, when
 // byFD), follow says whether a final symlink is followed.

@@ -306,7 +306,7 @@ func (k *Kernel) openSys(c *Call, rest string, flags int) (int, error) {
 	if flags&unix.O_NOFOLLOW != 0 {
 		how |= unix.O_NOFOLLOW
 	}
-	fd, err := unix.Openat2(top, rel, &unix.OpenHow{Flags: how,
+	fd, err := openat2(top, rel, &unix.OpenHow{Flags: how,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV})
 	k.sysMu.Unlock()
 	if err != nil {

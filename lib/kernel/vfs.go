@@ -145,19 +145,14 @@ func (r *Root) Open(guest string, flags int, mode uint32) (int, error) {
 	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
 		how.Mode = uint64(mode & 0o777)
 	}
-	for i := 0; ; i++ {
-		fd, err := unix.Openat2(r.fd, guest, &how)
-		if err == unix.EAGAIN && i < 16 {
-			continue // a concurrent rename raced with ".." resolution: the host asks to retry
+	fd, err := openat2(r.fd, guest, &how) // retries a rename's or mount's race with ".."
+	if err == nil && flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+		if err := noSetid(fd); err != nil {
+			unix.Close(fd)
+			return -1, err
 		}
-		if err == nil && flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
-			if err := noSetid(fd); err != nil {
-				unix.Close(fd)
-				return -1, err
-			}
-		}
-		return fd, err
 	}
+	return fd, err
 }
 
 // noSetid is the second check behind every mode the kernel gives a host file: a set-id bit
@@ -273,7 +268,7 @@ func (k *Kernel) objPath(link string) (string, where) {
 		return l, inTree
 	}
 	p := strings.TrimSuffix(l, " (deleted)")
-	fd, err := unix.Openat2(k.root.fd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveFlags})
+	fd, err := openat2(k.root.fd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveFlags})
 	if err != nil {
 		return l, elsewhere
 	}
@@ -664,7 +659,7 @@ func (r *Root) probe(guest string, follow bool) error {
 	if !follow {
 		fl |= unix.O_NOFOLLOW
 	}
-	fd, err := unix.Openat2(r.fd, guest, &unix.OpenHow{Flags: fl, Resolve: resolveFlags | unix.RESOLVE_NO_SYMLINKS})
+	fd, err := openat2(r.fd, guest, &unix.OpenHow{Flags: fl, Resolve: resolveFlags | unix.RESOLVE_NO_SYMLINKS})
 	if err == nil {
 		unix.Close(fd)
 	}

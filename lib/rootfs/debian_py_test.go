@@ -157,7 +157,8 @@ chroot "$T" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=d
 // known, open gap of the kernel (the same as lib/kernel's conformance knownGaps). The test
 // asserts that they STILL fail, so the list cannot go stale.
 var pythonKnownGaps = map[string]string{
-	"test.test_posix.PosixTester.test_lchown FAIL": "the owner of a symlink itself is not kept (conformance gap chown_link)",
+	// none open: test_posix's test_lchown passes since a link's owner is kept by its
+	// directory (lib/hostmeta, lib/kernel's linkowner.go)
 }
 
 func sorted(m map[string]bool) []string {

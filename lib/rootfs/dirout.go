@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gouml/gouml/lib/hostmeta"
+
 	"github.com/gouml/gouml/lib/rootfs/fstree"
 )
 
@@ -20,13 +22,20 @@ import (
 //	user.gouml.uid, user.gouml.gid   decimal owner and group
 //	user.gouml.mode                  octal st_mode, type bits included ("100644", "20666")
 //	user.gouml.rdev                  "MAJOR:MINOR" for device nodes
-//	user.gouml.xattr.NAME            the guest's own attribute NAME (security.capability …)
+//	user.NAME                        the guest's own user.NAME attribute, as it is
+//	user.gouml.x.NAME                the guest's trusted.*, security.* (security.capability …)
+//	                                 or user.gouml.* attribute NAME (lib/hostmeta, as the
+//	                                 emulator keeps them)
 //
 // As an ordinary user, device nodes, FIFOs and sockets become empty regular files whose
 // user.gouml.mode says what they are; host permissions are the guest's plus owner read/write
 // (so the tree stays readable and removable). As root the real owner, mode, device node and
 // attributes are set as well, like tar -x would. Symbolic links cannot carry user.*
-// attributes on Linux: their owner is only stored when running as root.
+// attributes on Linux: the directory keeps the owner of each of its links,
+//
+//	user.gouml.link.NAME             "UID:GID" of the symbolic link NAME (lib/hostmeta)
+//
+// as root too, so that both runs describe the same guest.
 func WriteDir(t *fstree.Tree, dir string, progress func(done, total int64), warn func(string)) error {
 	root := os.Geteuid() == 0
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -40,7 +49,13 @@ func WriteDir(t *fstree.Tree, dir string, progress func(done, total int64), warn
 		hp := filepath.Join(dir, filepath.FromSlash(n.Path()))
 		in := n.Inode
 		if prev, ok := first[in]; ok && !in.IsDir() {
-			return os.Link(prev, hp)
+			if err := os.Link(prev, hp); err != nil {
+				return err
+			}
+			if typ := in.Type(); typ == fstree.TypeLink {
+				return setLinkOwner(hp, in) // this name keeps the owner too
+			}
+			return nil
 		}
 		first[in] = hp
 		typ := in.Type()
@@ -69,8 +84,9 @@ func WriteDir(t *fstree.Tree, dir string, progress func(done, total int64), warn
 				if err := os.Lchown(hp, int(in.UID), int(in.GID)); err != nil {
 					return err
 				}
-			} else if in.UID != 0 || in.GID != 0 {
-				warn(fmt.Sprintf("%s: symbolic link owner %d:%d not stored (only root can own a host symlink as someone else)", n.Path(), in.UID, in.GID))
+			}
+			if err := setLinkOwner(hp, in); err != nil {
+				return err
 			}
 			if len(in.Xattrs) > 0 && !root {
 				warn(fmt.Sprintf("%s: extended attributes of a symbolic link not stored", n.Path()))
@@ -95,6 +111,21 @@ func WriteDir(t *fstree.Tree, dir string, progress func(done, total int64), warn
 		if err := setMeta(hp, dirs[i].Inode, root); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// setLinkOwner keeps the owner of the symbolic link hp in its directory (lib/hostmeta: a
+// link cannot carry user.* attributes); root's needs no entry.
+func setLinkOwner(hp string, in *fstree.Inode) error {
+	if in.UID == 0 && in.GID == 0 {
+		return nil
+	}
+	if err := hostmeta.SetLinkOwner(filepath.Dir(hp), filepath.Base(hp), in.UID, in.GID); err != nil {
+		if errors.Is(err, unix.ENOTSUP) {
+			return fmt.Errorf("%s: the output file system does not support user extended attributes, which carry the guest's owners and modes", hp)
+		}
+		return fmt.Errorf("%s: keeping the link's owner %d:%d in its directory: %w", hp, in.UID, in.GID, err)
 	}
 	return nil
 }
@@ -151,7 +182,11 @@ func setMeta(hp string, in *fstree.Inode, root bool) error {
 			}
 		}
 		for name, v := range in.Xattrs {
-			if err := set(XattrGuest+name, v); err != nil {
+			host, ok := hostmeta.XattrHostName(name)
+			if !ok {
+				return fmt.Errorf("%s: the guest's attribute %q has no host form (only user.*, trusted.* and security.* do)", hp, name)
+			}
+			if err := set(host, v); err != nil {
 				return err
 			}
 		}

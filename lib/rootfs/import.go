@@ -322,11 +322,14 @@ func joinGuest(dest, rel string) string {
 
 // Extended attributes of the directory output format (see DirXattr* and the man page).
 const (
-	XattrUID   = "user.gouml.uid"
-	XattrGID   = "user.gouml.gid"
-	XattrMode  = "user.gouml.mode"
-	XattrRdev  = "user.gouml.rdev"
-	XattrGuest = "user.gouml.xattr." // prefix: the guest's own extended attributes
+	XattrUID  = "user.gouml.uid"
+	XattrGID  = "user.gouml.gid"
+	XattrMode = "user.gouml.mode"
+	XattrRdev = "user.gouml.rdev"
+	// XattrGuestLegacy is the prefix under which earlier mkrootfs versions kept every guest
+	// attribute; still read. The guest's attributes are now kept as the emulator keeps
+	// them (hostmeta.XattrHostName).
+	XattrGuestLegacy = "user.gouml.xattr."
 )
 
 // ImportDir copies the metadata of a host directory tree into t at dest; file contents are
@@ -382,10 +385,19 @@ func ImportDir(t *fstree.Tree, dir, dest string, warn func(string)) error {
 		if had && in.IsDir() {
 			scheme[hp] = true
 		}
-		if in.Type() == fstree.TypeLink && scheme[filepath.Dir(hp)] {
-			// Symbolic links cannot carry user.* attributes; in a tree written by an
-			// ordinary user they belong to root, like the rest of the system.
-			in.UID, in.GID = 0, 0
+		if in.Type() == fstree.TypeLink {
+			// Symbolic links cannot carry user.* attributes: their directory keeps their
+			// owners (lib/hostmeta), and in a tree written by an ordinary user a link
+			// without one belongs to root, like the rest of the system.
+			u, g, ok, err := hostmeta.LinkOwner(filepath.Dir(hp), filepath.Base(hp))
+			switch {
+			case err != nil:
+				return fmt.Errorf("%s: reading its owner from its directory: %w", hp, err)
+			case ok:
+				in.UID, in.GID = u, g
+			case scheme[filepath.Dir(hp)]:
+				in.UID, in.GID = 0, 0
+			}
 		}
 		if s.Mode&unix.S_IFMT != unix.S_IFDIR && s.Nlink > 1 {
 			links[key{s.Dev, s.Ino}] = in
@@ -464,8 +476,15 @@ func readXattrs(hp string, in *fstree.Inode) (bool, error) {
 			in.Data, in.Size = nil, 0
 			in.Mode = typ | in.Mode&0o7777
 			in.Major, in.Minor = maj, mnr
-		case strings.HasPrefix(n, XattrGuest):
-			setXattr(in, n[len(XattrGuest):], v)
+		case strings.HasPrefix(n, hostmeta.XattrKept):
+			if g, ok := hostmeta.XattrGuestName(n); ok {
+				setXattr(in, g, v)
+			}
+		case strings.HasPrefix(n, XattrGuestLegacy):
+			setXattr(in, n[len(XattrGuestLegacy):], v)
+		case strings.HasPrefix(n, hostmeta.LinkPrefix) || strings.HasPrefix(n, hostmeta.LinkHashPrefix):
+			// a directory's entry for one of its symbolic links (read with the link)
+			scheme = true
 		case strings.HasPrefix(n, "user.gouml."):
 			return false, fmt.Errorf("%s: unknown attribute %s", hp, n)
 		case n == "security.selinux":

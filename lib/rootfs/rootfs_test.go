@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/gouml/gouml/lib/hostmeta"
 	"github.com/gouml/gouml/lib/rootfs/fstree"
 	"github.com/gouml/gouml/lib/testenv"
 	"golang.org/x/sys/unix"
@@ -184,6 +185,9 @@ func fixture(t *testing.T) string {
 	add(&tar.Header{Name: "./run/initctl", Typeflag: tar.TypeFifo, Mode: 0o600}, "")
 	add(&tar.Header{Name: "./home/user/", Typeflag: tar.TypeDir, Mode: 0o750, Uid: 1000, Gid: 1000}, "")
 	add(&tar.Header{Name: "./home/user/notes", Typeflag: tar.TypeReg, Mode: 0o640, Uid: 1000, Gid: 100000}, "mine")
+	// a user's symbolic link, and a hard link of the link itself
+	add(&tar.Header{Name: "./home/user/link", Typeflag: tar.TypeSymlink, Linkname: "notes", Uid: 1000, Gid: 1001}, "")
+	add(&tar.Header{Name: "./home/user/link2", Typeflag: tar.TypeLink, Linkname: "./home/user/link"}, "")
 	add(&tar.Header{Name: "./etc/shadow", Typeflag: tar.TypeReg, Mode: 0o640, Gid: 42}, "root:*:19000:0:99999:7:::\n")
 	add(&tar.Header{Name: "./etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644}, "root:x:0:0:root:/root:/bin/sh\n")
 	if err := tw.Close(); err != nil {
@@ -225,7 +229,7 @@ func debugfsListing(t *testing.T, img string, paths []string) string {
 }
 
 var fixturePaths = []string{"/usr/bin/passwd", "/usr/bin/chfn", "/usr/bin/wall", "/usr/bin/ping", "/bin",
-	"/usr/bin/long", "/dev/null", "/dev/sda1", "/dev/big", "/run/initctl", "/home/user", "/home/user/notes", "/etc/shadow"}
+	"/usr/bin/long", "/dev/null", "/dev/sda1", "/dev/big", "/run/initctl", "/home/user", "/home/user/notes", "/home/user/link", "/home/user/link2", "/etc/shadow"}
 
 const fixtureWant = `/usr/bin/passwd regular 04755 0:0 size=70000 links=2 
 /usr/bin/chfn regular 04755 0:0 size=70000 links=2 
@@ -239,6 +243,8 @@ const fixtureWant = `/usr/bin/passwd regular 04755 0:0 size=70000 links=2
 /run/initctl FIFO 0600 0:0 size=0 links=1 
 /home/user directory 0750 1000:1000 size=4096 links=2 
 /home/user/notes regular 0640 1000:100000 size=4 links=1 
+/home/user/link symlink 0777 1000:1001 size=5 links=2 "notes"
+/home/user/link2 symlink 0777 1000:1001 size=5 links=2 "notes"
 /etc/shadow regular 0640 0:42 size=26 links=1 
 `
 
@@ -300,7 +306,11 @@ func TestDirectoryOutputXattrScheme(t *testing.T) {
 		{"dev/sda1", XattrRdev, "8:1"},
 		{"dev/big", XattrRdev, "259:65537"},
 		{"home/user/notes", XattrGID, "100000"},
-		{"usr/bin/ping", XattrGuest + "user.note", "hello"},
+		{"usr/bin/ping", "user.note", "hello"},
+		// kept as the emulator keeps a guest's security.* (lib/hostmeta), so the guest sees it
+		{"usr/bin/ping", hostmeta.XattrKept + "security.capability", "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"},
+		{"home/user", hostmeta.LinkAttr("link"), "1000:1001"},
+		{"home/user", hostmeta.LinkAttr("link2"), "1000:1001"},
 	} {
 		if got := get(c.path, c.name); got != c.want {
 			t.Errorf("%s %s = %q, want %q", c.path, c.name, got, c.want)

@@ -722,3 +722,45 @@ func TestOpenBeneath(t *testing.T) {
 		}
 	}
 }
+
+// TestUnpackManyOwnedLinks: links of other owners than root are kept by their host
+// directory (lib/hostmeta), whose attributes are bounded (4 KiB on ext4): an image with more
+// of them in one directory than the host directory can keep unpacks with every owner right,
+// or fails with one line that says why; it never unpacks with a wrong owner. A name longer
+// than an attribute name can hold keeps its owner too.
+func TestUnpackManyOwnedLinks(t *testing.T) {
+	long := strings.Repeat("l", 250)
+	img := craftSized(t, "ext4", 8<<20, 512, func(fs *ext4.FS) {
+		d := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), "few", 0o755, 0, 0))
+		ok[ext4.Ino](t)(fs.Symlink(d, long, "x", 5, 6))
+		ok[ext4.Ino](t)(fs.Symlink(d, "mine", "x", 1000, 100))
+		ok[ext4.Ino](t)(fs.Symlink(d, "roots", "x", 0, 0))
+		m := ok[ext4.Ino](t)(fs.Mkdir(fs.Root(), "many", 0o755, 0, 0))
+		for i := 0; i < 300; i++ {
+			ok[ext4.Ino](t)(fs.Symlink(m, fmt.Sprintf("link%03d", i), "x", uint32(1000+i), 100))
+		}
+	})
+	fs := mountImage(t, img, true)
+	dir := t.TempDir()
+	_, err := Unpack(fs, dir)
+	if err != nil {
+		if !strings.Contains(err.Error(), "extended attributes are full") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("unpacking 300 owned links in one directory: %v", err)
+		}
+		t.Logf("the host directory cannot keep 300 owners (%v); the few:", err)
+		// the directory that fits is unpacked before "many"
+	}
+	got := describe(t, dir)
+	for _, want := range []string{"few/" + long + " 120777 5:6 -> x", "few/mine 120777 1000:100 -> x", "few/roots 120777 0:0 -> x"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %.40q... in the unpacked tree:\n%.2000s", want, got)
+		}
+	}
+	if err == nil {
+		for i := 0; i < 300; i++ {
+			if w := fmt.Sprintf("many/link%03d 120777 %d:100 -> x", i, 1000+i); !strings.Contains(got, w) {
+				t.Errorf("no %q", w)
+			}
+		}
+	}
+}

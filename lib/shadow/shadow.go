@@ -5,7 +5,9 @@
 // sync, fsync and shutdown.
 //
 // Metadata a host file of an ordinary user cannot carry travels in lib/hostmeta's extended
-// attributes, as in every directory root. Write-back compares each host inode with what it
+// attributes, as in every directory root; a symbolic link's owner is kept by its directory
+// (so an lchown changes the directory, not the link, and write-back compares every link's
+// owner with the image's). Write-back compares each host inode with what it
 // was when it was unpacked or last written back (its change time): unchanged files are not
 // touched; changed files get their data and attributes rewritten in place; new names are
 // created; names gone from the directory are removed from the image; hard links are kept.
@@ -203,6 +205,11 @@ func (u *unpacker) entry(dfd int, e ext4.DirEntry, rel []string, depth int) erro
 		if err := u.link(first, dfd, e.Name); err != nil {
 			return fail(err)
 		}
+		if typ == unix.S_IFLNK {
+			if err := u.t.linkOwner(dfd, e.Name, a); err != nil {
+				return fail(err)
+			}
+		}
 		return nil
 	}
 	var fd int
@@ -230,6 +237,9 @@ func (u *unpacker) entry(dfd int, e ext4.DirEntry, rel []string, depth int) erro
 		if err := unix.Symlinkat(target, dfd, e.Name); err != nil {
 			return fail(fmt.Errorf("symlink to %q: %w", target, err))
 		}
+		if err := u.t.linkOwner(dfd, e.Name, a); err != nil {
+			return fail(err)
+		}
 	case unix.S_IFIFO, unix.S_IFSOCK:
 		if err := unix.Mknodat(dfd, e.Name, typ|0o600, 0); err != nil {
 			return fail(err)
@@ -252,6 +262,22 @@ func (u *unpacker) entry(dfd int, e ext4.DirEntry, rel []string, depth int) erro
 		return fail(err)
 	}
 	u.links[e.Ino] = firstName{dir: rel, name: e.Name, ino: st.Ino}
+	return nil
+}
+
+// linkOwner keeps the owner of the image's symbolic link a, unpacked as name in the
+// directory dfd, where lib/hostmeta keeps it: in the directory (root's needs nothing, the
+// host user's link shows as root's).
+func (t *Tree) linkOwner(dfd int, name string, a ext4.Attr) error {
+	if a.UID == 0 && a.GID == 0 {
+		return nil
+	}
+	if err := hostmeta.SetLinkOwner(procFD(dfd), name, a.UID, a.GID); err != nil {
+		if err == unix.ENOSPC || err == unix.E2BIG {
+			return fmt.Errorf("keeping the link's owner %d:%d: %w (the host directory's extended attributes are full: too many links of owners other than root in one directory for the file system under $TMPDIR)", a.UID, a.GID, err)
+		}
+		return fmt.Errorf("keeping the link's owner %d:%d: %w", a.UID, a.GID, err)
+	}
 	return nil
 }
 
@@ -683,6 +709,9 @@ func (w *writer) entry(dfd int, dino ext4.Ino, rel []string, name string, inImg 
 		w.seen[st.Ino] = true
 	}
 	g := t.guest(fd, &st)
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		hostmeta.ApplyLink(procFD(dfd), name, &g, t.hostUID, t.hostGID)
+	}
 	typ := g.Mode & unix.S_IFMT
 	k, isKnown := t.known[st.Ino]
 	if xe, ok := inImg[name]; ok {
@@ -692,7 +721,8 @@ func (w *writer) entry(dfd int, dino ext4.Ino, rel []string, name string, inImg 
 					return err
 				}
 			}
-			if st.Ctim != k.ctime {
+			// a link's owner changes in its directory, not its inode (its ctime stays)
+			if st.Ctim != k.ctime || typ == unix.S_IFLNK && t.ownerChanged(xe.Ino, &g) {
 				if err := t.update(fd, nil, xe.Ino, &st, &g); err != nil {
 					return fmt.Errorf("%s: %w", where, err)
 				}
@@ -758,6 +788,12 @@ func (t *Tree) newTarget(fd int, typ uint32, ino ext4.Ino, st *unix.Stat_t, k kn
 	host, err1 := readTarget(fd)
 	img, err2 := t.fs.Readlink(ino)
 	return err1 != nil || err2 != nil || host != img
+}
+
+// ownerChanged: the image inode's owner is not g's.
+func (t *Tree) ownerChanged(ino ext4.Ino, g *unix.Stat_t) bool {
+	a, err := t.fs.Getattr(ino)
+	return err != nil || a.UID != g.Uid || a.GID != g.Gid
 }
 
 func (t *Tree) sameType(ino ext4.Ino, typ uint32) bool {

@@ -31,6 +31,9 @@ func describe(t *testing.T, dir string) string {
 		unix.Lstat(p, &st)
 		g := st
 		hostmeta.Apply(p, &g, uint32(os.Getuid()), uint32(os.Getgid()))
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			hostmeta.ApplyLink(filepath.Dir(p), filepath.Base(p), &g, uint32(os.Getuid()), uint32(os.Getgid()))
+		}
 		rel, _ := filepath.Rel(dir, p)
 		l := fmt.Sprintf("%s %o %d:%d", rel, g.Mode, g.Uid, g.Gid)
 		switch g.Mode & unix.S_IFMT {
@@ -95,6 +98,14 @@ func TestUnpackAndWriteBack(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "suid"), []byte("#!/bin/sh\n"), 0o755)
 	unix.Chmod(filepath.Join(src, "suid"), 0o4755)
 	os.Symlink("etc/passwd", filepath.Join(src, "link"))
+	// links of other owners (mkfs.ext4 -d makes a hard link of a link two links)
+	os.Symlink("etc/passwd", filepath.Join(src, "etc/ownedlink"))
+	os.Lchown(filepath.Join(src, "etc/ownedlink"), 1000, 100)
+	os.Symlink("passwd", filepath.Join(src, "etc/hardlinked"))
+	os.Lchown(filepath.Join(src, "etc/hardlinked"), 7, 8)
+	os.Link(filepath.Join(src, "etc/hardlinked"), filepath.Join(src, "hardlinked2"))
+	os.Symlink("etc", filepath.Join(src, "movinglink"))
+	os.Lchown(filepath.Join(src, "movinglink"), 3, 4)
 	os.Link(filepath.Join(src, "etc/passwd"), filepath.Join(src, "hard"))
 	unix.Mknod(filepath.Join(src, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3)))
 	unix.Mkfifo(filepath.Join(src, "fifo"), 0o644)
@@ -118,6 +129,9 @@ func TestUnpackAndWriteBack(t *testing.T) {
 	}
 	r := tree.Dir
 	want := describe(t, src)
+	if !strings.Contains(want, "etc/ownedlink 120777 1000:100 ") || !strings.Contains(want, "hardlinked2 120777 7:8 ") {
+		t.Fatalf("the source tree's link owners:\n%s", want)
+	}
 	got := describe(t, r)
 	// mkfs -d adds lost+found
 	got = strings.Join(filterOut(strings.Split(got, "\n"), "lost+found"), "\n")
@@ -138,9 +152,17 @@ func TestUnpackAndWriteBack(t *testing.T) {
 	os.WriteFile(filepath.Join(r, "new/deep/file"), []byte("new file"), 0o640)  // new file
 	os.Link(filepath.Join(r, "new/deep/file"), filepath.Join(r, "new/hardnew")) // new hard link
 	hostmeta.SetOwner(filepath.Join(r, "new/deep/file"), 1234, 5678)            // chown
-	os.Chmod(filepath.Join(r, "fifo"), 0o600)                                   // chmod
-	os.WriteFile(filepath.Join(r, "null"), nil, 0o600)                          // still a device
-	for i := 0; i < 300; i++ {                                                  // many files
+	hostmeta.SetLinkOwner(filepath.Join(r, "etc"), "ownedlink", 5, 6)           // lchown
+	os.Rename(filepath.Join(r, "movinglink"), filepath.Join(r, "new/moved"))    // a link moved
+	hostmeta.SetLinkOwner(filepath.Join(r, "new"), "moved", 3, 4)               // with its owner
+	hostmeta.RemoveLinkOwner(r, "movinglink")
+	os.Symlink("x", filepath.Join(r, "new/userlink"))                        // a new link
+	hostmeta.SetLinkOwner(filepath.Join(r, "new"), "userlink", 1000, 1000)   // of a user
+	os.Link(filepath.Join(r, "new/userlink"), filepath.Join(r, "userlink2")) // its hard link
+	hostmeta.SetLinkOwner(r, "userlink2", 1000, 1000)
+	os.Chmod(filepath.Join(r, "fifo"), 0o600)          // chmod
+	os.WriteFile(filepath.Join(r, "null"), nil, 0o600) // still a device
+	for i := 0; i < 300; i++ {                         // many files
 		os.WriteFile(filepath.Join(r, "new", fmt.Sprintf("f%03d", i)), []byte{byte(i)}, 0o644)
 	}
 	g, _ := os.OpenFile(filepath.Join(r, "sparse"), os.O_WRONLY, 0)
@@ -156,6 +178,11 @@ func TestUnpackAndWriteBack(t *testing.T) {
 	changed := strings.Join(filterOut(strings.Split(describe(t, r), "\n"), "lost+found"), "\n")
 	if !strings.Contains(changed, "suid 104755 ") {
 		t.Errorf("the setuid bit did not survive:\n%s", changed)
+	}
+	for _, l := range []string{"etc/ownedlink 120777 5:6 ", "new/moved 120777 3:4 ", "new/userlink 120777 1000:1000 ", "hardlinked2 120777 7:8 "} {
+		if !strings.Contains(changed, l) {
+			t.Errorf("no %q after the changes:\n%s", l, changed)
+		}
 	}
 	if err := fs.Unmount(); err != nil {
 		t.Fatal(err)
@@ -174,6 +201,11 @@ func TestUnpackAndWriteBack(t *testing.T) {
 	again := strings.Join(filterOut(strings.Split(describe(t, dir2), "\n"), "lost+found"), "\n")
 	if again != changed {
 		t.Fatalf("image after write-back unpacks to:\n%s\nwant:\n%s", again, changed)
+	}
+	var a, b unix.Stat_t
+	if unix.Lstat(filepath.Join(dir2, "new/userlink"), &a) != nil || unix.Lstat(filepath.Join(dir2, "userlink2"), &b) != nil ||
+		a.Ino != b.Ino || a.Nlink != 2 {
+		t.Errorf("the hard link of a link is not one inode after write-back and unpack (%d/%d, nlink %d)", a.Ino, b.Ino, a.Nlink)
 	}
 }
 

@@ -9,12 +9,22 @@
 #include <termios.h>
 
 /* readall reads what a pty has now (up to n bytes, waiting up to 2 s for the first). */
+/* readsome reads what arrives, up to a line's end: a pty's output can reach the master in
+ * pieces (with ONLCR, "out" and then "\r\n"), natively too on a busy machine. */
 static int readsome(int fd, char *b, int n)
 {
 	struct pollfd p = {fd, POLLIN, 0};
 	if (poll(&p, 1, 2000) <= 0)
 		return -1;
-	return read(fd, b, n);
+	int got = 0;
+	for (;;) {
+		int r = read(fd, b + got, n - got);
+		if (r <= 0)
+			return got ? got : r;
+		got += r;
+		if (b[got - 1] == '\n' || got == n || poll(&p, 1, 300) <= 0)
+			return got;
+	}
 }
 
 static void show(const char *label, const char *b, int n)

@@ -637,7 +637,7 @@ statfd:
 	movl	$0, F_SET(%rsp)
 	and	$S_IFMT, %eax
 	cmp	$S_IFLNK, %eax
-	je	stat_ids		/* symbolic links carry no attributes */
+	je	stat_fwd		/* a link's owner is kept by its directory: the kernel's */
 	/* hostmeta.Apply's order: owner (legacy), uid, gid, mode, dev (legacy), rdev */
 	mov	$4, %edi
 	call	getx
