@@ -137,9 +137,10 @@ func TestConform(t *testing.T) {
 	// One boot runs every program, each in a fresh scratch directory, between markers. A
 	// program that hangs (a kernel bug) is killed so that the others still report.
 	var script strings.Builder
-	// stdin is /dev/null once, before any child exists: ash's SIGCHLD handler has no
-	// SA_RESTART, and a redirection's open of it per program could meet a child's end in
-	// the window before the kernel receives the call (EINTR, a known limitation: doc.go)
+	// stdin is /dev/null once, before any child exists: the programs must not read the
+	// console. (A redirection per program once met ash's SIGCHLD, whose handler has no
+	// SA_RESTART, before the kernel received the open: EINTR. The shim retries opens now:
+	// TestSignalsNeverInterruptRegularOpen.)
 	script.WriteString("#!/bin/sh\nexec </dev/null\nmount -t ext4 -o ro /dev/ubdb /ro || echo 'conform: mounting /ro failed'\n")
 	for _, n := range names {
 		fmt.Fprintf(&script, "mkdir /scratch/%[1]s && cd /scratch/%[1]s && { echo '=== begin %[1]s'; timeout -s KILL %[2]d /conform/%[1]s /ro 2>&1; echo \"=== end %[1]s $?\"; }\n", n, int(conformTimeout/time.Second))

@@ -94,24 +94,31 @@
 //   - Passthrough rows run natively, untrapped: getppid costs 0.234 µs against 0.209 µs
 //     natively. The filter is a binary search over runs of numbers with the same action, so
 //     it stays ~8 comparisons.
-//   - Notify rows trap through seccomp user notification: two context switches (5.3 µs for a
-//     minimal C supervisor; getgroups(0, NULL), answered from the registers, 6.95 µs, the
+//   - Notify rows trap through seccomp user notification: two context switches (5.3 µs for
+//     a minimal C supervisor; getgroups(0, NULL), answered from the registers, 6.95 µs, the
 //     loop's own cost; getresuid, answered with one write into the caller, 10.5 µs; stat
 //     22 µs). The loop runs on a locked thread and allocates nothing per call (notify.go:
-//     serve). The handler reads the caller's memory with process_vm_readv, acts,
-//     and answers with a value, an errno, CONTINUE (run natively: only for calls whose
-//     checked arguments are all registers), or a new fd. A new fd is installed with
+//     serve). The handler reads the caller's memory with process_vm_readv, acts, and
+//     answers with a value, an errno, CONTINUE (run natively: only for calls whose checked
+//     arguments are all registers), or a new fd. A new fd is installed with
 //     SECCOMP_IOCTL_NOTIF_ADDFD *without* the SEND flag and then answered with NOTIF_SEND:
 //     Go's SIGURG preemption can interrupt and restart an ADDFD+SEND ioctl, after which the
 //     guest's open returns 0 with no fd (measured; TestManyOpens hammers this path). The
 //     filter has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: once the kernel received a call,
 //     only a fatal signal ends the caller's wait, so a signal can never separate what a
 //     handler did (a directory made, an fd installed) from its answer
-//     (TestSignalsDuringTrappedOpen). Handlers that may block for long (a FIFO open, a
-//     connect to a full backlog, a send to a full queue) run on their own goroutine, watch
-//     the caller for pending signals and then answer ERESTARTSYS, which the host turns into
-//     a restart or EINTR exactly as for an interrupted blocking call. The other handlers run
-//     on the receiving goroutine (no cross-CPU wake-up). The listener has
+//     (TestSignalsDuringTrappedOpen). Until the kernel receives it, the host's wait stays
+//     interruptible (seccomp_do_user_notification): a signal with a handler ends it with
+//     ERESTARTSYS, which becomes EINTR without SA_RESTART, though nothing was done. The
+//     opens (open, openat, openat2, creat) therefore go through the shim like the Trace
+//     rows (below), which retries such an EINTR (TestSignalsNeverInterruptRegularOpen).
+//     Handlers that may block for long (a FIFO open, a connect to a full backlog, a send to
+//     a full queue) run on their own goroutine, watch the caller for pending signals and
+//     then answer ERESTARTSYS, which the host turns into a restart or EINTR exactly as for
+//     an interrupted blocking call; for a call made from the shim the kernel first marks
+//     the word at the caller's stack pointer (read from /proc/TID/syscall: notify.go,
+//     markInterrupted), and the shim lets that EINTR through. The other handlers run on the
+//     receiving goroutine (no cross-CPU wake-up). The listener has
 //     SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP set.
 //   - InGuest rows never leave the caller's process. Every guest process has the shim mapped
 //     at a fixed address (shim.go, sigsys.go): a small SIGSYS handler and a data page. The
@@ -261,9 +268,15 @@
 //     give more. The kernel's own files of /dev and /proc are checked only for other
 //     users' private /proc entries.
 //   - A trapped call that has not been received yet can still be interrupted: a signal
-//     whose handler lacks SA_RESTART arriving in that window makes e.g. an open fail with
-//     EINTR, where Linux would not interrupt it (no side effect is lost: nothing was done).
-//     The Trace rows are retried by the shim instead.
+//     whose handler lacks SA_RESTART arriving in that window makes e.g. a stat, mkdir or
+//     unlink fail with EINTR, where Linux would not interrupt it (no side effect is lost:
+//     nothing was done). The opens, the Trace rows and the signal senders are retried by
+//     the shim instead; routing a call there costs one SIGSYS delivery (about 2.5 µs of the
+//     caller's CPU per open on a loaded machine), so the other rows are not, yet: each is a
+//     trapRetried row in table.go and one dispatch line in shim.S. A call the kernel
+//     interrupted (ERESTARTSYS) and the host restarted (SA_RESTART) keeps its mark: if a
+//     signal without SA_RESTART then interrupts the restarted call before it is received,
+//     the guest sees EINTR, as it would had the signal come a moment later.
 //   - vfork is a fork, and clone without CLONE_THREAD drops CLONE_VM: a parent that relies
 //     on seeing its child's writes (glibc's posix_spawn reports a failed exec that way)
 //     sees the child exit with 127 instead.

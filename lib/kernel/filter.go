@@ -92,6 +92,9 @@ func leafFor(nr int, debug bool, mem uint64, fastStat bool) leaf {
 	case Passthrough:
 		return leaf{ret: retAllow}
 	case Notify:
+		if s.Rule == ruleShimRoute {
+			return leaf{rule: ruleShimRoute} // through the shim (table.go: trapRetried)
+		}
 		return leaf{ret: retNotify}
 	case Trace:
 		// From the shim's second syscall site the call goes to the kernel, which serves it

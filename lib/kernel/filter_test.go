@@ -92,6 +92,8 @@ func TestFilterMatchesTable(t *testing.T) {
 				want = retErrno(unix.ENOSYS)
 			case s.Disp == Passthrough:
 				want = retAllow
+			case s.Disp == Notify && s.Rule == ruleShimRoute:
+				want = retShim // an open, not from the shim
 			case s.Disp == Notify:
 				want = retNotify
 			case s.Disp == InGuest && s.Rule >= ruleShimMask3 && s.Rule <= ruleShimMask5:
@@ -198,6 +200,10 @@ func TestFilterShimSites(t *testing.T) {
 		{"clone thread anywhere", unix.SYS_CLONE, 0x401000, []uint64{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, retAllow},
 		{"clone newpid from G2", unix.SYS_CLONE, g2, []uint64{unix.CLONE_NEWPID}, retErrno(unix.EPERM)},
 		{"open from G2", unix.SYS_OPENAT, g2, nil, retNotify},
+		{"open from G1", unix.SYS_OPENAT, g1, nil, retShim},
+		{"open anywhere", unix.SYS_OPEN, 0x401000, nil, retShim},
+		{"creat from G2", unix.SYS_CREAT, g2, nil, retNotify},
+		{"openat2 anywhere", unix.SYS_OPENAT2, 0x401000, nil, retShim},
 		{"getpid from G1", unix.SYS_GETPID, g1, nil, retAllow},
 		{"sigsuspend anywhere", unix.SYS_RT_SIGSUSPEND, 0x401000, []uint64{0x7ffd0000}, retShim},
 		{"sigsuspend from G1", unix.SYS_RT_SIGSUSPEND, g1, []uint64{0x7ffd0000}, retAllow},

@@ -21,5 +21,6 @@ func readPtrs(tid int, addr uint64, max int) ([]uint64, error) {
 func writeMemForce(tid int, addr uint64, buf []byte) error {
 	return guestmem.WriteForce(tid, addr, buf)
 }
-func procTgidPpid(tid int) (tgid, ppid int) { return guestmem.TgidPpid(tid) }
-func procUmask(tid int) uint32              { return guestmem.Umask(tid) }
+func procTgidPpid(tid int) (tgid, ppid int)      { return guestmem.TgidPpid(tid) }
+func syscallSite(tid int) (guestmem.Site, error) { return guestmem.SyscallSite(tid) }
+func procUmask(tid int) uint32                   { return guestmem.Umask(tid) }

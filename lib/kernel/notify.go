@@ -191,12 +191,38 @@ func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept, trace bool) {
 				defer k.recoverCall(c)
 				r = f()
 			}()
+			markInterrupted(&c.n, r)
 			k.respond(id, tid, r)
 		}()
 		return true, false
 	}
+	markInterrupted(n, r)
 	k.respond(n.ID, int(n.Pid), r)
 	return false, false
+}
+
+// interruptMark is what markInterrupted writes into the shim's cell.
+var interruptMark = [8]byte{1}
+
+// markInterrupted tells the shim that the kernel itself ends the call because of a signal
+// (ERESTARTSYS, which the host makes EINTR after a handler without SA_RESTART, or EINTR):
+// the shim retries a call that fails with EINTR only when the kernel never saw it (a signal
+// interrupted it before it was received), so that Linux's calls that never fail with EINTR
+// never do, while those the kernel interrupts as Linux would still do. A call made from the
+// shim's second site has a cell at its stack pointer for the mark (shim.S: forward); a call
+// made from anywhere else has none and is left alone. The guest can point that stack
+// anywhere: the mark lands in its own memory, where it could write it itself.
+func markInterrupted(n *seccompNotif, r result) {
+	if r.errno != errRestart && r.errno != unix.EINTR || n.Data.IP != shimAddr+shimG2RetOff {
+		return
+	}
+	tid := int(n.Pid)
+	s, err := syscallSite(tid)
+	// the call still waits for this answer: its site is the notification's
+	if err != nil || s.Nr != int64(n.Data.Nr) || s.PC != n.Data.IP {
+		return
+	}
+	_ = writeMem(tid, s.SP, interruptMark[:]) // EFAULT: a stack of the guest's choosing
 }
 
 // handle runs a handler; a handler that panics (a bug of ours, whatever the guest passed)

@@ -262,6 +262,10 @@ func TestShimHandler(t *testing.T) {
 			"no mask: ppoll=0 pselect6=0,0 epoll_pwait=0 epoll_pwait2=0\n"},
 		// EINTR and the four restart codes from the "supervisor" never reach the guest.
 		{"retry", "retry: ret=0 notifications=6 cwd=/tmp\n"},
+		// An EINTR the supervisor marked as its own (a call it ended because of a signal)
+		// reaches the guest; an unmarked one (before the supervisor received the call) does
+		// not.
+		{"marked", "marked: first=-4 second=0 notifications=3 cwd=/tmp\n"},
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			out, st := runShim(t, exe, c.mode, pages)

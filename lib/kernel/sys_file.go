@@ -191,7 +191,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	if flags&unix.O_NONBLOCK == 0 && flags&unix.O_PATH == 0 {
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
-		if st.Mode&unix.S_IFMT == unix.S_IFIFO {
+		if st.Mode&unix.S_IFMT == unix.S_IFIFO && (fifoWait || flags&unix.O_ACCMODE == unix.O_RDONLY) {
 			return c.fifoOpen(fd, flags, cloexec, fifoWait)
 		}
 		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
@@ -233,7 +233,10 @@ func (c *Call) openKernelFile(fs, rest string, flags int, mode uint32, cloexec b
 }
 
 // fifoOpen finishes a blocking open of a FIFO on its own goroutine; obj is the kernel's
-// probe of it (an O_PATH fd when fifoWait). The FIFO is reopened through the fd, never by
+// probe of it (an O_PATH fd when fifoWait). Only a reader's open, or a writer's whose probe
+// found no reader, comes here: a writer's probe that opened had a reader, so Linux's open
+// returns at once and the probe is the guest's writer (reopened, it could wait for ever: the
+// reader it let through may have gone meanwhile), and O_RDWR never waits. The FIFO is reopened through the fd, never by
 // the name, which a guest could change. A reader's probe is a reader already: a writer may
 // have opened against it, and even written and gone, before the blocking reopen waits. It
 // stays open until the reopen is done (so what was written stays in the pipe), and if it saw

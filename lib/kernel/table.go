@@ -70,7 +70,7 @@ type Syscall struct {
 	Disp    Disposition
 	Handler handler    // Notify: the handler, in the family's file (sys_*.go)
 	Errno   unix.Errno // Errno: the error
-	Rule    argRule    // ArgRule
+	Rule    argRule    // ArgRule; on a Notify row only ruleShimRoute (trapRetried)
 	Note    string     // what is partial or why it is refused
 }
 
@@ -142,6 +142,12 @@ func itoa(n int) string {
 func pass(nr int) Syscall            { return Syscall{Nr: nr, Disp: Passthrough} }
 func trap(nr int, h handler) Syscall { return Syscall{Nr: nr, Disp: Notify, Handler: h} }
 
+// trapRetried is a Notify row whose calls reach the kernel through the shim (ruleShimRoute),
+// which makes them again when a signal interrupted them before the kernel received them.
+func trapRetried(nr int, h handler) Syscall {
+	return Syscall{Nr: nr, Disp: Notify, Handler: h, Rule: ruleShimRoute, Note: retriedNote}
+}
+
 // traced is a Trace row: h is what the call does around the ptrace mechanics of ptrace.go,
 // which knows only the mechanics (nil: the call runs as the guest made it, e.g. fork).
 func traced(nr int, h *traceHooks) Syscall {
@@ -177,6 +183,8 @@ const otherNote = "of another process: the guest's permission between its users 
 const fstatNote = "answered by the shim for the guest's own files of the root tree (shimstat.go); others trapped"
 
 const sigNote = "the guest's permission to signal another user's process is checked"
+
+const retriedNote = "through the shim, which retries it when a signal interrupts it before the kernel receives it"
 
 // table is THE system call table (x86-64). To add a system call: one row here, one handler in
 // its family's file. Rows are grouped by family; order does not matter.
@@ -253,9 +261,12 @@ var table = []Syscall{
 	pass(unix.SYS_ACCEPT), pass(unix.SYS_ACCEPT4), pass(unix.SYS_SHUTDOWN), trap(unix.SYS_GETSOCKNAME, sysGetsockname),
 	trap(unix.SYS_GETPEERNAME, sysGetpeername), pass(unix.SYS_SETSOCKOPT), pass(unix.SYS_GETSOCKOPT),
 
-	// Paths: resolved by the kernel inside the guest root (sys_file.go).
-	trap(unix.SYS_OPEN, sysOpen), trap(unix.SYS_OPENAT, sysOpenat), trap(unix.SYS_OPENAT2, sysOpenat2),
-	trap(unix.SYS_CREAT, sysCreat),
+	// Paths: resolved by the kernel inside the guest root (sys_file.go). The opens go through
+	// the shim, which retries one a signal interrupted before the kernel received it: Linux
+	// never fails the open of a file with EINTR (a shell's redirection would), while one that
+	// waits (a FIFO's) the kernel interrupts itself, and that EINTR reaches the guest.
+	trapRetried(unix.SYS_OPEN, sysOpen), trapRetried(unix.SYS_OPENAT, sysOpenat),
+	trapRetried(unix.SYS_OPENAT2, sysOpenat2), trapRetried(unix.SYS_CREAT, sysCreat),
 	trap(unix.SYS_STAT, sysStat), trap(unix.SYS_LSTAT, sysLstat),
 	{Nr: unix.SYS_FSTAT, Disp: InGuest, Rule: ruleShimFstat, Handler: sysFstat, Note: fstatNote},
 	ruleTrap(unix.SYS_NEWFSTATAT, ruleShimFstatat, sysNewfstatat, "with AT_EMPTY_PATH (fstat): "+fstatNote),

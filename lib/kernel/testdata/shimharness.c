@@ -24,6 +24,9 @@
  *                    with SIGSYS unblocked
  *   retry            chdir at G2 answered by a user-notification "supervisor" thread
  *                    with EINTR and the restart codes before it lets it through
+ *   marked           chdir at G2 answered EINTR after the supervisor marked the cell at
+ *                    the caller's stack pointer (the guest sees EINTR), then again
+ *                    unmarked (retried) and let through
  *   execd            (what execve runs) print "execd" and exit
  */
 #define _GNU_SOURCE
@@ -327,6 +330,40 @@ static void *notif_supervisor(void *arg) {
 	return NULL;
 }
 
+/* The supervisor's answer to a call it ends itself because of a signal: the word at the
+ * caller's stack pointer (/proc/TID/syscall) marked, then EINTR, which the shim must pass on;
+ * then an unmarked EINTR, which it must retry, and CONTINUE. */
+static void *notif_marker(void *arg) {
+	(void)arg;
+	for (int i = 0; i < 3; i++) {
+		struct seccomp_notif req;
+		struct seccomp_notif_resp resp;
+		memset(&req, 0, sizeof req);
+		if (ioctl(notif_fd, SECCOMP_IOCTL_NOTIF_RECV, &req)) die("SECCOMP_IOCTL_NOTIF_RECV");
+		notifications++;
+		memset(&resp, 0, sizeof resp);
+		resp.id = req.id;
+		resp.error = -EINTR;
+		if (i == 0) {
+			char path[64], buf[256];
+			snprintf(path, sizeof path, "/proc/self/task/%u/syscall", req.pid);
+			FILE *f = fopen(path, "r");
+			unsigned long long v[9] = {0};
+			if (!f || !fgets(buf, sizeof buf, f) ||
+			    sscanf(buf, "%llu %llx %llx %llx %llx %llx %llx %llx %llx", &v[0], &v[1], &v[2], &v[3],
+				   &v[4], &v[5], &v[6], &v[7], &v[8]) != 9)
+				die("/proc/TID/syscall");
+			fclose(f);
+			*(volatile long *)v[7] = 1;
+		} else if (i == 2) {
+			resp.error = 0;
+			resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		}
+		if (ioctl(notif_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp)) die("SECCOMP_IOCTL_NOTIF_SEND");
+	}
+	return NULL;
+}
+
 static void notif_filter(void) {
 	struct prog p = {.n = 0};
 	stmt(&p, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
@@ -598,6 +635,17 @@ int main(int argc, char **argv) {
 		printf("retry: ret=%ld notifications=%d cwd=%s\n", r, notifications, getcwd(cwd, sizeof cwd) ? cwd : "?");
 		fflush(stdout);
 		if (r == 0) pthread_join(th, NULL);
+	} else if (!strcmp(mode, "marked")) {
+		notif_filter();
+		pthread_t th;
+		if (pthread_create(&th, NULL, notif_marker, NULL)) die("pthread_create");
+		long first = raw4(SYS_chdir, (long)"/tmp", 0, 0, 0);
+		long second = raw4(SYS_chdir, (long)"/tmp", 0, 0, 0);
+		char cwd[256];
+		printf("marked: first=%ld second=%ld notifications=%d cwd=%s\n", first, second, notifications,
+		       getcwd(cwd, sizeof cwd) ? cwd : "?");
+		fflush(stdout);
+		if (second == 0) pthread_join(th, NULL);
 	} else if (!strcmp(mode, "update")) {
 		if (argc != 5) {
 			fprintf(stderr, "usage: shimharness update PAGESFILE DATAFILE DATAOFF\n");

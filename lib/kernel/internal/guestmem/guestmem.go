@@ -1,5 +1,6 @@
 // Package guestmem reads and writes a guest task's memory and the few figures of its host
-// /proc/PID/status the kernel needs (tgid, parent, umask). It is mechanism only: it knows
+// /proc/PID/status and /proc/PID/syscall the kernel needs (tgid, parent, umask, the stack
+// pointer of a blocked call). It is mechanism only: it knows
 // nothing of files, paths or credentials, and every address it is given is the guest's to
 // get wrong (EFAULT), never the kernel's.
 package guestmem
@@ -215,4 +216,48 @@ func Umask(tid int) uint32 {
 		}
 	}
 	return 0o022
+}
+
+// Site is where a task blocked in a system call made it: the number, the user stack pointer
+// and the address after its syscall instruction (/proc/TID/syscall).
+type Site struct {
+	Nr     int64
+	SP, PC uint64
+}
+
+// errNotBlocked: /proc/TID/syscall did not describe a blocked call ("running", or -1 for a
+// task stopped outside any call).
+var errNotBlocked = errors.New("task not blocked in a system call")
+
+// SyscallSite reads where task tid, blocked in a system call, made it.
+func SyscallSite(tid int) (Site, error) {
+	var b [256]byte
+	f, err := os.Open("/proc/" + strconv.Itoa(tid) + "/syscall")
+	if err != nil {
+		return Site{}, ErrGone
+	}
+	n, err := f.Read(b[:])
+	f.Close()
+	if err != nil {
+		return Site{}, err
+	}
+	return parseSite(string(b[:n]))
+}
+
+// parseSite parses /proc/TID/syscall: "NR ARG0 … ARG5 SP PC", numbers in hex after NR.
+func parseSite(s string) (Site, error) {
+	f := strings.Fields(s)
+	if len(f) != 9 {
+		return Site{}, errNotBlocked
+	}
+	nr, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || nr < 0 {
+		return Site{}, errNotBlocked
+	}
+	sp, err1 := strconv.ParseUint(f[7], 0, 64)
+	pc, err2 := strconv.ParseUint(f[8], 0, 64)
+	if err1 != nil || err2 != nil {
+		return Site{}, errors.New("/proc/TID/syscall: bad number")
+	}
+	return Site{Nr: nr, SP: sp, PC: pc}, nil
 }

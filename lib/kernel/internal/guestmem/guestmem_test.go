@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -150,4 +152,60 @@ func TestNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per short ReadString, want 1 (the string)", n)
 	}
 	runtime.KeepAlive(&ids)
+}
+
+// TestSyscallSite reads the site of a thread blocked in read(2) on a pipe: its number, and a
+// stack pointer and instruction pointer that are this process's.
+func TestSyscallSite(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe(p[:]); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[1])
+	tids := make(chan int)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tids <- unix.Gettid()
+		var b [1]byte
+		unix.Read(p[0], b[:])
+		unix.Close(p[0])
+		close(done)
+	}()
+	tid := <-tids
+	var s Site
+	var err error
+	for i := 0; i < 2000; i++ { // until the thread is in its read
+		if s, err = SyscallSite(tid); err == nil && s.Nr == unix.SYS_READ {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	unix.Write(p[1], []byte{0})
+	<-done
+	if err != nil || s.Nr != unix.SYS_READ || s.SP == 0 || s.PC == 0 {
+		t.Fatalf("SyscallSite: %+v %v, want read with its stack and instruction pointers", s, err)
+	}
+	if _, err := SyscallSite(1 << 30); err != ErrGone {
+		t.Errorf("SyscallSite of no task: %v, want ErrGone", err)
+	}
+}
+
+// FuzzParseSite: any content of /proc/TID/syscall gives a site or an error, never a panic,
+// and a site only for nine fields whose first is a call number.
+func FuzzParseSite(f *testing.F) {
+	for _, s := range []string{
+		"0 0x3 0x7ffd2c5c 0x1 0x0 0x0 0x0 0x7ffd2c50 0x4a5b1c\n",
+		"running\n", "-1 0x7ffd2c50 0x4a5b1c\n", "", "2 0x1 0x2 0x3 0x4 0x5 0x6 0xffffffffffffffff 0x0",
+		"257 0xffffff9c 0x7f 0x80000 0x0 0x0 0x0 0x10000000000000000 0x1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		site, err := parseSite(s)
+		if err == nil && (len(strings.Fields(s)) != 9 || site.Nr < 0) {
+			t.Errorf("parseSite(%q) = %+v without error", s, site)
+		}
+	})
 }

@@ -14,10 +14,12 @@
  *   G1 shim_syscall  rt_sigaction/rt_sigprocmask (and the waits with a temporary
  *                    mask) are allowed natively only here;
  *                    the shim calls it, the supervisor single-steps over it.
- *   G2 shim_g2       fork/vfork/clone/execve/execveat/chdir and the signal
+ *   G2 shim_g2       fork/vfork/clone/execve/execveat/chdir, the signal
  *                    senders (kill, tkill, tgkill, rt_[tg]sigqueueinfo,
- *                    pidfd_send_signal) from here go to the supervisor; from
- *                    anywhere else they trap to this handler.
+ *                    pidfd_send_signal) and the opens (open, openat, openat2,
+ *                    creat) from here go to the supervisor; from anywhere else
+ *                    they trap to this handler, which retries them when a signal
+ *                    interrupts them before the supervisor received them.
  *
  * Regenerate lib/kernel/shim_blob.go with shimsrc/gen.sh after editing.
  */
@@ -131,6 +133,10 @@
 	.set	SYS_rt_sigqueueinfo, 129
 	.set	SYS_rt_tgsigqueueinfo, 297
 	.set	SYS_pidfd_send_signal, 424
+	.set	SYS_open, 2
+	.set	SYS_creat, 85
+	.set	SYS_openat, 257
+	.set	SYS_openat2, 437
 	.set	SIG_BLOCK, 0
 	.set	SIG_UNBLOCK, 1
 	.set	SIG_SETMASK, 2
@@ -200,6 +206,14 @@ shim_handler:
 	cmp	$SYS_rt_tgsigqueueinfo, %eax
 	je	forward
 	cmp	$SYS_pidfd_send_signal, %eax
+	je	forward
+	cmp	$SYS_openat, %eax
+	je	forward
+	cmp	$SYS_open, %eax
+	je	forward
+	cmp	$SYS_openat2, %eax
+	je	forward
+	cmp	$SYS_creat, %eax
 	je	forward
 	cmp	$SYS_rt_sigsuspend, %eax
 	je	sigsuspend
@@ -395,15 +409,28 @@ loadargs:
 	ret
 
 /*
- * fork, vfork, clone, execve, execveat, chdir and the signal senders: the
- * supervisor must see them, and its filter sends them to it only from G2 (a
- * signal sender, which Linux never fails with EINTR, is retried like the rest). Made here, inline: a clone child
- * starts right after the syscall with rsp = the child stack, and must find the
- * rest of this code in registers the kernel copies (rbx, r12, r13).
+ * fork, vfork, clone, execve, execveat, chdir, the signal senders and the opens:
+ * the supervisor must see them, and its filter sends them to it only from G2. Made
+ * here, inline: a clone child starts right after the syscall with rsp = the child
+ * stack, and must find the rest of this code in registers the kernel copies (rbx,
+ * r12, r13).
+ *
+ * A signal whose handler lacks SA_RESTART interrupts the supervisor's notification
+ * until the supervisor has received it (the host's seccomp: WAIT_KILLABLE_RECV makes
+ * the wait killable only once it is received), and the call fails with EINTR where
+ * Linux, for these calls, would have made it. Nothing was done yet: the call is
+ * made again. A call the supervisor itself ends because a signal came while it
+ * waited (a FIFO's open) is answered ERESTARTSYS, and its EINTR must reach the guest
+ * as on Linux: before answering, the supervisor marks the word at the caller's stack
+ * pointer, the cell pushed here, which is cleared before each try. (The host's own
+ * restart of such a call, with SA_RESTART, leaves the mark: an EINTR of the
+ * restarted call, which waits again, then reaches the guest too.)
  */
 forward:
 	mov	%eax, %r13d
-1:	mov	UC_RDI(%r12), %rdi
+	push	$0
+1:	movq	$0, (%rsp)
+	mov	UC_RDI(%r12), %rdi
 	mov	UC_RSI(%r12), %rsi
 	mov	UC_RDX(%r12), %rdx
 	mov	UC_R10(%r12), %r10
@@ -413,13 +440,13 @@ forward:
 shim_g2:
 	syscall
 shim_g2_ret:
-	/*
-	 * None of these may fail with EINTR, and the supervisor's notification can be
-	 * interrupted before it is received: retry on EINTR and the restart codes.
-	 */
 	cmp	$-EINTR, %rax
-	je	1b
-	cmp	$-ERESTART_RESTARTBLOCK, %rax
+	jne	3f
+	cmpq	$0, (%rsp)
+	je	1b			/* not received: try again */
+	jmp	4f			/* the supervisor's: the guest's EINTR */
+	/* The restart codes reach here only when no signal handler ran: restart. */
+3:	cmp	$-ERESTART_RESTARTBLOCK, %rax
 	je	1b
 	lea	ERESTARTSYS+2(%rax), %rcx	/* -514..-512 -> 0..2 */
 	cmp	$2, %rcx
@@ -429,7 +456,7 @@ shim_g2_ret:
 	 * copy of memory: the supervisor makes every new process a fork-like clone
 	 * (no CLONE_VM); then it resumes the guest on that stack like a real clone child.
 	 */
-	mov	%rbx, %rsp
+4:	mov	%rbx, %rsp
 	test	%rax, %rax
 	jnz	2f
 	cmp	$SYS_clone, %r13d
