@@ -491,14 +491,31 @@ var traceDebug = os.Getenv("GOUML_TRACE_DEBUG") == "1"
 //
 // The call's pending state goes first as well: once detached, the task may already be in
 // its next traced call, whose state must not be cleared by this one.
+//
+// A stop signal the trace caught (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) is stale when a
+// SIGCONT came after it: Linux drops a pending stop at a SIGCONT, but this one was held
+// by the tracer, out of the queue, and delivered at the detach it would stop the task
+// after its SIGCONT, for ever (seen under load: kill -STOP then kill -CONT of a child in
+// a traced call). A traced task keeps even an ignored SIGCONT pending, so it shows.
 func (d *traceRun) detach(sig int) {
 	d.k.clearPending(d.t)
 	d.detached = true
 	d.k.mu.Lock()
 	d.t.contNr = -1
+	tgid := d.t.Proc.Tgid
 	d.k.mu.Unlock()
+	stop := isStopSignal(sig)
+	if stop && sigcontPending(d.tid) {
+		sig = 0
+	}
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(d.tid), 0, uintptr(sig), 0, 0); e == unix.ESRCH {
 		settle(d.tid)
+		return
+	}
+	if stop && sig != 0 && sigcontPending(d.tid) {
+		// the SIGCONT came between the look and the detach: its wake-up went by while the
+		// task was traced, so give it again (it merges with the pending one)
+		unix.Kill(tgid, unix.SIGCONT)
 	}
 }
 

@@ -403,3 +403,31 @@ func (c *Call) signalGroup(pid, sig int) result {
 	}
 	return ok(0)
 }
+
+// isStopSignal: the signals whose default action stops the process.
+func isStopSignal(sig int) bool {
+	switch unix.Signal(sig) {
+	case unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return true
+	}
+	return false
+}
+
+// sigcontPending reports whether task tid has a SIGCONT pending, its own or its process's.
+func sigcontPending(tid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return false
+	}
+	const bit = 1 << (unix.SIGCONT - 1)
+	for _, l := range strings.Split(string(b), "\n") {
+		for _, key := range []string{"SigPnd:", "ShdPnd:"} {
+			if v, ok := strings.CutPrefix(l, key); ok {
+				if m, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil && m&bit != 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
