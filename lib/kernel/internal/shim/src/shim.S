@@ -229,8 +229,31 @@ shim_handler:
 	je	fstat
 	cmp	$SYS_newfstatat, %eax
 	je	newfstatat
+	/* the path and metadata calls of the list below: forwarded, for the retry */
+	lea	routed(%rip), %rcx
+2:	movzwl	(%rcx), %edx
+	add	$2, %rcx
+	cmp	%edx, %eax
+	je	forward
+	cmp	$0xffff, %edx
+	jne	2b
 	movq	$-ENOSYS, UC_RAX(%r12)
 	ret
+/*
+ * The calls Linux never interrupts that trap to the kernel (table.go: trapRetried, beside
+ * the opens, signals, fork and exec above): a signal that comes before the kernel received
+ * one must not fail it with EINTR. TestShimRoutesTheTable holds this list to the table.
+ */
+routed:
+	.short	4, 6, 21, 269, 439, 89	/* stat lstat access faccessat faccessat2 readlink */
+	.short	267, 83, 258, 84, 87, 263	/* readlinkat mkdir mkdirat rmdir unlink unlinkat */
+	.short	82, 264, 316, 86, 265, 88	/* rename renameat renameat2 link linkat symlink */
+	.short	266, 90, 268, 452, 92, 94	/* symlinkat chmod fchmodat fchmodat2 chown lchown */
+	.short	93, 260, 132, 235, 261, 280	/* fchown fchownat utime utimes futimesat utimensat */
+	.short	76, 133, 259, 79, 137, 188	/* truncate mknod mknodat getcwd statfs setxattr */
+	.short	189, 190, 191, 192, 194, 195	/* lsetxattr fsetxattr getxattr lgetxattr listxattr llistxattr */
+	.short	196, 197, 198, 199	/* flistxattr removexattr lremovexattr fremovexattr */
+	.short	0xffff
 einval:
 	movq	$-EINVAL, UC_RAX(%r12)
 	ret
