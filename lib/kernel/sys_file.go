@@ -130,7 +130,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	if e := c.missingDevice(abs); e != 0 {
 		return errno(e)
 	}
-	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+	if mayCreate(flags) {
 		mode &^= procUmask(c.Tid)
 	}
 	// Open non-blocking first: a FIFO would block the notification loop. Anything that can
