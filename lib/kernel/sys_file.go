@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gouml/gouml/lib/hostmeta"
@@ -22,7 +23,23 @@ import (
 // they live in user.gouml.mode.
 
 // guestStat turns the host's stat of an fd the kernel holds into the guest's.
-func guestStat(fd int, st *unix.Stat_t) { hostmeta.Apply(selfFD(fd), st, hostUID, hostGID) }
+func guestStat(fd int, st *unix.Stat_t) {
+	if d := procSelfFD(); d >= 0 && hostmeta.ApplyAt(d, strconv.Itoa(fd), st, hostUID, hostGID) {
+		return
+	}
+	hostmeta.Apply(selfFD(fd), st, hostUID, hostGID)
+}
+
+// procSelfFD is the kernel's own /proc/self/fd, opened once (O_PATH): the attribute reads of
+// every stat name an fd below it instead of walking /proc/self/fd/N from the root (-1 when it
+// cannot be opened). Every thread of the kernel shares the one fd table it lists.
+var procSelfFD = sync.OnceValue(func() int {
+	fd, err := unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+})
 
 // deviceOf returns the mode type and number of a device file of the tree: a placeholder, or
 // a real device node (which the tree's nodev mount makes unusable as such) (0 if it is none).
