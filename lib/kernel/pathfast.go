@@ -51,3 +51,92 @@ func hasDotDot(p string) bool {
 	}
 	return false
 }
+
+// openPlainFile is openPlain for open(2): a root caller's open that creates nothing, of a
+// path openPlain would take, whose host open (non-blocking, as c.open's always is) finds a
+// regular file or a directory that is no device placeholder, or a FIFO. It then answers as
+// c.open's ordinary way ends for such a file: O_NONBLOCK taken off again unless the guest
+// asked for it (a FIFO's blocking open goes to fifoOpen), and the fd installed. Anything
+// else (a link on the way, a device placeholder, an error but ENOENT and ENOTDIR) is left
+// to the ordinary way, which opens again, as it would have: a placeholder is opened by
+// name there too before the kernel's device is (the host tree is nodev, so no device node
+// opens at all).
+func (c *Call) openPlainFile(abs string, flags int, follow bool) (result, bool) {
+	if flags&unix.O_PATH != 0 || mayCreate(flags) || !c.privileged() {
+		return result{}, false
+	}
+	if fs, _ := specialPath(abs); fs != "" || hasDotDot(abs) {
+		return result{}, false
+	}
+	if fs, _ := c.k.special(abs); fs != "" {
+		return result{}, false
+	}
+	rt, rest := c.root().route(abs)
+	fl := uint64(flags&openFlagMask) | unix.O_NONBLOCK | unix.O_CLOEXEC
+	if !follow {
+		fl |= unix.O_NOFOLLOW
+	}
+	how := unix.OpenHow{Flags: fl, Resolve: resolveFlags | unix.RESOLVE_NO_SYMLINKS}
+	var fd int
+	var err error
+	for i := 0; ; i++ {
+		fd, err = unix.Openat2(rt.fd, rest, &how)
+		if err != unix.EAGAIN || i >= 16 {
+			break
+		}
+	}
+	switch err {
+	case nil:
+	case unix.ENOENT, unix.ENOTDIR:
+		return fail(err), true
+	default:
+		return result{}, false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		unix.Close(fd)
+		return result{}, false
+	}
+	cloexec := flags&unix.O_CLOEXEC != 0
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFDIR:
+	case unix.S_IFIFO:
+		// (for writing the non-blocking open fails with ENXIO until a reader exists, and
+		// goes the ordinary way) kept and handed on as the ordinary way does
+		c.fs = rt
+		if flags&unix.O_NONBLOCK == 0 {
+			return c.fifoOpen(fd, flags, cloexec, false), true
+		}
+		return newFD(fd, cloexec), true
+	default:
+		unix.Close(fd)
+		return result{}, false
+	}
+	if typ, _ := deviceOf(fd, &st); typ != 0 {
+		unix.Close(fd)
+		return result{}, false
+	}
+	if flags&unix.O_NONBLOCK == 0 {
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+			unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+		}
+	}
+	c.fs = rt
+	return newFD(fd, cloexec), true
+}
+
+// openAbs is absOf for c.open, which it answers itself (done) when absOf fails or when
+// openPlainFile takes the open.
+func (c *Call) openAbs(dirfd int32, p string, flags int, follow bool) (abs string, r result, done bool) {
+	abs, err := c.abs1(dirfd, p)
+	if err != nil {
+		return "", fail(err), true
+	}
+	if r, ok := c.openPlainFile(abs, flags, follow); ok {
+		return "", r, true
+	}
+	if abs, err = c.absCanon(abs, follow); err != nil {
+		return "", fail(err), true
+	}
+	return abs, result{}, false
+}

@@ -112,9 +112,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// O_CREAT|O_EXCL never follows a final symlink (EEXIST), O_NOFOLLOW refuses one (ELOOP)
 	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
-	abs, err := c.absOf(dirfd, p, follow)
-	if err != nil {
-		return fail(err)
+	abs, r, done := c.openAbs(dirfd, p, flags, follow)
+	if done {
+		return r
 	}
 	cloexec := flags&unix.O_CLOEXEC != 0
 	opath := flags&unix.O_PATH != 0 // answered with a stand-in: no device is opened for it
