@@ -190,7 +190,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	if err != nil {
 		return fail(err)
 	}
-	if !fifoWait && !opath { // (a non-native O_PATH open is a read-only one here)
+	if !fifoWait && !opath && !created { // (O_PATH: a read-only stand-in; a file just made is no placeholder)
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
 		if typ, dev := deviceOf(fd, &st); typ != 0 {
