@@ -6,7 +6,10 @@
 # ROUNDS=n (default 2) alternating native/gouml runs, the best figure of each kept.
 # LINUX=path: measure that linux binary instead of building this tree's; BASE=path: also
 # measure that one (e.g. built from an older commit), alternating with this tree's, for an A/B.
-# NOREAL=1 skips linux.uml. Needs gcc with a static libc and busybox-static.
+# NOREAL=1 skips linux.uml. PROFILE=METRIC (e.g. fstatat): afterwards, boot our linux once
+# running only that metric, over and over, record the kernel process with perf for 8 s and
+# print where the handlers' time goes (perf report, callers folded in; needs perf and root).
+# Needs gcc with a static libc and busybox-static.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -69,6 +72,25 @@ if [ "${NOREAL:-0}" != 1 ] && [ -x "$real" ]; then
 	[ -s "$work/real.txt" ] || { echo "bench/paths: the linux.uml run gave no figures; its last lines:" >&2; tr -d "\r" <"$work/real.log" | tail -n 8 >&2; }
 fi
 
+if [ -n "${PROFILE:-}" ]; then
+	printf '#!/bin/sh\nwhile /paths /bench/tree /scratch %s >/dev/null; do :; done\n' "$PROFILE" >"$root/profile.sh"
+	chmod +x "$root/profile.sh"
+	timeout 60 "$work/linux" ubd0="$root" rw mem=256M init=/profile.sh uml_dir="$work/" umid=paths-prof \
+		</dev/null >/dev/null 2>&1 &
+	tmo=$!
+	sleep 2
+	# timeout's child is linux's outer process, whose one child is the kernel (jail.go)
+	outer=$(pgrep -P "$tmo" | head -n1 || true)
+	kpid=
+	[ -z "$outer" ] || kpid=$(pgrep -P "$outer" | head -n1 || true)
+	if [ -n "$kpid" ] && perf record -F 2000 -g -p "$kpid" -o "$work/perf.data" -- sleep 8 >/dev/null 2>&1; then
+		perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | grep -v '\[k\]' | head -n 40 | sed 's/ *- *- *$//' >"$work/profile.txt" || true
+	fi
+	kill "$tmo" 2>/dev/null || true
+	wait "$tmo" 2>/dev/null || true
+fi
+
 awk -v base="${BASE:+1}" '
 # by name: an empty file (no BASE) has no first line to count
 FNR == 1 { f = FILENAME ~ /native.txt$/ ? 1 : FILENAME ~ /ours.txt$/ ? 2 : FILENAME ~ /base.txt$/ ? 3 : 4 }
@@ -92,3 +114,7 @@ END {
 		printf " %9s %10s\n", ratio(real[k], nat[k]), ratio(ours[k], real[k])
 	}
 }' "$work/native.txt" "$work/ours.txt" "$work/base.txt" "$work/real.txt"
+if [ -n "${PROFILE:-}" ]; then
+	echo "where the kernel's time goes in $PROFILE (perf, children included, user-space symbols):"
+	cat "$work/profile.txt" 2>/dev/null || echo "(no profile: perf missing or not permitted)"
+fi
