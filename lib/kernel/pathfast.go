@@ -28,12 +28,7 @@ func (c *Call) openPlain(abs string, follow bool) (fd int, err error, ok bool) {
 		fl |= unix.O_NOFOLLOW
 	}
 	how := unix.OpenHow{Flags: fl, Resolve: resolveFlags | unix.RESOLVE_NO_SYMLINKS}
-	for i := 0; ; i++ {
-		fd, err = unix.Openat2(rt.fd, rest, &how)
-		if err != unix.EAGAIN || i >= 16 {
-			break
-		}
-	}
+	fd, err = openat2(rt.fd, rest, &how)
 	switch err {
 	case nil, unix.ENOENT, unix.ENOTDIR:
 		c.fs = rt
@@ -77,14 +72,7 @@ func (c *Call) openPlainFile(abs string, flags int, follow bool) (result, bool) 
 		fl |= unix.O_NOFOLLOW
 	}
 	how := unix.OpenHow{Flags: fl, Resolve: resolveFlags | unix.RESOLVE_NO_SYMLINKS}
-	var fd int
-	var err error
-	for i := 0; ; i++ {
-		fd, err = unix.Openat2(rt.fd, rest, &how)
-		if err != unix.EAGAIN || i >= 16 {
-			break
-		}
-	}
+	fd, err := openat2(rt.fd, rest, &how)
 	switch err {
 	case nil:
 	case unix.ENOENT, unix.ENOTDIR:
