@@ -51,7 +51,7 @@ func hasDotDot(p string) bool {
 // path openPlain would take, whose host open (non-blocking, as c.open's always is) finds a
 // regular file or a directory that is no device placeholder, or a FIFO. It then answers as
 // c.open's ordinary way ends for such a file: O_NONBLOCK taken off again unless the guest
-// asked for it (a FIFO's blocking open goes to fifoOpen), and the fd installed. Anything
+// asked for it (a FIFO's blocking read goes to fifoOpen), and the fd installed. Anything
 // else (a link on the way, a device placeholder, an error but ENOENT and ENOTDIR) is left
 // to the ordinary way, which opens again, as it would have: a placeholder is opened by
 // name there too before the kernel's device is (the host tree is nodev, so no device node
@@ -89,13 +89,13 @@ func (c *Call) openPlainFile(abs string, flags int, follow bool) (result, bool) 
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG, unix.S_IFDIR:
 	case unix.S_IFIFO:
-		// (for writing the non-blocking open fails with ENXIO until a reader exists, and
-		// goes the ordinary way) kept and handed on as the ordinary way does
-		c.fs = rt
-		if flags&unix.O_NONBLOCK == 0 {
+		// kept and handed on as the ordinary way does: a blocking reader's open waits in
+		// fifoOpen; a writer's (its non-blocking probe opened, so a reader exists: without
+		// one it fails with ENXIO and goes the ordinary way) and O_RDWR return at once
+		if flags&unix.O_NONBLOCK == 0 && flags&unix.O_ACCMODE == unix.O_RDONLY {
+			c.fs = rt
 			return c.fifoOpen(fd, flags, cloexec, false), true
 		}
-		return newFD(fd, cloexec), true
 	default:
 		unix.Close(fd)
 		return result{}, false
