@@ -16,8 +16,11 @@
 package hostmeta
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,6 +40,107 @@ const (
 // root's, and the attributes above override owner, group, mode and device number. path may
 // be a /proc/self/fd/N name (the attribute calls follow it).
 func Apply(path string, st *unix.Stat_t, hostUID, hostGID uint32) {
+	apply(xattrSource{path: path, dirfd: -1}, st, hostUID, hostGID)
+}
+
+// ApplyAt is Apply for the file that name names relative to the directory dirfd (a final
+// symbolic link followed, as Apply's path is), read with listxattrat and getxattrat (Linux
+// 6.13). The kernel passes its /proc/self/fd directory and an fd number: the attribute calls
+// then look up one name below an open directory instead of walking /proc/self/fd/N from
+// the root at each call (2.2 against 4 µs each here). It returns false, having changed
+// nothing, on a host without those calls; the caller then uses Apply.
+func ApplyAt(dirfd int, name string, st *unix.Stat_t, hostUID, hostGID uint32) bool {
+	src := xattrSource{dirfd: dirfd, name: name}
+	switch xattrAt.Load() {
+	case xattrAtMissing:
+		return false
+	case xattrAtUnknown:
+		// learn once whether the calls exist, before st is touched
+		if _, err := src.list(nil); err == unix.ENOSYS {
+			xattrAt.Store(xattrAtMissing)
+			return false
+		}
+		xattrAt.Store(xattrAtThere)
+	}
+	apply(src, st, hostUID, hostGID)
+	return true
+}
+
+// xattrAt says whether the host has listxattrat/getxattrat (Linux 6.13 and later).
+var xattrAt atomic.Int32
+
+const (
+	xattrAtUnknown = iota
+	xattrAtThere
+	xattrAtMissing
+)
+
+// The *xattrat system calls (x86-64 numbers; golang.org/x/sys/unix has no wrappers yet).
+const (
+	sysGetxattrat  = 464
+	sysListxattrat = 465
+)
+
+// xattrSource reads a file's attributes: by path (dirfd -1), or as name below dirfd.
+type xattrSource struct {
+	path  string
+	dirfd int
+	name  string
+}
+
+func (s xattrSource) list(buf []byte) (int, error) {
+	if s.dirfd < 0 {
+		return unix.Listxattr(s.path, buf)
+	}
+	p, err := unix.BytePtrFromString(s.name)
+	if err != nil {
+		return 0, err
+	}
+	var b unsafe.Pointer
+	if len(buf) > 0 {
+		b = unsafe.Pointer(&buf[0])
+	}
+	n, _, e := unix.Syscall6(sysListxattrat, uintptr(s.dirfd), uintptr(unsafe.Pointer(p)), 0,
+		uintptr(b), uintptr(len(buf)), 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// xattrArgs is the kernel's struct xattr_args.
+type xattrArgs struct {
+	value uint64
+	size  uint32
+	flags uint32
+}
+
+func (s xattrSource) get(attr string, buf []byte) (int, error) {
+	if s.dirfd < 0 {
+		return unix.Getxattr(s.path, attr, buf)
+	}
+	p, err := unix.BytePtrFromString(s.name)
+	if err != nil {
+		return 0, err
+	}
+	a, err := unix.BytePtrFromString(attr)
+	if err != nil {
+		return 0, err
+	}
+	args := xattrArgs{size: uint32(len(buf))}
+	if len(buf) > 0 {
+		args.value = uint64(uintptr(unsafe.Pointer(&buf[0])))
+	}
+	n, _, e := unix.Syscall6(sysGetxattrat, uintptr(s.dirfd), uintptr(unsafe.Pointer(p)), 0,
+		uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
+	runtime.KeepAlive(buf)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func apply(src xattrSource, st *unix.Stat_t, hostUID, hostGID uint32) {
 	hostType := st.Mode & unix.S_IFMT
 	if st.Uid == hostUID {
 		st.Uid = 0
@@ -51,7 +155,7 @@ func Apply(path string, st *unix.Stat_t, hostUID, hostGID uint32) {
 	// user.* attributes) has each read in turn.
 	var names [512]byte
 	list := ""
-	n, err := unix.Listxattr(path, names[:])
+	n, err := src.list(names[:])
 	switch {
 	case err == unix.ERANGE:
 	case err != nil || n <= 0:
@@ -67,7 +171,7 @@ func Apply(path string, st *unix.Stat_t, hostUID, hostGID uint32) {
 			return "", false
 		}
 		var b [64]byte
-		m, err := unix.Getxattr(path, name, b[:])
+		m, err := src.get(name, b[:])
 		if err != nil {
 			return "", false
 		}

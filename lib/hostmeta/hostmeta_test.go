@@ -3,6 +3,7 @@ package hostmeta
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -63,6 +64,10 @@ func FuzzApply(f *testing.F) {
 	f.Add("-1", "x", "177777777777", "::", "z:1", ":")
 	f.Add("", "", "40755", "99999999999:1", "b:0:0", "a:b")
 	dir := f.TempDir()
+	dirfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, u, g, m, r, dev, owner string) {
 		p := filepath.Join(dir, "f")
 		os.Remove(p)
@@ -73,9 +78,67 @@ func FuzzApply(f *testing.F) {
 			}
 		}
 		st := stat(t, p)
+		at := st
 		Apply(p, &st, 0, 0)
 		if typ := st.Mode & unix.S_IFMT; typ == unix.S_IFDIR || typ == unix.S_IFLNK {
 			t.Fatalf("a regular file became %o", st.Mode)
 		}
+		// the kernel's way to the same attributes reads the same
+		if ApplyAt(dirfd, "f", &at, 0, 0) && at != st {
+			t.Fatalf("ApplyAt: %+v, Apply: %+v", at, st)
+		}
 	})
+}
+
+// TestApplyAt: reading the attributes below a directory fd, as the kernel does through its
+// /proc/self/fd, gives what Apply gives by path, for every form of the attributes.
+func TestApplyAt(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for i, attrs := range []map[string]string{
+		nil,
+		{UID: "1000", GID: "100"},
+		{Mode: "20644", Rdev: "4:64"},
+		{LegacyOwner: "7:8", LegacyDev: "b:8:1"},
+		{UID: "5", "user.other": "x"},
+	} {
+		p := filepath.Join(dir, strconv.Itoa(i))
+		os.WriteFile(p, nil, 0o644)
+		for k, v := range attrs {
+			if err := unix.Setxattr(p, k, []byte(v), 0); err != nil {
+				t.Skipf("no user xattrs here: %v", err)
+			}
+		}
+		files = append(files, p)
+	}
+	// a file with more attribute names than Apply's listing holds
+	many := filepath.Join(dir, "many")
+	os.WriteFile(many, nil, 0o644)
+	for i := 0; i < 40; i++ {
+		unix.Setxattr(many, "user.some.long.attribute.name."+strconv.Itoa(i), []byte("v"), 0)
+	}
+	unix.Setxattr(many, GID, []byte("42"), 0)
+	files = append(files, many)
+	procFD, err := unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(procFD)
+	for _, p := range files {
+		fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := stat(t, p)
+		got := want
+		Apply(p, &want, 0, 0)
+		if !ApplyAt(procFD, strconv.Itoa(fd), &got, 0, 0) {
+			unix.Close(fd)
+			t.Skip("no listxattrat/getxattrat on this host (Linux 6.13+)")
+		}
+		unix.Close(fd)
+		if got != want {
+			t.Errorf("%s: ApplyAt %+v, Apply %+v", filepath.Base(p), got, want)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gouml/gouml/lib/hostmeta"
@@ -22,7 +23,23 @@ import (
 // they live in user.gouml.mode.
 
 // guestStat turns the host's stat of an fd the kernel holds into the guest's.
-func guestStat(fd int, st *unix.Stat_t) { hostmeta.Apply(selfFD(fd), st, hostUID, hostGID) }
+func guestStat(fd int, st *unix.Stat_t) {
+	if d := procSelfFD(); d >= 0 && hostmeta.ApplyAt(d, strconv.Itoa(fd), st, hostUID, hostGID) {
+		return
+	}
+	hostmeta.Apply(selfFD(fd), st, hostUID, hostGID)
+}
+
+// procSelfFD is the kernel's own /proc/self/fd, opened once (O_PATH): the attribute reads of
+// every stat name an fd below it instead of walking /proc/self/fd/N from the root (-1 when it
+// cannot be opened). Every thread of the kernel shares the one fd table it lists.
+var procSelfFD = sync.OnceValue(func() int {
+	fd, err := unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+})
 
 // deviceOf returns the mode type and number of a device file of the tree: a placeholder, or
 // a real device node (which the tree's nodev mount makes unusable as such) (0 if it is none).
@@ -95,9 +112,9 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// O_CREAT|O_EXCL never follows a final symlink (EEXIST), O_NOFOLLOW refuses one (ELOOP)
 	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
-	abs, err := c.absOf(dirfd, p, follow)
-	if err != nil {
-		return fail(err)
+	abs, r, done := c.openAbs(dirfd, p, flags, follow)
+	if done {
+		return r
 	}
 	cloexec := flags&unix.O_CLOEXEC != 0
 	opath := flags&unix.O_PATH != 0 // answered with a stand-in: no device is opened for it
@@ -130,7 +147,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	if e := c.missingDevice(abs); e != 0 {
 		return errno(e)
 	}
-	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+	if mayCreate(flags) {
 		mode &^= procUmask(c.Tid)
 	}
 	// Open non-blocking first: a FIFO would block the notification loop. Anything that can
@@ -173,7 +190,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	if err != nil {
 		return fail(err)
 	}
-	if !fifoWait && !opath { // (a non-native O_PATH open is a read-only one here)
+	if !fifoWait && !opath && !created { // (O_PATH: a read-only stand-in; a file just made is no placeholder)
 		var st unix.Stat_t
 		unix.Fstat(fd, &st)
 		if typ, dev := deviceOf(fd, &st); typ != 0 {

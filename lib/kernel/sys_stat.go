@@ -29,8 +29,16 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 		// the removed directory itself, which no name leads to any more
 		return unix.Open("/proc/"+strconv.Itoa(c.Tid)+"/cwd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	}
-	abs, err := c.absOf(dirfd, p, follow)
+	abs, err := c.abs1(dirfd, p)
 	if err != nil {
+		return -1, err
+	}
+	if c.privileged() {
+		if fd, err, ok := c.openPlain(abs, follow); ok {
+			return fd, err
+		}
+	}
+	if abs, err = c.absCanon(abs, follow); err != nil {
 		return -1, err
 	}
 	if fs, rest := c.k.special(abs); fs != "" {

@@ -201,19 +201,24 @@ func TgidPpid(tid int) (tgid, ppid int) {
 	return tgid, ppid
 }
 
-// Umask reads a task's umask (needed when the kernel creates files for it).
+// Umask reads a task's umask (needed when the kernel creates files for it). It is on the
+// way of every create (tar, dpkg), so it reads the file's head into a stack buffer with raw
+// calls and parses it in place: "Umask:" is the second line, after the escaped command name
+// (at most 64 bytes). os.ReadFile and splitting the whole file cost about as much again as
+// the host's generating it (24 against 15 µs here).
 func Umask(tid int) uint32 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0o022
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "Umask:"); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
-			if err == nil {
-				return uint32(n)
-			}
-		}
+	var b [512]byte
+	n, err := unix.Read(fd, b[:])
+	unix.Close(fd)
+	if err != nil || n <= 0 {
+		return 0o022
+	}
+	if m, ok := parseUmask(b[:n]); ok {
+		return m
 	}
 	return 0o022
 }
@@ -260,4 +265,28 @@ func parseSite(s string) (Site, error) {
 		return Site{}, errors.New("/proc/TID/syscall: bad number")
 	}
 	return Site{Nr: nr, SP: sp, PC: pc}, nil
+}
+
+// parseUmask finds the "Umask:\tNNNN" line of a status file's head.
+func parseUmask(b []byte) (uint32, bool) {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if v, ok := bytes.CutPrefix(line, []byte("Umask:")); ok {
+			v = bytes.TrimSpace(v)
+			var m uint32
+			for _, c := range v {
+				if c < '0' || c > '7' || m > 0o7777 {
+					return 0, false
+				}
+				m = m<<3 | uint32(c-'0')
+			}
+			return m & 0o777, len(v) > 0
+		}
+	}
+	return 0, false
 }

@@ -209,3 +209,38 @@ func FuzzParseSite(f *testing.F) {
 		}
 	})
 }
+
+func TestParseUmask(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint32
+		ok   bool
+	}{
+		{"Name:\tbash\nUmask:\t0022\nState:\tS (sleeping)\n", 0o022, true},
+		{"Name:\tx\nUmask:\t0777\n", 0o777, true},
+		{"Name:\tx\nUmask:\t0000", 0, true},
+		{"Name:\tUmask: 0777\nUmask:\t0027\n", 0o027, true},
+		{"Name:\tx\nState:\tR\n", 0, false},
+		{"Umask:\t0089\n", 0, false},
+		{"Umask:\t\n", 0, false},
+		{"Umask:\t077777777777777777777\n", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := parseUmask([]byte(c.in))
+		if got != c.want || ok != c.ok {
+			t.Errorf("parseUmask(%q) = %o, %v; want %o, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// FuzzParseUmask: a status head never makes the parser panic, and what it accepts is a
+// permission mask.
+func FuzzParseUmask(f *testing.F) {
+	f.Add([]byte("Name:\tbash\nUmask:\t0022\nState:\tS (sleeping)\n"))
+	f.Add([]byte("Umask:\t7777777\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if m, ok := parseUmask(b); ok && m&^0o777 != 0 {
+			t.Fatalf("parseUmask(%q) = %o", b, m)
+		}
+	})
+}

@@ -25,6 +25,12 @@ int main(int argc, char **argv)
 	resfd("dir O_CREAT|O_DIRECTORY", open("nd", O_RDONLY | O_CREAT | O_DIRECTORY, 0755), 0);
 	plstat("nd", "nd");
 	resfd("O_DIRECTORY on missing", open("missing", O_RDONLY | O_DIRECTORY), 0);
+	/* the mode argument means nothing without O_CREAT: O_DIRECTORY (a bit of O_TMPFILE)
+	 * with a stray mode, as a caller passing garbage in the third register does */
+	resfd("O_DIRECTORY with a mode", open("d", O_RDONLY | O_DIRECTORY, 0755), 0);
+	resfd("openat O_DIRECTORY with a mode", openat(AT_FDCWD, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 07777), 0);
+	resfd("O_DIRECTORY|O_NOFOLLOW with a mode", open("d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0644), 0);
+	resfd("file with a mode", open("f", O_RDONLY, 0600), 0);
 	fd = open("d", O_RDONLY);
 	char b[4];
 	res("read on dir fd", read(fd, b, 4));

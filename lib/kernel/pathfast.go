@@ -1,0 +1,130 @@
+package kernel
+
+import "golang.org/x/sys/unix"
+
+// openPlain is the common case of a privileged caller's O_PATH open (stat, access …), in
+// one openat2: a path with no "..", outside the kernel's file systems and their /dev/fd
+// style links (by name: absOf's rewrites all start there), in which the host meets no
+// symbolic link (RESOLVE_NO_SYMLINKS; with follow unset a final link is opened itself, as
+// O_PATH|O_NOFOLLOW does). For such a path absOf's work changes nothing: canon's probe
+// would find no link and leave it as it is, and no ".." or /proc link is left to rewrite;
+// the file system is the one route chooses, as openPathAs's. So the probe's openat2 is
+// the open itself, which saves one openat2 and absOf's allocations. ok is false where the
+// path needs absOf after all (a link on the way, "..", a name of the kernel's): the caller
+// then takes the ordinary way, which resolves again. ENOENT and ENOTDIR are final: the
+// host met a missing name or a non-directory before any link, which the ordinary way
+// would meet too. Resolution is RESOLVE_IN_ROOT as always, so a guest racing its own
+// renames or links only changes which of its own files is found.
+func (c *Call) openPlain(abs string, follow bool) (fd int, err error, ok bool) {
+	if fs, _ := specialPath(abs); fs != "" || hasDotDot(abs) {
+		return -1, nil, false
+	}
+	if fs, _ := c.k.special(abs); fs != "" {
+		return -1, nil, false // a kernel file system mounted at another directory
+	}
+	rt, rest := c.root().route(abs)
+	fl := uint64(unix.O_PATH | unix.O_CLOEXEC)
+	if !follow {
+		fl |= unix.O_NOFOLLOW
+	}
+	how := unix.OpenHow{Flags: fl, Resolve: resolveFlags | unix.RESOLVE_NO_SYMLINKS}
+	fd, err = openat2(rt.fd, rest, &how)
+	switch err {
+	case nil, unix.ENOENT, unix.ENOTDIR:
+		c.fs = rt
+		return fd, err, true
+	}
+	return -1, nil, false
+}
+
+// hasDotDot: a path has a ".." component.
+func hasDotDot(p string) bool {
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] == '.' && p[i+1] == '.' && (i == 0 || p[i-1] == '/') && (i+2 == len(p) || p[i+2] == '/') {
+			return true
+		}
+	}
+	return false
+}
+
+// openPlainFile is openPlain for open(2): a root caller's open that creates nothing, of a
+// path openPlain would take, whose host open (non-blocking, as c.open's always is) finds a
+// regular file or a directory that is no device placeholder, or a FIFO. It then answers as
+// c.open's ordinary way ends for such a file: O_NONBLOCK taken off again unless the guest
+// asked for it (a FIFO's blocking read goes to fifoOpen), and the fd installed. Anything
+// else (a link on the way, a device placeholder, an error but ENOENT and ENOTDIR) is left
+// to the ordinary way, which opens again, as it would have: a placeholder is opened by
+// name there too before the kernel's device is (the host tree is nodev, so no device node
+// opens at all).
+func (c *Call) openPlainFile(abs string, flags int, follow bool) (result, bool) {
+	if flags&unix.O_PATH != 0 || mayCreate(flags) || !c.privileged() {
+		return result{}, false
+	}
+	if fs, _ := specialPath(abs); fs != "" || hasDotDot(abs) {
+		return result{}, false
+	}
+	if fs, _ := c.k.special(abs); fs != "" {
+		return result{}, false
+	}
+	rt, rest := c.root().route(abs)
+	fl := uint64(flags&openFlagMask) | unix.O_NONBLOCK | unix.O_CLOEXEC
+	if !follow {
+		fl |= unix.O_NOFOLLOW
+	}
+	how := unix.OpenHow{Flags: fl, Resolve: resolveFlags | unix.RESOLVE_NO_SYMLINKS}
+	fd, err := openat2(rt.fd, rest, &how)
+	switch err {
+	case nil:
+	case unix.ENOENT, unix.ENOTDIR:
+		return fail(err), true
+	default:
+		return result{}, false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		unix.Close(fd)
+		return result{}, false
+	}
+	cloexec := flags&unix.O_CLOEXEC != 0
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFDIR:
+	case unix.S_IFIFO:
+		// kept and handed on as the ordinary way does: a blocking reader's open waits in
+		// fifoOpen; a writer's (its non-blocking probe opened, so a reader exists: without
+		// one it fails with ENXIO and goes the ordinary way) and O_RDWR return at once
+		if flags&unix.O_NONBLOCK == 0 && flags&unix.O_ACCMODE == unix.O_RDONLY {
+			c.fs = rt
+			return c.fifoOpen(fd, flags, cloexec, false), true
+		}
+	default:
+		unix.Close(fd)
+		return result{}, false
+	}
+	if typ, _ := deviceOf(fd, &st); typ != 0 {
+		unix.Close(fd)
+		return result{}, false
+	}
+	if flags&unix.O_NONBLOCK == 0 {
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+			unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+		}
+	}
+	c.fs = rt
+	return newFD(fd, cloexec), true
+}
+
+// openAbs is absOf for c.open, which it answers itself (done) when absOf fails or when
+// openPlainFile takes the open.
+func (c *Call) openAbs(dirfd int32, p string, flags int, follow bool) (abs string, r result, done bool) {
+	abs, err := c.abs1(dirfd, p)
+	if err != nil {
+		return "", fail(err), true
+	}
+	if r, ok := c.openPlainFile(abs, flags, follow); ok {
+		return "", r, true
+	}
+	if abs, err = c.absCanon(abs, follow); err != nil {
+		return "", fail(err), true
+	}
+	return abs, result{}, false
+}
