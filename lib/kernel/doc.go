@@ -110,8 +110,10 @@
 //     (TestSignalsDuringTrappedOpen). Until the kernel receives it, the host's wait stays
 //     interruptible (seccomp_do_user_notification): a signal with a handler ends it with
 //     ERESTARTSYS, which becomes EINTR without SA_RESTART, though nothing was done. The
-//     opens (open, openat, openat2, creat) therefore go through the shim like the Trace
-//     rows (below), which retries such an EINTR (TestSignalsNeverInterruptRegularOpen).
+//     opens (open, openat, openat2, creat) and the path and metadata calls Linux never
+//     interrupts (stat … the xattr calls: table.go trapRetried) therefore go through the
+//     shim like the Trace rows (below), which retries such an EINTR
+//     (TestSignalsNeverInterruptRegularOpen).
 //     Handlers that may block for long (a FIFO open, a connect to a full backlog, a send to
 //     a full queue) run on their own goroutine, watch the caller for pending signals and
 //     then answer ERESTARTSYS, which the host turns into a restart or EINTR exactly as for
@@ -267,13 +269,13 @@
 //     it (in /proc, a mount): the read-only fd that stands in for the O_PATH one must not
 //     give more. The kernel's own files of /dev and /proc are checked only for other
 //     users' private /proc entries.
-//   - A trapped call that has not been received yet can still be interrupted: a signal
-//     whose handler lacks SA_RESTART arriving in that window makes e.g. a stat, mkdir or
-//     unlink fail with EINTR, where Linux would not interrupt it (no side effect is lost:
-//     nothing was done). The opens, the Trace rows and the signal senders are retried by
-//     the shim instead; routing a call there costs one SIGSYS delivery (about 2.5 µs of the
-//     caller's CPU per open on a loaded machine), so the other rows are not, yet: each is a
-//     trapRetried row in table.go and one dispatch line in shim.S. A call the kernel
+//   - A trapped call that has not been received yet can still be interrupted where the shim
+//     does not route it: the opens, the path and metadata calls (shim.S: routed), the
+//     Trace rows and the signal senders are retried by the shim; the other trapped calls
+//     (socket, bind, connect, sendto with an address, mount, mq_open, …) can fail with EINTR
+//     when a signal whose handler lacks SA_RESTART arrives in that window, where Linux would
+//     not (no side effect is lost: nothing was done). Routing costs one SIGSYS delivery
+//     (about 2.5 µs of the caller's CPU on a loaded machine). A call the kernel
 //     interrupted (ERESTARTSYS) and the host restarted (SA_RESTART) keeps its mark: if a
 //     signal without SA_RESTART then interrupts the restarted call before it is received,
 //     the guest sees EINTR, as it would had the signal come a moment later.
