@@ -50,11 +50,22 @@ func inject(tid int, site uint64, nr uint64, args ...uint64) (int64, error) {
 	var lost []unix.Signal
 	defer func() {
 		unix.PtraceSetRegs(tid, &saved)
-		for _, s := range lost {
-			unix.Tgkill(tid, tid, s)
-		}
+		resend(tid, lost)
 	}()
 	return injectOne(tid, &saved, &lost, site, nr, args...)
+}
+
+// resend sends again the signals an injection took from task tid, in their order. A stop
+// signal is left out when a SIGCONT is pending now: it came after the stop, and Linux
+// drops a stop at a SIGCONT (sent again, the stop would flush the SIGCONT and stop the
+// task for good; ptrace.go's detach has the same rule).
+func resend(tid int, lost []unix.Signal) {
+	for _, s := range lost {
+		if isStopSignal(int(s)) && sigcontPending(tid) {
+			continue
+		}
+		unix.Tgkill(tid, tid, s)
+	}
 }
 
 // maxInjectStops bounds the signal stops one injected call may collect before it is given up.
@@ -136,9 +147,7 @@ func injectShim(tid int, cr *Cred, comm string, sd shim.StatData) error {
 	var lost []unix.Signal
 	defer func() {
 		unix.PtraceSetRegs(tid, &saved)
-		for _, s := range lost {
-			unix.Tgkill(tid, tid, s) // tgkill needs the tgid: after exec the task is its leader
-		}
+		resend(tid, lost) // tgkill needs the tgid: after exec the task is its leader
 	}()
 	call := func(at uint64, nr, a0, a1, a2, a3, a4, a5 uint64) (int64, error) {
 		return injectOne(tid, &saved, &lost, at, nr, a0, a1, a2, a3, a4, a5)
