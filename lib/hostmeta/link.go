@@ -73,15 +73,7 @@ func FormatOwner(uid, gid uint32) []byte {
 func LinkOwner(dir, name string) (uid, gid uint32, ok bool, err error) {
 	var b [64]byte
 	n, err := unix.Getxattr(dir, LinkAttr(name), b[:])
-	switch err {
-	case nil:
-	case unix.ENODATA, unix.EOPNOTSUPP, unix.ERANGE:
-		return 0, 0, false, nil
-	default:
-		return 0, 0, false, err
-	}
-	uid, gid, perr := ParseOwner(b[:n])
-	return uid, gid, perr == nil, nil
+	return linkOwnerValue(b[:], n, err)
 }
 
 // LinkOwnerFD is LinkOwner for a directory open as fd (not O_PATH): one call less than
@@ -89,6 +81,12 @@ func LinkOwner(dir, name string) (uid, gid uint32, ok bool, err error) {
 func LinkOwnerFD(fd int, name string) (uid, gid uint32, ok bool, err error) {
 	var b [64]byte
 	n, err := unix.Fgetxattr(fd, LinkAttr(name), b[:])
+	return linkOwnerValue(b[:], n, err)
+}
+
+// linkOwnerValue reads an entry's value as LinkOwner reports it: no entry, one too long
+// or none the file system can keep is none; any other error is an error.
+func linkOwnerValue(b []byte, n int, err error) (uid, gid uint32, ok bool, _ error) {
 	switch err {
 	case nil:
 	case unix.ENODATA, unix.EOPNOTSUPP, unix.ERANGE:
