@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -123,20 +122,7 @@ func (l *hostfsLab) check(t *testing.T) {
 	t.Helper()
 	close(l.stop)
 	l.wg.Wait()
-	now := l.snapshotRO()
-	var bad []string
-	for p, was := range l.ro {
-		if now[p] != was {
-			bad = append(bad, fmt.Sprintf("%s: was %q, now %q", p, was, now[p]))
-		}
-	}
-	for p := range now {
-		if _, ok := l.ro[p]; !ok {
-			bad = append(bad, fmt.Sprintf("%s: new, %s", p, now[p]))
-		}
-	}
-	sort.Strings(bad)
-	for _, b := range bad {
+	for _, b := range changedFiles(l.ro, l.snapshotRO()) {
 		t.Errorf("below the read-only hostfs mount: %s", b)
 	}
 	sec, err := os.Stat(l.secret)

@@ -112,22 +112,27 @@ func describe(p string) string {
 // check compares the decoys with their snapshot.
 func (d *decoys) check(t *testing.T) {
 	t.Helper()
-	now := d.snapshot(t)
+	for _, b := range changedFiles(d.files, d.snapshot(t)) {
+		t.Errorf("host file changed: %s", b)
+	}
+}
+
+// changedFiles lists, sorted, how two snapshots (path -> description) differ: the paths
+// whose description changed or that went, and the new ones.
+func changedFiles(was, now map[string]string) []string {
 	var bad []string
-	for p, was := range d.files {
-		if now[p] != was {
-			bad = append(bad, fmt.Sprintf("%s: was %q, now %q", p, was, now[p]))
+	for p, w := range was {
+		if now[p] != w {
+			bad = append(bad, fmt.Sprintf("%s: was %q, now %q", p, w, now[p]))
 		}
 	}
 	for p := range now {
-		if _, ok := d.files[p]; !ok {
+		if _, ok := was[p]; !ok {
 			bad = append(bad, fmt.Sprintf("%s: new, %s", p, now[p]))
 		}
 	}
 	sort.Strings(bad)
-	for _, b := range bad {
-		t.Errorf("host file changed: %s", b)
-	}
+	return bad
 }
 
 // noSetidBelow fails the test for every host file below root with a set-user-ID or
