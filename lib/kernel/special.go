@@ -164,7 +164,33 @@ func parseProcLink(t string) (uint32, int64, bool) {
 	return uint32(perm), size, true
 }
 
+// openSpecial opens a file of the kernel's own file systems (fs, rest: special's) for the
+// caller. O_DIRECTORY is judged on what was opened, as the host's open judges it: the
+// generated files (memfds, links followed by name) do not all look at it, and it is how a
+// trailing slash after a name (slashDir) asks for a directory.
 func (k *Kernel) openSpecial(c *Call, fs, rest string, flags int) (int, error) {
+	fd, err := k.openSpecialFile(c, fs, rest, flags)
+	if err != nil || flags&unix.O_DIRECTORY == 0 {
+		return fd, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		unix.Close(fd)
+		return -1, unix.ENOTDIR
+	}
+	return fd, nil
+}
+
+// slashDir is O_DIRECTORY for a guest path that ends in a slash: Linux then wants a
+// directory ("/proc/cpuinfo/" is ENOTDIR), after following a final link.
+func slashDir(abs string) int {
+	if len(abs) > 1 && abs[len(abs)-1] == '/' {
+		return unix.O_DIRECTORY
+	}
+	return 0
+}
+
+func (k *Kernel) openSpecialFile(c *Call, fs, rest string, flags int) (int, error) {
 	if fs == "/sys" {
 		return k.openSys(c, rest, flags)
 	}
@@ -283,7 +309,7 @@ func (k *Kernel) specialNameErr(c *Call, fs, rest, abs string) error {
 	if fs != "/proc" && fs != "/sys" || rest == "/" {
 		return unix.EPERM
 	}
-	fd, err := k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, false))
+	fd, err := k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, false)|slashDir(abs))
 	if err != nil {
 		return err
 	}

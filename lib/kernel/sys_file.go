@@ -142,7 +142,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		if err := c.mayOpenKernelDevice(fs, rest, flags, opath); err != nil {
 			return fail(err)
 		}
-		return c.openKernelFile(fs, rest, flags, mode, cloexec)
+		return c.openKernelFile(abs, fs, rest, flags, mode, cloexec)
 	}
 	if e := c.missingDevice(abs); e != 0 {
 		return errno(e)
@@ -226,14 +226,16 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	return newFD(fd, cloexec)
 }
 
-// openKernelFile is open(2) of one of the kernel's own files (special's fs and rest).
-func (c *Call) openKernelFile(fs, rest string, flags int, mode uint32, cloexec bool) result {
+// openKernelFile is open(2) of one of the kernel's own files (abs, and special's fs and rest).
+func (c *Call) openKernelFile(abs, fs, rest string, flags int, mode uint32, cloexec bool) result {
 	var fd int
 	var err error
 	if fs == "/dev" && c.k.mqueuePath(rest) {
 		fd, err = c.k.openMqueue(c, rest[len("mqueue"):], flags, mode) // O_CREAT makes a queue
+	} else if fs == "/dev" {
+		fd, err = c.k.openSpecial(c, fs, rest, flags) // a device with a slash: absCanon's
 	} else {
-		fd, err = c.k.openSpecial(c, fs, rest, flags)
+		fd, err = c.k.openSpecial(c, fs, rest, flags|slashDir(abs))
 	}
 	if fs == "/dev" {
 		if rest == "console" {

@@ -42,7 +42,7 @@ func (c *Call) pathFD(dirfd int32, pathArg int, follow bool, emptyOK bool) (int,
 		return -1, err
 	}
 	if fs, rest := c.k.special(abs); fs != "" {
-		return c.k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, follow))
+		return c.k.openSpecial(c, fs, rest, unix.O_PATH|nofollowSpecial(abs, follow)|slashDir(abs))
 	}
 	// route once: the file system's Root resolves the rest (c.fs is writable()'s)
 	return c.openPathAs(abs, follow)
