@@ -126,7 +126,46 @@ int main(int argc, char **argv) {
 	int sfd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0)
 		die("open", argv[2]);
-	char nm[32];
+	char nm[32], nm2[32];
+	int tfd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0)
+		die("open", argv[1]);
+	char lb[64];
+	BENCH("readlinkat_us", nf, if (readlinkat(tfd, "link", lb, sizeof lb) < 0) die("readlinkat", "link"));
+	BENCH("mkdirat_rmdir_us", nf, {
+		snprintf(nm, sizeof nm, "d%d", i);
+		if (mkdirat(sfd, nm, 0755) < 0)
+			die("mkdirat", nm);
+		if (unlinkat(sfd, nm, AT_REMOVEDIR) < 0)
+			die("rmdir", nm);
+	});
+	if (want("renameat_us")) {
+		double br = 1e9;
+		for (int r = 0; r < ROUNDS; r++) {
+			for (int i = 0; i < nf; i++) {
+				snprintf(nm, sizeof nm, "r%d", i);
+				int fd = openat(sfd, nm, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+				if (fd < 0)
+					die("create", nm);
+				close(fd);
+			}
+			double t = now();
+			for (int i = 0; i < nf; i++) {
+				snprintf(nm, sizeof nm, "r%d", i);
+				snprintf(nm2, sizeof nm2, "s%d", i);
+				if (renameat(sfd, nm, sfd, nm2) < 0)
+					die("renameat", nm);
+			}
+			t = (now() - t) / nf;
+			if (t < br)
+				br = t;
+			for (int i = 0; i < nf; i++) {
+				snprintf(nm2, sizeof nm2, "s%d", i);
+				unlinkat(sfd, nm2, 0);
+			}
+		}
+		printf("renameat_us %.3f\n", br * 1e6);
+	}
 	if (!want("create_close_us unlinkat_us"))
 		return 0;
 	double bc = 1e9, bu = 1e9;

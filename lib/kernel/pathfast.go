@@ -114,8 +114,8 @@ func (c *Call) openPlainFile(abs string, flags int, follow bool) (result, bool) 
 }
 
 // openAbs is absOf for c.open, which it answers itself (done) when absOf fails or when
-// openPlainFile takes the open.
-func (c *Call) openAbs(dirfd int32, p string, flags int, follow bool) (abs string, r result, done bool) {
+// openPlainFile or createPlain takes the open.
+func (c *Call) openAbs(dirfd int32, p string, flags int, mode uint32, follow bool) (abs string, r result, done bool) {
 	abs, err := c.abs1(dirfd, p)
 	if err != nil {
 		return "", fail(err), true
@@ -123,8 +123,90 @@ func (c *Call) openAbs(dirfd int32, p string, flags int, follow bool) (abs strin
 	if r, ok := c.openPlainFile(abs, flags, follow); ok {
 		return "", r, true
 	}
+	if r, ok := c.createPlain(abs, flags, mode); ok {
+		return "", r, true
+	}
 	if abs, err = c.absCanon(abs, follow); err != nil {
 		return "", fail(err), true
 	}
 	return abs, result{}, false
+}
+
+// parentPlain is Call.parent's common case for a root caller (and readlink's and an
+// exclusive create's): a path openPlain would take that names no directory by a trailing
+// slash, whose parent directory the host opens with RESOLVE_NO_SYMLINKS. For such a path
+// absOf's work changes nothing, as for openPlain: a call on a name never follows its last
+// component, so canon's probe could only have met a link in the directory part, where this
+// open meets it (ELOOP) and the caller takes the ordinary way, which resolves again. So
+// the probe's openat2 and Root.Parent's are one, on the same tree (route), with the same
+// RESOLVE_IN_ROOT, and the call is then made on the one component as always. ENOENT and
+// ENOTDIR are final, as openPlain's. It sets c.fs, c.last and c.slash as parent does.
+func (c *Call) parentPlain(abs string) (pfd int, name string, err error, ok bool) {
+	if !c.privileged() || abs == "" || abs[len(abs)-1] == '/' || hasDotDot(abs) {
+		return -1, "", nil, false
+	}
+	if fs, _ := specialPath(abs); fs != "" {
+		return -1, "", nil, false
+	}
+	if fs, _ := c.k.special(abs); fs != "" {
+		return -1, "", nil, false
+	}
+	rt, rest := c.root().route(abs)
+	dir, name, err := splitParent(rest)
+	if err != nil {
+		return -1, "", nil, false // the root, ".", an overlong name: parent's errors
+	}
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags | unix.RESOLVE_NO_SYMLINKS}
+	pfd, err = openat2(rt.fd, dir, &how)
+	switch err {
+	case nil, unix.ENOENT, unix.ENOTDIR:
+		c.fs, c.last, c.slash = rt, name, false
+		return pfd, name, err, true
+	}
+	return -1, "", nil, false
+}
+
+// createPlain is c.open's exclusive create (O_CREAT|O_EXCL, which never follows a final
+// link) for a root caller, of a path parentPlain takes: the file is made in the parent
+// directory parentPlain opened, where the ordinary way resolved the path three times
+// (canon's probe, the create, the parent again for the creator's owner). The new file is a
+// regular file, so it ends as the ordinary way ends for one: no O_NONBLOCK is given (a
+// FIFO cannot be created so), set-id bits come only by the guest's metadata, and the
+// creator becomes the owner. EEXIST is final: the name exists whatever it is, which is
+// what the ordinary way says too; any other failure (a read-only file system, where the
+// ordinary way looks for a device placeholder) is left to the ordinary way, since nothing
+// was made.
+func (c *Call) createPlain(abs string, flags int, mode uint32) (result, bool) {
+	if flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL || flags&(unix.O_PATH|unix.O_DIRECTORY) != 0 {
+		return result{}, false // O_TMPFILE contains O_DIRECTORY's bit
+	}
+	pfd, name, err, ok := c.parentPlain(abs)
+	if !ok {
+		return result{}, false
+	}
+	if err != nil {
+		return fail(err), true
+	}
+	defer unix.Close(pfd)
+	mode &^= procUmask(c.Tid)
+	fd, err := unix.Openat(pfd, name, flags&openFlagMask|unix.O_CLOEXEC, mode&0o777)
+	switch err {
+	case nil:
+	case unix.EEXIST:
+		return fail(err), true
+	default:
+		return result{}, false
+	}
+	if err := noSetid(fd); err != nil {
+		unix.Close(fd)
+		return fail(err), true
+	}
+	if mode&0o7000 != 0 {
+		if r := setGuestMode(fd, mode&0o7777); r.errno != 0 {
+			unix.Close(fd)
+			return r, true
+		}
+	}
+	c.setCreatorOwner(fd, pfd)
+	return newFD(fd, flags&unix.O_CLOEXEC != 0), true
 }

@@ -112,7 +112,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// O_CREAT|O_EXCL never follows a final symlink (EEXIST), O_NOFOLLOW refuses one (ELOOP)
 	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
-	abs, r, done := c.openAbs(dirfd, p, flags, follow)
+	abs, r, done := c.openAbs(dirfd, p, flags, mode, follow)
 	if done {
 		return r
 	}

@@ -18,8 +18,14 @@ func (c *Call) parent(dirfd int32, pathArg int) (int, string, error) {
 	if err != nil {
 		return -1, "", err
 	}
-	abs, err := c.abs(dirfd, p)
+	abs, err := c.abs1(dirfd, p)
 	if err != nil {
+		return -1, "", err
+	}
+	if pfd, name, err, ok := c.parentPlain(abs); ok {
+		return pfd, name, err
+	}
+	if abs, err = c.absCanon(abs, false); err != nil {
 		return -1, "", err
 	}
 	trimmed := strings.TrimRight(abs, "/")
@@ -68,8 +74,23 @@ func (c *Call) readlink(dirfd int32, pathArg int, buf uint64, size int64) result
 		}
 		return c.readlinkResult(buf, size, string(b[:n]))
 	}
-	abs, err := c.abs(dirfd, p)
+	abs, err := c.abs1(dirfd, p)
 	if err != nil {
+		return fail(err)
+	}
+	if pfd, name, err, ok := c.parentPlain(abs); ok {
+		if err != nil {
+			return fail(err)
+		}
+		b := make([]byte, 4096)
+		n, err := unix.Readlinkat(pfd, name, b)
+		unix.Close(pfd)
+		if err != nil {
+			return fail(err)
+		}
+		return c.readlinkResult(buf, size, string(b[:n]))
+	}
+	if abs, err = c.absCanon(abs, false); err != nil {
 		return fail(err)
 	}
 	if strings.HasSuffix(abs, "/") && strings.Trim(abs, "/") != "" {

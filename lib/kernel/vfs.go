@@ -351,16 +351,16 @@ func (k *Kernel) fdPath(r *Root, tid int, fd int32) (string, error) {
 	return "", unix.ENOTDIR
 }
 
-// abs makes a guest path absolute relative to dirfd (AT_FDCWD = the cwd), with the symlinks
-// before its last component and the /proc and /dev links it goes through followed
-// (canon; special.go: procLinks). The last component is the caller's to follow or not.
-func (c *Call) abs(dirfd int32, p string) (string, error) { return c.absOf(dirfd, p, false) }
-
-// absFollow is abs for calls that follow a final symlink (open without O_NOFOLLOW, stat,
+// absFollow is absOf for calls that follow a final symlink (open without O_NOFOLLOW, stat,
 // chdir, execve …): a final symlink into /proc, /dev or a mounted file system must be
 // followed before the kernel chooses the file system.
 func (c *Call) absFollow(dirfd int32, p string) (string, error) { return c.absOf(dirfd, p, true) }
 
+// absOf makes a guest path absolute relative to dirfd (AT_FDCWD = the cwd), with the
+// symlinks before its last component and the /proc and /dev links it goes through followed
+// (canon; special.go: procLinks); the last component is followed if follow. The calls on a
+// name (Call.parent, readlink) make the same two steps, abs1 then absCanon, with
+// parentPlain between.
 func (c *Call) absOf(dirfd int32, p string, follow bool) (string, error) {
 	a, err := c.abs1(dirfd, p)
 	if err != nil {
