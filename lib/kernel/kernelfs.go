@@ -220,18 +220,8 @@ func (k *Kernel) mountKernelFS(c *Call, kind, dir string, flags uint64) error {
 		}
 		// mounted again after an umount, on the root's own directory of that name (looked
 		// at before the table is locked: resolving a path reads it)
-		fd, err := k.root.OpenPath(dir, true)
-		if err != nil {
+		if err := k.root.isDir(dir); err != nil {
 			return err
-		}
-		var st unix.Stat_t
-		err = unix.Fstat(fd, &st)
-		unix.Close(fd)
-		if err != nil {
-			return err
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			return unix.ENOTDIR
 		}
 		t.mu.Lock()
 		defer t.mu.Unlock()

@@ -147,20 +147,28 @@ func (k *Kernel) mountTarget(c *Call, target string) (string, error) {
 	if c.kernelServed(at) || at == "/proc" || at == "/" {
 		return "", unix.EBUSY
 	}
-	fd, err := c.root().OpenPath(at, true)
-	if err != nil {
+	if err := c.root().isDir(at); err != nil {
 		return "", err
-	}
-	var st unix.Stat_t
-	err = unix.Fstat(fd, &st)
-	unix.Close(fd)
-	if err != nil {
-		return "", err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return "", unix.ENOTDIR
 	}
 	return at, nil
+}
+
+// isDir checks that the guest path p (followed to its end) is a directory: ENOTDIR if not,
+// the lookup's error if it cannot be resolved. Mount points must be directories.
+func (r *Root) isDir(p string) error {
+	fd, err := r.OpenPath(p, true)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	return nil
 }
 
 // byMount returns the mounted file system whose tree copy is mount id mnt.

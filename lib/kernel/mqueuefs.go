@@ -38,18 +38,8 @@ func (k *Kernel) mountMqueue(c *Call, at string) error {
 	if k.mqMounted.Load() {
 		return unix.EBUSY
 	}
-	fd, err := c.root().OpenPath(at, true)
-	if err != nil {
+	if err := c.root().isDir(at); err != nil {
 		return err
-	}
-	var st unix.Stat_t
-	err = unix.Fstat(fd, &st)
-	unix.Close(fd)
-	if err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return unix.ENOTDIR
 	}
 	t := k.root.mounts
 	if err := t.add(k.newKernelMount("mqueue", at)); err != nil {
