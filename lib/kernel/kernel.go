@@ -87,11 +87,8 @@ type Kernel struct {
 	logged     map[int]bool
 	stats      *callStats // under `debug`: the trapped calls served, printed at halt
 	statOnce   sync.Once
-	links      sync.RWMutex // symbolic links' owners (linkowner.go)
-	// the kernel's /proc/self/fd directory (linkowner.go)
-	selfFDsOnce sync.Once
-	selfFDsDir  int
-	stat        shim.StatData // what the shim's stat path needs (shimstat.go)
+	links      sync.RWMutex  // symbolic links' owners (linkowner.go)
+	stat       shim.StatData // what the shim's stat path needs (shimstat.go)
 
 	shutdown chan shutdownReq
 	once     sync.Once

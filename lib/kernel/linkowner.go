@@ -50,7 +50,7 @@ func (k *Kernel) linkPlace(fd int) (int, string, error) {
 	// the lookup then finds another inode or none, and the name is read again.
 	var buf [unix.PathMax]byte
 	for try := 0; try < 8; try++ {
-		n, err := unix.Readlinkat(k.selfFDs(), strconv.Itoa(fd), buf[:])
+		n, err := readFDLink(fd, buf[:])
 		if err != nil {
 			return -1, "", err
 		}
@@ -85,13 +85,14 @@ func (k *Kernel) linkPlace(fd int) (int, string, error) {
 	return -1, "", unix.ENOENT
 }
 
-// selfFDs is the kernel's O_PATH fd of its /proc/self/fd, opened once: a readlinkat of one
-// of its fds costs half of a readlink of the whole /proc/self/fd/N path.
-func (k *Kernel) selfFDs() int {
-	k.selfFDsOnce.Do(func() {
-		k.selfFDsDir, _ = unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	})
-	return k.selfFDsDir
+// readFDLink reads the host's name of one of the kernel's fds below the kept /proc/self/fd
+// (procSelfFD): half the cost of a readlink of the whole /proc/self/fd/N path, which is
+// the fallback when that directory could not be opened.
+func readFDLink(fd int, buf []byte) (int, error) {
+	if d := procSelfFD(); d >= 0 {
+		return unix.Readlinkat(d, strconv.Itoa(fd), buf)
+	}
+	return unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf)
 }
 
 // mountTop gives the directory fd the host's name l of a file on mount mnt is relative to,
