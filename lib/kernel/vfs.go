@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -255,6 +256,12 @@ func (k *Kernel) objPath(link string) (string, where) {
 		return "", elsewhere
 	}
 	l, err := os.Readlink(link)
+	if errors.Is(err, unix.ENAMETOOLONG) {
+		// a directory deeper than the host names; a file: only where (longpath.go)
+		if l, err = longLinkPath(link); err != nil {
+			return "", k.longWhere(stx.Mnt_id)
+		}
+	}
 	if err != nil || !strings.HasPrefix(l, "/") {
 		return l, elsewhere
 	}
