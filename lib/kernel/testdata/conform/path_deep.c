@@ -60,6 +60,16 @@ int main(int argc, char **argv)
 	strcat(b, comp);
 	strcat(b, "/sub/g");
 	pcontent("../d/sub/g", b);
+	/* past the root: ".." stops there, and /proc and /dev are the kernel's */
+	b[0] = 0;
+	for (int i = 0; i < 150; i++)
+		strcat(b, "../");
+	strcat(b, "proc/self/status");
+	say("../ x150 proc/self/status: %s\n", access(b, R_OK) == 0 ? "ok" : errname(errno));
+	strcpy(strstr(b, "proc/"), "dev/null");
+	pstat("../ x150 dev/null", b);
+	strcpy(strstr(b, "dev/"), ".");
+	say("../ x150 is /: %s\n", yesno(sameino(b, "/")));
 	pcount("opendir .", ".");
 	pstat("stat .", ".");
 	pstat("stat ..", "..");
