@@ -298,16 +298,16 @@ func (k *Kernel) umount(target string, flags int) error {
 	t := k.root.mounts
 	t.mu.Lock()
 	m, i := t.mountedAt(at) // the top one of those stacked there (mountstack.go)
+	var gone []*mountPoint
 	if m != nil {
-		if flags&unix.MNT_DETACH == 0 && (k.mountBusy(m) || t.coveredFrom(i)) || t.bound(m) {
-			// a file system a bind mount shows stays until the bind goes: its slot or
-			// tmpfs instance must not be emptied and given to the next mount under it
+		if flags&unix.MNT_DETACH == 0 && (k.mountBusy(m) || t.coveredFrom(i)) {
 			t.mu.Unlock()
 			return unix.EBUSY
 		}
-		t.list = append(t.list[:i], t.list[i+1:]...)
-		if m.fs.hostOwners() {
-			t.hostfs.Add(-1)
+		var err error
+		if gone, err = t.detach(i); err != nil {
+			t.mu.Unlock()
+			return err
 		}
 		t.updateView() // what it hid is uncovered
 	}
@@ -315,7 +315,11 @@ func (k *Kernel) umount(target string, flags int) error {
 	if m == nil {
 		return k.umountTarget(at)
 	}
-	return k.release(m)
+	var err error
+	for _, x := range gone {
+		err = errors.Join(err, k.release(x))
+	}
+	return err
 }
 
 // superRO: the file system a mount shows is read-only (mountinfo's super options): a bind's

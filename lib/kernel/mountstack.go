@@ -102,6 +102,39 @@ func (k *Kernel) kernelAliasAt(at string) bool {
 	return false
 }
 
+// detach takes the i-th mount out of the table with every mount on it or in it (a lazy
+// umount's; a plain one has none left: coveredFrom), and returns them in the order to
+// release them, the last mounted first. A file system a bind that stays shows stays too
+// (EBUSY): its slot or tmpfs instance must not be emptied and given to the next mount while
+// the bind shows it (the caller holds t.mu).
+func (t *mountTable) detach(i int) ([]*mountPoint, error) {
+	at := t.list[i].at
+	gone := map[*mountPoint]bool{t.list[i]: true}
+	for _, x := range t.list[i+1:] {
+		if covers(at, x.at) {
+			gone[x] = true
+		}
+	}
+	for _, x := range t.list {
+		if b, ok := x.fs.(*bindFS); ok && !gone[x] && b.of != nil && gone[b.of] {
+			return nil, unix.EBUSY
+		}
+	}
+	var keep, out []*mountPoint
+	for _, x := range t.list {
+		if !gone[x] {
+			keep = append(keep, x)
+			continue
+		}
+		out = append([]*mountPoint{x}, out...)
+		if x.fs.hostOwners() {
+			t.hostfs.Add(-1)
+		}
+	}
+	t.list = keep
+	return out, nil
+}
+
 // umountTarget is umount's error for a path no mount is on top at: ENOENT and the like when
 // the path does not resolve (a mount above hides the directory), EINVAL for a directory
 // that is no mount point.

@@ -1,8 +1,8 @@
 /* Mounts stacked on one mount point: a bind onto a bind, a tmpfs onto a tmpfs and onto a
  * bind, each new one on top (the files of the one below hidden, not gone), umount uncovering
  * them in the reverse order; a mount over the parent of another mount hides that one too,
- * and a tmpfs on procfs mounted elsewhere hides its files; /proc/self/mountinfo lists every
- * layer, each one's parent the mount below it. */
+ * a lazy umount takes the mounts in it along, and a tmpfs on procfs mounted elsewhere hides
+ * its files; /proc/self/mountinfo lists every layer, each one's parent the mount below it. */
 #include "conform.h"
 #include <sys/mount.h>
 
@@ -108,6 +108,18 @@ int main(int argc, char **argv)
 	res("umount p with p/x mounted", umount("p"));
 	res("umount p/x", umount("p/x"));
 	res("umount p", umount("p"));
+	/* a lazy umount takes what is mounted in the mount along */
+	mkdir("z", 0755);
+	res("tmpfs on z", mount("tmpfs", "z", "tmpfs", 0, NULL));
+	mkdir("z/in", 0755);
+	res("bind one on z/in", mount("one", "z/in", NULL, MS_BIND, NULL));
+	res("tmpfs on z/in", mount("tmpfs", "z/in", "tmpfs", 0, NULL));
+	res("umount z (busy)", umount("z"));
+	res("umount -l z", umount2("z", MNT_DETACH));
+	there("z/in after", "z/in");
+	res("umount z/in after", umount("z/in"));
+	pinfo("after the lazy umount");
+
 	/* a tmpfs on procfs mounted elsewhere hides the kernel's files there too */
 	mkdir("k", 0755);
 	res("proc on k", mount("proc", "k", "proc", 0, NULL));
