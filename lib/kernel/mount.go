@@ -345,16 +345,6 @@ func (k *Kernel) fsOptions(m *mountPoint) string {
 	return m.opts
 }
 
-// bound: a bind mount shows a directory of m (the caller holds t.mu).
-func (t *mountTable) bound(m *mountPoint) bool {
-	for _, x := range t.list {
-		if b, ok := x.fs.(*bindFS); ok && b.of == m {
-			return true
-		}
-	}
-	return false
-}
-
 // release ends a mount: its tree copy goes, and its file system is released (an image's
 // changes go back to it, a tmpfs is emptied for the next).
 func (k *Kernel) release(m *mountPoint) error {
@@ -373,7 +363,7 @@ func (k *Kernel) release(m *mountPoint) error {
 // mappings of files the process no longer holds open (a library) are not seen.
 func (k *Kernel) mountBusy(m *mountPoint) bool {
 	if m.root == nil {
-		return false // the kernel's own: no tree to hold (what is mounted below is hasBelow's)
+		return false // the kernel's own: no tree to hold (what is mounted on or in it is coveredFrom's)
 	}
 	k.knowAll()
 	k.mu.Lock()
