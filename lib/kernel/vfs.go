@@ -342,6 +342,9 @@ func (c *Call) cwdRemoved() bool {
 func (k *Kernel) fdPath(r *Root, tid int, fd int32) (string, error) {
 	link := "/proc/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(int(fd))
 	p, w := k.objPath(link)
+	if p == "" && w == inTree {
+		return "", unix.ENOTDIR // a file too deep to name (longpath.go): no directory either
+	}
 	if p == "" {
 		return "", unix.EBADF
 	}

@@ -85,6 +85,18 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 	res("mkdirat(deep dirfd, made)", mkdirat(dfd, "made", 0700));
+	int ffd = openat(dfd, "sub/g", O_RDONLY);
+	resfd("openat(deep file as dirfd, x)", openat(ffd, "x", O_RDONLY), 0);
+	res("fchmod(deep file)", fchmod(ffd, 0640));
+	struct stat st;
+	res("fstat(deep file)", fstat(ffd, &st));
+	say("its mode: %04o\n", st.st_mode & 07777);
+	char link[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", ffd);
+	res("readlink its /proc/self/fd link", readlink(link, b, sizeof b));
+	snprintf(link, sizeof link, "/proc/self/fd/%d", dfd);
+	res("readlink the deep dirfd's link", readlink(link, b, sizeof b));
+	close(ffd);
 	res("fchdir(deep dirfd)", fchdir(dfd));
 	pstat("made", "made");
 	res("unlink h", unlink("h"));
