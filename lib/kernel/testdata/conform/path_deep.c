@@ -9,6 +9,11 @@
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "child")) {
+		char buf[64];
+		say("child runs; its exe link: %s\n", readlink("/proc/self/exe", buf, sizeof buf) < 0 ? errname(errno) : "named");
+		return 7;
+	}
 	conform_args(argc, argv);
 	char comp[101], b[16384], up[4 * DEPTH + 8];
 	memset(comp, 'd', 100);
@@ -74,6 +79,34 @@ int main(int argc, char **argv)
 	pstat("stat .", ".");
 	pstat("stat ..", "..");
 
+	/* a program run from there: a script, and this program itself, copied */
+	mkfile("s", "#!/bin/sh\necho deep script in \"${PWD##*/}\" | cut -c1-20\n", 0755);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("./s", "s", (char *)NULL);
+		say("exec ./s: %s\n", errname(errno));
+		_exit(1);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	say("script exit: %d\n", WEXITSTATUS(status));
+	int in = open("/proc/self/exe", O_RDONLY), out = open("me", O_CREAT | O_WRONLY, 0755);
+	ssize_t n;
+	while (in >= 0 && out >= 0 && (n = read(in, b, sizeof b)) > 0)
+		write(out, b, n);
+	close(in);
+	close(out);
+	pid = fork();
+	if (pid == 0) {
+		execl("./me", "me", "child", (char *)NULL);
+		say("exec ./me: %s\n", errname(errno));
+		_exit(1);
+	}
+	waitpid(pid, &status, 0);
+	say("copy exit: %d\n", WEXITSTATUS(status));
+	unlink("me");
+	unlink("s");
 	int dfd = open(".", O_RDONLY | O_DIRECTORY);
 	res("chdir to scratch", chdir(up));
 	pcontent("top from scratch", "top");
