@@ -22,17 +22,9 @@ import (
 // knownGaps lists the conformance programs whose guest output differs from Linux's today
 // because of a known, open gap of the kernel. For them TestConform asserts that the outputs
 // STILL differ (and logs the difference): fixing a gap fails the test until its entry is
-// removed here, so this list cannot go stale and the test cannot be unable to fail.
-var knownGaps = map[string]string{
-	// The kernel resolves every path as an absolute guest path in one openat2(RESOLVE_IN_ROOT)
-	// of the root (vfs.go: absOf, canon, which also chooses /dev, /proc or a mount by name),
-	// and the host takes at most PATH_MAX bytes. Starting at an fd of the working directory
-	// instead is not enough: openat2 cannot start at one directory and stop ".." and absolute
-	// symlinks at another (RESOLVE_IN_ROOT makes the start the root), so such paths need the
-	// component walk of dac.go (walk) for every call, and the mount choice by fd, not name.
-	"path_long": "relative paths are made absolute before the host resolves them, so a path near PATH_MAX " +
-		"below a deep working directory fails with ENAMETOOLONG",
-}
+// removed here, so this list cannot go stale and the test cannot be unable to fail. It is
+// empty now; an entry is the program's name and why it differs.
+var knownGaps = map[string]string{}
 
 // conformNeedsHostRoot marks a program whose native run needs real host root (it makes
 // device nodes, gives files to other uids or becomes another user); without root such

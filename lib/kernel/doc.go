@@ -15,6 +15,7 @@
 //	memlimit.go   mem=: one mapping and the heap (trapped mmap and brk); memwatch.go: the
 //	              sum over the guest's processes, an OOM killer
 //	sys_mount.go  getcwd, inotify, chroot, mount, umount
+//	longpath.go   paths and directories of PATH_MAX bytes or more, walked a component at a time
 //	sys_exec.go   execve, execveat, chdir (an fd installed in the caller, the call rewritten
 //	              at a ptrace stop into execveat/fchdir of it: ptrace.go)
 //	sys_proc.go   setsid (the rest of process identity is native)
@@ -50,6 +51,8 @@
 //	blockdev.go   ubd block devices (/dev/ubdX, their ioctls, swapon)
 //	partition.go  partition devices (/dev/ubdX1 …) through stand-in files
 //	mount.go      the mount table: mount/umount/remount, path routing, /proc/mounts
+//	mountstack.go mounts stacked on one mount point or above another: which one a path
+//	              reaches, umount's and mountinfo's order
 //	              lines; ubd devices are unpacked by lib/shadow
 //	tmpfs.go      tmpfs mounts: host tmpfs instances made by stage 1
 //	hostfs.go     hostfs mounts of the directories the command line gives the machine
@@ -226,9 +229,11 @@
 //     followed (vfs.go: canon). O_PATH opens of the root's tree run in the guest (seccomp
 //     cannot install an O_PATH file); elsewhere (/proc, a mount) the guest gets a read-only
 //     fd instead. The owner of a symlink itself is kept by its directory
-//     (linkowner.go, with that file's limits). Relative paths are made absolute first: a path near PATH_MAX below a deep
-//     working directory fails with ENAMETOOLONG where Linux resolves it (a removed working
-//     directory is handled: "." is the directory itself, ".." the one it was removed from).
+//     (linkowner.go, with that file's limits). Relative paths are made absolute first; one
+//     of PATH_MAX bytes or more (below a deep working directory) is walked a component at a
+//     time and a deep directory named by walking up (longpath.go), which costs a call per
+//     component and per level (a removed working directory is handled: "." is the directory
+//     itself, ".." the one it was removed from).
 //     Reopening an fd through /proc or /dev/fd gives more access than its open had only for
 //     files and directories of the guest's trees (by their modes, as Linux) and anonymous
 //     pipes; never for the kernel's own objects. openat2's RESOLVE_BENEATH, IN_ROOT,

@@ -104,10 +104,10 @@ func (k *Kernel) mountKernelFSes() {
 // t.mu for writing).
 func (t *mountTable) updateView() {
 	v := &kernelView{served: map[string]bool{}}
-	for _, m := range t.list {
+	for i, m := range t.list {
 		kf, ok := m.fs.(*kernelFS)
-		if !ok {
-			continue
+		if !ok || t.hiddenFrom(i) {
+			continue // a mount on top or above hides its files (mountstack.go)
 		}
 		if m.at == kf.serves {
 			v.served[kf.serves] = true

@@ -125,26 +125,22 @@ func (m *mountPoint) inRoot(p string) (string, bool) {
 	return rest, true
 }
 
-// add mounts m unless its mount point is taken.
+// add mounts m, on top of what is mounted at its mount point already (mountstack.go).
 func (t *mountTable) add(m *mountPoint) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, x := range t.list {
-		if x.at == m.at {
-			return unix.EBUSY
-		}
-	}
 	t.list = append(t.list, m)
 	if m.fs.hostOwners() {
 		t.hostfs.Add(1)
 	}
+	t.updateView() // it may hide a kernel file system mounted at or below its mount point
 	return nil
 }
 
 // mountTarget checks a mount point: a directory of a tree (not of /proc, nor a device).
 func (k *Kernel) mountTarget(c *Call, target string) (string, error) {
 	at := path.Clean(target)
-	if c.kernelServed(at) || at == "/proc" || at == "/" {
+	if c.kernelServed(at) && !k.kernelAliasAt(at) || at == "/proc" || at == "/" {
 		return "", unix.EBUSY
 	}
 	if err := c.root().isDir(at); err != nil {
@@ -197,15 +193,8 @@ func (r *Root) route(guest string) (*Root, string) {
 		return r, guest
 	}
 	c := path.Clean(guest)
-	var best *mountPoint
-	for _, m := range r.mounts.list {
-		if m.root == nil {
-			continue // the kernel's own (kernelfs.go): no tree
-		}
-		if (c == m.at || strings.HasPrefix(c, m.at+"/")) && (best == nil || len(m.at) > len(best.at)) {
-			best = m
-		}
-	}
+	// the kernel's own (kernelfs.go) have no tree: special chooses them first
+	best, _ := r.mounts.topAt(c, true)
 	if best == nil {
 		return r, guest
 	}
@@ -255,7 +244,7 @@ func (k *Kernel) mountBlock(c *Call, source, target, fstype string, flags uint64
 	t := k.root.mounts
 	t.mu.RLock()
 	for _, m := range t.list {
-		if m.fs.backedBy(b, part) || m.at == at {
+		if m.fs.backedBy(b, part) {
 			t.mu.RUnlock()
 			return unix.EBUSY
 		}
@@ -308,31 +297,29 @@ func (k *Kernel) umount(target string, flags int) error {
 	at := path.Clean(target)
 	t := k.root.mounts
 	t.mu.Lock()
-	var m *mountPoint
-	for i, x := range t.list {
-		if x.at == at {
-			m = x
-			if flags&unix.MNT_DETACH == 0 && (k.mountBusy(x) || t.hasBelow(at)) || t.bound(x) {
-				// a file system a bind mount shows stays until the bind goes: its slot or
-				// tmpfs instance must not be emptied and given to the next mount under it
-				t.mu.Unlock()
-				return unix.EBUSY
-			}
-			t.list = append(t.list[:i], t.list[i+1:]...)
-			if x.fs.hostOwners() {
-				t.hostfs.Add(-1)
-			}
-			if x.root == nil {
-				t.updateView()
-			}
-			break
+	m, i := t.mountedAt(at) // the top one of those stacked there (mountstack.go)
+	var gone []*mountPoint
+	if m != nil {
+		if flags&unix.MNT_DETACH == 0 && (k.mountBusy(m) || t.coveredFrom(i)) {
+			t.mu.Unlock()
+			return unix.EBUSY
 		}
+		var err error
+		if gone, err = t.detach(i); err != nil {
+			t.mu.Unlock()
+			return err
+		}
+		t.updateView() // what it hid is uncovered
 	}
 	t.mu.Unlock()
 	if m == nil {
-		return unix.EINVAL
+		return k.umountTarget(at)
 	}
-	return k.release(m)
+	var err error
+	for _, x := range gone {
+		err = errors.Join(err, k.release(x))
+	}
+	return err
 }
 
 // superRO: the file system a mount shows is read-only (mountinfo's super options): a bind's
@@ -358,26 +345,6 @@ func (k *Kernel) fsOptions(m *mountPoint) string {
 	return m.opts
 }
 
-// bound: a bind mount shows a directory of m (the caller holds t.mu).
-func (t *mountTable) bound(m *mountPoint) bool {
-	for _, x := range t.list {
-		if b, ok := x.fs.(*bindFS); ok && b.of == m {
-			return true
-		}
-	}
-	return false
-}
-
-// hasBelow: another file system is mounted below at (the caller holds t.mu).
-func (t *mountTable) hasBelow(at string) bool {
-	for _, x := range t.list {
-		if strings.HasPrefix(x.at, at+"/") || at == "/" && x.at != "/" {
-			return true
-		}
-	}
-	return false
-}
-
 // release ends a mount: its tree copy goes, and its file system is released (an image's
 // changes go back to it, a tmpfs is emptied for the next).
 func (k *Kernel) release(m *mountPoint) error {
@@ -396,7 +363,7 @@ func (k *Kernel) release(m *mountPoint) error {
 // mappings of files the process no longer holds open (a library) are not seen.
 func (k *Kernel) mountBusy(m *mountPoint) bool {
 	if m.root == nil {
-		return false // the kernel's own: no tree to hold (what is mounted below is hasBelow's)
+		return false // the kernel's own: no tree to hold (what is mounted on or in it is coveredFrom's)
 	}
 	k.knowAll()
 	k.mu.Lock()
@@ -493,7 +460,8 @@ func (k *Kernel) mountLines() string {
 }
 
 // mountinfoLines are /proc/PID/mountinfo lines of the mounted file systems, numbered from
-// first; each one's parent is the mount its mount point lies in.
+// first; each one's parent is the mount its mount point lies in, or the one it is stacked
+// on (mountstack.go).
 func (k *Kernel) mountinfoLines(first int) string {
 	t := k.root.mounts
 	t.mu.RLock()
@@ -501,10 +469,8 @@ func (k *Kernel) mountinfoLines(first int) string {
 	var b strings.Builder
 	for i, m := range t.list {
 		parent := 1
-		for j, x := range t.list[:i] {
-			if strings.HasPrefix(m.at, x.at+"/") {
-				parent = first + j
-			}
+		if j := t.parentOf(i); j >= 0 {
+			parent = first + j
 		}
 		mode := "rw" // the file system's (the super block's); the mount's own are flags
 		if t.superRO(m) {
@@ -566,12 +532,7 @@ func (k *Kernel) remount(target string, flags uint64, data string) error {
 	t := k.root.mounts
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var m *mountPoint
-	for _, x := range t.list {
-		if x.at == at {
-			m = x
-		}
-	}
+	m, _ := t.mountedAt(at)
 	if m == nil {
 		return unix.EINVAL
 	}

@@ -94,6 +94,9 @@ func (k *Kernel) readlinkSpecial(c *Call, fs, rest string) (string, error) {
 // kernel's own objects what Linux would show for the device behind them.
 func (k *Kernel) linkName(c *Call, link string) (string, error) {
 	p, w := k.objPath(link)
+	if p == "" && w == inTree {
+		return "", unix.ENAMETOOLONG // a file whose path the host does not name (longpath.go)
+	}
 	if p == "" {
 		return "", unix.ENOENT
 	}
@@ -102,6 +105,9 @@ func (k *Kernel) linkName(c *Call, link string) (string, error) {
 		if g, ok := c.root().rel(strings.TrimSuffix(p, " (deleted)")); ok {
 			if strings.HasSuffix(p, " (deleted)") {
 				g += " (deleted)"
+			}
+			if len(g) >= unix.PathMax {
+				return "", unix.ENAMETOOLONG // Linux names it in a page
 			}
 			return g, nil
 		}

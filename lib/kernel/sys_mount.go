@@ -15,6 +15,10 @@ func sysGetcwd(c *Call) result {
 		return errno(unix.ENOENT) // as Linux says for a removed working directory
 	}
 	b := append([]byte(cwd), 0)
+	if len(b) > unix.PathMax {
+		// Linux's getcwd names the directory in a page (glibc then walks ".." itself)
+		return errno(unix.ENAMETOOLONG)
+	}
 	if uint64(len(b)) > c.Arg(1) {
 		return errno(unix.ERANGE)
 	}

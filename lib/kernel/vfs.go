@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -255,6 +256,12 @@ func (k *Kernel) objPath(link string) (string, where) {
 		return "", elsewhere
 	}
 	l, err := os.Readlink(link)
+	if errors.Is(err, unix.ENAMETOOLONG) {
+		// a directory deeper than the host names; a file: only where (longpath.go)
+		if l, err = longLinkPath(link); err != nil {
+			return "", k.longWhere(stx.Mnt_id)
+		}
+	}
 	if err != nil || !strings.HasPrefix(l, "/") {
 		return l, elsewhere
 	}
@@ -335,6 +342,9 @@ func (c *Call) cwdRemoved() bool {
 func (k *Kernel) fdPath(r *Root, tid int, fd int32) (string, error) {
 	link := "/proc/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(int(fd))
 	p, w := k.objPath(link)
+	if p == "" && w == inTree {
+		return "", unix.ENOTDIR // a file too deep to name (longpath.go): no directory either
+	}
 	if p == "" {
 		return "", unix.EBADF
 	}
