@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/gouml/gouml/lib/netdev/vnet"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +16,7 @@ import (
 // (ETH_MAX_PACKET + ETH_HEADER_OTHER, docs/interfaces.md §3.1); longer ones, and ones too
 // short to hold an Ethernet header, are dropped in both directions.
 const (
-	MaxFrame = 1526
+	MaxFrame = vnet.MaxFrame
 	minFrame = 14
 	// bufSize leaves room to tell a frame that is too long from one that fits.
 	bufSize = 2048
