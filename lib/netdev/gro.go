@@ -103,6 +103,7 @@ type merger struct {
 	hdr  [vnetHdrLen + ethHdrLen + ipv4Len + 60]byte
 	segs [batch]tcpSeg
 	ok   [batch]bool
+	hold [batch]bool // set by the caller: the frame is not to be merged (ext.go)
 	iovs [batch + 1]unix.Iovec
 }
 
@@ -137,6 +138,9 @@ func (m *merger) mergedHeader(first []byte, s tcpSeg, total int, psh bool) int {
 func (m *merger) groups(frames [][]byte, write func(i, j int, merged bool)) {
 	for i := range frames {
 		m.segs[i], m.ok[i] = parseSeg(frames[i])
+		if m.hold[i] {
+			m.ok[i], m.hold[i] = false, false
+		}
 	}
 	for i := 0; i < len(frames); {
 		j := i + 1

@@ -76,8 +76,8 @@ func (g *gsoState) init() {
 // into slot and the rest of g.big.
 func (r *Relay) readTap(slot []byte) (int, error) {
 	g := &r.gso
-	if !g.on {
-		return unix.Read(r.tapFD, slot)
+	if !g.on || r.ext {
+		return unix.Read(r.tapFD, slot) // an extended transport's slots hold 64 KiB
 	}
 	g.iov[0].Base, g.iov[1].Base = &slot[0], &g.big[len(slot)]
 	g.iov[0].SetLen(len(slot))
@@ -130,7 +130,7 @@ func (r *Relay) segmentPending(f *frames, n int) (k int, fits bool) {
 		g.n = 0
 		return 0, true
 	}
-	if n+ns > batch {
+	if n+ns > f.count {
 		return 0, false
 	}
 	for i := 0; i < ns; i++ {
