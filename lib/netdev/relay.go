@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/gouml/gouml/lib/netdev/vnet"
+	"github.com/gouml/gouml/lib/vswitch"
 	"golang.org/x/sys/unix"
 )
 
@@ -178,6 +179,14 @@ func (r *Relay) poll(fd int, events int16, kick int) bool {
 	}
 }
 
+// lockShortSlice locks the calling goroutine, which moves frames, to its thread for good
+// (the thread ends with it) and asks the host's scheduler for a short slice for that
+// thread (vswitch.ShortSlice): each frame between two guests is a chain of wake-ups.
+func lockShortSlice() {
+	runtime.LockOSThread()
+	vswitch.ShortSlice()
+}
+
 // hasVnetHdr reports whether the tap was made with IFF_VNET_HDR.
 func hasVnetHdr(rc syscall.RawConn) bool {
 	var r struct {
@@ -256,6 +265,7 @@ func (r *Relay) hdrLen() int {
 // with one sendmmsg (or hands them to the NAT).
 func (r *Relay) fromTap() {
 	defer r.wg.Done()
+	lockShortSlice()
 	for {
 		r.txMu.Lock()
 		empty, done := r.tapBatch(true)
@@ -427,6 +437,7 @@ func (r *Relay) sendSocket() bool {
 // tap.
 func (r *Relay) fromWire() {
 	defer r.wg.Done()
+	lockShortSlice()
 	f := r.newFrames(nil, extRxBatch)
 	for {
 		n, empty := 0, false

@@ -364,6 +364,7 @@ func (s *Server) dataLoop() {
 	// between threads after every block.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	ShortSlice()
 	b := newRecvBatch(32, maxFrame)
 	out := NewOutBatch(s.dataFD, 256)
 	in := make([]Dgram, 0, len(b.msgs))
