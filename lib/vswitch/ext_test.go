@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -314,5 +316,15 @@ func TestExtCaptureIsPlain(t *testing.T) {
 	}
 	if n != 3 || !bytes.Equal(got, payload) {
 		t.Fatalf("%d frames captured, want 3 carrying the payload", n)
+	}
+	// Debian's tcpdump reads the same: three TCP segments of 1000 bytes, their TCP
+	// checksums correct.
+	out, err := exec.Command(testenv.Tool(t, "tcpdump"), "-n", "-vv", "-r", capFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tcpdump: %v\n%s", err, out)
+	}
+	if c := strings.Count(string(out), "(correct)"); c != 3 || strings.Contains(string(out), "incorrect") ||
+		strings.Count(string(out), "length 1000") != 3 {
+		t.Errorf("tcpdump read:\n%s", out)
 	}
 }
