@@ -92,7 +92,7 @@ func recv(t *testing.T, c *vswitch.Client, what string) []byte {
 func inProcess(t *testing.T, cfg vswitch.Config) (*vswitch.Server, *testenv.SafeBuffer) {
 	t.Helper()
 	out := &testenv.SafeBuffer{}
-	log := vswitch.NewLog("uml_switch", out, io.Discard)
+	log := vswitch.NewLog("uml_switch", out, out)
 	srv, err := vswitch.Listen(cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -326,5 +326,45 @@ func TestExtCaptureIsPlain(t *testing.T) {
 	if c := strings.Count(string(out), "(correct)"); c != 3 || strings.Contains(string(out), "incorrect") ||
 		strings.Count(string(out), "length 1000") != 3 {
 		t.Errorf("tcpdump read:\n%s", out)
+	}
+}
+
+// TestExtBadHellos: a hello that is not one ends the port as any stray bytes on the
+// control connection do, with one line on standard error; so does a hello naming a data
+// address that is another port's. A good one after a refused one never comes: the port
+// is gone.
+func TestExtBadHellos(t *testing.T) {
+	dir := t.TempDir()
+	srv, log := inProcess(t, vswitch.Config{Ctl: filepath.Join(dir, "ctl")})
+	other := dial(t, srv.Cfg.Ctl, 3, "")
+	good := vswitch.ExtHello{Version: 1, Features: vswitch.ExtVNet, Sock: other.Addr}
+	wrongVersion := good
+	wrongVersion.Version = 2
+	wrongVersion.Sock.Path[20]++
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"version 2", wrongVersion.Marshal(), "extension hello of version 2, want 1; dropping the port"},
+		{"another port's address", good.Marshal(), "is already port"},
+		{"cut short", good.Marshal()[:30], "extension hello cut short"},
+	} {
+		p := dial(t, srv.Cfg.Ctl, 3, "")
+		ctl := p.ControlConn()
+		ctl.Write(c.b)
+		if c.name == "cut short" {
+			ctl.(interface{ CloseWrite() error }).CloseWrite()
+		}
+		ctl.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, err := ctl.Read(make([]byte, 16)); err != io.EOF {
+			t.Errorf("%s: the switch answered %d bytes (%v), want the port closed", c.name, n, err)
+		}
+		if !testenv.WaitFor(5*time.Second, func() bool { return bytes.Contains([]byte(log.String()), []byte(c.want)) }) {
+			t.Errorf("%s: no %q in the log:\n%s", c.name, c.want, log.String())
+		}
+	}
+	if len(srv.Sw.Ports()) != 1 {
+		t.Errorf("%d ports left, want the first one", len(srv.Sw.Ports()))
 	}
 }
