@@ -34,7 +34,7 @@ func (t *Transport) extend() error {
 		return nil
 	}
 	a, err := bindData(fd)
-	if err != nil {
+	if err != nil || !roomForSuper(fd) {
 		unix.Close(fd)
 		return nil
 	}
@@ -59,6 +59,14 @@ func (t *Transport) extend() error {
 	t.sock.Close()
 	t.sock, t.rc, t.ext = f, rc, true
 	return nil
+}
+
+// roomForSuper reports whether the socket fd may send a 64 KiB super-frame: a unix
+// datagram longer than the send buffer is refused (EMSGSIZE), and the host's
+// net.core.wmem_max caps the buffer asked for.
+func roomForSuper(fd int) bool {
+	n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	return err == nil && n >= 2*vnet.MaxSuper
 }
 
 // fromExt takes datagram i of f, m bytes from an extended transport, as the k'th frame

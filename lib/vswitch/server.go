@@ -505,6 +505,9 @@ func (s *Server) extend(c *net.UnixConn, p *Port, first []byte) (isHello, ok boo
 	}
 	if err == nil {
 		granted := h.Features & ExtVNet
+		if n, err := unix.GetsockoptInt(s.dataFD, unix.SOL_SOCKET, unix.SO_SNDBUF); err != nil || n < 2*vnet.MaxSuper {
+			granted = 0 // net.core.wmem_max too small for a 64 KiB datagram: the port stays plain
+		}
 		if granted != 0 {
 			err = s.Sw.Extend(p, h.Sock)
 		}
