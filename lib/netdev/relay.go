@@ -99,14 +99,14 @@ func start(tap *os.File, rc syscall.RawConn, tr *Transport, withHdr bool) (*Rela
 	if r.vnet && tunSetOffload(r.tapFD) == nil {
 		r.gso.init()
 	}
-	if r.vnet && tr.extOffered {
+	if r.vnet && tr.extOffered && !tr.ext {
 		// Our switch offers to carry the tap's frames as they are: asked before the
 		// relay starts, as it changes the data socket.
 		if err := tr.extend(); err != nil {
 			return nil, err
 		}
-		r.ext = tr.ext
 	}
+	r.ext = r.vnet && tr.ext
 	r.tx = r.newFrames(tr.to, extTxBatch)
 	var err error
 	r.stopFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
