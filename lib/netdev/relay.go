@@ -107,6 +107,9 @@ func start(tap *os.File, rc syscall.RawConn, tr *Transport, withHdr bool) (*Rela
 		}
 	}
 	r.ext = r.vnet && tr.ext
+	if r.ext {
+		r.gso.big = nil // tap reads go straight into 64 KiB slots (readTap)
+	}
 	r.tx = r.newFrames(tr.to, extTxBatch)
 	var err error
 	r.stopFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
