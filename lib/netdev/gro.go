@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"unsafe"
 
+	"github.com/gouml/gouml/lib/netdev/vnet"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,16 +23,16 @@ import (
 // as it came.
 
 // vnetHdrLen is the size of struct virtio_net_hdr, which IFF_VNET_HDR puts before frames.
-const vnetHdrLen = 10
+const vnetHdrLen = vnet.HdrLen
 
 // virtio_net_hdr's flags and GSO types.
 const (
-	vnetNeedsCsum = 1
-	vnetGSOTCPv4  = 1
+	vnetNeedsCsum = vnet.FlagNeedsCsum
+	vnetGSOTCPv4  = vnet.GSOTCPv4
 )
 
 const (
-	ethHdrLen  = 14
+	ethHdrLen  = vnet.EthHdrLen
 	ipv4Len    = 20          // no options
 	tcpFlagsOK = 0x10 | 0x08 // ACK, PSH
 	// maxIPLen bounds a merged packet: its IPv4 total length is 16 bits.
@@ -92,38 +93,9 @@ func follows(a, b []byte, sa, sb tcpSeg, next uint32, total int) bool {
 	return true
 }
 
-// checksum adds b to the one's-complement sum sum and returns the complement of the folded
-// result: 0 when b, with the checksum it holds, is correct.
-func checksum(b []byte, sum uint64) uint16 {
-	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		sum += v>>32 + v&0xffffffff
-		b = b[8:]
-	}
-	for len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	return ^fold(sum)
-}
+func checksum(b []byte, sum uint64) uint16 { return vnet.Checksum(b, sum) }
 
-func fold(sum uint64) uint16 {
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
-}
-
-// pseudoSum is the unfolded sum of the TCP pseudo-header of the IPv4 header ip, for a TCP
-// length of n.
-func pseudoSum(ip []byte, n int) uint64 {
-	return uint64(binary.BigEndian.Uint16(ip[12:])) + uint64(binary.BigEndian.Uint16(ip[14:])) +
-		uint64(binary.BigEndian.Uint16(ip[16:])) + uint64(binary.BigEndian.Uint16(ip[18:])) +
-		unix.IPPROTO_TCP + uint64(n)
-}
+func pseudoSum(ip []byte, n int) uint64 { return vnet.PseudoSum(ip, n) }
 
 // merger writes frames to a tap with IFF_VNET_HDR, merging what it can; its buffers are
 // allocated once.
@@ -131,6 +103,7 @@ type merger struct {
 	hdr  [vnetHdrLen + ethHdrLen + ipv4Len + 60]byte
 	segs [batch]tcpSeg
 	ok   [batch]bool
+	hold [batch]bool // set by the caller: the frame is not to be merged (ext.go)
 	iovs [batch + 1]unix.Iovec
 }
 
@@ -165,6 +138,9 @@ func (m *merger) mergedHeader(first []byte, s tcpSeg, total int, psh bool) int {
 func (m *merger) groups(frames [][]byte, write func(i, j int, merged bool)) {
 	for i := range frames {
 		m.segs[i], m.ok[i] = parseSeg(frames[i])
+		if m.hold[i] {
+			m.ok[i], m.hold[i] = false, false
+		}
 	}
 	for i := 0; i < len(frames); {
 		j := i + 1

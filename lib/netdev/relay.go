@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/gouml/gouml/lib/netdev/vnet"
+	"github.com/gouml/gouml/lib/vswitch"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +17,7 @@ import (
 // (ETH_MAX_PACKET + ETH_HEADER_OTHER, docs/interfaces.md §3.1); longer ones, and ones too
 // short to hold an Ethernet header, are dropped in both directions.
 const (
-	MaxFrame = 1526
+	MaxFrame = vnet.MaxFrame
 	minFrame = 14
 	// bufSize leaves room to tell a frame that is too long from one that fits.
 	bufSize = 2048
@@ -33,6 +35,9 @@ type Stats struct {
 	RxMerged atomic.Uint64
 	// TxWaits counts the times a full socket made the relay hold frames back.
 	TxWaits atomic.Uint64
+	// TxSuper and RxSuper count the TCPv4 GSO frames that crossed an extended transport
+	// whole (ext.go), each counted once in TxFrames or RxFrames too.
+	TxSuper, RxSuper atomic.Uint64
 }
 
 // Relay moves frames between a tap device and a transport: one goroutine per direction.
@@ -48,6 +53,9 @@ type Relay struct {
 	// (gro.go).
 	vnet  bool
 	merge merger // fromWire's
+	// ext: the daemon transport is extended (ext.go): each datagram is the tap's virtio
+	// header and frame as they are, a TSO send of up to 64 KiB crossing as one.
+	ext bool
 	// The goroutines wait in poll(2) on their fd and stopFD, an eventfd that Stop makes
 	// readable: a wake-up goes straight to the thread that moves the frames, not through
 	// the runtime's poller and scheduler (one context switch fewer per batch in each
@@ -80,8 +88,30 @@ func Start(tap *os.File, tr *Transport) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Relay{tap: tap, tapRC: rc, tr: tr, vnet: hasVnetHdr(rc), tapFD: -1, wireFD: -1}
-	r.tx = newFrames(tr.to, r.hdrLen())
+	return start(tap, rc, tr, hasVnetHdr(rc))
+}
+
+// start is Start for a tap that does (withHdr) or does not put a virtio_net_hdr before
+// each frame (tests give a stand-in that does).
+func start(tap *os.File, rc syscall.RawConn, tr *Transport, withHdr bool) (*Relay, error) {
+	r := &Relay{tap: tap, tapRC: rc, tr: tr, vnet: withHdr, tapFD: -1, wireFD: -1}
+	_ = rc.Control(func(fd uintptr) { r.tapFD = int(fd) })
+	if r.vnet && tunSetOffload(r.tapFD) == nil {
+		r.gso.init()
+	}
+	if r.vnet && tr.extOffered && !tr.ext {
+		// Our switch offers to carry the tap's frames as they are: asked before the
+		// relay starts, as it changes the data socket.
+		if err := tr.extend(); err != nil {
+			return nil, err
+		}
+	}
+	r.ext = r.vnet && tr.ext
+	if r.ext {
+		r.gso.big = nil // tap reads go straight into 64 KiB slots (readTap)
+	}
+	r.tx = r.newFrames(tr.to, extTxBatch)
+	var err error
 	r.stopFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return nil, err
@@ -90,10 +120,6 @@ func Start(tap *os.File, tr *Transport) (*Relay, error) {
 	if err != nil {
 		unix.Close(r.stopFD)
 		return nil, err
-	}
-	_ = rc.Control(func(fd uintptr) { r.tapFD = int(fd) })
-	if r.vnet && tunSetOffload(r.tapFD) == nil {
-		r.gso.init()
 	}
 	if tr.rc != nil {
 		_ = tr.rc.Control(func(fd uintptr) { r.wireFD = int(fd) })
@@ -156,6 +182,14 @@ func (r *Relay) poll(fd int, events int16, kick int) bool {
 	}
 }
 
+// lockShortSlice locks the calling goroutine, which moves frames, to its thread for good
+// (the thread ends with it) and asks the host's scheduler for a short slice for that
+// thread (vswitch.ShortSlice): each frame between two guests is a chain of wake-ups.
+func lockShortSlice() {
+	runtime.LockOSThread()
+	vswitch.ShortSlice()
+}
+
 // hasVnetHdr reports whether the tap was made with IFF_VNET_HDR.
 func hasVnetHdr(rc syscall.RawConn) bool {
 	var r struct {
@@ -174,13 +208,16 @@ func hasVnetHdr(rc syscall.RawConn) bool {
 
 // frames is a batch of frame buffers with the headers recvmmsg/sendmmsg use, allocated
 // once per direction. Each frame starts off bytes into its buffer: room for the tap's
-// virtio_net_hdr, which stays zero in frames from the wire (a frame as it is).
+// virtio_net_hdr, which stays zero in frames from the wire (a frame as it is). On an
+// extended transport the datagram is the header and the frame (wire 0); else the frame
+// alone (wire off).
 type frames struct {
-	bufs []byte // batch × bufSize
-	off  int
-	lens [batch]int
-	iovs [batch]unix.Iovec
-	msgs [batch]mmsghdr
+	bufs        []byte // count × size
+	size, count int
+	off, wire   int
+	lens        [batch]int // frame lengths
+	iovs        [batch]unix.Iovec
+	msgs        [batch]mmsghdr
 	// the frames of a batch from the wire that reach the guest, and the same with the
 	// room before them
 	out, full [batch][]byte
@@ -193,11 +230,17 @@ type mmsghdr struct {
 	_   [4]byte
 }
 
-func newFrames(to []byte, off int) *frames {
-	f := &frames{bufs: make([]byte, batch*bufSize), off: off}
-	for i := range f.msgs {
-		f.iovs[i].Base = &f.bufs[i*bufSize+off]
-		f.iovs[i].SetLen(bufSize - off)
+// newFrames makes a batch for the relay's tap and wire: of batch frames of bufSize bytes,
+// or on an extended transport of extCount frames of up to 64 KiB.
+func (r *Relay) newFrames(to []byte, extCount int) *frames {
+	f := &frames{size: bufSize, count: batch, off: r.hdrLen(), wire: r.hdrLen()}
+	if r.ext {
+		f.size, f.count, f.wire = maxGSO, extCount, 0
+	}
+	f.bufs = make([]byte, f.count*f.size)
+	for i := range f.msgs[:f.count] {
+		f.iovs[i].Base = &f.bufs[i*f.size+f.wire]
+		f.iovs[i].SetLen(f.size - f.wire)
 		f.msgs[i].hdr.Iov = &f.iovs[i]
 		f.msgs[i].hdr.Iovlen = 1
 		if to != nil {
@@ -208,7 +251,7 @@ func newFrames(to []byte, off int) *frames {
 	return f
 }
 
-func (f *frames) buf(i int) []byte { return f.bufs[i*bufSize : (i+1)*bufSize] }
+func (f *frames) buf(i int) []byte { return f.bufs[i*f.size : (i+1)*f.size] }
 
 // frame is the i'th frame read from the tap.
 func (f *frames) frame(i int) []byte { return f.buf(i)[f.off : f.off+f.lens[i]] }
@@ -225,6 +268,7 @@ func (r *Relay) hdrLen() int {
 // with one sendmmsg (or hands them to the NAT).
 func (r *Relay) fromTap() {
 	defer r.wg.Done()
+	lockShortSlice()
 	for {
 		r.txMu.Lock()
 		empty, done := r.tapBatch(true)
@@ -245,7 +289,7 @@ func (r *Relay) tapBatch(wait bool) (empty, done bool) {
 	}
 	f, off := r.tx, r.tx.off
 	n := 0
-	for n < batch {
+	for n < f.count {
 		if r.gso.n > 0 {
 			k, fits := r.segmentPending(f, n)
 			if !fits {
@@ -263,6 +307,20 @@ func (r *Relay) tapBatch(wait bool) (empty, done bool) {
 			// namespace ended).
 			empty, done = true, err != unix.EAGAIN
 			break
+		}
+		if r.ext {
+			// The frame goes with its header as it is; the switch checks it again.
+			s, err := vnet.Check(f.buf(n)[:m])
+			if err != nil {
+				r.TxDrops.Add(1)
+				continue
+			}
+			if s.GSO() {
+				r.TxSuper.Add(1)
+			}
+			f.lens[n] = m - off
+			n++
+			continue
 		}
 		// A virtio_net_hdr of zeros: a whole frame, checksummed. Else an offload (tso.go).
 		if off > 0 && (f.buf(n)[0]|f.buf(n)[1] != 0 || m > bufSize) {
@@ -351,11 +409,11 @@ func (r *Relay) sendOther(f *frames, n int) {
 func (r *Relay) sendSocket() bool {
 	f := r.tx
 	for i := r.sent; i < r.read; i++ {
-		f.iovs[i].SetLen(f.lens[i])
+		f.iovs[i].SetLen(f.lens[i] + f.off - f.wire)
 	}
 	defer func() {
-		for i := 0; i < batch; i++ {
-			f.iovs[i].SetLen(bufSize - f.off)
+		for i := 0; i < f.count; i++ {
+			f.iovs[i].SetLen(f.size - f.wire)
 		}
 	}()
 	for r.sent < r.read {
@@ -382,24 +440,25 @@ func (r *Relay) sendSocket() bool {
 // tap.
 func (r *Relay) fromWire() {
 	defer r.wg.Done()
-	f := newFrames(nil, r.hdrLen())
+	lockShortSlice()
+	f := r.newFrames(nil, extRxBatch)
 	for {
 		n, empty := 0, false
 		if r.tr.dev != nil {
 			n = readFrames(r.wireFD, f)
-			empty = n < batch
+			empty = n < f.count
 		} else {
 			for i := range f.msgs {
 				f.msgs[i].n = 0
 				f.msgs[i].hdr.Flags = 0
 			}
-			k, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.wireFD), uintptr(unsafe.Pointer(&f.msgs[0])), batch,
+			k, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.wireFD), uintptr(unsafe.Pointer(&f.msgs[0])), uintptr(f.count),
 				unix.MSG_DONTWAIT, 0, 0)
 			runtime.KeepAlive(f)
 			switch e {
 			case 0:
 				n = int(k)
-				empty = n < batch
+				empty = n < f.count
 			case unix.EINTR:
 			default:
 				// EAGAIN; or an error queued on the socket (ECONNREFUSED …), which this
@@ -416,6 +475,10 @@ func (r *Relay) fromWire() {
 		k := 0
 		for i := 0; i < n; i++ {
 			m := int(f.msgs[i].n)
+			if r.ext {
+				k += r.fromExt(f, i, k, m)
+				continue
+			}
 			full := f.buf(i)[:f.off+min(m, bufSize-f.off)]
 			frame := full[f.off:]
 			switch {
@@ -488,7 +551,7 @@ func writeFrame(fd int, b []byte) error {
 // the batch is full, recording their lengths where recvmmsg would.
 func readFrames(fd int, f *frames) int {
 	n := 0
-	for n < batch {
+	for n < f.count {
 		m, err := unix.Read(fd, f.buf(n)[f.off:])
 		if err == unix.EINTR {
 			continue

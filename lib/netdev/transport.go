@@ -34,6 +34,11 @@ type Transport struct {
 	// stream is the SLIP stream to a slirp program (its stdin and stdout), which, like dev,
 	// outlives the relay; the guest's side is then a tun device: IP packets, no Ethernet.
 	stream *os.File
+	// daemon: swData is the switch's data address; extOffered: its reply offered the
+	// extended transport (ours does, ext.go), ext: the relay took it.
+	swData     rawAddr110
+	extOffered bool
+	ext        bool
 }
 
 // OpenStream makes the transport of ethN=slirp,MAC,PROGRAM: stream is the socket whose other
@@ -167,14 +172,8 @@ func (t *Transport) openDaemon() error {
 		return err
 	}
 	t.sock = os.NewFile(uintptr(fd), "daemon-data")
-	// Our data address: abstract, pid and microseconds like the real kernel's, and random
-	// bytes where its are uninitialised.
-	var a rawAddr110
-	binary.LittleEndian.PutUint16(a[0:], unix.AF_UNIX)
-	binary.LittleEndian.PutUint32(a[2+4:], uint32(os.Getpid()))
-	binary.LittleEndian.PutUint32(a[2+8:], uint32(time.Now().Nanosecond()/1000))
-	_, _ = rand.Read(a[2+12:])
-	if err := sockcall(unix.SYS_BIND, fd, &a); err != nil {
+	a, err := bindData(fd)
+	if err != nil {
 		return fmt.Errorf("daemon_open : data bind failed, errno = %d", int(err.(unix.Errno)))
 	}
 	d := net.Dialer{Timeout: dialTimeout}
@@ -197,7 +196,19 @@ func (t *Transport) openDaemon() error {
 	if err := sockcall(unix.SYS_CONNECT, fd, &theirs); err != nil {
 		return fmt.Errorf("daemon_open : the switch's data socket %v: %v", vswitchAddr(theirs), err)
 	}
+	t.swData, t.extOffered = theirs, vswitch.ExtOffered(theirs[:])
 	return nil
+}
+
+// bindData binds a daemon data socket to an address made as the real kernel makes its:
+// abstract, pid and microseconds, and random bytes where its are uninitialised.
+func bindData(fd int) (rawAddr110, error) {
+	var a rawAddr110
+	binary.LittleEndian.PutUint16(a[0:], unix.AF_UNIX)
+	binary.LittleEndian.PutUint32(a[2+4:], uint32(os.Getpid()))
+	binary.LittleEndian.PutUint32(a[2+8:], uint32(time.Now().Nanosecond()/1000))
+	_, _ = rand.Read(a[2+12:])
+	return a, sockcall(unix.SYS_BIND, fd, &a)
 }
 
 func vswitchAddr(a rawAddr110) string {

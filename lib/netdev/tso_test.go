@@ -35,7 +35,7 @@ func cut(t *testing.T, b []byte) [][]byte {
 	if !ok {
 		return nil
 	}
-	ns := segments(frame, hl, h.gsoSize)
+	ns := segments(frame, hl, h.GSOSize)
 	if ns > batch {
 		return nil
 	}
@@ -44,7 +44,7 @@ func cut(t *testing.T, b []byte) [][]byte {
 		dst[i] = make([]byte, bufSize)
 	}
 	lens := make([]int, ns)
-	segmentTCP4(frame, ipHL, hl, h.gsoSize, dst, lens)
+	segmentTCP4(frame, ipHL, hl, h.GSOSize, dst, lens)
 	seq := binary.BigEndian.Uint32(frame[ethHdrLen+ipHL+4:])
 	var out [][]byte
 	for i := range dst {
@@ -171,7 +171,7 @@ func FuzzSegment(f *testing.F) {
 		if segs == nil {
 			if len(b) >= vnetHdrLen {
 				h := parseVnetHdr(b)
-				completeCsum(b[vnetHdrLen:], h.start, h.offset)
+				completeCsum(b[vnetHdrLen:], h.Start, h.Offset)
 			}
 			return
 		}

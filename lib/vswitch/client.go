@@ -30,23 +30,11 @@ type Client struct {
 // reply: data is the switch's filesystem data socket (-compat-v0).
 func Dial(ctl string, version int, data string) (*Client, error) {
 	c := &Client{fd: -1}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, addr, err := dataSocket()
 	if err != nil {
 		return nil, err
 	}
-	c.fd = fd
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
-	var a rawAddr
-	binary.LittleEndian.PutUint16(a[0:], afUnix)
-	binary.LittleEndian.PutUint32(a[2+4:], uint32(os.Getpid()))
-	binary.LittleEndian.PutUint32(a[2+8:], uint32(time.Now().Nanosecond()/1000))
-	_, _ = rand.Read(a[2+12:])
-	if err := bindRaw(fd, &a); err != nil {
-		c.Close()
-		return nil, err
-	}
-	c.Addr, _ = UnmarshalSockaddr(a[:])
+	c.fd, c.Addr = fd, addr
 	conn, err := net.DialTimeout("unix", ctl, 5*time.Second)
 	if err != nil {
 		c.Close()
@@ -78,6 +66,48 @@ func Dial(ctl string, version int, data string) (*Client, error) {
 	_ = conn.SetDeadline(time.Time{})
 	c.SwitchTo, _ = UnmarshalSockaddr(c.to[:])
 	return c, nil
+}
+
+// dataSocket makes a data socket bound to an abstract address made as linux.uml makes its.
+func dataSocket() (int, Sockaddr, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, Sockaddr{}, err
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+	var a rawAddr
+	binary.LittleEndian.PutUint16(a[0:], afUnix)
+	binary.LittleEndian.PutUint32(a[2+4:], uint32(os.Getpid()))
+	binary.LittleEndian.PutUint32(a[2+8:], uint32(time.Now().Nanosecond()/1000))
+	_, _ = rand.Read(a[2+12:])
+	if err := bindRaw(fd, &a); err != nil {
+		unix.Close(fd)
+		return -1, Sockaddr{}, err
+	}
+	s, _ := UnmarshalSockaddr(a[:])
+	return fd, s, nil
+}
+
+// Extend asks the switch for the extended transport (ext.go), as our linux does when the
+// reply offers it: ok is false if it was not offered (the real switch) or not granted.
+// Once extended, every datagram the port sends or receives starts with a virtio_net_hdr.
+func (c *Client) Extend() (ok bool, err error) {
+	if !ExtOffered(c.to[:]) {
+		return false, nil
+	}
+	fd, addr, err := dataSocket()
+	if err != nil {
+		return false, err
+	}
+	got, err := ExtendPort(c.ctl, addr, ExtVNet, 5*time.Second)
+	if err != nil || got == 0 {
+		unix.Close(fd)
+		return false, err
+	}
+	unix.Close(c.fd)
+	c.fd, c.Addr = fd, addr
+	return true, nil
 }
 
 // Send sends one frame to the switch (blocking while the switch's queue is full).

@@ -22,7 +22,7 @@ type PcapWriter struct {
 const (
 	pcapMagic       = 0xa1b2c3d4
 	linkTypeEther   = 1
-	pcapSnapLen     = maxFrame
+	pcapSnapLen     = 65536 // a longer jumbo frame is recorded cut, with its whole length
 	pcapRecordHdrSz = 16
 )
 

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gouml/gouml/lib/netdev/vnet"
 	"github.com/gouml/gouml/lib/usernet"
 	"golang.org/x/sys/unix"
 )
@@ -239,6 +240,7 @@ func (s *Server) bindAll() error {
 	} else {
 		s.dataAddr = abstractDataAddr()
 	}
+	markAddr(&s.dataAddr)
 	if err := bindRaw(s.dataFD, &s.dataAddr); err != nil {
 		//lint:ignore ST1005 the real uml_switch's message, word for word
 		return fmt.Errorf("Binding to data socket: %v", err)
@@ -294,6 +296,7 @@ func (s *Server) adopt(inh *Inherited) error {
 	if s.dataAddr, err = rawSockname(s.dataFD); err != nil {
 		return err
 	}
+	markAddr(&s.dataAddr) // a path's: getsockname ends it at its NUL
 	if inh.BESS != nil {
 		l, err := net.FileListener(inh.BESS)
 		if err != nil {
@@ -351,8 +354,9 @@ func (s *Server) ageLoop() {
 }
 
 // maxFrame is the largest datagram taken whole; the real switch truncates at 1514, we keep
-// jumbo frames of vector guests (mtu up to 65534) intact.
-const maxFrame = 65536
+// jumbo frames of vector guests (mtu up to 65534) and super-frames of extended ports (a
+// virtio_net_hdr and a 64 KiB packet) intact.
+const maxFrame = vnet.MaxSuper
 
 func (s *Server) dataLoop() {
 	defer s.wg.Done()
@@ -360,10 +364,10 @@ func (s *Server) dataLoop() {
 	// between threads after every block.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	ShortSlice()
 	b := newRecvBatch(32, maxFrame)
 	out := NewOutBatch(s.dataFD, 256)
-	var ports []*Port
-	var frames [][]byte
+	in := make([]Dgram, 0, len(b.msgs))
 	for !s.closing.Load() {
 		n, err := b.recv(s.dataFD)
 		if err != nil {
@@ -377,21 +381,14 @@ func (s *Server) dataLoop() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		ports, frames = ports[:0], frames[:0]
+		in = in[:0]
 		for i := 0; i < n; i++ {
 			m := &b.msgs[i]
-			var key rawAddr
-			copy(key[:m.hdr.Namelen], b.names[i][:])
-			p := s.Sw.portByAddr(&key)
-			if m.hdr.Flags&unix.MSG_TRUNC != 0 {
-				if p != nil {
-					p.RxErrors.Add(1)
-				}
-				continue
-			}
-			ports, frames = append(ports, p), append(frames, b.bufs[i][:m.len])
+			// The name's bytes past Namelen stay zero (recv clears them), as in the keys
+			// of the ports' addresses.
+			in = append(in, Dgram{From: &b.names[i], Data: b.bufs[i][:m.len], Trunc: m.hdr.Flags&unix.MSG_TRUNC != 0})
 		}
-		s.Sw.InputBatch(ports, frames, out)
+		s.Sw.InputBatch(in, out)
 	}
 }
 
@@ -462,6 +459,7 @@ func (s *Server) serveControl(c *net.UnixConn) {
 	copy(p.addr[:], req.Sock.Marshal())
 	fd := s.dataFD
 	p.send = func(f []byte) error { return sendTo(fd, f, &p.addr) }
+	p.sendv = func(h, f []byte) error { return sendToV(fd, h, f, &p.addr) }
 	p.kick = func() { c.Close() }
 	if old := s.Sw.AddPort(p); old != nil {
 		s.Log.Errorf("port %d: data address %s is already port %d's; refusing the new port\n", id, p.Name, old.ID)
@@ -474,16 +472,56 @@ func (s *Server) serveControl(c *net.UnixConn) {
 			return
 		}
 	}
+	// The guest writes nothing more, but for our linux's extension hello (ext.go); the
+	// stream then stays open, quiet, for the port's life.
 	buf := make([]byte, 256)
-	n, err := c.Read(buf)
-	if s.closing.Load() {
+	for hello := true; ; hello = false {
+		n, _ := c.Read(buf)
+		if s.closing.Load() {
+			return
+		}
+		if n == 0 {
+			break
+		}
+		if hello {
+			if isHello, ok := s.extend(c, p, buf[:n]); ok {
+				continue
+			} else if isHello {
+				return
+			}
+		}
+		s.Log.Errorf("port %d: unexpected %d bytes on its control connection; dropping the port\n", id, n)
 		return
 	}
-	if n > 0 {
-		s.Log.Errorf("port %d: unexpected %d bytes on its control connection; dropping the port\n", id, n)
-	}
-	_ = err
 	s.Log.Printf("Disconnect\n")
+}
+
+// extend answers an extension hello whose first bytes are first. isHello is false if they
+// are not one; ok is false if the port is to be dropped (a failure is logged).
+func (s *Server) extend(c *net.UnixConn, p *Port, first []byte) (isHello, ok bool) {
+	h, isHello, err := readHello(c, first)
+	if !isHello {
+		return false, false
+	}
+	if err == nil {
+		granted := h.Features & ExtVNet
+		if n, err := unix.GetsockoptInt(s.dataFD, unix.SOL_SOCKET, unix.SO_SNDBUF); err != nil || n < 2*vnet.MaxSuper {
+			granted = 0 // net.core.wmem_max too small for a 64 KiB datagram: the port stays plain
+		}
+		if granted != 0 {
+			err = s.Sw.Extend(p, h.Sock)
+		}
+		if err == nil {
+			_, err = c.Write(extAnswer(granted))
+		}
+	}
+	if err != nil {
+		if !s.closing.Load() {
+			s.Log.Errorf("port %d: %v; dropping the port\n", p.ID, err)
+		}
+		return true, false
+	}
+	return true, true
 }
 
 func (s *Server) tapLoop() {

@@ -54,13 +54,23 @@ type Port struct {
 
 	addr [SockaddrLen]byte // daemon: the sockaddr_un frames are sent to, verbatim
 	send func([]byte) error
+	// ext: an extended daemon port (ext.go), whose datagrams carry a virtio_net_hdr; sendv
+	// sends such a header and a frame as one datagram.
+	ext   atomic.Bool
+	sendv func(hdr, frame []byte) error
 
 	closed bool   // under Switch.mu: removed, never send again
 	kick   func() // ends the port's connection (daemon ports), called once when it is dropped
 
 	RxFrames, RxBytes, TxFrames, TxBytes, TxDrops, RxErrors atomic.Uint64
-	errLogged                                               atomic.Bool
+	// RxSuper and TxSuper count the TCPv4 GSO frames an extended port sent and was sent
+	// whole (each is counted once in RxFrames or TxFrames too).
+	RxSuper, TxSuper atomic.Uint64
+	errLogged        atomic.Bool
 }
+
+// Extended reports whether the port speaks the extended daemon transport (ext.go).
+func (p *Port) Extended() bool { return p.ext.Load() }
 
 type macEntry struct {
 	port *Port
@@ -83,6 +93,7 @@ type Switch struct {
 	// UnknownSender is how frames from an address that is no port are handled: the real
 	// switch logs and floods them.
 	unknown Port
+	cut     cutter // super-frames cut for plain ports and the capture (super.go)
 }
 
 // NewSwitch returns an empty switch logging to log.
@@ -155,14 +166,6 @@ func (s *Switch) Ports() []*Port {
 	return append([]*Port(nil), s.ports...)
 }
 
-// portByAddr finds the daemon port owning a data address (nil: unknown sender).
-func (s *Switch) portByAddr(a *[SockaddrLen]byte) *Port {
-	s.mu.Lock()
-	p := s.byAddr[*a]
-	s.mu.Unlock()
-	return p
-}
-
 // Input forwards one frame received from port in (nil: from an address that is no port).
 func (s *Switch) Input(in *Port, frame []byte) {
 	s.mu.Lock()
@@ -170,14 +173,33 @@ func (s *Switch) Input(in *Port, frame []byte) {
 	s.input(in, frame, nil)
 }
 
-// InputBatch forwards frames received together on the data socket (ports[i] nil: unknown
-// sender), sending what goes to daemon ports with as few system calls as possible. The
-// frames must stay valid until it returns.
-func (s *Switch) InputBatch(ports []*Port, frames [][]byte, out *OutBatch) {
+// Dgram is one datagram received on the data socket: its sender's address (110 bytes, as
+// recvmmsg gave it) and its bytes; Trunc: it was longer than the buffer.
+type Dgram struct {
+	From  *[SockaddrLen]byte
+	Data  []byte
+	Trunc bool
+}
+
+// InputBatch forwards datagrams received together on the data socket, sending what goes
+// to daemon ports with as few system calls as possible. Each sender is looked up here,
+// under the lock that Extend takes, so a datagram is read in the framing its address
+// speaks. The datagrams must stay valid until it returns.
+func (s *Switch) InputBatch(in []Dgram, out *OutBatch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range frames {
-		s.input(ports[i], frames[i], out)
+	for i := range in {
+		p := s.byAddr[*in[i].From]
+		switch {
+		case in[i].Trunc:
+			if p != nil {
+				p.RxErrors.Add(1)
+			}
+		case p != nil && p.ext.Load():
+			s.inputExt(p, in[i].Data, out)
+		default:
+			s.input(p, in[i].Data, out)
+		}
 	}
 	s.flush(out)
 }
@@ -205,6 +227,13 @@ func (s *Switch) input(in *Port, frame []byte, out *OutBatch) {
 		}
 		return
 	}
+	s.forward(in, &packet{frame: frame}, out)
+}
+
+// forward learns the source of a frame received from in (nil: an unknown sender) and sends
+// it on, as the real switch does.
+func (s *Switch) forward(in *Port, pk *packet, out *OutBatch) {
+	frame := pk.frame
 	var dst, src MAC
 	copy(dst[:], frame[0:6])
 	copy(src[:], frame[6:12])
@@ -236,12 +265,12 @@ func (s *Switch) input(in *Port, frame []byte, out *OutBatch) {
 		}
 		for _, p := range s.ports {
 			if p != in {
-				s.output(p, frame, out)
+				s.outputPacket(p, pk, out)
 			}
 		}
 		return
 	}
-	s.output(target, frame, out)
+	s.outputPacket(target, pk, out)
 }
 
 // output sends without ever blocking: a port whose queue is full loses the frame, as on a
@@ -251,7 +280,7 @@ func (s *Switch) output(p *Port, frame []byte, out *OutBatch) {
 		if out.full() {
 			s.flush(out)
 		}
-		out.add(p, frame)
+		out.add(p, nil, frame)
 		return
 	}
 	s.sent(p, frame, p.send(frame))
@@ -263,6 +292,7 @@ func (s *Switch) flush(out *OutBatch) {
 	if out == nil {
 		return
 	}
+	s.cut.queued = false
 	for i := 0; i < out.n; {
 		n, err := out.send(i)
 		for j := i; j < i+n; j++ {
@@ -332,9 +362,13 @@ func (s *Switch) WriteStatus(w io.Writer) {
 	s.mu.Unlock()
 	sort.SliceStable(ports, func(i, j int) bool { return ports[i].ID < ports[j].ID })
 	for _, p := range ports {
-		fmt.Fprintf(w, "port %d %s %s: rx %d frames %d bytes, tx %d frames %d bytes, tx dropped %d, rx errors %d, addresses %d\n",
+		ext := ""
+		if p.ext.Load() {
+			ext = fmt.Sprintf(", extended: super-frames rx %d tx %d", p.RxSuper.Load(), p.TxSuper.Load())
+		}
+		fmt.Fprintf(w, "port %d %s %s: rx %d frames %d bytes, tx %d frames %d bytes, tx dropped %d, rx errors %d, addresses %d%s\n",
 			p.ID, p.Kind, p.Name, p.RxFrames.Load(), p.RxBytes.Load(), p.TxFrames.Load(), p.TxBytes.Load(),
-			p.TxDrops.Load(), p.RxErrors.Load(), learned[p])
+			p.TxDrops.Load(), p.RxErrors.Load(), learned[p], ext)
 	}
 	fmt.Fprintf(w, "%d ports, %d learned addresses\n", len(ports), nmacs)
 	if s.pcap != nil {

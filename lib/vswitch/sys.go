@@ -50,7 +50,7 @@ func bindRaw(fd int, a *rawAddr) error {
 
 // abstractDataAddr builds the switch's own data address the way the real one does: abstract,
 // pid at byte 4 of sun_path, microseconds at byte 8, the rest zero (so the whole 108 bytes are
-// well defined).
+// well defined) but for the extension's marker at the end (ext.go, added by the caller).
 func abstractDataAddr() rawAddr {
 	var a rawAddr
 	binary.LittleEndian.PutUint16(a[0:], afUnix)
@@ -74,6 +74,23 @@ func pathAddr(path string) (rawAddr, error) {
 func sendTo(fd int, frame []byte, a *rawAddr) error {
 	_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&frame[0])), uintptr(len(frame)),
 		unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, uintptr(unsafe.Pointer(a)), SockaddrLen)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// sendToV sends hdr (if not nil) and frame as one datagram to a raw address without
+// blocking.
+func sendToV(fd int, hdr, frame []byte, a *rawAddr) error {
+	if hdr == nil {
+		return sendTo(fd, frame, a)
+	}
+	iov := [2]unix.Iovec{{Base: &hdr[0]}, {Base: &frame[0]}}
+	iov[0].SetLen(len(hdr))
+	iov[1].SetLen(len(frame))
+	msg := unix.Msghdr{Name: &a[0], Namelen: SockaddrLen, Iov: &iov[0], Iovlen: 2}
+	_, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 	if e != 0 {
 		return e
 	}
@@ -153,30 +170,40 @@ func dieOf(sig syscall.Signal) {
 }
 
 // OutBatch collects frames for daemon ports to send with one sendmmsg, each to its port's
-// address.
+// address; a frame for an extended port goes with its virtio_net_hdr (two iovecs, one
+// datagram).
 type OutBatch struct {
 	fd     int
 	n      int
 	ports  []*Port
+	hdrs   [][]byte
 	frames [][]byte
-	iovs   []unix.Iovec
+	iovs   []unix.Iovec // two per message
 	msgs   []mmsghdr
 }
 
 // NewOutBatch makes a batch of up to size frames sent on the data socket fd.
 func NewOutBatch(fd, size int) *OutBatch {
-	return &OutBatch{fd: fd, ports: make([]*Port, size), frames: make([][]byte, size),
-		iovs: make([]unix.Iovec, size), msgs: make([]mmsghdr, size)}
+	return &OutBatch{fd: fd, ports: make([]*Port, size), hdrs: make([][]byte, size), frames: make([][]byte, size),
+		iovs: make([]unix.Iovec, 2*size), msgs: make([]mmsghdr, size)}
 }
 
 func (b *OutBatch) full() bool { return b.n == len(b.msgs) }
 
-func (b *OutBatch) add(p *Port, frame []byte) {
+// add queues frame for p, after hdr if hdr is not nil.
+func (b *OutBatch) add(p *Port, hdr, frame []byte) {
 	i := b.n
-	b.ports[i], b.frames[i] = p, frame
-	b.iovs[i].Base = &frame[0]
-	b.iovs[i].SetLen(len(frame))
-	b.msgs[i] = mmsghdr{hdr: unix.Msghdr{Name: &p.addr[0], Namelen: SockaddrLen, Iov: &b.iovs[i], Iovlen: 1}}
+	b.ports[i], b.hdrs[i], b.frames[i] = p, hdr, frame
+	iov := b.iovs[2*i : 2*i+2]
+	k := 0
+	if hdr != nil {
+		iov[0].Base = &hdr[0]
+		iov[0].SetLen(len(hdr))
+		k = 1
+	}
+	iov[k].Base = &frame[0]
+	iov[k].SetLen(len(frame))
+	b.msgs[i] = mmsghdr{hdr: unix.Msghdr{Name: &p.addr[0], Namelen: SockaddrLen, Iov: &iov[0], Iovlen: uint64(k + 1)}}
 	b.n++
 }
 
@@ -195,7 +222,7 @@ func (b *OutBatch) send(i int) (int, error) {
 		if int(r) < b.n-i {
 			// Stopped early: the next message failed; sending it alone gives its error.
 			j := i + int(r)
-			if err := sendTo(b.fd, b.frames[j], &b.ports[j].addr); err != nil {
+			if err := sendToV(b.fd, b.hdrs[j], b.frames[j], &b.ports[j].addr); err != nil {
 				return int(r), err
 			}
 			return int(r) + 1, nil
@@ -206,8 +233,8 @@ func (b *OutBatch) send(i int) (int, error) {
 
 func (b *OutBatch) reset() {
 	for i := 0; i < b.n; i++ {
-		b.ports[i], b.frames[i] = nil, nil
-		b.msgs[i].hdr.Name, b.iovs[i].Base = nil, nil
+		b.ports[i], b.hdrs[i], b.frames[i] = nil, nil, nil
+		b.msgs[i].hdr.Name, b.iovs[2*i].Base, b.iovs[2*i+1].Base = nil, nil, nil
 	}
 	b.n = 0
 }
