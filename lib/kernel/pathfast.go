@@ -114,11 +114,14 @@ func (c *Call) openPlainFile(abs string, flags int, follow bool) (result, bool) 
 }
 
 // openAbs is absOf for c.open, which it answers itself (done) when absOf fails or when
-// openPlainFile or createPlain takes the open.
+// openCont, openPlainFile or createPlain takes the open.
 func (c *Call) openAbs(dirfd int32, p string, flags int, mode uint32, follow bool) (abs string, r result, done bool) {
 	abs, err := c.abs1(dirfd, p)
 	if err != nil {
 		return "", fail(err), true
+	}
+	if r, ok := c.openCont(abs, flags, follow); ok {
+		return "", r, true
 	}
 	if r, ok := c.openPlainFile(abs, flags, follow); ok {
 		return "", r, true

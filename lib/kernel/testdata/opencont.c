@@ -1,0 +1,60 @@
+/* opencont: read-only opens as guest root, which the kernel lets run natively (opencont.go),
+ * then as uid 1000, whose opens the kernel makes itself (TestOpenCont counts both with the
+ * `debug` option's call counts). Each open's result is checked: the content read, or the
+ * error an ordinary user must get. Usage: opencont N (N opens of each kind). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures;
+
+static void want(const char *what, const char *path, int flags, const char *content, int err)
+{
+	int fd = open(path, flags);
+	if (fd < 0) {
+		if (errno != err) {
+			printf("%s %s: %s, want %s\n", what, path, strerror(errno), err ? strerror(err) : "success");
+			failures++;
+		}
+		return;
+	}
+	if (err) {
+		printf("%s %s: opened, want %s\n", what, path, strerror(err));
+		failures++;
+	} else if (content) {
+		char b[64];
+		ssize_t n = read(fd, b, sizeof b - 1);
+		b[n < 0 ? 0 : n] = 0;
+		if (strcmp(b, content)) {
+			printf("%s %s: read \"%s\", want \"%s\"\n", what, path, b, content);
+			failures++;
+		}
+	}
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 100;
+	for (int i = 0; i < n; i++) {
+		want("root", "/oc/public", O_RDONLY, "public\n", 0);
+		want("root", "/oc/private", O_RDONLY | O_CLOEXEC, "private\n", 0);
+		want("root", "/oc", O_RDONLY | O_DIRECTORY, NULL, 0);
+	}
+	if (setgroups(0, NULL) < 0 || setgid(1000) < 0 || setuid(1000) < 0) {
+		printf("becoming 1000: %s\n", strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		want("user", "/oc/public", O_RDONLY, "public\n", 0);
+		want("user", "/oc/private", O_RDONLY, NULL, EACCES);
+		want("user", "/oc/closed/f", O_RDONLY, NULL, EACCES);
+	}
+	printf("opencont: %d failures\n", failures);
+	return failures != 0;
+}
