@@ -46,6 +46,18 @@ int main(int argc, char **argv)
 		want("root", "/oc/private", O_RDONLY | O_CLOEXEC, "private\n", 0);
 		want("root", "/oc", O_RDONLY | O_DIRECTORY, NULL, 0);
 	}
+	/* files the host gives other owners (the test chowns them on the host, as a Debian
+	 * tree has them): guest root reads them all, whether or not the host would let the
+	 * guest's own lookup through (the kernel opens those itself) */
+	if (access("/oc/home", F_OK) == 0) {
+		want("root", "/oc/home/secret", O_RDONLY, "user's\n", 0);
+		want("root", "/oc/home/roots", O_RDONLY, "root's\n", 0);
+		want("root", "/oc/home", O_RDONLY | O_DIRECTORY, NULL, 0);
+		want("root", "/oc/grp", O_RDONLY, "grp\n", 0);
+		want("root", "/oc/shut/f", O_RDONLY, "shut\n", 0);
+		want("root", "/oc/shut", O_RDONLY | O_DIRECTORY, NULL, 0);
+		want("root", "/oc/zero", O_RDONLY, "zero\n", 0);
+	}
 	if (setgroups(0, NULL) < 0 || setgid(1000) < 0 || setuid(1000) < 0) {
 		printf("becoming 1000: %s\n", strerror(errno));
 		return 1;
@@ -54,6 +66,13 @@ int main(int argc, char **argv)
 		want("user", "/oc/public", O_RDONLY, "public\n", 0);
 		want("user", "/oc/private", O_RDONLY, NULL, EACCES);
 		want("user", "/oc/closed/f", O_RDONLY, NULL, EACCES);
+	}
+	if (access("/oc/home", F_OK) == 0) {
+		want("user", "/oc/home/secret", O_RDONLY, "user's\n", 0);
+		want("user", "/oc/home/roots", O_RDONLY, NULL, EACCES);
+		want("user", "/oc/grp", O_RDONLY, "grp\n", 0);
+		want("user", "/oc/shut/f", O_RDONLY, NULL, EACCES);
+		want("user", "/oc/zero", O_RDONLY, NULL, EACCES);
 	}
 	printf("opencont: %d failures\n", failures);
 	return failures != 0;
