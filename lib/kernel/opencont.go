@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -149,4 +150,27 @@ func probeAsGuest(dirfd int, p string, how *unix.OpenHow) (int, error) {
 		panic("linux: giving the kernel's thread its capabilities back: " + e.Error())
 	}
 	return fd, err
+}
+
+// nativeMayWalk says whether the guest's own lookup of raw (an absolute path in the tree r,
+// links in it unresolved) will pass every directory on the way, as far as the host's
+// permissions go: a probe as the guest's would be (probeAsGuest) meets no EACCES. The host
+// judges a guest process as root of the guest's namespace, which has no capability over a
+// file of another host owner (a Debian tree's /home/user, 0700): a native O_PATH open of a
+// name below such a directory fails there, where Linux lets its owner and root through, so
+// the kernel opens it instead.
+func nativeMayWalk(r *Root, raw string, flags int, follow bool) bool {
+	fl := uint64(unix.O_PATH|unix.O_CLOEXEC) | uint64(flags&unix.O_DIRECTORY)
+	if !follow {
+		fl |= unix.O_NOFOLLOW
+	}
+	rest := strings.TrimLeft(raw, "/")
+	if rest == "" {
+		rest = "."
+	}
+	fd, err := probeAsGuest(r.fd, rest, &unix.OpenHow{Flags: fl, Resolve: resolveFlags})
+	if err == nil {
+		unix.Close(fd)
+	}
+	return err != unix.EACCES && err != unix.EPERM
 }

@@ -114,28 +114,30 @@ func (c *Call) openPlainFile(abs string, flags int, follow bool) (result, bool) 
 }
 
 // openAbs is absOf for c.open, which it answers itself (done) when absOf fails or when
-// openCont, openPlainFile, createPlain or createOpenPlain takes the open.
-func (c *Call) openAbs(dirfd int32, p string, flags int, mode uint32, follow bool) (abs string, r result, done bool) {
+// openCont, openPlainFile, createPlain or createOpenPlain takes the open. raw is the path
+// made absolute with no link followed (abs1's).
+func (c *Call) openAbs(dirfd int32, p string, flags int, mode uint32, follow bool) (abs, raw string, r result, done bool) {
 	abs, err := c.abs1(dirfd, p)
 	if err != nil {
-		return "", fail(err), true
+		return "", "", fail(err), true
 	}
+	raw = abs
 	if r, ok := c.openCont(abs, flags, follow); ok {
-		return "", r, true
+		return "", "", r, true
 	}
 	if r, ok := c.openPlainFile(abs, flags, follow); ok {
-		return "", r, true
+		return "", "", r, true
 	}
 	if r, ok := c.createPlain(abs, flags, mode); ok {
-		return "", r, true
+		return "", "", r, true
 	}
 	if r, ok := c.createOpenPlain(abs, flags, mode); ok {
-		return "", r, true
+		return "", "", r, true
 	}
 	if abs, err = c.absCanon(abs, follow); err != nil {
-		return "", fail(err), true
+		return "", "", fail(err), true
 	}
-	return abs, result{}, false
+	return abs, raw, result{}, false
 }
 
 // parentPlain is Call.parent's common case for a root caller (and readlink's and an

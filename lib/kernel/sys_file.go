@@ -112,14 +112,15 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// O_CREAT|O_EXCL never follows a final symlink (EEXIST), O_NOFOLLOW refuses one (ELOOP)
 	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
-	abs, r, done := c.openAbs(dirfd, p, flags, mode, follow)
+	abs, raw, r, done := c.openAbs(dirfd, p, flags, mode, follow)
 	if done {
 		return r
 	}
 	cloexec := flags&unix.O_CLOEXEC != 0
 	opath := flags&unix.O_PATH != 0 // answered with a stand-in: no device is opened for it
 	if opath {
-		if c.nativeOPath(dirfd, p, abs) && c.flagsStay() {
+		// (and where the host's own lookup passes every directory: nativeMayWalk)
+		if c.nativeOPath(dirfd, p, abs) && c.flagsStay() && nativeMayWalk(c.k.root, raw, flags, follow) {
 			if !c.privileged() {
 				// the host does not check a guest user's search permission: the kernel
 				// does first (a guest racing renames can at most get an O_PATH fd, which

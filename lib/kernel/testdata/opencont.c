@@ -57,6 +57,10 @@ int main(int argc, char **argv)
 		want("root", "/oc/shut/f", O_RDONLY, "shut\n", 0);
 		want("root", "/oc/shut", O_RDONLY | O_DIRECTORY, NULL, 0);
 		want("root", "/oc/zero", O_RDONLY, "zero\n", 0);
+		/* O_PATH, which the host opens for names it may reach (sys_file.go) */
+		want("root", "/oc/home/secret", O_PATH, NULL, 0);
+		want("root", "/oc/home/roots", O_PATH, NULL, 0);
+		want("root", "/oc/shut/f", O_PATH, NULL, 0);
 	}
 	if (setgroups(0, NULL) < 0 || setgid(1000) < 0 || setuid(1000) < 0) {
 		printf("becoming 1000: %s\n", strerror(errno));
@@ -69,6 +73,8 @@ int main(int argc, char **argv)
 	}
 	if (access("/oc/home", F_OK) == 0) {
 		want("user", "/oc/home/secret", O_RDONLY, "user's\n", 0);
+		want("user", "/oc/home/secret", O_PATH, NULL, 0);
+		want("user", "/oc/shut/f", O_PATH, NULL, EACCES);
 		want("user", "/oc/home/roots", O_RDONLY, NULL, EACCES);
 		want("user", "/oc/grp", O_RDONLY, "grp\n", 0);
 		want("user", "/oc/shut/f", O_RDONLY, NULL, EACCES);
