@@ -139,6 +139,36 @@ int main(int argc, char **argv) {
 		if (unlinkat(sfd, nm, AT_REMOVEDIR) < 0)
 			die("rmdir", nm);
 	});
+	/* a shell's ">" on an existing file, then cp's and tar's O_CREAT without O_EXCL on new
+	 * names (the first pass creates "w") */
+	BENCH("creat_trunc_us", nf, {
+		int fd = openat(sfd, "w", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			die("creat", "w");
+		close(fd);
+	});
+	unlinkat(sfd, "w", 0);
+	if (want("create_noexcl_us")) {
+		double bn = 1e9;
+		for (int r = 0; r < ROUNDS; r++) {
+			double t = now();
+			for (int i = 0; i < nf; i++) {
+				snprintf(nm, sizeof nm, "c%d", i);
+				int fd = openat(sfd, nm, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+				if (fd < 0)
+					die("create", nm);
+				close(fd);
+			}
+			t = (now() - t) / nf;
+			if (t < bn)
+				bn = t;
+			for (int i = 0; i < nf; i++) {
+				snprintf(nm, sizeof nm, "c%d", i);
+				unlinkat(sfd, nm, 0);
+			}
+		}
+		printf("create_noexcl_us %.3f\n", bn * 1e6);
+	}
 	if (want("renameat_us")) {
 		double br = 1e9;
 		for (int r = 0; r < ROUNDS; r++) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Path-call benchmark (issue 18): bench/paths/paths.c (stat, lstat, fstatat relative to a
 # directory fd, stat through a symlinked directory, open, openat, access, readlinkat, mkdirat+rmdir,
-# renameat, create and unlinkat on
+# renameat, O_CREAT|O_TRUNC of an existing file, O_CREAT of new names, create and unlinkat on
 # a tree of 2000 small files at depth 5) natively, under our linux and under the real linux.uml
 # (hostfs root), in one run. Prints a table of microseconds per call with ratios to native.
 # ROUNDS=n (default 2) alternating native/gouml runs, the best figure of each kept.

@@ -15,8 +15,9 @@ import (
 // the same few microseconds whatever the call, so the calls a workload traps most are the
 // ones worth answering elsewhere.
 type callStats struct {
-	n  [maxNr]atomic.Uint64
-	ns [maxNr]atomic.Uint64
+	n    [maxNr]atomic.Uint64
+	ns   [maxNr]atomic.Uint64
+	cont [maxNr]atomic.Uint64 // of n, those answered with CONTINUE (run natively)
 }
 
 // add records one call of number nr whose handler ran from start on.
@@ -26,6 +27,14 @@ func (s *callStats) add(nr int, start time.Time) {
 	}
 	s.n[nr].Add(1)
 	s.ns[nr].Add(uint64(time.Since(start)))
+}
+
+// addCont records that a call of number nr just added was let through (CONTINUE).
+func (s *callStats) addCont(nr int) {
+	if s == nil || nr < 0 || nr >= maxNr {
+		return
+	}
+	s.cont[nr].Add(1)
 }
 
 // print writes the counts, the most frequent first: one line per call, then the total.
@@ -50,7 +59,11 @@ func (s *callStats) print(w io.Writer) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "linux: trapped calls: %d, %.1f ms in handlers\n", total, float64(totalNs)/1e6)
 	for _, r := range rows {
-		fmt.Fprintf(&b, "linux:   %-18s %8d %8.1f µs each\n", sysName(r.nr), r.n, float64(r.ns)/float64(r.n)/1e3)
+		fmt.Fprintf(&b, "linux:   %-18s %8d %8.1f µs each", sysName(r.nr), r.n, float64(r.ns)/float64(r.n)/1e3)
+		if c := s.cont[r.nr].Load(); c > 0 {
+			fmt.Fprintf(&b, ", %d let through", c)
+		}
+		b.WriteString("\n")
 	}
 	io.WriteString(w, b.String())
 }

@@ -173,6 +173,9 @@ func (k *Kernel) dispatch(n *seccompNotif, c *Call) (kept, trace bool) {
 	r := k.handle(s, c)
 	if k.stats != nil {
 		k.stats.add(nr, start)
+		if r.cont {
+			k.stats.addCont(nr)
+		}
 	}
 	if r.trace {
 		return true, true

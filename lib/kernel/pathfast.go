@@ -114,22 +114,30 @@ func (c *Call) openPlainFile(abs string, flags int, follow bool) (result, bool) 
 }
 
 // openAbs is absOf for c.open, which it answers itself (done) when absOf fails or when
-// openPlainFile or createPlain takes the open.
-func (c *Call) openAbs(dirfd int32, p string, flags int, mode uint32, follow bool) (abs string, r result, done bool) {
+// openCont, openPlainFile, createPlain or createOpenPlain takes the open. raw is the path
+// made absolute with no link followed (abs1's).
+func (c *Call) openAbs(dirfd int32, p string, flags int, mode uint32, follow bool) (abs, raw string, r result, done bool) {
 	abs, err := c.abs1(dirfd, p)
 	if err != nil {
-		return "", fail(err), true
+		return "", "", fail(err), true
+	}
+	raw = abs
+	if r, ok := c.openCont(abs, flags, follow); ok {
+		return "", "", r, true
 	}
 	if r, ok := c.openPlainFile(abs, flags, follow); ok {
-		return "", r, true
+		return "", "", r, true
 	}
 	if r, ok := c.createPlain(abs, flags, mode); ok {
-		return "", r, true
+		return "", "", r, true
+	}
+	if r, ok := c.createOpenPlain(abs, flags, mode); ok {
+		return "", "", r, true
 	}
 	if abs, err = c.absCanon(abs, follow); err != nil {
-		return "", fail(err), true
+		return "", "", fail(err), true
 	}
-	return abs, result{}, false
+	return abs, raw, result{}, false
 }
 
 // parentPlain is Call.parent's common case for a root caller (and readlink's and an
@@ -197,16 +205,80 @@ func (c *Call) createPlain(abs string, flags int, mode uint32) (result, bool) {
 	default:
 		return result{}, false
 	}
+	return c.createdPlain(fd, pfd, flags, mode), true
+}
+
+// createdPlain ends a root caller's create of the regular file fd in the directory pfd as
+// the ordinary way ends one: no set-id bit on the host file, the guest's set-id and sticky
+// bits in its metadata, the creator as owner, and the fd installed.
+func (c *Call) createdPlain(fd, pfd, flags int, mode uint32) result {
 	if err := noSetid(fd); err != nil {
 		unix.Close(fd)
-		return fail(err), true
+		return fail(err)
 	}
 	if mode&0o7000 != 0 {
 		if r := setGuestMode(fd, mode&0o7777); r.errno != 0 {
 			unix.Close(fd)
-			return r, true
+			return r
 		}
 	}
 	c.setCreatorOwner(fd, pfd)
-	return newFD(fd, flags&unix.O_CLOEXEC != 0), true
+	return newFD(fd, flags&unix.O_CLOEXEC != 0)
+}
+
+// createOpenPlain is c.open's O_CREAT without O_EXCL (a shell's ">", cp, tar) for a root
+// caller, of a path parentPlain takes, where the ordinary way resolved the path three or
+// four times (canon's probe, an exclusive create, the open of what exists, the parent again
+// for a new file's owner). In the parent directory parentPlain opened, it opens the name as
+// it is, never through a link (O_NOFOLLOW: the ordinary way follows a final link, so a link
+// goes there), and creates it exclusively only when it is missing, which is also the only
+// case that reads the caller's umask. An existing regular file that is no device
+// placeholder or ubd image ends as openPlainFile's do; anything else (a link, a directory,
+// a FIFO, a placeholder, a name made by another task between the two opens, a read-only
+// file system) goes the ordinary way, which opens again: O_TRUNC, the one thing the first
+// open may have done already, it does too.
+func (c *Call) createOpenPlain(abs string, flags int, mode uint32) (result, bool) {
+	if flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT || flags&(unix.O_PATH|unix.O_DIRECTORY) != 0 {
+		return result{}, false // O_TMPFILE contains O_DIRECTORY's bit
+	}
+	pfd, name, err, ok := c.parentPlain(abs)
+	if !ok {
+		return result{}, false
+	}
+	if err != nil {
+		return fail(err), true
+	}
+	defer unix.Close(pfd)
+	fd, err := unix.Openat(pfd, name, flags&openFlagMask&^unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	switch err {
+	case nil:
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			unix.Close(fd)
+			return result{}, false
+		}
+		if b, _ := c.k.blockDevOf(&st); b != nil {
+			unix.Close(fd)
+			return result{}, false
+		}
+		if typ, _ := deviceOf(fd, &st); typ != 0 {
+			unix.Close(fd)
+			return result{}, false
+		}
+		if flags&unix.O_NONBLOCK == 0 {
+			if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+				unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+			}
+		}
+		return newFD(fd, flags&unix.O_CLOEXEC != 0), true
+	case unix.ENOENT:
+	default:
+		return result{}, false
+	}
+	mode &^= procUmask(c.Tid)
+	fd, err = unix.Openat(pfd, name, flags&openFlagMask|unix.O_EXCL|unix.O_CLOEXEC, mode&0o777)
+	if err != nil {
+		return result{}, false
+	}
+	return c.createdPlain(fd, pfd, flags, mode), true
 }

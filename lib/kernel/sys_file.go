@@ -112,14 +112,15 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	}
 	// O_CREAT|O_EXCL never follows a final symlink (EEXIST), O_NOFOLLOW refuses one (ELOOP)
 	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
-	abs, r, done := c.openAbs(dirfd, p, flags, mode, follow)
+	abs, raw, r, done := c.openAbs(dirfd, p, flags, mode, follow)
 	if done {
 		return r
 	}
 	cloexec := flags&unix.O_CLOEXEC != 0
 	opath := flags&unix.O_PATH != 0 // answered with a stand-in: no device is opened for it
 	if opath {
-		if c.nativeOPath(dirfd, p, abs) {
+		// (and where the host's own lookup passes every directory: nativeMayWalk)
+		if c.nativeOPath(dirfd, p, abs) && c.flagsStay() && nativeMayWalk(c.k.root, raw, flags, follow) {
 			if !c.privileged() {
 				// the host does not check a guest user's search permission: the kernel
 				// does first (a guest racing renames can at most get an O_PATH fd, which
@@ -347,6 +348,26 @@ func (c *Call) nativeOPath(dirfd int32, p, abs string) bool {
 	base, err := c.abs1(dirfd, ".")
 	return err == nil && inRoot(base)
 }
+
+// flagsStay says whether the open flags the kernel checked are the ones a native run of the
+// call would use. open, openat and creat carry them in registers, which nothing can change.
+// openat2 reads them from the guest's memory when the host runs it, after the kernel read
+// them: another thread of the caller may have made the O_PATH open an O_RDONLY one by then,
+// which an ordinary user's native open (as root of the guest's user namespace, owner of
+// root's files) would be allowed for a file it may not read. Guest root may read every file
+// anyway; what else a changed word could ask (writing, creating, truncating) the guest's
+// Landlock layer refuses, where it handles truncation too (ABI 3). Otherwise the kernel
+// answers with its stand-in, like for a path the guest's chroot does not hold.
+func (c *Call) flagsStay() bool {
+	return c.n.Data.Nr != unix.SYS_OPENAT2 || c.privileged() && guestLayerStopsWrites()
+}
+
+// guestLayerStopsWrites says whether the guest's Landlock layer (stub.go) refuses every
+// write, create and truncation by path: it handles truncation from ABI 3 on.
+var guestLayerStopsWrites = sync.OnceValue(func() bool {
+	abi, _ := landlockABI()
+	return abi >= 3
+})
 
 // openDevice opens the kernel's device of a type and number for a device file of the tree,
 // on a mount of flags mf: a nodev mount's nodes open nothing (EACCES, as Linux's may_open).

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -89,6 +90,16 @@ static void *race_thread(void *arg) {
 		for (volatile int k = 0; k < 2000; k++);
 	}
 	return NULL;
+}
+
+/* a thread that keeps turning an openat2 O_PATH open into a read-only one */
+static struct open_how flags_how;
+static void *flags_thread(void *arg) {
+	for (;;) {
+		__atomic_store_n(&flags_how.flags, (unsigned long long)O_RDONLY, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&flags_how.flags, (unsigned long long)O_PATH, __ATOMIC_SEQ_CST);
+	}
+	return arg;
 }
 
 static int run_child(const char *path) {
@@ -554,6 +565,33 @@ int main(void) {
 			chdir("/");
 			umount2("/bmnt", MNT_DETACH);
 		} else esc("bind-cwd-dotdot", "binding a directory of the guest failed");
+	}
+	/* openat2 reads its flags from memory when the host runs it: an ordinary user whose
+	 * O_PATH open another thread turns into O_RDONLY must not read root's private file */
+	{
+		int fd = open("/tmp/rootonly", O_CREAT | O_WRONLY | O_TRUNC, 0600);
+		write(fd, "SECRET\n", 7);
+		close(fd);
+		fflush(stdout);
+		pid_t p = fork();
+		if (p == 0) {
+			if (setgroups(0, NULL) < 0 || setgid(1000) < 0 || setuid(1000) < 0) _exit(98);
+			flags_how.flags = O_PATH;
+			pthread_t th;
+			pthread_create(&th, NULL, flags_thread, NULL);
+			int bad = 0;
+			for (int i = 0; i < 20000; i++) {
+				int f = syscall(SYS_openat2, AT_FDCWD, "/tmp/rootonly", &flags_how, sizeof flags_how);
+				if (f >= 0) { if (secret_fd(f)) bad++; close(f); }
+			}
+			_exit(bad ? 1 : 0);
+		}
+		int st = 0;
+		waitpid(p, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			snprintf(buf, sizeof buf, "status %#x", st);
+			esc("openat2-flags-race", buf);
+		} else ok("openat2-flags-race");
 	}
 	mount_flags();
 	if (getenv("HOSTFS")) hostfs_escapes(); else esc("hostfs", "no HOSTFS: the test gave no hostfs= directory");
