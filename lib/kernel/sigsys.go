@@ -32,8 +32,19 @@ func (k *Kernel) execDone(t *Task, comm, execfn string) error {
 	if err := unix.PtraceGetRegs(t.Tid, &regs); err != nil {
 		return err
 	}
-	if err := injectShim(t.Tid, &cr, comm, k.statData()); err != nil {
+	sd := k.statData()
+	if err := injectShim(t.Tid, &cr, comm, sd); err != nil {
 		return err
+	}
+	// a set-user-ID program that leaves guest FSUID 0 is ratcheted before it runs; exec
+	// has ended the other threads (ratchet.go)
+	k.mu.Lock()
+	need := needsRatchetLocked(sd.RootMnt != 0, t.Proc, t.Proc.Cred, t.Proc.Root != nil)
+	k.mu.Unlock()
+	if need {
+		if err := k.ratchetTask(t); err != nil {
+			return err
+		}
 	}
 	fixExecfn(t.Tid, regs.Rsp, execfn)
 	return nil

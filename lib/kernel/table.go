@@ -80,8 +80,11 @@ type Syscall struct {
 // rewrite changes the call's registers at the stop before it is restarted (sp: where
 // arguments may be written below the stack). image, at the exec event of the call, checks
 // the new image and reports whether it may run; done finishes a call whose image may run,
-// stopped at the exit of the call. A row without image arranges no exec.
+// stopped at the exit of the call. A row without image arranges no exec. atStop, when set,
+// replaces the rest: it works on the caller at the stop, and the call then restarts as the
+// caller made it, untraced (ratchet.go); an error fails the call there.
 type traceHooks struct {
+	atStop  func(k *Kernel, t *Task) error
 	prepare func(k *Kernel, c *Call) (*tracePlan, error)
 	rewrite func(k *Kernel, t *Task, plan *tracePlan, regs *unix.PtraceRegs, sp uint64) error
 	image   func(k *Kernel, t *Task) bool
