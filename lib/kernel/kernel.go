@@ -224,6 +224,8 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		k.uts.hostname = "(none)"
 	}
 	k.mountKernelFSes()
+	k.placeholdKernelFSes()
+	root.mounts.placehold = k.placehold
 	if cfg.Debug {
 		k.stats = new(callStats)
 	}
