@@ -9,7 +9,7 @@ import (
 // Placeholders (issue 18, the shim's path stats). The guest is chrooted into the root's tree
 // copy, so a native path lookup by a guest process sees the root directory's own directories
 // where the guest has a mount (a ubd image, tmpfs, hostfs, a bind) or a kernel file system
-// (/proc, /sys, /dev/pts, /dev/mqueue): the files the guest's path names are elsewhere. The
+// (/proc, /sys, /dev, /dev/pts, /dev/mqueue): the files the guest's path names are elsewhere. The
 // shim may answer a path stat only when the host's answer is the kernel's, so each such
 // mount point is marked in the tree copy by a mount: a recursive copy of the directory
 // itself, attached onto it. Below it the host finds the same files as before (the kernel's
@@ -37,11 +37,12 @@ const placeholdOp = 'P'
 
 // placehold marks the mount point at (a guest absolute path) before a mount there is added
 // to the table (mountTable.add): when it is a directory of the machine's root tree copy
-// itself, not of another mount, and not /dev, below which the root's own files are still
-// the guest's where the kernel serves no device.
+// itself, not of another mount. /dev too: below it the root's own files are still the
+// guest's where the kernel serves no device, and the kernel finds them through the
+// placeholder as before, while a native lookup there leaves the answer to the kernel.
 func (k *Kernel) placehold(at string) {
 	at = path.Clean(at)
-	if k.procHelper == nil || at == "/" || at == "/dev" {
+	if k.procHelper == nil || at == "/" {
 		return
 	}
 	if r, _ := k.root.route(at); r != k.root {

@@ -36,7 +36,7 @@ func TestPathPlaceholders(t *testing.T) {
 		t.Fatalf("gcc: %v\n%s", err, b)
 	}
 	os.RemoveAll(filepath.Join(root, "mp"))
-	for _, d := range []string{"mnt", "proc", "sys"} {
+	for _, d := range []string{"mnt", "proc", "sys", "dev"} {
 		os.MkdirAll(filepath.Join(root, d), 0o755)
 	}
 	if err := os.WriteFile(filepath.Join(root, "mnt", "marker"), []byte("under the mount\n"), 0o644); err != nil {
@@ -95,7 +95,7 @@ func lookFromHost(root string) (msg string) {
 		return "statx of the guest's root: " + err.Error()
 	}
 	var bad []string
-	for _, p := range []string{"/mnt", "/proc", "/sys", "/mnt/marker"} {
+	for _, p := range []string{"/mnt", "/proc", "/sys", "/dev", "/mnt/marker"} {
 		if m, err := mnt(p); err != nil || m == top {
 			bad = append(bad, p+" is on the root tree's mount")
 		}

@@ -109,6 +109,19 @@ func emitShimStat(p *seccomp.Prog, r argRule) {
 		ret(retNotify)        // 6: forwarded by the shim
 		ret(retShim)          // 7
 	case ruleShimFstatat:
+		if pathStats {
+			// every other site's to the shim, which answers by path for guest root
+			// (page 1's hint) or forwards it; natively from G1 (the ratchet's to revoke)
+			ld(offIP + 4)
+			jeq(hi, 0, 5) // 1 → 7
+			ld(offIP)
+			jeq(uint32(g2), 0, 1) // 3 → 4 | 5
+			ret(retNotify)        // 4: forwarded by the shim
+			jeq(uint32(g1), 0, 1) // 5 → 6 | 7
+			ret(retAllow)         // 6: the shim's own path stat, into the guest's buffer
+			ret(retShim)          // 7
+			return
+		}
 		ld(offIP + 4)
 		jeq(hi, 0, 3) // 1 → 5
 		ld(offIP)
@@ -119,6 +132,15 @@ func emitShimStat(p *seccomp.Prog, r argRule) {
 		ret(retShim)
 		ret(retNotify)
 	case ruleShimStatx:
+		if pathStats {
+			ld(offIP + 4)
+			jeq(hi, 0, 3) // 1 → 5
+			ld(offIP)
+			jeq(uint32(g1), 0, 1) // 3 → 4 | 5
+			ret(retAllow)         // 4: the shim's, an fd's or (guest root's) a path's
+			ret(retNotify)        // 5
+			return
+		}
 		ld(offIP + 4)
 		jeq(hi, 0, 6) // 1 → 8
 		ld(offIP)
@@ -129,7 +151,15 @@ func emitShimStat(p *seccomp.Prog, r argRule) {
 		jeq(0, 1, 0)   // 7 → 9 | 8
 		ret(retNotify) // 8
 		ret(retAllow)  // 9: a NULL path, from the shim's site
-	case ruleShimXattr:
+	case ruleShimXattr, ruleShimXattrAt:
+		name := uint32(offArg0 + 8) // fgetxattr's args[1]
+		if r == ruleShimXattrAt {
+			if !pathStats {
+				ret(retNotify)
+				return
+			}
+			name = offArg0 + 24 // getxattrat's args[3]
+		}
 		n := uint8(len(shim.XNames))
 		name0 := uint64(shimAddr + shim.XNamesOff)
 		notify := 7 + n // the index of RET notify; RET allow follows it
@@ -137,9 +167,9 @@ func emitShimStat(p *seccomp.Prog, r argRule) {
 		jeq(hi, 0, notify-2)
 		ld(offIP)
 		jeq(uint32(g1), 0, notify-4)
-		ld(offArg0 + 12)
+		ld(name + 4)
 		jeq(uint32(name0>>32), 0, notify-6)
-		ld(offArg0 + 8)
+		ld(name)
 		for i := uint8(0); i < n; i++ {
 			jeq(uint32(name0)+uint32(i)*shim.XNameSize, n-i, 0)
 		}
@@ -147,3 +177,10 @@ func emitShimStat(p *seccomp.Prog, r argRule) {
 		ret(retAllow)
 	}
 }
+
+// pathStats turns on the shim's path stats (newfstatat by path, for a process the kernel
+// knows as guest root without chroot): the filter lets the shim look paths up natively from
+// G1, which the ratchet (ratchet.go) takes away from every process that stops being such a
+// caller, and the placeholders (placeholder.go) keep a lookup through the guest's mounts
+// and the kernel's file systems off the root tree's mount. Off, the rows are as before.
+const pathStats = true

@@ -33,14 +33,16 @@ func (k *Kernel) execDone(t *Task, comm, execfn string) error {
 		return err
 	}
 	sd := k.statData()
+	// a set-user-ID program that leaves guest FSUID 0 is ratcheted before it runs; exec
+	// has ended the other threads (ratchet.go). The shim's path stats are for the others.
+	on := k.ratchetOn()
+	k.mu.Lock()
+	need := needsRatchetLocked(on, t.Proc, t.Proc.Cred, t.Proc.Root != nil)
+	sd.Paths = on && !t.Proc.ratcheted && rootUnchrooted(t.Proc.Cred, t.Proc.Root != nil)
+	k.mu.Unlock()
 	if err := injectShim(t.Tid, &cr, comm, sd); err != nil {
 		return err
 	}
-	// a set-user-ID program that leaves guest FSUID 0 is ratcheted before it runs; exec
-	// has ended the other threads (ratchet.go)
-	k.mu.Lock()
-	need := needsRatchetLocked(sd.RootMnt != 0, t.Proc, t.Proc.Cred, t.Proc.Root != nil)
-	k.mu.Unlock()
 	if need {
 		if err := k.ratchetTask(t); err != nil {
 			return err

@@ -59,10 +59,13 @@ const (
 	ruleShimFstatat // newfstatat with AT_EMPTY_PATH to the shim (not from the second site), else trapped
 	ruleShimStatx   // statx with a NULL path natively from the first site, else trapped
 	ruleShimXattr   // fgetxattr of the shim's attribute names natively from the first site, else trapped
+	// getxattrat of the shim's attribute names natively from the first site (path stats:
+	// pathStats), else trapped
+	ruleShimXattrAt
 )
 
 // shimStatRule reports whether r is one of the stat path's rules.
-func shimStatRule(r argRule) bool { return r >= ruleShimFstat && r <= ruleShimXattr }
+func shimStatRule(r argRule) bool { return r >= ruleShimFstat && r <= ruleShimXattrAt }
 
 // Syscall is one row of the table.
 type Syscall struct {
@@ -272,8 +275,9 @@ var table = []Syscall{
 	trapRetried(unix.SYS_OPENAT2, sysOpenat2), trapRetried(unix.SYS_CREAT, sysCreat),
 	trapRetried(unix.SYS_STAT, sysStat), trapRetried(unix.SYS_LSTAT, sysLstat),
 	{Nr: unix.SYS_FSTAT, Disp: InGuest, Rule: ruleShimFstat, Handler: sysFstat, Note: fstatNote},
-	ruleTrap(unix.SYS_NEWFSTATAT, ruleShimFstatat, sysNewfstatat, "with AT_EMPTY_PATH (fstat): "+fstatNote),
-	ruleTrap(unix.SYS_STATX, ruleShimStatx, sysStatx, "the shim's own (a NULL path, from its site) run natively"),
+	ruleTrap(unix.SYS_NEWFSTATAT, ruleShimFstatat, sysNewfstatat, "with AT_EMPTY_PATH (fstat), and by path for guest root without chroot: "+fstatNote),
+	ruleTrap(unix.SYS_STATX, ruleShimStatx, sysStatx, "the shim's own (from its site; by path for guest root alone: ratchet.go) run natively"),
+	ruleTrap(sysGetxattrat, ruleShimXattrAt, sysGetxattratCall, "not supported yet (ENOSYS); the shim's own (its attribute names, from its site) run natively"),
 	trapRetried(unix.SYS_ACCESS, sysAccess), trapRetried(unix.SYS_FACCESSAT, sysFaccessat), trapRetried(unix.SYS_FACCESSAT2, sysFaccessat2),
 	trapRetried(unix.SYS_READLINK, sysReadlink), trapRetried(unix.SYS_READLINKAT, sysReadlinkat),
 	trapRetried(unix.SYS_MKDIR, sysMkdir), trapRetried(unix.SYS_MKDIRAT, sysMkdirat),
