@@ -16,7 +16,7 @@ import (
 // TestShimPathStat runs testdata/pathstat.c in a guest: stat and lstat by path, which the
 // shim answers for guest root without chroot (shim.S statpath, ratchet.go, placeholder.go),
 // give byte for byte what the kernel gives, errors included, over every form of the
-// attributes and over paths into /proc, /dev, /sys, a tmpfs, a bind mount, ".." across
+// attributes and over paths into /proc, /dev, /sys, a ubd image, a tmpfs, a bind mount, ".." across
 // them, links, and relative paths from directory fds; as a chrooted root and as guest user
 // 1000 (EACCES below an unsearchable directory, in a thread, a child and after exec), and
 // while a thread renames a directory of the path. A second boot counts, with `debug`, that
@@ -24,7 +24,7 @@ import (
 // ordinary host user.
 func TestShimPathStat(t *testing.T) {
 	root := testenv.BusyboxRoot(t, map[string]string{
-		"/t.sh": "#!/bin/sh\nmount -t tmpfs none /mnt && touch /mnt/x\nmount --bind /st /b\n" +
+		"/t.sh": "#!/bin/sh\nmount -t tmpfs none /mnt && touch /mnt/x\nmount --bind /st /b\nmount /dev/ubdb /u && cat /u/uf && echo\n" +
 			"/pathstat /st/*\necho \"pathstat: $?\"\n/bin/busybox poweroff -f\n",
 		"/l.sh": "#!/bin/sh\n/pathstat loop\n/bin/busybox poweroff -f\n",
 	})
@@ -36,7 +36,7 @@ func TestShimPathStat(t *testing.T) {
 	st := filepath.Join(root, "st")
 	makeStatTree(t, st)
 	os.Chmod(st, 0o755) // searchable by guest user 1000 (private is not)
-	for _, d := range []string{"mnt", "b", "proc", "sys", "dev", "st/ra", "st/rb"} {
+	for _, d := range []string{"mnt", "b", "u", "proc", "sys", "dev", "st/ra", "st/rb"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -44,6 +44,21 @@ func TestShimPathStat(t *testing.T) {
 	// under the tmpfs: the root's own file, which the guest must not see there
 	if err := os.WriteFile(filepath.Join(root, "mnt", "under"), nil, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "u", "under"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// a ubd image with one file, mounted at /u (its file in the root is an excluded inode)
+	ubd := filepath.Join(t.TempDir(), "ubd")
+	if err := os.MkdirAll(filepath.Join(ubd, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ubd, "src", "uf"), []byte("on the image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(root, "u.img") // in the root: the user's too after unprivileged()
+	if b, err := exec.Command(testenv.Tool(t, "mkfs.ext4"), "-q", "-d", filepath.Join(ubd, "src"), img, "8M").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, b)
 	}
 	if err := os.WriteFile(filepath.Join(st, "ra", "f"), []byte("a"), 0o644); err != nil {
 		t.Fatal(err)
@@ -57,8 +72,9 @@ func TestShimPathStat(t *testing.T) {
 	boot := func(asUser bool, umlDir string) {
 		t.Helper()
 		out, errs, status := run{asUser: asUser, timeout: 180 * time.Second,
-			args: []string{"ubd0=" + root, "init=/t.sh", "rw", "quiet", "uml_dir=" + umlDir}}.do(t)
+			args: []string{"ubd0=" + root, "ubd1=" + img, "init=/t.sh", "rw", "quiet", "uml_dir=" + umlDir}}.do(t)
 		if status != 0 || !strings.Contains(out, " 0 failures\n") || strings.Contains(out, "FAIL") ||
+			!strings.Contains(out, "on the image\n") ||
 			!strings.Contains(out, "pathstat: 0\n") {
 			t.Fatalf("as user %v: status %d\nstdout:\n%s\nstderr:\n%s", asUser, status, out, errs)
 		}

@@ -2,7 +2,8 @@
 // TestShimPathStat. stat and lstat by path (newfstatat, which the shim answers for guest root
 // without chroot on the root tree) must give byte for byte what the kernel gives (the old
 // stat and lstat calls, which always go to the kernel), errors included: for every file
-// named on the command line and for paths into /proc, /dev, /sys, a tmpfs and a bind mount,
+// named on the command line and for paths into /proc, /dev, /sys, a ubd image, a tmpfs and a
+// bind mount,
 // ".." across them, links, relative paths from directory fds and the working directory;
 // then as a chrooted root and after setuid(1000) (an unsearchable directory is EACCES, in
 // a thread, a child and after exec); then a thread renaming a path component while another
@@ -94,7 +95,8 @@ static const char *fixed[] = {
     "/proc/self/fd/0", "/proc/self/cwd", "/proc/..", "/dev", "/dev/null", "/dev/tty", "/dev/pts", "/dev/ptmx",
     "/dev/console", "/dev/stdin", "/dev/fd", "/dev/..", "/sys", "/sys/kernel", "/sys/..", "/mnt", "/mnt/", "/mnt/x",
     "/mnt/..", "/mnt/../st/plain", "/mnt/under", "/b", "/b/plain", "/b/owned", "/b/..", "/b/../st/owned", "/bin/sh",
-    "/bin/busybox", "/st/dir", "/st/dir/..", NULL,
+    "/bin/busybox", "/st/dir", "/st/dir/..", "/u", "/u/", "/u/uf", "/u/under", "/u/..", "/u/../st/plain", "/u/lost+found",
+    "/u.img", NULL,
 };
 
 static void all(const char *where, int argc, char **argv) {
@@ -104,8 +106,8 @@ static void all(const char *where, int argc, char **argv) {
 	for (int i = 0; fixed[i]; i++)
 		both(AT_FDCWD, fixed[i]);
 	// relative: from directory fds and the working directory
-	const char *dirs[] = {"/st", "/proc", "/dev", "/mnt", "/b", "/", NULL};
-	const char *names[] = {"plain", "owned", "self", "null", "x", "..", ".", "st/plain", "../st/plain", "dir/..", NULL};
+	const char *dirs[] = {"/st", "/proc", "/dev", "/mnt", "/b", "/u", "/", NULL};
+	const char *names[] = {"plain", "owned", "self", "null", "x", "uf", "..", ".", "st/plain", "../st/plain", "dir/..", NULL};
 	for (int d = 0; dirs[d]; d++) {
 		int fd = open(dirs[d], O_RDONLY | O_DIRECTORY);
 		if (fd < 0)
