@@ -25,7 +25,11 @@ import (
 // nothing the guest could not do itself; what matters is what the filter lets any code do
 // from the shim's first syscall site (G1), since a guest may jump there:
 //   - statx with a NULL path (args[1] == 0: never a path lookup, the fd itself, Linux 6.11+)
-//     and fstat: the host's metadata of an object the guest already holds;
+//     and fstat: the host's metadata of an object the guest already holds; statx,
+//     newfstatat and getxattrat (the names in page 0 only) with a path too, under pathStats
+//     (below), for guest root without chroot alone: the ratchet (ratchet.go) fails them for
+//     every other process, and the placeholders (placeholder.go) keep lookups through mount
+//     points off the root tree's mount;
 //   - fgetxattr with a name pointer equal to one of the six names in page 0 (lib/hostmeta's
 //     user.gouml.* names), which the kernel seals with mseal (Linux 6.10+) so that no guest
 //     can remap or rewrite them: the guest's own metadata, which stat shows anyway. No other

@@ -36,6 +36,8 @@ import "encoding/binary"
 //	page 0 0xc40        the lib/hostmeta attribute names the stat path reads (XNames), 0x20
 //	                    apart; the filter lets fgetxattr run natively from G1 with these
 //	                    addresses only, so the kernel seals page 0 (mseal)
+//	page 0 0xd00        the kernel's ratchet filter (struct sock_fprog, then its program:
+//	                    lib/kernel/ratchet.go), sealed with the rest
 //	page 1 0x000        int64 values[7]: return value of syscall 102+i
 //	page 1 0x040        the guest's own SIGSYS struct kernel_sigaction (handler 0
 //	                    SIG_DFL, 1 SIG_IGN), written by the handler; zero at first
