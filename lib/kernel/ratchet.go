@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"sync"
 
 	"github.com/gouml/gouml/lib/kernel/internal/seccomp"
 	"github.com/gouml/gouml/lib/kernel/internal/shim"
@@ -49,6 +50,14 @@ var ratchetDenied = []uint32{unix.SYS_NEWFSTATAT, unix.SYS_GETXATTR, unix.SYS_LG
 
 // sysGetxattrat is getxattrat(2) (Linux 6.13).
 const sysGetxattrat = 464
+
+// getxattratHost reports whether the host has getxattrat (Linux 6.13), which the shim's
+// path stats read the attributes with: without it they would always end at the kernel, one
+// SIGSYS later, so the shim is not told to try (page 1's Paths).
+var getxattratHost = sync.OnceValue(func() bool {
+	_, _, e := unix.RawSyscall6(sysGetxattrat, ^uintptr(0), 0, 0, 0, 0, 0) // fd -1
+	return e != unix.ENOSYS
+})
 
 // sysGetxattratCall answers the guest's own getxattrat: not supported yet, as before it had a
 // row; only the shim's run natively (ruleShimXattrAt).
