@@ -25,6 +25,7 @@ import (
 func TestShimPathStat(t *testing.T) {
 	root := testenv.BusyboxRoot(t, map[string]string{
 		"/t.sh": "#!/bin/sh\nmount -t tmpfs none /mnt && touch /mnt/x\nmount --bind /st /b\nmount /dev/ubdb /u && cat /u/uf && echo\n" +
+			"ln -sf x /dev/mylink && chown -h 1000:50 /dev/mylink && ls -ln /dev/mylink\n" +
 			"/pathstat /st/*\necho \"pathstat: $?\"\n/bin/busybox poweroff -f\n",
 		"/l.sh": "#!/bin/sh\n/pathstat loop\n/bin/busybox poweroff -f\n",
 	})
@@ -75,6 +76,8 @@ func TestShimPathStat(t *testing.T) {
 			args: []string{"ubd0=" + root, "ubd1=" + img, "init=/t.sh", "rw", "quiet", "uml_dir=" + umlDir}}.do(t)
 		if status != 0 || !strings.Contains(out, " 0 failures\n") || strings.Contains(out, "FAIL") ||
 			!strings.Contains(out, "on the image\n") ||
+			// a link's guest owner below /dev's placeholder
+			!regexp.MustCompile(`lrwxrwxrwx +1 +1000 +50 .*/dev/mylink`).MatchString(out) ||
 			!strings.Contains(out, "pathstat: 0\n") {
 			t.Fatalf("as user %v: status %d\nstdout:\n%s\nstderr:\n%s", asUser, status, out, errs)
 		}

@@ -59,6 +59,16 @@ func (k *Kernel) placehold(at string) {
 	}
 	if _, err := k.procHelper.call(placeholdOp, "", fd); err != nil {
 		k.debugf("placeholder at %s: %v", at, err)
+		return
+	}
+	// Its files are the root tree's, at the same paths: known at once as a host mount below
+	// the root's copy (objPath, mountTop: a link's owner, a mount's flags), not only once
+	// objPath first meets it.
+	if pfd, err := k.root.OpenPath(at, true); err == nil {
+		if m, err := mountID(pfd); err == nil && m != k.root.mnt {
+			k.root.mounts.below.Store(m, true)
+		}
+		unix.Close(pfd)
 	}
 }
 
