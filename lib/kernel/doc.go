@@ -32,6 +32,11 @@
 //	watch.go      pidfds of every known task and process: the kernel forgets the ended
 //	sigsys.go     the shim: mapped into every guest process, its data kept up to date
 //	shim.go       the shim (internal/shim: its page, code generated from src/shim.S)
+//	shimstat.go   the shim's stat path: what page 1 tells it, the filter rows it needs
+//	ratchet.go    the second filter that takes the shim's native path lookups away from a
+//	              process that stops being guest root without chroot
+//	placeholder.go  mounts over each mount point in the root's tree copy, so that a native
+//	              lookup through one ends on another mount (the shim's path stats)
 //	console.go    con0: the guest's console pty and its relay to the host channels
 //	devpts.go     the guest's own devpts instance: /dev/ptmx, /dev/pts, pty owners
 //	ctty.go       a pty opened by a session leader becomes its controlling terminal

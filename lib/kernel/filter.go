@@ -185,7 +185,7 @@ func emitLeaf(p *seccomp.Prog, l leaf) {
 		fromSite(p, shimG2RetOff, retNotify, retShim)
 	case ruleShimNative:
 		fromSite(p, shimG1RetOff, retAllow, retShim)
-	case ruleShimFstat, ruleShimFstatat, ruleShimStatx, ruleShimXattr:
+	case ruleShimFstat, ruleShimFstatat, ruleShimStatx, ruleShimXattr, ruleShimXattrAt:
 		emitShimStat(p, l.rule)
 	case ruleShimMask3, ruleShimMask4, ruleShimMask5:
 		off := uint32(offArg0) + 8*uint32(3+l.rule-ruleShimMask3)

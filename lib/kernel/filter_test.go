@@ -104,6 +104,8 @@ func TestFilterMatchesTable(t *testing.T) {
 				want = retShim // a new process (no CLONE_THREAD), not from the shim
 			case s.Disp == ArgRule && s.Rule == ruleShimRoute:
 				want = retShim // a signal sender, not from the shim
+			case s.Disp == ArgRule && s.Rule == ruleShimFstatat && pathStats:
+				want = retShim // a path stat, not from the shim: the shim's to answer or forward
 			case s.Disp == ArgRule && shimStatRule(s.Rule):
 				want = retNotify // not the shim's own call (statx, fgetxattr), no AT_EMPTY_PATH (newfstatat)
 			case s.Disp == Errno:
@@ -222,12 +224,21 @@ func TestFilterShimSites(t *testing.T) {
 		{"fstat G1 low half only", unix.SYS_FSTAT, g1&0xffffffff | 0x5500000000, []uint64{3}, retShim},
 		{"newfstatat empty path", unix.SYS_NEWFSTATAT, 0x401000, []uint64{3, 0x4000, 0x7ffd0000, unix.AT_EMPTY_PATH}, retShim},
 		{"newfstatat empty path from G2", unix.SYS_NEWFSTATAT, g2, []uint64{3, 0x4000, 0x7ffd0000, unix.AT_EMPTY_PATH}, retNotify},
-		{"newfstatat empty path from G1", unix.SYS_NEWFSTATAT, g1, []uint64{3, 0x4000, 0x7ffd0000, unix.AT_EMPTY_PATH}, retShim},
-		{"newfstatat a path", unix.SYS_NEWFSTATAT, 0x401000, []uint64{3, 0x4000, 0x7ffd0000, unix.AT_SYMLINK_NOFOLLOW}, retNotify},
-		{"newfstatat a path from G1", unix.SYS_NEWFSTATAT, g1, []uint64{3, 0x4000, 0x7ffd0000, 0}, retNotify},
+		// the path stats (pathStats): natively from G1, for guest root alone (the ratchet)
+		{"newfstatat empty path from G1", unix.SYS_NEWFSTATAT, g1, []uint64{3, 0x4000, 0x7ffd0000, unix.AT_EMPTY_PATH}, retAllow},
+		{"newfstatat a path", unix.SYS_NEWFSTATAT, 0x401000, []uint64{3, 0x4000, 0x7ffd0000, unix.AT_SYMLINK_NOFOLLOW}, retShim},
+		{"newfstatat a path from G1", unix.SYS_NEWFSTATAT, g1, []uint64{3, 0x4000, 0x7ffd0000, 0}, retAllow},
+		{"newfstatat a path from G2", unix.SYS_NEWFSTATAT, g2, []uint64{3, 0x4000, 0x7ffd0000, 0}, retNotify},
 		{"statx NULL path from G1", unix.SYS_STATX, g1, []uint64{3, 0, unix.AT_EMPTY_PATH, 0x7ff, 0x7ffd0000}, retAllow},
-		{"statx a path from G1", unix.SYS_STATX, g1, []uint64{3, 0x4000, unix.AT_EMPTY_PATH, 0x7ff, 0x7ffd0000}, retNotify},
-		{"statx a path high half from G1", unix.SYS_STATX, g1, []uint64{3, 1 << 32, unix.AT_EMPTY_PATH}, retNotify},
+		{"statx a path from G1", unix.SYS_STATX, g1, []uint64{3, 0x4000, unix.AT_EMPTY_PATH, 0x7ff, 0x7ffd0000}, retAllow},
+		{"statx a path high half from G1", unix.SYS_STATX, g1, []uint64{3, 1 << 32, unix.AT_EMPTY_PATH}, retAllow},
+		{"statx a path anywhere", unix.SYS_STATX, 0x401000, []uint64{3, 0x4000, 0}, retNotify},
+		{"getxattrat shim name 0 from G1", sysGetxattrat, g1, []uint64{3, 0x4000, 0, shimAddr + shim.XNamesOff, 0x7ffd0000, 16}, retAllow},
+		{"getxattrat shim name 5 from G1", sysGetxattrat, g1, []uint64{3, 0x4000, 0, shimAddr + shim.XNamesOff + 5*shim.XNameSize, 0x7ffd0000, 16}, retAllow},
+		{"getxattrat past the names from G1", sysGetxattrat, g1, []uint64{3, 0x4000, 0, shimAddr + shim.XNamesOff + 6*shim.XNameSize, 0x7ffd0000, 16}, retNotify},
+		{"getxattrat other name from G1", sysGetxattrat, g1, []uint64{3, 0x4000, 0, 0x7ffd0000, 0x7ffd0000, 16}, retNotify},
+		{"getxattrat name in args[1] from G1", sysGetxattrat, g1, []uint64{3, shimAddr + shim.XNamesOff, 0, 0x7ffd0000, 0x7ffd0000, 16}, retNotify},
+		{"getxattrat shim name anywhere", sysGetxattrat, 0x401000, []uint64{3, 0x4000, 0, shimAddr + shim.XNamesOff, 0x7ffd0000, 16}, retNotify},
 		{"statx NULL path anywhere", unix.SYS_STATX, 0x401000, []uint64{3, 0, unix.AT_EMPTY_PATH}, retNotify},
 		{"statx NULL path from G2", unix.SYS_STATX, g2, []uint64{3, 0, unix.AT_EMPTY_PATH}, retNotify},
 		{"fgetxattr shim name 0 from G1", unix.SYS_FGETXATTR, g1, []uint64{3, shimAddr + shim.XNamesOff, 0x7ffd0000, 64}, retAllow},

@@ -58,9 +58,11 @@ type forkTicket struct {
 	cred   *Cred // the child's own copy
 	root   *Root
 	loaded *loadedProg
-	parent *Task    // the forking task
-	proc   *Process // its process: revokeTicketsLocked
-	seq    uint64   // parent.seq at the fork; a later call of the parent's means it returned
+	// the parent's ratchet (ratchet.go): in place before the fork, so the child has it too
+	ratcheted bool
+	parent    *Task    // the forking task
+	proc      *Process // its process: revokeTicketsLocked
+	seq       uint64   // parent.seq at the fork; a later call of the parent's means it returned
 }
 
 // forkTickets is the kernel's table of tickets (its fields under Kernel.mu, but sweep).
@@ -128,7 +130,7 @@ func (k *Kernel) fastFork(c *Call) bool {
 		ft.rng.Read(tok[:])
 	}
 	p := c.T.Proc
-	ft.m[tok] = &forkTicket{cred: p.Cred.clone(), root: p.Root, loaded: p.Loaded, parent: c.T, proc: p, seq: c.T.seq}
+	ft.m[tok] = &forkTicket{cred: p.Cred.clone(), root: p.Root, loaded: p.Loaded, ratcheted: p.ratcheted, parent: c.T, proc: p, seq: c.T.seq}
 	sweep := len(ft.m) >= ft.nextSweep
 	if sweep {
 		ft.nextSweep = 1 << 62 // until this sweep sets it
@@ -172,7 +174,7 @@ func (k *Kernel) claimLocked(tgid, tid int) *Process {
 		return nil
 	}
 	delete(k.forks.m, tok)
-	p := &Process{Tgid: tgid, Cred: tk.cred, Root: tk.root, Loaded: tk.loaded}
+	p := &Process{Tgid: tgid, Cred: tk.cred, Root: tk.root, Loaded: tk.loaded, ratcheted: tk.ratcheted}
 	k.procs[tgid] = p
 	k.watchProcess(p)
 	return p

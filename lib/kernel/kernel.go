@@ -163,6 +163,9 @@ type Process struct {
 	// Loaded is the program a chrooted process runs through its ELF interpreter (loader.go)
 	Loaded *loadedProg
 	pidfd  int // watched for the process's end (watch.go)
+	// ratcheted: the ratchet filter is in place in every thread (ratchet.go; k.mu). Only
+	// ever set after the filter went in, and never cleared: the filter stays for good.
+	ratcheted bool
 }
 
 // Task is a guest thread.
@@ -179,6 +182,9 @@ type Task struct {
 	contArg0 uint64
 	// exec / chdir in flight (ptrace.go, sys_exec.go)
 	plan *tracePlan
+	// forkRatcheted is Proc.ratcheted as the task's last traced call began, before any fork
+	// it made: a child of that call has the ratchet filter if this is set (ratchet.go)
+	forkRatcheted bool
 }
 
 // Boot runs the guest until it halts; it returns linux's exit status and whether the guest
@@ -215,6 +221,8 @@ func Boot(cfg Config) (status int, reboot bool, err error) {
 		k.uts.hostname = "(none)"
 	}
 	k.mountKernelFSes()
+	k.placeholdKernelFSes()
+	root.mounts.placehold = k.placehold
 	if cfg.Debug {
 		k.stats = new(callStats)
 	}

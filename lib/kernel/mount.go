@@ -45,6 +45,9 @@ type mountTable struct {
 	below sync.Map
 	// chroots are the Roots processes chrooted into, closed when the machine stops (mu)
 	chroots []*Root
+	// placehold marks a mount point in the root's tree copy before a mount goes there
+	// (placeholder.go; nil: not marked)
+	placehold func(at string)
 }
 
 // addChroot keeps a chroot's Root until the machine stops (its processes share it).
@@ -127,6 +130,9 @@ func (m *mountPoint) inRoot(p string) (string, bool) {
 
 // add mounts m, on top of what is mounted at its mount point already (mountstack.go).
 func (t *mountTable) add(m *mountPoint) error {
+	if t.placehold != nil {
+		t.placehold(m.at) // before the mount can be seen
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.list = append(t.list, m)

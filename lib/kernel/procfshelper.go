@@ -206,6 +206,8 @@ func helperRequest(op byte, body []byte, fds []int, procfs *int) (unix.Errno, in
 		name, _ := unix.BytePtrFromString(string(body))
 		_, _, e := unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(name)), 0, 0)
 		return e, -1
+	case placeholdOp:
+		return placeholdRequest(fds), -1
 	case tmpfsSetSize:
 		if len(fds) != 1 {
 			for _, fd := range fds {

@@ -81,6 +81,9 @@ func (k *Kernel) traceCallHere(c *Call, handoff func()) (ws unix.WaitStatus, end
 	defer k.traceFailed(c)
 	k.releaseStrays(nil, 0) // anything an earlier trace on this thread left
 	tid, t, nr := c.Tid, c.T, int(c.n.Data.Nr)
+	k.mu.Lock()
+	t.forkRatcheted = t.Proc.ratcheted // before the call can fork (ratchet.go)
+	k.mu.Unlock()
 	var plan *tracePlan
 	hooks := c.trace
 	if hooks.prepare != nil {
@@ -209,6 +212,7 @@ func (k *Kernel) releaseStrays(parent *Task, wait time.Duration) {
 			}
 		}
 		k.debugf("released a stray tracee %d", pid)
+		k.ratchetChild(pid)
 		unix.PtraceDetach(pid)
 	}
 }
@@ -310,6 +314,7 @@ func (d *traceRun) child(pid int, ws unix.WaitStatus) {
 	}
 	d.seen[pid] = true
 	d.k.newTask(d.t, pid)
+	d.k.ratchetChild(pid)
 	unix.PtraceDetach(pid)
 }
 
@@ -393,25 +398,20 @@ func (d *traceRun) interrupted() bool {
 		return true
 	}
 	d.saved = regs
+	if d.hooks.atStop != nil {
+		if err := d.hooks.atStop(k, t); err != nil {
+			d.failAtStop(&regs, err)
+			return true
+		}
+		d.detach(0) // the host restarts the call (ERESTARTNOINTR), which traps anew
+		return true
+	}
 	var err error
 	if d.hooks.rewrite != nil {
 		err = d.hooks.rewrite(k, t, d.plan, &regs, scratchSP(tid, &regs))
 	}
 	if err != nil {
-		// the call fails without running: no restart
-		k.debugf("%s by %d: %v", sysName(d.nr), k.guestPid(tid), err)
-		e, ok := err.(unix.Errno)
-		if !ok {
-			e = unix.EIO
-		}
-		if err == errGone {
-			e = unix.ESRCH
-		}
-		d.closeGuestFD()
-		regs.Orig_rax = ^uint64(0)
-		regs.Rax = uint64(-int64(e))
-		unix.PtraceSetRegs(tid, &regs)
-		d.detach(0)
+		d.failAtStop(&regs, err)
 		return true
 	}
 	if err := unix.PtraceSetRegs(tid, &regs); err != nil {
@@ -423,6 +423,23 @@ func (d *traceRun) interrupted() bool {
 	d.phase = 1
 	unix.PtraceSyscall(tid, 0)
 	return false
+}
+
+// failAtStop fails the call at the interrupt stop without running it (no restart).
+func (d *traceRun) failAtStop(regs *unix.PtraceRegs, err error) {
+	d.k.debugf("%s by %d: %v", sysName(d.nr), d.k.guestPid(d.tid), err)
+	e, ok := err.(unix.Errno)
+	switch {
+	case err == errGone:
+		e = unix.ESRCH
+	case !ok:
+		e = unix.EIO
+	}
+	d.closeGuestFD()
+	regs.Orig_rax = ^uint64(0)
+	regs.Rax = uint64(-int64(e))
+	unix.PtraceSetRegs(d.tid, regs)
+	d.detach(0)
 }
 
 // exited handles the syscall-exit stop of the traced call and ends the run.
@@ -545,7 +562,8 @@ func (k *Kernel) newTask(parent *Task, tid int) {
 	}
 	// Always a new process: a new thread (CLONE_THREAD) is created natively, never under
 	// ptrace, and a traced task makes no other call while it is traced.
-	p := &Process{Tgid: tid, Cred: parent.Proc.Cred.clone(), Root: parent.Proc.Root, Loaded: parent.Proc.Loaded}
+	p := &Process{Tgid: tid, Cred: parent.Proc.Cred.clone(), Root: parent.Proc.Root, Loaded: parent.Proc.Loaded,
+		ratcheted: parent.forkRatcheted}
 	k.procs[tid] = p
 	k.watchProcess(p)
 	t := &Task{Tid: tid, Proc: p, contNr: -1, born: parent}

@@ -1,6 +1,10 @@
 package kernel
 
-import "github.com/gouml/gouml/lib/kernel/internal/shim"
+import (
+	"sync"
+
+	"github.com/gouml/gouml/lib/kernel/internal/shim"
+)
 
 // The shim (its code, generated from internal/shim/src/shim.S, its page layout and the ids
 // page) is mechanism only and lives in internal/shim; these are the kernel's short names.
@@ -29,7 +33,15 @@ const (
 
 var shimCode = shim.Code
 
-func shimPage0() []byte { return shim.Page0() }
+// shimPage0 is page 0 as the kernel maps it: the shim's, with the ratchet (ratchet.go).
+func shimPage0() []byte { return append([]byte(nil), page0()...) }
+
+var page0 = sync.OnceValue(func() []byte {
+	p := shim.Page0()
+	ratchetPage0(p)
+	return p
+})
+
 func shimPage1(uid, euid, gid, egid uint32, sd shim.StatData) []byte {
 	return shim.Page1(uid, euid, gid, egid, sd)
 }

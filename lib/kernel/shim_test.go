@@ -107,8 +107,22 @@ func TestShimPageLayout(t *testing.T) {
 			t.Errorf("attribute name %d at %#x: %q, want %q", i, off, got, n)
 		}
 	}
-	if end := shim.XNamesOff + len(shim.XNames)*shim.XNameSize; !bytes.Equal(p0[end:], make([]byte, shimPageSize-end)) {
-		t.Error("page 0 after the attribute names is not zero")
+	// then the ratchet's struct sock_fprog and program (ratchet.go), then nothing
+	if end := shim.XNamesOff + len(shim.XNames)*shim.XNameSize; end != ratchetOff {
+		t.Errorf("the ratchet at %#x, the names end at %#x", ratchetOff, end)
+	}
+	prog := ratchetProg()
+	if n, at := binary.LittleEndian.Uint16(p0[ratchetOff:]), binary.LittleEndian.Uint64(p0[ratchetOff+8:]); int(n) != len(prog) || at != shimAddr+ratchetOff+16 {
+		t.Errorf("the ratchet's sock_fprog: %d instructions at %#x", n, at)
+	}
+	for i, in := range prog {
+		b := p0[ratchetOff+16+8*i:]
+		if binary.LittleEndian.Uint16(b) != in.Code || b[2] != in.Jt || b[3] != in.Jf || binary.LittleEndian.Uint32(b[4:]) != in.K {
+			t.Errorf("the ratchet's instruction %d in page 0 is not the program's", i)
+		}
+	}
+	if end := ratchetOff + 16 + 8*len(prog); !bytes.Equal(p0[end:], make([]byte, shimPageSize-end)) {
+		t.Error("page 0 after the ratchet is not zero")
 	}
 	if want := []string{hostmeta.UID, hostmeta.GID, hostmeta.Mode, hostmeta.Rdev, hostmeta.LegacyOwner, hostmeta.LegacyDev}; strings.Join(shim.XNames[:], " ") != strings.Join(want, " ") {
 		t.Errorf("shim.XNames %q, want lib/hostmeta's %q in shim.S's order", shim.XNames, want)

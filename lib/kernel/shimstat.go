@@ -25,7 +25,11 @@ import (
 // nothing the guest could not do itself; what matters is what the filter lets any code do
 // from the shim's first syscall site (G1), since a guest may jump there:
 //   - statx with a NULL path (args[1] == 0: never a path lookup, the fd itself, Linux 6.11+)
-//     and fstat: the host's metadata of an object the guest already holds;
+//     and fstat: the host's metadata of an object the guest already holds; statx,
+//     newfstatat and getxattrat (the names in page 0 only) with a path too, under pathStats
+//     (below), for guest root without chroot alone: the ratchet (ratchet.go) fails them for
+//     every other process, and the placeholders (placeholder.go) keep lookups through mount
+//     points off the root tree's mount;
 //   - fgetxattr with a name pointer equal to one of the six names in page 0 (lib/hostmeta's
 //     user.gouml.* names), which the kernel seals with mseal (Linux 6.10+) so that no guest
 //     can remap or rewrite them: the guest's own metadata, which stat shows anyway. No other
@@ -109,6 +113,19 @@ func emitShimStat(p *seccomp.Prog, r argRule) {
 		ret(retNotify)        // 6: forwarded by the shim
 		ret(retShim)          // 7
 	case ruleShimFstatat:
+		if pathStats {
+			// every other site's to the shim, which answers by path for guest root
+			// (page 1's hint) or forwards it; natively from G1 (the ratchet's to revoke)
+			ld(offIP + 4)
+			jeq(hi, 0, 5) // 1 → 7
+			ld(offIP)
+			jeq(uint32(g2), 0, 1) // 3 → 4 | 5
+			ret(retNotify)        // 4: forwarded by the shim
+			jeq(uint32(g1), 0, 1) // 5 → 6 | 7
+			ret(retAllow)         // 6: the shim's own path stat, into the guest's buffer
+			ret(retShim)          // 7
+			return
+		}
 		ld(offIP + 4)
 		jeq(hi, 0, 3) // 1 → 5
 		ld(offIP)
@@ -119,6 +136,15 @@ func emitShimStat(p *seccomp.Prog, r argRule) {
 		ret(retShim)
 		ret(retNotify)
 	case ruleShimStatx:
+		if pathStats {
+			ld(offIP + 4)
+			jeq(hi, 0, 3) // 1 → 5
+			ld(offIP)
+			jeq(uint32(g1), 0, 1) // 3 → 4 | 5
+			ret(retAllow)         // 4: the shim's, an fd's or (guest root's) a path's
+			ret(retNotify)        // 5
+			return
+		}
 		ld(offIP + 4)
 		jeq(hi, 0, 6) // 1 → 8
 		ld(offIP)
@@ -129,7 +155,15 @@ func emitShimStat(p *seccomp.Prog, r argRule) {
 		jeq(0, 1, 0)   // 7 → 9 | 8
 		ret(retNotify) // 8
 		ret(retAllow)  // 9: a NULL path, from the shim's site
-	case ruleShimXattr:
+	case ruleShimXattr, ruleShimXattrAt:
+		name := uint32(offArg0 + 8) // fgetxattr's args[1]
+		if r == ruleShimXattrAt {
+			if !pathStats {
+				ret(retNotify)
+				return
+			}
+			name = offArg0 + 24 // getxattrat's args[3]
+		}
 		n := uint8(len(shim.XNames))
 		name0 := uint64(shimAddr + shim.XNamesOff)
 		notify := 7 + n // the index of RET notify; RET allow follows it
@@ -137,9 +171,9 @@ func emitShimStat(p *seccomp.Prog, r argRule) {
 		jeq(hi, 0, notify-2)
 		ld(offIP)
 		jeq(uint32(g1), 0, notify-4)
-		ld(offArg0 + 12)
+		ld(name + 4)
 		jeq(uint32(name0>>32), 0, notify-6)
-		ld(offArg0 + 8)
+		ld(name)
 		for i := uint8(0); i < n; i++ {
 			jeq(uint32(name0)+uint32(i)*shim.XNameSize, n-i, 0)
 		}
@@ -147,3 +181,10 @@ func emitShimStat(p *seccomp.Prog, r argRule) {
 		ret(retAllow)
 	}
 }
+
+// pathStats turns on the shim's path stats (newfstatat by path, for a process the kernel
+// knows as guest root without chroot): the filter lets the shim look paths up natively from
+// G1, which the ratchet (ratchet.go) takes away from every process that stops being such a
+// caller, and the placeholders (placeholder.go) keep a lookup through the guest's mounts
+// and the kernel's file systems off the root tree's mount. Off, the rows are as before.
+const pathStats = true

@@ -44,7 +44,50 @@ func shimStat(t *testing.T, mode string) {
 	if b, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, b)
 	}
-	st := filepath.Join(root, "st")
+	makeStatTree(t, filepath.Join(root, "st"))
+
+	out, errs, status := run{timeout: 120 * time.Second, args: []string{"ubd0=" + root, "init=/t.sh", "rw", "quiet", "uml_dir=" + t.TempDir()}}.do(t)
+	if status != 0 || !strings.Contains(out, "shimstat: 0 failures\n") || !strings.Contains(out, "shimstat: 0\n") {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	if mode == "" && !regexp.MustCompile(`lrwxrwxrwx +1 +1000 +50 `).MatchString(out) {
+		t.Errorf("lstat of a link owned by 1000:50 in the guest:\n%s", out)
+	}
+
+	if mode == "" {
+		shimStatLoop(t, root)
+	}
+
+	// the same as an ordinary host user (the tree becomes that user's)
+	if os.Geteuid() == 0 {
+		umlDir := unprivileged(t, root)
+		out, errs, status = run{asUser: true, timeout: 120 * time.Second, args: []string{"ubd0=" + root, "init=/t.sh", "rw", "quiet", "uml_dir=" + umlDir}}.do(t)
+		if status != 0 || !strings.Contains(out, "shimstat: 0 failures\n") {
+			t.Fatalf("as a user: status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+		}
+	}
+}
+
+// shimStatLoop boots with `debug` and counts the fstats that reached the kernel.
+func shimStatLoop(t *testing.T, root string) {
+	out, errs, status := run{timeout: 120 * time.Second, args: []string{"ubd0=" + root, "init=/l.sh", "debug", "uml_dir=" + t.TempDir()}}.do(t)
+	if status != 0 || !strings.Contains(out, "loop done") {
+		t.Fatalf("loop: status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	m := regexp.MustCompile(`(?m)^linux:\s+(newfstatat|fstat)\s+(\d+)`).FindAllStringSubmatch(errs, -1)
+	n := 0
+	for _, x := range m {
+		v, _ := strconv.Atoi(x[2])
+		n += v
+	}
+	if !strings.Contains(errs, "linux: trapped calls:") || n > 500 {
+		t.Fatalf("5000 fstats of a file of the root: %d reached the kernel\nstderr:\n%s", n, errs)
+	}
+}
+
+// makeStatTree makes the files TestShimStat and TestShimPathStat stat: every form of
+// lib/hostmeta's attributes, links, a FIFO, a private directory.
+func makeStatTree(t *testing.T, st string) {
 	mk := func(name, content string, attrs map[string]string) {
 		t.Helper()
 		p := filepath.Join(st, name)
@@ -122,41 +165,4 @@ func shimStat(t *testing.T, mode string) {
 		os.Chown(filepath.Join(st, "hostownerattr"), 1234, 1235)
 	}
 
-	out, errs, status := run{timeout: 120 * time.Second, args: []string{"ubd0=" + root, "init=/t.sh", "rw", "quiet", "uml_dir=" + t.TempDir()}}.do(t)
-	if status != 0 || !strings.Contains(out, "shimstat: 0 failures\n") || !strings.Contains(out, "shimstat: 0\n") {
-		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
-	}
-	if mode == "" && !regexp.MustCompile(`lrwxrwxrwx +1 +1000 +50 `).MatchString(out) {
-		t.Errorf("lstat of a link owned by 1000:50 in the guest:\n%s", out)
-	}
-
-	if mode == "" {
-		shimStatLoop(t, root)
-	}
-
-	// the same as an ordinary host user (the tree becomes that user's)
-	if os.Geteuid() == 0 {
-		umlDir := unprivileged(t, root)
-		out, errs, status = run{asUser: true, timeout: 120 * time.Second, args: []string{"ubd0=" + root, "init=/t.sh", "rw", "quiet", "uml_dir=" + umlDir}}.do(t)
-		if status != 0 || !strings.Contains(out, "shimstat: 0 failures\n") {
-			t.Fatalf("as a user: status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
-		}
-	}
-}
-
-// shimStatLoop boots with `debug` and counts the fstats that reached the kernel.
-func shimStatLoop(t *testing.T, root string) {
-	out, errs, status := run{timeout: 120 * time.Second, args: []string{"ubd0=" + root, "init=/l.sh", "debug", "uml_dir=" + t.TempDir()}}.do(t)
-	if status != 0 || !strings.Contains(out, "loop done") {
-		t.Fatalf("loop: status %d\nstdout:\n%s\nstderr:\n%s", status, out, errs)
-	}
-	m := regexp.MustCompile(`(?m)^linux:\s+(newfstatat|fstat)\s+(\d+)`).FindAllStringSubmatch(errs, -1)
-	n := 0
-	for _, x := range m {
-		v, _ := strconv.Atoi(x[2])
-		n += v
-	}
-	if !strings.Contains(errs, "linux: trapped calls:") || n > 500 {
-		t.Fatalf("5000 fstats of a file of the root: %d reached the kernel\nstderr:\n%s", n, errs)
-	}
 }

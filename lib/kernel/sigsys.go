@@ -32,8 +32,21 @@ func (k *Kernel) execDone(t *Task, comm, execfn string) error {
 	if err := unix.PtraceGetRegs(t.Tid, &regs); err != nil {
 		return err
 	}
-	if err := injectShim(t.Tid, &cr, comm, k.statData()); err != nil {
+	sd := k.statData()
+	// a set-user-ID program that leaves guest FSUID 0 is ratcheted before it runs; exec
+	// has ended the other threads (ratchet.go). The shim's path stats are for the others.
+	on := k.ratchetOn()
+	k.mu.Lock()
+	need := needsRatchetLocked(on, t.Proc, t.Proc.Cred, t.Proc.Root != nil)
+	sd.Paths = on && getxattratHost() && !t.Proc.ratcheted && rootUnchrooted(t.Proc.Cred, t.Proc.Root != nil)
+	k.mu.Unlock()
+	if err := injectShim(t.Tid, &cr, comm, sd); err != nil {
 		return err
+	}
+	if need {
+		if err := k.ratchetTask(t); err != nil {
+			return err
+		}
 	}
 	fixExecfn(t.Tid, regs.Rsp, execfn)
 	return nil

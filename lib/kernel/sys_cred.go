@@ -32,10 +32,22 @@ func (c *Call) cred() *Cred { return c.T.Proc.Cred }
 // two threads changing them at once cannot leave the older answer behind). Every change
 // (f succeeded: only the setters use this) wipes the caller's fork token, so that what it
 // runs next cannot give a child the credentials it had (forkfast.go).
+//
+// A change that would leave the process without guest FSUID 0 waits for the ratchet
+// (ratchet.go): f is tried on a copy first, and the call is traced to put the filter in
+// before anything changes; restarted, it finds the process ratcheted and commits. So f must
+// change nothing but cr.
 func (c *Call) withCred(f func(cr *Cred) result) result {
+	on := c.k.ratchetOn()
 	c.k.mu.Lock()
 	defer c.k.mu.Unlock()
 	cr := c.T.Proc.Cred
+	if on && !c.T.Proc.ratcheted {
+		trial := cr.clone()
+		if r := f(trial); r.errno == 0 && needsRatchetLocked(on, c.T.Proc, trial, c.T.Proc.Root != nil) {
+			return c.ratchetFirst()
+		}
+	}
 	u, eu, g, eg := cr.UID, cr.EUID, cr.GID, cr.EGID
 	r := f(cr)
 	if cr.UID != u || cr.EUID != eu || cr.GID != g || cr.EGID != eg {

@@ -93,6 +93,15 @@ func sysChroot(c *Call) result {
 		unix.Close(fd)
 		return errno(unix.ENOENT)
 	}
+	if c.k.ratchetOn() {
+		c.k.mu.Lock()
+		need := needsRatchetLocked(true, c.T.Proc, c.T.Proc.Cred, true)
+		c.k.mu.Unlock()
+		if need {
+			unix.Close(fd)
+			return c.ratchetFirst() // restarted once the filter is in (ratchet.go)
+		}
+	}
 	nr := c.root().Sub(fd, g)
 	c.k.root.mounts.addChroot(nr)
 	c.k.mu.Lock()

@@ -59,10 +59,13 @@ const (
 	ruleShimFstatat // newfstatat with AT_EMPTY_PATH to the shim (not from the second site), else trapped
 	ruleShimStatx   // statx with a NULL path natively from the first site, else trapped
 	ruleShimXattr   // fgetxattr of the shim's attribute names natively from the first site, else trapped
+	// getxattrat of the shim's attribute names natively from the first site (path stats:
+	// pathStats), else trapped
+	ruleShimXattrAt
 )
 
 // shimStatRule reports whether r is one of the stat path's rules.
-func shimStatRule(r argRule) bool { return r >= ruleShimFstat && r <= ruleShimXattr }
+func shimStatRule(r argRule) bool { return r >= ruleShimFstat && r <= ruleShimXattrAt }
 
 // Syscall is one row of the table.
 type Syscall struct {
@@ -80,8 +83,11 @@ type Syscall struct {
 // rewrite changes the call's registers at the stop before it is restarted (sp: where
 // arguments may be written below the stack). image, at the exec event of the call, checks
 // the new image and reports whether it may run; done finishes a call whose image may run,
-// stopped at the exit of the call. A row without image arranges no exec.
+// stopped at the exit of the call. A row without image arranges no exec. atStop, when set,
+// replaces the rest: it works on the caller at the stop, and the call then restarts as the
+// caller made it, untraced (ratchet.go); an error fails the call there.
 type traceHooks struct {
+	atStop  func(k *Kernel, t *Task) error
 	prepare func(k *Kernel, c *Call) (*tracePlan, error)
 	rewrite func(k *Kernel, t *Task, plan *tracePlan, regs *unix.PtraceRegs, sp uint64) error
 	image   func(k *Kernel, t *Task) bool
@@ -269,8 +275,9 @@ var table = []Syscall{
 	trapRetried(unix.SYS_OPENAT2, sysOpenat2), trapRetried(unix.SYS_CREAT, sysCreat),
 	trapRetried(unix.SYS_STAT, sysStat), trapRetried(unix.SYS_LSTAT, sysLstat),
 	{Nr: unix.SYS_FSTAT, Disp: InGuest, Rule: ruleShimFstat, Handler: sysFstat, Note: fstatNote},
-	ruleTrap(unix.SYS_NEWFSTATAT, ruleShimFstatat, sysNewfstatat, "with AT_EMPTY_PATH (fstat): "+fstatNote),
-	ruleTrap(unix.SYS_STATX, ruleShimStatx, sysStatx, "the shim's own (a NULL path, from its site) run natively"),
+	ruleTrap(unix.SYS_NEWFSTATAT, ruleShimFstatat, sysNewfstatat, "with AT_EMPTY_PATH (fstat), and by path for guest root without chroot: "+fstatNote),
+	ruleTrap(unix.SYS_STATX, ruleShimStatx, sysStatx, "the shim's own (from its site; by path for guest root alone: ratchet.go) run natively"),
+	ruleTrap(sysGetxattrat, ruleShimXattrAt, sysGetxattratCall, "not supported yet (ENOSYS); the shim's own (its attribute names, from its site) run natively"),
 	trapRetried(unix.SYS_ACCESS, sysAccess), trapRetried(unix.SYS_FACCESSAT, sysFaccessat), trapRetried(unix.SYS_FACCESSAT2, sysFaccessat2),
 	trapRetried(unix.SYS_READLINK, sysReadlink), trapRetried(unix.SYS_READLINKAT, sysReadlinkat),
 	trapRetried(unix.SYS_MKDIR, sysMkdir), trapRetried(unix.SYS_MKDIRAT, sysMkdirat),

@@ -36,12 +36,15 @@ import "encoding/binary"
 //	page 0 0xc40        the lib/hostmeta attribute names the stat path reads (XNames), 0x20
 //	                    apart; the filter lets fgetxattr run natively from G1 with these
 //	                    addresses only, so the kernel seals page 0 (mseal)
+//	page 0 0xd00        the kernel's ratchet filter (struct sock_fprog, then its program:
+//	                    lib/kernel/ratchet.go), sealed with the rest
 //	page 1 0x000        int64 values[7]: return value of syscall 102+i
 //	page 1 0x040        the guest's own SIGSYS struct kernel_sigaction (handler 0
 //	                    SIG_DFL, 1 SIG_IGN), written by the handler; zero at first
 //	page 1 0x080        the stat path's data (StatData): the mount id of the machine's root
 //	                    tree copy (0: no fast path), the image root's host st_dev and the
-//	                    guest's, the number of excluded inodes and up to NExcl of them
+//	                    guest's, the number of excluded inodes and up to NExcl of them,
+//	                    then whether path stats are on for this process (Paths)
 //	page 1 0x100        the process name the kernel gives a new image (16 bytes; the
 //	                    handler never reads it)
 //	page 1 0x110        the fork token (16 bytes): written by the kernel before a fork it
@@ -73,7 +76,9 @@ const (
 	// StatOff holds StatData: rewrite it there to change what the stat path knows.
 	StatOff = 0x80
 	// NExcl is how many inodes StatData can exclude from the stat path.
-	NExcl = 12
+	NExcl = 11
+	// StatPathsOff is where in StatData the Paths hint lies (8 bytes, nonzero: on).
+	StatPathsOff = 32 + 8*NExcl
 
 	// FirstNR is the syscall number of values[0]; the handler answers the
 	// NValues numbers from there.
@@ -121,7 +126,8 @@ const (
 	_ = uint64(GuestSigsysOff - ValuesOff - 8*NValues)
 	// StatData between the guest's sigaction and the process name; the names fit page 0.
 	_ = uint64(StatOff - GuestSigsysOff - 32)
-	_ = uint64(CommOff - StatOff - 32 - 8*NExcl)
+	_ = uint64(CommOff - StatOff - 40 - 8*NExcl)
+	_ = uint64(32+8*NExcl-shimAsmPaths) + uint64(shimAsmPaths-32-8*NExcl)
 	_ = uint64(PageSize - XNamesOff - 6*XNameSize)
 	// the token after the process name, before AT_EXECFN's string
 	_ = uint64(TokenOff - CommOff - 16)
@@ -139,13 +145,20 @@ type StatData struct {
 	RootMnt        uint64   // mount id of the machine's root tree copy
 	DevFrom, DevTo uint64   // st_dev DevFrom is shown as DevTo (the image root's device)
 	Excl           []uint64 // inodes of the root tree whose stat the kernel rewrites
+	// Paths: path stats too (newfstatat by path), for a process the kernel knows to be
+	// guest root without chroot. Only a hint, per process: the filter lets the shim's
+	// native path lookups run only for such a process (lib/kernel/ratchet.go).
+	Paths bool
 }
 
 // Bytes returns StatData as page 1 holds it; more than NExcl inodes turn the path off.
 func (d StatData) Bytes() []byte {
-	b := make([]byte, 32+8*NExcl)
+	b := make([]byte, 40+8*NExcl)
 	if len(d.Excl) > NExcl {
 		return b
+	}
+	if d.Paths {
+		binary.LittleEndian.PutUint64(b[32+8*NExcl:], 1)
 	}
 	le := binary.LittleEndian
 	le.PutUint64(b[0:], d.RootMnt)

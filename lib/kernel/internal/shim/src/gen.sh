@@ -65,6 +65,7 @@ sym() {
 	echo "const shimAsmXNameSize = $(sym shim_xname_size)"
 	echo "const shimAsmStatOff = $(sym shim_stat_off)"
 	echo "const shimAsmNExcl = $(sym shim_nexcl)"
+	echo "const shimAsmPaths = $(sym shim_paths)"
 	echo
 	echo '// Code is the machine code of shim.S, loaded at offset 0 of shim page 0.'
 	echo 'var Code = []byte{'
