@@ -83,12 +83,14 @@ type Kernel struct {
 	listener   int           // seccomp notification fd
 	procfs     int           // procfs of the guest's PID namespace (not reachable by the guest)
 	procHelper *procfsClient // opens files of procfs for the confined kernel (procfshelper.go)
-	debugMu    sync.Mutex
-	logged     map[int]bool
-	stats      *callStats // under `debug`: the trapped calls served, printed at halt
-	statOnce   sync.Once
-	links      sync.RWMutex  // symbolic links' owners (linkowner.go)
-	stat       shim.StatData // what the shim's stat path needs (shimstat.go)
+	// a boot placeholder could not be attached: no shim path stats (placeholder.go)
+	placeholdFailed atomic.Bool
+	debugMu         sync.Mutex
+	logged          map[int]bool
+	stats           *callStats // under `debug`: the trapped calls served, printed at halt
+	statOnce        sync.Once
+	links           sync.RWMutex  // symbolic links' owners (linkowner.go)
+	stat            shim.StatData // what the shim's stat path needs (shimstat.go)
 
 	shutdown chan shutdownReq
 	once     sync.Once

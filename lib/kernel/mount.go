@@ -47,7 +47,7 @@ type mountTable struct {
 	chroots []*Root
 	// placehold marks a mount point in the root's tree copy before a mount goes there
 	// (placeholder.go; nil: not marked)
-	placehold func(at string)
+	placehold func(at string) error
 }
 
 // addChroot keeps a chroot's Root until the machine stops (its processes share it).
@@ -131,7 +131,9 @@ func (m *mountPoint) inRoot(p string) (string, bool) {
 // add mounts m, on top of what is mounted at its mount point already (mountstack.go).
 func (t *mountTable) add(m *mountPoint) error {
 	if t.placehold != nil {
-		t.placehold(m.at) // before the mount can be seen
+		if err := t.placehold(m.at); err != nil { // before the mount can be seen
+			return err
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -40,26 +40,31 @@ const placeholdOp = 'P'
 // itself, not of another mount. /dev too: below it the root's own files are still the
 // guest's where the kernel serves no device, and the kernel finds them through the
 // placeholder as before, while a native lookup there leaves the answer to the kernel.
-func (k *Kernel) placehold(at string) {
+//
+// A placeholder that cannot be attached (the host's limit on mounts in one namespace,
+// fs.mount-max, reached by a guest that mounts on ever new directories) fails the mount:
+// without it the shim would answer a stat of the mount point with the directory below.
+func (k *Kernel) placehold(at string) error {
 	at = path.Clean(at)
-	if k.procHelper == nil || at == "/" {
-		return
+	if k.procHelper == nil || at == "/" || k.placeholdFailed.Load() {
+		return nil // no path stats on this machine (a host older than Linux 6.15 cannot
+		// mount onto a detached tree): its mounts need no placeholder
 	}
 	if r, _ := k.root.route(at); r != k.root {
-		return // in another mount's tree: that mount's own id tells it apart
+		return nil // in another mount's tree: that mount's own id tells it apart
 	}
 	fd, err := k.root.OpenPath(at, true)
 	if err != nil {
-		return // nothing there: a native lookup fails too, and the kernel answers
+		return nil // nothing there: a native lookup fails too, and the kernel answers
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if m, err := mountID(fd); err != nil || m != k.root.mnt || unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return // a placeholder already, or a host mount below the root: another id already
+		return nil // a placeholder already, or a host mount below the root: another id already
 	}
 	if _, err := k.procHelper.call(placeholdOp, "", fd); err != nil {
 		k.debugf("placeholder at %s: %v", at, err)
-		return
+		return err
 	}
 	// Its files are the root tree's, at the same paths: known at once as a host mount below
 	// the root's copy (objPath, mountTop: a link's owner, a mount's flags), not only once
@@ -70,10 +75,17 @@ func (k *Kernel) placehold(at string) {
 		}
 		unix.Close(pfd)
 	}
+	return nil
 }
 
-// placeholdKernelFSes marks where the kernel's file systems are mounted at boot.
+// placeholdKernelFSes marks where the kernel's file systems are mounted at boot. If one
+// cannot be marked, no process is told to try the shim's path stats (page 1's hint): a
+// stat of /proc would be answered with the root's own directory.
 func (k *Kernel) placeholdKernelFSes() {
+	if k.procHelper == nil {
+		k.placeholdFailed.Store(true) // no placeholders at all
+		return
+	}
 	t := k.root.mounts
 	t.mu.RLock()
 	var at []string
@@ -82,7 +94,9 @@ func (k *Kernel) placeholdKernelFSes() {
 	}
 	t.mu.RUnlock()
 	for _, a := range at {
-		k.placehold(a)
+		if k.placehold(a) != nil {
+			k.placeholdFailed.Store(true)
+		}
 	}
 }
 

@@ -38,7 +38,7 @@ func (k *Kernel) execDone(t *Task, comm, execfn string) error {
 	on := k.ratchetOn()
 	k.mu.Lock()
 	need := needsRatchetLocked(on, t.Proc, t.Proc.Cred, t.Proc.Root != nil)
-	sd.Paths = on && getxattratHost() && !t.Proc.ratcheted && rootUnchrooted(t.Proc.Cred, t.Proc.Root != nil)
+	sd.Paths = on && getxattratHost() && !k.placeholdFailed.Load() && !t.Proc.ratcheted && rootUnchrooted(t.Proc.Cred, t.Proc.Root != nil)
 	k.mu.Unlock()
 	if err := injectShim(t.Tid, &cr, comm, sd); err != nil {
 		return err
