@@ -47,7 +47,7 @@ const placeholdOp = 'P'
 func (k *Kernel) placehold(at string) error {
 	at = path.Clean(at)
 	if k.procHelper == nil || at == "/" || k.placeholdFailed.Load() {
-		return nil // no path stats on this machine (a host older than Linux 6.15 cannot
+		return nil // no path stats on this machine (a host kernel that cannot
 		// mount onto a detached tree): its mounts need no placeholder
 	}
 	if r, _ := k.root.route(at); r != k.root {
