@@ -119,19 +119,8 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 	cloexec := flags&unix.O_CLOEXEC != 0
 	opath := flags&unix.O_PATH != 0 // answered with a stand-in: no device is opened for it
 	if opath {
-		// (and where the host's own lookup passes every directory: nativeMayWalk)
-		if c.nativeOPath(dirfd, p, abs) && c.flagsStay() && nativeMayWalk(c.k.root, raw, flags, follow) {
-			if !c.privileged() {
-				// the host does not check a guest user's search permission: the kernel
-				// does first (a guest racing renames can at most get an O_PATH fd, which
-				// gives no access to the file)
-				fd, err := c.lookupObj(c.fsCred(), abs, follow)
-				if err != nil {
-					return fail(err)
-				}
-				unix.Close(fd)
-			}
-			return cont()
+		if r, ok := c.openPathNative(dirfd, p, abs, raw, flags, follow); ok {
+			return r
 		}
 		// a file the guest's own lookup would not find (in /proc, a mount, the kernel's
 		// chroot): a read-only descriptor of it stands in for the O_PATH one
@@ -320,6 +309,25 @@ func (c *Call) fifoOpen(obj int, flags int, cloexec, fifoWait bool) result {
 			return errno(errRestart)
 		}
 	}}
+}
+
+// openPathNative lets an O_PATH open run in the guest itself (ok) where nativeOPath and
+// flagsStay allow it and the host's own lookup passes every directory (nativeMayWalk).
+func (c *Call) openPathNative(dirfd int32, p, abs, raw string, flags int, follow bool) (result, bool) {
+	if !c.nativeOPath(dirfd, p, abs) || !c.flagsStay() || !nativeMayWalk(c.k.root, raw, flags, follow) {
+		return result{}, false
+	}
+	if !c.privileged() {
+		// the host does not check a guest user's search permission: the kernel does first
+		// (a guest racing renames can at most get an O_PATH fd, which gives no access to
+		// the file)
+		fd, err := c.lookupObj(c.fsCred(), abs, follow)
+		if err != nil {
+			return fail(err), true
+		}
+		unix.Close(fd)
+	}
+	return cont(), true
 }
 
 // nativeOPath says whether an O_PATH open may run in the guest itself. seccomp cannot install
