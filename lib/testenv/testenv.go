@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -339,9 +340,9 @@ func (u *UML) Start(t testing.TB) (*exec.Cmd, *SafeBuffer) {
 	cmd := exec.CommandContext(ctx, kernel, u.CommandLine()...)
 	cmd.Dir = u.Dir
 	cmd.Env = append(os.Environ(), u.Env...)
-	if u.Credential != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential}
-	}
+	// a process group of its own: the real kernel's helper processes (its userspace
+	// process, a port line's) outlive a kill of the kernel alone, and were left behind
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: u.Credential}
 	out := &SafeBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
@@ -351,12 +352,36 @@ func (u *UML) Start(t testing.TB) (*exec.Cmd, *SafeBuffer) {
 	}
 	t.Cleanup(func() {
 		cancel()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		}
+		killCommandLines("uml_dir=" + u.UmlDir + "/")
 	})
 	return cmd, out
+}
+
+// killCommandLines kills every process whose command line has the word w: the real
+// kernel's helper processes that made sessions of their own (a port line's), which no
+// group kill reaches. w is a test's own temporary directory, so nothing else has it.
+func killCommandLines(w string) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		for _, a := range bytes.Split(b, []byte{0}) {
+			if string(a) == w {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				break
+			}
+		}
+	}
 }
 
 // Run boots linux.uml to completion (the init script must power off) and returns its output.
