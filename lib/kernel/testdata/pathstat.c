@@ -20,16 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int fails, compared;
-#define CHECK(cond, ...)                                        \
-	do {                                                    \
-		if (!(cond)) {                                  \
-			printf("FAIL %s:%d: ", __func__, __LINE__); \
-			printf(__VA_ARGS__);                    \
-			printf("\n");                           \
-			fails++;                                \
-		}                                               \
-	} while (0)
+#include "check.h"
+
+static int compared;
 
 // kstat is the kernel's stat of name from dirfd (the old calls, from the directory itself):
 // 0 or the errno.

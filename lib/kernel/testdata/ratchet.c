@@ -24,31 +24,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#ifndef G1
-#error G1 undefined
-#endif
+#include "g1.h"
 
-static long g1(long nr, long a0, long a1, long a2, long a3, long a4) {
-	long ret;
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	__asm__ volatile("call *%[site]"
-			 : "=a"(ret)
-			 : [site] "r"((long)G1), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-static int fails;
-#define CHECK(cond, ...)                                        \
-	do {                                                    \
-		if (!(cond)) {                                  \
-			printf("FAIL %s:%d: ", __func__, __LINE__); \
-			printf(__VA_ARGS__);                    \
-			printf("\n");                           \
-			fails++;                                \
-		}                                               \
-	} while (0)
+#include "check.h"
 
 static const char *target = "/bin/busybox"; // readable by everyone, in a searchable directory
 

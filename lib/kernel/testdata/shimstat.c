@@ -22,32 +22,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#ifndef G1
-#error G1 undefined
-#endif
+#include "g1.h"
 
-// g1 makes a system call from the shim's first site (syscall; ret), as any guest code may.
-static long g1(long nr, long a0, long a1, long a2, long a3, long a4) {
-	long ret;
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	__asm__ volatile("call *%[site]"
-			 : "=a"(ret)
-			 : [site] "r"((long)G1), "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-static int fails;
-#define CHECK(cond, ...)                                        \
-	do {                                                    \
-		if (!(cond)) {                                  \
-			printf("FAIL %s:%d: ", __func__, __LINE__); \
-			printf(__VA_ARGS__);                    \
-			printf("\n");                           \
-			fails++;                                \
-		}                                               \
-	} while (0)
+#include "check.h"
 
 static void show(const char *what, const struct stat *s) {
 	printf("  %s: dev=%#lx ino=%lu mode=%o uid=%u gid=%u rdev=%#lx size=%ld nlink=%lu\n", what, (unsigned long)s->st_dev,
