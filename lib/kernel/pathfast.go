@@ -105,9 +105,7 @@ func (c *Call) openPlainFile(abs string, flags int, follow bool) (result, bool) 
 		return result{}, false
 	}
 	if flags&unix.O_NONBLOCK == 0 {
-		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-			unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-		}
+		blocking(fd)
 	}
 	c.fs = rt
 	return newFD(fd, cloexec), true
@@ -266,9 +264,7 @@ func (c *Call) createOpenPlain(abs string, flags int, mode uint32) (result, bool
 			return result{}, false
 		}
 		if flags&unix.O_NONBLOCK == 0 {
-			if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-				unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-			}
+			blocking(fd)
 		}
 		return newFD(fd, flags&unix.O_CLOEXEC != 0), true
 	case unix.ENOENT:

@@ -473,9 +473,7 @@ func (k *Kernel) reopenFD(c *Call, tid int, n string, flags int) (int, error) {
 	case unix.S_IFIFO:
 		fd, err := unix.Open(selfFD(obj), acc|unix.O_NONBLOCK, 0)
 		if err == nil && flags&unix.O_NONBLOCK == 0 {
-			if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-				unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-			}
+			blocking(fd)
 		}
 		return fd, err
 	}

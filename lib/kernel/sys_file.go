@@ -201,9 +201,7 @@ func (c *Call) open(dirfd int32, pathArg int, flags int, mode uint32) result {
 		if st.Mode&unix.S_IFMT == unix.S_IFIFO && (fifoWait || flags&unix.O_ACCMODE == unix.O_RDONLY) {
 			return c.fifoOpen(fd, flags, cloexec, fifoWait)
 		}
-		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-			unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-		}
+		blocking(fd)
 	}
 	if created && cdir >= 0 {
 		c.setCreatorOwner(fd, cdir)
@@ -294,9 +292,7 @@ func (c *Call) fifoOpen(obj int, flags int, cloexec, fifoWait bool) result {
 				pfd := []unix.PollFd{{Fd: int32(obj), Events: unix.POLLIN}}
 				if n, _ := unix.Poll(pfd, 0); n > 0 && pfd[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
 					release()
-					if fl, err := unix.FcntlInt(uintptr(obj), unix.F_GETFL, 0); err == nil {
-						unix.FcntlInt(uintptr(obj), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-					}
+					blocking(obj)
 					keep = true
 					return newFD(obj, cloexec)
 				}
@@ -309,6 +305,14 @@ func (c *Call) fifoOpen(obj int, flags int, cloexec, fifoWait bool) result {
 			return errno(errRestart)
 		}
 	}}
+}
+
+// blocking clears O_NONBLOCK on fd: the kernel opens files non-blocking (a FIFO must not
+// block the dispatcher) and hands them on blocking when the guest did not ask otherwise.
+func blocking(fd int) {
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+		unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+	}
 }
 
 // openPathNative lets an O_PATH open run in the guest itself (ok) where nativeOPath and
