@@ -294,6 +294,19 @@ int main(void) {
 	struct stat st;
 	expect_fail("stat-hostpath", stat(host("secret"), &st), ENOENT);
 	expect_fail("stat-dotdot", stat("/../secret", &st), ENOENT);
+	/* path stats the shim answers for guest root by a native lookup (statpath): through the
+	 * placeholders over /proc, /dev and /sys, /proc's root and cwd links, and a dirfd */
+	expect_fail("stat-proc-dotdot", stat("/proc/../../secret", &st), ENOENT);
+	expect_fail("stat-dev-dotdot", stat("/dev/../../secret", &st), ENOENT);
+	expect_fail("stat-sys-dotdot", stat("/sys/../../secret", &st), ENOENT);
+	expect_fail("stat-proc-root-dotdot", stat("/proc/self/root/../secret", &st), ENOENT);
+	expect_fail("stat-proc-1-cwd-dotdot", stat("/proc/1/cwd/../../../secret", &st), ENOENT);
+	expect_fail("lstat-hostpath", lstat(host("secret"), &st), ENOENT);
+	{
+		int d = open("/", O_PATH | O_DIRECTORY);
+		expect_fail("fstatat-dirfd-dotdot", fstatat(d, "../../secret", &st, AT_SYMLINK_NOFOLLOW), ENOENT);
+		close(d);
+	}
 	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
 	if (n < 0) esc("readlink-exe", "failed");
 	else { buf[n] = 0; if (strstr(buf, hostdir) || strcmp(buf, "/escape")) esc("readlink-exe", buf); else ok("readlink-exe"); }
