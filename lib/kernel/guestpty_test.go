@@ -30,6 +30,9 @@ stat -c 'ptmx %F %t:%T %a' /dev/ptmx
 '
 ip link set lo up
 telnetd -p 2323 -l /bin/sh
+# telnetd goes to the background before it listens: wait for the socket (port 2323 is 0913)
+i=0
+while ! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ':0913 0*:0000 0A' && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 mkfifo /tmp/in
 telnet 127.0.0.1 2323 </tmp/in >/tmp/tn.out 2>&1 &
 exec 3>/tmp/in
