@@ -1057,12 +1057,18 @@ static long gen_fstype(void) {
 }
 
 static __thread uint64_t sset[2];
+/* A bad pointer for a signal set: never a readable one (the shim's pages, scratch), whose
+ * bytes could block HSIG and make a masked wait sleep for ever, natively too. */
+static long bad_set_ptr(void) {
+	static const unsigned long bad[] = {1, 8, 0xfff, ~0UL, ~0UL - 4095, 0x800000000000UL, 0xffff800000000000UL};
+	return chance(20) ? L(nonepg + rn(4096)) : (long)PICK(bad);
+}
 static long gen_sigset(void) {
 	sset[0] = chance(50) ? rnd() : chance(50) ? 0 : ~0ULL;
 	sset[1] = rnd();
 	sset[0] &= ~(1ULL << (HSIG - 1));
 	unsigned r = rn(100);
-	return r < 80 ? L(sset) : r < 98 ? 0 : bad_ptr(); /* a bad set kills the caller (doc.go) */
+	return r < 80 ? L(sset) : r < 98 ? 0 : bad_set_ptr(); /* a bad set kills the caller (doc.go) */
 }
 static long gen_sigsetsize(void) {
 	static const long n[] = {0, 4, 16, 128, -1};
